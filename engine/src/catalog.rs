@@ -1,0 +1,218 @@
+//! The node-kind trait and the catalog that maps kind ids to kinds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::NodeError;
+use crate::params::Params;
+use crate::schema::Schema;
+use crate::spec::NodeSpec;
+use crate::value::{Learner, Model, Table, Transform, Value};
+
+/// Where compute-heavy kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// A GPU when one exists and the work pays off, else the CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// A GPU adapter, failing when there is none.
+    Gpu,
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(format!("unknown device \"{other}\": use auto, cpu or gpu")),
+        }
+    }
+}
+
+/// Shared flag that stops a run: nodes not yet started never start, running ones stop at their next check.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything a node sees while it runs.
+pub struct NodeContext<'a> {
+    /// The node id, for messages.
+    pub node_id: &'a str,
+    /// Resolved parameters.
+    pub params: &'a Params,
+    /// Input values in port order; `None` for unconnected optional ports.
+    pub inputs: Vec<Option<Value>>,
+    /// The folder relative paths are resolved against (the workflow file's folder).
+    pub base_dir: &'a Path,
+    /// The device policy of the run.
+    pub device: Device,
+    /// Stop flag.
+    pub cancel: &'a CancelToken,
+    /// Progress callback: a fraction in 0..=1 and a short message.
+    pub progress: &'a (dyn Fn(f32, &str) + Sync),
+    /// The kind's spec, for port names in messages.
+    pub spec: &'a NodeSpec,
+}
+
+impl NodeContext<'_> {
+    fn input(&self, port: &str) -> Result<Option<&Value>, NodeError> {
+        let (index, _) = self
+            .spec
+            .input_port(port)
+            .ok_or_else(|| NodeError::Input { port: port.into(), message: "no such port".into() })?;
+        Ok(self.inputs.get(index).and_then(Option::as_ref))
+    }
+
+    fn required(&self, port: &str) -> Result<&Value, NodeError> {
+        self.input(port)?.ok_or_else(|| NodeError::Input { port: port.into(), message: "not connected".into() })
+    }
+
+    fn wrong(port: &str, expected: &str, got: &Value) -> NodeError {
+        NodeError::Input {
+            port: port.into(),
+            message: format!("expected a {expected}, got a {}", got.port_type().label()),
+        }
+    }
+
+    /// A required table input.
+    pub fn table(&self, port: &str) -> Result<Arc<Table>, NodeError> {
+        match self.required(port)? {
+            Value::Table(t) => Ok(t.clone()),
+            other => Err(Self::wrong(port, "Table", other)),
+        }
+    }
+
+    /// An optional table input.
+    pub fn optional_table(&self, port: &str) -> Result<Option<Arc<Table>>, NodeError> {
+        match self.input(port)? {
+            None => Ok(None),
+            Some(Value::Table(t)) => Ok(Some(t.clone())),
+            Some(other) => Err(Self::wrong(port, "Table", other)),
+        }
+    }
+
+    /// A required learner input.
+    pub fn learner(&self, port: &str) -> Result<Arc<Learner>, NodeError> {
+        match self.required(port)? {
+            Value::Learner(l) => Ok(l.clone()),
+            other => Err(Self::wrong(port, "Learner", other)),
+        }
+    }
+
+    /// A required model input.
+    pub fn model(&self, port: &str) -> Result<Arc<Model>, NodeError> {
+        match self.required(port)? {
+            Value::Model(m) => Ok(m.clone()),
+            other => Err(Self::wrong(port, "Model", other)),
+        }
+    }
+
+    /// A required transform input.
+    pub fn transform(&self, port: &str) -> Result<Arc<Transform>, NodeError> {
+        match self.required(port)? {
+            Value::Transform(t) => Ok(t.clone()),
+            other => Err(Self::wrong(port, "Transform", other)),
+        }
+    }
+
+    /// A path parameter resolved against the workflow's folder.
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        self.base_dir.join(path)
+    }
+
+    /// Returns `Err(Cancelled)` when the run was stopped; call it between chunks of long work.
+    pub fn check_cancelled(&self) -> Result<(), NodeError> {
+        if self.cancel.is_cancelled() { Err(NodeError::Cancelled) } else { Ok(()) }
+    }
+
+    /// Reports progress.
+    pub fn report_progress(&self, fraction: f32, message: &str) {
+        (self.progress)(fraction.clamp(0.0, 1.0), message);
+    }
+}
+
+/// A node kind. Declare it once: its spec, optionally its output schemas, and how it runs.
+pub trait NodeKind: Send + Sync {
+    /// The declaration. Called once, when the kind is registered.
+    fn spec(&self) -> NodeSpec;
+
+    /// Output schemas from input schemas (`None` where unknown), before anything runs.
+    /// The default knows nothing.
+    fn output_schemas(&self, _inputs: &[Option<Schema>], _params: &Params) -> Vec<Option<Schema>> {
+        Vec::new()
+    }
+
+    /// Runs the node: one value per output port, in order.
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError>;
+}
+
+/// A registered kind.
+#[derive(Clone)]
+pub struct Entry {
+    /// Its declaration.
+    pub spec: Arc<NodeSpec>,
+    /// Its implementation.
+    pub kind: Arc<dyn NodeKind>,
+}
+
+/// All known node kinds by id.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    entries: BTreeMap<&'static str, Entry>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a kind; a second kind with the same id replaces the first.
+    pub fn register(&mut self, kind: impl NodeKind + 'static) {
+        let spec = kind.spec();
+        self.entries.insert(spec.id, Entry { spec: Arc::new(spec), kind: Arc::new(kind) });
+    }
+
+    /// The kind with this id.
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    /// Every kind, sorted by id.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// How many kinds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

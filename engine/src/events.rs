@@ -1,0 +1,58 @@
+//! Events a run sends to its subscribers: the canvas, the CLI progress bars, the store recorder.
+
+use std::time::Duration;
+
+use crate::catalog::Device;
+
+/// Something that happened during a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A node began running.
+    NodeStarted {
+        /// Node id.
+        node: String,
+    },
+    /// A running node reported progress.
+    NodeProgress {
+        /// Node id.
+        node: String,
+        /// 0..=1.
+        fraction: f32,
+        /// Short message.
+        message: String,
+    },
+    /// A node's outputs came from the cache.
+    NodeCached {
+        /// Node id.
+        node: String,
+        /// Whether they came from the on-disk cache (else from memory).
+        from_disk: bool,
+    },
+    /// A node ran successfully.
+    NodeFinished {
+        /// Node id.
+        node: String,
+        /// Wall time.
+        duration: Duration,
+        /// One-line summaries of its outputs.
+        summaries: Vec<String>,
+    },
+    /// A node failed; its descendants are skipped.
+    NodeFailed {
+        /// Node id.
+        node: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The run ended.
+    RunFinished {
+        /// Whether every planned node finished or came from the cache.
+        success: bool,
+        /// Whether it was stopped.
+        cancelled: bool,
+        /// Wall time.
+        duration: Duration,
+        /// The device policy used.
+        device: Device,
+    },
+}

@@ -1,0 +1,447 @@
+//! The executor: plans a run (which nodes, in which order, with which fingerprints), then runs the
+//! ready set on worker threads, serving unchanged nodes from the caches.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::cache::{DiskCache, MemoryCache, Outputs};
+use crate::catalog::{CancelToken, Catalog, Device, NodeContext};
+use crate::error::NodeError;
+use crate::events::Event;
+use crate::spec::ParamKind;
+use crate::validate::{Analysis, Problem, validate};
+use crate::workflow::Workflow;
+
+/// How to run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Folder that relative paths resolve against (the workflow file's folder).
+    pub base_dir: PathBuf,
+    /// Run only this node and its ancestors.
+    pub target: Option<String>,
+    /// Device policy.
+    pub device: Device,
+    /// Stop flag.
+    pub cancel: CancelToken,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Cache kept across runs in this process.
+    pub memory_cache: Option<Arc<MemoryCache>>,
+    /// Cache kept across processes.
+    pub disk_cache: Option<DiskCache>,
+}
+
+/// What happened to one node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeStatus {
+    /// Ran successfully.
+    Finished,
+    /// Served from a cache.
+    Cached {
+        /// From the on-disk cache rather than memory.
+        from_disk: bool,
+    },
+    /// Failed with this message.
+    Failed(String),
+    /// Not run because an input failed or the run stopped first.
+    Skipped(String),
+}
+
+impl NodeStatus {
+    /// Whether its outputs exist.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Finished | Self::Cached { .. })
+    }
+}
+
+/// The result of one node in a run.
+#[derive(Debug, Clone)]
+pub struct NodeOutcome {
+    /// Node id.
+    pub node: String,
+    /// What happened.
+    pub status: NodeStatus,
+    /// Wall time spent (near zero for cache hits).
+    pub duration: Duration,
+    /// Outputs in port order (empty unless successful).
+    pub outputs: Outputs,
+    /// Cache key.
+    pub fingerprint: String,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Outcomes of the planned nodes, in topological order.
+    pub nodes: Vec<NodeOutcome>,
+    /// Whether every planned node succeeded.
+    pub success: bool,
+    /// Whether the run was stopped.
+    pub cancelled: bool,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl RunReport {
+    /// The outcome of a node.
+    pub fn node(&self, id: &str) -> Option<&NodeOutcome> {
+        self.nodes.iter().find(|n| n.node == id)
+    }
+}
+
+/// Why a run did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The workflow (or the part needed for the target) has problems.
+    #[error("the workflow is invalid:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    /// The target node does not exist.
+    #[error("there is no node \"{0}\" to run up to")]
+    UnknownTarget(String),
+}
+
+/// A planned run: the nodes to run in order and their fingerprints.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Node indices in topological order.
+    pub order: Vec<usize>,
+    /// Fingerprint by node index (empty for nodes outside the plan).
+    pub fingerprints: Vec<String>,
+    /// The validation it is based on.
+    pub analysis: Analysis,
+}
+
+/// Validates and plans a run.
+pub fn plan(workflow: &Workflow, catalog: &Catalog, base_dir: &Path, target: Option<&str>) -> Result<Plan, RunError> {
+    let analysis = validate(workflow, catalog);
+    let wanted: HashSet<String> = match target {
+        None => workflow.nodes.iter().map(|n| n.id.clone()).collect(),
+        Some(t) => {
+            if workflow.node(t).is_none() {
+                return Err(RunError::UnknownTarget(t.to_owned()));
+            }
+            ancestors(workflow, t)
+        }
+    };
+    let problems = analysis.problems_of(&wanted);
+    if !problems.is_empty() {
+        return Err(RunError::Invalid(problems));
+    }
+    let order: Vec<usize> =
+        analysis.order.iter().copied().filter(|&i| wanted.contains(&workflow.nodes[i].id)).collect();
+    let mut fingerprints = vec![String::new(); workflow.nodes.len()];
+    let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    for &i in &order {
+        let node = &workflow.nodes[i];
+        let Some(entry) = catalog.get(&node.kind) else { continue };
+        let spec = &entry.spec;
+        let mut hasher = blake3::Hasher::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        field(spec.id.as_bytes());
+        field(&spec.version.to_le_bytes());
+        field(
+            canonical_json(&Json::Object(
+                analysis.params[i].values().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ))
+            .as_bytes(),
+        );
+        for port in &spec.inputs {
+            match workflow.edge_into(&node.id, port.name) {
+                Some(edge) => {
+                    let upstream = index.get(edge.from.node.as_str()).map_or("", |&j| fingerprints[j].as_str());
+                    field(format!("{}={upstream}.{}", port.name, edge.from.port).as_bytes());
+                }
+                None => field(format!("{}=none", port.name).as_bytes()),
+            }
+        }
+        for p in &spec.params {
+            if let ParamKind::FilePath { read: true, .. } = p.kind
+                && let Some(path) = analysis.params[i].optional_text(p.name)
+            {
+                field(&file_hash(&base_dir.join(path)));
+            }
+        }
+        fingerprints[i] = hasher.finalize().to_hex().to_string();
+    }
+    Ok(Plan { order, fingerprints, analysis })
+}
+
+/// A node and every node it depends on.
+pub fn ancestors(workflow: &Workflow, node: &str) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![node.to_owned()];
+    while let Some(n) = stack.pop() {
+        if seen.insert(n.clone()) {
+            stack.extend(workflow.edges.iter().filter(|e| e.to.node == n).map(|e| e.from.node.clone()));
+        }
+    }
+    seen
+}
+
+fn file_hash(path: &Path) -> Vec<u8> {
+    let mut hasher = blake3::Hasher::new();
+    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
+        Ok(_) => hasher.finalize().as_bytes().to_vec(),
+        Err(e) => format!("unreadable: {e}").into_bytes(),
+    }
+}
+
+/// JSON with object keys sorted at every level: equal values give equal text.
+pub fn canonical_json(value: &Json) -> String {
+    fn sorted(value: &Json) -> Json {
+        match value {
+            Json::Object(map) => {
+                let ordered: BTreeMap<&String, Json> = map.iter().map(|(k, v)| (k, sorted(v))).collect();
+                Json::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Json::Array(items) => Json::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
+struct Shared {
+    ready: VecDeque<usize>,
+    waiting_inputs: HashMap<usize, usize>,
+    running: usize,
+    outcomes: HashMap<usize, NodeOutcome>,
+}
+
+/// Runs a workflow and reports every event to `on_event` (called from worker threads).
+pub fn run(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    options: &RunOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let plan = plan(workflow, catalog, &options.base_dir, options.target.as_deref())?;
+    let planned: HashSet<usize> = plan.order.iter().copied().collect();
+    let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let mut successors: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut waiting_inputs: HashMap<usize, usize> = plan.order.iter().map(|&i| (i, 0)).collect();
+    for edge in &workflow.edges {
+        if let (Some(&from), Some(&to)) = (index.get(edge.from.node.as_str()), index.get(edge.to.node.as_str()))
+            && planned.contains(&from)
+            && planned.contains(&to)
+        {
+            successors.entry(from).or_default().push(to);
+            *waiting_inputs.entry(to).or_default() += 1;
+        }
+    }
+    let ready: VecDeque<usize> = plan.order.iter().copied().filter(|i| waiting_inputs[i] == 0).collect();
+    let shared = Mutex::new(Shared { ready, waiting_inputs, running: 0, outcomes: HashMap::new() });
+    let wake = Condvar::new();
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+    } else {
+        options.threads
+    };
+    let threads = threads.min(plan.order.len().max(1));
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = {
+                        let Ok(mut state) = shared.lock() else { return };
+                        loop {
+                            if options.cancel.is_cancelled() {
+                                wake.notify_all();
+                                return;
+                            }
+                            if let Some(i) = state.ready.pop_front() {
+                                state.running += 1;
+                                break i;
+                            }
+                            if state.running == 0 {
+                                wake.notify_all();
+                                return;
+                            }
+                            let Ok(guard) = wake.wait(state) else { return };
+                            state = guard;
+                        }
+                    };
+                    let outcome = run_node(workflow, catalog, options, &plan, &index, next, &shared, on_event);
+                    let Ok(mut state) = shared.lock() else { return };
+                    state.running -= 1;
+                    if outcome.status.is_success() {
+                        for &succ in successors.get(&next).map_or(&[][..], Vec::as_slice) {
+                            if let Some(waiting) = state.waiting_inputs.get_mut(&succ) {
+                                *waiting -= 1;
+                                if *waiting == 0 {
+                                    state.ready.push_back(succ);
+                                }
+                            }
+                        }
+                    }
+                    state.outcomes.insert(next, outcome);
+                    wake.notify_all();
+                }
+            });
+        }
+    });
+
+    let cancelled = options.cancel.is_cancelled();
+    let mut outcomes = shared.into_inner().map(|s| s.outcomes).unwrap_or_default();
+    let mut nodes = Vec::with_capacity(plan.order.len());
+    for &i in &plan.order {
+        let outcome = outcomes.remove(&i).unwrap_or_else(|| {
+            let reason = if cancelled { "the run was stopped".to_owned() } else { "an input failed".to_owned() };
+            NodeOutcome {
+                node: workflow.nodes[i].id.clone(),
+                status: NodeStatus::Skipped(reason),
+                duration: Duration::ZERO,
+                outputs: Arc::default(),
+                fingerprint: plan.fingerprints[i].clone(),
+            }
+        });
+        nodes.push(outcome);
+    }
+    let success = !cancelled && nodes.iter().all(|n| n.status.is_success());
+    let duration = started.elapsed();
+    on_event(Event::RunFinished { success, cancelled, duration, device: options.device });
+    Ok(RunReport { nodes, success, cancelled, duration })
+}
+
+#[allow(clippy::too_many_arguments, reason = "internal helper of run that shares its locals")]
+fn run_node(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    options: &RunOptions,
+    plan: &Plan,
+    index: &HashMap<&str, usize>,
+    i: usize,
+    shared: &Mutex<Shared>,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> NodeOutcome {
+    let node = &workflow.nodes[i];
+    let fingerprint = plan.fingerprints[i].clone();
+    let outcome = |status, duration, outputs| NodeOutcome {
+        node: node.id.clone(),
+        status,
+        duration,
+        outputs,
+        fingerprint: fingerprint.clone(),
+    };
+    let started = Instant::now();
+    if let Some(outputs) = options.memory_cache.as_ref().and_then(|c| c.get(&fingerprint)) {
+        on_event(Event::NodeCached { node: node.id.clone(), from_disk: false });
+        return outcome(NodeStatus::Cached { from_disk: false }, started.elapsed(), outputs);
+    }
+    if let Some(values) = options.disk_cache.as_ref().and_then(|c| c.get(&fingerprint)) {
+        let outputs: Outputs = Arc::new(values);
+        if let Some(memory) = &options.memory_cache {
+            memory.put(&fingerprint, outputs.clone());
+        }
+        on_event(Event::NodeCached { node: node.id.clone(), from_disk: true });
+        return outcome(NodeStatus::Cached { from_disk: true }, started.elapsed(), outputs);
+    }
+    let Some(entry) = catalog.get(&node.kind) else {
+        let message = format!("unknown kind \"{}\"", node.kind);
+        on_event(Event::NodeFailed { node: node.id.clone(), message: message.clone() });
+        return outcome(NodeStatus::Failed(message), started.elapsed(), Arc::default());
+    };
+    on_event(Event::NodeStarted { node: node.id.clone() });
+    let inputs = {
+        let Ok(state) = shared.lock() else {
+            return outcome(
+                NodeStatus::Failed("internal error: run state poisoned".into()),
+                Duration::ZERO,
+                Arc::default(),
+            );
+        };
+        entry
+            .spec
+            .inputs
+            .iter()
+            .map(|port| {
+                let edge = workflow.edge_into(&node.id, port.name)?;
+                let from = *index.get(edge.from.node.as_str())?;
+                let (k, _) = catalog.get(&workflow.nodes[from].kind)?.spec.output_port(&edge.from.port)?;
+                state.outcomes.get(&from)?.outputs.get(k).cloned()
+            })
+            .collect()
+    };
+    let node_id = node.id.clone();
+    let progress = move |fraction: f32, message: &str| {
+        on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() })
+    };
+    let ctx = NodeContext {
+        node_id: &node.id,
+        params: &plan.analysis.params[i],
+        inputs,
+        base_dir: &options.base_dir,
+        device: options.device,
+        cancel: &options.cancel,
+        progress: &progress,
+        spec: &entry.spec,
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(NodeError::Data(format!("internal error in {}: {what} (please report this)", entry.spec.name)))
+        })
+        .and_then(|values| check_outputs(&entry.spec, values));
+    let duration = started.elapsed();
+    match result {
+        Ok(values) => {
+            let outputs: Outputs = Arc::new(values);
+            if let Some(memory) = &options.memory_cache {
+                memory.put(&fingerprint, outputs.clone());
+            }
+            if let Some(disk) = &options.disk_cache {
+                // A cache that cannot be written only costs a re-run next time.
+                let _ = disk.put(&fingerprint, &outputs);
+            }
+            on_event(Event::NodeFinished {
+                node: node.id.clone(),
+                duration,
+                summaries: outputs.iter().map(crate::value::Value::summary).collect(),
+            });
+            outcome(NodeStatus::Finished, duration, outputs)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            on_event(Event::NodeFailed { node: node.id.clone(), message: message.clone() });
+            outcome(NodeStatus::Failed(message), duration, Arc::default())
+        }
+    }
+}
+
+fn check_outputs(
+    spec: &crate::spec::NodeSpec,
+    values: Vec<crate::value::Value>,
+) -> Result<Vec<crate::value::Value>, NodeError> {
+    if values.len() != spec.outputs.len() {
+        return Err(NodeError::Data(format!(
+            "internal error in {}: produced {} outputs for {} ports",
+            spec.name,
+            values.len(),
+            spec.outputs.len()
+        )));
+    }
+    for (value, port) in values.iter().zip(&spec.outputs) {
+        if value.port_type() != port.ty {
+            return Err(NodeError::Data(format!(
+                "internal error in {}: output \"{}\" produced a {}",
+                spec.name,
+                port.name,
+                value.port_type().label()
+            )));
+        }
+    }
+    Ok(values)
+}

@@ -1,0 +1,32 @@
+//! The Pipewright engine: the workflow model and its file format, node-kind declarations, validation,
+//! schema propagation, the cache, and the executor that runs a workflow the same way in the designer,
+//! on the command line and on a cluster. It knows nothing of egui.
+
+mod cache;
+mod catalog;
+mod error;
+mod events;
+mod executor;
+mod params;
+mod project;
+pub mod rng;
+mod schema;
+pub mod spec;
+mod validate;
+mod value;
+mod workflow;
+
+pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
+pub use catalog::{CancelToken, Catalog, Device, Entry, NodeContext, NodeKind};
+pub use error::{FileError, NodeError};
+pub use events::Event;
+pub use executor::{
+    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan, run,
+};
+pub use params::{ParamProblem, Params};
+pub use project::{find_workflow, project_dir_of};
+pub use schema::{ColumnInfo, ColumnType, Role, Schema};
+pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType};
+pub use validate::{Analysis, Problem, validate};
+pub use value::{ConfusionMatrix, Curve, Evaluation, Learner, Metric, Model, Report, Table, Task, Transform, Value};
+pub use workflow::{Comment, Edge, FORMAT, Node, PortRef, VERSION, Workflow, migrate, write_atomic};

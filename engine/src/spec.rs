@@ -1,0 +1,264 @@
+//! `NodeSpec`: the one declaration of a node kind. The palette, the inspector, validation, the docs
+//! and the file format all read it.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+/// What flows on a wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum PortType {
+    /// A table of rows and typed columns with column roles.
+    Table,
+    /// An untrained model: an algorithm with its hyperparameters.
+    Learner,
+    /// A trained model.
+    Model,
+    /// Fitted preprocessing to apply to other data.
+    Transform,
+    /// Metrics and charts.
+    Report,
+}
+
+impl PortType {
+    /// The name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Table => "Table",
+            Self::Learner => "Learner",
+            Self::Model => "Model",
+            Self::Transform => "Transform",
+            Self::Report => "Report",
+        }
+    }
+}
+
+/// Where a kind sits in the palette.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Category {
+    /// Reading and writing data.
+    Data,
+    /// Cleaning, reshaping and feature engineering.
+    Transform,
+    /// Algorithms (learners).
+    Model,
+    /// Training and scoring.
+    Train,
+    /// Metrics.
+    Evaluate,
+    /// Packaging and serving.
+    Deploy,
+}
+
+impl Category {
+    /// The name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Data => "Data",
+            Self::Transform => "Transform",
+            Self::Model => "Model",
+            Self::Train => "Train",
+            Self::Evaluate => "Evaluate",
+            Self::Deploy => "Deploy",
+        }
+    }
+}
+
+/// One input or output port.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortSpec {
+    /// Stable name used in workflow files.
+    pub name: &'static str,
+    /// What flows on it.
+    pub ty: PortType,
+    /// Shown on hover.
+    pub tooltip: &'static str,
+    /// Inputs only: whether the node can run without it.
+    pub required: bool,
+}
+
+/// The type of a parameter, with its constraints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ParamKind {
+    /// A whole number in `min..=max`.
+    Integer {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// A number in `min..=max`.
+    Float {
+        /// Smallest allowed value.
+        min: f64,
+        /// Largest allowed value.
+        max: f64,
+    },
+    /// On or off.
+    Bool,
+    /// One of a fixed list of values.
+    Choice {
+        /// The allowed values.
+        choices: Vec<&'static str>,
+    },
+    /// Free text.
+    Text,
+    /// One column of the table on the named input port.
+    Column {
+        /// The input port whose schema offers the columns.
+        port: &'static str,
+    },
+    /// Several columns of the table on the named input port; empty means "all that apply".
+    ColumnList {
+        /// The input port whose schema offers the columns.
+        port: &'static str,
+    },
+    /// A path to a file, relative to the workflow file.
+    FilePath {
+        /// File extensions offered by the file picker.
+        extensions: Vec<&'static str>,
+        /// Whether the node reads the file (its content then enters the cache key).
+        read: bool,
+    },
+    /// A random seed; empty means "derived from the workflow seed and the node id".
+    Seed,
+}
+
+/// One parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamSpec {
+    /// Stable name used in workflow files.
+    pub name: &'static str,
+    /// Label in the inspector.
+    pub label: &'static str,
+    /// Type and constraints.
+    pub kind: ParamKind,
+    /// Value when the file sets none (`null` for optional column, seed and path parameters).
+    pub default: Json,
+    /// One or two sentences shown as help.
+    pub help: &'static str,
+    /// Whether a value must be given (column and file parameters without a sensible default).
+    pub required: bool,
+}
+
+/// The declaration of a node kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSpec {
+    /// Stable id such as `transform.normalize`.
+    pub id: &'static str,
+    /// Name in the palette, as in the Azure designer.
+    pub name: &'static str,
+    /// Palette category.
+    pub category: Category,
+    /// What it does, for the palette tooltip and the docs.
+    pub description: &'static str,
+    /// Bumped when the kind's results change for the same inputs; part of the cache key.
+    pub version: u32,
+    /// Input ports in order.
+    pub inputs: Vec<PortSpec>,
+    /// Output ports in order.
+    pub outputs: Vec<PortSpec>,
+    /// Parameters in inspector order.
+    pub params: Vec<ParamSpec>,
+    /// Whether results depend on a seed.
+    pub stochastic: bool,
+}
+
+impl NodeSpec {
+    /// A spec with no ports and parameters; add them with the builder methods.
+    pub fn new(id: &'static str, name: &'static str, category: Category, description: &'static str) -> Self {
+        Self {
+            id,
+            name,
+            category,
+            description,
+            version: 1,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            params: Vec::new(),
+            stochastic: false,
+        }
+    }
+
+    /// Sets the kind version.
+    pub fn version(mut self, version: u32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Adds a required input port.
+    pub fn input(mut self, name: &'static str, ty: PortType, tooltip: &'static str) -> Self {
+        self.inputs.push(PortSpec { name, ty, tooltip, required: true });
+        self
+    }
+
+    /// Adds an optional input port.
+    pub fn optional_input(mut self, name: &'static str, ty: PortType, tooltip: &'static str) -> Self {
+        self.inputs.push(PortSpec { name, ty, tooltip, required: false });
+        self
+    }
+
+    /// Adds an output port.
+    pub fn output(mut self, name: &'static str, ty: PortType, tooltip: &'static str) -> Self {
+        self.outputs.push(PortSpec { name, ty, tooltip, required: false });
+        self
+    }
+
+    /// Adds a parameter with a default.
+    pub fn param(
+        mut self,
+        name: &'static str,
+        label: &'static str,
+        kind: ParamKind,
+        default: Json,
+        help: &'static str,
+    ) -> Self {
+        if matches!(kind, ParamKind::Seed) {
+            self.stochastic = true;
+        }
+        self.params.push(ParamSpec { name, label, kind, default, help, required: false });
+        self
+    }
+
+    /// Adds a parameter that must be set.
+    pub fn required_param(
+        mut self,
+        name: &'static str,
+        label: &'static str,
+        kind: ParamKind,
+        help: &'static str,
+    ) -> Self {
+        self.params.push(ParamSpec { name, label, kind, default: Json::Null, help, required: true });
+        self
+    }
+
+    /// The input port with this name.
+    pub fn input_port(&self, name: &str) -> Option<(usize, &PortSpec)> {
+        self.inputs.iter().enumerate().find(|(_, p)| p.name == name)
+    }
+
+    /// The output port with this name.
+    pub fn output_port(&self, name: &str) -> Option<(usize, &PortSpec)> {
+        self.outputs.iter().enumerate().find(|(_, p)| p.name == name)
+    }
+
+    /// The parameter with this name.
+    pub fn param_spec(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// Shorthand for an integer parameter kind.
+pub fn int(min: i64, max: i64) -> ParamKind {
+    ParamKind::Integer { min, max }
+}
+
+/// Shorthand for a float parameter kind.
+pub fn float(min: f64, max: f64) -> ParamKind {
+    ParamKind::Float { min, max }
+}
+
+/// Shorthand for a choice parameter kind.
+pub fn choice(choices: &[&'static str]) -> ParamKind {
+    ParamKind::Choice { choices: choices.to_vec() }
+}

@@ -1,0 +1,242 @@
+//! The values that flow on wires. All are immutable once produced and shared through `Arc`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::schema::{ColumnInfo, ColumnType, Role, Schema};
+use crate::spec::PortType;
+
+/// A table: a Polars data frame plus the column roles learners read.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The data.
+    pub frame: DataFrame,
+    /// Roles of columns that are not plain features.
+    pub roles: BTreeMap<String, Role>,
+    /// Numeric columns marked categorical (text columns always are).
+    pub categorical: BTreeSet<String>,
+}
+
+impl Table {
+    /// A table whose columns are all features.
+    pub fn new(frame: DataFrame) -> Self {
+        Self { frame, roles: BTreeMap::new(), categorical: BTreeSet::new() }
+    }
+
+    /// The same roles and categorical marks on a new frame, for the columns that still exist.
+    pub fn with_frame(&self, frame: DataFrame) -> Self {
+        let keep = |name: &String| frame.column(name).is_ok();
+        Self {
+            roles: self.roles.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect(),
+            categorical: self.categorical.iter().filter(|k| keep(k)).cloned().collect(),
+            frame,
+        }
+    }
+
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// The role of a column.
+    pub fn role(&self, name: &str) -> Role {
+        self.roles.get(name).copied().unwrap_or_default()
+    }
+
+    /// The column marked as label, if exactly one is.
+    pub fn label(&self) -> Option<&str> {
+        let mut labels = self.roles.iter().filter(|(_, r)| **r == Role::Label);
+        match (labels.next(), labels.next()) {
+            (Some((name, _)), None) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> Schema {
+        Schema {
+            columns: self
+                .frame
+                .columns()
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: c.name().to_string(),
+                    ty: ColumnType::of(c.dtype()),
+                    role: self.role(c.name()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a learner learns, which decides how it is trained, scored and evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Two classes.
+    BinaryClassification,
+    /// Three or more classes.
+    MulticlassClassification,
+    /// A number.
+    Regression,
+    /// Groups without a label.
+    Clustering,
+}
+
+impl Task {
+    /// Whether it predicts classes.
+    pub fn is_classification(self) -> bool {
+        matches!(self, Self::BinaryClassification | Self::MulticlassClassification)
+    }
+}
+
+/// An untrained model: an algorithm and its hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Learner {
+    /// The kind id of the node that declared it, which also names the algorithm.
+    pub algorithm: String,
+    /// Display name.
+    pub name: String,
+    /// The tasks it can learn; the first is the one it learns when the label allows several.
+    pub tasks: Vec<Task>,
+    /// Checked hyperparameters, with the seed resolved.
+    pub params: BTreeMap<String, Json>,
+}
+
+/// A trained model and the feature schema it expects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The learner's algorithm id.
+    pub algorithm: String,
+    /// Display name.
+    pub name: String,
+    /// What it predicts.
+    pub task: Task,
+    /// The label column it was trained on (none for clustering).
+    pub label: Option<String>,
+    /// The feature columns it reads, in order.
+    pub features: Vec<String>,
+    /// Class names in the order of its probabilities (classification), as text.
+    pub classes: Vec<String>,
+    /// Algorithm-specific fitted state.
+    pub state: Json,
+}
+
+/// Fitted preprocessing that can be applied to other data with the same columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transform {
+    /// The kind id of the node that fitted it.
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// Kind-specific fitted state.
+    pub state: Json,
+}
+
+/// One named number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Name such as `accuracy`.
+    pub name: String,
+    /// Value.
+    pub value: f64,
+}
+
+/// Points of a curve such as ROC or precision–recall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Name such as `roc`.
+    pub name: String,
+    /// Horizontal axis label.
+    pub x_label: String,
+    /// Vertical axis label.
+    pub y_label: String,
+    /// Points.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// A confusion matrix: `counts[actual][predicted]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    /// Class names, in row and column order.
+    pub classes: Vec<String>,
+    /// Counts by actual (row) and predicted (column) class.
+    pub counts: Vec<Vec<u64>>,
+}
+
+/// The evaluation of one scored table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Which input it came from, such as `scored` or `scored_2`.
+    pub source: String,
+    /// What was evaluated.
+    pub task: Task,
+    /// Metrics; the first is the headline.
+    pub metrics: Vec<Metric>,
+    /// Classification only.
+    pub confusion: Option<ConfusionMatrix>,
+    /// ROC and precision–recall points (binary classification).
+    pub curves: Vec<Curve>,
+}
+
+impl Evaluation {
+    /// The metric with this name.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    }
+}
+
+/// Metrics and charts; several evaluations side by side when several inputs were scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// One entry per evaluated input.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// A value on a wire.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A table.
+    Table(Arc<Table>),
+    /// An untrained model.
+    Learner(Arc<Learner>),
+    /// A trained model.
+    Model(Arc<Model>),
+    /// Fitted preprocessing.
+    Transform(Arc<Transform>),
+    /// Metrics.
+    Report(Arc<Report>),
+}
+
+impl Value {
+    /// The port type it flows on.
+    pub fn port_type(&self) -> PortType {
+        match self {
+            Self::Table(_) => PortType::Table,
+            Self::Learner(_) => PortType::Learner,
+            Self::Model(_) => PortType::Model,
+            Self::Transform(_) => PortType::Transform,
+            Self::Report(_) => PortType::Report,
+        }
+    }
+
+    /// A one-line summary for the canvas and the CLI.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Table(t) => format!("{} rows × {} columns", t.frame.height(), t.frame.width()),
+            Self::Learner(l) => format!("learner: {}", l.name),
+            Self::Model(m) => format!("model: {} on {} features", m.name, m.features.len()),
+            Self::Transform(t) => format!("transform: {}", t.name),
+            Self::Report(r) => r
+                .evaluations
+                .iter()
+                .filter_map(|e| e.metrics.first().map(|m| format!("{} {} = {:.4}", e.source, m.name, m.value)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
