@@ -1,1 +1,41 @@
-//! placeholder
+//! The Pipewright block catalog: one file per node kind under `data/`, `transform/`, `model/`,
+//! `train/` and `evaluate/`, the algorithms behind the model blocks under `algo/`, and
+//! [`catalog`], which registers them all.
+
+pub mod algo;
+pub mod data;
+pub mod evaluate;
+pub mod frame;
+pub mod model;
+pub mod train;
+pub mod transform;
+
+pub(crate) use transform::chosen_columns as transform_columns;
+
+use pipewright_engine::Catalog;
+
+/// Every block of this build.
+pub fn catalog() -> Catalog {
+    let mut c = Catalog::new();
+    c.register(data::SampleDataset);
+    c.register(data::ImportData);
+    c.register(transform::SelectColumns);
+    c.register(transform::EditMetadata);
+    c.register(transform::CleanMissingData);
+    c.register(transform::NormalizeData);
+    c.register(transform::ConvertToIndicatorValues);
+    c.register(transform::SplitData);
+    c.register(transform::ApplyTransformation);
+    c.register(model::TwoClassLogisticRegression);
+    c.register(model::MulticlassLogisticRegression);
+    c.register(model::LinearRegression);
+    c.register(model::DecisionForest);
+    c.register(model::DecisionForestRegression);
+    c.register(model::KMeansClustering);
+    c.register(train::TrainModel);
+    c.register(train::TrainClusteringModel);
+    c.register(train::ScoreModel);
+    c.register(train::AssignDataToClusters);
+    c.register(evaluate::EvaluateModel);
+    c
+}

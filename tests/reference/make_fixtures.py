@@ -21,7 +21,7 @@ import os
 # Single-threaded BLAS/OpenMP so that results do not depend on the machine's core
 # count (set before numpy/sklearn are imported).
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+    os.environ[_v] = "1"
 
 import hashlib
 import json

@@ -1,0 +1,335 @@
+//! Random forests of CART trees: Gini splits for classification, squared-error splits for regression,
+//! bootstrap samples and a random subset of features tried at each split. Trees grow in parallel,
+//! each from its own seed, so the result does not depend on the number of threads.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use pipewright_engine::rng::SplitMix64;
+
+use crate::frame::Matrix;
+
+/// How many features each split considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxFeatures {
+    /// √p (classification default).
+    Sqrt,
+    /// log₂ p.
+    Log2,
+    /// p / 3.
+    Third,
+    /// All p (regression default).
+    All,
+}
+
+impl MaxFeatures {
+    fn count(self, p: usize) -> usize {
+        let n = match self {
+            Self::Sqrt => (p as f64).sqrt() as usize,
+            Self::Log2 => (p as f64).log2() as usize,
+            Self::Third => p / 3,
+            Self::All => p,
+        };
+        n.clamp(1, p.max(1))
+    }
+}
+
+/// Settings of a forest.
+#[derive(Debug, Clone, Copy)]
+pub struct ForestSettings {
+    /// Number of trees.
+    pub trees: usize,
+    /// Deepest level a tree may reach (root = 0).
+    pub max_depth: usize,
+    /// Fewest training rows in a leaf.
+    pub min_samples_leaf: usize,
+    /// Features tried per split.
+    pub max_features: MaxFeatures,
+    /// Train each tree on a bootstrap sample.
+    pub bootstrap: bool,
+    /// Seed of the whole forest.
+    pub seed: u64,
+}
+
+/// What the trees predict.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// Class indices in `0..classes`.
+    Classes {
+        /// Per-row class.
+        y: &'a [usize],
+        /// Number of classes.
+        classes: usize,
+    },
+    /// Numbers.
+    Values(&'a [f64]),
+}
+
+/// One tree node: a split (`feature` < `u32::MAX`) or a leaf holding its prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeNode {
+    /// Split feature, or `u32::MAX` for a leaf.
+    pub feature: u32,
+    /// Rows with a value `<=` this go left.
+    pub threshold: f64,
+    /// Left child index.
+    pub left: u32,
+    /// Right child index.
+    pub right: u32,
+    /// Leaf prediction: class probabilities, or one value for regression.
+    pub value: Vec<f64>,
+}
+
+/// A fitted tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Nodes; the root is first.
+    pub nodes: Vec<TreeNode>,
+}
+
+impl Tree {
+    fn leaf(&self, row: &[f64]) -> &[f64] {
+        let mut i = 0;
+        loop {
+            let node = &self.nodes[i];
+            if node.feature == u32::MAX {
+                return &node.value;
+            }
+            i = if row[node.feature as usize] <= node.threshold { node.left } else { node.right } as usize;
+        }
+    }
+}
+
+/// A fitted forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// The trees.
+    pub trees: Vec<Tree>,
+    /// Width of a prediction: classes, or 1.
+    pub outputs: usize,
+}
+
+impl Forest {
+    /// The average of the trees' leaf values for one row.
+    pub fn predict_row(&self, row: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for tree in &self.trees {
+            for (o, v) in out.iter_mut().zip(tree.leaf(row)) {
+                *o += v;
+            }
+        }
+        let n = self.trees.len().max(1) as f64;
+        out.iter_mut().for_each(|o| *o /= n);
+    }
+}
+
+/// Grows a forest; `keep_going` is asked before each tree and stops the fit when it says no.
+pub fn fit(
+    x: &Matrix,
+    target: Target<'_>,
+    settings: ForestSettings,
+    keep_going: &(dyn Fn(usize) -> bool + Sync),
+) -> Option<Forest> {
+    let outputs = match target {
+        Target::Classes { classes, .. } => classes,
+        Target::Values(_) => 1,
+    };
+    let trees: Option<Vec<Tree>> = (0..settings.trees)
+        .into_par_iter()
+        .map(|t| {
+            if !keep_going(t) {
+                return None;
+            }
+            let mut rng = SplitMix64::new(settings.seed ^ (t as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+            let rows: Vec<usize> = if settings.bootstrap {
+                (0..x.rows).map(|_| rng.below(x.rows)).collect()
+            } else {
+                (0..x.rows).collect()
+            };
+            Some(grow(x, target, outputs, rows, settings, &mut rng))
+        })
+        .collect();
+    trees.map(|trees| Forest { trees, outputs })
+}
+
+fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
+    match target {
+        Target::Classes { y, .. } => {
+            let mut counts = vec![0.0; outputs];
+            for &r in rows {
+                counts[y[r]] += 1.0;
+            }
+            let n = rows.len().max(1) as f64;
+            counts.iter_mut().for_each(|c| *c /= n);
+            counts
+        }
+        Target::Values(y) => vec![rows.iter().map(|&r| y[r]).sum::<f64>() / rows.len().max(1) as f64],
+    }
+}
+
+fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
+    match target {
+        Target::Classes { y, .. } => rows.iter().all(|&r| y[r] == y[rows[0]]),
+        Target::Values(y) => rows.iter().all(|&r| y[r] == y[rows[0]]),
+    }
+}
+
+fn grow(
+    x: &Matrix,
+    target: Target<'_>,
+    outputs: usize,
+    rows: Vec<usize>,
+    s: ForestSettings,
+    rng: &mut SplitMix64,
+) -> Tree {
+    let mut nodes: Vec<TreeNode> = Vec::new();
+    let leaf = |rows: &[usize]| TreeNode {
+        feature: u32::MAX,
+        threshold: 0.0,
+        left: 0,
+        right: 0,
+        value: leaf_value(target, outputs, rows),
+    };
+    // Work list of (node index, rows, depth).
+    nodes.push(leaf(&rows));
+    let mut work = vec![(0usize, rows, 0usize)];
+    let mut features: Vec<usize> = (0..x.cols).collect();
+    let tries = s.max_features.count(x.cols);
+    let mut pairs: Vec<(f64, usize)> = Vec::new();
+    while let Some((at, rows, depth)) = work.pop() {
+        if depth >= s.max_depth || rows.len() < 2 * s.min_samples_leaf.max(1) || is_pure(target, &rows) {
+            continue;
+        }
+        // Partial Fisher–Yates: the first `tries` entries are a random subset.
+        for i in 0..tries {
+            let j = i + rng.below(x.cols - i);
+            features.swap(i, j);
+        }
+        let mut best: Option<(f64, usize, f64)> = None;
+        for &f in &features[..tries] {
+            pairs.clear();
+            pairs.extend(rows.iter().map(|&r| (x.get(r, f), r)));
+            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((score, threshold)) = best_split(target, outputs, &pairs, s.min_samples_leaf.max(1))
+                && best.is_none_or(|(b, _, _)| score > b + 1e-12)
+            {
+                best = Some((score, f, threshold));
+            }
+        }
+        let Some((_, feature, threshold)) = best else { continue };
+        let (left, right): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&r| x.get(r, feature) <= threshold);
+        let li = nodes.len();
+        nodes.push(leaf(&left));
+        nodes.push(leaf(&right));
+        let node = &mut nodes[at];
+        node.feature = feature as u32;
+        node.threshold = threshold;
+        node.left = li as u32;
+        node.right = li as u32 + 1;
+        node.value = Vec::new();
+        work.push((li, left, depth + 1));
+        work.push((li + 1, right, depth + 1));
+    }
+    Tree { nodes }
+}
+
+/// The best split of sorted `(value, row)` pairs: a score to maximize (higher = purer children) and
+/// the threshold, or `None` when no split leaves `min_leaf` rows on both sides and improves on the parent.
+fn best_split(target: Target<'_>, outputs: usize, pairs: &[(f64, usize)], min_leaf: usize) -> Option<(f64, f64)> {
+    let n = pairs.len();
+    let mut best: Option<(f64, f64)> = None;
+    match target {
+        Target::Classes { y, .. } => {
+            let mut right = vec![0.0f64; outputs];
+            for &(_, r) in pairs {
+                right[y[r]] += 1.0;
+            }
+            let parent = right.iter().map(|c| c * c).sum::<f64>() / n as f64;
+            let mut left = vec![0.0f64; outputs];
+            let (mut left_sq, mut right_sq) = (0.0, right.iter().map(|c| c * c).sum::<f64>());
+            for i in 0..n - 1 {
+                let c = y[pairs[i].1];
+                left_sq += 2.0 * left[c] + 1.0;
+                left[c] += 1.0;
+                right_sq -= 2.0 * right[c] - 1.0;
+                right[c] -= 1.0;
+                let (nl, nr) = (i + 1, n - i - 1);
+                if nl < min_leaf || nr < min_leaf || pairs[i].0 == pairs[i + 1].0 {
+                    continue;
+                }
+                let score = left_sq / nl as f64 + right_sq / nr as f64;
+                if score > parent + 1e-12 && best.is_none_or(|(b, _)| score > b) {
+                    best = Some((score, midpoint(pairs[i].0, pairs[i + 1].0)));
+                }
+            }
+        }
+        Target::Values(y) => {
+            let total: f64 = pairs.iter().map(|&(_, r)| y[r]).sum();
+            let parent = total * total / n as f64;
+            let mut left = 0.0;
+            for i in 0..n - 1 {
+                left += y[pairs[i].1];
+                let (nl, nr) = (i + 1, n - i - 1);
+                if nl < min_leaf || nr < min_leaf || pairs[i].0 == pairs[i + 1].0 {
+                    continue;
+                }
+                let right = total - left;
+                let score = left * left / nl as f64 + right * right / nr as f64;
+                if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(b, _)| score > b) {
+                    best = Some((score, midpoint(pairs[i].0, pairs[i + 1].0)));
+                }
+            }
+        }
+    }
+    best
+}
+
+fn midpoint(a: f64, b: f64) -> f64 {
+    let m = a / 2.0 + b / 2.0;
+    // Guard against rounding up to `b`, which would send `b` left.
+    if m >= b { a } else { m }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_deep_tree_fits_separable_data_exactly() {
+        let x = Matrix { rows: 6, cols: 1, data: vec![1.0, 2.0, 3.0, 10.0, 11.0, 12.0] };
+        let y = [0, 0, 0, 1, 1, 1];
+        let settings = ForestSettings {
+            trees: 1,
+            max_depth: 10,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::All,
+            bootstrap: false,
+            seed: 0,
+        };
+        let forest = fit(&x, Target::Classes { y: &y, classes: 2 }, settings, &|_| true).expect("fits");
+        assert_eq!(forest.trees[0].nodes.len(), 3, "one split suffices");
+        let mut out = [0.0; 2];
+        forest.predict_row(&[6.5], &mut out);
+        assert_eq!(out, [1.0, 0.0], "threshold is the midpoint 6.5, which goes left");
+        forest.predict_row(&[7.0], &mut out);
+        assert_eq!(out, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn regression_leaves_average_their_rows_and_respect_min_leaf() {
+        let x = Matrix { rows: 4, cols: 1, data: vec![0.0, 1.0, 2.0, 3.0] };
+        let y = [1.0, 1.0, 5.0, 9.0];
+        let settings = ForestSettings {
+            trees: 1,
+            max_depth: 5,
+            min_samples_leaf: 2,
+            max_features: MaxFeatures::All,
+            bootstrap: false,
+            seed: 0,
+        };
+        let forest = fit(&x, Target::Values(&y), settings, &|_| true).expect("fits");
+        let mut out = [0.0];
+        forest.predict_row(&[3.0], &mut out);
+        assert_eq!(out, [7.0]);
+    }
+}

@@ -1,0 +1,185 @@
+//! K-means: greedy k-means++ seeding (as scikit-learn does it), Lloyd iterations, several inits
+//! keeping the one with the least inertia.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use pipewright_engine::rng::SplitMix64;
+
+use crate::frame::Matrix;
+
+/// How the first centres are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// k-means++ with 2 + ln k candidates per centre.
+    KMeansPlusPlus,
+    /// k distinct random rows.
+    Random,
+}
+
+/// Settings of a fit.
+#[derive(Debug, Clone, Copy)]
+pub struct KMeansSettings {
+    /// Number of clusters.
+    pub k: usize,
+    /// Seeding method.
+    pub init: Init,
+    /// Independent starts; the best is kept.
+    pub n_init: usize,
+    /// Lloyd iterations per start at most.
+    pub max_iterations: usize,
+    /// Convergence: centre movement (squared, summed) below `tolerance × mean feature variance`.
+    pub tolerance: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// A fitted clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KMeansFit {
+    /// `k` rows of centres.
+    pub centers: Vec<Vec<f64>>,
+    /// Sum of squared distances of rows to their centre.
+    pub inertia: f64,
+    /// Lloyd iterations of the kept start.
+    pub iterations: usize,
+}
+
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The nearest centre of each row and the squared distance to it.
+pub fn assign(x: &Matrix, centers: &[Vec<f64>]) -> Vec<(usize, f64)> {
+    (0..x.rows)
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|i| {
+            let row = x.row(i);
+            centers
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (k, squared_distance(row, c)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or((0, 0.0))
+        })
+        .collect()
+}
+
+fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centers = vec![x.row(rng.below(x.rows)).to_vec()];
+    let mut closest: Vec<f64> = (0..x.rows).map(|i| squared_distance(x.row(i), &centers[0])).collect();
+    while centers.len() < k {
+        let potential: f64 = closest.iter().sum();
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for _ in 0..trials {
+            let target = rng.next_f64() * potential;
+            let mut acc = 0.0;
+            let mut pick = x.rows - 1;
+            for (i, d) in closest.iter().enumerate() {
+                acc += d;
+                if acc > target {
+                    pick = i;
+                    break;
+                }
+            }
+            let candidate = x.row(pick);
+            let updated: Vec<f64> =
+                closest.iter().enumerate().map(|(i, &d)| d.min(squared_distance(x.row(i), candidate))).collect();
+            let total: f64 = updated.iter().sum();
+            if best.as_ref().is_none_or(|(b, _, _)| total < *b) {
+                best = Some((total, pick, updated));
+            }
+        }
+        let Some((_, pick, updated)) = best else { break };
+        centers.push(x.row(pick).to_vec());
+        closest = updated;
+    }
+    centers
+}
+
+fn seed_random(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
+    let mut rows: Vec<usize> = (0..x.rows).collect();
+    rng.shuffle(&mut rows);
+    rows[..k].iter().map(|&i| x.row(i).to_vec()).collect()
+}
+
+/// Fits k-means; `keep_going` is asked before each start. `None` when stopped or `k` exceeds the rows.
+pub fn fit(x: &Matrix, s: KMeansSettings, keep_going: &dyn Fn(usize) -> bool) -> Option<KMeansFit> {
+    if s.k == 0 || s.k > x.rows {
+        return None;
+    }
+    let mean_variance = {
+        let mut total = 0.0;
+        for j in 0..x.cols {
+            let mean = (0..x.rows).map(|i| x.get(i, j)).sum::<f64>() / x.rows as f64;
+            total += (0..x.rows).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>() / x.rows as f64;
+        }
+        total / x.cols.max(1) as f64
+    };
+    let threshold = s.tolerance * mean_variance;
+    let mut rng = SplitMix64::new(s.seed);
+    let mut best: Option<KMeansFit> = None;
+    for start in 0..s.n_init.max(1) {
+        if !keep_going(start) {
+            return None;
+        }
+        let mut centers = match s.init {
+            Init::KMeansPlusPlus => seed_plus_plus(x, s.k, &mut rng),
+            Init::Random => seed_random(x, s.k, &mut rng),
+        };
+        let mut iterations = 0;
+        for _ in 0..s.max_iterations {
+            iterations += 1;
+            let labels = assign(x, &centers);
+            let mut sums = vec![vec![0.0; x.cols]; s.k];
+            let mut counts = vec![0usize; s.k];
+            for (i, &(c, _)) in labels.iter().enumerate() {
+                counts[c] += 1;
+                sums[c].iter_mut().zip(x.row(i)).for_each(|(a, b)| *a += b);
+            }
+            let mut shift = 0.0;
+            for c in 0..s.k {
+                if counts[c] == 0 {
+                    continue; // An empty cluster keeps its centre.
+                }
+                let new: Vec<f64> = sums[c].iter().map(|v| v / counts[c] as f64).collect();
+                shift += squared_distance(&new, &centers[c]);
+                centers[c] = new;
+            }
+            if shift <= threshold {
+                break;
+            }
+        }
+        let inertia = assign(x, &centers).iter().map(|(_, d)| d).sum();
+        if best.as_ref().is_none_or(|b| inertia < b.inertia) {
+            best = Some(KMeansFit { centers, inertia, iterations });
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_two_obvious_groups() {
+        let x =
+            Matrix { rows: 6, cols: 2, data: vec![0.0, 0.0, 0.1, 0.0, 0.0, 0.1, 10.0, 10.0, 10.1, 10.0, 10.0, 10.1] };
+        let s = KMeansSettings {
+            k: 2,
+            init: Init::KMeansPlusPlus,
+            n_init: 3,
+            max_iterations: 100,
+            tolerance: 1e-4,
+            seed: 1,
+        };
+        let fit = fit(&x, s, &|_| true).expect("fits");
+        let labels = assign(&x, &fit.centers);
+        assert_eq!(labels[0].0, labels[2].0);
+        assert_ne!(labels[0].0, labels[3].0);
+        assert!((fit.inertia - 4.0 * 0.1 * 0.1 * 2.0 / 3.0).abs() < 1e-9, "{}", fit.inertia);
+    }
+}

@@ -1,0 +1,268 @@
+//! L2-regularized logistic regression (binary and multinomial) fitted by Newton's method with a
+//! backtracking line search. It minimizes the same objective as scikit-learn's
+//! `LogisticRegression(C = 1/l2)`: the summed log loss plus `l2/2 · ‖w‖²`, intercepts unpenalized.
+
+use rayon::prelude::*;
+
+use super::linalg::solve_spd;
+use crate::frame::Matrix;
+
+/// Settings of one fit.
+#[derive(Debug, Clone, Copy)]
+pub struct LogisticSettings {
+    /// Strength of the L2 penalty (scikit-learn's `1 / C`).
+    pub l2: f64,
+    /// Newton iterations at most.
+    pub max_iterations: usize,
+    /// Stop when the largest coefficient change is below this.
+    pub tolerance: f64,
+    /// Whether to fit an intercept.
+    pub fit_intercept: bool,
+}
+
+/// Fitted coefficients: `blocks` rows of `cols + 1` values (weights, then intercept).
+/// Binary problems have one block (the log-odds of class 1); multinomial ones one per class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LogisticCoefficients {
+    /// Number of feature columns.
+    pub cols: usize,
+    /// Coefficient blocks, each `cols + 1` long.
+    pub blocks: Vec<Vec<f64>>,
+    /// Newton iterations used.
+    pub iterations: usize,
+}
+
+impl LogisticCoefficients {
+    /// Class probabilities for one row (`classes` of them).
+    pub fn probabilities(&self, row: &[f64], out: &mut [f64]) {
+        if self.blocks.len() == 1 {
+            let z = dot_intercept(&self.blocks[0], row);
+            let p1 = sigmoid(z);
+            out[0] = 1.0 - p1;
+            out[1] = p1;
+        } else {
+            for (k, block) in self.blocks.iter().enumerate() {
+                out[k] = dot_intercept(block, row);
+            }
+            softmax(out);
+        }
+    }
+}
+
+fn dot_intercept(block: &[f64], row: &[f64]) -> f64 {
+    let (w, b) = block.split_at(row.len());
+    w.iter().zip(row).map(|(a, b)| a * b).sum::<f64>() + b[0]
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn softmax(z: &mut [f64]) {
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in z.iter_mut() {
+        *v /= sum;
+    }
+}
+
+fn log1p_exp(z: f64) -> f64 {
+    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
+}
+
+/// Objective, gradient and Hessian over all rows, in parallel chunks.
+struct Evaluation {
+    loss: f64,
+    gradient: Vec<f64>,
+    hessian: Vec<f64>,
+}
+
+fn evaluate(x: &Matrix, y: &[usize], blocks: usize, theta: &[f64], with_hessian: bool) -> Evaluation {
+    let p1 = x.cols + 1;
+    let dim = blocks * p1;
+    let chunk = 2048;
+    let partial = |start: usize| {
+        let end = (start + chunk).min(x.rows);
+        let mut e = Evaluation {
+            loss: 0.0,
+            gradient: vec![0.0; dim],
+            hessian: if with_hessian { vec![0.0; dim * dim] } else { Vec::new() },
+        };
+        let mut z = vec![0.0; blocks.max(2)];
+        let mut xt = vec![1.0; p1];
+        for i in start..end {
+            xt[..x.cols].copy_from_slice(x.row(i));
+            if blocks == 1 {
+                let zi: f64 = theta.iter().zip(&xt).map(|(a, b)| a * b).sum();
+                let yi = if y[i] == 1 { 1.0 } else { 0.0 };
+                e.loss += log1p_exp(zi) - yi * zi;
+                let p = sigmoid(zi);
+                let r = p - yi;
+                for (g, xv) in e.gradient.iter_mut().zip(&xt) {
+                    *g += r * xv;
+                }
+                if with_hessian {
+                    let w = p * (1.0 - p);
+                    add_outer(&mut e.hessian, dim, 0, 0, &xt, w);
+                }
+            } else {
+                for k in 0..blocks {
+                    z[k] = theta[k * p1..(k + 1) * p1].iter().zip(&xt).map(|(a, b)| a * b).sum();
+                }
+                let max = z[..blocks].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lse = max + z[..blocks].iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+                e.loss += lse - z[y[i]];
+                let probs: Vec<f64> = z[..blocks].iter().map(|v| (v - lse).exp()).collect();
+                for k in 0..blocks {
+                    let r = probs[k] - if y[i] == k { 1.0 } else { 0.0 };
+                    for (g, xv) in e.gradient[k * p1..(k + 1) * p1].iter_mut().zip(&xt) {
+                        *g += r * xv;
+                    }
+                }
+                if with_hessian {
+                    for k in 0..blocks {
+                        for l in 0..=k {
+                            let w = if k == l { probs[k] * (1.0 - probs[k]) } else { -probs[k] * probs[l] };
+                            add_outer(&mut e.hessian, dim, k * p1, l * p1, &xt, w);
+                        }
+                    }
+                }
+            }
+        }
+        e
+    };
+    let mut total = (0..x.rows.div_ceil(chunk)).into_par_iter().map(|c| partial(c * chunk)).reduce_with(|mut a, b| {
+        a.loss += b.loss;
+        a.gradient.iter_mut().zip(&b.gradient).for_each(|(x, y)| *x += y);
+        a.hessian.iter_mut().zip(&b.hessian).for_each(|(x, y)| *x += y);
+        a
+    });
+    let mut e = total.take().unwrap_or(Evaluation {
+        loss: 0.0,
+        gradient: vec![0.0; dim],
+        hessian: if with_hessian { vec![0.0; dim * dim] } else { Vec::new() },
+    });
+    if with_hessian {
+        // Only blocks with k >= l and, inside each, the lower triangle were filled: mirror.
+        for i in 0..dim {
+            for j in 0..i {
+                e.hessian[j * dim + i] = e.hessian[i * dim + j];
+            }
+        }
+    }
+    e
+}
+
+/// Adds `w · v vᵀ` to the lower triangle of block (`row0`, `col0`) of a `dim × dim` matrix.
+fn add_outer(h: &mut [f64], dim: usize, row0: usize, col0: usize, v: &[f64], w: f64) {
+    if w == 0.0 {
+        return;
+    }
+    for (a, va) in v.iter().enumerate() {
+        let wa = w * va;
+        let row = &mut h[(row0 + a) * dim + col0..];
+        let limit = if row0 == col0 { a + 1 } else { v.len() };
+        for (b, vb) in v[..limit].iter().enumerate() {
+            row[b] += wa * vb;
+        }
+    }
+}
+
+/// Fits the model. `y` holds class indices in `0..classes`.
+pub fn fit(
+    x: &Matrix,
+    y: &[usize],
+    classes: usize,
+    settings: LogisticSettings,
+    mut on_iteration: impl FnMut(usize) -> bool,
+) -> LogisticCoefficients {
+    let blocks = if classes <= 2 { 1 } else { classes };
+    let p1 = x.cols + 1;
+    let dim = blocks * p1;
+    let mut theta = vec![0.0; dim];
+    let is_weight = |i: usize| i % p1 != x.cols;
+    let penalized = |theta: &[f64], e: &mut Evaluation, with_hessian: bool| {
+        for i in (0..dim).filter(|&i| is_weight(i)) {
+            e.loss += 0.5 * settings.l2 * theta[i] * theta[i];
+            e.gradient[i] += settings.l2 * theta[i];
+            if with_hessian {
+                e.hessian[i * dim + i] += settings.l2;
+            }
+        }
+        if !settings.fit_intercept {
+            for i in (0..dim).filter(|&i| !is_weight(i)) {
+                e.gradient[i] = 0.0;
+                if with_hessian {
+                    e.hessian[i * dim + i] += 1.0;
+                }
+            }
+        }
+    };
+    let mut iterations = 0;
+    for iteration in 0..settings.max_iterations {
+        iterations = iteration + 1;
+        if !on_iteration(iteration) {
+            break;
+        }
+        let mut e = evaluate(x, y, blocks, &theta, true);
+        penalized(&theta, &mut e, true);
+        let (step, _) = solve_spd(&e.hessian, &e.gradient, dim);
+        // Backtracking line search on the objective.
+        let mut t = 1.0;
+        let slope: f64 = e.gradient.iter().zip(&step).map(|(g, s)| g * s).sum();
+        let mut accepted = false;
+        for _ in 0..30 {
+            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
+            let mut c = evaluate(x, y, blocks, &candidate, false);
+            penalized(&candidate, &mut c, false);
+            if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= 1e-14 * e.loss.abs() {
+                theta = candidate;
+                accepted = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        let largest = step.iter().fold(0.0f64, |m, s| m.max((t * s).abs()));
+        if !accepted || largest < settings.tolerance {
+            break;
+        }
+    }
+    LogisticCoefficients { cols: x.cols, blocks: theta.chunks(p1).map(<[f64]>::to_vec).collect(), iterations }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradient_is_zero_at_the_optimum() {
+        // A small noisy problem: the fitted point must zero the penalized gradient.
+        let mut rng = pipewright_engine::rng::SplitMix64::new(1);
+        let n = 200;
+        let mut x = Matrix::zeros(n, 2);
+        let mut y = vec![0; n];
+        for i in 0..n {
+            x.row_mut(i).copy_from_slice(&[rng.next_normal(), rng.next_normal()]);
+            let z = 1.5 * x.get(i, 0) - 0.5 * x.get(i, 1) + 0.3 + rng.next_normal();
+            y[i] = usize::from(z > 0.0);
+        }
+        let settings = LogisticSettings { l2: 1.0, max_iterations: 100, tolerance: 1e-12, fit_intercept: true };
+        let fit = fit(&x, &y, 2, settings, |_| true);
+        let theta: Vec<f64> = fit.blocks.concat();
+        let mut e = evaluate(&x, &y, 1, &theta, false);
+        for i in 0..2 {
+            e.gradient[i] += theta[i];
+        }
+        assert!(e.gradient.iter().all(|g| g.abs() < 1e-8), "{:?}", e.gradient);
+        assert!(fit.blocks[0][0] > 0.5 && fit.blocks[0][1] < 0.0);
+    }
+}

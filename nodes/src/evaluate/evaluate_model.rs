@@ -1,0 +1,224 @@
+//! Evaluate Model.
+
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::int;
+use pipewright_engine::{
+    Category, ConfusionMatrix, Curve, Evaluation, Metric, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind,
+    PortType, Report, Role, Table, Task, Value,
+};
+
+use super::metrics;
+use crate::frame::{numeric_values, text_values};
+use crate::train::{ASSIGNMENTS, DISTANCE, PROBABILITY_PREFIX, SCORED_LABELS};
+
+/// Computes metrics of scored data; with two inputs, side by side.
+pub struct EvaluateModel;
+
+fn metric(name: &str, value: f64) -> Metric {
+    Metric { name: name.to_owned(), value }
+}
+
+fn label_column(table: &Table) -> Result<String, NodeError> {
+    table.label().map(str::to_owned).ok_or_else(|| {
+        NodeError::data(
+            "no column is marked as label: score the data with Score Model, or mark the label with Edit Metadata",
+        )
+    })
+}
+
+fn classification(table: &Table, source: &str, positive: Option<&str>) -> Result<Evaluation, NodeError> {
+    let label = label_column(table)?;
+    let classes: Vec<String> = table
+        .frame
+        .get_column_names()
+        .iter()
+        .filter_map(|n| n.strip_prefix(PROBABILITY_PREFIX).map(str::to_owned))
+        .collect();
+    let actual = text_values(&table.frame, &label)?;
+    let predicted = text_values(&table.frame, SCORED_LABELS)?;
+    let probabilities: Vec<Vec<f64>> = classes
+        .iter()
+        .map(|c| {
+            numeric_values(&table.frame, &format!("{PROBABILITY_PREFIX}{c}"))
+                .map(|v| v.into_iter().map(Option::unwrap_or_default).collect())
+        })
+        .collect::<Result<_, _>>()?;
+    // Rows whose label is missing or a class the model never saw cannot be scored against.
+    let rows: Vec<(usize, usize, usize)> = actual
+        .iter()
+        .zip(&predicted)
+        .enumerate()
+        .filter_map(|(i, (a, p))| {
+            let a = classes.iter().position(|c| Some(c) == a.as_ref())?;
+            let p = classes.iter().position(|c| Some(c) == p.as_ref())?;
+            Some((i, a, p))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(NodeError::data(format!(
+            "no row of \"{source}\" has a label among the model's classes ({})",
+            classes.join(", ")
+        )));
+    }
+    let k = classes.len();
+    let mut counts = vec![vec![0u64; k]; k];
+    for &(_, a, p) in &rows {
+        counts[a][p] += 1;
+    }
+    let n = rows.len() as f64;
+    let accuracy = (0..k).map(|c| counts[c][c]).sum::<u64>() as f64 / n;
+    let per_class: Vec<(f64, f64, f64)> = (0..k)
+        .map(|c| {
+            let predicted: u64 = (0..k).map(|a| counts[a][c]).sum();
+            let actual: u64 = counts[c].iter().sum();
+            metrics::precision_recall_f1(counts[c][c], predicted, actual)
+        })
+        .collect();
+    let log_loss = metrics::log_loss(rows.iter().map(|&(i, a, _)| probabilities[a][i]));
+    let mut out = vec![metric("accuracy", accuracy)];
+    let mut curves = Vec::new();
+    let task = if k == 2 { Task::BinaryClassification } else { Task::MulticlassClassification };
+    if k == 2 {
+        let pos = match positive {
+            Some(p) => classes.iter().position(|c| c == p).ok_or_else(|| {
+                NodeError::param("positive_class", format!("\"{p}\" is not a class (classes: {})", classes.join(", ")))
+            })?,
+            None => 1,
+        };
+        let (precision, recall, f1) = per_class[pos];
+        let truth: Vec<bool> = rows.iter().map(|&(_, a, _)| a == pos).collect();
+        let score: Vec<f64> = rows.iter().map(|&(i, _, _)| probabilities[pos][i]).collect();
+        out.extend([metric("precision", precision), metric("recall", recall), metric("f1", f1)]);
+        if let Some(auc) = metrics::roc_auc(&truth, &score) {
+            out.push(metric("roc_auc", auc));
+        }
+        let (roc, pr) = metrics::curves(&truth, &score, 200);
+        curves.push(Curve {
+            name: "roc".into(),
+            x_label: "false positive rate".into(),
+            y_label: "true positive rate".into(),
+            points: roc,
+        });
+        curves.push(Curve {
+            name: "precision_recall".into(),
+            x_label: "recall".into(),
+            y_label: "precision".into(),
+            points: pr,
+        });
+    } else {
+        let macro_avg = |f: fn(&(f64, f64, f64)) -> f64| per_class.iter().map(f).sum::<f64>() / k as f64;
+        out.extend([
+            metric("macro_precision", macro_avg(|m| m.0)),
+            metric("macro_recall", macro_avg(|m| m.1)),
+            metric("macro_f1", macro_avg(|m| m.2)),
+        ]);
+        let aucs: Option<Vec<f64>> = (0..k)
+            .map(|c| {
+                let truth: Vec<bool> = rows.iter().map(|&(_, a, _)| a == c).collect();
+                let score: Vec<f64> = rows.iter().map(|&(i, _, _)| probabilities[c][i]).collect();
+                metrics::roc_auc(&truth, &score)
+            })
+            .collect();
+        if let Some(aucs) = aucs {
+            out.push(metric("macro_roc_auc", aucs.iter().sum::<f64>() / k as f64));
+        }
+    }
+    out.push(metric("log_loss", log_loss));
+    Ok(Evaluation {
+        source: source.to_owned(),
+        task,
+        metrics: out,
+        confusion: Some(ConfusionMatrix { classes, counts }),
+        curves,
+    })
+}
+
+fn regression(table: &Table, source: &str) -> Result<Evaluation, NodeError> {
+    let label = label_column(table)?;
+    let pairs: Vec<(f64, f64)> = numeric_values(&table.frame, &label)?
+        .into_iter()
+        .zip(numeric_values(&table.frame, SCORED_LABELS)?)
+        .filter_map(|(a, p)| Some((a?, p?)))
+        .collect();
+    if pairs.is_empty() {
+        return Err(NodeError::data(format!("\"{source}\" has no rows with both a label and a prediction")));
+    }
+    let (actual, predicted): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    let metrics = metrics::regression(&actual, &predicted).iter().map(|(n, v)| metric(n, *v)).collect();
+    Ok(Evaluation { source: source.to_owned(), task: Task::Regression, metrics, confusion: None, curves: Vec::new() })
+}
+
+fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<Evaluation, NodeError> {
+    let assignments: Vec<usize> =
+        numeric_values(&table.frame, ASSIGNMENTS)?.into_iter().map(|v| v.unwrap_or_default() as usize).collect();
+    let distances: Vec<f64> =
+        numeric_values(&table.frame, DISTANCE)?.into_iter().map(Option::unwrap_or_default).collect();
+    let features: Vec<String> = crate::frame::numeric_feature_columns(table);
+    let columns: Vec<Vec<f64>> = features
+        .iter()
+        .map(|f| numeric_values(&table.frame, f).map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
+        .collect::<Result<_, _>>()?;
+    let rows: Vec<Vec<f64>> = (0..table.height()).map(|i| columns.iter().map(|c| c[i]).collect()).collect();
+    let clusters = assignments.iter().copied().max().map_or(0, |m| m + 1);
+    let mut out = vec![
+        metric("inertia", distances.iter().map(|d| d * d).sum()),
+        metric("average_distance_to_center", distances.iter().sum::<f64>() / distances.len().max(1) as f64),
+        metric("clusters", clusters as f64),
+    ];
+    if let Some(s) = metrics::silhouette(&rows, &assignments, sample, seed) {
+        out.insert(1, metric("silhouette", s));
+    }
+    Ok(Evaluation {
+        source: source.to_owned(),
+        task: Task::Clustering,
+        metrics: out,
+        confusion: None,
+        curves: Vec::new(),
+    })
+}
+
+fn evaluate(table: &Table, source: &str, ctx: &NodeContext<'_>) -> Result<Evaluation, NodeError> {
+    let has = |name: &str| table.frame.column(name).is_ok();
+    let scored_columns = table.roles.iter().filter(|(_, r)| **r == Role::Score).count();
+    if has(ASSIGNMENTS) && has(DISTANCE) {
+        clustering(table, source, ctx.params.count("silhouette_sample")?, ctx.params.seed("seed")?)
+    } else if table.frame.get_column_names().iter().any(|n| n.starts_with(PROBABILITY_PREFIX)) {
+        classification(table, source, ctx.params.optional_text("positive_class"))
+    } else if has(SCORED_LABELS) && scored_columns > 0 {
+        regression(table, source)
+    } else {
+        Err(NodeError::Input {
+            port: source.to_owned(),
+            message: "this table has no predictions: connect the output of Score Model or Assign Data to Clusters"
+                .into(),
+        })
+    }
+}
+
+impl NodeKind for EvaluateModel {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "evaluate.evaluate_model",
+            "Evaluate Model",
+            Category::Evaluate,
+            "Metrics of scored data. Classification: accuracy, precision, recall, F1, ROC AUC, log loss, confusion matrix, ROC and precision-recall curves. Regression: MAE, RMSE, R², relative absolute and squared error. Clustering: inertia and silhouette. With two inputs, both side by side.",
+        )
+        .input("scored", PortType::Table, "Scored data (from Score Model or Assign Data to Clusters)")
+        .optional_input("scored_2", PortType::Table, "Scored data of a second model, to compare")
+        .param("positive_class", "Positive class", ParamKind::Text, json!(""), "Two-class metrics are about this class. Empty: the second class in sorted order (for example \"yes\" of no/yes, or 1 of 0/1).")
+        .param("silhouette_sample", "Silhouette sample size", int(2, 1_000_000), json!(2000), "Clustering: the silhouette is computed on at most this many rows (it costs rows² distances).")
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the silhouette sample. Empty: derived from the workflow seed.")
+        .output("report", PortType::Report, "The metrics")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let mut evaluations = vec![evaluate(&*ctx.table("scored")?, "scored", ctx)?];
+        if let Some(second) = ctx.optional_table("scored_2")? {
+            evaluations.push(evaluate(&second, "scored_2", ctx)?);
+        }
+        Ok(vec![Value::Report(Arc::new(Report { evaluations }))])
+    }
+}

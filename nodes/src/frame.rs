@@ -1,0 +1,151 @@
+//! Helpers between Polars frames and the plain vectors that algorithms work on.
+
+use polars::prelude::*;
+
+use pipewright_engine::{ColumnType, NodeError, Role, Table};
+
+/// A dense row-major matrix of f64.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Matrix {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// `rows * cols` values, row after row.
+    pub data: Vec<f64>,
+}
+
+impl Matrix {
+    /// A zero matrix.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self { rows, cols, data: vec![0.0; rows * cols] }
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Row `i`, mutably.
+    pub fn row_mut(&mut self, i: usize) -> &mut [f64] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Element `(i, j)`.
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.data[i * self.cols + j]
+    }
+
+    /// The rows at these indices.
+    pub fn select_rows(&self, indices: &[usize]) -> Self {
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Self { rows: indices.len(), cols: self.cols, data }
+    }
+}
+
+/// A column as optional f64 values (nulls and NaN as `None`); errors for non-numeric columns.
+pub fn numeric_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+    match ColumnType::of(column.dtype()) {
+        ColumnType::Numeric | ColumnType::Bool => {}
+        _ => {
+            return Err(NodeError::data(format!(
+                "column \"{name}\" holds {} values, not numbers: convert it with Convert to Indicator Values or exclude it",
+                column.dtype()
+            )));
+        }
+    }
+    let cast = column.cast(&DataType::Float64)?;
+    Ok(cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
+}
+
+/// A column as text values (numbers formatted, nulls as `None`).
+pub fn text_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+    let cast = column.cast(&DataType::String)?;
+    Ok(cast.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// The error for a column that is not in the table, listing the ones that are.
+pub fn missing_column(frame: &DataFrame, name: &str) -> NodeError {
+    let names: Vec<String> = frame.get_column_names().iter().map(ToString::to_string).collect();
+    NodeError::data(format!("column \"{name}\" is not in the table (it has: {})", names.join(", ")))
+}
+
+/// Checks that every named column exists.
+pub fn require_columns(frame: &DataFrame, names: &[String]) -> Result<(), NodeError> {
+    names.iter().try_for_each(|n| frame.column(n).map(|_| ()).map_err(|_| missing_column(frame, n)))
+}
+
+/// The feature columns a learner uses: every column whose role is Feature, except `label`.
+pub fn feature_columns(table: &Table, label: Option<&str>) -> Vec<String> {
+    table
+        .frame
+        .get_column_names()
+        .iter()
+        .map(ToString::to_string)
+        .filter(|n| Some(n.as_str()) != label && table.role(n) == Role::Feature)
+        .collect()
+}
+
+/// The numeric feature columns of a table (for transforms whose column list is left empty).
+pub fn numeric_feature_columns(table: &Table) -> Vec<String> {
+    table
+        .frame
+        .columns()
+        .iter()
+        .filter(|c| ColumnType::of(c.dtype()) == ColumnType::Numeric && table.role(c.name()) == Role::Feature)
+        .map(|c| c.name().to_string())
+        .collect()
+}
+
+/// Reads the named columns into a matrix; text columns and missing values are errors that say what to do.
+pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    let rows = frame.height();
+    let mut m = Matrix::zeros(rows, features.len());
+    for (j, name) in features.iter().enumerate() {
+        let values = numeric_values(frame, name)?;
+        let missing = values.iter().filter(|v| v.is_none()).count();
+        if missing > 0 {
+            return Err(NodeError::data(format!(
+                "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
+            )));
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            m.data[i * features.len() + j] = v.unwrap_or_default();
+        }
+    }
+    Ok(m)
+}
+
+/// Distinct non-missing values of a label column as sorted text (numerically when all are numbers).
+pub fn sorted_classes(values: &[Option<String>]) -> Vec<String> {
+    let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
+    classes.sort();
+    classes.dedup();
+    if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+        classes.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
+    }
+    classes
+}
+
+/// Rows at these indices, keeping roles.
+pub fn take_rows(table: &Table, indices: &[usize]) -> Result<Table, NodeError> {
+    let idx: Vec<IdxSize> = indices.iter().map(|&i| i as IdxSize).collect();
+    let frame = table.frame.take(&IdxCa::from_vec("idx".into(), idx))?;
+    Ok(table.with_frame(frame))
+}
+
+/// A float column.
+pub fn f64_column(name: &str, values: Vec<f64>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// Adds or replaces a column.
+pub fn set_column(frame: &mut DataFrame, column: Column) -> Result<(), NodeError> {
+    frame.with_column(column)?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Decision Forest (classification).
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{choice, int};
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use crate::algo::forest::{self, Forest, ForestSettings, MaxFeatures, Target};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.decision_forest";
+
+/// A random forest classifier.
+pub struct DecisionForest;
+
+/// The hyperparameters of both forest blocks; `features_default` differs by task.
+pub(super) fn forest_params(spec: NodeSpec, features_default: &str) -> NodeSpec {
+    spec.param(
+        "trees",
+        "Number of trees",
+        int(1, 10_000),
+        json!(100),
+        "More trees give steadier predictions and take longer.",
+    )
+    .param("max_depth", "Maximum depth", int(1, 64), json!(32), "Deepest level a tree may grow to.")
+    .param(
+        "min_samples_leaf",
+        "Minimum samples per leaf",
+        int(1, 1_000_000),
+        json!(1),
+        "Fewest training rows a leaf may hold.",
+    )
+    .param(
+        "features_per_split",
+        "Features per split",
+        choice(&["sqrt", "log2", "third", "all"]),
+        json!(features_default),
+        "How many randomly chosen features each split considers.",
+    )
+    .param(
+        "bootstrap",
+        "Bootstrap samples",
+        ParamKind::Bool,
+        json!(true),
+        "Train each tree on rows drawn with replacement.",
+    )
+    .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+}
+
+pub(super) fn forest_settings(params: &Params) -> Result<ForestSettings, NodeError> {
+    Ok(ForestSettings {
+        trees: params.count("trees")?,
+        max_depth: params.count("max_depth")?,
+        min_samples_leaf: params.count("min_samples_leaf")?,
+        max_features: match params.text("features_per_split")? {
+            "sqrt" => MaxFeatures::Sqrt,
+            "log2" => MaxFeatures::Log2,
+            "third" => MaxFeatures::Third,
+            _ => MaxFeatures::All,
+        },
+        bootstrap: params.bool("bootstrap")?,
+        seed: params.seed("seed")?,
+    })
+}
+
+pub(super) fn fit_forest(
+    params: &Params,
+    target: Target<'_>,
+    x: &Matrix,
+    ctx: &NodeContext<'_>,
+) -> Result<Json, NodeError> {
+    let settings = forest_settings(params)?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let forest = forest::fit(x, target, settings, &|_| {
+        let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ctx.report_progress(finished as f32 / settings.trees as f32, "growing trees");
+        !ctx.cancel.is_cancelled()
+    });
+    match forest {
+        Some(forest) => encode_state(&forest),
+        None => Err(NodeError::Cancelled),
+    }
+}
+
+impl NodeKind for DecisionForest {
+    fn spec(&self) -> NodeSpec {
+        forest_params(
+            NodeSpec::new(
+                ID,
+                "Decision Forest",
+                Category::Model,
+                "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning.",
+            ),
+            "sqrt",
+        )
+        .output("learner", PortType::Learner, "Untrained decision forest classifier")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        learner_output(self, ctx, &[Task::BinaryClassification, Task::MulticlassClassification])
+    }
+}
+
+impl Algorithm for DecisionForest {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("a decision forest classifier needs a class label"));
+        };
+        fit_forest(params, Target::Classes { y, classes: classes.len() }, &data.x, ctx)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let forest: Forest = decode_state(model)?;
+        Ok(Prediction::Probabilities(probabilities(x, forest.outputs, |row, out| forest.predict_row(row, out))))
+    }
+}

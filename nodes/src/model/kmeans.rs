@@ -1,0 +1,87 @@
+//! K-Means Clustering.
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{choice, float, int};
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+};
+
+use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.kmeans";
+
+/// K-means clustering.
+pub struct KMeansClustering;
+
+impl NodeKind for KMeansClustering {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "K-Means Clustering",
+            Category::Model,
+            "Groups rows into k clusters around centres that minimize the squared distance of each row to its centre.",
+        )
+        .param("clusters", "Number of centroids", int(1, 10_000), json!(3), "k, the number of clusters.")
+        .param(
+            "init",
+            "Initialization",
+            choice(&["k-means++", "random"]),
+            json!("k-means++"),
+            "How the first centres are picked.",
+        )
+        .param(
+            "starts",
+            "Number of starts",
+            int(1, 1000),
+            json!(10),
+            "Independent initializations; the one with the least inertia wins.",
+        )
+        .param("max_iterations", "Iterations", int(1, 100_000), json!(300), "Lloyd iterations per start at most.")
+        .param(
+            "tolerance",
+            "Tolerance",
+            float(0.0, 1.0),
+            json!(1e-4),
+            "Stop when centres move less than this, relative to the data's variance.",
+        )
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+        .output("learner", PortType::Learner, "Untrained k-means")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        learner_output(self, ctx, &[Task::Clustering])
+    }
+}
+
+impl Algorithm for KMeansClustering {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let settings = KMeansSettings {
+            k: params.count("clusters")?,
+            init: if params.text("init")? == "random" { Init::Random } else { Init::KMeansPlusPlus },
+            n_init: params.count("starts")?,
+            max_iterations: params.count("max_iterations")?,
+            tolerance: params.float("tolerance")?,
+            seed: params.seed("seed")?,
+        };
+        if settings.k > data.x.rows {
+            return Err(NodeError::param(
+                "clusters",
+                format!("{} clusters need at least as many rows; the table has {}", settings.k, data.x.rows),
+            ));
+        }
+        let fitted = kmeans::fit(&data.x, settings, &|start| {
+            ctx.report_progress(start as f32 / settings.n_init as f32, "k-means starts");
+            !ctx.cancel.is_cancelled()
+        })
+        .ok_or(NodeError::Cancelled)?;
+        encode_state(&fitted)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let fitted: KMeansFit = decode_state(model)?;
+        Ok(Prediction::Clusters(kmeans::assign(x, &fitted.centers).into_iter().map(|(c, d)| (c, d.sqrt())).collect()))
+    }
+}

@@ -1,0 +1,40 @@
+//! Multiclass Logistic Regression.
+
+use serde_json::Value as Json;
+
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::logistic_two_class::{fit_logistic, logistic_params, predict_logistic};
+use super::{Algorithm, Prediction, TrainingSet, learner_output};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.logistic_regression_multiclass";
+
+/// Multinomial logistic regression for two or more classes.
+pub struct MulticlassLogisticRegression;
+
+impl NodeKind for MulticlassLogisticRegression {
+    fn spec(&self) -> NodeSpec {
+        logistic_params(NodeSpec::new(
+            ID,
+            "Multiclass Logistic Regression",
+            Category::Model,
+            "Predicts one of several classes with a softmax over one linear score per class (multinomial logistic regression).",
+        ))
+        .output("learner", PortType::Learner, "Untrained multiclass logistic regression")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        learner_output(self, ctx, &[Task::MulticlassClassification, Task::BinaryClassification])
+    }
+}
+
+impl Algorithm for MulticlassLogisticRegression {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        fit_logistic(params, data, ctx)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        predict_logistic(model, x)
+    }
+}

@@ -1,0 +1,114 @@
+//! Model blocks: each declares a learner (an algorithm and its hyperparameters) and implements
+//! [`Algorithm`], which Train Model and Score Model call.
+
+mod decision_forest;
+mod decision_forest_regression;
+mod kmeans;
+mod linear_regression;
+mod logistic_multiclass;
+mod logistic_two_class;
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use pipewright_engine::{Learner, Model, NodeContext, NodeError, NodeKind, Params, Task, Value};
+
+use crate::frame::Matrix;
+
+pub use decision_forest::DecisionForest;
+pub use decision_forest_regression::DecisionForestRegression;
+pub use kmeans::KMeansClustering;
+pub use linear_regression::LinearRegression;
+pub use logistic_multiclass::MulticlassLogisticRegression;
+pub use logistic_two_class::TwoClassLogisticRegression;
+
+/// The label a learner is trained on.
+#[derive(Debug, Clone)]
+pub enum Labels {
+    /// Class index per row, and the class names in index order.
+    Classes {
+        /// Per-row class index.
+        y: Vec<usize>,
+        /// Class names.
+        classes: Vec<String>,
+    },
+    /// A number per row.
+    Values(Vec<f64>),
+    /// No label (clustering).
+    None,
+}
+
+/// Rows ready for an algorithm.
+pub struct TrainingSet {
+    /// Features, one row per table row.
+    pub x: Matrix,
+    /// The label.
+    pub labels: Labels,
+}
+
+/// What a model says about rows.
+pub enum Prediction {
+    /// Class probabilities, one row per table row, columns in the model's class order.
+    Probabilities(Matrix),
+    /// A number per row.
+    Values(Vec<f64>),
+    /// Cluster index and distance to its centre per row.
+    Clusters(Vec<(usize, f64)>),
+}
+
+/// An algorithm behind a learner block.
+pub trait Algorithm: Sync {
+    /// Fits and returns the model's state.
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError>;
+
+    /// Predicts for feature rows in the model's feature order.
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
+}
+
+/// The algorithm of a learner kind id.
+pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
+    Some(match id {
+        logistic_two_class::ID => &TwoClassLogisticRegression,
+        logistic_multiclass::ID => &MulticlassLogisticRegression,
+        linear_regression::ID => &LinearRegression,
+        decision_forest::ID => &DecisionForest,
+        decision_forest_regression::ID => &DecisionForestRegression,
+        kmeans::ID => &KMeansClustering,
+        _ => return None,
+    })
+}
+
+/// The output of every learner block: its kind, name and checked parameters.
+pub(crate) fn learner_output(
+    kind: &dyn NodeKind,
+    ctx: &NodeContext<'_>,
+    tasks: &[Task],
+) -> Result<Vec<Value>, NodeError> {
+    let spec = kind.spec();
+    Ok(vec![Value::Learner(Arc::new(Learner {
+        algorithm: spec.id.to_owned(),
+        name: spec.name.to_owned(),
+        tasks: tasks.to_vec(),
+        params: ctx.params.values().clone(),
+    }))])
+}
+
+/// Decodes a model's stored state.
+pub(crate) fn decode_state<T: serde::de::DeserializeOwned>(model: &Model) -> Result<T, NodeError> {
+    serde_json::from_value(model.state.clone())
+        .map_err(|e| NodeError::data(format!("the {} model's state is unreadable ({e}): retrain it", model.name)))
+}
+
+/// Encodes a model's state.
+pub(crate) fn encode_state<T: serde::Serialize>(state: &T) -> Result<Json, NodeError> {
+    serde_json::to_value(state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))
+}
+
+/// Class probabilities of every row.
+pub(crate) fn probabilities(x: &Matrix, classes: usize, row_fn: impl Fn(&[f64], &mut [f64]) + Sync) -> Matrix {
+    use rayon::prelude::*;
+    let mut out = Matrix::zeros(x.rows, classes);
+    out.data.par_chunks_mut(classes.max(1)).enumerate().for_each(|(i, row)| row_fn(x.row(i), row));
+    out
+}

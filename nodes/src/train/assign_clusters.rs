@@ -1,0 +1,59 @@
+//! Assign Data to Clusters.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
+};
+
+use super::{ASSIGNMENTS, DISTANCE};
+use crate::frame::feature_matrix;
+use crate::model::{Prediction, algorithm};
+
+/// Assigns rows to the clusters of a trained clustering model.
+pub struct AssignDataToClusters;
+
+/// The table with the cluster of every row and its distance to the cluster centre.
+pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeError> {
+    if model.task != Task::Clustering {
+        return Err(NodeError::Input {
+            port: "model".into(),
+            message: format!("{} is not a clustering model: use Score Model", model.name),
+        });
+    }
+    let algo = algorithm(&model.algorithm)
+        .ok_or_else(|| NodeError::data(format!("this Pipewright cannot use \"{}\" models", model.algorithm)))?;
+    super::score_model::require_features(model, table)?;
+    let x = feature_matrix(&table.frame, &model.features)?;
+    let Prediction::Clusters(assignments) = algo.predict(model, &x)? else {
+        return Err(NodeError::data("the model did not assign clusters"));
+    };
+    let mut out = table.clone();
+    let clusters: Vec<i64> = assignments.iter().map(|(c, _)| *c as i64).collect();
+    let distances: Vec<f64> = assignments.iter().map(|(_, d)| *d).collect();
+    out.frame.with_column(Column::new(ASSIGNMENTS.into(), clusters))?;
+    out.frame.with_column(Column::new(DISTANCE.into(), distances))?;
+    out.roles.insert(ASSIGNMENTS.into(), Role::Score);
+    out.roles.insert(DISTANCE.into(), Role::Score);
+    Ok(out)
+}
+
+impl NodeKind for AssignDataToClusters {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "train.assign_data_to_clusters",
+            "Assign Data to Clusters",
+            Category::Train,
+            "Adds the nearest cluster of every row (Assignments) and its distance to that cluster's centre.",
+        )
+        .input("model", PortType::Model, "A trained clustering model")
+        .input("data", PortType::Table, "Rows to assign")
+        .output("data", PortType::Table, "The rows with Assignments and DistanceToClusterCenter")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(vec![Value::Table(Arc::new(assign_table(&*ctx.model("model")?, &*ctx.table("data")?)?))])
+    }
+}

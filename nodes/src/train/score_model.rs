@@ -1,0 +1,96 @@
+//! Score Model.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
+};
+
+use crate::frame::feature_matrix;
+use crate::model::{Prediction, algorithm};
+
+/// Name of the predicted label column.
+pub const SCORED_LABELS: &str = "Scored Labels";
+/// Prefix of the per-class probability columns, followed by the class name.
+pub const PROBABILITY_PREFIX: &str = "Scored Probabilities_";
+
+/// Adds predictions of a trained model.
+pub struct ScoreModel;
+
+/// Checks that the table has every feature the model reads.
+pub(crate) fn require_features(model: &Model, table: &Table) -> Result<(), NodeError> {
+    let missing: Vec<&str> =
+        model.features.iter().filter(|f| table.frame.column(f).is_err()).map(String::as_str).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(NodeError::data(format!(
+            "the table lacks {} column(s) the model was trained on: {} (apply the same transforms to this data as to the training data)",
+            missing.len(),
+            missing.join(", ")
+        )))
+    }
+}
+
+/// The table with the model's predictions added.
+pub fn score(model: &Model, table: &Table) -> Result<Table, NodeError> {
+    if model.task == Task::Clustering {
+        return super::assign_clusters::assign_table(model, table);
+    }
+    let algo = algorithm(&model.algorithm)
+        .ok_or_else(|| NodeError::data(format!("this Pipewright cannot use \"{}\" models", model.algorithm)))?;
+    require_features(model, table)?;
+    let x = feature_matrix(&table.frame, &model.features)?;
+    let mut out = table.clone();
+    match algo.predict(model, &x)? {
+        Prediction::Probabilities(p) => {
+            let labels: Vec<&str> = (0..p.rows)
+                .map(|i| {
+                    let row = p.row(i);
+                    let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+                    model.classes[best].as_str()
+                })
+                .collect();
+            out.frame.with_column(Column::new(SCORED_LABELS.into(), labels))?;
+            out.roles.insert(SCORED_LABELS.into(), Role::Score);
+            for (k, class) in model.classes.iter().enumerate() {
+                let name = format!("{PROBABILITY_PREFIX}{class}");
+                let column: Vec<f64> = (0..p.rows).map(|i| p.get(i, k)).collect();
+                out.frame.with_column(Column::new(name.as_str().into(), column))?;
+                out.roles.insert(name, Role::Score);
+            }
+        }
+        Prediction::Values(v) => {
+            out.frame.with_column(Column::new(SCORED_LABELS.into(), v))?;
+            out.roles.insert(SCORED_LABELS.into(), Role::Score);
+        }
+        Prediction::Clusters(_) => return Err(NodeError::data("a clustering model cannot be scored here")),
+    }
+    if let Some(label) = &model.label
+        && out.frame.column(label).is_ok()
+    {
+        out.roles.retain(|_, r| *r != Role::Label);
+        out.roles.insert(label.clone(), Role::Label);
+    }
+    Ok(out)
+}
+
+impl NodeKind for ScoreModel {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "train.score_model",
+            "Score Model",
+            Category::Train,
+            "Adds a trained model's predictions: Scored Labels, and for classifiers one Scored Probabilities_<class> column per class.",
+        )
+        .input("model", PortType::Model, "A trained model")
+        .input("data", PortType::Table, "Rows to score, with the model's feature columns")
+        .output("data", PortType::Table, "The rows with predictions")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(vec![Value::Table(Arc::new(score(&*ctx.model("model")?, &*ctx.table("data")?)?))])
+    }
+}

@@ -1,0 +1,73 @@
+//! Train Clustering Model.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+};
+
+use super::assign_clusters::assign_table;
+use crate::frame::{feature_matrix, numeric_feature_columns};
+use crate::model::{Labels, TrainingSet, algorithm};
+use crate::transform_columns;
+
+/// Fits a clustering learner.
+pub struct TrainClusteringModel;
+
+impl NodeKind for TrainClusteringModel {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "train.train_clustering_model",
+            "Train Clustering Model",
+            Category::Train,
+            "Fits a clustering learner such as K-Means and assigns every training row to a cluster.",
+        )
+        .input("learner", PortType::Learner, "An untrained clustering model")
+        .input("data", PortType::Table, "Training data")
+        .param(
+            "columns",
+            "Columns",
+            ParamKind::ColumnList { port: "data" },
+            json!([]),
+            "Columns to cluster on; empty uses every numeric feature column (never the label).",
+        )
+        .output("model", PortType::Model, "The trained clustering model")
+        .output(
+            "data",
+            PortType::Table,
+            "The training data with Assignments and DistanceToClusterCenter columns",
+        )
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let learner = ctx.learner("learner")?;
+        let table = ctx.table("data")?;
+        if learner.tasks != [Task::Clustering] {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} is not a clustering learner: use Train Model", learner.name),
+            });
+        }
+        let algo = algorithm(&learner.algorithm)
+            .ok_or_else(|| NodeError::data(format!("this Pipewright cannot train \"{}\"", learner.algorithm)))?;
+        let features = transform_columns(&table, ctx.params.columns("columns"), numeric_feature_columns)?;
+        if features.is_empty() {
+            return Err(NodeError::data("no numeric feature columns to cluster on"));
+        }
+        let set = TrainingSet { x: feature_matrix(&table.frame, &features)?, labels: Labels::None };
+        let state = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
+        let model = Model {
+            algorithm: learner.algorithm.clone(),
+            name: learner.name.clone(),
+            task: Task::Clustering,
+            label: None,
+            features,
+            classes: Vec::new(),
+            state,
+        };
+        let assigned = assign_table(&model, &table)?;
+        Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
+    }
+}

@@ -1,0 +1,27 @@
+//! Apply Transformation.
+
+use std::sync::Arc;
+
+use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Value};
+
+/// Replays a fitted transform (cleaning, scaling, encoding) on another table.
+pub struct ApplyTransformation;
+
+impl NodeKind for ApplyTransformation {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "transform.apply_transformation",
+            "Apply Transformation",
+            Category::Transform,
+            "Applies a transform fitted on one table (by Clean Missing Data, Normalize Data or Convert to Indicator Values) to another, for example the test data, with the same values.",
+        )
+        .input("transform", PortType::Transform, "A fitted transform")
+        .input("data", PortType::Table, "The table to transform")
+        .output("data", PortType::Table, "The transformed table")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let out = super::apply(&*ctx.transform("transform")?, &*ctx.table("data")?)?;
+        Ok(vec![Value::Table(Arc::new(out))])
+    }
+}

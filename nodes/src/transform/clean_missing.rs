@@ -1,0 +1,218 @@
+//! Clean Missing Data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use pipewright_engine::spec::choice;
+use pipewright_engine::{
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Table,
+    Transform, Value,
+};
+
+use super::chosen_columns;
+use crate::frame::{numeric_values, text_values};
+
+pub(super) const ID: &str = "transform.clean_missing_data";
+
+/// Fills or removes missing values.
+pub struct CleanMissingData;
+
+/// What happens to one column's missing cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum Action {
+    FillNumber { value: f64 },
+    FillText { value: String },
+    RemoveRow,
+    RemoveColumn,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    columns: BTreeMap<String, Action>,
+}
+
+fn is_numeric(table: &Table, name: &str) -> bool {
+    table.frame.column(name).is_ok_and(|c| matches!(ColumnType::of(c.dtype()), ColumnType::Numeric | ColumnType::Bool))
+}
+
+/// Mean, median or most frequent value (ties: the smallest) of the present values.
+fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(match mode {
+        "mean" => values.iter().sum::<f64>() / n as f64,
+        "median" => {
+            if n % 2 == 1 {
+                values[n / 2]
+            } else {
+                (values[n / 2 - 1] + values[n / 2]) / 2.0
+            }
+        }
+        _ => {
+            let (mut best, mut best_count, mut i) = (values[0], 0, 0);
+            while i < n {
+                let j = values[i..].iter().position(|v| *v != values[i]).map_or(n, |k| i + k);
+                if j - i > best_count {
+                    (best, best_count) = (values[i], j - i);
+                }
+                i = j;
+            }
+            best
+        }
+    })
+}
+
+fn text_mode(values: &[Option<String>]) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values.iter().flatten() {
+        *counts.entry(v).or_default() += 1;
+    }
+    // BTreeMap iterates in ascending order, so the first maximum is the smallest tied value.
+    let best = counts.values().copied().max()?;
+    counts.into_iter().find(|(_, c)| *c == best).map(|(v, _)| v.to_owned())
+}
+
+fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
+    let columns = chosen_columns(table, params.columns("columns"), |t| {
+        t.frame.get_column_names().iter().map(ToString::to_string).collect()
+    })?;
+    let mode = params.text("mode")?;
+    let mut out = BTreeMap::new();
+    for name in columns {
+        let action = match mode {
+            "remove_row" => Action::RemoveRow,
+            "remove_column" => Action::RemoveColumn,
+            "constant" => {
+                let text = params.text("replacement")?;
+                if is_numeric(table, &name) {
+                    let value = text.trim().parse::<f64>().map_err(|_| {
+                        NodeError::param(
+                            "replacement",
+                            format!("column \"{name}\" is numeric and \"{text}\" is not a number"),
+                        )
+                    })?;
+                    Action::FillNumber { value }
+                } else {
+                    Action::FillText { value: text.to_owned() }
+                }
+            }
+            stat => {
+                if is_numeric(table, &name) {
+                    let mut present: Vec<f64> = numeric_values(&table.frame, &name)?.into_iter().flatten().collect();
+                    let value = statistic(&mut present, stat).ok_or_else(|| {
+                        NodeError::data(format!("column \"{name}\" has no values to compute a {stat} from"))
+                    })?;
+                    Action::FillNumber { value }
+                } else {
+                    // Text has no mean or median: its most frequent value fills it.
+                    let value = text_mode(&text_values(&table.frame, &name)?)
+                        .ok_or_else(|| NodeError::data(format!("column \"{name}\" has no values to fill from")))?;
+                    Action::FillText { value }
+                }
+            }
+        };
+        out.insert(name, action);
+    }
+    Ok(State { columns: out })
+}
+
+fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
+    let mut frame = table.frame.clone();
+    let mut drop_rows: Option<BooleanChunked> = None;
+    for (name, action) in &state.columns {
+        let column = frame.column(name).map_err(|_| crate::frame::missing_column(&frame, name))?.clone();
+        match action {
+            Action::FillNumber { value } => {
+                let filled: Vec<f64> = numeric_values(&frame, name)?.into_iter().map(|v| v.unwrap_or(*value)).collect();
+                frame.with_column(Column::new(name.as_str().into(), filled))?;
+            }
+            Action::FillText { value } => {
+                let filled: Vec<String> =
+                    text_values(&frame, name)?.into_iter().map(|v| v.unwrap_or_else(|| value.clone())).collect();
+                frame.with_column(Column::new(name.as_str().into(), filled))?;
+            }
+            Action::RemoveRow => {
+                let missing = column.is_null();
+                drop_rows = Some(match drop_rows {
+                    Some(m) => &m | &missing,
+                    None => missing,
+                });
+            }
+            Action::RemoveColumn => {
+                if column.null_count() > 0 {
+                    frame = frame.drop(name)?;
+                }
+            }
+        }
+    }
+    if let Some(mask) = drop_rows {
+        frame = frame.filter(&!&mask)?;
+    }
+    Ok(table.with_frame(frame))
+}
+
+pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
+    let state: State = serde_json::from_value(transform.state.clone())
+        .map_err(|e| NodeError::data(format!("unreadable cleaning transform: {e}")))?;
+    replay(&state, table)
+}
+
+impl NodeKind for CleanMissingData {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "Clean Missing Data",
+            Category::Transform,
+            "Fills missing cells with the column's mean, median, most frequent value or a constant, or removes the rows or columns that have them. Text columns, which have no mean or median, are filled with their most frequent value.",
+        )
+        .input("data", PortType::Table, "The table")
+        .param("columns", "Columns", ParamKind::ColumnList { port: "data" }, json!([]), "The columns to clean; empty cleans every column.")
+        .param("mode", "Cleaning mode", choice(&["mean", "median", "mode", "constant", "remove_row", "remove_column"]), json!("mean"), "How to clean.")
+        .param("replacement", "Replacement value", ParamKind::Text, json!("0"), "Used by the constant mode.")
+        .output("data", PortType::Table, "The cleaned table")
+        .output("transform", PortType::Transform, "The fitted cleaning, to apply to other data")
+    }
+
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+        // Removing columns depends on the data; everything else keeps the columns.
+        let schema =
+            if params.text("mode").ok() == Some("remove_column") { None } else { inputs.first().cloned().flatten() };
+        vec![schema, None]
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.table("data")?;
+        let state = fit(&table, ctx.params)?;
+        let cleaned = replay(&state, &table)?;
+        let transform = Transform {
+            kind: ID.to_owned(),
+            name: "Clean Missing Data".into(),
+            state: serde_json::to_value(&state).map_err(|e| NodeError::data(e.to_string()))?,
+        };
+        Ok(vec![Value::Table(Arc::new(cleaned)), Value::Transform(Arc::new(transform))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_follow_pandas() {
+        assert_eq!(statistic(&mut [3.0, 1.0, 2.0, 10.0], "median"), Some(2.5));
+        assert_eq!(statistic(&mut [3.0, 1.0, 3.0, 1.0, 2.0], "mode"), Some(1.0), "ties go to the smallest value");
+        assert_eq!(statistic(&mut [1.0, 2.0, 6.0], "mean"), Some(3.0));
+        assert_eq!(
+            text_mode(&[Some("b".into()), Some("a".into()), None, Some("b".into()), Some("a".into())]),
+            Some("a".into())
+        );
+    }
+}

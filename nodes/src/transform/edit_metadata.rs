@@ -1,0 +1,130 @@
+//! Edit Metadata.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use pipewright_engine::spec::choice;
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Schema, Table, Value,
+};
+
+use crate::frame::require_columns;
+
+/// Sets column roles (feature, label, ignored), categorical marks and names.
+pub struct EditMetadata;
+
+fn parse_role(role: &str) -> Option<Role> {
+    match role {
+        "feature" => Some(Role::Feature),
+        "label" => Some(Role::Label),
+        "ignored" => Some(Role::Ignored),
+        _ => None,
+    }
+}
+
+fn new_names(params: &Params) -> Vec<String> {
+    params
+        .text("new_names")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl NodeKind for EditMetadata {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "transform.edit_metadata",
+            "Edit Metadata",
+            Category::Transform,
+            "Marks columns as features, label or ignored, as categorical or not, and renames them.",
+        )
+        .input("data", PortType::Table, "The table")
+        .param("columns", "Columns", ParamKind::ColumnList { port: "data" }, json!([]), "The columns to change.")
+        .param(
+            "role",
+            "Role",
+            choice(&["unchanged", "feature", "label", "ignored"]),
+            json!("unchanged"),
+            "Their new role. Marking a label unmarks any other label.",
+        )
+        .param(
+            "categorical",
+            "Categorical",
+            choice(&["unchanged", "categorical", "not_categorical"]),
+            json!("unchanged"),
+            "Whether numeric columns hold categories rather than quantities.",
+        )
+        .param(
+            "new_names",
+            "New names",
+            ParamKind::Text,
+            json!(""),
+            "Comma-separated new names, one per chosen column, in order. Empty keeps the names.",
+        )
+        .output("data", PortType::Table, "The table with new metadata")
+    }
+
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+        let columns = params.columns("columns");
+        let role = params.text("role").ok().and_then(parse_role);
+        let names = new_names(params);
+        let schema = inputs.first().cloned().flatten().map(|mut s| {
+            for c in &mut s.columns {
+                if role == Some(Role::Label) && c.role == Role::Label {
+                    c.role = Role::Feature;
+                }
+                if let Some(i) = columns.iter().position(|n| *n == c.name) {
+                    if let Some(r) = role {
+                        c.role = r;
+                    }
+                    if let Some(n) = names.get(i) {
+                        c.name.clone_from(n);
+                    }
+                }
+            }
+            s
+        });
+        vec![schema]
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.table("data")?;
+        let columns = ctx.params.columns("columns");
+        require_columns(&table.frame, &columns)?;
+        let names = new_names(ctx.params);
+        if !names.is_empty() && names.len() != columns.len() {
+            return Err(NodeError::param(
+                "new_names",
+                format!("give {} names, one per chosen column; got {}", columns.len(), names.len()),
+            ));
+        }
+        let mut out: Table = (*table).clone();
+        if let Some(role) = parse_role(ctx.params.text("role")?) {
+            if role == Role::Label {
+                out.roles.retain(|_, r| *r != Role::Label);
+            }
+            for c in &columns {
+                out.roles.insert(c.clone(), role);
+            }
+        }
+        match ctx.params.text("categorical")? {
+            "categorical" => out.categorical.extend(columns.iter().cloned()),
+            "not_categorical" => out.categorical.retain(|c| !columns.contains(c)),
+            _ => {}
+        }
+        for (old, new) in columns.iter().zip(&names) {
+            out.frame.rename(old, new.as_str().into())?;
+            if let Some(role) = out.roles.remove(old) {
+                out.roles.insert(new.clone(), role);
+            }
+            if out.categorical.remove(old) {
+                out.categorical.insert(new.clone());
+            }
+        }
+        Ok(vec![Value::Table(Arc::new(out))])
+    }
+}

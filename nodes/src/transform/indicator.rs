@@ -1,0 +1,118 @@
+//! Convert to Indicator Values (one-hot encoding).
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use pipewright_engine::{
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Role, Table, Transform,
+    Value,
+};
+
+use super::chosen_columns;
+use crate::frame::{sorted_classes, text_values};
+
+pub(super) const ID: &str = "transform.convert_to_indicator_values";
+
+/// Replaces categorical columns with one 0/1 column per category.
+pub struct ConvertToIndicatorValues;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Encoding {
+    column: String,
+    categories: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    columns: Vec<Encoding>,
+    keep_original: bool,
+}
+
+/// Text feature columns and numeric columns marked categorical.
+fn categorical_features(table: &Table) -> Vec<String> {
+    table
+        .frame
+        .columns()
+        .iter()
+        .filter(|c| {
+            table.role(c.name()) == Role::Feature
+                && (ColumnType::of(c.dtype()) == ColumnType::Text || table.categorical.contains(c.name().as_str()))
+        })
+        .map(|c| c.name().to_string())
+        .collect()
+}
+
+fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
+    let mut columns: Vec<Column> = Vec::with_capacity(table.frame.width());
+    let mut out = table.clone();
+    for column in table.frame.columns() {
+        let Some(encoding) = state.columns.iter().find(|e| e.column == column.name().as_str()) else {
+            columns.push(column.clone());
+            continue;
+        };
+        if state.keep_original {
+            columns.push(column.clone());
+        }
+        let values = text_values(&table.frame, &encoding.column)?;
+        // Categories unseen when fitting, and missing cells, get 0 in every indicator.
+        for category in &encoding.categories {
+            let indicator: Vec<f64> =
+                values.iter().map(|v| if v.as_deref() == Some(category.as_str()) { 1.0 } else { 0.0 }).collect();
+            columns.push(Column::new(format!("{}_{category}", encoding.column).into(), indicator));
+        }
+        if !state.keep_original {
+            out.categorical.remove(&encoding.column);
+        }
+    }
+    let frame = DataFrame::new(table.frame.height(), columns)?;
+    Ok(out.with_frame(frame))
+}
+
+pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
+    let state: State = serde_json::from_value(transform.state.clone())
+        .map_err(|e| NodeError::data(format!("unreadable indicator encoding: {e}")))?;
+    replay(&state, table)
+}
+
+impl NodeKind for ConvertToIndicatorValues {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "Convert to Indicator Values",
+            Category::Transform,
+            "One-hot encoding: each categorical column becomes one 0/1 column per category, named column_category, in the column's place. Categories not seen here get all zeros later.",
+        )
+        .input("data", PortType::Table, "The table")
+        .param("columns", "Columns", ParamKind::ColumnList { port: "data" }, json!([]), "Columns to encode; empty encodes every text feature column and every column marked categorical.")
+        .param("keep_original", "Keep original columns", ParamKind::Bool, json!(false), "Keep the encoded columns beside their indicators (marked ignored is up to you).")
+        .output("data", PortType::Table, "The table with indicator columns")
+        .output("transform", PortType::Transform, "The fitted encoding, to apply to other data")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.table("data")?;
+        let columns = chosen_columns(&table, ctx.params.columns("columns"), categorical_features)?;
+        let mut encodings = Vec::with_capacity(columns.len());
+        for column in columns {
+            let categories = sorted_classes(&text_values(&table.frame, &column)?);
+            if categories.len() > 1000 {
+                return Err(NodeError::data(format!(
+                    "column \"{column}\" has {} categories; more than 1000 indicators is rarely useful: exclude it or mark it ignored",
+                    categories.len()
+                )));
+            }
+            encodings.push(Encoding { column, categories });
+        }
+        let state = State { columns: encodings, keep_original: ctx.params.bool("keep_original")? };
+        let encoded = replay(&state, &table)?;
+        let transform = Transform {
+            kind: ID.to_owned(),
+            name: "Convert to Indicator Values".into(),
+            state: serde_json::to_value(&state).map_err(|e| NodeError::data(e.to_string()))?,
+        };
+        Ok(vec![Value::Table(Arc::new(encoded)), Value::Transform(Arc::new(transform))])
+    }
+}

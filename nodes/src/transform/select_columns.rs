@@ -1,0 +1,66 @@
+//! Select Columns.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use pipewright_engine::spec::choice;
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Value,
+};
+
+use crate::frame::require_columns;
+
+/// Keeps (or drops) the chosen columns.
+pub struct SelectColumns;
+
+fn keep(all: &[String], listed: &[String], mode: &str) -> Vec<String> {
+    if mode == "exclude" { all.iter().filter(|c| !listed.contains(c)).cloned().collect() } else { listed.to_vec() }
+}
+
+impl NodeKind for SelectColumns {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "transform.select_columns",
+            "Select Columns",
+            Category::Transform,
+            "Keeps the chosen columns, in the order given, or drops them.",
+        )
+        .input("data", PortType::Table, "The table")
+        .param(
+            "columns",
+            "Columns",
+            ParamKind::ColumnList { port: "data" },
+            json!([]),
+            "The columns to keep (or to drop).",
+        )
+        .param(
+            "mode",
+            "Mode",
+            choice(&["include", "exclude"]),
+            json!("include"),
+            "include: keep only these; exclude: keep all others.",
+        )
+        .output("data", PortType::Table, "The table with the chosen columns")
+    }
+
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+        let schema = inputs.first().cloned().flatten().map(|s| {
+            let names = keep(&s.names(), &params.columns("columns"), params.text("mode").unwrap_or("include"));
+            Schema { columns: names.iter().filter_map(|n| s.column(n).cloned()).collect() }
+        });
+        vec![schema]
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.table("data")?;
+        let listed = ctx.params.columns("columns");
+        if listed.is_empty() && ctx.params.text("mode")? == "include" {
+            return Err(NodeError::param("columns", "choose at least one column to keep"));
+        }
+        require_columns(&table.frame, &listed)?;
+        let all: Vec<String> = table.frame.get_column_names().iter().map(ToString::to_string).collect();
+        let frame = table.frame.select(keep(&all, &listed, ctx.params.text("mode")?))?;
+        Ok(vec![Value::Table(Arc::new(table.with_frame(frame)))])
+    }
+}
