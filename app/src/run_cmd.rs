@@ -1,0 +1,341 @@
+//! `pipewright run` and `pipewright validate`.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::{
+    Device, DiskCache, Event, NodeStatus, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
+    project_dir_of, run as run_workflow, validate as validate_workflow,
+};
+
+use crate::{EXIT_INVALID, EXIT_NODE_FAILED};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The workflow file, or a project folder holding one *.flow.json.
+    flow: PathBuf,
+    /// Override a parameter for this run: NODE.PARAM=VALUE (VALUE as JSON, else as text). Repeatable.
+    #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+    set: Vec<String>,
+    /// Where compute kernels run: auto, cpu or gpu.
+    #[arg(long, default_value = "auto")]
+    device: Device,
+    /// Print one machine-readable JSON result on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run only this node and the nodes it depends on.
+    #[arg(long, value_name = "NODE")]
+    to: Option<String>,
+    /// Neither read nor write the project's on-disk cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// Loads a workflow, printing the error and returning the exit code on failure.
+fn load(flow: &Path) -> Result<(PathBuf, Workflow), ExitCode> {
+    let path = find_workflow(flow).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    let workflow = Workflow::load(&path).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    Ok((path, workflow))
+}
+
+pub fn validate(flow: &Path) -> ExitCode {
+    let (path, workflow) = match load(flow) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let analysis = validate_workflow(&workflow, &pipewright_nodes::catalog());
+    if analysis.problems.is_empty() {
+        println!("{}: valid ({} nodes, {} wires)", path.display(), workflow.nodes.len(), workflow.edges.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: {} problem(s):", path.display(), analysis.problems.len());
+        for p in &analysis.problems {
+            eprintln!("  - {p}");
+        }
+        ExitCode::from(EXIT_INVALID)
+    }
+}
+
+/// Applies `NODE.PARAM=VALUE` overrides.
+fn apply_overrides(workflow: &mut Workflow, overrides: &[String]) -> Result<(), String> {
+    for text in overrides {
+        let (target, value) = text.split_once('=').ok_or_else(|| format!("--set {text}: expected NODE.PARAM=VALUE"))?;
+        let (node, param) = target.split_once('.').ok_or_else(|| format!("--set {text}: expected NODE.PARAM=VALUE"))?;
+        let value: Json = serde_json::from_str(value).unwrap_or_else(|_| Json::String(value.to_owned()));
+        let ids: Vec<String> = workflow.nodes.iter().map(|n| n.id.clone()).collect();
+        let node = workflow
+            .node_mut(node)
+            .ok_or_else(|| format!("--set {text}: there is no node \"{node}\" (nodes: {})", ids.join(", ")))?;
+        node.params.insert(param.to_owned(), value);
+    }
+    Ok(())
+}
+
+/// Progress display: bars on a terminal, plain lines otherwise; all on stderr.
+struct Progress {
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    names: HashMap<String, String>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn name(&self, node: &str) -> String {
+        self.names.get(node).cloned().unwrap_or_else(|| node.to_owned())
+    }
+
+    fn on_event(&self, event: &Event) {
+        let Ok(mut bars) = self.bars.lock() else { return };
+        match event {
+            Event::NodeStarted { node } => {
+                if let Some(m) = &self.multi {
+                    let bar = m.add(ProgressBar::new(1000));
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {percent}% {elapsed}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_message(self.name(node));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bars.insert(node.clone(), bar);
+                }
+            }
+            Event::NodeProgress { node, fraction, .. } => {
+                if let Some(bar) = bars.get(node) {
+                    bar.set_position((fraction * 1000.0) as u64);
+                }
+            }
+            Event::NodeCached { node, from_disk } => {
+                self.line(&format!(
+                    "  cached    {}{}",
+                    self.name(node),
+                    if *from_disk { " (from the project cache)" } else { "" }
+                ));
+            }
+            Event::NodeFinished { node, duration, summaries } => {
+                if let Some(bar) = bars.remove(node) {
+                    bar.finish_and_clear();
+                }
+                self.line(&format!(
+                    "  done      {} in {:.2}s  {}",
+                    self.name(node),
+                    duration.as_secs_f64(),
+                    summaries.join("; ")
+                ));
+            }
+            Event::NodeFailed { node, message } => {
+                if let Some(bar) = bars.remove(node) {
+                    bar.finish_and_clear();
+                }
+                self.line(&format!("  FAILED    {}: {message}", self.name(node)));
+            }
+            Event::RunFinished { .. } => {}
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> ExitCode {
+    let (path, mut workflow) = match load(&args.flow) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    if let Err(e) = apply_overrides(&mut workflow, &args.set) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    if args.device == Device::Gpu {
+        eprintln!("error: --device gpu: this build has no GPU kernels yet; use --device cpu or auto");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    let catalog = pipewright_nodes::catalog();
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let project = project_dir_of(&path);
+    let options = RunOptions {
+        base_dir,
+        target: args.to.clone(),
+        device: args.device,
+        disk_cache: (!args.no_cache).then(|| DiskCache::for_project(&project)),
+        ..RunOptions::default()
+    };
+    let terminal = std::io::stderr().is_terminal() && !args.json;
+    let names = workflow
+        .nodes
+        .iter()
+        .map(|n| {
+            let kind = catalog.get(&n.kind).map_or(n.kind.as_str(), |e| e.spec.name);
+            (n.id.clone(), format!("{} ({})", n.id, n.title.as_deref().unwrap_or(kind)))
+        })
+        .collect();
+    let progress = Progress {
+        multi: terminal.then(MultiProgress::new),
+        bars: Mutex::new(HashMap::new()),
+        names,
+        quiet: args.json,
+    };
+    progress.line(&format!("Running {} ({})", workflow.name, path.display()));
+    let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
+        Ok(report) => report,
+        Err(e @ RunError::Invalid(_)) => {
+            if args.json {
+                let problems = match &e {
+                    RunError::Invalid(p) => {
+                        p.iter().map(|p| json!({"node": p.node, "message": p.message})).collect::<Vec<_>>()
+                    }
+                    RunError::UnknownTarget(_) => Vec::new(),
+                };
+                println!(
+                    "{}",
+                    json!({"workflow": workflow.name, "file": path, "success": false, "valid": false, "problems": problems})
+                );
+            }
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_result(&workflow, &path, &report, args.device)).unwrap_or_default()
+        );
+    } else {
+        print_summary(&workflow, &report);
+    }
+    if report.success { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NODE_FAILED) }
+}
+
+fn status_text(status: &NodeStatus) -> (&'static str, Option<&'static str>, Option<&str>) {
+    match status {
+        NodeStatus::Finished => ("finished", None, None),
+        NodeStatus::Cached { from_disk: true } => ("cached", Some("disk"), None),
+        NodeStatus::Cached { from_disk: false } => ("cached", Some("memory"), None),
+        NodeStatus::Failed(m) => ("failed", None, Some(m)),
+        NodeStatus::Skipped(m) => ("skipped", None, Some(m)),
+    }
+}
+
+fn json_result(workflow: &Workflow, path: &Path, report: &RunReport, device: Device) -> Json {
+    let mut metrics = serde_json::Map::new();
+    let nodes: Vec<Json> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            let (status, cache, error) = status_text(&n.status);
+            let kind = workflow.node(&n.node).map_or("", |w| w.kind.as_str());
+            for value in n.outputs.iter() {
+                if let Value::Report(r) = value {
+                    let per_source: serde_json::Map<String, Json> = r
+                        .evaluations
+                        .iter()
+                        .map(|e| {
+                            (
+                                e.source.clone(),
+                                Json::Object(e.metrics.iter().map(|m| (m.name.clone(), json!(m.value))).collect()),
+                            )
+                        })
+                        .collect();
+                    metrics.insert(n.node.clone(), Json::Object(per_source));
+                }
+            }
+            json!({
+                "id": n.node,
+                "kind": kind,
+                "status": status,
+                "cache_hit": cache.is_some(),
+                "cache": cache,
+                "duration_secs": n.duration.as_secs_f64(),
+                // Every block of this build computes on the CPU.
+                "device": "cpu",
+                "error": error,
+                "outputs": n.outputs.iter().map(Value::summary).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "workflow": workflow.name,
+        "file": path,
+        "success": report.success,
+        "cancelled": report.cancelled,
+        "device": device,
+        "duration_secs": report.duration.as_secs_f64(),
+        "nodes": nodes,
+        "metrics": metrics,
+    })
+}
+
+fn print_summary(workflow: &Workflow, report: &RunReport) {
+    for outcome in &report.nodes {
+        for value in outcome.outputs.iter() {
+            let Value::Report(r) = value else { continue };
+            let title =
+                workflow.node(&outcome.node).and_then(|n| n.title.clone()).unwrap_or_else(|| outcome.node.clone());
+            println!("\n{title}");
+            let mut names: Vec<&str> = Vec::new();
+            for e in &r.evaluations {
+                for m in &e.metrics {
+                    if !names.contains(&m.name.as_str()) {
+                        names.push(&m.name);
+                    }
+                }
+            }
+            let header: String = r.evaluations.iter().map(|e| format!("{:>14}", e.source)).collect();
+            println!("  {:<28}{header}", "metric");
+            for name in names {
+                let row: String = r
+                    .evaluations
+                    .iter()
+                    .map(|e| e.metric(name).map_or_else(|| format!("{:>14}", "-"), |v| format!("{v:>14.6}")))
+                    .collect();
+                println!("  {name:<28}{row}");
+            }
+            for e in r.evaluations.iter().filter(|e| e.confusion.is_some()) {
+                if let Some(c) = &e.confusion {
+                    println!("  confusion matrix of {} (rows: actual, columns: predicted)", e.source);
+                    println!("    {:>14}{}", "", c.classes.iter().map(|x| format!("{x:>12}")).collect::<String>());
+                    for (class, row) in c.classes.iter().zip(&c.counts) {
+                        println!("    {class:>14}{}", row.iter().map(|x| format!("{x:>12}")).collect::<String>());
+                    }
+                }
+            }
+        }
+    }
+    let cached = report.nodes.iter().filter(|n| matches!(n.status, NodeStatus::Cached { .. })).count();
+    let failed: Vec<&str> =
+        report.nodes.iter().filter(|n| matches!(n.status, NodeStatus::Failed(_))).map(|n| n.node.as_str()).collect();
+    println!(
+        "\n{}: {} nodes, {} from cache, {:.2}s{}",
+        if report.success { "Succeeded" } else { "FAILED" },
+        report.nodes.len(),
+        cached,
+        report.duration.as_secs_f64(),
+        if failed.is_empty() { String::new() } else { format!(" (failed: {})", failed.join(", ")) }
+    );
+}
