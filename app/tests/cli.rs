@@ -1,0 +1,228 @@
+//! The `pipewright` binary as a user drives it: exit codes, messages that name the node and the
+//! problem, JSON output, and the on-disk cache across processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value as Json, json};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn pipewright(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipewright")).args(args).current_dir(dir).output().expect("pipewright runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A copy of an example project in a scratch folder, so runs never write into the repository.
+fn scratch_example(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = repo_root().join("projects").join(name);
+    for entry in std::fs::read_dir(&from).expect("project").flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".flow.json") {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+        }
+    }
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+fn write_flow(dir: &Path, name: &str, nodes: &Json, edges: &Json) -> PathBuf {
+    let flow = json!({"format": "pipewright.workflow", "version": 1, "name": name, "seed": 0, "nodes": nodes, "edges": edges});
+    let path = dir.join(format!("{name}.flow.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write");
+    path
+}
+
+fn edge(from: &str, fp: &str, to: &str, tp: &str) -> Json {
+    json!({"from": {"node": from, "port": fp}, "to": {"node": to, "port": tp}})
+}
+
+#[test]
+fn run_prints_metrics_then_serves_the_second_run_from_the_cache() {
+    let (_keep, project) = scratch_example("diabetes-regression");
+    let first = pipewright(&["run", "."], &project);
+    assert!(first.status.success(), "{}", text(&first));
+    let out = text(&first);
+    assert!(out.contains("OLS vs ridge") && out.contains("rmse") && out.contains("Succeeded: 10 nodes, 0 from cache"), "{out}");
+    let second = pipewright(&["run", ".", "--json"], &project);
+    assert!(second.status.success(), "{}", text(&second));
+    let result: Json = serde_json::from_slice(&second.stdout).expect("one JSON document on stdout");
+    let nodes = result["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 10);
+    assert!(nodes.iter().all(|n| n["status"] == "cached" && n["cache"] == "disk" && n["cache_hit"] == true), "{result:#}");
+    let r2 = result["metrics"]["evaluate"]["scored"]["r2"].as_f64().expect("r2");
+    assert!((r2 - 0.4574).abs() < 1e-3, "{r2}");
+    // --set on the last node re-runs that node alone.
+    let third = pipewright(&["run", ".", "--json", "--set", "evaluate.silhouette_sample=100"], &project);
+    let result: Json = serde_json::from_slice(&third.stdout).expect("json");
+    let ran: Vec<&str> = result["nodes"].as_array().expect("nodes").iter().filter(|n| n["status"] == "finished").filter_map(|n| n["id"].as_str()).collect();
+    assert_eq!(ran, ["evaluate"]);
+}
+
+#[test]
+fn run_up_to_a_node_runs_only_what_it_needs() {
+    let (_keep, project) = scratch_example("iris-clustering");
+    let out = pipewright(&["run", ".", "--json", "--to", "normalize", "--no-cache"], &project);
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let ids: Vec<&str> = result["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["id"].as_str()).collect();
+    assert_eq!(ids, ["data", "normalize"]);
+    assert!(!project.join(".pipewright/cache").exists(), "--no-cache writes nothing");
+}
+
+#[test]
+fn a_failing_node_exits_1_and_names_the_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two-class logistic regression on iris, which has three classes.
+    let path = write_flow(
+        dir.path(),
+        "wrong-learner",
+        &json!([
+            {"id": "iris", "kind": "data.sample_dataset", "params": {"dataset": "iris"}},
+            {"id": "lr", "kind": "model.logistic_regression_two_class"},
+            {"id": "train", "kind": "train.train_model"}
+        ]),
+        &json!([edge("lr", "learner", "train", "learner"), edge("iris", "data", "train", "data")]),
+    );
+    let out = pipewright(&["run", path.to_str().expect("path")], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("FAILED    train (Train Model)") && all.contains("exactly two classes") && all.contains("has 3"), "{all}");
+}
+
+#[test]
+fn a_malformed_csv_is_reported_with_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("data.csv"), "id,score\n1,10\n2,11\n3,eleven\n").expect("csv");
+    std::fs::write(dir.path().join("ragged.csv"), "a,b\n1,2\n3,4,5\n").expect("csv");
+    for (file, needle) in [("data.csv", "line 4, column 2 (\"score\")"), ("ragged.csv", "line 3: expected 2 fields, found 3")] {
+        let path = write_flow(
+            dir.path(),
+            "import",
+            &json!([{"id": "import", "kind": "data.import_data", "params": {"path": file, "infer_rows": 2}}]),
+            &json!([]),
+        );
+        let out = pipewright(&["run", path.to_str().expect("path"), "--no-cache"], dir.path());
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(needle), "{file}: {}", text(&out));
+        assert!(text(&out).contains("import (Import Data)"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn validate_lists_every_problem_of_broken_files_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(&str, PathBuf, Vec<&str>)> = vec![
+        (
+            "cycle",
+            write_flow(
+                dir.path(),
+                "cycle",
+                &json!([{"id": "a", "kind": "transform.select_columns"}, {"id": "b", "kind": "transform.select_columns"}]),
+                &json!([edge("a", "data", "b", "data"), edge("b", "data", "a", "data")]),
+            ),
+            vec!["node \"a\": is part of a cycle", "node \"b\": is part of a cycle"],
+        ),
+        (
+            "unknown kind",
+            write_flow(dir.path(), "unknown", &json!([{"id": "x", "kind": "transform.teleport", "params": {"speed": 9}}]), &json!([])),
+            vec!["node \"x\": unknown kind \"transform.teleport\""],
+        ),
+        (
+            "type mismatch",
+            write_flow(
+                dir.path(),
+                "mismatch",
+                &json!([{"id": "lr", "kind": "model.linear_regression"}, {"id": "sel", "kind": "transform.select_columns"}]),
+                &json!([edge("lr", "learner", "sel", "data")]),
+            ),
+            vec!["node \"sel\": wrong port type: input \"data\" takes a Table but is wired from lr.learner which gives a Learner"],
+        ),
+        (
+            "missing input",
+            write_flow(dir.path(), "missing", &json!([{"id": "score", "kind": "train.score_model"}]), &json!([])),
+            vec!["node \"score\": missing required input \"model\"", "node \"score\": missing required input \"data\""],
+        ),
+        (
+            "bad parameter",
+            write_flow(
+                dir.path(),
+                "param",
+                &json!([
+                    {"id": "iris", "kind": "data.sample_dataset", "params": {"dataset": "mnist"}},
+                    {"id": "split", "kind": "transform.split_data", "params": {"fraction": 1.5, "stratify_column": "colour"}}
+                ]),
+                &json!([edge("iris", "data", "split", "data")]),
+            ),
+            vec!["node \"iris\": parameter \"dataset\": \"mnist\" is not one of", "node \"split\": parameter \"fraction\": must be between 0 and 1, got 1.5"],
+        ),
+        (
+            "unknown column",
+            write_flow(
+                dir.path(),
+                "column",
+                &json!([
+                    {"id": "iris", "kind": "data.sample_dataset", "params": {"dataset": "iris"}},
+                    {"id": "split", "kind": "transform.split_data", "params": {"stratify_column": "colour"}}
+                ]),
+                &json!([edge("iris", "data", "split", "data")]),
+            ),
+            vec!["node \"split\": parameter \"stratify_column\": column \"colour\" is not in input \"data\""],
+        ),
+    ];
+    for (case, path, needles) in cases {
+        for command in ["validate", "run"] {
+            let out = pipewright(&[command, path.to_str().expect("path")], dir.path());
+            assert_eq!(out.status.code(), Some(2), "{case} ({command}): {}", text(&out));
+            for needle in &needles {
+                assert!(text(&out).contains(needle), "{case} ({command}): missing {needle:?} in\n{}", text(&out));
+            }
+        }
+    }
+    let malformed = dir.path().join("malformed.flow.json");
+    std::fs::write(&malformed, "{\n  \"format\": \"pipewright.workflow\",\n  \"version\": 1\n  \"name\": \"x\"\n}\n").expect("write");
+    let out = pipewright(&["validate", malformed.to_str().expect("path")], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("malformed JSON at line 4"), "{}", text(&out));
+}
+
+#[test]
+fn validate_accepts_every_example() {
+    for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering"] {
+        let out = pipewright(&["validate", &format!("projects/{name}")], &repo_root());
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        assert!(text(&out).contains("valid ("), "{}", text(&out));
+    }
+}
+
+#[test]
+fn nodes_lists_the_catalog_as_text_and_json() {
+    let out = pipewright(&["nodes", "--json"], &repo_root());
+    assert!(out.status.success());
+    let specs: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let ids: Vec<&str> = specs.as_array().expect("array").iter().filter_map(|s| s["id"].as_str()).collect();
+    assert!(ids.contains(&"transform.split_data") && ids.contains(&"evaluate.evaluate_model"), "{ids:?}");
+    let split = specs.as_array().expect("array").iter().find(|s| s["id"] == "transform.split_data").expect("split");
+    assert_eq!(split["outputs"][1]["name"], "second");
+    let out = pipewright(&["nodes"], &repo_root());
+    assert!(text(&out).contains("Split Data  (transform.split_data)"), "{}", text(&out));
+}
+
+#[test]
+fn bad_overrides_and_devices_are_refused_clearly() {
+    let (_keep, project) = scratch_example("iris-clustering");
+    let out = pipewright(&["run", ".", "--set", "nosuch.k=3"], &project);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("there is no node \"nosuch\""), "{}", text(&out));
+    let out = pipewright(&["run", ".", "--set", "kmeans.clusters=0"], &project);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("node \"kmeans\": parameter \"clusters\": must be between 1"), "{}", text(&out));
+    let out = pipewright(&["run", ".", "--device", "tpu"], &project);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("unknown device \"tpu\""), "{}", text(&out));
+}
