@@ -23,7 +23,10 @@ fn two_class_titanic_matches_scikit_learn() {
     let min = fixture_number(&f, "example_two_class/random_forest/accuracy/min");
     let max = fixture_number(&f, "example_two_class/random_forest/accuracy/max");
     let accuracy = metric(&report, "evaluate", "scored_2", "accuracy");
-    assert!(accuracy >= min - 0.03 && accuracy <= max + 0.04, "forest accuracy {accuracy} outside [{min}, {max}] ± margin");
+    assert!(
+        accuracy >= min - 0.03 && accuracy <= max + 0.04,
+        "forest accuracy {accuracy} outside [{min}, {max}] ± margin"
+    );
 }
 
 #[test]
@@ -53,12 +56,20 @@ fn regression_diabetes_matches_scikit_learn() {
     let report = Scratch::new().run(&example("diabetes-regression"));
     assert!(report.success, "{:?}", report.nodes);
     for (source, model) in [("scored", "linear_regression"), ("scored_2", "ridge_alpha1")] {
-        let metrics = f.pointer(&format!("/example_regression/models/{model}/test_metrics")).and_then(|m| m.as_object()).expect("fixture metrics");
+        let metrics = f
+            .pointer(&format!("/example_regression/models/{model}/test_metrics"))
+            .and_then(|m| m.as_object())
+            .expect("fixture metrics");
         assert!(!metrics.is_empty());
         for (name, expected) in metrics {
             let expected = expected.as_f64().expect("number");
             // Exact solutions on both sides: agreement to 1e-9 relative.
-            assert_close(&format!("{model} {name}"), metric(&report, "evaluate", source, name), expected, 1e-9 * expected.abs().max(1.0));
+            assert_close(
+                &format!("{model} {name}"),
+                metric(&report, "evaluate", source, name),
+                expected,
+                1e-9 * expected.abs().max(1.0),
+            );
         }
     }
 }
@@ -70,7 +81,12 @@ fn clustering_iris_matches_scikit_learn() {
     assert!(report.success, "{:?}", report.nodes);
     let inertia = fixture_number(&f, "example_clustering/inertia");
     assert_close("inertia", metric(&report, "evaluate", "scored", "inertia"), inertia, 0.01 * inertia);
-    assert_close("silhouette", metric(&report, "evaluate", "scored", "silhouette"), fixture_number(&f, "example_clustering/silhouette"), 0.01);
+    assert_close(
+        "silhouette",
+        metric(&report, "evaluate", "scored", "silhouette"),
+        fixture_number(&f, "example_clustering/silhouette"),
+        0.01,
+    );
 }
 
 #[test]
@@ -80,16 +96,22 @@ fn a_second_run_is_served_from_the_project_cache_and_a_changed_last_node_reruns_
     let first = scratch.run(&workflow);
     assert!(first.nodes.iter().all(|n| n.status == NodeStatus::Finished));
     let second = scratch.run(&workflow);
-    assert!(second.nodes.iter().all(|n| n.status == NodeStatus::Cached { from_disk: true }), "{:?}", second.nodes.iter().map(|n| (&n.node, &n.status)).collect::<Vec<_>>());
+    assert!(
+        second.nodes.iter().all(|n| n.status == NodeStatus::Cached { from_disk: true }),
+        "{:?}",
+        second.nodes.iter().map(|n| (&n.node, &n.status)).collect::<Vec<_>>()
+    );
     assert_eq!(metric(&first, "evaluate", "scored", "roc_auc"), metric(&second, "evaluate", "scored", "roc_auc"));
     workflow.node_mut("evaluate").expect("evaluate").params.insert("positive_class".into(), json!("no"));
     let third = scratch.run(&workflow);
-    let ran: Vec<&str> = third.nodes.iter().filter(|n| n.status == NodeStatus::Finished).map(|n| n.node.as_str()).collect();
+    let ran: Vec<&str> =
+        third.nodes.iter().filter(|n| n.status == NodeStatus::Finished).map(|n| n.node.as_str()).collect();
     assert_eq!(ran, ["evaluate"]);
     // A change upstream re-runs that node and everything after it, and nothing beside it.
     workflow.node_mut("forest").expect("forest").params.insert("trees".into(), json!(20));
     let fourth = scratch.run(&workflow);
-    let ran: Vec<&str> = fourth.nodes.iter().filter(|n| n.status == NodeStatus::Finished).map(|n| n.node.as_str()).collect();
+    let ran: Vec<&str> =
+        fourth.nodes.iter().filter(|n| n.status == NodeStatus::Finished).map(|n| n.node.as_str()).collect();
     assert_eq!(ran, ["forest", "train_forest", "score_forest", "evaluate"]);
 }
 
@@ -101,7 +123,11 @@ fn the_same_file_gives_the_same_numbers_and_the_workflow_seed_matters() {
     let a = Scratch::new().run(&workflow);
     let b = Scratch::new().run(&workflow);
     for name in ["accuracy", "roc_auc", "log_loss"] {
-        assert_eq!(metric(&a, "evaluate", "scored_2", name).to_bits(), metric(&b, "evaluate", "scored_2", name).to_bits(), "{name}");
+        assert_eq!(
+            metric(&a, "evaluate", "scored_2", name).to_bits(),
+            metric(&b, "evaluate", "scored_2", name).to_bits(),
+            "{name}"
+        );
     }
     workflow.seed += 1;
     let c = Scratch::new().run(&workflow);

@@ -45,7 +45,8 @@ impl Scratch {
             memory_cache: Some(std::sync::Arc::new(MemoryCache::new())),
             ..RunOptions::default()
         };
-        pipewright_engine::run(workflow, &pipewright_nodes::catalog(), &options, &|_| {}).unwrap_or_else(|e| panic!("{e}"))
+        pipewright_engine::run(workflow, &pipewright_nodes::catalog(), &options, &|_| {})
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -59,13 +60,17 @@ impl Default for Scratch {
 pub fn metric(report: &RunReport, node: &str, source: &str, name: &str) -> f64 {
     let outcome = report.node(node).unwrap_or_else(|| panic!("no node {node}"));
     let Some(Value::Report(r)) = outcome.outputs.first() else { panic!("{node} has no report: {:?}", outcome.status) };
-    let evaluation = r.evaluations.iter().find(|e| e.source == source).unwrap_or_else(|| panic!("{node} has no {source}"));
+    let evaluation =
+        r.evaluations.iter().find(|e| e.source == source).unwrap_or_else(|| panic!("{node} has no {source}"));
     evaluation.metric(name).unwrap_or_else(|| panic!("{node}.{source} has no {name}"))
 }
 
 /// Asserts `actual` is within `tolerance` of `expected`.
 pub fn assert_close(what: &str, actual: f64, expected: f64, tolerance: f64) {
-    assert!((actual - expected).abs() <= tolerance, "{what}: got {actual}, scikit-learn {expected}, tolerance {tolerance}");
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: got {actual}, scikit-learn {expected}, tolerance {tolerance}"
+    );
 }
 
 /// A number from the fixtures by a `/`-separated path.

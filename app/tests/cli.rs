@@ -32,7 +32,8 @@ fn scratch_example(name: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn write_flow(dir: &Path, name: &str, nodes: &Json, edges: &Json) -> PathBuf {
-    let flow = json!({"format": "pipewright.workflow", "version": 1, "name": name, "seed": 0, "nodes": nodes, "edges": edges});
+    let flow =
+        json!({"format": "pipewright.workflow", "version": 1, "name": name, "seed": 0, "nodes": nodes, "edges": edges});
     let path = dir.join(format!("{name}.flow.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write");
     path
@@ -48,19 +49,31 @@ fn run_prints_metrics_then_serves_the_second_run_from_the_cache() {
     let first = pipewright(&["run", "."], &project);
     assert!(first.status.success(), "{}", text(&first));
     let out = text(&first);
-    assert!(out.contains("OLS vs ridge") && out.contains("rmse") && out.contains("Succeeded: 10 nodes, 0 from cache"), "{out}");
+    assert!(
+        out.contains("OLS vs ridge") && out.contains("rmse") && out.contains("Succeeded: 10 nodes, 0 from cache"),
+        "{out}"
+    );
     let second = pipewright(&["run", ".", "--json"], &project);
     assert!(second.status.success(), "{}", text(&second));
     let result: Json = serde_json::from_slice(&second.stdout).expect("one JSON document on stdout");
     let nodes = result["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 10);
-    assert!(nodes.iter().all(|n| n["status"] == "cached" && n["cache"] == "disk" && n["cache_hit"] == true), "{result:#}");
+    assert!(
+        nodes.iter().all(|n| n["status"] == "cached" && n["cache"] == "disk" && n["cache_hit"] == true),
+        "{result:#}"
+    );
     let r2 = result["metrics"]["evaluate"]["scored"]["r2"].as_f64().expect("r2");
     assert!((r2 - 0.4574).abs() < 1e-3, "{r2}");
     // --set on the last node re-runs that node alone.
     let third = pipewright(&["run", ".", "--json", "--set", "evaluate.silhouette_sample=100"], &project);
     let result: Json = serde_json::from_slice(&third.stdout).expect("json");
-    let ran: Vec<&str> = result["nodes"].as_array().expect("nodes").iter().filter(|n| n["status"] == "finished").filter_map(|n| n["id"].as_str()).collect();
+    let ran: Vec<&str> = result["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["status"] == "finished")
+        .filter_map(|n| n["id"].as_str())
+        .collect();
     assert_eq!(ran, ["evaluate"]);
 }
 
@@ -92,7 +105,10 @@ fn a_failing_node_exits_1_and_names_the_node() {
     let out = pipewright(&["run", path.to_str().expect("path")], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("FAILED    train (Train Model)") && all.contains("exactly two classes") && all.contains("has 3"), "{all}");
+    assert!(
+        all.contains("FAILED    train (Train Model)") && all.contains("exactly two classes") && all.contains("has 3"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -100,7 +116,9 @@ fn a_malformed_csv_is_reported_with_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("data.csv"), "id,score\n1,10\n2,11\n3,eleven\n").expect("csv");
     std::fs::write(dir.path().join("ragged.csv"), "a,b\n1,2\n3,4,5\n").expect("csv");
-    for (file, needle) in [("data.csv", "line 4, column 2 (\"score\")"), ("ragged.csv", "line 3: expected 2 fields, found 3")] {
+    for (file, needle) in
+        [("data.csv", "line 4, column 2 (\"score\")"), ("ragged.csv", "line 3: expected 2 fields, found 3")]
+    {
         let path = write_flow(
             dir.path(),
             "import",
@@ -130,7 +148,12 @@ fn validate_lists_every_problem_of_broken_files_and_exits_2() {
         ),
         (
             "unknown kind",
-            write_flow(dir.path(), "unknown", &json!([{"id": "x", "kind": "transform.teleport", "params": {"speed": 9}}]), &json!([])),
+            write_flow(
+                dir.path(),
+                "unknown",
+                &json!([{"id": "x", "kind": "transform.teleport", "params": {"speed": 9}}]),
+                &json!([]),
+            ),
             vec!["node \"x\": unknown kind \"transform.teleport\""],
         ),
         (
@@ -141,7 +164,9 @@ fn validate_lists_every_problem_of_broken_files_and_exits_2() {
                 &json!([{"id": "lr", "kind": "model.linear_regression"}, {"id": "sel", "kind": "transform.select_columns"}]),
                 &json!([edge("lr", "learner", "sel", "data")]),
             ),
-            vec!["node \"sel\": wrong port type: input \"data\" takes a Table but is wired from lr.learner which gives a Learner"],
+            vec![
+                "node \"sel\": wrong port type: input \"data\" takes a Table but is wired from lr.learner which gives a Learner",
+            ],
         ),
         (
             "missing input",
@@ -159,7 +184,10 @@ fn validate_lists_every_problem_of_broken_files_and_exits_2() {
                 ]),
                 &json!([edge("iris", "data", "split", "data")]),
             ),
-            vec!["node \"iris\": parameter \"dataset\": \"mnist\" is not one of", "node \"split\": parameter \"fraction\": must be between 0 and 1, got 1.5"],
+            vec![
+                "node \"iris\": parameter \"dataset\": \"mnist\" is not one of",
+                "node \"split\": parameter \"fraction\": must be between 0 and 1, got 1.5",
+            ],
         ),
         (
             "unknown column",
@@ -185,7 +213,8 @@ fn validate_lists_every_problem_of_broken_files_and_exits_2() {
         }
     }
     let malformed = dir.path().join("malformed.flow.json");
-    std::fs::write(&malformed, "{\n  \"format\": \"pipewright.workflow\",\n  \"version\": 1\n  \"name\": \"x\"\n}\n").expect("write");
+    std::fs::write(&malformed, "{\n  \"format\": \"pipewright.workflow\",\n  \"version\": 1\n  \"name\": \"x\"\n}\n")
+        .expect("write");
     let out = pipewright(&["validate", malformed.to_str().expect("path")], dir.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("malformed JSON at line 4"), "{}", text(&out));

@@ -7,7 +7,7 @@ mod catalog;
 mod error;
 mod events;
 mod executor;
-mod params;
+pub mod params;
 mod project;
 pub mod rng;
 mod schema;

@@ -4,6 +4,7 @@
 
 pub mod algo;
 pub mod data;
+pub mod docs;
 pub mod evaluate;
 pub mod frame;
 pub mod model;
