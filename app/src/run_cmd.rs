@@ -1,6 +1,7 @@
 //! `pipewright run` and `pipewright validate`.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -306,22 +307,27 @@ fn print_summary(workflow: &Workflow, report: &RunReport) {
                     }
                 }
             }
-            let header: String = r.evaluations.iter().map(|e| format!("{:>14}", e.source)).collect();
+            let header = r.evaluations.iter().fold(String::new(), |mut s, e| {
+                let _ = write!(s, "{:>14}", e.source);
+                s
+            });
             println!("  {:<28}{header}", "metric");
             for name in names {
-                let row: String = r
-                    .evaluations
-                    .iter()
-                    .map(|e| e.metric(name).map_or_else(|| format!("{:>14}", "-"), |v| format!("{v:>14.6}")))
-                    .collect();
+                let row: String = r.evaluations.iter().fold(String::new(), |mut s, e| {
+                    let _ = match e.metric(name) {
+                        Some(v) => write!(s, "{v:>14.6}"),
+                        None => write!(s, "{:>14}", "-"),
+                    };
+                    s
+                });
                 println!("  {name:<28}{row}");
             }
             for e in r.evaluations.iter().filter(|e| e.confusion.is_some()) {
                 if let Some(c) = &e.confusion {
                     println!("  confusion matrix of {} (rows: actual, columns: predicted)", e.source);
-                    println!("    {:>14}{}", "", c.classes.iter().map(|x| format!("{x:>12}")).collect::<String>());
+                    println!("    {:>14}{}", "", cells(&c.classes));
                     for (class, row) in c.classes.iter().zip(&c.counts) {
-                        println!("    {class:>14}{}", row.iter().map(|x| format!("{x:>12}")).collect::<String>());
+                        println!("    {class:>14}{}", cells(row));
                     }
                 }
             }
@@ -338,4 +344,12 @@ fn print_summary(workflow: &Workflow, report: &RunReport) {
         report.duration.as_secs_f64(),
         if failed.is_empty() { String::new() } else { format!(" (failed: {})", failed.join(", ")) }
     );
+}
+
+/// Values right-aligned in 12-character cells.
+fn cells<T: std::fmt::Display>(values: &[T]) -> String {
+    values.iter().fold(String::new(), |mut s, v| {
+        let _ = write!(s, "{v:>12}");
+        s
+    })
 }

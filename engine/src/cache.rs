@@ -42,7 +42,7 @@ impl MemoryCache {
 
     /// How many entries.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.lock().map_or(0, |e| e.len())
     }
 
     /// Whether it is empty.

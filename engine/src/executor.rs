@@ -373,7 +373,7 @@ fn run_node(
     };
     let node_id = node.id.clone();
     let progress = move |fraction: f32, message: &str| {
-        on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() })
+        on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() });
     };
     let ctx = NodeContext {
         node_id: &node.id,

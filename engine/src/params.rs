@@ -184,24 +184,24 @@ mod tests {
             .required_param("label", "Label", ParamKind::Column { port: "data" }, "")
     }
 
-    fn node(params: serde_json::Value) -> Node {
+    fn node(params: &serde_json::Value) -> Node {
         let params = params.as_object().expect("object").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         Node { id: "n1".into(), kind: "t.k".into(), title: None, params, position: [0.0, 0.0] }
     }
 
     #[test]
     fn defaults_fill_in_and_seed_derives() {
-        let (p, problems) = Params::resolve(&spec(), &node(json!({"label": "y"})), 5);
+        let (p, problems) = Params::resolve(&spec(), &node(&json!({"label": "y"})), 5);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(p.int("n").expect("n"), 3);
         assert_eq!(p.seed("seed").expect("seed"), derive_seed(5, "n1"));
-        let (explicit, _) = Params::resolve(&spec(), &node(json!({"label": "y", "seed": 9})), 5);
+        let (explicit, _) = Params::resolve(&spec(), &node(&json!({"label": "y", "seed": 9})), 5);
         assert_eq!(explicit.seed("seed").expect("seed"), 9);
     }
 
     #[test]
     fn every_bad_value_is_reported() {
-        let (_, problems) = Params::resolve(&spec(), &node(json!({"n": 11, "x": "big", "mode": "c", "typo": 1})), 0);
+        let (_, problems) = Params::resolve(&spec(), &node(&json!({"n": 11, "x": "big", "mode": "c", "typo": 1})), 0);
         let names: Vec<_> = problems.iter().map(|p| p.param.as_str()).collect();
         assert_eq!(names, ["typo", "n", "x", "mode", "label"]);
         assert!(problems[1].message.contains("between 1 and 10"));

@@ -1,7 +1,7 @@
-//! Deterministic random numbers: SplitMix64, simple, fast, and easy to reproduce outside Rust
+//! Deterministic random numbers: `SplitMix64`, simple, fast, and easy to reproduce outside Rust
 //! (the scikit-learn reference script reimplements it to replay our splits exactly).
 
-/// A SplitMix64 generator. Same seed, same sequence, on every platform.
+/// A `SplitMix64` generator. Same seed, same sequence, on every platform.
 #[derive(Debug, Clone)]
 pub struct SplitMix64 {
     state: u64,

@@ -53,6 +53,7 @@ impl Analysis {
 }
 
 /// Validates a workflow against a catalog.
+#[allow(clippy::too_many_lines, reason = "one pass per kind of check, in the order a reader expects them")]
 pub fn validate(workflow: &Workflow, catalog: &Catalog) -> Analysis {
     let mut problems = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -99,9 +100,9 @@ pub fn validate(workflow: &Workflow, catalog: &Catalog) -> Analysis {
             let owner = if from.is_some() { edge.from.node.as_str() } else { "" };
             let message = format!("wire {} → {}: there is no node \"{}\"", edge.from, edge.to, edge.to.node);
             if owner.is_empty() {
-                problems.push(Problem { node: None, message })
+                problems.push(Problem { node: None, message });
             } else {
-                push(&mut problems, owner, message)
+                push(&mut problems, owner, message);
             }
             continue;
         };
@@ -244,38 +245,39 @@ pub fn validate(workflow: &Workflow, catalog: &Catalog) -> Analysis {
     Analysis { problems, order, params, schemas }
 }
 
+fn visit(
+    i: usize,
+    successors: &[Vec<usize>],
+    placed: &HashSet<usize>,
+    state: &mut [u8],
+    stack: &mut Vec<usize>,
+) -> Option<Vec<usize>> {
+    state[i] = 1;
+    stack.push(i);
+    for &j in &successors[i] {
+        if placed.contains(&j) {
+            continue;
+        }
+        if state[j] == 1 {
+            let start = stack.iter().position(|&k| k == j).unwrap_or(0);
+            return Some(stack[start..].to_vec());
+        }
+        if state[j] == 0
+            && let Some(cycle) = visit(j, successors, placed, state, stack)
+        {
+            return Some(cycle);
+        }
+    }
+    stack.pop();
+    state[i] = 2;
+    None
+}
+
 /// A cycle among the nodes not yet placed, as node indices in wire order.
 fn find_cycle(successors: &[Vec<usize>], placed: &HashSet<usize>) -> Option<Vec<usize>> {
     // 0 = unvisited, 1 = on the stack, 2 = done.
     let mut state = vec![0u8; successors.len()];
     let mut stack: Vec<usize> = Vec::new();
-    fn visit(
-        i: usize,
-        successors: &[Vec<usize>],
-        placed: &HashSet<usize>,
-        state: &mut [u8],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        state[i] = 1;
-        stack.push(i);
-        for &j in &successors[i] {
-            if placed.contains(&j) {
-                continue;
-            }
-            if state[j] == 1 {
-                let start = stack.iter().position(|&k| k == j).unwrap_or(0);
-                return Some(stack[start..].to_vec());
-            }
-            if state[j] == 0
-                && let Some(cycle) = visit(j, successors, placed, state, stack)
-            {
-                return Some(cycle);
-            }
-        }
-        stack.pop();
-        state[i] = 2;
-        None
-    }
     (0..successors.len())
         .filter(|i| !placed.contains(i))
         .find_map(|i| if state[i] == 0 { visit(i, successors, placed, &mut state, &mut stack) } else { None })

@@ -106,7 +106,7 @@ fn catalog() -> Catalog {
     c
 }
 
-fn node(id: &str, kind: &str, params: serde_json::Value) -> Node {
+fn node(id: &str, kind: &str, params: &serde_json::Value) -> Node {
     let params: BTreeMap<String, serde_json::Value> =
         params.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     Node { id: id.into(), kind: kind.into(), title: None, params, position: [0.0, 0.0] }
@@ -120,10 +120,10 @@ fn edge(from: &str, fp: &str, to: &str, tp: &str) -> Edge {
 fn diamond(sleep_ms: u64) -> Workflow {
     let mut wf = Workflow::new("diamond");
     wf.nodes = vec![
-        node("s1", "test.source", json!({"value": 1.0})),
-        node("s2", "test.source", json!({"value": 2.0})),
-        node("a1", "test.add", json!({"sleep_ms": sleep_ms})),
-        node("a2", "test.add", json!({})),
+        node("s1", "test.source", &json!({"value": 1.0})),
+        node("s2", "test.source", &json!({"value": 2.0})),
+        node("a1", "test.add", &json!({"sleep_ms": sleep_ms})),
+        node("a2", "test.add", &json!({})),
     ];
     wf.edges = vec![edge("s1", "data", "a1", "a"), edge("s2", "data", "a1", "b"), edge("a1", "sum", "a2", "a")];
     wf
@@ -158,9 +158,9 @@ fn independent_branches_run_in_parallel() {
     // Two 300 ms nodes on separate branches finish in well under 600 ms with two workers.
     let mut wf = Workflow::new("parallel");
     wf.nodes = vec![
-        node("s", "test.source", json!({})),
-        node("p1", "test.add", json!({"sleep_ms": 300})),
-        node("p2", "test.add", json!({"sleep_ms": 300})),
+        node("s", "test.source", &json!({})),
+        node("p1", "test.add", &json!({"sleep_ms": 300})),
+        node("p2", "test.add", &json!({"sleep_ms": 300})),
     ];
     wf.edges = vec![edge("s", "data", "p1", "a"), edge("s", "data", "p2", "a")];
     let (events, sink) = collect();
@@ -262,8 +262,8 @@ fn run_up_to_a_node_runs_its_ancestors_only() {
 #[test]
 fn a_failure_names_the_node_and_skips_only_its_descendants() {
     let mut wf = diamond(0);
-    wf.nodes.push(node("bad", "test.fail", json!({})));
-    wf.nodes.push(node("after", "test.add", json!({})));
+    wf.nodes.push(node("bad", "test.fail", &json!({})));
+    wf.nodes.push(node("after", "test.add", &json!({})));
     wf.edges.push(edge("s1", "data", "bad", "a"));
     wf.edges.push(edge("bad", "out", "after", "a"));
     let (events, sink) = collect();
@@ -299,7 +299,7 @@ fn seeds_derive_from_the_workflow_and_node_and_are_reproducible() {
     let mut wf = Workflow::new("seeds");
     wf.seed = 11;
     wf.nodes =
-        vec![node("r1", "test.source", json!({"random": true})), node("r2", "test.source", json!({"random": true}))];
+        vec![node("r1", "test.source", &json!({"random": true})), node("r2", "test.source", &json!({"random": true}))];
     let a = run(&wf, &catalog(), &RunOptions::default(), &|_| {}).expect("runs");
     let b = run(&wf, &catalog(), &RunOptions::default(), &|_| {}).expect("runs");
     assert_eq!(first_x(&a, "r1"), first_x(&b, "r1"), "same file, same numbers");
@@ -317,12 +317,12 @@ fn seeds_derive_from_the_workflow_and_node_and_are_reproducible() {
 fn validation_reports_every_problem_with_its_node() {
     let mut wf = Workflow::new("broken");
     wf.nodes = vec![
-        node("s", "test.source", json!({"rows": 0})),
-        node("ghost", "vendor.ghost", json!({"keep": 1})),
-        node("m", "test.needs_model", json!({})),
-        node("lonely", "test.add", json!({})),
-        node("c1", "test.add", json!({"column": "nope"})),
-        node("c2", "test.add", json!({})),
+        node("s", "test.source", &json!({"rows": 0})),
+        node("ghost", "vendor.ghost", &json!({"keep": 1})),
+        node("m", "test.needs_model", &json!({})),
+        node("lonely", "test.add", &json!({})),
+        node("c1", "test.add", &json!({"column": "nope"})),
+        node("c2", "test.add", &json!({})),
     ];
     wf.edges = vec![
         edge("s", "data", "m", "model"),
@@ -348,7 +348,7 @@ fn validation_reports_every_problem_with_its_node() {
 #[test]
 fn schema_propagation_checks_column_parameters_before_running() {
     let mut wf = Workflow::new("schema");
-    wf.nodes = vec![node("s", "test.source", json!({})), node("a", "test.add", json!({"column": "missing"}))];
+    wf.nodes = vec![node("s", "test.source", &json!({})), node("a", "test.add", &json!({"column": "missing"}))];
     wf.edges = vec![edge("s", "data", "a", "a")];
     let analysis = validate(&wf, &catalog());
     assert_eq!(analysis.problems.len(), 1, "{:?}", analysis.problems);
@@ -359,7 +359,7 @@ fn schema_propagation_checks_column_parameters_before_running() {
 #[test]
 fn run_up_to_a_node_ignores_problems_elsewhere() {
     let mut wf = diamond(0);
-    wf.nodes.push(node("broken", "vendor.ghost", json!({})));
+    wf.nodes.push(node("broken", "vendor.ghost", &json!({})));
     let report = run(&wf, &catalog(), &RunOptions { target: Some("a2".into()), ..RunOptions::default() }, &|_| {})
         .expect("the target's part is valid");
     assert!(report.success);

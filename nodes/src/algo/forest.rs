@@ -119,7 +119,9 @@ impl Forest {
             }
         }
         let n = self.trees.len().max(1) as f64;
-        out.iter_mut().for_each(|o| *o /= n);
+        for o in out.iter_mut() {
+            *o /= n;
+        }
     }
 }
 
@@ -160,7 +162,9 @@ fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
                 counts[y[r]] += 1.0;
             }
             let n = rows.len().max(1) as f64;
-            counts.iter_mut().for_each(|c| *c /= n);
+            for c in &mut counts {
+                *c /= n;
+            }
             counts
         }
         Target::Values(y) => vec![rows.iter().map(|&r| y[r]).sum::<f64>() / rows.len().max(1) as f64],

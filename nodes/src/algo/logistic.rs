@@ -122,8 +122,8 @@ fn evaluate(x: &Matrix, y: &[usize], blocks: usize, theta: &[f64], with_hessian:
                 let lse = max + z[..blocks].iter().map(|v| (v - max).exp()).sum::<f64>().ln();
                 e.loss += lse - z[y[i]];
                 let probs: Vec<f64> = z[..blocks].iter().map(|v| (v - lse).exp()).collect();
-                for k in 0..blocks {
-                    let r = probs[k] - if y[i] == k { 1.0 } else { 0.0 };
+                for (k, pk) in probs.iter().enumerate() {
+                    let r = pk - if y[i] == k { 1.0 } else { 0.0 };
                     for (g, xv) in e.gradient[k * p1..(k + 1) * p1].iter_mut().zip(&xt) {
                         *g += r * xv;
                     }
@@ -250,17 +250,17 @@ mod tests {
         let n = 200;
         let mut x = Matrix::zeros(n, 2);
         let mut y = vec![0; n];
-        for i in 0..n {
+        for (i, yi) in y.iter_mut().enumerate() {
             x.row_mut(i).copy_from_slice(&[rng.next_normal(), rng.next_normal()]);
             let z = 1.5 * x.get(i, 0) - 0.5 * x.get(i, 1) + 0.3 + rng.next_normal();
-            y[i] = usize::from(z > 0.0);
+            *yi = usize::from(z > 0.0);
         }
         let settings = LogisticSettings { l2: 1.0, max_iterations: 100, tolerance: 1e-12, fit_intercept: true };
         let fit = fit(&x, &y, 2, settings, |_| true);
         let theta: Vec<f64> = fit.blocks.concat();
         let mut e = evaluate(&x, &y, 1, &theta, false);
-        for i in 0..2 {
-            e.gradient[i] += theta[i];
+        for (g, t) in e.gradient.iter_mut().zip(&theta).take(2) {
+            *g += t;
         }
         assert!(e.gradient.iter().all(|g| g.abs() < 1e-8), "{:?}", e.gradient);
         assert!(fit.blocks[0][0] > 0.5 && fit.blocks[0][1] < 0.0);

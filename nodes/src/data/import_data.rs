@@ -50,6 +50,7 @@ impl NodeKind for ImportData {
                     Ok(text) => text.into_bytes(),
                     Err(e) => {
                         let at = e.utf8_error().valid_up_to();
+                        #[allow(clippy::naive_bytecount, reason = "runs once, on an error path")]
                         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
                         return Err(NodeError::data(format!(
                             "{} is not valid UTF-8 (line {line}): set the encoding parameter to latin-1",

@@ -29,6 +29,7 @@ fn label_column(table: &Table) -> Result<String, NodeError> {
     })
 }
 
+#[allow(clippy::too_many_lines, reason = "the metrics of one confusion matrix, best read together")]
 fn classification(table: &Table, source: &str, positive: Option<&str>) -> Result<Evaluation, NodeError> {
     let label = label_column(table)?;
     let classes: Vec<String> = table

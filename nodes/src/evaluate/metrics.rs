@@ -1,6 +1,7 @@
 //! Metric functions, each matching scikit-learn's definition of the same name.
 
 use pipewright_engine::rng::SplitMix64;
+use rayon::prelude::*;
 
 /// Area under the ROC curve of scores for a binary truth, with ties averaged (Mann–Whitney U).
 /// `None` when only one class is present.
@@ -112,7 +113,6 @@ pub fn silhouette(rows: &[Vec<f64>], clusters: &[usize], sample: usize, seed: u6
         return None;
     }
     let distance = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
-    use rayon::prelude::*;
     let total: f64 = chosen
         .par_iter()
         .map(|&i| {

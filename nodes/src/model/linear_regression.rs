@@ -40,7 +40,7 @@ impl NodeKind for LinearRegression {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        learner_output(self, ctx, &[Task::Regression])
+        Ok(learner_output(self, ctx, &[Task::Regression]))
     }
 }
 
@@ -57,7 +57,9 @@ impl Algorithm for LinearRegression {
             for i in 0..x.rows {
                 means.iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v);
             }
-            means.iter_mut().for_each(|m| *m /= n);
+            for m in &mut means {
+                *m /= n;
+            }
             (means, y.iter().sum::<f64>() / n)
         } else {
             (vec![0.0; p], 0.0)

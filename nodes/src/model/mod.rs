@@ -80,18 +80,14 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
 }
 
 /// The output of every learner block: its kind, name and checked parameters.
-pub(crate) fn learner_output(
-    kind: &dyn NodeKind,
-    ctx: &NodeContext<'_>,
-    tasks: &[Task],
-) -> Result<Vec<Value>, NodeError> {
+pub(crate) fn learner_output(kind: &dyn NodeKind, ctx: &NodeContext<'_>, tasks: &[Task]) -> Vec<Value> {
     let spec = kind.spec();
-    Ok(vec![Value::Learner(Arc::new(Learner {
+    vec![Value::Learner(Arc::new(Learner {
         algorithm: spec.id.to_owned(),
         name: spec.name.to_owned(),
         tasks: tasks.to_vec(),
         params: ctx.params.values().clone(),
-    }))])
+    }))]
 }
 
 /// Decodes a model's stored state.

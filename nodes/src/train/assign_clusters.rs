@@ -31,7 +31,7 @@ pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeEr
         return Err(NodeError::data("the model did not assign clusters"));
     };
     let mut out = table.clone();
-    let clusters: Vec<i64> = assignments.iter().map(|(c, _)| *c as i64).collect();
+    let clusters: Vec<i64> = assignments.iter().map(|(c, _)| i64::try_from(*c).unwrap_or(i64::MAX)).collect();
     let distances: Vec<f64> = assignments.iter().map(|(_, d)| *d).collect();
     out.frame.with_column(Column::new(ASSIGNMENTS.into(), clusters))?;
     out.frame.with_column(Column::new(DISTANCE.into(), distances))?;

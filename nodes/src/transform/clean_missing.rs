@@ -53,7 +53,7 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
             if n % 2 == 1 {
                 values[n / 2]
             } else {
-                (values[n / 2 - 1] + values[n / 2]) / 2.0
+                f64::midpoint(values[n / 2 - 1], values[n / 2])
             }
         }
         _ => {

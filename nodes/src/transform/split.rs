@@ -23,7 +23,7 @@ fn rounded(fraction: f64, n: usize) -> usize {
 /// The row indices of the two parts, each in ascending order.
 ///
 /// Not randomized: the first `round(fraction·n)` rows. Randomized: a Fisher–Yates shuffle from the
-/// seed (SplitMix64, last position first), its first `round(fraction·n)` rows. Stratified: rows
+/// seed (`SplitMix64`, last position first), its first `round(fraction·n)` rows. Stratified: rows
 /// grouped by the stratification value in order of first appearance, each group shuffled in turn with
 /// the same generator and split by the same rule. `tests/reference/make_fixtures.py` replays this.
 pub fn split_indices(
