@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 const EXIT_NODE_FAILED: u8 = 1;
 /// Exit code of an invalid workflow or unreadable file.
 const EXIT_INVALID: u8 = 2;
+/// Exit code of a run stopped with Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_STOPPED: u8 = 130;
 
 #[derive(Parser)]
 #[command(name = "pipewright", version, about = "No-code machine-learning workflows: design, run headless, reproduce.")]

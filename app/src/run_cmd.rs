@@ -17,7 +17,7 @@ use pipewright_engine::{
     project_dir_of, run as run_workflow, validate as validate_workflow,
 };
 
-use crate::{EXIT_INVALID, EXIT_NODE_FAILED};
+use crate::{EXIT_INVALID, EXIT_NODE_FAILED, EXIT_STOPPED};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -183,6 +183,12 @@ pub fn run(args: &RunArgs) -> ExitCode {
         disk_cache: (!args.no_cache).then(|| DiskCache::for_project(&project)),
         ..RunOptions::default()
     };
+    // Ctrl-C stops the run: blocks not yet started are skipped, running ones stop at their next check.
+    let cancel = options.cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("\nStopping…");
+        cancel.cancel();
+    });
     let terminal = std::io::stderr().is_terminal() && !args.json;
     let names = workflow
         .nodes
@@ -230,7 +236,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
     } else {
         print_summary(&workflow, &report);
     }
-    if report.success { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NODE_FAILED) }
+    if report.cancelled {
+        ExitCode::from(EXIT_STOPPED)
+    } else if report.success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NODE_FAILED)
+    }
 }
 
 fn status_text(status: &NodeStatus) -> (&'static str, Option<&'static str>, Option<&str>) {
@@ -338,7 +350,13 @@ fn print_summary(workflow: &Workflow, report: &RunReport) {
         report.nodes.iter().filter(|n| matches!(n.status, NodeStatus::Failed(_))).map(|n| n.node.as_str()).collect();
     println!(
         "\n{}: {} nodes, {} from cache, {:.2}s{}",
-        if report.success { "Succeeded" } else { "FAILED" },
+        if report.cancelled {
+            "STOPPED"
+        } else if report.success {
+            "Succeeded"
+        } else {
+            "FAILED"
+        },
         report.nodes.len(),
         cached,
         report.duration.as_secs_f64(),

@@ -79,6 +79,13 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
     })
 }
 
+/// The algorithm of a learner kind id, or an error saying this build lacks it.
+pub(crate) fn algorithm_of(id: &str) -> Result<&'static dyn Algorithm, NodeError> {
+    algorithm(id).ok_or_else(|| {
+        NodeError::data(format!("this Pipewright has no algorithm \"{id}\": was the workflow made by a newer version?"))
+    })
+}
+
 /// The output of every learner block: its kind, name and checked parameters.
 pub(crate) fn learner_output(kind: &dyn NodeKind, ctx: &NodeContext<'_>, tasks: &[Task]) -> Vec<Value> {
     let spec = kind.spec();

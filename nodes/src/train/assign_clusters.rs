@@ -10,7 +10,7 @@ use pipewright_engine::{
 
 use super::{ASSIGNMENTS, DISTANCE};
 use crate::frame::feature_matrix;
-use crate::model::{Prediction, algorithm};
+use crate::model::{Prediction, algorithm_of};
 
 /// Assigns rows to the clusters of a trained clustering model.
 pub struct AssignDataToClusters;
@@ -23,8 +23,7 @@ pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeEr
             message: format!("{} is not a clustering model: use Score Model", model.name),
         });
     }
-    let algo = algorithm(&model.algorithm)
-        .ok_or_else(|| NodeError::data(format!("this Pipewright cannot use \"{}\" models", model.algorithm)))?;
+    let algo = algorithm_of(&model.algorithm)?;
     super::score_model::require_features(model, table)?;
     let x = feature_matrix(&table.frame, &model.features)?;
     let Prediction::Clusters(assignments) = algo.predict(model, &x)? else {

@@ -9,7 +9,7 @@ use pipewright_engine::{
 };
 
 use crate::frame::feature_matrix;
-use crate::model::{Prediction, algorithm};
+use crate::model::{Prediction, algorithm_of};
 
 /// Name of the predicted label column.
 pub const SCORED_LABELS: &str = "Scored Labels";
@@ -39,8 +39,7 @@ pub fn score(model: &Model, table: &Table) -> Result<Table, NodeError> {
     if model.task == Task::Clustering {
         return super::assign_clusters::assign_table(model, table);
     }
-    let algo = algorithm(&model.algorithm)
-        .ok_or_else(|| NodeError::data(format!("this Pipewright cannot use \"{}\" models", model.algorithm)))?;
+    let algo = algorithm_of(&model.algorithm)?;
     require_features(model, table)?;
     let x = feature_matrix(&table.frame, &model.features)?;
     let mut out = table.clone();

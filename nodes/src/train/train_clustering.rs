@@ -10,7 +10,7 @@ use pipewright_engine::{
 
 use super::assign_clusters::assign_table;
 use crate::frame::{feature_matrix, numeric_feature_columns};
-use crate::model::{Labels, TrainingSet, algorithm};
+use crate::model::{Labels, TrainingSet, algorithm_of};
 use crate::transform_columns;
 
 /// Fits a clustering learner.
@@ -50,8 +50,10 @@ impl NodeKind for TrainClusteringModel {
                 message: format!("{} is not a clustering learner: use Train Model", learner.name),
             });
         }
-        let algo = algorithm(&learner.algorithm)
-            .ok_or_else(|| NodeError::data(format!("this Pipewright cannot train \"{}\"", learner.algorithm)))?;
+        let algo = algorithm_of(&learner.algorithm)?;
+        if table.height() == 0 {
+            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+        }
         let features = transform_columns(&table, ctx.params.columns("columns"), numeric_feature_columns)?;
         if features.is_empty() {
             return Err(NodeError::data("no numeric feature columns to cluster on"));

@@ -9,7 +9,7 @@ use pipewright_engine::{
 };
 
 use crate::frame::{feature_columns, feature_matrix, numeric_values, sorted_classes, text_values};
-use crate::model::{Labels, TrainingSet, algorithm};
+use crate::model::{Labels, TrainingSet, algorithm_of};
 
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
@@ -31,8 +31,7 @@ impl NodeKind for TrainModel {
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let learner = ctx.learner("learner")?;
         let table = ctx.table("data")?;
-        let algo = algorithm(&learner.algorithm)
-            .ok_or_else(|| NodeError::data(format!("this Pipewright cannot train \"{}\"", learner.algorithm)))?;
+        let algo = algorithm_of(&learner.algorithm)?;
         if learner.tasks == [Task::Clustering] {
             return Err(NodeError::Input {
                 port: "learner".into(),
@@ -50,6 +49,9 @@ impl NodeKind for TrainModel {
                 "label_column",
                 crate::frame::missing_column(&table.frame, &label).to_string(),
             ));
+        }
+        if table.height() == 0 {
+            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
         let features = feature_columns(&table, Some(&label));
         if features.is_empty() {

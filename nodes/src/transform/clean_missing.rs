@@ -1,7 +1,6 @@
 //! Clean Missing Data.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -160,8 +159,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 }
 
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = serde_json::from_value(transform.state.clone())
-        .map_err(|e| NodeError::data(format!("unreadable cleaning transform: {e}")))?;
+    let state: State = super::fitted_state(transform)?;
     replay(&state, table)
 }
 
@@ -192,12 +190,7 @@ impl NodeKind for CleanMissingData {
         let table = ctx.table("data")?;
         let state = fit(&table, ctx.params)?;
         let cleaned = replay(&state, &table)?;
-        let transform = Transform {
-            kind: ID.to_owned(),
-            name: "Clean Missing Data".into(),
-            state: serde_json::to_value(&state).map_err(|e| NodeError::data(e.to_string()))?,
-        };
-        Ok(vec![Value::Table(Arc::new(cleaned)), Value::Transform(Arc::new(transform))])
+        super::fitted_outputs(ID, "Clean Missing Data", &state, cleaned)
     }
 }
 

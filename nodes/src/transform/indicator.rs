@@ -1,7 +1,5 @@
 //! Convert to Indicator Values (one-hot encoding).
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -72,8 +70,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 }
 
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = serde_json::from_value(transform.state.clone())
-        .map_err(|e| NodeError::data(format!("unreadable indicator encoding: {e}")))?;
+    let state: State = super::fitted_state(transform)?;
     replay(&state, table)
 }
 
@@ -108,11 +105,6 @@ impl NodeKind for ConvertToIndicatorValues {
         }
         let state = State { columns: encodings, keep_original: ctx.params.bool("keep_original")? };
         let encoded = replay(&state, &table)?;
-        let transform = Transform {
-            kind: ID.to_owned(),
-            name: "Convert to Indicator Values".into(),
-            state: serde_json::to_value(&state).map_err(|e| NodeError::data(e.to_string()))?,
-        };
-        Ok(vec![Value::Table(Arc::new(encoded)), Value::Transform(Arc::new(transform))])
+        super::fitted_outputs(ID, "Convert to Indicator Values", &state, encoded)
     }
 }

@@ -10,7 +10,9 @@ mod normalize;
 mod select_columns;
 mod split;
 
-use pipewright_engine::{NodeError, Table, Transform};
+use std::sync::Arc;
+
+use pipewright_engine::{NodeError, Table, Transform, Value};
 
 pub use apply_transform::ApplyTransformation;
 pub use clean_missing::CleanMissingData;
@@ -28,6 +30,29 @@ pub fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
         indicator::ID => indicator::apply(transform, table),
         other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
     }
+}
+
+/// The outputs of a block that fits a transform: the transformed table, then the fitted transform.
+pub(crate) fn fitted_outputs<S: serde::Serialize>(
+    kind: &str,
+    name: &str,
+    state: &S,
+    table: Table,
+) -> Result<Vec<Value>, NodeError> {
+    let state =
+        serde_json::to_value(state).map_err(|e| NodeError::data(format!("cannot store the fitted {name}: {e}")))?;
+    let transform = Transform { kind: kind.to_owned(), name: name.to_owned(), state };
+    Ok(vec![Value::Table(Arc::new(table)), Value::Transform(Arc::new(transform))])
+}
+
+/// The fitted state of a transform.
+pub(crate) fn fitted_state<S: serde::de::DeserializeOwned>(transform: &Transform) -> Result<S, NodeError> {
+    serde_json::from_value(transform.state.clone()).map_err(|e| {
+        NodeError::data(format!(
+            "the {} transform is unreadable ({e}): run the block that fitted it again",
+            transform.name
+        ))
+    })
 }
 
 /// The columns a transform works on: the listed ones (which must exist), or `default` when none are listed.

@@ -1,7 +1,5 @@
 //! Normalize Data.
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -69,8 +67,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 }
 
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = serde_json::from_value(transform.state.clone())
-        .map_err(|e| NodeError::data(format!("unreadable normalization: {e}")))?;
+    let state: State = super::fitted_state(transform)?;
     replay(&state, table)
 }
 
@@ -97,11 +94,6 @@ impl NodeKind for NormalizeData {
         let table = ctx.table("data")?;
         let state = fit(&table, ctx.params)?;
         let scaled = replay(&state, &table)?;
-        let transform = Transform {
-            kind: ID.to_owned(),
-            name: "Normalize Data".into(),
-            state: serde_json::to_value(&state).map_err(|e| NodeError::data(e.to_string()))?,
-        };
-        Ok(vec![Value::Table(Arc::new(scaled)), Value::Transform(Arc::new(transform))])
+        super::fitted_outputs(ID, "Normalize Data", &state, scaled)
     }
 }
