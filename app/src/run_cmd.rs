@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use pipewright_engine::{
     Device, DiskCache, Event, NodeStatus, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
-    project_dir_of, run as run_workflow, validate as validate_workflow,
+    project_dir_of, run as run_workflow, validate_in,
 };
 
 use crate::{EXIT_INVALID, EXIT_NODE_FAILED, EXIT_STOPPED};
@@ -58,7 +58,7 @@ pub fn validate(flow: &Path) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let analysis = validate_workflow(&workflow, &pipewright_nodes::catalog());
+    let analysis = validate_in(&workflow, &pipewright_nodes::catalog(), path.parent());
     if analysis.problems.is_empty() {
         println!("{}: valid ({} nodes, {} wires)", path.display(), workflow.nodes.len(), workflow.edges.len());
         ExitCode::SUCCESS

@@ -221,6 +221,29 @@ fn validate_lists_every_problem_of_broken_files_and_exits_2() {
 }
 
 #[test]
+fn validate_checks_columns_of_imported_files_before_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Import Data peeks at its file, so columns of user data are checked before anything runs.
+    std::fs::write(dir.path().join("people.csv"), "name,age,city\nAda,36,London\n").expect("csv");
+    let path = write_flow(
+        dir.path(),
+        "imported",
+        &json!([
+            {"id": "people", "kind": "data.import_data", "params": {"path": "people.csv"}},
+            {"id": "split", "kind": "transform.split_data", "params": {"stratify_column": "town"}}
+        ]),
+        &json!([edge("people", "data", "split", "data")]),
+    );
+    let out = pipewright(&["validate", path.to_str().expect("path")], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("column \"town\" is not in input \"data\" (it has: name, age, city)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn validate_accepts_every_example() {
     for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering"] {
         let out = pipewright(&["validate", &format!("projects/{name}")], &repo_root());

@@ -154,14 +154,26 @@ impl NodeContext<'_> {
     }
 }
 
+/// What schema propagation may look at besides the input schemas.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchemaEnv<'a> {
+    /// The folder relative paths resolve against, when the workflow has a file.
+    pub base_dir: Option<&'a Path>,
+}
+
 /// A node kind. Declare it once: its spec, optionally its output schemas, and how it runs.
 pub trait NodeKind: Send + Sync {
     /// The declaration. Called once, when the kind is registered.
     fn spec(&self) -> NodeSpec;
 
-    /// Output schemas from input schemas (`None` where unknown), before anything runs.
-    /// The default knows nothing.
-    fn output_schemas(&self, _inputs: &[Option<Schema>], _params: &Params) -> Vec<Option<Schema>> {
+    /// Output schemas from input schemas (`None` where unknown), before anything runs; a kind that
+    /// reads a file may peek at it through `env`. The default knows nothing.
+    fn output_schemas(
+        &self,
+        _inputs: &[Option<Schema>],
+        _params: &Params,
+        _env: &SchemaEnv<'_>,
+    ) -> Vec<Option<Schema>> {
         Vec::new()
     }
 

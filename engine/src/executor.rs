@@ -13,7 +13,7 @@ use crate::catalog::{CancelToken, Catalog, Device, NodeContext};
 use crate::error::NodeError;
 use crate::events::Event;
 use crate::spec::ParamKind;
-use crate::validate::{Analysis, Problem, validate};
+use crate::validate::{Analysis, Problem, validate_in};
 use crate::workflow::Workflow;
 
 /// How to run.
@@ -117,7 +117,7 @@ pub struct Plan {
 
 /// Validates and plans a run.
 pub fn plan(workflow: &Workflow, catalog: &Catalog, base_dir: &Path, target: Option<&str>) -> Result<Plan, RunError> {
-    let analysis = validate(workflow, catalog);
+    let analysis = validate_in(workflow, catalog, Some(base_dir));
     let wanted: HashSet<String> = match target {
         None => workflow.nodes.iter().map(|n| n.id.clone()).collect(),
         Some(t) => {

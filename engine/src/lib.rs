@@ -17,7 +17,7 @@ mod value;
 mod workflow;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
-pub use catalog::{CancelToken, Catalog, Device, Entry, NodeContext, NodeKind};
+pub use catalog::{CancelToken, Catalog, Device, Entry, NodeContext, NodeKind, SchemaEnv};
 pub use error::{FileError, NodeError};
 pub use events::Event;
 pub use executor::{
@@ -27,6 +27,6 @@ pub use params::{ParamProblem, Params};
 pub use project::{find_workflow, project_dir_of};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
 pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType};
-pub use validate::{Analysis, Problem, validate};
+pub use validate::{Analysis, Problem, validate, validate_in};
 pub use value::{ConfusionMatrix, Curve, Evaluation, Learner, Metric, Model, Report, Table, Task, Transform, Value};
 pub use workflow::{Comment, Edge, FORMAT, Node, PortRef, VERSION, Workflow, migrate, write_atomic};

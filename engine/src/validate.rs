@@ -52,9 +52,15 @@ impl Analysis {
     }
 }
 
-/// Validates a workflow against a catalog.
-#[allow(clippy::too_many_lines, reason = "one pass per kind of check, in the order a reader expects them")]
+/// Validates a workflow against a catalog, without looking at files.
 pub fn validate(workflow: &Workflow, catalog: &Catalog) -> Analysis {
+    validate_in(workflow, catalog, None)
+}
+
+/// Validates a workflow whose relative paths resolve against `base_dir`, so that blocks reading
+/// files can state their output schemas.
+#[allow(clippy::too_many_lines, reason = "one pass per kind of check, in the order a reader expects them")]
+pub fn validate_in(workflow: &Workflow, catalog: &Catalog, base_dir: Option<&std::path::Path>) -> Analysis {
     let mut problems = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, node) in workflow.nodes.iter().enumerate() {
@@ -231,7 +237,11 @@ pub fn validate(workflow: &Workflow, catalog: &Catalog) -> Analysis {
         }
         let kind = catalog.get(&node.kind).map(|e| e.kind.clone());
         if let Some(kind) = kind {
-            for (port, schema) in spec.outputs.iter().zip(kind.output_schemas(&inputs, &params[i])) {
+            for (port, schema) in spec.outputs.iter().zip(kind.output_schemas(
+                &inputs,
+                &params[i],
+                &crate::catalog::SchemaEnv { base_dir },
+            )) {
                 if let Some(schema) = schema {
                     schemas.insert(PortRef::new(node.id.clone(), port.name), schema);
                 }

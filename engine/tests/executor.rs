@@ -23,7 +23,7 @@ impl NodeKind for Source {
             .param("seed", "Seed", ParamKind::Seed, serde_json::Value::Null, "")
             .output("data", PortType::Table, "the table")
     }
-    fn output_schemas(&self, _: &[Option<Schema>], _: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, _: &[Option<Schema>], _: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         vec![Some(Schema {
             columns: vec![ColumnInfo { name: "x".into(), ty: ColumnType::Numeric, role: Role::Feature }],
         })]

@@ -1,18 +1,99 @@
 //! Import Data: a table from a CSV or Parquet file.
 
 use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 
-use polars::prelude::{ParquetReader, SerReader};
+use polars::prelude::{DataFrame, ParquetReader, SerReader};
 use serde_json::json;
 
 use pipewright_engine::spec::{choice, int};
-use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Value};
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value,
+};
 
 use super::csv_reading::{CsvSettings, read_csv_bytes};
 
 /// Reads a CSV or Parquet file.
 pub struct ImportData;
+
+/// How much of a CSV file schema propagation reads.
+const PEEK_BYTES: usize = 1 << 20;
+
+/// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
+fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataFrame, NodeError> {
+    let format = match params.text("format")? {
+        "auto" if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) => "parquet",
+        "auto" => "csv",
+        other => other,
+    };
+    let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
+    if format == "parquet" {
+        let file = File::open(path).map_err(open_error)?;
+        let mut reader = ParquetReader::new(file);
+        if peek_bytes.is_some() {
+            reader = reader.with_slice(Some((0, 0)));
+        }
+        return reader
+            .finish()
+            .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display())));
+    }
+    let mut bytes = match peek_bytes {
+        None => std::fs::read(path).map_err(open_error)?,
+        Some(limit) => {
+            let mut head = Vec::with_capacity(limit);
+            File::open(path).map_err(open_error)?.take(limit as u64).read_to_end(&mut head).map_err(open_error)?;
+            if head.len() == limit {
+                let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                head.truncate(end);
+            }
+            head
+        }
+    };
+    bytes = match params.text("encoding")? {
+        "latin-1" => bytes.iter().map(|&b| char::from(b)).collect::<String>().into_bytes(),
+        _ => match String::from_utf8(bytes) {
+            Ok(text) => text.into_bytes(),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                #[allow(clippy::naive_bytecount, reason = "runs once, on an error path")]
+                let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+                return Err(NodeError::data(format!(
+                    "{} is not valid UTF-8 (line {line}): set the encoding parameter to latin-1",
+                    path.display()
+                )));
+            }
+        },
+    };
+    read_csv_bytes(&bytes, &csv_settings(params)?).map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
+}
+
+fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
+    Ok(CsvSettings {
+        delimiter: match params.text("delimiter")? {
+            "semicolon" => b';',
+            "tab" => b'\t',
+            "pipe" => b'|',
+            "space" => b' ',
+            _ => b',',
+        },
+        has_header: params.bool("has_header")?,
+        quote: match params.text("quote")? {
+            "single" => Some(b'\''),
+            "none" => None,
+            _ => Some(b'"'),
+        },
+        null_markers: params
+            .text("missing_markers")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        infer_rows: params.count("infer_rows")?,
+    })
+}
 
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
@@ -28,63 +109,17 @@ impl NodeKind for ImportData {
             .output("data", PortType::Table, "The table")
     }
 
+    fn output_schemas(&self, _inputs: &[Option<Schema>], params: &Params, env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
+        // Peek at the start of the file so column parameters downstream can be checked and offered.
+        let schema = env
+            .base_dir
+            .zip(params.optional_text("path"))
+            .and_then(|(dir, path)| read(&dir.join(path), params, Some(PEEK_BYTES)).ok());
+        vec![schema.map(|frame| Table::new(frame).schema())]
+    }
+
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let relative = ctx.params.column("path")?;
-        let path = ctx.resolve_path(relative);
-        let format = match ctx.params.text("format")? {
-            "auto" if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) => "parquet",
-            "auto" => "csv",
-            other => other,
-        };
-        let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
-        let frame = if format == "parquet" {
-            let file = File::open(&path).map_err(open_error)?;
-            ParquetReader::new(file)
-                .finish()
-                .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display())))?
-        } else {
-            let bytes = std::fs::read(&path).map_err(open_error)?;
-            let bytes = match ctx.params.text("encoding")? {
-                "latin-1" => bytes.iter().map(|&b| char::from(b)).collect::<String>().into_bytes(),
-                _ => match String::from_utf8(bytes) {
-                    Ok(text) => text.into_bytes(),
-                    Err(e) => {
-                        let at = e.utf8_error().valid_up_to();
-                        #[allow(clippy::naive_bytecount, reason = "runs once, on an error path")]
-                        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-                        return Err(NodeError::data(format!(
-                            "{} is not valid UTF-8 (line {line}): set the encoding parameter to latin-1",
-                            path.display()
-                        )));
-                    }
-                },
-            };
-            let settings = CsvSettings {
-                delimiter: match ctx.params.text("delimiter")? {
-                    "semicolon" => b';',
-                    "tab" => b'\t',
-                    "pipe" => b'|',
-                    "space" => b' ',
-                    _ => b',',
-                },
-                has_header: ctx.params.bool("has_header")?,
-                quote: match ctx.params.text("quote")? {
-                    "single" => Some(b'\''),
-                    "none" => None,
-                    _ => Some(b'"'),
-                },
-                null_markers: ctx
-                    .params
-                    .text("missing_markers")?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                infer_rows: ctx.params.count("infer_rows")?,
-            };
-            read_csv_bytes(&bytes, &settings).map_err(|e| NodeError::data(format!("{}: {e}", path.display())))?
-        };
-        Ok(vec![Value::Table(Arc::new(Table::new(frame)))])
+        let path = ctx.resolve_path(ctx.params.column("path")?);
+        Ok(vec![Value::Table(Arc::new(Table::new(read(&path, ctx.params, None)?)))])
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Role, Schema, Table, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Role, Schema, SchemaEnv, Table, Value,
 };
 
 use super::csv_reading::{CsvSettings, read_csv_bytes};
@@ -58,7 +58,7 @@ impl NodeKind for SampleDataset {
         .output("data", PortType::Table, "The dataset, label column marked")
     }
 
-    fn output_schemas(&self, _inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, _inputs: &[Option<Schema>], params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         vec![params.text("dataset").ok().and_then(|name| load(name).ok()).map(|t| t.schema())]
     }
 

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Table,
-    Transform, Value,
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv,
+    Table, Transform, Value,
 };
 
 use super::chosen_columns;
@@ -179,7 +179,7 @@ impl NodeKind for CleanMissingData {
         .output("transform", PortType::Transform, "The fitted cleaning, to apply to other data")
     }
 
-    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         // Removing columns depends on the data; everything else keeps the columns.
         let schema =
             if params.text("mode").ok() == Some("remove_column") { None } else { inputs.first().cloned().flatten() };

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Schema, Table, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Schema, SchemaEnv, Table,
+    Value,
 };
 
 use crate::frame::require_columns;
@@ -68,7 +69,7 @@ impl NodeKind for EditMetadata {
         .output("data", PortType::Table, "The table with new metadata")
     }
 
-    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         let columns = params.columns("columns");
         let role = params.text("role").ok().and_then(parse_role);
         let names = new_names(params);

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Table, Transform, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table,
+    Transform, Value,
 };
 
 use super::chosen_columns;
@@ -86,7 +87,7 @@ impl NodeKind for NormalizeData {
         .output("transform", PortType::Transform, "The fitted scaling, to apply to other data")
     }
 
-    fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         vec![inputs.first().cloned().flatten(), None]
     }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Value,
 };
 
 use crate::frame::require_columns;
@@ -44,7 +44,7 @@ impl NodeKind for SelectColumns {
         .output("data", PortType::Table, "The table with the chosen columns")
     }
 
-    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         let schema = inputs.first().cloned().flatten().map(|s| {
             let names = keep(&s.names(), &params.columns("columns"), params.text("mode").unwrap_or("include"));
             Schema { columns: names.iter().filter_map(|n| s.column(n).cloned()).collect() }

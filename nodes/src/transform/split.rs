@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::rng::SplitMix64;
 use pipewright_engine::spec::float;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Value,
 };
 
 use crate::frame::{take_rows, text_values};
@@ -77,7 +77,7 @@ impl NodeKind for SplitData {
             .output("second", PortType::Table, "The rest")
     }
 
-    fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params) -> Vec<Option<Schema>> {
+    fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
         let schema = inputs.first().cloned().flatten();
         vec![schema.clone(), schema]
     }
