@@ -181,8 +181,24 @@ impl DiskCache {
             .collect()
     }
 
-    /// Removes least recently used entries until the cache fits its budget.
+    /// Removes least recently used entries until the cache fits its budget, and the half-written
+    /// entries of processes that were killed while writing (older than an hour).
     pub fn evict(&self) -> std::io::Result<()> {
+        if let Ok(read) = fs::read_dir(&self.dir) {
+            let stale = |e: &fs::DirEntry| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() > 3600);
+                name.starts_with('.') && name.ends_with(".tmp") && old
+            };
+            for entry in read.filter_map(Result::ok).filter(stale) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
         let mut entries = self.entries();
         let mut total: u64 = entries.iter().map(|(_, s, _)| s).sum();
         entries.sort_by_key(|(_, _, used)| *used);
@@ -244,5 +260,19 @@ mod tests {
         let tight = DiskCache::new(dir.path(), roomy.size_bytes() - 1);
         tight.evict().expect("evict");
         assert_eq!(tight.size_bytes(), 0);
+    }
+
+    #[test]
+    fn entries_half_written_by_killed_processes_are_cleaned_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stale = dir.path().join(".abc.123.tmp");
+        let fresh = dir.path().join(".def.456.tmp");
+        fs::create_dir_all(&stale).expect("stale");
+        fs::create_dir_all(&fresh).expect("fresh");
+        let two_hours_ago = SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::open(&stale).and_then(|f| f.set_modified(two_hours_ago)).expect("age the stale entry");
+        DiskCache::new(dir.path(), u64::MAX).evict().expect("evict");
+        assert!(!stale.exists(), "a stale partial entry is removed");
+        assert!(fresh.exists(), "a recent one may still be in progress");
     }
 }
