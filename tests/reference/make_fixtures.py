@@ -36,7 +36,7 @@ import pandas as pd
 import scipy
 import sklearn
 from sklearn.cluster import KMeans
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
@@ -537,6 +537,31 @@ def fx_example_regression(diab: pd.DataFrame) -> dict:
             "models": models}
 
 
+def fx_rf_regression_diabetes(diab: pd.DataFrame) -> dict:
+    """Random forest regression on the example_regression preprocessing and split."""
+    z, _ = zscore(diab, DIABETES_X)
+    first, second, _ = split_rows(len(z), 0.8, 1)
+    Xtr = z.loc[first, DIABETES_X].to_numpy(dtype=np.float64)
+    ytr = z.loc[first, "progression"].to_numpy(dtype=np.float64)
+    Xte = z.loc[second, DIABETES_X].to_numpy(dtype=np.float64)
+    yte = z.loc[second, "progression"].to_numpy(dtype=np.float64)
+    r2s = []
+    for rs in range(10):
+        rf = RandomForestRegressor(n_estimators=100, max_features=1.0, bootstrap=True,
+                                   min_samples_leaf=1, max_depth=None, random_state=rs)
+        rf.fit(Xtr, ytr)
+        r2s.append(r2_score(yte, rf.predict(Xte)))
+    return {"dataset": "diabetes.csv", "same_as": "example_regression (z-score, split 0.8 seed 1)",
+            "features": DIABETES_X, "label": "progression",
+            "settings": {"n_estimators": 100, "max_features": 1.0, "bootstrap": True,
+                         "min_samples_leaf": 1, "max_depth": None,
+                         "criterion": "squared_error", "random_state": list(range(10))},
+            "note": "scikit-learn's random numbers cannot be reproduced: a guide for the range, "
+                    "not an exact target",
+            "test_r2": {"mean": float(np.mean(r2s)), "min": min(r2s), "max": max(r2s),
+                        "per_seed": r2s}}
+
+
 def fx_example_multiclass(penguins: pd.DataFrame) -> dict:
     df = dropna_reset(penguins)
     assert len(df) == 333
@@ -667,6 +692,7 @@ def main() -> None:
     fx["logreg_iris_multinomial"] = fx_logreg_iris(iris)
     fx["kmeans_iris_scaled"] = fx_kmeans_iris(iris)
     fx["example_regression"] = fx_example_regression(diab)
+    fx["rf_regression_diabetes"] = fx_rf_regression_diabetes(diab)
     fx["example_multiclass"] = fx_example_multiclass(penguins)
     fx["example_two_class"] = fx_example_two_class(tit)
     km = fx["kmeans_iris_scaled"]
