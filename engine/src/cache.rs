@@ -68,6 +68,8 @@ enum Stored {
         file: String,
         roles: std::collections::BTreeMap<String, Role>,
         categorical: std::collections::BTreeSet<String>,
+        #[serde(default)]
+        attributes: std::collections::BTreeMap<String, serde_json::Value>,
     },
     Learner {
         value: Learner,
@@ -111,9 +113,9 @@ impl DiskCache {
         let mut values = Vec::with_capacity(manifest.outputs.len());
         for stored in manifest.outputs {
             values.push(match stored {
-                Stored::Table { file, roles, categorical } => {
+                Stored::Table { file, roles, categorical, attributes } => {
                     let frame = ParquetReader::new(File::open(entry.join(file)).ok()?).finish().ok()?;
-                    Value::Table(Arc::new(Table { frame, roles, categorical }))
+                    Value::Table(Arc::new(Table { frame, roles, categorical, attributes }))
                 }
                 Stored::Learner { value } => Value::Learner(Arc::new(value)),
                 Stored::Model { value } => Value::Model(Arc::new(value)),
@@ -145,7 +147,12 @@ impl DiskCache {
                     ParquetWriter::new(File::create(tmp.join(&file))?)
                         .finish(&mut frame)
                         .map_err(std::io::Error::other)?;
-                    Stored::Table { file, roles: t.roles.clone(), categorical: t.categorical.clone() }
+                    Stored::Table {
+                        file,
+                        roles: t.roles.clone(),
+                        categorical: t.categorical.clone(),
+                        attributes: t.attributes.clone(),
+                    }
                 }
                 Value::Learner(v) => Stored::Learner { value: (**v).clone() },
                 Value::Model(v) => Stored::Model { value: (**v).clone() },
@@ -193,7 +200,7 @@ impl DiskCache {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age.as_secs() > 3600);
-                name.starts_with('.') && name.ends_with(".tmp") && old
+                name.starts_with('.') && std::path::Path::new(&name).extension().is_some_and(|e| e == "tmp") && old
             };
             for entry in read.filter_map(Result::ok).filter(stale) {
                 let _ = fs::remove_dir_all(entry.path());
@@ -269,7 +276,7 @@ mod tests {
         let fresh = dir.path().join(".def.456.tmp");
         fs::create_dir_all(&stale).expect("stale");
         fs::create_dir_all(&fresh).expect("fresh");
-        let two_hours_ago = SystemTime::now() - std::time::Duration::from_secs(7200);
+        let two_hours_ago = SystemTime::now() - std::time::Duration::from_hours(2);
         File::open(&stale).and_then(|f| f.set_modified(two_hours_ago)).expect("age the stale entry");
         DiskCache::new(dir.path(), u64::MAX).evict().expect("evict");
         assert!(!stale.exists(), "a stale partial entry is removed");

@@ -19,12 +19,14 @@ pub struct Table {
     pub roles: BTreeMap<String, Role>,
     /// Numeric columns marked categorical (text columns always are).
     pub categorical: BTreeSet<String>,
+    /// Facts blocks leave for later blocks, such as the columns a clustering used (`clustering.features`).
+    pub attributes: BTreeMap<String, Json>,
 }
 
 impl Table {
     /// A table whose columns are all features.
     pub fn new(frame: DataFrame) -> Self {
-        Self { frame, roles: BTreeMap::new(), categorical: BTreeSet::new() }
+        Self { frame, roles: BTreeMap::new(), categorical: BTreeSet::new(), attributes: BTreeMap::new() }
     }
 
     /// The same roles and categorical marks on a new frame, for the columns that still exist.
@@ -33,6 +35,7 @@ impl Table {
         Self {
             roles: self.roles.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), *v)).collect(),
             categorical: self.categorical.iter().filter(|k| keep(k)).cloned().collect(),
+            attributes: self.attributes.clone(),
             frame,
         }
     }

@@ -6,6 +6,7 @@
 //! linear and ridge coefficients 1e-6 relative, logistic regression probabilities 1e-5, coefficients
 //! 1e-4 and objectives 1e-9 relative, split indices exactly.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -18,6 +19,9 @@ use pipewright_engine::{
 };
 
 // ------------------------------------------------------------------------------------------ helpers
+
+/// Nodes as `(id, kind, params)` and wires as `("node.port", "node.port")`, to extend before building.
+type Graph = (Vec<(&'static str, &'static str, Json)>, Vec<(&'static str, &'static str)>);
 
 /// A workflow from `(id, kind, params)` nodes and `"node.port"` wires.
 fn workflow(nodes: &[(&str, &str, Json)], edges: &[(&str, &str)]) -> Workflow {
@@ -206,7 +210,7 @@ fn with_row_numbers(csv: &str) -> String {
     let mut lines = csv.lines();
     let mut out = format!("row,{}\n", lines.next().expect("a header"));
     for (i, line) in lines.enumerate() {
-        out.push_str(&format!("{i},{line}\n"));
+        let _ = writeln!(out, "{i},{line}");
     }
     out
 }
@@ -1207,8 +1211,8 @@ fn linear_regression_recovers_an_exact_plane_with_and_without_intercept() {
     let mut with = String::from("x1,x2,y\n");
     let mut without = String::from("x1,x2,y\n");
     for (a, b) in rows {
-        with.push_str(&format!("{a},{b},{}\n", 2.0 * a - 3.0 * b + 5.0));
-        without.push_str(&format!("{a},{b},{}\n", 2.0 * a - 3.0 * b));
+        let _ = writeln!(with, "{a},{b},{}", 2.0 * a - 3.0 * b + 5.0);
+        let _ = writeln!(without, "{a},{b},{}", 2.0 * a - 3.0 * b);
     }
     write(dir.path(), "with.csv", with);
     write(dir.path(), "without.csv", without);
@@ -1261,7 +1265,7 @@ fn linear_regression_recovers_an_exact_plane_with_and_without_intercept() {
 }
 
 /// The penguins example up to the split: clean, normalize, encode, split 0.7 seed 7 by species.
-fn penguins_prepared() -> (Vec<(&'static str, &'static str, Json)>, Vec<(&'static str, &'static str)>) {
+fn penguins_prepared() -> Graph {
     (
         vec![
             ("data", "data.sample_dataset", json!({"dataset": "penguins"})),
@@ -1387,7 +1391,7 @@ fn decision_forest_regression_on_the_diabetes_example_split() {
 }
 
 /// Iris, z-scored, and k-means with 3 clusters trained on it.
-fn iris_kmeans() -> (Vec<(&'static str, &'static str, Json)>, Vec<(&'static str, &'static str)>) {
+fn iris_kmeans() -> Graph {
     (
         vec![
             ("iris", "data.sample_dataset", json!({"dataset": "iris"})),
@@ -1791,4 +1795,81 @@ fn evaluate_model_regression_metrics_by_hand_for_two_inputs() {
 
     let message = ran.error("unscored");
     assert!(message.contains("has no predictions") && message.contains("Score Model"), "{message}");
+}
+
+// ------------------------------------------------------------------------- fitted transforms replay
+
+#[test]
+fn clean_missing_data_remove_column_drops_the_fitted_columns_from_other_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "train.csv", "a,b,y\n1,1,0\n2,,1\n3,4,0\n4,3,1\n");
+    // In this table `a` has the gap and `b` is complete: still `b` goes, as fitted.
+    write(dir.path(), "test.csv", "a,b,y\n1,2,0\n,3,1\n");
+    let ran = run_in(
+        dir.path(),
+        workflow(
+            &[
+                ("train", "data.import_data", json!({"path": "train.csv"})),
+                ("test", "data.import_data", json!({"path": "test.csv"})),
+                ("clean", "transform.clean_missing_data", json!({"mode": "remove_column"})),
+                ("apply", "transform.apply_transformation", json!({})),
+            ],
+            &[("train.data", "clean.data"), ("clean.transform", "apply.transform"), ("test.data", "apply.data")],
+        ),
+    );
+    assert_eq!(names(ran.table("clean.data")), ["a", "y"]);
+    assert_eq!(names(ran.table("apply.data")), ["a", "y"]);
+}
+
+#[test]
+fn clean_missing_data_keeps_the_types_of_columns_it_does_not_need_to_change() {
+    let ran = run(workflow(
+        &[
+            ("penguins", "data.sample_dataset", json!({"dataset": "penguins"})),
+            ("mean", "transform.clean_missing_data", json!({"mode": "mean"})),
+            ("mode", "transform.clean_missing_data", json!({"mode": "mode", "columns": ["body_mass_g"]})),
+        ],
+        &[("penguins.data", "mean.data"), ("penguins.data", "mode.data")],
+    ));
+    let original = ran.table("penguins.data");
+    let cleaned = ran.table("mean.data");
+    // `year` has no gaps: untouched, still whole numbers.
+    assert_eq!(column(cleaned, "year").dtype(), column(original, "year").dtype());
+    assert!(column(cleaned, "year").dtype().is_integer());
+    // `body_mass_g` is whole numbers with gaps: a whole fill value keeps it integer, a mean makes it float.
+    assert!(column(original, "body_mass_g").dtype().is_integer());
+    assert!(column(ran.table("mode.data"), "body_mass_g").dtype().is_integer());
+    assert_eq!(column(ran.table("mode.data"), "body_mass_g").null_count(), 0);
+    assert!(column(cleaned, "body_mass_g").dtype().is_float());
+}
+
+#[test]
+fn evaluate_model_computes_the_silhouette_on_the_clustered_columns() {
+    let ran = run(workflow(
+        &[
+            ("iris", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("kmeans", "model.kmeans", json!({"clusters": 3, "seed": 5})),
+            ("train", "train.train_clustering_model", json!({"columns": ["petal_length", "petal_width"]})),
+            ("assign", "train.assign_data_to_clusters", json!({})),
+            ("evaluate", "evaluate.evaluate_model", json!({})),
+        ],
+        &[
+            ("kmeans.learner", "train.learner"),
+            ("iris.data", "train.data"),
+            ("train.model", "assign.model"),
+            ("iris.data", "assign.data"),
+            ("assign.data", "evaluate.scored"),
+        ],
+    ));
+    let assigned = ran.table("assign.data");
+    let clusters: Vec<usize> = floats(assigned, "Assignments").iter().map(|c| *c as usize).collect();
+    let on = |columns: &[&str]| {
+        let rows: Vec<Vec<f64>> =
+            (0..assigned.height()).map(|i| columns.iter().map(|c| floats(assigned, c)[i]).collect()).collect();
+        pipewright_nodes::evaluate::metrics::silhouette(&rows, &clusters, 10_000, 0).expect("defined")
+    };
+    let petals = on(&["petal_length", "petal_width"]);
+    let all = on(&["sepal_length", "sepal_width", "petal_length", "petal_width"]);
+    assert!((petals - all).abs() > 0.05, "the two differ enough to tell apart: {petals} vs {all}");
+    assert_close("silhouette", ran.metric("evaluate.report", "silhouette"), petals, 1e-12);
 }

@@ -12,7 +12,7 @@ use pipewright_engine::{
 
 use super::metrics;
 use crate::frame::{numeric_values, text_values};
-use crate::train::{ASSIGNMENTS, DISTANCE, PROBABILITY_PREFIX, SCORED_LABELS};
+use crate::train::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE, PROBABILITY_PREFIX, SCORED_LABELS};
 
 /// Computes metrics of scored data; with two inputs, side by side.
 pub struct EvaluateModel;
@@ -157,7 +157,12 @@ fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<E
         numeric_values(&table.frame, ASSIGNMENTS)?.into_iter().map(|v| v.unwrap_or_default() as usize).collect();
     let distances: Vec<f64> =
         numeric_values(&table.frame, DISTANCE)?.into_iter().map(Option::unwrap_or_default).collect();
-    let features: Vec<String> = crate::frame::numeric_feature_columns(table);
+    // The columns the model clustered on; tables from elsewhere fall back to every numeric feature.
+    let features: Vec<String> = match table.attributes.get(CLUSTERING_FEATURES) {
+        Some(listed) => serde_json::from_value(listed.clone())
+            .map_err(|e| NodeError::data(format!("unreadable clustering columns: {e}")))?,
+        None => crate::frame::numeric_feature_columns(table),
+    };
     let columns: Vec<Vec<f64>> = features
         .iter()
         .map(|f| numeric_values(&table.frame, f).map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))

@@ -8,7 +8,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
 };
 
-use super::{ASSIGNMENTS, DISTANCE};
+use super::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE};
 use crate::frame::feature_matrix;
 use crate::model::{Prediction, algorithm_of};
 
@@ -36,6 +36,7 @@ pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeEr
     out.frame.with_column(Column::new(DISTANCE.into(), distances))?;
     out.roles.insert(ASSIGNMENTS.into(), Role::Score);
     out.roles.insert(DISTANCE.into(), Role::Score);
+    out.attributes.insert(CLUSTERING_FEATURES.into(), serde_json::json!(model.features));
     Ok(out)
 }
 

@@ -12,5 +12,7 @@ pub use train_model::TrainModel;
 
 /// Name of the cluster index column written by clustering blocks.
 pub const ASSIGNMENTS: &str = "Assignments";
+/// Table attribute naming the columns a clustering was computed on, for Evaluate Model.
+pub const CLUSTERING_FEATURES: &str = "clustering.features";
 /// Name of the distance column written by clustering blocks.
 pub const DISTANCE: &str = "DistanceToClusterCenter";

@@ -88,6 +88,9 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
     for name in columns {
         let action = match mode {
             "remove_row" => Action::RemoveRow,
+            // The columns to drop are decided here, on the fitting data, so that the transform drops the
+            // same columns from any other table.
+            "remove_column" if table.frame.column(&name).is_ok_and(|c| c.null_count() == 0) => continue,
             "remove_column" => Action::RemoveColumn,
             "constant" => {
                 let text = params.text("replacement")?;
@@ -127,17 +130,28 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     let mut frame = table.frame.clone();
     let mut drop_rows: Option<BooleanChunked> = None;
     for (name, action) in &state.columns {
-        let column = frame.column(name).map_err(|_| crate::frame::missing_column(&frame, name))?.clone();
+        let column = match (frame.column(name), action) {
+            (Ok(column), _) => column.clone(),
+            (Err(_), Action::RemoveColumn) => continue,
+            (Err(_), _) => return Err(crate::frame::missing_column(&frame, name)),
+        };
         match action {
-            Action::FillNumber { value } => {
+            // Columns without missing cells keep their type; filled integer columns stay integers
+            // when the fill value is whole.
+            Action::FillNumber { value } if column.null_count() > 0 => {
                 let filled: Vec<f64> = numeric_values(&frame, name)?.into_iter().map(|v| v.unwrap_or(*value)).collect();
-                frame.with_column(Column::new(name.as_str().into(), filled))?;
+                let mut filled = Column::new(name.as_str().into(), filled);
+                if column.dtype().is_integer() && value.fract() == 0.0 {
+                    filled = filled.cast(column.dtype())?;
+                }
+                frame.with_column(filled)?;
             }
-            Action::FillText { value } => {
+            Action::FillText { value } if column.null_count() > 0 => {
                 let filled: Vec<String> =
                     text_values(&frame, name)?.into_iter().map(|v| v.unwrap_or_else(|| value.clone())).collect();
                 frame.with_column(Column::new(name.as_str().into(), filled))?;
             }
+            Action::FillNumber { .. } | Action::FillText { .. } => {}
             Action::RemoveRow => {
                 let missing = column.is_null();
                 drop_rows = Some(match drop_rows {
@@ -145,11 +159,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
                     None => missing,
                 });
             }
-            Action::RemoveColumn => {
-                if column.null_count() > 0 {
-                    frame = frame.drop(name)?;
-                }
-            }
+            Action::RemoveColumn => frame = frame.drop(name)?,
         }
     }
     if let Some(mask) = drop_rows {
