@@ -247,9 +247,21 @@ pub fn run(
     };
     let threads = threads.min(plan.order.len().max(1));
 
+    // Outputs go to the disk cache on a thread of their own, off the critical path.
+    let (to_disk, finished) = std::sync::mpsc::channel::<(String, Outputs)>();
     std::thread::scope(|scope| {
+        if let Some(disk) = &options.disk_cache {
+            scope.spawn(move || {
+                for (fingerprint, outputs) in finished {
+                    // A cache that cannot be written only costs a re-run next time.
+                    let _ = disk.put(&fingerprint, &outputs);
+                }
+            });
+        }
         for _ in 0..threads {
-            scope.spawn(|| {
+            let to_disk = options.disk_cache.is_some().then(|| to_disk.clone());
+            let (shared, wake, plan, index, successors) = (&shared, &wake, &plan, &index, &successors);
+            scope.spawn(move || {
                 loop {
                     let next = {
                         let Ok(mut state) = shared.lock() else { return };
@@ -270,7 +282,10 @@ pub fn run(
                             state = guard;
                         }
                     };
-                    let outcome = run_node(workflow, catalog, options, &plan, &index, next, &shared, on_event);
+                    let outcome = run_node(workflow, catalog, options, plan, index, next, shared, on_event);
+                    if let (Some(to_disk), NodeStatus::Finished) = (&to_disk, &outcome.status) {
+                        let _ = to_disk.send((outcome.fingerprint.clone(), outcome.outputs.clone()));
+                    }
                     let Ok(mut state) = shared.lock() else { return };
                     state.running -= 1;
                     if outcome.status.is_success() {
@@ -288,6 +303,7 @@ pub fn run(
                 }
             });
         }
+        drop(to_disk);
     });
 
     let cancelled = options.cancel.is_cancelled();
@@ -401,10 +417,6 @@ fn run_node(
             let outputs: Outputs = Arc::new(values);
             if let Some(memory) = &options.memory_cache {
                 memory.put(&fingerprint, outputs.clone());
-            }
-            if let Some(disk) = &options.disk_cache {
-                // A cache that cannot be written only costs a re-run next time.
-                let _ = disk.put(&fingerprint, &outputs);
             }
             on_event(Event::NodeFinished {
                 node: node.id.clone(),
