@@ -75,7 +75,9 @@ pub fn validate(flow: &Path) -> ExitCode {
 fn apply_overrides(workflow: &mut Workflow, overrides: &[String]) -> Result<(), String> {
     for text in overrides {
         let (target, value) = text.split_once('=').ok_or_else(|| format!("--set {text}: expected NODE.PARAM=VALUE"))?;
-        let (node, param) = target.split_once('.').ok_or_else(|| format!("--set {text}: expected NODE.PARAM=VALUE"))?;
+        // Parameter names never hold a dot; node ids may.
+        let (node, param) =
+            target.rsplit_once('.').ok_or_else(|| format!("--set {text}: expected NODE.PARAM=VALUE"))?;
         let value: Json = serde_json::from_str(value).unwrap_or_else(|_| Json::String(value.to_owned()));
         let ids: Vec<String> = workflow.nodes.iter().map(|n| n.id.clone()).collect();
         let node = workflow

@@ -226,11 +226,18 @@ pub fn validate_in(workflow: &Workflow, catalog: &Catalog, base_dir: Option<&std
                     push(
                         &mut problems,
                         &node.id,
-                        format!(
-                            "parameter \"{}\": column \"{name}\" is not in input \"{port}\" (it has: {})",
-                            p.name,
-                            schema.names().join(", ")
-                        ),
+                        if schema.columns.is_empty() {
+                            format!(
+                                "parameter \"{}\": column \"{name}\" is not in input \"{port}\", which has no columns",
+                                p.name
+                            )
+                        } else {
+                            format!(
+                                "parameter \"{}\": column \"{name}\" is not in input \"{port}\" (it has: {})",
+                                p.name,
+                                schema.names().join(", ")
+                            )
+                        },
                     );
                 }
             }
