@@ -100,7 +100,7 @@ impl NodeKind for DecisionForest {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::BinaryClassification, Task::MulticlassClassification]))
+        Ok(learner_output(ctx, &[Task::BinaryClassification, Task::MulticlassClassification]))
     }
 }
 

@@ -29,7 +29,7 @@ impl NodeKind for DecisionForestRegression {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::Regression]))
+        Ok(learner_output(ctx, &[Task::Regression]))
     }
 }
 

@@ -52,7 +52,7 @@ impl NodeKind for KMeansClustering {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::Clustering]))
+        Ok(learner_output(ctx, &[Task::Clustering]))
     }
 }
 

@@ -40,7 +40,7 @@ impl NodeKind for LinearRegression {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::Regression]))
+        Ok(learner_output(ctx, &[Task::Regression]))
     }
 }
 

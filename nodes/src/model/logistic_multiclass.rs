@@ -25,7 +25,7 @@ impl NodeKind for MulticlassLogisticRegression {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::MulticlassClassification, Task::BinaryClassification]))
+        Ok(learner_output(ctx, &[Task::MulticlassClassification, Task::BinaryClassification]))
     }
 }
 

@@ -76,7 +76,7 @@ impl NodeKind for TwoClassLogisticRegression {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(learner_output(self, ctx, &[Task::BinaryClassification]))
+        Ok(learner_output(ctx, &[Task::BinaryClassification]))
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use pipewright_engine::{Learner, Model, NodeContext, NodeError, NodeKind, Params, Task, Value};
+use pipewright_engine::{Learner, Model, NodeContext, NodeError, Params, Task, Value};
 
 use crate::frame::Matrix;
 
@@ -87,11 +87,10 @@ pub(crate) fn algorithm_of(id: &str) -> Result<&'static dyn Algorithm, NodeError
 }
 
 /// The output of every learner block: its kind, name and checked parameters.
-pub(crate) fn learner_output(kind: &dyn NodeKind, ctx: &NodeContext<'_>, tasks: &[Task]) -> Vec<Value> {
-    let spec = kind.spec();
+pub(crate) fn learner_output(ctx: &NodeContext<'_>, tasks: &[Task]) -> Vec<Value> {
     vec![Value::Learner(Arc::new(Learner {
-        algorithm: spec.id.to_owned(),
-        name: spec.name.to_owned(),
+        algorithm: ctx.spec.id.to_owned(),
+        name: ctx.spec.name.to_owned(),
         tasks: tasks.to_vec(),
         params: ctx.params.values().clone(),
     }))]
