@@ -16,10 +16,18 @@ const EXIT_INVALID: u8 = 2;
 const EXIT_STOPPED: u8 = 130;
 
 #[derive(Parser)]
-#[command(name = "pipewright", version, about = "No-code machine-learning workflows: design, run headless, reproduce.")]
+#[command(
+    name = "pipewright",
+    version,
+    about = "No-code machine-learning workflows: design, run headless, reproduce.",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Workflow files or project folders to open in the designer.
+    #[arg(value_name = "FLOW")]
+    open: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -45,18 +53,48 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run_cmd::run(&args),
         Some(Command::Validate { flow }) => run_cmd::validate(&flow),
         Some(Command::Nodes { json }) => catalog_cmd::nodes(json),
-        None => designer(),
+        None => designer(&cli.open),
     }
 }
 
 /// Opens the designer when this build has it; otherwise says how to use the headless runner.
-fn designer() -> ExitCode {
+fn designer(open: &[PathBuf]) -> ExitCode {
     #[cfg(feature = "gui")]
     {
-        pipewright_ui::announce();
+        let paths = pipewright_ui::DesignerPaths {
+            config_dir: pipewright_ui::default_config_dir(),
+            projects_dir: projects_dir(),
+        };
+        match pipewright_ui::run_designer(pipewright_nodes::catalog(), paths, open) {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the designer window could not open: {e}");
+                eprintln!("(a display is needed; without one, use the headless runner)");
+            }
+        }
+    }
+    #[cfg(not(feature = "gui"))]
+    {
+        let _ = open;
+        eprintln!("This build has no designer window (built without the \"gui\" feature).");
     }
     eprintln!("Run a workflow headless:  pipewright run projects/titanic-two-class");
     eprintln!("List the blocks:          pipewright nodes");
     eprintln!("All commands:             pipewright --help");
-    ExitCode::SUCCESS
+    ExitCode::from(EXIT_INVALID)
+}
+
+/// The example projects: `$PIPEWRIGHT_PROJECTS`, else `projects/` in the working folder, else the one in
+/// the source tree the binary was built from (`target/<profile>/pipewright` → `projects/`).
+#[cfg(feature = "gui")]
+fn projects_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PIPEWRIGHT_PROJECTS") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut candidates = vec![PathBuf::from("projects")];
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(exe.ancestors().skip(1).take(4).map(|dir| dir.join("projects")));
+    }
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../projects"));
+    candidates.into_iter().find(|dir| dir.is_dir())
 }

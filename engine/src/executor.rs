@@ -185,12 +185,31 @@ pub fn ancestors(workflow: &Workflow, node: &str) -> HashSet<String> {
     seen
 }
 
+/// Content hash of a file read by a block. Hashes are remembered by path, size and modification time, so
+/// re-planning after every edit in the designer does not re-read large data files.
 fn file_hash(path: &Path) -> Vec<u8> {
-    let mut hasher = blake3::Hasher::new();
-    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
-        Ok(_) => hasher.finalize().as_bytes().to_vec(),
-        Err(e) => format!("unreadable: {e}").into_bytes(),
+    type Seen = HashMap<PathBuf, (u64, std::time::SystemTime, Vec<u8>)>;
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<Seen>> = std::sync::OnceLock::new();
+    let stamp = std::fs::metadata(path).and_then(|m| Ok((m.len(), m.modified()?))).ok();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some((len, modified)) = stamp
+        && let Ok(seen) = seen.lock()
+        && let Some((l, m, hash)) = seen.get(path)
+        && (*l, *m) == (len, modified)
+    {
+        return hash.clone();
     }
+    let mut hasher = blake3::Hasher::new();
+    let hash = match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
+        Ok(_) => hasher.finalize().as_bytes().to_vec(),
+        Err(e) => return format!("unreadable: {e}").into_bytes(),
+    };
+    if let Some((len, modified)) = stamp
+        && let Ok(mut seen) = seen.lock()
+    {
+        seen.insert(path.to_path_buf(), (len, modified, hash.clone()));
+    }
+    hash
 }
 
 /// JSON with object keys sorted at every level: equal values give equal text.

@@ -50,6 +50,9 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in the order the palette lists them.
+    pub const ALL: [Self; 6] = [Self::Data, Self::Transform, Self::Model, Self::Train, Self::Evaluate, Self::Deploy];
+
     /// The name shown to users.
     pub fn label(self) -> &'static str {
         match self {

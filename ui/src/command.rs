@@ -43,6 +43,15 @@ pub enum Command {
     },
     /// Adds or replaces a comment frame (by id).
     PutComment(Comment),
+    /// Moves a comment frame and the nodes inside it (a drag of its title bar).
+    MoveComment {
+        /// Comment id.
+        id: String,
+        /// New top-left corner.
+        position: [f32; 2],
+        /// New positions of the nodes it holds.
+        nodes: Vec<(String, [f32; 2])>,
+    },
     /// Removes a comment frame.
     RemoveComment(String),
     /// Renames the workflow.
@@ -62,6 +71,8 @@ impl Command {
             }
             (Self::SetTitle { node: a, .. }, Self::SetTitle { node: b, .. }) => a == b,
             (Self::Rename(_), Self::Rename(_)) => true,
+            (Self::MoveComment { id: a, .. }, Self::MoveComment { id: b, .. }) => a == b,
+            (Self::PutComment(a), Self::PutComment(b)) => a.id == b.id,
             _ => false,
         }
     }

@@ -33,12 +33,25 @@ pub struct Document {
     undo: Vec<(Workflow, Option<Command>)>,
     redo: Vec<Workflow>,
     saved: Workflow,
+    /// Counts changes of the workflow (edits, undo, redo), so views know when to refresh.
+    revision: u64,
 }
 
 impl Document {
     /// A new, unsaved document.
     pub fn new(workflow: Workflow) -> Self {
-        Self { saved: workflow.clone(), workflow, path: None, undo: Vec::new(), redo: Vec::new() }
+        Self { saved: workflow.clone(), workflow, path: None, undo: Vec::new(), redo: Vec::new(), revision: 0 }
+    }
+
+    /// A document restored from a recovery file: `current` is the unsaved work, `saved` what its file
+    /// (if any) holds, so it opens dirty and saving writes the recovered work to `path`.
+    pub fn recovered(path: Option<PathBuf>, saved: Workflow, current: Workflow) -> Self {
+        Self { path, saved, ..Self::new(current) }
+    }
+
+    /// Changes with every edit, undo and redo.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Opens a workflow file.
@@ -74,6 +87,14 @@ impl Document {
         Ok(())
     }
 
+    /// Ends the current gesture (a drag, a burst of typing): the next command starts a new undo step even
+    /// if it would merge with the last one.
+    pub fn end_gesture(&mut self) {
+        if let Some(last) = self.undo.last_mut() {
+            last.1 = None;
+        }
+    }
+
     /// Whether there is something to undo.
     pub fn can_undo(&self) -> bool {
         !self.undo.is_empty()
@@ -88,6 +109,7 @@ impl Document {
     pub fn undo(&mut self) -> bool {
         let Some((before, _)) = self.undo.pop() else { return false };
         self.redo.push(std::mem::replace(&mut self.workflow, before));
+        self.revision += 1;
         true
     }
 
@@ -96,6 +118,7 @@ impl Document {
         let Some(after) = self.redo.pop() else { return false };
         let before = std::mem::replace(&mut self.workflow, after);
         self.undo.push((before, None));
+        self.revision += 1;
         true
     }
 
@@ -110,6 +133,7 @@ impl Document {
             return Ok(());
         }
         self.redo.clear();
+        self.revision += 1;
         match self.undo.last() {
             Some((_, Some(previous))) if command.merges_with(previous) => {
                 if let Some(last) = self.undo.last_mut() {
@@ -236,6 +260,17 @@ fn apply_to(workflow: &mut Workflow, command: &Command, catalog: &Catalog) -> Re
             Some(existing) => *existing = comment.clone(),
             None => workflow.comments.push(comment.clone()),
         },
+        Command::MoveComment { id, position, nodes } => {
+            let comment = workflow
+                .comments
+                .iter_mut()
+                .find(|c| &c.id == id)
+                .ok_or_else(|| CommandError::UnknownNode(id.clone()))?;
+            comment.position = *position;
+            for (node, position) in nodes {
+                node_mut(workflow, node)?.position = *position;
+            }
+        }
         Command::RemoveComment(id) => workflow.comments.retain(|c| &c.id != id),
         Command::Rename(name) => workflow.name.clone_from(name),
         Command::SetSeed(seed) => workflow.seed = *seed,

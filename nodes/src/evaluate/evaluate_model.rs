@@ -149,7 +149,19 @@ fn regression(table: &Table, source: &str) -> Result<Evaluation, NodeError> {
     }
     let (actual, predicted): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
     let metrics = metrics::regression(&actual, &predicted).iter().map(|(n, v)| metric(n, *v)).collect();
-    Ok(Evaluation { source: source.to_owned(), task: Task::Regression, metrics, confusion: None, curves: Vec::new() })
+    let residuals = Curve {
+        name: "residuals".into(),
+        x_label: "predicted".into(),
+        y_label: "residual (actual − predicted)".into(),
+        points: every_nth(actual.len(), CHART_POINTS).map(|i| [predicted[i], actual[i] - predicted[i]]).collect(),
+    };
+    Ok(Evaluation {
+        source: source.to_owned(),
+        task: Task::Regression,
+        metrics,
+        confusion: None,
+        curves: vec![residuals],
+    })
 }
 
 fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<Evaluation, NodeError> {
@@ -182,8 +194,39 @@ fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<E
         task: Task::Clustering,
         metrics: out,
         confusion: None,
-        curves: Vec::new(),
+        curves: cluster_scatter(&rows, &assignments),
     })
+}
+
+/// Rows drawn at most in a chart of the report; larger tables are thinned evenly.
+const CHART_POINTS: usize = 3000;
+
+/// Indices of at most `limit` of `n` rows, evenly spread.
+fn every_nth(n: usize, limit: usize) -> impl Iterator<Item = usize> {
+    let step = n.div_ceil(limit.max(1)).max(1);
+    (0..n).step_by(step)
+}
+
+/// The rows on their first two principal components, one curve per cluster (`pca:<cluster>`).
+fn cluster_scatter(rows: &[Vec<f64>], assignments: &[usize]) -> Vec<Curve> {
+    let shown: Vec<usize> = every_nth(rows.len(), CHART_POINTS).collect();
+    let Some(axes) = metrics::principal_axes(rows, 2) else { return Vec::new() };
+    let d = axes.first().map_or(0, Vec::len);
+    let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / rows.len() as f64).collect();
+    let project = |row: &[f64], axis: &[f64]| row.iter().zip(&mean).zip(axis).map(|((x, m), a)| (x - m) * a).sum::<f64>();
+    let clusters = assignments.iter().copied().max().map_or(0, |m| m + 1);
+    (0..clusters)
+        .map(|k| Curve {
+            name: format!("pca:{k}"),
+            x_label: "PC1".into(),
+            y_label: "PC2".into(),
+            points: shown
+                .iter()
+                .filter(|&&i| assignments[i] == k)
+                .map(|&i| [project(&rows[i], &axes[0]), axes.get(1).map_or(0.0, |a| project(&rows[i], a))])
+                .collect(),
+        })
+        .collect()
 }
 
 fn evaluate(table: &Table, source: &str, ctx: &NodeContext<'_>) -> Result<Evaluation, NodeError> {
@@ -218,6 +261,7 @@ impl NodeKind for EvaluateModel {
         .param("silhouette_sample", "Silhouette sample size", int(2, 1_000_000), json!(2000), "Clustering: the silhouette is computed on at most this many rows (it costs rows² distances).")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the silhouette sample. Empty: derived from the workflow seed.")
         .output("report", PortType::Report, "The metrics")
+        .version(2)
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

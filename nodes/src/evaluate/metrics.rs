@@ -137,6 +137,63 @@ pub fn silhouette(rows: &[Vec<f64>], clusters: &[usize], sample: usize, seed: u6
     Some(total / chosen.len() as f64)
 }
 
+/// The first `count` principal axes (unit vectors, largest variance first) of the rows, by power iteration
+/// on the covariance matrix with deflation. `None` for fewer than two rows or no columns.
+pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> {
+    let n = rows.len();
+    let d = rows.first()?.len();
+    if n < 2 || d == 0 {
+        return None;
+    }
+    let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n as f64).collect();
+    let mut cov = vec![vec![0.0; d]; d];
+    for row in rows {
+        for a in 0..d {
+            for b in a..d {
+                cov[a][b] += (row[a] - mean[a]) * (row[b] - mean[b]);
+            }
+        }
+    }
+    for a in 0..d {
+        for b in a..d {
+            cov[a][b] /= (n - 1) as f64;
+            cov[b][a] = cov[a][b];
+        }
+    }
+    let mut axes = Vec::new();
+    for k in 0..count.min(d) {
+        // A start vector not orthogonal to the wanted axis in practice: all ones, tilted by the index.
+        let mut v: Vec<f64> = (0..d).map(|j| 1.0 + (j + k) as f64 * 0.1).collect();
+        let mut eigenvalue = 0.0;
+        for _ in 0..500 {
+            let mut next: Vec<f64> = (0..d).map(|a| (0..d).map(|b| cov[a][b] * v[b]).sum()).collect();
+            let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm < 1e-300 {
+                break;
+            }
+            next.iter_mut().for_each(|x| *x /= norm);
+            let change: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+            v = next;
+            eigenvalue = norm;
+            if change < 1e-12 {
+                break;
+            }
+        }
+        // Sign convention: the largest component is positive, so reruns and platforms agree.
+        let largest = v.iter().copied().fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        if largest < 0.0 {
+            v.iter_mut().for_each(|x| *x = -*x);
+        }
+        for a in 0..d {
+            for b in 0..d {
+                cov[a][b] -= eigenvalue * v[a] * v[b];
+            }
+        }
+        axes.push(v);
+    }
+    Some(axes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +229,20 @@ mod tests {
         let s = silhouette(&rows, &[0, 0, 1, 1], 100, 0).expect("defined");
         assert!(s > 0.98, "{s}");
         assert_eq!(silhouette(&rows, &[0, 0, 0, 0], 100, 0), None);
+    }
+
+    #[test]
+    fn principal_axes_of_points_on_a_line_and_an_ellipse() {
+        // Points on y = 2x: the first axis is (1, 2)/sqrt(5).
+        let rows: Vec<Vec<f64>> = (0..10).map(|i| vec![f64::from(i), 2.0 * f64::from(i)]).collect();
+        let axes = principal_axes(&rows, 2).expect("axes");
+        let s = 5f64.sqrt();
+        assert!((axes[0][0] - 1.0 / s).abs() < 1e-9 && (axes[0][1] - 2.0 / s).abs() < 1e-9, "{axes:?}");
+        // Wide along x, narrow along y: the axes are x then y.
+        let rows = vec![vec![-3.0, 0.0], vec![3.0, 0.0], vec![0.0, 1.0], vec![0.0, -1.0]];
+        let axes = principal_axes(&rows, 2).expect("axes");
+        assert!((axes[0][0].abs() - 1.0).abs() < 1e-9 && axes[0][1].abs() < 1e-9, "{axes:?}");
+        assert!((axes[1][1].abs() - 1.0).abs() < 1e-6, "{axes:?}");
+        assert!(principal_axes(&rows[..1], 2).is_none());
     }
 }

@@ -1,0 +1,1146 @@
+//! The designer window: tabs of open workflows, the start page, menus and shortcuts, and per tab the
+//! palette, canvas, inspector and output panel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::emath::TSTransform;
+use egui::{Id, Key, KeyboardShortcut, Modifiers, Pos2, Rect, RichText, Ui};
+use serde_json::json;
+
+use pipewright_engine::{Catalog, Edge, Node, Value, Workflow, project_dir_of};
+
+use crate::canvas::{CanvasAction, CanvasGraph, Refusal, Viewer, fit_transform, snarl_style};
+use crate::command::Command;
+use crate::document::Document;
+use crate::output::OutputView;
+use crate::palette::{Palette, PaletteDrag};
+use crate::runtime::{Phase, RunSettings, Runtime, format_duration};
+use crate::settings::{self, Recovery, Settings};
+use crate::start::{Example, StartAction};
+use crate::{comments, inspector, start, theme};
+
+/// Autosave writes a recovery file this long after the last edit.
+const AUTOSAVE_AFTER: Duration = Duration::from_secs(3);
+
+/// The id of the snarl widget of a tab.
+fn snarl_id(slot: u64) -> Id {
+    Id::new(("canvas", slot))
+}
+
+/// One open workflow: the document, its runtime, and its view state.
+pub struct Tab {
+    slot: u64,
+    /// The document.
+    pub document: Document,
+    /// Runs and results.
+    pub runtime: Runtime,
+    graph: CanvasGraph,
+    selection: Vec<String>,
+    selected_comment: Option<String>,
+    output: OutputView,
+    output_port: usize,
+    transform: TSTransform,
+    fit_pending: bool,
+    canvas_rect: Rect,
+    refusal: Option<Refusal>,
+    quick_add: Option<QuickAdd>,
+    autosaved_revision: u64,
+    changed_at: Option<Instant>,
+}
+
+struct QuickAdd {
+    at: Pos2,
+    screen: Pos2,
+    query: String,
+}
+
+impl Tab {
+    fn new(slot: u64, document: Document) -> Self {
+        Self {
+            slot,
+            autosaved_revision: document.revision(),
+            document,
+            runtime: Runtime::default(),
+            graph: CanvasGraph::default(),
+            selection: Vec::new(),
+            selected_comment: None,
+            output: OutputView::default(),
+            output_port: 0,
+            transform: TSTransform::IDENTITY,
+            fit_pending: true,
+            canvas_rect: Rect::NOTHING,
+            refusal: None,
+            quick_add: None,
+            changed_at: None,
+        }
+    }
+
+    /// The folder relative paths resolve against and the project whose cache runs use.
+    fn base_dir(&self) -> PathBuf {
+        self.document
+            .path()
+            .and_then(Path::parent)
+            .map_or_else(|| std::env::current_dir().unwrap_or_default(), Path::to_path_buf)
+    }
+
+    /// The tab's label: file name or workflow name, with a dot when unsaved.
+    pub fn title(&self) -> String {
+        let name = self.document.path().and_then(Path::file_name).map_or_else(
+            || self.document.workflow().name.clone(),
+            |n| n.to_string_lossy().trim_end_matches(".flow.json").to_owned(),
+        );
+        if self.document.is_dirty() { format!("● {name}") } else { name }
+    }
+
+    /// Node ids selected on the canvas.
+    pub fn selection(&self) -> &[String] {
+        &self.selection
+    }
+}
+
+/// Where the designer keeps its files and finds its examples.
+#[derive(Debug, Clone)]
+pub struct DesignerPaths {
+    /// Settings and recovery files.
+    pub config_dir: PathBuf,
+    /// The example projects (folders with a workflow each).
+    pub projects_dir: Option<PathBuf>,
+}
+
+/// A message in the status bar.
+#[derive(Debug, Clone)]
+struct Notice {
+    text: String,
+    is_error: bool,
+}
+
+/// The whole designer.
+pub struct Designer {
+    catalog: Arc<Catalog>,
+    paths: DesignerPaths,
+    settings: Settings,
+    tabs: Vec<Tab>,
+    active: Option<usize>,
+    examples: Vec<Example>,
+    recoveries: Vec<(PathBuf, Recovery)>,
+    palette: Palette,
+    notice: Option<Notice>,
+    next_slot: u64,
+    applied_look: Option<(theme::Theme, f32)>,
+    window_title: String,
+    confirm_close: Option<ConfirmClose>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ConfirmClose {
+    Tab(usize),
+    Window,
+}
+
+impl Designer {
+    /// A designer with no open workflows, showing the start page (and an offer to restore unsaved work
+    /// from a previous session, if any).
+    pub fn new(catalog: Arc<Catalog>, paths: DesignerPaths) -> Self {
+        let settings = Settings::load(&paths.config_dir);
+        let examples = paths.projects_dir.as_deref().map(start::find_examples).unwrap_or_default();
+        let recoveries = settings::leftover_recoveries(&paths.config_dir);
+        Self {
+            catalog,
+            paths,
+            settings,
+            tabs: Vec::new(),
+            active: None,
+            examples,
+            recoveries,
+            palette: Palette::default(),
+            notice: None,
+            next_slot: 1,
+            applied_look: None,
+            window_title: String::new(),
+            confirm_close: None,
+        }
+    }
+
+    /// The open tabs.
+    pub fn tabs(&self) -> &[Tab] {
+        &self.tabs
+    }
+
+    /// The active tab, if a workflow (not the start page) is shown.
+    pub fn active_tab(&self) -> Option<&Tab> {
+        self.active.and_then(|i| self.tabs.get(i))
+    }
+
+    fn active_tab_mut(&mut self) -> Option<&mut Tab> {
+        self.active.and_then(|i| self.tabs.get_mut(i))
+    }
+
+    /// The examples offered on the start page.
+    pub fn examples(&self) -> &[Example] {
+        &self.examples
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn notify(&mut self, text: impl Into<String>, is_error: bool) {
+        self.notice = Some(Notice { text: text.into(), is_error });
+    }
+
+    fn save_settings(&mut self) {
+        if let Err(e) = self.settings.save(&self.paths.config_dir) {
+            self.notify(format!("Could not save settings in {}: {e}", self.paths.config_dir.display()), true);
+        }
+    }
+
+    /// Opens a workflow file in a new tab (or shows it if it is open already).
+    pub fn open(&mut self, path: &Path) {
+        let resolved = pipewright_engine::find_workflow(path).unwrap_or_else(|_| path.to_path_buf());
+        let canonical = std::fs::canonicalize(&resolved).unwrap_or_else(|_| resolved.clone());
+        if let Some(i) = self.tabs.iter().position(|t| {
+            t.document.path().is_some_and(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()) == canonical)
+        }) {
+            self.active = Some(i);
+            return;
+        }
+        match Document::open(&resolved) {
+            Ok(document) => {
+                self.settings.remember(&resolved);
+                self.save_settings();
+                self.add_tab(document);
+                self.notify(format!("Opened {}", resolved.display()), false);
+            }
+            Err(e) => self.notify(format!("Could not open {}: {e}", resolved.display()), true),
+        }
+    }
+
+    /// Adds a tab for a document and shows it.
+    pub fn add_tab(&mut self, document: Document) {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.tabs.push(Tab::new(slot, document));
+        self.active = Some(self.tabs.len() - 1);
+    }
+
+    fn new_workflow(&mut self) {
+        let n = self.tabs.len() + 1;
+        self.add_tab(Document::new(Workflow::new(format!("Untitled {n}"))));
+    }
+
+    fn open_dialog(&mut self) {
+        let mut dialog = rfd::FileDialog::new().add_filter("Pipewright workflow", &["json"]);
+        if let Some(dir) = self.settings.recent.first().and_then(|p| p.parent()) {
+            dialog = dialog.set_directory(dir);
+        }
+        if let Some(path) = dialog.pick_file() {
+            self.open(&path);
+        }
+    }
+
+    /// Saves the active workflow to its file, or asks where (`save_as`, or a never-saved workflow).
+    pub fn save_active(&mut self, save_as: bool) {
+        let Some(tab) = self.active_tab() else { return };
+        let target = if save_as || tab.document.path().is_none() {
+            let name = format!("{}.flow.json", tab.document.workflow().name.replace(['/', '\\'], "-"));
+            match rfd::FileDialog::new().add_filter("Pipewright workflow", &["json"]).set_file_name(name).save_file() {
+                Some(path) => Some(path),
+                None => return,
+            }
+        } else {
+            None
+        };
+        self.save_active_to(target.as_deref());
+    }
+
+    /// Saves the active workflow to `path` (or its own file), atomically; reports the outcome.
+    pub fn save_active_to(&mut self, path: Option<&Path>) {
+        let config_dir = self.paths.config_dir.clone();
+        let Some(tab) = self.active_tab_mut() else { return };
+        match tab.document.save(path) {
+            Ok(()) => {
+                settings::clear_recovery(&config_dir, tab.slot);
+                let saved = tab.document.path().map(Path::to_path_buf);
+                if let Some(saved) = saved {
+                    self.settings.remember(&saved);
+                    self.save_settings();
+                    self.notify(format!("Saved {}", saved.display()), false);
+                }
+            }
+            Err(e) => self.notify(format!("Could not save: {e}"), true),
+        }
+    }
+
+    fn close_tab(&mut self, index: usize, force: bool) {
+        let Some(tab) = self.tabs.get(index) else { return };
+        if tab.document.is_dirty() && !force {
+            self.confirm_close = Some(ConfirmClose::Tab(index));
+            return;
+        }
+        tab.runtime.stop();
+        settings::clear_recovery(&self.paths.config_dir, tab.slot);
+        self.tabs.remove(index);
+        self.active = match self.active {
+            Some(a) if a == index => (!self.tabs.is_empty()).then(|| index.min(self.tabs.len() - 1)),
+            Some(a) if a > index => Some(a - 1),
+            other => other,
+        };
+    }
+
+    /// Applies a command to the active document; a refused one is reported in the status bar.
+    pub fn apply(&mut self, command: Command) {
+        let catalog = self.catalog.clone();
+        let Some(tab) = self.active_tab_mut() else { return };
+        match tab.document.apply(command, &catalog) {
+            Ok(()) => tab.changed_at = Some(Instant::now()),
+            Err(e) => self.notify(e.to_string(), true),
+        }
+    }
+
+    /// Runs the active workflow, all of it or up to `target`.
+    pub fn run(&mut self, target: Option<String>, ctx: &egui::Context) {
+        let catalog = self.catalog.clone();
+        let device = self.settings.device();
+        let Some(tab) = self.active_tab_mut() else { return };
+        let settings = RunSettings {
+            base_dir: tab.base_dir(),
+            target,
+            device,
+            disk_cache_dir: tab.document.path().map(project_dir_of),
+        };
+        let repaint = {
+            let ctx = ctx.clone();
+            move || ctx.request_repaint()
+        };
+        let workflow = tab.document.workflow().clone();
+        if !tab.runtime.start(&workflow, &catalog, settings, repaint) {
+            let reason = tab.runtime.last_refusal.clone().unwrap_or_else(|| "a run is going on".into());
+            self.notify(format!("Cannot run: {reason}"), true);
+        }
+    }
+
+    fn copy_selection(&mut self, ctx: &egui::Context) {
+        let Some(tab) = self.active_tab() else { return };
+        let workflow = tab.document.workflow();
+        let mut fragment = Workflow::new(workflow.name.clone());
+        fragment.nodes = workflow.nodes.iter().filter(|n| tab.selection.contains(&n.id)).cloned().collect();
+        fragment.edges = workflow
+            .edges
+            .iter()
+            .filter(|e| tab.selection.contains(&e.from.node) && tab.selection.contains(&e.to.node))
+            .cloned()
+            .collect();
+        if fragment.nodes.is_empty() {
+            return;
+        }
+        let count = fragment.nodes.len();
+        ctx.copy_text(fragment.to_json());
+        self.notify(format!("Copied {count} block(s)"), false);
+    }
+
+    /// Pastes workflow JSON (from this or another window), offset so the copies do not hide the originals.
+    pub fn paste(&mut self, text: &str) {
+        let Ok(fragment) = Workflow::from_json(text) else {
+            return;
+        };
+        if fragment.nodes.is_empty() {
+            return;
+        }
+        let nodes: Vec<Node> = fragment
+            .nodes
+            .into_iter()
+            .map(|mut n| {
+                n.position = [n.position[0] + 40.0, n.position[1] + 40.0];
+                n
+            })
+            .collect();
+        self.apply(Command::Paste { nodes, edges: fragment.edges });
+    }
+
+    fn duplicate(&mut self, ids: &[String]) {
+        let Some(tab) = self.active_tab() else { return };
+        let workflow = tab.document.workflow();
+        let nodes: Vec<Node> = workflow
+            .nodes
+            .iter()
+            .filter(|n| ids.contains(&n.id))
+            .map(|n| Node { position: [n.position[0] + 40.0, n.position[1] + 40.0], ..n.clone() })
+            .collect();
+        let edges: Vec<Edge> =
+            workflow.edges.iter().filter(|e| ids.contains(&e.from.node) && ids.contains(&e.to.node)).cloned().collect();
+        if !nodes.is_empty() {
+            self.apply(Command::Paste { nodes, edges });
+        }
+    }
+
+    fn delete_selection(&mut self) {
+        let Some(tab) = self.active_tab() else { return };
+        if let Some(comment) = tab.selected_comment.clone() {
+            self.apply(Command::RemoveComment(comment));
+            if let Some(tab) = self.active_tab_mut() {
+                tab.selected_comment = None;
+            }
+            return;
+        }
+        let ids = tab.selection.clone();
+        if !ids.is_empty() {
+            self.apply(Command::RemoveNodes(ids));
+        }
+    }
+
+    fn undo(&mut self) {
+        if let Some(tab) = self.active_tab_mut() {
+            tab.document.undo();
+        }
+    }
+
+    fn redo(&mut self) {
+        if let Some(tab) = self.active_tab_mut() {
+            tab.document.redo();
+        }
+    }
+
+    /// Keyboard shortcuts and clipboard events. Text fields keep their own keys.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let shortcut = |modifiers: Modifiers, key: Key| {
+            ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(modifiers, key)))
+        };
+        if shortcut(Modifiers::COMMAND, Key::S) {
+            self.save_active(false);
+        }
+        if shortcut(Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
+            self.save_active(true);
+        }
+        if shortcut(Modifiers::COMMAND, Key::O) {
+            self.open_dialog();
+        }
+        if shortcut(Modifiers::COMMAND, Key::N) {
+            self.new_workflow();
+        }
+        if shortcut(Modifiers::COMMAND, Key::W)
+            && let Some(i) = self.active
+        {
+            self.close_tab(i, false);
+        }
+        if shortcut(Modifiers::NONE, Key::F5) {
+            self.run(None, ctx);
+        }
+        if shortcut(Modifiers::COMMAND, Key::F) {
+            self.palette.focus_search = true;
+        }
+        let typing = ctx.egui_wants_keyboard_input();
+        if typing || self.active.is_none() {
+            return;
+        }
+        if shortcut(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || shortcut(Modifiers::COMMAND, Key::Y) {
+            self.redo();
+        }
+        if shortcut(Modifiers::COMMAND, Key::Z) {
+            self.undo();
+        }
+        if shortcut(Modifiers::COMMAND, Key::D) {
+            let ids = self.active_tab().map(|t| t.selection.clone()).unwrap_or_default();
+            self.duplicate(&ids);
+        }
+        if shortcut(Modifiers::NONE, Key::Delete) || shortcut(Modifiers::NONE, Key::Backspace) {
+            self.delete_selection();
+        }
+        if shortcut(Modifiers::NONE, Key::Home)
+            && let Some(tab) = self.active_tab_mut()
+        {
+            tab.fit_pending = true;
+        }
+        if shortcut(Modifiers::NONE, Key::Space)
+            && let Some(tab) = self.active_tab_mut()
+            && let Some(screen) = ctx.pointer_latest_pos().filter(|p| tab.canvas_rect.contains(*p))
+        {
+            let at = tab.transform.inverse() * screen;
+            tab.quick_add = Some(QuickAdd { at, screen, query: String::new() });
+        }
+        let events = ctx.input(|i| i.events.clone());
+        for event in events {
+            match event {
+                egui::Event::Copy => self.copy_selection(ctx),
+                egui::Event::Cut => {
+                    self.copy_selection(ctx);
+                    self.delete_selection();
+                }
+                egui::Event::Paste(text) => self.paste(&text),
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_look(&mut self, ctx: &egui::Context) {
+        let look = (self.settings.theme, self.settings.zoom);
+        if self.applied_look != Some(look) {
+            theme::apply(ctx, look.0);
+            ctx.set_zoom_factor(look.1);
+            self.applied_look = Some(look);
+        }
+    }
+
+    fn update_window_title(&mut self, ctx: &egui::Context) {
+        let title = match self.active_tab() {
+            Some(tab) => format!("{} — Pipewright", tab.title()),
+            None => "Pipewright".to_owned(),
+        };
+        if title != self.window_title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.window_title = title;
+        }
+    }
+
+    fn autosave(&mut self) {
+        let config_dir = self.paths.config_dir.clone();
+        let mut failure = None;
+        for tab in &mut self.tabs {
+            let due = tab.changed_at.is_some_and(|t| t.elapsed() >= AUTOSAVE_AFTER);
+            if !due || tab.autosaved_revision == tab.document.revision() {
+                continue;
+            }
+            tab.autosaved_revision = tab.document.revision();
+            tab.changed_at = None;
+            if tab.document.is_dirty() {
+                if let Err(e) =
+                    settings::write_recovery(&config_dir, tab.slot, tab.document.path(), tab.document.workflow())
+                {
+                    failure = Some(format!("Autosave failed: {e}"));
+                }
+            } else {
+                settings::clear_recovery(&config_dir, tab.slot);
+            }
+        }
+        if let Some(message) = failure {
+            self.notify(message, true);
+        }
+    }
+
+    /// Draws one frame of the designer.
+    pub fn ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.apply_look(&ctx);
+        for tab in &mut self.tabs {
+            tab.runtime.poll();
+            let base = tab.base_dir();
+            tab.runtime.refresh(tab.document.workflow(), tab.document.revision(), &self.catalog, &base);
+        }
+        self.shortcuts(&ctx);
+        self.close_request(&ctx);
+        self.top_bar_ui(ui);
+        self.status_bar_ui(ui);
+        match self.active {
+            None => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    let action = start::start_ui(ui, &self.examples, &self.settings.recent);
+                    match action {
+                        Some(StartAction::New) => self.new_workflow(),
+                        Some(StartAction::OpenDialog) => self.open_dialog(),
+                        Some(StartAction::Open(path)) => self.open(&path),
+                        Some(StartAction::Wizard) => {
+                            self.notify("The cheat-sheet wizard is coming in a later version.", false);
+                        }
+                        None => {}
+                    }
+                });
+            }
+            Some(_) => self.workspace_ui(ui),
+        }
+        self.recovery_ui(&ctx);
+        self.confirm_close_ui(&ctx);
+        self.autosave();
+        self.update_window_title(&ctx);
+        if self.tabs.iter().any(|t| t.runtime.is_running()) {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        if self.tabs.iter().any(|t| t.changed_at.is_some()) {
+            ctx.request_repaint_after(AUTOSAVE_AFTER);
+        }
+    }
+
+    fn close_request(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested()) && self.tabs.iter().any(|t| t.document.is_dirty()) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.confirm_close = Some(ConfirmClose::Window);
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::top("top-bar").show(ui, |ui| {
+            ui.add_space(2.0);
+            egui::MenuBar::new().ui(ui, |ui| {
+                self.menus_ui(ui, &ctx);
+                ui.separator();
+                self.run_controls_ui(ui, &ctx);
+            });
+            ui.add_space(2.0);
+            self.tab_strip_ui(ui);
+        });
+    }
+
+    fn menus_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        let has_tab = self.active.is_some();
+        ui.menu_button("File", |ui| {
+            if ui.button("New workflow").clicked() {
+                self.new_workflow();
+            }
+            if ui.button("Open…").clicked() {
+                self.open_dialog();
+            }
+            ui.menu_button("Open recent", |ui| {
+                for path in self.settings.recent.clone() {
+                    if ui.button(path.display().to_string()).clicked() {
+                        self.open(&path);
+                    }
+                }
+            });
+            ui.separator();
+            if ui.add_enabled(has_tab, egui::Button::new("Save").shortcut_text("Ctrl+S")).clicked() {
+                self.save_active(false);
+            }
+            if ui.add_enabled(has_tab, egui::Button::new("Save as…").shortcut_text("Ctrl+Shift+S")).clicked() {
+                self.save_active(true);
+            }
+            if ui.add_enabled(has_tab, egui::Button::new("Close").shortcut_text("Ctrl+W")).clicked()
+                && let Some(i) = self.active
+            {
+                self.close_tab(i, false);
+            }
+            ui.separator();
+            if ui.button("Start page").clicked() {
+                self.active = None;
+            }
+        });
+        ui.menu_button("Edit", |ui| {
+            let (can_undo, can_redo, selected) = self
+                .active_tab()
+                .map_or((false, false, false), |t| (t.document.can_undo(), t.document.can_redo(), !t.selection.is_empty()));
+            if ui.add_enabled(can_undo, egui::Button::new("Undo").shortcut_text("Ctrl+Z")).clicked() {
+                self.undo();
+            }
+            if ui.add_enabled(can_redo, egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z")).clicked() {
+                self.redo();
+            }
+            ui.separator();
+            if ui.add_enabled(selected, egui::Button::new("Copy").shortcut_text("Ctrl+C")).clicked() {
+                self.copy_selection(ctx);
+            }
+            if ui.add_enabled(selected, egui::Button::new("Duplicate").shortcut_text("Ctrl+D")).clicked() {
+                let ids = self.active_tab().map(|t| t.selection.clone()).unwrap_or_default();
+                self.duplicate(&ids);
+            }
+            if ui.add_enabled(selected, egui::Button::new("Delete").shortcut_text("Del")).clicked() {
+                self.delete_selection();
+            }
+            ui.separator();
+            if ui.add_enabled(has_tab, egui::Button::new("Add comment frame")).clicked() {
+                self.add_comment();
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.add_enabled(has_tab, egui::Button::new("Fit to view").shortcut_text("Home")).clicked()
+                && let Some(tab) = self.active_tab_mut()
+            {
+                tab.fit_pending = true;
+            }
+            let dark = self.settings.theme.is_dark();
+            if ui.button(if dark { "☀ Light theme" } else { "🌙 Dark theme" }).clicked() {
+                self.settings.theme = self.settings.theme.toggled();
+                self.save_settings();
+            }
+            ui.horizontal(|ui| {
+                ui.label("Scale");
+                for zoom in [1.0_f32, 1.25, 1.5] {
+                    if ui.selectable_label((self.settings.zoom - zoom).abs() < 0.01, format!("{:.0}%", zoom * 100.0)).clicked() {
+                        self.settings.zoom = zoom;
+                        self.save_settings();
+                    }
+                }
+            });
+        });
+    }
+
+    fn add_comment(&mut self) {
+        let Some(tab) = self.active_tab() else { return };
+        let center = tab.transform.inverse() * tab.canvas_rect.center();
+        let comment = comments::new_comment(tab.document.workflow(), &tab.selection, center);
+        self.apply(Command::PutComment(comment));
+    }
+
+    fn run_controls_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+        let has_tab = self.active.is_some();
+        let running = self.active_tab().is_some_and(|t| t.runtime.is_running());
+        let selected = self.active_tab().and_then(|t| t.selection.first().cloned());
+        let dark = ui.visuals().dark_mode;
+        let run = egui::Button::new(RichText::new("▶ Run").strong().color(theme::text_on(theme::success(dark))))
+            .fill(theme::success(dark));
+        if ui.add_enabled(has_tab && !running, run).on_hover_text("Run the whole workflow (F5)").clicked() {
+            self.run(None, ctx);
+        }
+        if ui
+            .add_enabled(has_tab && !running && selected.is_some(), egui::Button::new("⏭ Run to selected"))
+            .on_hover_text("Run the selected block and what it needs")
+            .clicked()
+        {
+            self.run(selected, ctx);
+        }
+        if ui.add_enabled(running, egui::Button::new("⏹ Stop")).clicked()
+            && let Some(tab) = self.active_tab()
+        {
+            tab.runtime.stop();
+        }
+        ui.separator();
+        ui.label("Device");
+        let before = self.settings.device.clone();
+        egui::ComboBox::from_id_salt("device").selected_text(&self.settings.device).width(70.0).show_ui(ui, |ui| {
+            for device in ["auto", "cpu", "gpu"] {
+                ui.selectable_value(&mut self.settings.device, device.to_owned(), device);
+            }
+        });
+        if before != self.settings.device {
+            self.save_settings();
+        }
+    }
+
+    fn tab_strip_ui(&mut self, ui: &mut Ui) {
+        let mut close = None;
+        ui.horizontal(|ui| {
+            if ui.selectable_label(self.active.is_none(), "🏠 Start").clicked() {
+                self.active = None;
+            }
+            for (i, tab) in self.tabs.iter().enumerate() {
+                let label = ui.selectable_label(self.active == Some(i), tab.title());
+                if label.clicked() {
+                    self.active = Some(i);
+                }
+                if label.middle_clicked() {
+                    close = Some(i);
+                }
+                if ui.small_button("×").on_hover_text("Close").clicked() {
+                    close = Some(i);
+                }
+            }
+        });
+        if let Some(i) = close {
+            self.close_tab(i, false);
+        }
+    }
+
+    fn status_bar_ui(&mut self, ui: &mut Ui) {
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let dark = ui.visuals().dark_mode;
+                if let Some(tab) = self.active_tab() {
+                    if let Some(run) = tab.runtime.active_run() {
+                        ui.spinner();
+                        ui.label(format!("Running… {}", format_duration(run.elapsed())));
+                    } else if let Some(last) = &tab.runtime.last_run {
+                        let (text, color) = if last.cancelled {
+                            ("Stopped".to_owned(), theme::warning(dark))
+                        } else if last.success {
+                            (
+                                format!("Finished in {} · {} ran, {} from cache", format_duration(last.duration), last.ran, last.cached),
+                                theme::success(dark),
+                            )
+                        } else {
+                            ("Run failed — see the red blocks".to_owned(), theme::error(dark))
+                        };
+                        ui.colored_label(color, text);
+                    }
+                    let problems = tab.runtime.problems().len();
+                    if problems > 0 {
+                        ui.separator();
+                        ui.colored_label(theme::warning(dark), format!("⚠ {problems} problem(s)"));
+                    }
+                }
+                if let Some(notice) = &self.notice {
+                    ui.separator();
+                    let color = if notice.is_error { theme::error(dark) } else { theme::weak_text(dark) };
+                    ui.colored_label(color, &notice.text);
+                }
+            });
+        });
+    }
+
+    fn workspace_ui(&mut self, ui: &mut Ui) {
+        let Some(index) = self.active else { return };
+        let catalog = self.catalog.clone();
+        egui::Panel::left("palette")
+            .resizable(true)
+            .default_size(theme::SIDE_PANEL_WIDTH - 40.0)
+            .show(ui, |ui| {
+                if let Some(kind) = self.palette.palette_ui(ui, &catalog)
+                    && let Some(tab) = self.tabs.get(index)
+                {
+                    let at = tab.transform.inverse() * tab.canvas_rect.center();
+                    self.add_block(&kind, at);
+                }
+            });
+        let mut commands = Vec::new();
+        {
+            let Some(tab) = self.tabs.get_mut(index) else { return };
+            let base_dir = tab.base_dir();
+            egui::Panel::right("inspector").resizable(true).default_size(theme::SIDE_PANEL_WIDTH + 40.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    let workflow = tab.document.workflow();
+                    let ctx = inspector::Inspected { catalog: &catalog, workflow, runtime: &tab.runtime, base_dir: &base_dir };
+                    if let Some(comment) = tab.selected_comment.as_ref().and_then(|c| workflow.comments.iter().find(|x| &x.id == c)) {
+                        inspector::comment_ui(ui, comment, &mut commands);
+                    } else if let Some(node) = tab.selection.first().and_then(|id| workflow.node(id)) {
+                        inspector::node_ui(ui, &ctx, node, &mut commands);
+                    } else {
+                        inspector::workflow_ui(ui, workflow, &tab.runtime, &mut commands);
+                    }
+                });
+            });
+            egui::Panel::bottom("output").resizable(true).default_size(theme::OUTPUT_PANEL_HEIGHT).show(ui, |ui| {
+                output_panel_ui(ui, tab, &catalog);
+            });
+        }
+        for command in commands {
+            self.apply(command);
+        }
+        egui::CentralPanel::no_frame().show(ui, |ui| self.canvas_ui(ui, index));
+    }
+
+    fn add_block(&mut self, kind: &str, at: Pos2) {
+        let Some(spec) = self.catalog.get(kind).map(|e| e.spec.clone()) else { return };
+        let Some(tab) = self.active_tab() else { return };
+        let node = crate::new_node(tab.document.workflow(), &spec, [at.x, at.y]);
+        self.apply(Command::AddNode(node));
+    }
+
+    fn canvas_ui(&mut self, ui: &mut Ui, index: usize) {
+        let catalog = self.catalog.clone();
+        let dark = self.settings.theme.is_dark();
+        let Some(tab) = self.tabs.get_mut(index) else { return };
+        tab.graph.sync(tab.document.workflow(), tab.document.revision(), &catalog);
+        let canvas_rect = ui.available_rect_before_wrap();
+        tab.canvas_rect = canvas_rect;
+        let set_transform = std::mem::take(&mut tab.fit_pending).then(|| fit_transform(tab.document.workflow(), canvas_rect));
+        let mut viewer = Viewer {
+            catalog: &catalog,
+            workflow: tab.document.workflow(),
+            runtime: &tab.runtime,
+            commands: Vec::new(),
+            actions: Vec::new(),
+            refusal: None,
+            set_transform,
+            transform: tab.transform,
+            dark,
+        };
+        let widget = egui_snarl::ui::SnarlWidget::new().id(snarl_id(tab.slot)).style(snarl_style(dark));
+        let response = widget.show(tab.graph.snarl_mut(), &mut viewer, ui);
+        let Viewer { mut commands, actions, refusal, transform, .. } = viewer;
+        tab.transform = transform;
+        let selected = egui_snarl::ui::get_selected_nodes(snarl_id(tab.slot), ui.ctx());
+        let selection = tab.graph.workflow_ids(&selected);
+        if !selection.is_empty() {
+            tab.selected_comment = None;
+        }
+        if selection != tab.selection {
+            tab.output_port = 0;
+        }
+        tab.selection = selection;
+        if let Some(message) = refusal
+            && let Some(at) = ui.ctx().pointer_latest_pos()
+        {
+            tab.refusal = Some(Refusal { message, at, since: ui.input(|i| i.time) });
+        }
+        if let Some(moved) = tab.graph.moved_nodes(tab.document.workflow()) {
+            commands.insert(0, moved);
+        }
+        let (comment_commands, clicked_comment) = comments::interact_ui(ui, tab.document.workflow(), tab.transform, canvas_rect);
+        commands.extend(comment_commands);
+        if let Some(comment) = clicked_comment {
+            tab.selected_comment = Some(comment);
+        }
+        let mut dropped = None;
+        if let Some(payload) = response.dnd_release_payload::<PaletteDrag>()
+            && let Some(screen) = ui.ctx().pointer_interact_pos()
+        {
+            dropped = Some((payload.0.clone(), tab.transform.inverse() * screen));
+        }
+        if response.dnd_hover_payload::<PaletteDrag>().is_some() {
+            ui.painter().rect_stroke(canvas_rect.shrink(2.0), 4.0, egui::Stroke::new(2.0, theme::accent(dark)), egui::StrokeKind::Inside);
+        }
+        hint_ui(ui, tab, canvas_rect, dark);
+        refusal_ui(ui, tab);
+        let quick = quick_add_ui(ui, tab, &catalog);
+        if ui.input(|i| i.pointer.any_released()) {
+            tab.document.end_gesture();
+        }
+        for command in commands {
+            self.apply(command);
+        }
+        if let Some((kind, at)) = dropped.or(quick) {
+            self.add_block(&kind, at);
+        }
+        for action in actions {
+            match action {
+                CanvasAction::RunTo(node) => self.run(Some(node), &ui.ctx().clone()),
+                CanvasAction::Duplicate(ids) => self.duplicate(&ids),
+                CanvasAction::Copy(ids) => {
+                    if let Some(tab) = self.active_tab_mut() {
+                        tab.selection = ids;
+                    }
+                    self.copy_selection(&ui.ctx().clone());
+                }
+                CanvasAction::QuickAdd(at) => {
+                    if let Some(tab) = self.active_tab_mut() {
+                        let screen = tab.transform * at;
+                        tab.quick_add = Some(QuickAdd { at, screen, query: String::new() });
+                    }
+                }
+            }
+        }
+    }
+
+    fn recovery_ui(&mut self, ctx: &egui::Context) {
+        if self.recoveries.is_empty() {
+            return;
+        }
+        let mut restore = None;
+        let mut discard = None;
+        let mut discard_all = false;
+        egui::Modal::new(Id::new("recovery")).show(ctx, |ui| {
+            ui.set_width(460.0);
+            ui.heading("Restore unsaved work?");
+            ui.label("Pipewright closed without saving these workflows. Their last autosaved state can be restored.");
+            ui.add_space(theme::SPACE_M);
+            for (i, (_, recovery)) in self.recoveries.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    let place = recovery.path.as_ref().map_or_else(|| "never saved".to_owned(), |p| p.display().to_string());
+                    ui.label(RichText::new(&recovery.workflow.name).strong());
+                    ui.label(RichText::new(place).color(theme::weak_text(ui.visuals().dark_mode)));
+                    if ui.button("Restore").clicked() {
+                        restore = Some(i);
+                    }
+                    if ui.button("Discard").clicked() {
+                        discard = Some(i);
+                    }
+                });
+            }
+            ui.add_space(theme::SPACE_M);
+            if ui.button("Discard all").clicked() {
+                discard_all = true;
+            }
+        });
+        if let Some(i) = restore {
+            let (file, recovery) = self.recoveries.remove(i);
+            let saved = recovery.path.as_deref().and_then(|p| Workflow::load(p).ok()).unwrap_or_else(|| Workflow::new(""));
+            self.add_tab(Document::recovered(recovery.path, saved, recovery.workflow));
+            if let Some(tab) = self.tabs.last_mut() {
+                tab.changed_at = Some(Instant::now());
+                tab.autosaved_revision = u64::MAX;
+            }
+            let _ = std::fs::remove_file(file);
+        }
+        if let Some(i) = discard {
+            let (file, _) = self.recoveries.remove(i);
+            let _ = std::fs::remove_file(file);
+        }
+        if discard_all {
+            for (file, _) in self.recoveries.drain(..) {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+
+    fn confirm_close_ui(&mut self, ctx: &egui::Context) {
+        let Some(what) = self.confirm_close else { return };
+        let mut choice = None;
+        egui::Modal::new(Id::new("confirm-close")).show(ctx, |ui| {
+            ui.set_width(380.0);
+            ui.heading("Save changes?");
+            ui.label(match what {
+                ConfirmClose::Tab(_) => "This workflow has unsaved changes.",
+                ConfirmClose::Window => "Some workflows have unsaved changes.",
+            });
+            ui.horizontal(|ui| {
+                if ui.button("Save").clicked() {
+                    choice = Some(0);
+                }
+                if ui.button("Don't save").clicked() {
+                    choice = Some(1);
+                }
+                if ui.button("Cancel").clicked() {
+                    choice = Some(2);
+                }
+            });
+        });
+        let Some(choice) = choice else { return };
+        self.confirm_close = None;
+        match (what, choice) {
+            (ConfirmClose::Tab(i), 0) => {
+                self.active = Some(i);
+                self.save_active(false);
+                if self.tabs.get(i).is_some_and(|t| !t.document.is_dirty()) {
+                    self.close_tab(i, true);
+                }
+            }
+            (ConfirmClose::Tab(i), 1) => self.close_tab(i, true),
+            (ConfirmClose::Window, 0) => {
+                for i in 0..self.tabs.len() {
+                    if self.tabs[i].document.is_dirty() {
+                        self.active = Some(i);
+                        self.save_active(false);
+                    }
+                }
+                if self.tabs.iter().all(|t| !t.document.is_dirty()) {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+            (ConfirmClose::Window, 1) => {
+                for tab in &mut self.tabs {
+                    settings::clear_recovery(&self.paths.config_dir, tab.slot);
+                    tab.document = Document::new(tab.document.workflow().clone());
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn hint_ui(ui: &Ui, tab: &Tab, canvas: Rect, dark: bool) {
+    if !tab.document.workflow().nodes.is_empty() {
+        return;
+    }
+    ui.painter().text(
+        canvas.center(),
+        egui::Align2::CENTER_CENTER,
+        "Drag blocks here from the palette, or right-click to add one",
+        theme::heading_font(),
+        theme::weak_text(dark),
+    );
+}
+
+fn refusal_ui(ui: &Ui, tab: &mut Tab) {
+    let Some(refusal) = &tab.refusal else { return };
+    let now = ui.input(|i| i.time);
+    if now - refusal.since > 4.0 {
+        tab.refusal = None;
+        return;
+    }
+    ui.ctx().request_repaint_after(Duration::from_millis(250));
+    egui::Area::new(Id::new("wire-refused"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(refusal.at + egui::vec2(12.0, 12.0))
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_max_width(320.0);
+                ui.colored_label(theme::error(ui.visuals().dark_mode), RichText::new("Cannot connect").strong());
+                ui.label(&refusal.message);
+            });
+        });
+}
+
+/// The quick-add search at the cursor; returns the kind chosen and where to put it.
+fn quick_add_ui(ui: &Ui, tab: &mut Tab, catalog: &Catalog) -> Option<(String, Pos2)> {
+    let quick = tab.quick_add.as_mut()?;
+    let mut chosen = None;
+    let mut close = false;
+    egui::Area::new(Id::new("quick-add")).order(egui::Order::Foreground).fixed_pos(quick.screen).show(ui.ctx(), |ui| {
+        egui::Frame::popup(ui.style()).show(ui, |ui| {
+            ui.set_width(260.0);
+            let field = ui.add(egui::TextEdit::singleline(&mut quick.query).hint_text("Add block…"));
+            field.request_focus();
+            let found = crate::palette::search(catalog, &quick.query);
+            for spec in found.iter().take(8) {
+                if ui.selectable_label(false, spec.name).clicked() {
+                    chosen = Some(spec.id.to_owned());
+                }
+            }
+            if ui.input(|i| i.key_pressed(Key::Enter))
+                && let Some(first) = found.first()
+            {
+                chosen = Some(first.id.to_owned());
+            }
+            if ui.input(|i| i.key_pressed(Key::Escape)) {
+                close = true;
+            }
+        });
+    });
+    let at = quick.at;
+    if chosen.is_some() || close {
+        tab.quick_add = None;
+    }
+    chosen.map(|kind| (kind, at))
+}
+
+fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
+    let dark = ui.visuals().dark_mode;
+    let Some(node_id) = tab.selection.first().cloned() else {
+        ui.centered_and_justified(|ui| {
+            ui.label(RichText::new("Select a block to see its output.").color(theme::weak_text(dark)));
+        });
+        return;
+    };
+    let Some(node) = tab.document.workflow().node(&node_id) else { return };
+    let Some(spec) = catalog.get(&node.kind).map(|e| e.spec.clone()) else { return };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(node.title.as_deref().unwrap_or(spec.name)).strong());
+        for (i, port) in spec.outputs.iter().enumerate() {
+            let text = format!("{} {}", theme::port_icon(port.ty), port.name);
+            if ui.selectable_label(tab.output_port == i, text).clicked() {
+                tab.output_port = i;
+            }
+        }
+        if tab.runtime.is_outdated(&node_id) {
+            ui.colored_label(theme::warning(dark), "⚠ from before the last edit — run again to refresh");
+        }
+    });
+    ui.separator();
+    let value: Option<Value> = tab.runtime.outputs(&node_id).and_then(|o| o.get(tab.output_port).cloned());
+    match value {
+        Some(value) => tab.output.show_ui(ui, &value),
+        None => {
+            let text = match tab.runtime.phase(&node_id) {
+                Phase::Failed(message) => format!("This block failed: {message}"),
+                Phase::Running { .. } | Phase::Queued => "Running…".to_owned(),
+                _ => "Not run yet. Press ▶ Run (F5) or right-click the block → Run to here.".to_owned(),
+            };
+            ui.label(RichText::new(text).color(theme::weak_text(dark)));
+        }
+    }
+}
+
+impl eframe::App for Designer {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.ui(ui);
+    }
+
+    fn on_exit(&mut self) {
+        for tab in &self.tabs {
+            tab.runtime.stop();
+        }
+    }
+}
+
+/// A new node of `spec`'s kind at `position` with a fresh id derived from the kind's name.
+pub fn new_node(workflow: &Workflow, spec: &pipewright_engine::NodeSpec, position: [f32; 2]) -> Node {
+    let taken: std::collections::HashSet<String> = workflow.nodes.iter().map(|n| n.id.clone()).collect();
+    let base: String = spec
+        .name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let _ = json!(null);
+    Node {
+        id: crate::document::fresh_id(&base, &taken),
+        kind: spec.id.to_owned(),
+        title: None,
+        params: std::collections::BTreeMap::new(),
+        position,
+    }
+}
