@@ -38,6 +38,8 @@ pub struct Tab {
     pub runtime: Runtime,
     graph: CanvasGraph,
     selection: Vec<String>,
+    /// The selection egui-snarl keeps itself (box selection), to notice what it adds.
+    snarl_selection: Vec<String>,
     selected_comment: Option<String>,
     output: OutputView,
     output_port: usize,
@@ -65,6 +67,7 @@ impl Tab {
             runtime: Runtime::default(),
             graph: CanvasGraph::default(),
             selection: Vec::new(),
+            snarl_selection: Vec::new(),
             selected_comment: None,
             output: OutputView::default(),
             output_port: 0,
@@ -832,13 +835,13 @@ impl Designer {
             set_transform,
             transform: tab.transform,
             dark,
+            selection: &tab.selection,
         };
         let widget = egui_snarl::ui::SnarlWidget::new().id(snarl_id(tab.slot)).style(snarl_style(dark));
         let response = widget.show(tab.graph.snarl_mut(), &mut viewer, ui);
         let Viewer { mut commands, actions, refusal, transform, .. } = viewer;
         tab.transform = transform;
-        let selected = egui_snarl::ui::get_selected_nodes(snarl_id(tab.slot), ui.ctx());
-        let selection = tab.graph.workflow_ids(&selected);
+        let selection = pick_selection(ui, tab, canvas_rect);
         if !selection.is_empty() {
             tab.selected_comment = None;
         }
@@ -1005,6 +1008,53 @@ impl Designer {
             _ => {}
         }
     }
+}
+
+/// The selection after this frame's clicks: a click on a block selects it, Shift+click adds or removes it,
+/// a click on the empty canvas clears the selection, and Shift+drag selects the blocks in a box.
+fn pick_selection(ui: &Ui, tab: &mut Tab, canvas: Rect) -> Vec<String> {
+    let ctx = ui.ctx();
+    let boxed: Vec<String> = {
+        let now = tab.graph.workflow_ids(&egui_snarl::ui::get_selected_nodes(snarl_id(tab.slot), ctx));
+        let added = now.iter().filter(|id| !tab.snarl_selection.contains(id)).cloned().collect();
+        tab.snarl_selection = now;
+        added
+    };
+    let mut selection: Vec<String> =
+        tab.selection.iter().filter(|id| tab.document.workflow().node(id).is_some()).cloned().collect();
+    let (clicked, pos, shift) = ctx.input(|i| (i.pointer.primary_clicked(), i.pointer.interact_pos(), i.modifiers.shift));
+    let on_canvas = pos.filter(|p| canvas.contains(*p)).filter(|p| {
+        ctx.layer_id_at(*p).is_none_or(|layer| layer.order == egui::Order::Background)
+    });
+    if clicked && let Some(pos) = on_canvas {
+        let hit = tab
+            .document
+            .workflow()
+            .nodes
+            .iter()
+            .rev()
+            .find(|n| crate::canvas::node_rect(ctx, &n.id).is_some_and(|r| r.contains(pos)))
+            .map(|n| n.id.clone());
+        match (hit, shift) {
+            (Some(id), true) => {
+                if let Some(i) = selection.iter().position(|s| s == &id) {
+                    selection.remove(i);
+                } else {
+                    selection.push(id);
+                }
+            }
+            (Some(id), false) => selection = vec![id],
+            (None, false) => selection.clear(),
+            (None, true) => {}
+        }
+    } else {
+        for id in boxed {
+            if !selection.contains(&id) {
+                selection.push(id);
+            }
+        }
+    }
+    selection
 }
 
 fn hint_ui(ui: &Ui, tab: &Tab, canvas: Rect, dark: bool) {

@@ -140,6 +140,8 @@ pub struct Viewer<'a> {
     pub transform: TSTransform,
     /// Whether the dark theme is on.
     pub dark: bool,
+    /// Node ids selected in the designer.
+    pub selection: &'a [String],
 }
 
 impl Viewer<'_> {
@@ -249,10 +251,32 @@ pub struct PortPin {
     pub connected: bool,
     /// Whether the input is required and still unconnected.
     pub missing: bool,
+    /// Where to record the pin's screen rectangle (see [`pin_rect`]).
+    pub record: Option<egui::Id>,
+}
+
+fn pin_id(node: &str, port: &str, output: bool) -> egui::Id {
+    egui::Id::new(("pin", node, port, output))
+}
+
+/// Where the pin of `node`'s `port` was drawn last frame (screen coordinates): for guided tours and tests
+/// that wire blocks the way a user does.
+pub fn pin_rect(ctx: &egui::Context, node: &str, port: &str, output: bool) -> Option<Rect> {
+    ctx.data(|d| d.get_temp::<Rect>(pin_id(node, port, output)))
+}
+
+/// Where `node` was drawn last frame (screen coordinates).
+pub fn node_rect(ctx: &egui::Context, node: &str) -> Option<Rect> {
+    ctx.data(|d| d.get_temp::<Rect>(egui::Id::new(("node-rect", node))))
 }
 
 impl SnarlPin for PortPin {
     fn draw(self, _snarl_style: &SnarlStyle, style: &Style, rect: Rect, painter: &Painter) -> PinWireInfo {
+        if let Some(id) = self.record {
+            let ctx = painter.ctx();
+            let to_screen = ctx.layer_transform_to_global(painter.layer_id()).unwrap_or_default();
+            ctx.data_mut(|d| d.insert_temp(id, to_screen * rect));
+        }
         let color = theme::port_color(self.ty);
         let fill = if self.connected { color } else { style.visuals.extreme_bg_color };
         let stroke = Stroke::new(if self.missing { 2.0 } else { 1.5 }, color);
@@ -313,6 +337,15 @@ pub fn snarl_style(dark: bool) -> SnarlStyle {
             .stroke(Stroke::new(1.0, if dark { Color32::from_gray(70) } else { Color32::from_gray(200) }))
             .shadow(egui::Shadow { offset: [0, 2], blur: 8, spread: 0, color: Color32::from_black_alpha(60) }),
     );
+    // The designer draws the selection itself (as the node's outline); the box being dragged stays visible.
+    style.select_style = Some(egui_snarl::ui::SelectionStyle {
+        margin: Margin::ZERO,
+        rounding: CornerRadius::ZERO,
+        fill: Color32::TRANSPARENT,
+        stroke: Stroke::NONE,
+    });
+    style.select_fill = Some(theme::accent(dark).gamma_multiply(0.12));
+    style.select_stoke = Some(Stroke::new(1.0, theme::accent(dark)));
     style.min_scale = Some(0.2);
     style.max_scale = Some(2.0);
     style.centering = Some(false);
@@ -338,7 +371,9 @@ impl SnarlViewer<String> for Viewer<'_> {
     ) -> Frame {
         let Some(id) = snarl.get_node(node) else { return default };
         let phase = self.runtime.phase(id);
+        let selected = self.selection.contains(id);
         let stroke = match &phase {
+            _ if selected => Stroke::new(2.5, theme::accent(self.dark)),
             Phase::Failed(_) => Stroke::new(2.0, theme::error(self.dark)),
             Phase::Running { .. } => Stroke::new(2.0, theme::accent(self.dark)),
             _ if self.spec(id).is_none() || self.runtime.problems_of(id).next().is_some() => {
@@ -397,12 +432,13 @@ impl SnarlViewer<String> for Viewer<'_> {
     fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<String>) -> PortPin {
         let Some(port) = snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.inputs.get(pin.id.input))
         else {
-            return PortPin { ty: PortType::Table, connected: false, missing: false };
+            return PortPin { ty: PortType::Table, connected: false, missing: false, record: None };
         };
         let connected = !pin.remotes.is_empty();
+        let record = snarl.get_node(pin.id.node).map(|id| pin_id(id, port.name, false));
         ui.label(egui::RichText::new(port.name).font(theme::small_font()).color(theme::weak_text(self.dark)))
             .on_hover_text(format!("{} {} — {}", theme::port_icon(port.ty), port.ty.label(), port.tooltip));
-        PortPin { ty: port.ty, connected, missing: port.required && !connected }
+        PortPin { ty: port.ty, connected, missing: port.required && !connected, record }
     }
 
     #[allow(refining_impl_trait, reason = "the canvas always draws its own pins")]
@@ -410,11 +446,12 @@ impl SnarlViewer<String> for Viewer<'_> {
         let Some(port) =
             snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.outputs.get(pin.id.output))
         else {
-            return PortPin { ty: PortType::Table, connected: false, missing: false };
+            return PortPin { ty: PortType::Table, connected: false, missing: false, record: None };
         };
+        let record = snarl.get_node(pin.id.node).map(|id| pin_id(id, port.name, true));
         ui.label(egui::RichText::new(port.name).font(theme::small_font()).color(theme::weak_text(self.dark)))
             .on_hover_text(format!("{} {} — {}", theme::port_icon(port.ty), port.ty.label(), port.tooltip));
-        PortPin { ty: port.ty, connected: !pin.remotes.is_empty(), missing: false }
+        PortPin { ty: port.ty, connected: !pin.remotes.is_empty(), missing: false, record }
     }
 
     fn has_body(&mut self, _node: &String) -> bool {
@@ -455,6 +492,13 @@ impl SnarlViewer<String> for Viewer<'_> {
                 sparkline_ui(ui, first, self.dark);
             }
         });
+    }
+
+    fn final_node_rect(&mut self, node: NodeId, rect: Rect, ui: &mut Ui, snarl: &mut Snarl<String>) {
+        if let Some(id) = snarl.get_node(node) {
+            let to_screen = ui.ctx().layer_transform_to_global(ui.layer_id()).unwrap_or_default();
+            ui.ctx().data_mut(|d| d.insert_temp(egui::Id::new(("node-rect", id.as_str())), to_screen * rect));
+        }
     }
 
     fn has_on_hover_popup(&mut self, node: &String) -> bool {

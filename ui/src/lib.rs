@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use app::{Designer, DesignerPaths, Tab, new_node};
-pub use canvas::headline;
+pub use canvas::{headline, node_rect, pin_rect};
 pub use command::Command;
 pub use document::{CommandError, Document, check_wire, fresh_id};
 pub use palette::{PaletteDrag, search as search_blocks};
