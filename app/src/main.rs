@@ -28,6 +28,18 @@ struct Cli {
     /// Workflow files or project folders to open in the designer.
     #[arg(value_name = "FLOW")]
     open: Vec<PathBuf>,
+    /// Designer: run the opened workflow as soon as the window shows.
+    #[arg(long)]
+    run: bool,
+    /// Designer: select this block (its output shows in the output panel).
+    #[arg(long, value_name = "NODE")]
+    select: Vec<String>,
+    /// Designer: print the time from launch to the first frame.
+    #[arg(long)]
+    report_startup: bool,
+    /// Designer: close after the first frame (startup benchmark).
+    #[arg(long, hide = true)]
+    exit_after_first_frame: bool,
 }
 
 #[derive(Subcommand)]
@@ -53,19 +65,26 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run_cmd::run(&args),
         Some(Command::Validate { flow }) => run_cmd::validate(&flow),
         Some(Command::Nodes { json }) => catalog_cmd::nodes(json),
-        None => designer(&cli.open),
+        None => designer(&cli),
     }
 }
 
 /// Opens the designer when this build has it; otherwise says how to use the headless runner.
-fn designer(open: &[PathBuf]) -> ExitCode {
+fn designer(cli: &Cli) -> ExitCode {
     #[cfg(feature = "gui")]
     {
         let paths = pipewright_ui::DesignerPaths {
             config_dir: pipewright_ui::default_config_dir(),
             projects_dir: projects_dir(),
         };
-        match pipewright_ui::run_designer(pipewright_nodes::catalog(), paths, open) {
+        let launch = pipewright_ui::LaunchOptions {
+            open: cli.open.clone(),
+            run: cli.run,
+            select: cli.select.clone(),
+            report_startup: cli.report_startup,
+            exit_after_first_frame: cli.exit_after_first_frame,
+        };
+        match pipewright_ui::run_designer(pipewright_nodes::catalog(), paths, launch) {
             Ok(()) => return ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: the designer window could not open: {e}");
@@ -75,7 +94,7 @@ fn designer(open: &[PathBuf]) -> ExitCode {
     }
     #[cfg(not(feature = "gui"))]
     {
-        let _ = open;
+        let _ = cli;
         eprintln!("This build has no designer window (built without the \"gui\" feature).");
     }
     eprintln!("Run a workflow headless:  pipewright run projects/titanic-two-class");

@@ -134,6 +134,15 @@ pub struct Designer {
     applied_look: Option<(theme::Theme, f32)>,
     window_title: String,
     confirm_close: Option<ConfirmClose>,
+    pending_run: bool,
+    startup: Option<Startup>,
+}
+
+/// Reports how long the window took to show its first frame (`--report-startup`).
+#[derive(Debug, Clone, Copy)]
+struct Startup {
+    launched: Instant,
+    exit_after: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -163,6 +172,26 @@ impl Designer {
             applied_look: None,
             window_title: String::new(),
             confirm_close: None,
+            pending_run: false,
+            startup: None,
+        }
+    }
+
+    /// Runs the active workflow as soon as the window shows (`pipewright FLOW --run`).
+    pub fn run_when_shown(&mut self) {
+        self.pending_run = true;
+    }
+
+    /// Prints the time from `launched` to the end of the first frame; with `exit_after`, closes then.
+    pub fn report_startup(&mut self, launched: Instant, exit_after: bool) {
+        self.startup = Some(Startup { launched, exit_after });
+    }
+
+    /// Selects blocks of the active workflow, as clicking them would.
+    pub fn select(&mut self, ids: &[String]) {
+        if let Some(tab) = self.active_tab_mut() {
+            tab.selection = ids.iter().filter(|id| tab.document.workflow().node(id).is_some()).cloned().collect();
+            tab.output_port = 0;
         }
     }
 
@@ -552,8 +581,17 @@ impl Designer {
             }
             Some(_) => self.workspace_ui(ui),
         }
+        if std::mem::take(&mut self.pending_run) {
+            self.run(None, &ctx);
+        }
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
+        if let Some(startup) = self.startup.take() {
+            eprintln!("first frame after {:.0} ms", startup.launched.elapsed().as_secs_f64() * 1000.0);
+            if startup.exit_after {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        }
         self.autosave();
         self.update_window_title(&ctx);
         if self.tabs.iter().any(|t| t.runtime.is_running()) {

@@ -204,13 +204,16 @@ pub fn headline(value: &Value) -> String {
             .evaluations
             .iter()
             .filter_map(|e| {
-                let name = match e.task {
-                    pipewright_engine::Task::Regression => "rmse",
-                    pipewright_engine::Task::Clustering => "silhouette",
-                    _ => "auc",
+                let preferred: &[(&str, &str)] = match e.task {
+                    pipewright_engine::Task::Regression => &[("rmse", "RMSE"), ("r2", "R²")],
+                    pipewright_engine::Task::Clustering => &[("silhouette", "silhouette"), ("inertia", "inertia")],
+                    _ => &[("roc_auc", "AUC"), ("macro_roc_auc", "AUC"), ("accuracy", "accuracy")],
                 };
-                let metric = e.metrics.iter().find(|m| m.name == name).or_else(|| e.metrics.first())?;
-                Some(format!("{} {:.3}", metric.name.to_uppercase(), metric.value))
+                let (value, label) = preferred
+                    .iter()
+                    .find_map(|(name, label)| e.metric(name).map(|v| (v, (*label).to_owned())))
+                    .or_else(|| e.metrics.first().map(|m| (m.value, m.name.clone())))?;
+                Some(format!("{label} {value:.3}"))
             })
             .collect::<Vec<_>>()
             .join(" · "),

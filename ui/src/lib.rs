@@ -17,6 +17,7 @@ mod runtime;
 mod settings;
 mod start;
 pub mod theme;
+mod viewers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,9 +33,24 @@ pub use start::{Example, find_examples};
 
 use pipewright_engine::Catalog;
 
-/// Opens the designer window and returns when it is closed. `open` are workflow files to open at start.
-pub fn run_designer(catalog: Catalog, paths: DesignerPaths, open: &[PathBuf]) -> Result<(), eframe::Error> {
-    let started = std::time::Instant::now();
+/// How the designer starts.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    /// Workflow files or project folders to open.
+    pub open: Vec<PathBuf>,
+    /// Run the last opened workflow once the window shows.
+    pub run: bool,
+    /// Select these blocks (so the output panel shows the first one).
+    pub select: Vec<String>,
+    /// Print the time to the first frame; with `exit_after_first_frame`, close right after it.
+    pub report_startup: bool,
+    /// Close after the first frame (for startup benchmarks).
+    pub exit_after_first_frame: bool,
+}
+
+/// Opens the designer window and returns when it is closed.
+pub fn run_designer(catalog: Catalog, paths: DesignerPaths, launch: LaunchOptions) -> Result<(), eframe::Error> {
+    let launched = std::time::Instant::now();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Pipewright")
@@ -43,17 +59,20 @@ pub fn run_designer(catalog: Catalog, paths: DesignerPaths, open: &[PathBuf]) ->
             .with_min_inner_size([800.0, 500.0]),
         ..Default::default()
     };
-    let open = open.to_vec();
     eframe::run_native(
         "Pipewright",
         options,
         Box::new(move |_creation| {
             let mut designer = Designer::new(Arc::new(catalog), paths);
-            for path in &open {
+            for path in &launch.open {
                 designer.open(path);
             }
-            if std::env::var_os("PIPEWRIGHT_REPORT_STARTUP").is_some() {
-                eprintln!("designer ready after {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+            if launch.run {
+                designer.run_when_shown();
+            }
+            designer.select(&launch.select);
+            if launch.report_startup || launch.exit_after_first_frame {
+                designer.report_startup(launched, launch.exit_after_first_frame);
             }
             Ok(Box::new(designer))
         }),

@@ -127,7 +127,7 @@ pub fn port_icon(port: PortType) -> &'static str {
         PortType::Learner => "▲",
         PortType::Model => "■",
         PortType::Transform => "★",
-        PortType::Report => "◆",
+        PortType::Report => "♦",
     }
 }
 

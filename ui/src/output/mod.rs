@@ -1,12 +1,3 @@
-//! Output viewers (placeholder until the full viewers land; the viewer work replaces this file).
+//! The output panel: shows the selected node's output with the viewers of [`crate::viewers`].
 
-/// State of the output panel.
-#[derive(Default)]
-pub struct OutputView;
-
-impl OutputView {
-    /// Draws `value`.
-    pub fn show_ui(&mut self, ui: &mut egui::Ui, value: &pipewright_engine::Value) {
-        ui.label(crate::headline(value));
-    }
-}
+pub use crate::viewers::OutputView;
