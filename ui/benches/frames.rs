@@ -37,11 +37,14 @@ fn big_workflow() -> Workflow {
             id: format!("n{i}"),
             kind: kinds[step].into(),
             title: None,
-            params: Default::default(),
+            params: std::collections::BTreeMap::default(),
             position: [step as f32 * 230.0, chain as f32 * 150.0],
         });
         if step > 0 {
-            workflow.edges.push(Edge { from: PortRef::new(format!("n{}", i - 1), "data"), to: PortRef::new(format!("n{i}"), "data") });
+            workflow.edges.push(Edge {
+                from: PortRef::new(format!("n{}", i - 1), "data"),
+                to: PortRef::new(format!("n{i}"), "data"),
+            });
         }
     }
     workflow
@@ -88,7 +91,12 @@ fn main() {
     let mean = times.iter().map(|d| ms(*d)).sum::<f64>() / times.len() as f64;
     println!("designer frame, {BLOCKS} blocks, {}x{} points, {FRAMES} frames", size.x, size.y);
     println!("  first frame after opening: {:.2} ms", ms(first));
-    println!("  per frame: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms", ms(times[FRAMES / 2]), ms(times[FRAMES * 95 / 100]), ms(times[FRAMES - 1]));
+    println!(
+        "  per frame: mean {mean:.2} ms, median {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        ms(times[FRAMES / 2]),
+        ms(times[FRAMES * 95 / 100]),
+        ms(times[FRAMES - 1])
+    );
     println!("  target: <= 8 ms per frame");
     let _ = std::fs::remove_dir_all(config);
 }

@@ -657,9 +657,9 @@ impl Designer {
             }
         });
         ui.menu_button("Edit", |ui| {
-            let (can_undo, can_redo, selected) = self
-                .active_tab()
-                .map_or((false, false, false), |t| (t.document.can_undo(), t.document.can_redo(), !t.selection.is_empty()));
+            let (can_undo, can_redo, selected) = self.active_tab().map_or((false, false, false), |t| {
+                (t.document.can_undo(), t.document.can_redo(), !t.selection.is_empty())
+            });
             if ui.add_enabled(can_undo, egui::Button::new("Undo").shortcut_text("Ctrl+Z")).clicked() {
                 self.undo();
             }
@@ -696,7 +696,10 @@ impl Designer {
             ui.horizontal(|ui| {
                 ui.label("Scale");
                 for zoom in [1.0_f32, 1.25, 1.5] {
-                    if ui.selectable_label((self.settings.zoom - zoom).abs() < 0.01, format!("{:.0}%", zoom * 100.0)).clicked() {
+                    if ui
+                        .selectable_label((self.settings.zoom - zoom).abs() < 0.01, format!("{:.0}%", zoom * 100.0))
+                        .clicked()
+                    {
                         self.settings.zoom = zoom;
                         self.save_settings();
                     }
@@ -784,7 +787,12 @@ impl Designer {
                             ("Stopped".to_owned(), theme::warning(dark))
                         } else if last.success {
                             (
-                                format!("Finished in {} · {} ran, {} from cache", format_duration(last.duration), last.ran, last.cached),
+                                format!(
+                                    "Finished in {} · {} ran, {} from cache",
+                                    format_duration(last.duration),
+                                    last.ran,
+                                    last.cached
+                                ),
                                 theme::success(dark),
                             )
                         } else {
@@ -810,34 +818,41 @@ impl Designer {
     fn workspace_ui(&mut self, ui: &mut Ui) {
         let Some(index) = self.active else { return };
         let catalog = self.catalog.clone();
-        egui::Panel::left("palette")
-            .resizable(true)
-            .default_size(theme::SIDE_PANEL_WIDTH - 40.0)
-            .show(ui, |ui| {
-                if let Some(kind) = self.palette.palette_ui(ui, &catalog)
-                    && let Some(tab) = self.tabs.get(index)
-                {
-                    let at = tab.transform.inverse() * tab.canvas_rect.center();
-                    self.add_block(&kind, at);
-                }
-            });
+        egui::Panel::left("palette").resizable(true).default_size(theme::SIDE_PANEL_WIDTH - 40.0).show(ui, |ui| {
+            if let Some(kind) = self.palette.palette_ui(ui, &catalog)
+                && let Some(tab) = self.tabs.get(index)
+            {
+                let at = tab.transform.inverse() * tab.canvas_rect.center();
+                self.add_block(&kind, at);
+            }
+        });
         let mut commands = Vec::new();
         {
             let Some(tab) = self.tabs.get_mut(index) else { return };
             let base_dir = tab.base_dir();
-            egui::Panel::right("inspector").resizable(true).default_size(theme::SIDE_PANEL_WIDTH + 40.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                    let workflow = tab.document.workflow();
-                    let ctx = inspector::Inspected { catalog: &catalog, workflow, runtime: &tab.runtime, base_dir: &base_dir };
-                    if let Some(comment) = tab.selected_comment.as_ref().and_then(|c| workflow.comments.iter().find(|x| &x.id == c)) {
-                        inspector::comment_ui(ui, comment, &mut commands);
-                    } else if let Some(node) = tab.selection.first().and_then(|id| workflow.node(id)) {
-                        inspector::node_ui(ui, &ctx, node, &mut commands);
-                    } else {
-                        inspector::workflow_ui(ui, workflow, &tab.runtime, &mut commands);
-                    }
-                });
-            });
+            egui::Panel::right("inspector").resizable(true).default_size(theme::SIDE_PANEL_WIDTH + 40.0).show(
+                ui,
+                |ui| {
+                    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                        let workflow = tab.document.workflow();
+                        let ctx = inspector::Inspected {
+                            catalog: &catalog,
+                            workflow,
+                            runtime: &tab.runtime,
+                            base_dir: &base_dir,
+                        };
+                        if let Some(comment) =
+                            tab.selected_comment.as_ref().and_then(|c| workflow.comments.iter().find(|x| &x.id == c))
+                        {
+                            inspector::comment_ui(ui, comment, &mut commands);
+                        } else if let Some(node) = tab.selection.first().and_then(|id| workflow.node(id)) {
+                            inspector::node_ui(ui, &ctx, node, &mut commands);
+                        } else {
+                            inspector::workflow_ui(ui, workflow, &tab.runtime, &mut commands);
+                        }
+                    });
+                },
+            );
             egui::Panel::bottom("output").resizable(true).default_size(theme::OUTPUT_PANEL_HEIGHT).show(ui, |ui| {
                 output_panel_ui(ui, tab, &catalog);
             });
@@ -862,7 +877,8 @@ impl Designer {
         tab.graph.sync(tab.document.workflow(), tab.document.revision(), &catalog);
         let canvas_rect = ui.available_rect_before_wrap();
         tab.canvas_rect = canvas_rect;
-        let set_transform = std::mem::take(&mut tab.fit_pending).then(|| fit_transform(tab.document.workflow(), canvas_rect));
+        let set_transform =
+            std::mem::take(&mut tab.fit_pending).then(|| fit_transform(tab.document.workflow(), canvas_rect));
         let mut viewer = Viewer {
             catalog: &catalog,
             workflow: tab.document.workflow(),
@@ -895,7 +911,8 @@ impl Designer {
         if let Some(moved) = tab.graph.moved_nodes(tab.document.workflow()) {
             commands.insert(0, moved);
         }
-        let (comment_commands, clicked_comment) = comments::interact_ui(ui, tab.document.workflow(), tab.transform, canvas_rect);
+        let (comment_commands, clicked_comment) =
+            comments::interact_ui(ui, tab.document.workflow(), tab.transform, canvas_rect);
         commands.extend(comment_commands);
         if let Some(comment) = clicked_comment {
             tab.selected_comment = Some(comment);
@@ -907,7 +924,12 @@ impl Designer {
             dropped = Some((payload.0.clone(), tab.transform.inverse() * screen));
         }
         if response.dnd_hover_payload::<PaletteDrag>().is_some() {
-            ui.painter().rect_stroke(canvas_rect.shrink(2.0), 4.0, egui::Stroke::new(2.0, theme::accent(dark)), egui::StrokeKind::Inside);
+            ui.painter().rect_stroke(
+                canvas_rect.shrink(2.0),
+                4.0,
+                egui::Stroke::new(2.0, theme::accent(dark)),
+                egui::StrokeKind::Inside,
+            );
         }
         hint_ui(ui, tab, canvas_rect, dark);
         refusal_ui(ui, tab);
@@ -955,7 +977,8 @@ impl Designer {
             ui.add_space(theme::SPACE_M);
             for (i, (_, recovery)) in self.recoveries.iter().enumerate() {
                 ui.horizontal(|ui| {
-                    let place = recovery.path.as_ref().map_or_else(|| "never saved".to_owned(), |p| p.display().to_string());
+                    let place =
+                        recovery.path.as_ref().map_or_else(|| "never saved".to_owned(), |p| p.display().to_string());
                     ui.label(RichText::new(&recovery.workflow.name).strong());
                     ui.label(RichText::new(place).color(theme::weak_text(ui.visuals().dark_mode)));
                     if ui.button("Restore").clicked() {
@@ -973,7 +996,8 @@ impl Designer {
         });
         if let Some(i) = restore {
             let (file, recovery) = self.recoveries.remove(i);
-            let saved = recovery.path.as_deref().and_then(|p| Workflow::load(p).ok()).unwrap_or_else(|| Workflow::new(""));
+            let saved =
+                recovery.path.as_deref().and_then(|p| Workflow::load(p).ok()).unwrap_or_else(|| Workflow::new(""));
             self.add_tab(Document::recovered(recovery.path, saved, recovery.workflow));
             if let Some(tab) = self.tabs.last_mut() {
                 tab.changed_at = Some(Instant::now());
@@ -1060,10 +1084,11 @@ fn pick_selection(ui: &Ui, tab: &mut Tab, canvas: Rect) -> Vec<String> {
     };
     let mut selection: Vec<String> =
         tab.selection.iter().filter(|id| tab.document.workflow().node(id).is_some()).cloned().collect();
-    let (clicked, pos, shift) = ctx.input(|i| (i.pointer.primary_clicked(), i.pointer.interact_pos(), i.modifiers.shift));
-    let on_canvas = pos.filter(|p| canvas.contains(*p)).filter(|p| {
-        ctx.layer_id_at(*p).is_none_or(|layer| layer.order == egui::Order::Background)
-    });
+    let (clicked, pos, shift) =
+        ctx.input(|i| (i.pointer.primary_clicked(), i.pointer.interact_pos(), i.modifiers.shift));
+    let on_canvas = pos
+        .filter(|p| canvas.contains(*p))
+        .filter(|p| ctx.layer_id_at(*p).is_none_or(|layer| layer.order == egui::Order::Background));
     if clicked && let Some(pos) = on_canvas {
         let hit = tab
             .document
@@ -1185,16 +1210,15 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
     });
     ui.separator();
     let value: Option<Value> = tab.runtime.outputs(&node_id).and_then(|o| o.get(tab.output_port).cloned());
-    match value {
-        Some(value) => tab.output.show_ui(ui, &value),
-        None => {
-            let text = match tab.runtime.phase(&node_id) {
-                Phase::Failed(message) => format!("This block failed: {message}"),
-                Phase::Running { .. } | Phase::Queued => "Running…".to_owned(),
-                _ => "Not run yet. Press ▶ Run (F5) or right-click the block → Run to here.".to_owned(),
-            };
-            ui.label(RichText::new(text).color(theme::weak_text(dark)));
-        }
+    if let Some(value) = value {
+        tab.output.show_ui(ui, &value)
+    } else {
+        let text = match tab.runtime.phase(&node_id) {
+            Phase::Failed(message) => format!("This block failed: {message}"),
+            Phase::Running { .. } | Phase::Queued => "Running…".to_owned(),
+            _ => "Not run yet. Press ▶ Run (F5) or right-click the block → Run to here.".to_owned(),
+        };
+        ui.label(RichText::new(text).color(theme::weak_text(dark)));
     }
 }
 

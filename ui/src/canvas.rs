@@ -37,16 +37,13 @@ impl CanvasGraph {
         }
         for node in &workflow.nodes {
             let pos = pos2(node.position[0], node.position[1]);
-            match self.ids.get(&node.id) {
-                Some(&snarl_id) => {
-                    if let Some(info) = self.snarl.get_node_info_mut(snarl_id) {
-                        info.pos = pos;
-                    }
+            if let Some(&snarl_id) = self.ids.get(&node.id) {
+                if let Some(info) = self.snarl.get_node_info_mut(snarl_id) {
+                    info.pos = pos;
                 }
-                None => {
-                    let snarl_id = self.snarl.insert_node(pos, node.id.clone());
-                    self.ids.insert(node.id.clone(), snarl_id);
-                }
+            } else {
+                let snarl_id = self.snarl.insert_node(pos, node.id.clone());
+                self.ids.insert(node.id.clone(), snarl_id);
             }
         }
         let wires: Vec<(OutPinId, InPinId)> = self.snarl.wires().collect();
@@ -231,7 +228,12 @@ fn sparkline_ui(ui: &mut Ui, value: &Value, dark: bool) {
     }
     let (rect, _) = ui.allocate_exact_size(vec2(theme::NODE_WIDTH - 24.0, 36.0), Sense::hover());
     let painter = ui.painter_at(rect);
-    painter.rect_stroke(rect, 2.0, Stroke::new(1.0, theme::weak_text(dark).gamma_multiply(0.4)), egui::StrokeKind::Inside);
+    painter.rect_stroke(
+        rect,
+        2.0,
+        Stroke::new(1.0, theme::weak_text(dark).gamma_multiply(0.4)),
+        egui::StrokeKind::Inside,
+    );
     painter.line_segment(
         [rect.left_bottom(), rect.right_top()],
         Stroke::new(1.0, theme::weak_text(dark).gamma_multiply(0.5)),
@@ -290,20 +292,19 @@ impl SnarlPin for PortPin {
             PortType::Transform => Some(PinShape::Star),
             PortType::Report => None,
         };
-        match shape {
-            Some(shape) => egui_snarl::ui::PinInfo::default().with_shape(shape).with_fill(fill).with_stroke(stroke).draw(
+        if let Some(shape) = shape {
+            egui_snarl::ui::PinInfo::default().with_shape(shape).with_fill(fill).with_stroke(stroke).draw(
                 &SnarlStyle::new(),
                 style,
                 rect,
                 painter,
-            ),
-            None => {
-                let c = rect.center();
-                let r = rect.width().min(rect.height()) * 0.55;
-                let points = vec![pos2(c.x, c.y - r), pos2(c.x + r, c.y), pos2(c.x, c.y + r), pos2(c.x - r, c.y)];
-                painter.add(egui::Shape::convex_polygon(points, fill, stroke));
-                PinWireInfo { color, style: WireStyle::Bezier5 }
-            }
+            )
+        } else {
+            let c = rect.center();
+            let r = rect.width().min(rect.height()) * 0.55;
+            let points = vec![pos2(c.x, c.y - r), pos2(c.x + r, c.y), pos2(c.x, c.y + r), pos2(c.x - r, c.y)];
+            painter.add(egui::Shape::convex_polygon(points, fill, stroke));
+            PinWireInfo { color, style: WireStyle::Bezier5 }
         }
         .with_color(color)
     }
@@ -331,7 +332,8 @@ pub fn snarl_style(dark: bool) -> SnarlStyle {
     style.collapsible = Some(false);
     style.bg_frame = Some(Frame::new().fill(theme::canvas(dark)).inner_margin(Margin::ZERO));
     style.bg_pattern = Some(egui_snarl::ui::BackgroundPattern::grid(vec2(24.0, 24.0), 0.0));
-    style.bg_pattern_stroke = Some(Stroke::new(1.0, if dark { Color32::from_gray(44) } else { Color32::from_gray(222) }));
+    style.bg_pattern_stroke =
+        Some(Stroke::new(1.0, if dark { Color32::from_gray(44) } else { Color32::from_gray(222) }));
     style.node_frame = Some(
         Frame::new()
             .fill(theme::node_fill(dark))
@@ -420,7 +422,9 @@ impl SnarlViewer<String> for Viewer<'_> {
             (theme::category_icon(s.category), theme::category_color(s.category))
         });
         ui.set_min_width(theme::NODE_WIDTH - 16.0);
-        ui.label(egui::RichText::new(format!("{icon}  {title}")).color(theme::text_on(fill)).font(theme::heading_font()));
+        ui.label(
+            egui::RichText::new(format!("{icon}  {title}")).color(theme::text_on(fill)).font(theme::heading_font()),
+        );
     }
 
     fn inputs(&mut self, node: &String) -> usize {
@@ -433,7 +437,8 @@ impl SnarlViewer<String> for Viewer<'_> {
 
     #[allow(refining_impl_trait, reason = "the canvas always draws its own pins")]
     fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<String>) -> PortPin {
-        let Some(port) = snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.inputs.get(pin.id.input))
+        let Some(port) =
+            snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.inputs.get(pin.id.input))
         else {
             return PortPin { ty: PortType::Table, connected: false, missing: false, record: None };
         };

@@ -69,9 +69,9 @@ impl Command {
             (Self::SetParam { node: n1, param: p1, .. }, Self::SetParam { node: n2, param: p2, .. }) => {
                 n1 == n2 && p1 == p2
             }
-            (Self::SetTitle { node: a, .. }, Self::SetTitle { node: b, .. }) => a == b,
+            (Self::SetTitle { node: a, .. }, Self::SetTitle { node: b, .. })
+            | (Self::MoveComment { id: a, .. }, Self::MoveComment { id: b, .. }) => a == b,
             (Self::Rename(_), Self::Rename(_)) => true,
-            (Self::MoveComment { id: a, .. }, Self::MoveComment { id: b, .. }) => a == b,
             (Self::PutComment(a), Self::PutComment(b)) => a.id == b.id,
             _ => false,
         }

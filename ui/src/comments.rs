@@ -16,8 +16,14 @@ const HANDLE: f32 = 14.0;
 const MIN_SIZE: [f32; 2] = [120.0, 60.0];
 
 /// Colours offered for frames.
-pub const PALETTE: [[u8; 3]; 6] =
-    [[0x4c, 0x9a, 0xff], [0x50, 0xc8, 0x78], [0xf5, 0xa6, 0x23], [0xe0, 0x4f, 0x7f], [0xa0, 0x7a, 0xeb], [0x8a, 0x94, 0xa6]];
+pub const PALETTE: [[u8; 3]; 6] = [
+    [0x4c, 0x9a, 0xff],
+    [0x50, 0xc8, 0x78],
+    [0xf5, 0xa6, 0x23],
+    [0xe0, 0x4f, 0x7f],
+    [0xa0, 0x7a, 0xeb],
+    [0x8a, 0x94, 0xa6],
+];
 
 fn rect_of(comment: &Comment) -> Rect {
     Rect::from_min_size(
@@ -39,7 +45,11 @@ pub fn paint(painter: &Painter, comment: &Comment, dark: bool) {
     painter.rect_filled(rect, radius, color.gamma_multiply(if dark { 0.12 } else { 0.10 }));
     painter.rect_stroke(rect, radius, Stroke::new(1.5, color.gamma_multiply(0.8)), egui::StrokeKind::Inside);
     let title = Rect::from_min_size(rect.min, vec2(rect.width(), TITLE_HEIGHT));
-    painter.rect_filled(title, CornerRadius { nw: theme::RADIUS, ne: theme::RADIUS, sw: 0, se: 0 }, color.gamma_multiply(0.75));
+    painter.rect_filled(
+        title,
+        CornerRadius { nw: theme::RADIUS, ne: theme::RADIUS, sw: 0, se: 0 },
+        color.gamma_multiply(0.75),
+    );
     let title_text = if comment.title.is_empty() { "Comment" } else { comment.title.as_str() };
     painter.text(
         title.left_center() + vec2(theme::SPACE_M, 0.0),
@@ -68,7 +78,12 @@ pub fn paint(painter: &Painter, comment: &Comment, dark: bool) {
 }
 
 /// Handles dragging and resizing of the frames; returns the edits and the frame clicked, if any.
-pub fn interact_ui(ui: &Ui, workflow: &Workflow, transform: TSTransform, canvas: Rect) -> (Vec<Command>, Option<String>) {
+pub fn interact_ui(
+    ui: &Ui,
+    workflow: &Workflow,
+    transform: TSTransform,
+    canvas: Rect,
+) -> (Vec<Command>, Option<String>) {
     let mut commands = Vec::new();
     let mut clicked = None;
     for comment in &workflow.comments {
@@ -137,12 +152,7 @@ fn area_response(ui: &Ui, id: Id, rect: Rect, canvas: Rect) -> Option<egui::Resp
 
 /// Ids of the nodes whose top-left corner lies inside `rect` (canvas units).
 pub fn nodes_inside(workflow: &Workflow, rect: Rect) -> Vec<String> {
-    workflow
-        .nodes
-        .iter()
-        .filter(|n| rect.contains(pos2(n.position[0], n.position[1])))
-        .map(|n| n.id.clone())
-        .collect()
+    workflow.nodes.iter().filter(|n| rect.contains(pos2(n.position[0], n.position[1]))).map(|n| n.id.clone()).collect()
 }
 
 /// A new frame around the given nodes (or at `at` when there are none), with a fresh id.

@@ -116,7 +116,8 @@ fn current(node: &Node, param: &ParamSpec) -> Json {
 /// Columns offered for a column parameter: the schema flowing into its port, if known.
 fn columns_of(ctx: &Inspected<'_>, node: &Node, port: &str) -> Option<Vec<String>> {
     let edge = ctx.workflow.edge_into(&node.id, port)?;
-    let schema = ctx.runtime.analysis()?.schemas.get(&PortRef { node: edge.from.node.clone(), port: edge.from.port.clone() })?;
+    let schema =
+        ctx.runtime.analysis()?.schemas.get(&PortRef { node: edge.from.node.clone(), port: edge.from.port.clone() })?;
     Some(schema.columns.iter().map(|c| c.name.clone()).collect())
 }
 
@@ -158,11 +159,7 @@ fn param_ui(ui: &mut Ui, ctx: &Inspected<'_>, node: &Node, spec: &NodeSpec, para
             let text = value.as_u64().map(|s| s.to_string()).unwrap_or_default();
             let edited = text_ui(ui, &text, "derived from the workflow seed")?;
             let trimmed = edited.trim();
-            if trimmed.is_empty() {
-                Some(Json::Null)
-            } else {
-                trimmed.parse::<u64>().ok().map(Json::from)
-            }
+            if trimmed.is_empty() { Some(Json::Null) } else { trimmed.parse::<u64>().ok().map(Json::from) }
         }
         ParamKind::Column { port } => {
             let selected = value.as_str().unwrap_or_default().to_owned();
@@ -183,9 +180,8 @@ fn param_ui(ui: &mut Ui, ctx: &Inspected<'_>, node: &Node, spec: &NodeSpec, para
                         });
                     chosen
                 }
-                None => text_ui(ui, &selected, "connect an input to pick").map(|t| {
-                    if t.is_empty() { Json::Null } else { Json::from(t) }
-                }),
+                None => text_ui(ui, &selected, "connect an input to pick")
+                    .map(|t| if t.is_empty() { Json::Null } else { Json::from(t) }),
             }
         }
         ParamKind::ColumnList { port } => column_list_ui(ui, ctx, node, port, &value),
@@ -266,7 +262,8 @@ pub fn comment_ui(ui: &mut Ui, comment: &Comment, commands: &mut Vec<Command>) {
     ui.label("Title");
     changed |= ui.add(egui::TextEdit::singleline(&mut edited.title).desired_width(f32::INFINITY)).changed();
     ui.label("Text");
-    changed |= ui.add(egui::TextEdit::multiline(&mut edited.text).desired_rows(3).desired_width(f32::INFINITY)).changed();
+    changed |=
+        ui.add(egui::TextEdit::multiline(&mut edited.text).desired_rows(3).desired_width(f32::INFINITY)).changed();
     ui.label("Colour");
     ui.horizontal(|ui| {
         for color in crate::comments::PALETTE {
@@ -274,7 +271,12 @@ pub fn comment_ui(ui: &mut Ui, comment: &Comment, commands: &mut Vec<Command>) {
             let (rect, response) = ui.allocate_exact_size(egui::vec2(20.0, 20.0), egui::Sense::click());
             ui.painter().rect_filled(rect, 4.0, fill);
             if edited.color == color {
-                ui.painter().rect_stroke(rect, 4.0, egui::Stroke::new(2.0, ui.visuals().strong_text_color()), egui::StrokeKind::Outside);
+                ui.painter().rect_stroke(
+                    rect,
+                    4.0,
+                    egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
+                    egui::StrokeKind::Outside,
+                );
             }
             if response.clicked() {
                 edited.color = color;
@@ -282,7 +284,10 @@ pub fn comment_ui(ui: &mut Ui, comment: &Comment, commands: &mut Vec<Command>) {
             }
         }
     });
-    ui.label(RichText::new(format!("Holds {} node(s).", comment.nodes.len())).color(theme::weak_text(ui.visuals().dark_mode)));
+    ui.label(
+        RichText::new(format!("Holds {} node(s).", comment.nodes.len()))
+            .color(theme::weak_text(ui.visuals().dark_mode)),
+    );
     if changed {
         commands.push(Command::PutComment(edited));
     }
@@ -306,7 +311,10 @@ pub fn workflow_ui(ui: &mut Ui, workflow: &Workflow, runtime: &Runtime, commands
         commands.push(Command::SetSeed(seed));
     }
     ui.add_space(theme::SPACE_M);
-    ui.label(RichText::new(format!("{} blocks, {} wires", workflow.nodes.len(), workflow.edges.len())).color(theme::weak_text(dark)));
+    ui.label(
+        RichText::new(format!("{} blocks, {} wires", workflow.nodes.len(), workflow.edges.len()))
+            .color(theme::weak_text(dark)),
+    );
     let problems = runtime.problems();
     if problems.is_empty() {
         ui.colored_label(theme::success(dark), "✔ No problems found");

@@ -401,9 +401,5 @@ fn current_fingerprints(workflow: &Workflow, catalog: &Catalog, base_dir: &Path)
             })
             .collect();
     };
-    planned
-        .order
-        .iter()
-        .map(|&i| (workflow.nodes[i].id.clone(), planned.fingerprints[i].clone()))
-        .collect()
+    planned.order.iter().map(|&i| (workflow.nodes[i].id.clone(), planned.fingerprints[i].clone())).collect()
 }

@@ -72,7 +72,8 @@ pub fn default_config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME") {
         return PathBuf::from(dir).join("pipewright");
     }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".pipewright"), |h| PathBuf::from(h).join(".config/pipewright"))
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".pipewright"), |h| PathBuf::from(h).join(".config/pipewright"))
 }
 
 /// Unsaved work of one open document, written by autosave.
@@ -95,11 +96,11 @@ pub fn recovery_dir(config_dir: &Path) -> PathBuf {
 pub fn write_recovery(config_dir: &Path, slot: u64, path: Option<&Path>, workflow: &Workflow) -> std::io::Result<()> {
     let dir = recovery_dir(config_dir);
     std::fs::create_dir_all(&dir)?;
-    let written_secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let written_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let recovery = Recovery { path: path.map(Path::to_path_buf), workflow: workflow.clone(), written_secs };
     let text = serde_json::to_string(&recovery).map_err(std::io::Error::other)?;
-    write_atomic(&dir.join(format!("{}-{slot}.json", std::process::id())), text.as_bytes()).map_err(std::io::Error::other)
+    write_atomic(&dir.join(format!("{}-{slot}.json", std::process::id())), text.as_bytes())
+        .map_err(std::io::Error::other)
 }
 
 /// Removes the recovery file of document `slot` (after a save or a deliberate close).
@@ -150,11 +151,8 @@ mod tests {
         write_recovery(dir.path(), 1, None, &Workflow::new("mine")).expect("write");
         assert!(leftover_recoveries(dir.path()).is_empty(), "this session's own file is not a leftover");
         let other = Recovery { path: Some("/x.flow.json".into()), workflow: Workflow::new("lost"), written_secs: 5 };
-        std::fs::write(
-            recovery_dir(dir.path()).join("999999999-3.json"),
-            serde_json::to_string(&other).expect("json"),
-        )
-        .expect("write");
+        std::fs::write(recovery_dir(dir.path()).join("999999999-3.json"), serde_json::to_string(&other).expect("json"))
+            .expect("write");
         let found = leftover_recoveries(dir.path());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].1.workflow.name, "lost");

@@ -113,7 +113,10 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                 ui.label(RichText::new("Examples").heading());
                 ui.add_space(theme::SPACE_S);
                 if examples.is_empty() {
-                    ui.label(RichText::new("No example projects were found next to this program.").color(theme::weak_text(dark)));
+                    ui.label(
+                        RichText::new("No example projects were found next to this program.")
+                            .color(theme::weak_text(dark)),
+                    );
                 }
                 let columns = 2;
                 let example_width = (width - theme::SPACE_M) / columns as f32 - 2.0 * (theme::SPACE_M + 4.0);
@@ -136,7 +139,9 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                     ui.label(RichText::new("Workflows you open or save appear here.").color(theme::weak_text(dark)));
                 }
                 for path in recent {
-                    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                    let name = path
+                        .file_name()
+                        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
                     ui.horizontal(|ui| {
                         let exists = path.exists();
                         let link = ui.add_enabled(exists, egui::Link::new(name));
@@ -144,7 +149,10 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                             action = Some(StartAction::Open(path.clone()));
                         }
                         let folder = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
-                        ui.label(RichText::new(if exists { folder } else { format!("{folder} (missing)") }).color(theme::weak_text(dark)));
+                        ui.label(
+                            RichText::new(if exists { folder } else { format!("{folder} (missing)") })
+                                .color(theme::weak_text(dark)),
+                        );
                     });
                 }
             });

@@ -1,4 +1,4 @@
-//! The designer driven like a user: clicks, drags, keys, with egui_kittest. Snapshot images live in
+//! The designer driven like a user: clicks, drags, keys, with `egui_kittest`. Snapshot images live in
 //! `tests/snapshots/` (update them with `UPDATE_SNAPSHOTS=1 cargo test --workspace`).
 
 use std::path::{Path, PathBuf};
@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, Modifiers, Pos2, Rect};
-use egui_kittest::{Harness, SnapshotOptions};
 use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
 use pipewright_engine::{Node, Workflow};
 use pipewright_ui::{Designer, DesignerPaths, Document, Phase, node_rect, pin_rect};
 
@@ -78,7 +78,7 @@ fn wait_for_run(harness: &mut Harness<'_, Designer>) {
     let started = Instant::now();
     harness.step();
     while harness.state().active_tab().is_some_and(|t| t.runtime.is_running()) {
-        assert!(started.elapsed() < Duration::from_secs(120), "the run did not finish in two minutes");
+        assert!(started.elapsed() < Duration::from_mins(2), "the run did not finish in two minutes");
         std::thread::sleep(Duration::from_millis(20));
         harness.step();
     }
@@ -107,7 +107,7 @@ fn open_document(harness: &mut Harness<'_, Designer>, workflow: Workflow) {
 }
 
 fn node(id: &str, kind: &str, position: [f32; 2]) -> Node {
-    Node { id: id.into(), kind: kind.into(), title: None, params: Default::default(), position }
+    Node { id: id.into(), kind: kind.into(), title: None, params: std::collections::BTreeMap::default(), position }
 }
 
 #[test]
@@ -160,7 +160,12 @@ fn connecting_two_blocks_by_dragging_between_their_ports() {
     let config = tempfile::tempdir().expect("temp dir");
     let mut harness = harness(designer(config.path()));
     open_document(&mut harness, two_blocks());
-    eprintln!("node {:?} pin {:?} {:?}", node_rect(&ctx(&harness), "data"), pin_rect(&ctx(&harness), "data", "data", true), pin_rect(&ctx(&harness), "split", "data", false));
+    eprintln!(
+        "node {:?} pin {:?} {:?}",
+        node_rect(&ctx(&harness), "data"),
+        pin_rect(&ctx(&harness), "data", "data", true),
+        pin_rect(&ctx(&harness), "split", "data", false)
+    );
     let from = pin_rect(&ctx(&harness), "data", "data", true).expect("output pin drawn").center();
     let to = pin_rect(&ctx(&harness), "split", "data", false).expect("input pin drawn").center();
     drag(&mut harness, from, to);
@@ -205,10 +210,13 @@ fn changing_a_parameter_in_the_inspector_and_undoing_it() {
     assert_eq!(set, Some(serde_json::json!("penguins")));
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     settle(&mut harness);
-    assert!(workflow(&harness).node("data").is_some_and(|n| n.params.get("dataset").is_none()), "undone");
+    assert!(workflow(&harness).node("data").is_some_and(|n| !n.params.contains_key("dataset")), "undone");
     harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     settle(&mut harness);
-    assert_eq!(workflow(&harness).node("data").and_then(|n| n.params.get("dataset").cloned()), Some(serde_json::json!("penguins")));
+    assert_eq!(
+        workflow(&harness).node("data").and_then(|n| n.params.get("dataset").cloned()),
+        Some(serde_json::json!("penguins"))
+    );
 }
 
 #[test]
@@ -224,7 +232,10 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     assert_eq!(harness.state().active_tab().expect("tab").runtime.phase("evaluate"), Phase::Stale);
     harness.key_press(Key::F5);
     harness.step();
-    assert!(harness.state().active_tab().expect("tab").runtime.is_running() || harness.state().active_tab().expect("tab").runtime.last_run.is_some());
+    assert!(
+        harness.state().active_tab().expect("tab").runtime.is_running()
+            || harness.state().active_tab().expect("tab").runtime.last_run.is_some()
+    );
     wait_for_run(&mut harness);
     let tab = harness.state().active_tab().expect("tab");
     let summary = tab.runtime.last_run.clone().expect("the run finished");
@@ -241,7 +252,11 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
         harness.snapshot_options("designer_after_run", &SnapshotOptions::new().max_failed_pixels(2000));
     }
     // The evaluate viewer on its own: metrics of both models, confusion matrices, ROC and PR curves.
-    let report = harness.state().active_tab().and_then(|t| t.runtime.outputs("evaluate").and_then(|o| o.first().cloned())).expect("a report");
+    let report = harness
+        .state()
+        .active_tab()
+        .and_then(|t| t.runtime.outputs("evaluate").and_then(|o| o.first().cloned()))
+        .expect("a report");
     drop(harness);
     let mut viewer = Harness::builder().with_size([1100.0, 420.0]).build_ui_state(
         |ui, view: &mut pipewright_ui::output::OutputView| view.show_ui(ui, &report),
@@ -282,7 +297,10 @@ fn saving_and_reopening_keeps_every_edit() {
     assert_ne!(before, after);
     let mut reopened = harness_for_file(config.path(), &path);
     assert_eq!(workflow(&reopened), after, "the file holds exactly what was on the canvas");
-    assert_eq!(reopened.state().settings().recent.first().map(PathBuf::as_path), std::fs::canonicalize(&path).ok().as_deref());
+    assert_eq!(
+        reopened.state().settings().recent.first().map(PathBuf::as_path),
+        std::fs::canonicalize(&path).ok().as_deref()
+    );
     settle(&mut reopened);
 }
 
@@ -330,7 +348,11 @@ fn every_catalog_block_draws_on_the_canvas() {
         w.nodes.iter().map(|n| node_rect(&ctx, &n.id).unwrap_or_else(|| panic!("{} drawn", n.kind))).collect();
     assert_eq!(rects.len(), catalog.len());
     for entry in catalog.entries() {
-        assert!(harness.get_all_by_label_contains(entry.spec.name).count() >= 2, "{} in the palette and on the canvas", entry.spec.name);
+        assert!(
+            harness.get_all_by_label_contains(entry.spec.name).count() >= 2,
+            "{} in the palette and on the canvas",
+            entry.spec.name
+        );
     }
     if can_render(&mut harness) {
         harness.snapshot_options("every_block", &SnapshotOptions::new().max_failed_pixels(200));

@@ -213,7 +213,8 @@ fn cluster_scatter(rows: &[Vec<f64>], assignments: &[usize]) -> Vec<Curve> {
     let Some(axes) = metrics::principal_axes(rows, 2) else { return Vec::new() };
     let d = axes.first().map_or(0, Vec::len);
     let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / rows.len() as f64).collect();
-    let project = |row: &[f64], axis: &[f64]| row.iter().zip(&mean).zip(axis).map(|((x, m), a)| (x - m) * a).sum::<f64>();
+    let project =
+        |row: &[f64], axis: &[f64]| row.iter().zip(&mean).zip(axis).map(|((x, m), a)| (x - m) * a).sum::<f64>();
     let clusters = assignments.iter().copied().max().map_or(0, |m| m + 1);
     (0..clusters)
         .map(|k| Curve {

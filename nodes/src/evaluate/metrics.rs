@@ -154,6 +154,7 @@ pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> 
             }
         }
     }
+    #[allow(clippy::needless_range_loop, reason = "mirrors the upper triangle: both indices address the matrix")]
     for a in 0..d {
         for b in a..d {
             cov[a][b] /= (n - 1) as f64;
@@ -171,7 +172,9 @@ pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> 
             if norm < 1e-300 {
                 break;
             }
-            next.iter_mut().for_each(|x| *x /= norm);
+            for x in &mut next {
+                *x /= norm;
+            }
             let change: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
             v = next;
             eigenvalue = norm;
@@ -182,11 +185,13 @@ pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> 
         // Sign convention: the largest component is positive, so reruns and platforms agree.
         let largest = v.iter().copied().fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
         if largest < 0.0 {
-            v.iter_mut().for_each(|x| *x = -*x);
+            for x in &mut v {
+                *x = -*x;
+            }
         }
-        for a in 0..d {
-            for b in 0..d {
-                cov[a][b] -= eigenvalue * v[a] * v[b];
+        for (row, va) in cov.iter_mut().zip(&v) {
+            for (c, vb) in row.iter_mut().zip(&v) {
+                *c -= eigenvalue * va * vb;
             }
         }
         axes.push(v);

@@ -109,7 +109,9 @@ impl OutputView {
                     }
                     ctx.request_repaint();
                 });
-                if spawned.is_err() && let Ok(mut done) = slot.lock() {
+                if spawned.is_err()
+                    && let Ok(mut done) = slot.lock()
+                {
                     *done = Some(Vec::new());
                 }
                 (table.clone(), slot)
@@ -173,9 +175,8 @@ fn distribution_ui(ui: &mut Ui, distribution: &Distribution, dark: bool) {
         painter.rect_filled(bar, 1.0, theme::accent(dark).gamma_multiply(0.8));
     }
     if !labels.is_empty() {
-        response.on_hover_text(
-            labels.iter().zip(&counts).map(|(l, c)| format!("{l}: {c}")).collect::<Vec<_>>().join("\n"),
-        );
+        response
+            .on_hover_text(labels.iter().zip(&counts).map(|(l, c)| format!("{l}: {c}")).collect::<Vec<_>>().join("\n"));
     }
 }
 

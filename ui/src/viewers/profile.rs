@@ -45,17 +45,21 @@ pub struct ColumnProfile {
 
 /// Profiles every column of the table.
 pub fn profile(table: &Table) -> Vec<ColumnProfile> {
-    table.frame.columns().iter().map(|column| {
-        let name = column.name().to_string();
-        let dtype = column.dtype().to_string();
-        let numeric = matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool);
-        let values: Option<Vec<Option<f64>>> = numeric
-            .then(|| column.cast(&DataType::Float64).ok())
-            .flatten()
-            .and_then(|c| c.f64().ok().map(|ca| ca.iter().map(|v| v.filter(|x| !x.is_nan())).collect()));
-        match values {
-            Some(values) => numeric_profile(name, dtype, values.as_slice()),
-            None => {
+    table
+        .frame
+        .columns()
+        .iter()
+        .map(|column| {
+            let name = column.name().to_string();
+            let dtype = column.dtype().to_string();
+            let numeric = matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool);
+            let values: Option<Vec<Option<f64>>> = numeric
+                .then(|| column.cast(&DataType::Float64).ok())
+                .flatten()
+                .and_then(|c| c.f64().ok().map(|ca| ca.iter().map(|v| v.filter(|x| !x.is_nan())).collect()));
+            if let Some(values) = values {
+                numeric_profile(name, dtype, values.as_slice())
+            } else {
                 let texts: Vec<Option<String>> = column
                     .cast(&DataType::String)
                     .ok()
@@ -63,9 +67,8 @@ pub fn profile(table: &Table) -> Vec<ColumnProfile> {
                     .unwrap_or_default();
                 text_profile(name, dtype, &texts)
             }
-        }
-    })
-    .collect()
+        })
+        .collect()
 }
 
 fn numeric_profile(name: String, dtype: String, values: &[Option<f64>]) -> ColumnProfile {
@@ -73,7 +76,8 @@ fn numeric_profile(name: String, dtype: String, values: &[Option<f64>]) -> Colum
     let missing = values.len() - present.len();
     let n = present.len();
     let mean = (n > 0).then(|| present.iter().sum::<f64>() / n as f64);
-    let std = mean.filter(|_| n > 1).map(|m| (present.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+    let std =
+        mean.filter(|_| n > 1).map(|m| (present.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
     let min = present.iter().copied().reduce(f64::min);
     let max = present.iter().copied().reduce(f64::max);
     let mut sorted = present.clone();
@@ -87,7 +91,17 @@ fn numeric_profile(name: String, dtype: String, values: &[Option<f64>]) -> Colum
             bins[bin] += 1;
         }
     }
-    ColumnProfile { name, dtype, missing, unique: sorted.len(), mean, std, min, max, distribution: Distribution::Histogram(bins) }
+    ColumnProfile {
+        name,
+        dtype,
+        missing,
+        unique: sorted.len(),
+        mean,
+        std,
+        min,
+        max,
+        distribution: Distribution::Histogram(bins),
+    }
 }
 
 fn text_profile(name: String, dtype: String, values: &[Option<String>]) -> ColumnProfile {
@@ -138,10 +152,7 @@ mod tests {
         assert_eq!((bins[0], bins[2], bins[8], bins[BINS - 1]), (1, 1, 1, 1));
         let city = &profiles[1];
         assert_eq!((city.missing, city.unique, city.mean), (1, 3, None));
-        assert_eq!(
-            city.distribution,
-            Distribution::TopValues(vec![("b".into(), 3), ("a".into(), 1), ("c".into(), 1)])
-        );
+        assert_eq!(city.distribution, Distribution::TopValues(vec![("b".into(), 3), ("a".into(), 1), ("c".into(), 1)]));
     }
 
     #[test]
@@ -149,11 +160,14 @@ mod tests {
         let frame = df!("k" => [5.0, 5.0, 5.0], "e" => [None::<f64>, None, None]).expect("frame");
         let profiles = profile(&Table::new(frame));
         assert_eq!(profiles[0].std, Some(0.0));
-        assert_eq!(profiles[0].distribution, Distribution::Histogram({
-            let mut b = vec![0; BINS];
-            b[0] = 3;
-            b
-        }));
+        assert_eq!(
+            profiles[0].distribution,
+            Distribution::Histogram({
+                let mut b = vec![0; BINS];
+                b[0] = 3;
+                b
+            })
+        );
         assert_eq!((profiles[1].missing, profiles[1].mean, profiles[1].min), (3, None, None));
     }
 }

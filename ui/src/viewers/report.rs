@@ -90,7 +90,9 @@ fn confusion_ui(ui: &mut Ui, confusion: &ConfusionMatrix, source: &str, index: u
     let cell = (220.0 / k.max(1) as f32).clamp(28.0, 64.0);
     let max = confusion.counts.iter().flatten().copied().max().unwrap_or(1).max(1);
     let label_width = 80.0;
-    ui.label(RichText::new("rows: actual · columns: predicted").font(theme::small_font()).color(theme::weak_text(dark)));
+    ui.label(
+        RichText::new("rows: actual · columns: predicted").font(theme::small_font()).color(theme::weak_text(dark)),
+    );
     let (rect, _) = ui.allocate_exact_size(vec2(label_width + cell * k as f32, 18.0 + cell * k as f32), Sense::hover());
     let painter = ui.painter_at(rect);
     for (j, class) in confusion.classes.iter().enumerate() {
@@ -112,13 +114,23 @@ fn confusion_ui(ui: &mut Ui, confusion: &ConfusionMatrix, source: &str, index: u
             ui.visuals().text_color(),
         );
         for (j, count) in row.iter().enumerate() {
-            let cell_rect = egui::Rect::from_min_size(egui::pos2(rect.min.x + label_width + cell * j as f32, top), vec2(cell, cell)).shrink(1.0);
+            let cell_rect = egui::Rect::from_min_size(
+                egui::pos2(rect.min.x + label_width + cell * j as f32, top),
+                vec2(cell, cell),
+            )
+            .shrink(1.0);
             let fill = theme::heat_color(*count as f32 / max as f32, dark);
             painter.rect_filled(cell_rect, 2.0, fill);
             if i == j {
                 painter.rect_stroke(cell_rect, 2.0, Stroke::new(1.0, theme::success(dark)), egui::StrokeKind::Inside);
             }
-            painter.text(cell_rect.center(), egui::Align2::CENTER_CENTER, count.to_string(), theme::small_font(), theme::text_on(fill));
+            painter.text(
+                cell_rect.center(),
+                egui::Align2::CENTER_CENTER,
+                count.to_string(),
+                theme::small_font(),
+                theme::text_on(fill),
+            );
         }
     }
 }
@@ -134,7 +146,8 @@ fn title_of(name: &str) -> &'static str {
 fn curve_chart_ui(ui: &mut Ui, name: &str, curves: &[(usize, &Evaluation, &Curve)]) {
     let dark = ui.visuals().dark_mode;
     ui.label(RichText::new(title_of(name)).strong());
-    let (x_label, y_label) = curves.first().map_or((String::new(), String::new()), |(_, _, c)| (c.x_label.clone(), c.y_label.clone()));
+    let (x_label, y_label) =
+        curves.first().map_or((String::new(), String::new()), |(_, _, c)| (c.x_label.clone(), c.y_label.clone()));
     let scatter = name == "residuals";
     Plot::new(("chart", name))
         .width(CHART_WIDTH)
@@ -145,19 +158,30 @@ fn curve_chart_ui(ui: &mut Ui, name: &str, curves: &[(usize, &Evaluation, &Curve
         .allow_scroll(false)
         .show(ui, |plot| {
             if name == "roc" {
-                plot.line(Line::new("chance", PlotPoints::new(vec![[0.0, 0.0], [1.0, 1.0]])).color(theme::weak_text(dark)).style(egui_plot::LineStyle::dashed_loose()));
+                plot.line(
+                    Line::new("chance", PlotPoints::new(vec![[0.0, 0.0], [1.0, 1.0]]))
+                        .color(theme::weak_text(dark))
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
             }
             if scatter {
-                let (lo, hi) = curves.iter().flat_map(|(_, _, c)| c.points.iter().map(|p| p[0])).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+                let (lo, hi) = curves
+                    .iter()
+                    .flat_map(|(_, _, c)| c.points.iter().map(|p| p[0]))
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
                 if lo.is_finite() {
-                    plot.line(Line::new("zero", PlotPoints::new(vec![[lo, 0.0], [hi, 0.0]])).color(theme::weak_text(dark)));
+                    plot.line(
+                        Line::new("zero", PlotPoints::new(vec![[lo, 0.0], [hi, 0.0]])).color(theme::weak_text(dark)),
+                    );
                 }
             }
             for (i, evaluation, curve) in curves {
                 let color = theme::series_color(*i);
                 let points = PlotPoints::new(curve.points.clone());
                 if scatter {
-                    plot.points(Points::new(evaluation.source.clone(), points).color(color.gamma_multiply(0.7)).radius(1.5));
+                    plot.points(
+                        Points::new(evaluation.source.clone(), points).color(color.gamma_multiply(0.7)).radius(1.5),
+                    );
                 } else {
                     plot.line(Line::new(evaluation.source.clone(), points).color(color).width(2.0));
                 }
@@ -178,7 +202,9 @@ fn clusters_ui(ui: &mut Ui, source: &str, index: usize, clusters: &[&Curve]) {
         .show(ui, |plot| {
             for (k, curve) in clusters.iter().enumerate() {
                 let name = format!("cluster {}", curve.name.trim_start_matches("pca:"));
-                plot.points(Points::new(name, PlotPoints::new(curve.points.clone())).color(theme::series_color(k)).radius(2.5));
+                plot.points(
+                    Points::new(name, PlotPoints::new(curve.points.clone())).color(theme::series_color(k)).radius(2.5),
+                );
             }
         });
 }

@@ -72,36 +72,52 @@ pub fn table_ui(ui: &mut Ui, table: &Table) {
                 };
                 ui.allocate_ui_with_layout(egui::vec2(COLUMN_WIDTH, 34.0), Layout::top_down(Align::Min), |ui| {
                     ui.set_width(COLUMN_WIDTH);
-                    ui.add(egui::Label::new(RichText::new(&name).strong()).truncate()).on_hover_text(format!("{name}: {}", column.dtype()));
+                    ui.add(egui::Label::new(RichText::new(&name).strong()).truncate())
+                        .on_hover_text(format!("{name}: {}", column.dtype()));
                     let detail = if role.is_empty() { kind.to_owned() } else { format!("{kind} · {role}") };
                     ui.label(RichText::new(detail).font(theme::small_font()).color(theme::weak_text(dark)));
                 });
             }
         });
         ui.separator();
-        egui::ScrollArea::vertical().id_salt("table-v").auto_shrink([false, false]).show_rows(ui, row_height, rows, |ui, range| {
-            for row in range {
-                ui.horizontal(|ui| {
-                    ui.allocate_ui_with_layout(egui::vec2(INDEX_WIDTH, row_height), Layout::right_to_left(Align::Center), |ui| {
-                        ui.label(RichText::new((row + 1).to_string()).color(theme::weak_text(dark)).monospace());
-                    });
-                    for column in columns {
-                        let value = column.get(row).unwrap_or(AnyValue::Null);
-                        let (text, numeric) = cell_text(&value);
-                        let layout = if numeric { Layout::right_to_left(Align::Center) } else { Layout::left_to_right(Align::Center) };
-                        ui.allocate_ui_with_layout(egui::vec2(COLUMN_WIDTH, row_height), layout, |ui| {
-                            ui.set_width(COLUMN_WIDTH - 8.0);
-                            let text = if matches!(value, AnyValue::Null) {
-                                RichText::new(text).color(theme::weak_text(dark))
+        egui::ScrollArea::vertical().id_salt("table-v").auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            rows,
+            |ui, range| {
+                for row in range {
+                    ui.horizontal(|ui| {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(INDEX_WIDTH, row_height),
+                            Layout::right_to_left(Align::Center),
+                            |ui| {
+                                ui.label(
+                                    RichText::new((row + 1).to_string()).color(theme::weak_text(dark)).monospace(),
+                                );
+                            },
+                        );
+                        for column in columns {
+                            let value = column.get(row).unwrap_or(AnyValue::Null);
+                            let (text, numeric) = cell_text(&value);
+                            let layout = if numeric {
+                                Layout::right_to_left(Align::Center)
                             } else {
-                                RichText::new(text)
+                                Layout::left_to_right(Align::Center)
                             };
-                            ui.add(egui::Label::new(text).truncate());
-                        });
-                    }
-                });
-            }
-        });
+                            ui.allocate_ui_with_layout(egui::vec2(COLUMN_WIDTH, row_height), layout, |ui| {
+                                ui.set_width(COLUMN_WIDTH - 8.0);
+                                let text = if matches!(value, AnyValue::Null) {
+                                    RichText::new(text).color(theme::weak_text(dark))
+                                } else {
+                                    RichText::new(text)
+                                };
+                                ui.add(egui::Label::new(text).truncate());
+                            });
+                        }
+                    });
+                }
+            },
+        );
     });
     let _ = rows;
 }
