@@ -336,6 +336,13 @@ impl Designer {
     pub fn run(&mut self, target: Option<String>, ctx: &egui::Context) {
         let catalog = self.catalog.clone();
         let device = self.settings.device();
+        if device == pipewright_engine::Device::Gpu {
+            self.notify(
+                "Cannot run on the GPU: this build has no GPU kernels yet; choose the cpu or auto device",
+                true,
+            );
+            return;
+        }
         let Some(tab) = self.active_tab_mut() else { return };
         let settings = RunSettings {
             base_dir: tab.base_dir(),
@@ -748,6 +755,9 @@ impl Designer {
         if before != self.settings.device {
             self.save_settings();
         }
+        // Every block computes on the CPU until the GPU kernels land; say so rather than imply otherwise.
+        ui.label(RichText::new("in use: CPU").color(theme::weak_text(dark)))
+            .on_hover_text("auto picks a GPU when one exists and the work pays off; this build computes on the CPU");
     }
 
     fn tab_strip_ui(&mut self, ui: &mut Ui) {

@@ -358,3 +358,87 @@ fn every_catalog_block_draws_on_the_canvas() {
         harness.snapshot_options("every_block", &SnapshotOptions::new().max_failed_pixels(200));
     }
 }
+
+#[test]
+fn keyboard_duplicate_delete_and_copy_paste_between_windows() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, two_blocks());
+    click_node(&mut harness, "split");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    settle(&mut harness);
+    let nodes = workflow(&harness).nodes;
+    assert_eq!(nodes.len(), 4, "Ctrl+D duplicates the selected block");
+    assert!(nodes.iter().any(|n| n.id == "split_2" && n.kind == "transform.split_data"), "{nodes:?}");
+    harness.key_press(Key::Delete);
+    settle(&mut harness);
+    assert!(workflow(&harness).node("split").is_none(), "Delete removes the selected block");
+    // Copy in one window, paste in another: the clipboard carries workflow JSON.
+    click_node(&mut harness, "data");
+    harness.event(egui::Event::Copy);
+    harness.step();
+    let copied = harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .expect("Ctrl+C puts the block on the clipboard");
+    assert!(Workflow::from_json(&copied).is_ok_and(|w| w.nodes.len() == 1 && w.nodes[0].kind == "data.sample_dataset"));
+    let other = tempfile::tempdir().expect("temp dir");
+    let mut second = harness_for_file(other.path(), &projects_dir().join("iris-clustering"));
+    let before = workflow(&second).nodes.len();
+    second.event(egui::Event::Paste(copied));
+    settle(&mut second);
+    let pasted = workflow(&second).nodes;
+    assert_eq!(pasted.len(), before + 1);
+    assert!(pasted.iter().filter(|n| n.kind == "data.sample_dataset").count() >= 2, "pasted beside the original");
+    // Text that is not a workflow is ignored, not an error.
+    second.event(egui::Event::Paste("hello".into()));
+    settle(&mut second);
+    assert_eq!(workflow(&second).nodes.len(), before + 1);
+}
+
+#[test]
+fn dragging_a_comment_frame_moves_the_blocks_inside_it_in_one_undo_step() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut w = two_blocks();
+    w.comments.push(pipewright_engine::Comment {
+        id: "frame".into(),
+        title: "Inputs".into(),
+        text: String::new(),
+        position: [20.0, 0.0],
+        size: [260.0, 180.0],
+        color: [0x4c, 0x9a, 0xff],
+        nodes: vec!["data".into()],
+    });
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, w);
+    let data_before = workflow(&harness).node("data").expect("node").position;
+    let split_before = workflow(&harness).node("split").expect("node").position;
+    // The title bar lies just above the data block.
+    let data_rect = node_rect(&ctx(&harness), "data").expect("drawn");
+    let title =
+        Pos2::new(data_rect.right() + 20.0, data_rect.top() - 24.0 * (data_rect.width() / 190.0).min(1.0) - 6.0);
+    let grab = title.max(Pos2::new(0.0, 0.0));
+    drag(&mut harness, grab, grab + egui::vec2(80.0, 50.0));
+    settle(&mut harness);
+    let after = workflow(&harness);
+    let data_after = after.node("data").expect("node").position;
+    assert!(
+        data_after[0] > data_before[0] + 10.0 && data_after[1] > data_before[1] + 10.0,
+        "{data_before:?} → {data_after:?}"
+    );
+    assert_eq!(after.node("split").expect("node").position, split_before, "blocks outside the frame stay");
+    let frame = &after.comments[0];
+    assert!(
+        (frame.position[0] - 20.0 - (data_after[0] - data_before[0])).abs() < 0.01,
+        "frame and block move together"
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut harness);
+    assert_eq!(workflow(&harness).node("data").expect("node").position, data_before, "one undo step");
+}
