@@ -44,7 +44,8 @@ pub struct Tab {
     output: OutputView,
     output_port: usize,
     transform: TSTransform,
-    fit_pending: bool,
+    /// Fit the view on the next frame: `Some(true)` at a readable scale (on opening), `Some(false)` all.
+    fit_pending: Option<bool>,
     canvas_rect: Rect,
     refusal: Option<Refusal>,
     quick_add: Option<QuickAdd>,
@@ -72,7 +73,7 @@ impl Tab {
             output: OutputView::default(),
             output_port: 0,
             transform: TSTransform::IDENTITY,
-            fit_pending: true,
+            fit_pending: Some(true),
             canvas_rect: Rect::NOTHING,
             refusal: None,
             quick_add: None,
@@ -175,6 +176,12 @@ impl Designer {
             pending_run: false,
             startup: None,
         }
+    }
+
+    /// Switches between the light and the dark theme (remembered in the settings).
+    pub fn set_theme(&mut self, theme: theme::Theme) {
+        self.settings.theme = theme;
+        self.save_settings();
     }
 
     /// Runs the active workflow as soon as the window shows (`pipewright FLOW --run`).
@@ -490,7 +497,7 @@ impl Designer {
         if shortcut(Modifiers::NONE, Key::Home)
             && let Some(tab) = self.active_tab_mut()
         {
-            tab.fit_pending = true;
+            tab.fit_pending = Some(false);
         }
         if shortcut(Modifiers::NONE, Key::Space)
             && let Some(tab) = self.active_tab_mut()
@@ -693,7 +700,7 @@ impl Designer {
             if ui.add_enabled(has_tab, egui::Button::new("Fit to view").shortcut_text("Home")).clicked()
                 && let Some(tab) = self.active_tab_mut()
             {
-                tab.fit_pending = true;
+                tab.fit_pending = Some(false);
             }
             let dark = self.settings.theme.is_dark();
             if ui.button(if dark { "☀ Light theme" } else { "🌙 Dark theme" }).clicked() {
@@ -888,7 +895,7 @@ impl Designer {
         let canvas_rect = ui.available_rect_before_wrap();
         tab.canvas_rect = canvas_rect;
         let set_transform =
-            std::mem::take(&mut tab.fit_pending).then(|| fit_transform(tab.document.workflow(), canvas_rect));
+            tab.fit_pending.take().map(|readable| fit_transform(tab.document.workflow(), canvas_rect, readable));
         let mut viewer = Viewer {
             catalog: &catalog,
             workflow: tab.document.workflow(),
@@ -1226,7 +1233,7 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
         let text = match tab.runtime.phase(&node_id) {
             Phase::Failed(message) => format!("This block failed: {message}"),
             Phase::Running { .. } | Phase::Queued => "Running…".to_owned(),
-            _ => "Not run yet. Press ▶ Run (F5) or right-click the block → Run to here.".to_owned(),
+            _ => "Not run yet. Press ▶ Run (F5) or right-click the block and choose Run to here.".to_owned(),
         };
         ui.label(RichText::new(text).color(theme::weak_text(dark)));
     }

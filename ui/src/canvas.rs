@@ -633,8 +633,13 @@ impl SnarlViewer<String> for Viewer<'_> {
     }
 }
 
-/// The view transform that shows every node and comment inside `view` (screen rectangle).
-pub fn fit_transform(workflow: &Workflow, view: Rect) -> TSTransform {
+/// Smallest scale a workflow opens at: below it block titles are hard to read, so a tall workflow opens
+/// showing its top part and "Fit to view" (Home) shows all of it.
+const READABLE_SCALE: f32 = 0.8;
+
+/// The view transform that shows every node and comment inside `view` (screen rectangle); with
+/// `readable`, never smaller than a readable scale, anchored at the top of the workflow.
+pub fn fit_transform(workflow: &Workflow, view: Rect, readable: bool) -> TSTransform {
     let mut bounds = Rect::NOTHING;
     for node in &workflow.nodes {
         let min = pos2(node.position[0], node.position[1]);
@@ -649,5 +654,10 @@ pub fn fit_transform(workflow: &Workflow, view: Rect) -> TSTransform {
     }
     let bounds = bounds.expand(40.0);
     let scale = (view.width() / bounds.width()).min(view.height() / bounds.height()).clamp(0.2, 1.25);
+    if readable && scale < READABLE_SCALE {
+        let anchor = pos2(bounds.center().x, bounds.top());
+        let target = pos2(view.center().x, view.top());
+        return TSTransform::new(target.to_vec2() - anchor.to_vec2() * READABLE_SCALE, READABLE_SCALE);
+    }
     TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * scale, scale)
 }

@@ -123,11 +123,11 @@ pub fn port_color(port: PortType) -> Color32 {
 /// The glyph naming a port type in lists and tooltips (its shape on the canvas matches).
 pub fn port_icon(port: PortType) -> &'static str {
     match port {
-        PortType::Table => "●",
+        PortType::Table => "⏺",
         PortType::Learner => "▲",
         PortType::Model => "■",
         PortType::Transform => "★",
-        PortType::Report => "♦",
+        PortType::Report => "📊",
     }
 }
 

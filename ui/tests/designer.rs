@@ -241,6 +241,8 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     let summary = tab.runtime.last_run.clone().expect("the run finished");
     assert!(summary.success, "{summary:?}");
     assert!(matches!(tab.runtime.phase("evaluate"), Phase::Done { .. }), "{:?}", tab.runtime.phase("evaluate"));
+    harness.key_press(Key::Home);
+    settle(&mut harness);
     click_node(&mut harness, "evaluate");
     settle(&mut harness);
     // The metrics table of the two models (logistic regression AUC 0.835021, as scikit-learn computes it).
@@ -257,6 +259,7 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
         .active_tab()
         .and_then(|t| t.runtime.outputs("evaluate").and_then(|o| o.first().cloned()))
         .expect("a report");
+    let mut results = harness.take_snapshot_results();
     drop(harness);
     let mut viewer = Harness::builder().with_size([1100.0, 420.0]).build_ui_state(
         |ui, view: &mut pipewright_ui::output::OutputView| view.show_ui(ui, &report),
@@ -270,6 +273,7 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     if viewer.render().is_ok() {
         viewer.snapshot("evaluate_viewer");
     }
+    results.extend(viewer.take_snapshot_results());
 }
 
 #[test]
@@ -343,6 +347,9 @@ fn every_catalog_block_draws_on_the_canvas() {
         .with_max_steps(8)
         .build_ui_state(|ui, designer: &mut Designer| designer.ui(ui), designer(config.path()));
     open_document(&mut harness, w.clone());
+    // Opening shows the top at a readable scale; Home fits every block into view.
+    harness.key_press(Key::Home);
+    settle(&mut harness);
     let ctx = ctx(&harness);
     let rects: Vec<Rect> =
         w.nodes.iter().map(|n| node_rect(&ctx, &n.id).unwrap_or_else(|| panic!("{} drawn", n.kind))).collect();
@@ -441,4 +448,30 @@ fn dragging_a_comment_frame_moves_the_blocks_inside_it_in_one_undo_step() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     settle(&mut harness);
     assert_eq!(workflow(&harness).node("data").expect("node").position, data_before, "one undo step");
+}
+
+#[test]
+fn light_theme_at_150_percent_scaling_is_readable() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut designer = designer(config.path());
+    designer.set_theme(pipewright_ui::theme::Theme::Light);
+    let mut harness = Harness::builder()
+        .with_size([1100.0, 700.0])
+        .with_pixels_per_point(1.5)
+        .with_max_steps(8)
+        .build_ui_state(|ui, designer: &mut Designer| designer.ui(ui), designer);
+    harness.state_mut().open(&projects_dir().join("penguins-multiclass"));
+    settle(&mut harness);
+    assert_eq!(harness.ctx.theme(), egui::Theme::Light, "the light theme is applied");
+    assert_eq!(
+        pipewright_ui::Settings::load(config.path()).theme,
+        pipewright_ui::theme::Theme::Light,
+        "the choice is remembered"
+    );
+    click_node(&mut harness, "clean");
+    assert_eq!(harness.state().active_tab().expect("tab").selection(), ["clean".to_owned()]);
+    harness.get_by_label("Cleaning mode");
+    if can_render(&mut harness) {
+        harness.snapshot_options("light_150_percent", &SnapshotOptions::new().max_failed_pixels(200));
+    }
 }

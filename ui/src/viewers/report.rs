@@ -19,7 +19,7 @@ pub fn report_ui(ui: &mut Ui, report: &Report) {
         ui.label("The report is empty.");
         return;
     }
-    egui::ScrollArea::both().id_salt("report").auto_shrink([false, false]).show(ui, |ui| {
+    egui::ScrollArea::vertical().id_salt("report").auto_shrink([false, false]).show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
             ui.vertical(|ui| metrics_ui(ui, &report.evaluations));
             for (i, evaluation) in report.evaluations.iter().enumerate() {
