@@ -184,7 +184,8 @@ pub fn status_text(phase: &Phase) -> String {
 
 fn phase_color(phase: &Phase, dark: bool) -> Color32 {
     match phase {
-        Phase::Stale => theme::weak_text(dark),
+        Phase::NotRun => theme::weak_text(dark),
+        Phase::Stale => theme::warning(dark),
         Phase::Queued | Phase::Running { .. } => theme::accent(dark),
         Phase::Cached => theme::cached(dark),
         Phase::Done { .. } => theme::success(dark),

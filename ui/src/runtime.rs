@@ -16,7 +16,9 @@ use pipewright_engine::{
 /// A node's state on the canvas.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
-    /// Never run, or edited (or fed by an edited node) since its last run.
+    /// Never run.
+    NotRun,
+    /// Edited (or fed by an edited node) since its last run: its results are out of date.
     Stale,
     /// Waiting in the current run.
     Queued,
@@ -44,7 +46,8 @@ impl Phase {
     /// A short word for the state, as the node's status line and tests read it.
     pub fn label(&self) -> String {
         match self {
-            Self::Stale => "not run".into(),
+            Self::NotRun => "not run".into(),
+            Self::Stale => "stale: run again".into(),
             Self::Queued => "queued".into(),
             Self::Running { fraction: Some(f), .. } => format!("running {:.0}%", f * 100.0),
             Self::Running { fraction: None, .. } => "running".into(),
@@ -118,6 +121,8 @@ pub struct Runtime {
     phases: HashMap<String, Phase>,
     /// Fingerprint each node had when it last ran (or failed).
     ran_fingerprints: HashMap<String, String>,
+    /// How each node ended in its last run; shown again when an undo brings the workflow back to it.
+    ran_phases: HashMap<String, Phase>,
     results: HashMap<String, NodeResult>,
     current_fingerprints: HashMap<String, String>,
     analysis: Option<Analysis>,
@@ -135,6 +140,7 @@ impl Default for Runtime {
         Self {
             phases: HashMap::new(),
             ran_fingerprints: HashMap::new(),
+            ran_phases: HashMap::new(),
             results: HashMap::new(),
             current_fingerprints: HashMap::new(),
             analysis: None,
@@ -164,7 +170,10 @@ impl Runtime {
         for id in ids {
             let now = self.current_fingerprints.get(&id);
             if now.is_none() || now != self.ran_fingerprints.get(&id) {
-                self.phases.insert(id, Phase::Stale);
+                let phase = if self.ran_fingerprints.contains_key(&id) { Phase::Stale } else { Phase::NotRun };
+                self.phases.insert(id, phase);
+            } else if let Some(phase) = self.ran_phases.get(&id) {
+                self.phases.insert(id, phase.clone());
             }
         }
         self.phases.retain(|id, _| workflow.node(id).is_some());
@@ -172,7 +181,7 @@ impl Runtime {
 
     /// The node's state.
     pub fn phase(&self, node: &str) -> Phase {
-        self.phases.get(node).cloned().unwrap_or(Phase::Stale)
+        self.phases.get(node).cloned().unwrap_or(Phase::NotRun)
     }
 
     /// Outputs of the node's last successful run, if they still match the workflow.
@@ -341,6 +350,7 @@ impl Runtime {
                     NodeResult { outputs: outcome.outputs.clone(), fingerprint: outcome.fingerprint.clone() },
                 );
             }
+            self.ran_phases.insert(outcome.node.clone(), phase.clone());
             self.phases.insert(outcome.node, phase);
         }
         // The workflow may have been edited while it ran.

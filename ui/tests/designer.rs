@@ -229,7 +229,7 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     let mut harness = harness(designer(config.path()));
     harness.state_mut().open(&flow);
     settle(&mut harness);
-    assert_eq!(harness.state().active_tab().expect("tab").runtime.phase("evaluate"), Phase::Stale);
+    assert_eq!(harness.state().active_tab().expect("tab").runtime.phase("evaluate"), Phase::NotRun);
     harness.key_press(Key::F5);
     harness.step();
     assert!(
@@ -249,6 +249,29 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     harness.get_by_label("roc_auc");
     harness.get_by_label("0.8350");
     harness.get_by_label_contains("Finished in");
+    // Editing a block makes it and everything downstream stale; blocks upstream keep their results.
+    let mut edited = workflow(&harness);
+    let split = edited.node("split").expect("split").clone();
+    harness.state_mut().apply(pipewright_ui::Command::SetParam {
+        node: split.id.clone(),
+        param: "fraction".into(),
+        value: serde_json::json!(0.6),
+    });
+    settle(&mut harness);
+    let runtime = &harness.state().active_tab().expect("tab").runtime;
+    assert_eq!(runtime.phase("evaluate"), Phase::Stale);
+    assert_eq!(runtime.phase("split"), Phase::Stale);
+    assert!(matches!(runtime.phase("data"), Phase::Done { .. }), "{:?}", runtime.phase("data"));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut harness);
+    let evaluate = harness.state().active_tab().expect("tab").runtime.phase("evaluate");
+    assert!(matches!(evaluate, Phase::Done { .. }), "undo brings back the state of the last run: {evaluate:?}");
+    edited = workflow(&harness);
+    assert!(
+        edited
+            .node("split")
+            .is_some_and(|n| !n.params.contains_key("fraction") || n.params["fraction"] != serde_json::json!(0.6))
+    );
     if can_render(&mut harness) {
         // Run times on the blocks and in the status bar differ from run to run: a few hundred pixels of text.
         harness.snapshot_options("designer_after_run", &SnapshotOptions::new().max_failed_pixels(2000));
@@ -340,7 +363,7 @@ fn every_catalog_block_draws_on_the_canvas() {
     let mut w = Workflow::new("every block");
     for (i, entry) in catalog.entries().enumerate() {
         let (col, row) = ((i % 5) as f32, (i / 5) as f32);
-        w.nodes.push(node(&format!("n{i}"), entry.spec.id, [col * 240.0, row * 190.0]));
+        w.nodes.push(node(&format!("n{i}"), entry.spec.id, [col * 300.0, row * 190.0]));
     }
     let mut harness = Harness::builder()
         .with_size([1400.0, 900.0])

@@ -19,32 +19,67 @@ pub fn report_ui(ui: &mut Ui, report: &Report) {
         ui.label("The report is empty.");
         return;
     }
+    // Each part with the width it takes; parts flow left to right and wrap to the panel's width.
+    let mut parts: Vec<(f32, Box<dyn FnOnce(&mut Ui) + '_>)> = Vec::new();
+    let metric_width = 110.0 + 64.0 * report.evaluations.len() as f32;
+    parts.push((metric_width, Box::new(|ui: &mut Ui| metrics_ui(ui, &report.evaluations))));
+    for (i, evaluation) in report.evaluations.iter().enumerate() {
+        if let Some(confusion) = &evaluation.confusion {
+            let width =
+                CONFUSION_LABEL_WIDTH + confusion_cell(confusion.classes.len()) * confusion.classes.len() as f32;
+            parts.push((
+                width.max(200.0),
+                Box::new(move |ui: &mut Ui| confusion_ui(ui, confusion, &evaluation.source, i)),
+            ));
+        }
+    }
+    for name in ["roc", "precision_recall", "residuals"] {
+        let curves: Vec<(usize, &Evaluation, &Curve)> = report
+            .evaluations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.curves.iter().find(|c| c.name == name).map(|c| (i, e, c)))
+            .collect();
+        if !curves.is_empty() {
+            parts.push((CHART_WIDTH, Box::new(move |ui: &mut Ui| curve_chart_ui(ui, name, &curves))));
+        }
+    }
+    for (i, evaluation) in report.evaluations.iter().enumerate() {
+        let clusters: Vec<&Curve> = evaluation.curves.iter().filter(|c| c.name.starts_with("pca:")).collect();
+        if !clusters.is_empty() {
+            parts.push((
+                CHART_WIDTH + 80.0,
+                Box::new(move |ui: &mut Ui| clusters_ui(ui, &evaluation.source, i, &clusters)),
+            ));
+        }
+    }
     egui::ScrollArea::vertical().id_salt("report").auto_shrink([false, false]).show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            ui.vertical(|ui| metrics_ui(ui, &report.evaluations));
-            for (i, evaluation) in report.evaluations.iter().enumerate() {
-                if let Some(confusion) = &evaluation.confusion {
-                    ui.vertical(|ui| confusion_ui(ui, confusion, &evaluation.source, i));
-                }
+        let available = ui.available_width();
+        let gap = theme::SPACE_L;
+        let mut rows: Vec<Vec<(f32, Box<dyn FnOnce(&mut Ui) + '_>)>> = vec![Vec::new()];
+        let mut used = 0.0;
+        for (width, part) in parts {
+            if used > 0.0 && used + width > available {
+                rows.push(Vec::new());
+                used = 0.0;
             }
-            for name in ["roc", "precision_recall", "residuals"] {
-                let curves: Vec<(usize, &Evaluation, &Curve)> = report
-                    .evaluations
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, e)| e.curves.iter().find(|c| c.name == name).map(|c| (i, e, c)))
-                    .collect();
-                if !curves.is_empty() {
-                    ui.vertical(|ui| curve_chart_ui(ui, name, &curves));
-                }
+            used += width + gap;
+            if let Some(row) = rows.last_mut() {
+                row.push((width, part));
             }
-            for (i, evaluation) in report.evaluations.iter().enumerate() {
-                let clusters: Vec<&Curve> = evaluation.curves.iter().filter(|c| c.name.starts_with("pca:")).collect();
-                if !clusters.is_empty() {
-                    ui.vertical(|ui| clusters_ui(ui, &evaluation.source, i, &clusters));
+        }
+        for row in rows {
+            ui.horizontal_top(|ui| {
+                ui.spacing_mut().item_spacing.x = gap;
+                for (width, part) in row {
+                    ui.vertical(|ui| {
+                        ui.set_width(width);
+                        part(ui);
+                    });
                 }
-            }
-        });
+            });
+            ui.add_space(theme::SPACE_M);
+        }
     });
 }
 
@@ -83,13 +118,21 @@ pub fn format_metric(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e12 { format!("{value:.0}") } else { format!("{value:.4}") }
 }
 
+/// Width of the class names left of a confusion matrix.
+const CONFUSION_LABEL_WIDTH: f32 = 80.0;
+
+/// Side of a confusion-matrix cell for `k` classes.
+fn confusion_cell(k: usize) -> f32 {
+    (220.0 / k.max(1) as f32).clamp(28.0, 64.0)
+}
+
 fn confusion_ui(ui: &mut Ui, confusion: &ConfusionMatrix, source: &str, index: usize) {
     let dark = ui.visuals().dark_mode;
     ui.label(RichText::new(format!("Confusion matrix · {source}")).strong().color(theme::series_color(index)));
     let k = confusion.classes.len();
-    let cell = (220.0 / k.max(1) as f32).clamp(28.0, 64.0);
+    let cell = confusion_cell(k);
     let max = confusion.counts.iter().flatten().copied().max().unwrap_or(1).max(1);
-    let label_width = 80.0;
+    let label_width = CONFUSION_LABEL_WIDTH;
     ui.label(
         RichText::new("rows: actual · columns: predicted").font(theme::small_font()).color(theme::weak_text(dark)),
     );
