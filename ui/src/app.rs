@@ -907,6 +907,7 @@ impl Designer {
             transform: tab.transform,
             dark,
             selection: &tab.selection,
+            specs: crate::canvas::spec_index(tab.document.workflow(), &catalog),
         };
         let widget = egui_snarl::ui::SnarlWidget::new().id(snarl_id(tab.slot)).style(snarl_style(dark));
         let response = widget.show(tab.graph.snarl_mut(), &mut viewer, ui);

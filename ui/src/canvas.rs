@@ -139,12 +139,21 @@ pub struct Viewer<'a> {
     pub dark: bool,
     /// Node ids selected in the designer.
     pub selection: &'a [String],
+    /// Each node's spec by node id, looked up once per frame rather than per pin.
+    pub specs: HashMap<&'a str, (&'a pipewright_engine::Node, Option<&'a NodeSpec>)>,
 }
 
-impl Viewer<'_> {
-    fn spec(&self, id: &str) -> Option<&NodeSpec> {
-        let node = self.workflow.node(id)?;
-        self.catalog.get(&node.kind).map(|e| e.spec.as_ref())
+/// The per-frame index of nodes and their specs the viewer reads.
+pub fn spec_index<'a>(
+    workflow: &'a Workflow,
+    catalog: &'a Catalog,
+) -> HashMap<&'a str, (&'a pipewright_engine::Node, Option<&'a NodeSpec>)> {
+    workflow.nodes.iter().map(|n| (n.id.as_str(), (n, catalog.get(&n.kind).map(|e| e.spec.as_ref())))).collect()
+}
+
+impl<'a> Viewer<'a> {
+    fn spec(&self, id: &str) -> Option<&'a NodeSpec> {
+        self.specs.get(id).and_then(|(_, spec)| *spec)
     }
 
     fn edge(&self, snarl: &Snarl<String>, from: OutPinId, to: InPinId) -> Option<Edge> {
@@ -360,7 +369,7 @@ pub fn snarl_style(dark: bool) -> SnarlStyle {
 
 impl SnarlViewer<String> for Viewer<'_> {
     fn title(&mut self, node: &String) -> String {
-        self.workflow.node(node).map_or_else(String::new, |n| match (&n.title, self.spec(node)) {
+        self.specs.get(node.as_str()).map_or_else(String::new, |(n, spec)| match (&n.title, spec) {
             (Some(title), _) => title.clone(),
             (None, Some(spec)) => spec.name.to_owned(),
             (None, None) => n.kind.clone(),
