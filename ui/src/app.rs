@@ -870,9 +870,13 @@ impl Designer {
                     });
                 },
             );
-            egui::Panel::bottom("output").resizable(true).default_size(theme::OUTPUT_PANEL_HEIGHT).show(ui, |ui| {
-                output_panel_ui(ui, tab, &catalog);
-            });
+            egui::Panel::bottom("output")
+                .resizable(true)
+                .default_size(theme::OUTPUT_PANEL_HEIGHT)
+                .min_size(120.0)
+                .show(ui, |ui| {
+                    output_panel_ui(ui, tab, &catalog);
+                });
         }
         for command in commands {
             self.apply(command);
@@ -1206,6 +1210,8 @@ fn quick_add_ui(ui: &Ui, tab: &mut Tab, catalog: &Catalog) -> Option<(String, Po
 
 fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
     let dark = ui.visuals().dark_mode;
+    // The panel keeps its height whatever it shows (a resizable panel otherwise shrinks to short content).
+    ui.set_min_height(ui.available_height());
     let Some(node_id) = tab.selection.first().cloned() else {
         ui.centered_and_justified(|ui| {
             ui.label(RichText::new("Select a block to see its output.").color(theme::weak_text(dark)));

@@ -648,7 +648,8 @@ impl SnarlViewer<String> for Viewer<'_> {
 const READABLE_SCALE: f32 = 0.8;
 
 /// The view transform that shows every node and comment inside `view` (screen rectangle); with
-/// `readable`, never smaller than a readable scale, anchored at the top of the workflow.
+/// `readable`, never smaller than a readable scale, showing the workflow's start (its left edge: blocks
+/// flow left to right).
 pub fn fit_transform(workflow: &Workflow, view: Rect, readable: bool) -> TSTransform {
     let mut bounds = Rect::NOTHING;
     for node in &workflow.nodes {
@@ -665,8 +666,8 @@ pub fn fit_transform(workflow: &Workflow, view: Rect, readable: bool) -> TSTrans
     let bounds = bounds.expand(40.0);
     let scale = (view.width() / bounds.width()).min(view.height() / bounds.height()).clamp(0.2, 1.25);
     if readable && scale < READABLE_SCALE {
-        let anchor = pos2(bounds.center().x, bounds.top());
-        let target = pos2(view.center().x, view.top());
+        let anchor = pos2(bounds.left(), bounds.center().y);
+        let target = pos2(view.left(), view.center().y);
         return TSTransform::new(target.to_vec2() - anchor.to_vec2() * READABLE_SCALE, READABLE_SCALE);
     }
     TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * scale, scale)

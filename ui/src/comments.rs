@@ -90,6 +90,7 @@ pub fn interact_ui(
         let rect = rect_of(comment);
         let title = transform * Rect::from_min_size(rect.min, vec2(rect.width(), TITLE_HEIGHT));
         let handle = transform * Rect::from_min_max(rect.max - vec2(HANDLE, HANDLE), rect.max);
+        ui.ctx().data_mut(|d| d.insert_temp(title_id(&comment.id), title));
         let drag = area_response(ui, Id::new(("comment-title", &comment.id)), title, canvas);
         if let Some(drag) = drag {
             if drag.clicked() {
@@ -129,6 +130,15 @@ pub fn interact_ui(
         }
     }
     (commands, clicked)
+}
+
+fn title_id(comment: &str) -> Id {
+    Id::new(("comment-title-rect", comment))
+}
+
+/// Where the title bar of a comment frame was drawn last frame (screen coordinates).
+pub fn title_rect(ctx: &egui::Context, comment: &str) -> Option<Rect> {
+    ctx.data(|d| d.get_temp::<Rect>(title_id(comment)))
 }
 
 /// An interactive area above the canvas covering `rect` (screen), if it is visible.

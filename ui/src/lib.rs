@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use app::{Designer, DesignerPaths, Tab, new_node};
 pub use canvas::{headline, node_rect, pin_rect};
 pub use command::Command;
+pub use comments::title_rect as comment_title_rect;
 pub use document::{CommandError, Document, check_wire, fresh_id};
 pub use palette::{PaletteDrag, search as search_blocks};
 pub use runtime::{Phase, Runtime};

@@ -16,7 +16,7 @@ pub const RADIUS: u8 = 6;
 /// Width of the palette and the inspector.
 pub const SIDE_PANEL_WIDTH: f32 = 260.0;
 /// Height of the output panel when first shown.
-pub const OUTPUT_PANEL_HEIGHT: f32 = 280.0;
+pub const OUTPUT_PANEL_HEIGHT: f32 = 320.0;
 /// Width of a node on the canvas.
 pub const NODE_WIDTH: f32 = 190.0;
 

@@ -449,11 +449,7 @@ fn dragging_a_comment_frame_moves_the_blocks_inside_it_in_one_undo_step() {
     open_document(&mut harness, w);
     let data_before = workflow(&harness).node("data").expect("node").position;
     let split_before = workflow(&harness).node("split").expect("node").position;
-    // The title bar lies just above the data block.
-    let data_rect = node_rect(&ctx(&harness), "data").expect("drawn");
-    let title =
-        Pos2::new(data_rect.right() + 20.0, data_rect.top() - 24.0 * (data_rect.width() / 190.0).min(1.0) - 6.0);
-    let grab = title.max(Pos2::new(0.0, 0.0));
+    let grab = pipewright_ui::comment_title_rect(&ctx(&harness), "frame").expect("the frame is drawn").center();
     drag(&mut harness, grab, grab + egui::vec2(80.0, 50.0));
     settle(&mut harness);
     let after = workflow(&harness);
