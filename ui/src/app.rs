@@ -46,6 +46,8 @@ pub struct Tab {
     transform: TSTransform,
     /// Fit the view on the next frame: `Some(true)` at a readable scale (on opening), `Some(false)` all.
     fit_pending: Option<bool>,
+    /// Centre the view on this block on the next frame.
+    focus_pending: Option<String>,
     canvas_rect: Rect,
     refusal: Option<Refusal>,
     quick_add: Option<QuickAdd>,
@@ -74,6 +76,7 @@ impl Tab {
             output_port: 0,
             transform: TSTransform::IDENTITY,
             fit_pending: Some(true),
+            focus_pending: None,
             canvas_rect: Rect::NOTHING,
             refusal: None,
             quick_add: None,
@@ -194,11 +197,14 @@ impl Designer {
         self.startup = Some(Startup { launched, exit_after });
     }
 
-    /// Selects blocks of the active workflow, as clicking them would.
+    /// Selects blocks of the active workflow, as clicking them would, and brings the first into view.
     pub fn select(&mut self, ids: &[String]) {
         if let Some(tab) = self.active_tab_mut() {
             tab.selection = ids.iter().filter(|id| tab.document.workflow().node(id).is_some()).cloned().collect();
             tab.output_port = 0;
+            if let Some(first) = tab.selection.first() {
+                tab.focus_pending = Some(first.clone());
+            }
         }
     }
 
@@ -898,8 +904,13 @@ impl Designer {
         tab.graph.sync(tab.document.workflow(), tab.document.revision(), &catalog);
         let canvas_rect = ui.available_rect_before_wrap();
         tab.canvas_rect = canvas_rect;
-        let set_transform =
+        let mut set_transform =
             tab.fit_pending.take().map(|readable| fit_transform(tab.document.workflow(), canvas_rect, readable));
+        if let Some(node) = tab.focus_pending.take().and_then(|id| tab.document.workflow().node(&id)) {
+            let scale = set_transform.unwrap_or(tab.transform).scaling.max(0.8);
+            let center = egui::pos2(node.position[0] + theme::NODE_WIDTH / 2.0, node.position[1] + 50.0);
+            set_transform = Some(TSTransform::new(canvas_rect.center().to_vec2() - center.to_vec2() * scale, scale));
+        }
         let mut viewer = Viewer {
             catalog: &catalog,
             workflow: tab.document.workflow(),

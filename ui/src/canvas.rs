@@ -186,6 +186,29 @@ impl<'a> Viewer<'a> {
     }
 }
 
+impl Viewer<'_> {
+    /// A port's name beside its pin, with its type on hover; the pin it is drawn with.
+    fn port_ui(
+        &self,
+        ui: &mut Ui,
+        port: Option<(&String, &pipewright_engine::PortSpec)>,
+        connected: bool,
+        output: bool,
+    ) -> PortPin {
+        let Some((node, port)) = port else {
+            return PortPin { ty: PortType::Table, connected, missing: false, record: None };
+        };
+        ui.label(egui::RichText::new(port.name).font(theme::small_font()).color(theme::weak_text(self.dark)))
+            .on_hover_text(format!("{} {} — {}", theme::port_icon(port.ty), port.ty.label(), port.tooltip));
+        PortPin {
+            ty: port.ty,
+            connected,
+            missing: !output && port.required && !connected,
+            record: Some(pin_id(node, port.name, output)),
+        }
+    }
+}
+
 /// Text of a node's status line.
 pub fn status_text(phase: &Phase) -> String {
     phase.label()
@@ -447,29 +470,14 @@ impl SnarlViewer<String> for Viewer<'_> {
 
     #[allow(refining_impl_trait, reason = "the canvas always draws its own pins")]
     fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<String>) -> PortPin {
-        let Some(port) =
-            snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.inputs.get(pin.id.input))
-        else {
-            return PortPin { ty: PortType::Table, connected: false, missing: false, record: None };
-        };
-        let connected = !pin.remotes.is_empty();
-        let record = snarl.get_node(pin.id.node).map(|id| pin_id(id, port.name, false));
-        ui.label(egui::RichText::new(port.name).font(theme::small_font()).color(theme::weak_text(self.dark)))
-            .on_hover_text(format!("{} {} — {}", theme::port_icon(port.ty), port.ty.label(), port.tooltip));
-        PortPin { ty: port.ty, connected, missing: port.required && !connected, record }
+        let spec = snarl.get_node(pin.id.node).and_then(|id| Some((id, self.spec(id)?.inputs.get(pin.id.input)?)));
+        self.port_ui(ui, spec, !pin.remotes.is_empty(), false)
     }
 
     #[allow(refining_impl_trait, reason = "the canvas always draws its own pins")]
     fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, snarl: &mut Snarl<String>) -> PortPin {
-        let Some(port) =
-            snarl.get_node(pin.id.node).and_then(|id| self.spec(id)).and_then(|s| s.outputs.get(pin.id.output))
-        else {
-            return PortPin { ty: PortType::Table, connected: false, missing: false, record: None };
-        };
-        let record = snarl.get_node(pin.id.node).map(|id| pin_id(id, port.name, true));
-        ui.label(egui::RichText::new(port.name).font(theme::small_font()).color(theme::weak_text(self.dark)))
-            .on_hover_text(format!("{} {} — {}", theme::port_icon(port.ty), port.ty.label(), port.tooltip));
-        PortPin { ty: port.ty, connected: !pin.remotes.is_empty(), missing: false, record }
+        let spec = snarl.get_node(pin.id.node).and_then(|id| Some((id, self.spec(id)?.outputs.get(pin.id.output)?)));
+        self.port_ui(ui, spec, !pin.remotes.is_empty(), true)
     }
 
     fn has_body(&mut self, _node: &String) -> bool {
