@@ -1246,7 +1246,7 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
     ui.separator();
     let value: Option<Value> = tab.runtime.outputs(&node_id).and_then(|o| o.get(tab.output_port).cloned());
     if let Some(value) = value {
-        tab.output.show_ui(ui, &value)
+        tab.output.show_ui(ui, &value);
     } else {
         let text = match tab.runtime.phase(&node_id) {
             Phase::Failed(message) => format!("This block failed: {message}"),

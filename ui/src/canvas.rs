@@ -217,12 +217,11 @@ pub fn status_text(phase: &Phase) -> String {
 fn phase_color(phase: &Phase, dark: bool) -> Color32 {
     match phase {
         Phase::NotRun => theme::weak_text(dark),
-        Phase::Stale => theme::warning(dark),
+        Phase::Stale | Phase::Skipped(_) => theme::warning(dark),
         Phase::Queued | Phase::Running { .. } => theme::accent(dark),
         Phase::Cached => theme::cached(dark),
         Phase::Done { .. } => theme::success(dark),
         Phase::Failed(_) => theme::error(dark),
-        Phase::Skipped(_) => theme::warning(dark),
     }
 }
 

@@ -17,7 +17,6 @@ mod runtime;
 mod settings;
 mod start;
 pub mod theme;
-mod viewers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -108,6 +108,15 @@ pub fn clear_recovery(config_dir: &Path, slot: u64) {
     let _ = std::fs::remove_file(recovery_dir(config_dir).join(format!("{}-{slot}.json", std::process::id())));
 }
 
+/// Whether the recovery file belongs to a designer that is still running (another window's autosave, not
+/// a crash). Known where `/proc` lists processes; elsewhere every other file counts as left over.
+fn written_by_running_designer(file: &Path) -> bool {
+    let Some(pid) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()) else {
+        return false;
+    };
+    pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).is_dir()
+}
+
 /// Recovery files left by earlier sessions that ended without saving, with their files.
 pub fn leftover_recoveries(config_dir: &Path) -> Vec<(PathBuf, Recovery)> {
     let own = format!("{}-", std::process::id());
@@ -117,6 +126,7 @@ pub fn leftover_recoveries(config_dir: &Path) -> Vec<(PathBuf, Recovery)> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&own)))
+        .filter(|p| !written_by_running_designer(p))
         .filter_map(|p| {
             let text = std::fs::read_to_string(&p).ok()?;
             Some((p, serde_json::from_str(&text).ok()?))
@@ -151,12 +161,17 @@ mod tests {
         write_recovery(dir.path(), 1, None, &Workflow::new("mine")).expect("write");
         assert!(leftover_recoveries(dir.path()).is_empty(), "this session's own file is not a leftover");
         let other = Recovery { path: Some("/x.flow.json".into()), workflow: Workflow::new("lost"), written_secs: 5 };
+        // Process 1 (init) is always running: its file is another live window's autosave, not a crash.
+        if Path::new("/proc/1").is_dir() {
+            std::fs::write(recovery_dir(dir.path()).join("1-1.json"), serde_json::to_string(&other).expect("json"))
+                .expect("write");
+        }
         std::fs::write(recovery_dir(dir.path()).join("999999999-3.json"), serde_json::to_string(&other).expect("json"))
             .expect("write");
         let found = leftover_recoveries(dir.path());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].1.workflow.name, "lost");
         clear_recovery(dir.path(), 1);
-        assert_eq!(std::fs::read_dir(recovery_dir(dir.path())).expect("dir").count(), 1);
+        assert!(!recovery_dir(dir.path()).join(format!("{}-1.json", std::process::id())).exists());
     }
 }
