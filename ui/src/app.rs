@@ -98,7 +98,7 @@ impl Tab {
             || self.document.workflow().name.clone(),
             |n| n.to_string_lossy().trim_end_matches(".flow.json").to_owned(),
         );
-        if self.document.is_dirty() { format!("● {name}") } else { name }
+        if self.document.is_dirty() { format!("⏺ {name}") } else { name }
     }
 
     /// Node ids selected on the canvas.
@@ -252,12 +252,14 @@ impl Designer {
             self.active = Some(i);
             return;
         }
+        // Kept absolute, so the recent list and recovery files work from any working folder.
+        let resolved = if canonical.exists() { canonical } else { resolved };
         match Document::open(&resolved) {
             Ok(document) => {
                 self.settings.remember(&resolved);
                 self.save_settings();
                 self.add_tab(document);
-                self.notify(format!("Opened {}", resolved.display()), false);
+                self.notify(format!("Opened {}", file_name(&resolved)), false);
             }
             Err(e) => self.notify(format!("Could not open {}: {e}", resolved.display()), true),
         }
@@ -312,7 +314,7 @@ impl Designer {
                 if let Some(saved) = saved {
                     self.settings.remember(&saved);
                     self.save_settings();
-                    self.notify(format!("Saved {}", saved.display()), false);
+                    self.notify(format!("Saved {}", file_name(&saved)), false);
                 }
             }
             Err(e) => self.notify(format!("Could not save: {e}"), true),
@@ -781,6 +783,10 @@ impl Designer {
             }
             for (i, tab) in self.tabs.iter().enumerate() {
                 let label = ui.selectable_label(self.active == Some(i), tab.title());
+                let label = match tab.document.path() {
+                    Some(path) => label.on_hover_text(path.display().to_string()),
+                    None => label.on_hover_text("not saved yet"),
+                };
                 if label.clicked() {
                     self.active = Some(i);
                 }
@@ -1151,6 +1157,11 @@ fn pick_selection(ui: &Ui, tab: &mut Tab, canvas: Rect) -> Vec<String> {
         }
     }
     selection
+}
+
+/// The file name of a path, for messages (the full path is in the recent list and the tab's tooltip).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn hint_ui(ui: &Ui, tab: &Tab, canvas: Rect, dark: bool) {

@@ -109,12 +109,21 @@ pub fn clear_recovery(config_dir: &Path, slot: u64) {
 }
 
 /// Whether the recovery file belongs to a designer that is still running (another window's autosave, not
-/// a crash). Known where `/proc` lists processes; elsewhere every other file counts as left over.
+/// a crash): its process exists, is not a zombie, and is a `pipewright` (process ids are reused). Known where
+/// `/proc` lists processes; elsewhere every other file counts as left over.
 fn written_by_running_designer(file: &Path) -> bool {
     let Some(pid) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()) else {
         return false;
     };
-    pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).is_dir()
+    if pid.parse::<u32>().is_err() {
+        return false;
+    }
+    let process = Path::new("/proc").join(pid);
+    let Ok(stat) = std::fs::read_to_string(process.join("stat")) else { return false };
+    // `pid (comm) state ...`: the state follows the last parenthesis.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    let name = std::fs::read_to_string(process.join("comm")).unwrap_or_default();
+    state != Some('Z') && name.trim().starts_with("pipewright")
 }
 
 /// Recovery files left by earlier sessions that ended without saving, with their files.
@@ -161,16 +170,34 @@ mod tests {
         write_recovery(dir.path(), 1, None, &Workflow::new("mine")).expect("write");
         assert!(leftover_recoveries(dir.path()).is_empty(), "this session's own file is not a leftover");
         let other = Recovery { path: Some("/x.flow.json".into()), workflow: Workflow::new("lost"), written_secs: 5 };
-        // Process 1 (init) is always running: its file is another live window's autosave, not a crash.
+        // Process 1 is running but is not a designer (its id may have been reused): its file is a leftover.
         if Path::new("/proc/1").is_dir() {
             std::fs::write(recovery_dir(dir.path()).join("1-1.json"), serde_json::to_string(&other).expect("json"))
                 .expect("write");
         }
         std::fs::write(recovery_dir(dir.path()).join("999999999-3.json"), serde_json::to_string(&other).expect("json"))
             .expect("write");
+        // A live process named like the designer: its file is another open window's autosave.
+        let live = Path::new("/bin/sleep").exists().then(|| {
+            let program = dir.path().join("pipewright");
+            std::fs::copy("/bin/sleep", &program).expect("copy");
+            let child = std::process::Command::new(&program).arg("30").spawn().expect("spawn");
+            std::fs::write(
+                recovery_dir(dir.path()).join(format!("{}-2.json", child.id())),
+                serde_json::to_string(&other).expect("json"),
+            )
+            .expect("write");
+            child
+        });
         let found = leftover_recoveries(dir.path());
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].1.workflow.name, "lost");
+        let expected = 1 + usize::from(Path::new("/proc/1").is_dir());
+        assert_eq!(found.len(), expected, "{:?}", found.iter().map(|(p, _)| p).collect::<Vec<_>>());
+        assert!(found.iter().all(|(_, r)| r.workflow.name == "lost"));
+        if let Some(mut child) = live {
+            let _ = child.kill();
+            let _ = child.wait();
+            assert_eq!(leftover_recoveries(dir.path()).len(), expected + 1, "once it ends, its file is a leftover");
+        }
         clear_recovery(dir.path(), 1);
         assert!(!recovery_dir(dir.path()).join(format!("{}-1.json", std::process::id())).exists());
     }
