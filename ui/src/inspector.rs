@@ -113,12 +113,29 @@ fn current(node: &Node, param: &ParamSpec) -> Json {
     node.params.get(param.name).cloned().unwrap_or_else(|| param.default.clone())
 }
 
-/// Columns offered for a column parameter: the schema flowing into its port, if known.
+/// Columns offered for a column parameter: those of the table the last run put on the wire (blocks such
+/// as Convert to Indicator Values make columns only data can tell), else the schema propagated before
+/// running, if known.
 fn columns_of(ctx: &Inspected<'_>, node: &Node, port: &str) -> Option<Vec<String>> {
     let edge = ctx.workflow.edge_into(&node.id, port)?;
-    let schema =
-        ctx.runtime.analysis()?.schemas.get(&PortRef { node: edge.from.node.clone(), port: edge.from.port.clone() })?;
-    Some(schema.columns.iter().map(|c| c.name.clone()).collect())
+    let upstream = ctx.workflow.node(&edge.from.node)?;
+    let ran = ctx.catalog.get(&upstream.kind).and_then(|entry| {
+        let (index, _) = entry.spec.output_port(&edge.from.port)?;
+        if ctx.runtime.is_outdated(&upstream.id) {
+            return None;
+        }
+        match ctx.runtime.outputs(&upstream.id)?.get(index)? {
+            pipewright_engine::Value::Table(table) => {
+                Some(table.frame.get_column_names().iter().map(ToString::to_string).collect::<Vec<_>>())
+            }
+            _ => None,
+        }
+    });
+    ran.or_else(|| {
+        let schemas = &ctx.runtime.analysis()?.schemas;
+        let schema = schemas.get(&PortRef { node: edge.from.node.clone(), port: edge.from.port.clone() })?;
+        Some(schema.columns.iter().map(|c| c.name.clone()).collect())
+    })
 }
 
 /// One parameter's editor; returns the new value when the user changed it.

@@ -494,3 +494,78 @@ fn light_theme_at_150_percent_scaling_is_readable() {
         harness.snapshot_options("light_150_percent", &SnapshotOptions::new().max_failed_pixels(200));
     }
 }
+
+#[test]
+fn run_to_selected_runs_only_what_the_block_needs_and_the_column_picker_offers_its_input_columns() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic.flow.json");
+    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    harness.key_press(Key::Home);
+    settle(&mut harness);
+    click_node(&mut harness, "split");
+    harness.get_by_label("⏭ Run to selected").click();
+    wait_for_run(&mut harness);
+    let runtime = &harness.state().active_tab().expect("tab").runtime;
+    assert!(matches!(runtime.phase("split"), Phase::Done { .. }), "{:?}", runtime.phase("split"));
+    assert!(matches!(runtime.phase("data"), Phase::Done { .. }));
+    assert_eq!(runtime.phase("train_logistic"), Phase::NotRun, "blocks after the selected one do not run");
+    assert_eq!(runtime.phase("evaluate"), Phase::NotRun);
+    // The stratification column is picked from the columns that flow into Split Data.
+    harness.get(egui_kittest::kittest::by().role(egui::accesskit::Role::ComboBox).value("survived")).click();
+    settle(&mut harness);
+    // The option in the open list (the output panel below also shows a "pclass" column heading).
+    harness
+        .get(egui_kittest::kittest::by().label("pclass").predicate(|node| node.role() != egui::accesskit::Role::Label))
+        .click();
+    settle(&mut harness);
+    let param = workflow(&harness).node("split").and_then(|n| n.params.get("stratify_column").cloned());
+    assert_eq!(param, Some(serde_json::json!("pclass")));
+    assert_eq!(harness.state().active_tab().expect("tab").runtime.phase("split"), Phase::Stale);
+}
+
+#[test]
+fn shift_drag_selects_the_blocks_in_a_box() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, two_blocks());
+    let data = node_rect(&ctx(&harness), "data").expect("drawn");
+    let split = node_rect(&ctx(&harness), "split").expect("drawn");
+    let forest = node_rect(&ctx(&harness), "forest").expect("drawn");
+    // A box around the two upper blocks, starting on empty canvas above them.
+    let from = Pos2::new(data.left() - 10.0, data.top().min(split.top()) - 10.0);
+    let to = Pos2::new(split.right() + 10.0, data.bottom().max(split.bottom()) + 10.0);
+    assert!(forest.top() > to.y, "the third block lies outside the box");
+    harness.event(egui::Event::PointerMoved(from));
+    harness.step();
+    harness.event_modifiers(
+        egui::Event::PointerButton {
+            pos: from,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: Modifiers::SHIFT,
+        },
+        Modifiers::SHIFT,
+    );
+    harness.step();
+    for i in 1..=8 {
+        harness.event_modifiers(egui::Event::PointerMoved(from + (to - from) * (i as f32 / 8.0)), Modifiers::SHIFT);
+        harness.step();
+    }
+    harness.event_modifiers(
+        egui::Event::PointerButton {
+            pos: to,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::SHIFT,
+        },
+        Modifiers::SHIFT,
+    );
+    settle(&mut harness);
+    let mut selection = harness.state().active_tab().expect("tab").selection().to_vec();
+    selection.sort();
+    assert_eq!(selection, ["data".to_owned(), "split".to_owned()]);
+}
