@@ -34,6 +34,7 @@ pub fn catalog() -> Catalog {
     c.register(model::DecisionForestRegression);
     c.register(model::KMeansClustering);
     c.register(train::TrainModel);
+    c.register(train::CrossValidateModel);
     c.register(train::TrainClusteringModel);
     c.register(train::ScoreModel);
     c.register(train::AssignDataToClusters);

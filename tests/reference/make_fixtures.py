@@ -660,6 +660,55 @@ def fx_example_two_class(tit: pd.DataFrame) -> dict:
 # ----------------------------------------------------------------------------- main
 
 
+def assign_folds(n: int, folds: int, seed: int, labels=None) -> list[int]:
+    """Cross Validate Model's folds: rows (per class in order of first appearance when stratified)
+    shuffled with one SplitMix64 and dealt round-robin, continuing across classes."""
+    rng = SplitMix64(seed)
+    if labels is None:
+        groups = [list(range(n))]
+    else:
+        by_label: dict = {}
+        for i, v in enumerate(labels):
+            by_label.setdefault(str(v), []).append(i)
+        groups = list(by_label.values())
+    fold_of = [0] * n
+    nxt = 0
+    for rows in groups:
+        for i in fisher_yates(rows, rng):
+            fold_of[i] = nxt % folds
+            nxt += 1
+    return fold_of
+
+
+def fx_cross_validate(iris: pd.DataFrame, diab: pd.DataFrame) -> dict:
+    """Cross Validate Model on raw iris (multinomial logistic regression, 5 stratified folds, seed 11)
+    and raw diabetes (least squares, 5 plain folds, seed 3): per-fold and mean accuracy / R^2."""
+    out: dict = {}
+    X = iris.drop(columns=["species"]).to_numpy(dtype=float)
+    y = iris["species"].astype(str).to_numpy()
+    folds = assign_folds(len(y), 5, 11, list(y))
+    acc = []
+    for f in range(5):
+        test = np.array([i for i in range(len(y)) if folds[i] == f])
+        train = np.array([i for i in range(len(y)) if folds[i] != f])
+        model = make_logreg().fit(X[train], y[train])
+        acc.append(float(accuracy_score(y[test], model.predict(X[test]))))
+    out["iris_logistic"] = {"folds": 5, "seed": 11, "stratified": True, "fold_of": folds,
+                            "accuracy": acc, "mean_accuracy": float(np.mean(acc))}
+    Xd = diab.drop(columns=["progression"]).to_numpy(dtype=float)
+    yd = diab["progression"].to_numpy(dtype=float)
+    folds = assign_folds(len(yd), 5, 3)
+    r2 = []
+    for f in range(5):
+        test = np.array([i for i in range(len(yd)) if folds[i] == f])
+        train = np.array([i for i in range(len(yd)) if folds[i] != f])
+        model = LinearRegression().fit(Xd[train], yd[train])
+        r2.append(float(r2_score(yd[test], model.predict(Xd[test]))))
+    out["diabetes_linear"] = {"folds": 5, "seed": 3, "stratified": False, "fold_of": folds,
+                              "r2": r2, "mean_r2": float(np.mean(r2))}
+    return out
+
+
 def main() -> None:
     files = ["iris.csv", "wine.csv", "breast_cancer.csv", "diabetes.csv", "penguins.csv",
              "titanic.csv"]
@@ -695,6 +744,7 @@ def main() -> None:
     fx["rf_regression_diabetes"] = fx_rf_regression_diabetes(diab)
     fx["example_multiclass"] = fx_example_multiclass(penguins)
     fx["example_two_class"] = fx_example_two_class(tit)
+    fx["cross_validate"] = fx_cross_validate(iris, diab)
     km = fx["kmeans_iris_scaled"]
     fx["example_clustering"] = {"same_as": "kmeans_iris_scaled", "dataset": "iris.csv",
                                 "preprocessing": km["preprocessing"],

@@ -231,12 +231,32 @@ fn cluster_scatter(rows: &[Vec<f64>], assignments: &[usize]) -> Vec<Curve> {
 }
 
 fn evaluate(table: &Table, source: &str, ctx: &NodeContext<'_>) -> Result<Evaluation, NodeError> {
+    let options = EvaluateOptions {
+        positive_class: ctx.params.optional_text("positive_class"),
+        silhouette_sample: ctx.params.count("silhouette_sample")?,
+        seed: ctx.params.seed("seed")?,
+    };
+    evaluate_scored(table, source, &options)
+}
+
+/// Settings of an evaluation.
+pub struct EvaluateOptions<'a> {
+    /// Two-class metrics are about this class (`None`: the second in sorted order).
+    pub positive_class: Option<&'a str>,
+    /// Rows the silhouette is computed on at most.
+    pub silhouette_sample: usize,
+    /// Seed of the silhouette sample.
+    pub seed: u64,
+}
+
+/// Metrics of a scored table (from Score Model or Assign Data to Clusters), as Evaluate Model computes them.
+pub fn evaluate_scored(table: &Table, source: &str, options: &EvaluateOptions<'_>) -> Result<Evaluation, NodeError> {
     let has = |name: &str| table.frame.column(name).is_ok();
     let scored_columns = table.roles.iter().filter(|(_, r)| **r == Role::Score).count();
     if has(ASSIGNMENTS) && has(DISTANCE) {
-        clustering(table, source, ctx.params.count("silhouette_sample")?, ctx.params.seed("seed")?)
+        clustering(table, source, options.silhouette_sample, options.seed)
     } else if table.frame.get_column_names().iter().any(|n| n.starts_with(PROBABILITY_PREFIX)) {
-        classification(table, source, ctx.params.optional_text("positive_class"))
+        classification(table, source, options.positive_class)
     } else if has(SCORED_LABELS) && scored_columns > 0 {
         regression(table, source)
     } else {

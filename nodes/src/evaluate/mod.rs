@@ -3,4 +3,4 @@
 mod evaluate_model;
 pub mod metrics;
 
-pub use evaluate_model::EvaluateModel;
+pub use evaluate_model::{EvaluateModel, EvaluateOptions, evaluate_scored};

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use pipewright_engine::{
-    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Table, Task,
+    Value,
 };
 
 use crate::frame::{feature_columns, feature_matrix, numeric_values, sorted_classes, text_values};
@@ -31,91 +32,95 @@ impl NodeKind for TrainModel {
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let learner = ctx.learner("learner")?;
         let table = ctx.table("data")?;
-        let algo = algorithm_of(&learner.algorithm)?;
-        if learner.tasks == [Task::Clustering] {
-            return Err(NodeError::Input {
-                port: "learner".into(),
-                message: format!("{} is a clustering learner: use Train Clustering Model", learner.name),
-            });
+        let model = train(&learner, &table, ctx.params.optional_text("label_column"), ctx)?;
+        Ok(vec![Value::Model(Arc::new(model))])
+    }
+}
+
+/// Fits `learner` on `table` to predict `label` (or the column marked as label): what Train Model does, also
+/// used per fold by Cross Validate Model and per candidate by Tune Model Hyperparameters.
+pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
+    let algo = algorithm_of(&learner.algorithm)?;
+    if learner.tasks == [Task::Clustering] {
+        return Err(NodeError::Input {
+            port: "learner".into(),
+            message: format!("{} is a clustering learner: use Train Clustering Model", learner.name),
+        });
+    }
+    let label = match label {
+        Some(l) => l.to_owned(),
+        None => table.label().map(str::to_owned).ok_or_else(|| {
+            NodeError::param("label_column", "choose the label column (no column is marked as label)")
+        })?,
+    };
+    if table.frame.column(&label).is_err() {
+        return Err(NodeError::param("label_column", crate::frame::missing_column(&table.frame, &label).to_string()));
+    }
+    if table.height() == 0 {
+        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+    }
+    let features = feature_columns(table, Some(&label));
+    if features.is_empty() {
+        return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
+    }
+    let (labels, task) = if learner.tasks.contains(&Task::Regression) {
+        let values = numeric_values(&table.frame, &label).map_err(|_| {
+            NodeError::data(format!(
+                "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
+                learner.name
+            ))
+        })?;
+        let missing = values.iter().filter(|v| v.is_none()).count();
+        if missing > 0 {
+            return Err(NodeError::data(format!(
+                "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
+            )));
         }
-        let label = match ctx.params.optional_text("label_column") {
-            Some(l) => l.to_owned(),
-            None => table.label().map(str::to_owned).ok_or_else(|| {
-                NodeError::param("label_column", "choose the label column (no column is marked as label)")
-            })?,
-        };
-        if table.frame.column(&label).is_err() {
-            return Err(NodeError::param(
-                "label_column",
-                crate::frame::missing_column(&table.frame, &label).to_string(),
-            ));
+        (Labels::Values(values.into_iter().flatten().collect()), Task::Regression)
+    } else {
+        let values = text_values(&table.frame, &label)?;
+        let missing = values.iter().filter(|v| v.is_none()).count();
+        if missing > 0 {
+            return Err(NodeError::data(format!(
+                "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
+            )));
         }
-        if table.height() == 0 {
-            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
-        }
-        let features = feature_columns(&table, Some(&label));
-        if features.is_empty() {
-            return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
-        }
-        let (labels, task) = if learner.tasks.contains(&Task::Regression) {
-            let values = numeric_values(&table.frame, &label).map_err(|_| {
-                NodeError::data(format!(
-                    "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
-                    learner.name
-                ))
-            })?;
-            let missing = values.iter().filter(|v| v.is_none()).count();
-            if missing > 0 {
+        let classes = sorted_classes(&values);
+        let task = match classes.len() {
+            0 | 1 => {
                 return Err(NodeError::data(format!(
-                    "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
-                )));
-            }
-            (Labels::Values(values.into_iter().flatten().collect()), Task::Regression)
-        } else {
-            let values = text_values(&table.frame, &label)?;
-            let missing = values.iter().filter(|v| v.is_none()).count();
-            if missing > 0 {
-                return Err(NodeError::data(format!(
-                    "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
-                )));
-            }
-            let classes = sorted_classes(&values);
-            let task = match classes.len() {
-                0 | 1 => {
-                    return Err(NodeError::data(format!(
-                        "label \"{label}\" has {} class: a classifier needs at least two",
-                        classes.len()
-                    )));
-                }
-                2 => Task::BinaryClassification,
-                _ => Task::MulticlassClassification,
-            };
-            if !learner.tasks.contains(&task) {
-                return Err(NodeError::data(format!(
-                    "{} needs a label with exactly two classes; \"{label}\" has {}: use a multiclass learner",
-                    learner.name,
+                    "label \"{label}\" has {} class: a classifier needs at least two",
                     classes.len()
                 )));
             }
-            let y = values.iter().map(|v| classes.iter().position(|c| Some(c) == v.as_ref()).unwrap_or(0)).collect();
-            (Labels::Classes { y, classes }, task)
+            2 => Task::BinaryClassification,
+            _ => Task::MulticlassClassification,
         };
-        let x = feature_matrix(&table.frame, &features)?;
-        let set = TrainingSet { x, labels };
-        let params = Params::from_map(learner.params.clone());
-        let state = algo.fit(&params, &set, ctx)?;
-        let classes = match set.labels {
-            Labels::Classes { classes, .. } => classes,
-            _ => Vec::new(),
-        };
-        Ok(vec![Value::Model(Arc::new(Model {
-            algorithm: learner.algorithm.clone(),
-            name: learner.name.clone(),
-            task,
-            label: Some(label),
-            features,
-            classes,
-            state,
-        }))])
-    }
+        if !learner.tasks.contains(&task) {
+            return Err(NodeError::data(format!(
+                "{} needs a label with exactly two classes; \"{label}\" has {}: use a multiclass learner",
+                learner.name,
+                classes.len()
+            )));
+        }
+        let y = values.iter().map(|v| classes.iter().position(|c| Some(c) == v.as_ref()).unwrap_or(0)).collect();
+        (Labels::Classes { y, classes }, task)
+    };
+    let x = feature_matrix(&table.frame, &features)?;
+    let set = TrainingSet { x, labels };
+    let params = Params::from_map(learner.params.clone());
+    let state = algo.fit(&params, &set, ctx)?;
+    let classes = match set.labels {
+        Labels::Classes { classes, .. } => classes,
+        _ => Vec::new(),
+    };
+    Ok(Model {
+        algorithm: learner.algorithm.clone(),
+        name: learner.name.clone(),
+        task,
+        label: Some(label),
+        features,
+        classes,
+        state,
+    })
 }

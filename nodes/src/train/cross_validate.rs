@@ -1,0 +1,215 @@
+//! Cross Validate Model.
+
+use std::sync::Arc;
+
+use polars::prelude::{Column, DataFrame};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::spec::int;
+use pipewright_engine::{
+    Category, Evaluation, Metric, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Report, Role, Table,
+    Task, Value,
+};
+
+use super::{score, train};
+use crate::evaluate::{EvaluateOptions, evaluate_scored};
+use crate::frame::{take_rows, text_values};
+
+/// Name of the fold column of the scored output.
+pub const FOLD: &str = "Fold";
+
+/// Trains and scores a learner k times, each fold held out once, and reports per-fold and mean metrics.
+pub struct CrossValidateModel;
+
+/// Fold of every row: rows shuffled with the seed (per class when stratified: each class in order of first
+/// appearance, shuffled and dealt round-robin, continuing where the previous class stopped) and dealt
+/// round-robin into `folds` folds, so fold sizes differ by at most one.
+pub fn assign_folds(n: usize, folds: usize, seed: u64, strata: Option<&[Option<String>]>) -> Vec<usize> {
+    let mut rng = SplitMix64::new(seed);
+    let groups: Vec<Vec<usize>> = match strata {
+        None => vec![(0..n).collect()],
+        Some(values) => {
+            let mut order: Vec<Option<&str>> = Vec::new();
+            let mut groups: std::collections::HashMap<Option<&str>, Vec<usize>> = std::collections::HashMap::new();
+            for (i, v) in values.iter().enumerate() {
+                let key = v.as_deref();
+                groups
+                    .entry(key)
+                    .or_insert_with(|| {
+                        order.push(key);
+                        Vec::new()
+                    })
+                    .push(i);
+            }
+            order.iter().filter_map(|k| groups.remove(k)).collect()
+        }
+    };
+    let mut fold_of = vec![0; n];
+    let mut next = 0;
+    for mut group in groups {
+        rng.shuffle(&mut group);
+        for i in group {
+            fold_of[i] = next % folds;
+            next += 1;
+        }
+    }
+    fold_of
+}
+
+/// The mean of each metric over the folds (metrics missing from some fold are left out).
+fn mean_evaluation(folds: &[Evaluation]) -> Option<Evaluation> {
+    let first = folds.first()?;
+    let metrics = first
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let values: Vec<f64> = folds.iter().filter_map(|e| e.metric(&m.name)).collect();
+            (values.len() == folds.len())
+                .then(|| Metric { name: m.name.clone(), value: values.iter().sum::<f64>() / values.len() as f64 })
+        })
+        .collect();
+    Some(Evaluation { source: "mean".into(), task: first.task, metrics, confusion: None, curves: Vec::new() })
+}
+
+/// The standard deviation (n − 1) of each metric over the folds.
+fn std_evaluation(folds: &[Evaluation], mean: &Evaluation) -> Evaluation {
+    let metrics = mean
+        .metrics
+        .iter()
+        .map(|m| {
+            let values: Vec<f64> = folds.iter().filter_map(|e| e.metric(&m.name)).collect();
+            let n = values.len() as f64;
+            let var = values.iter().map(|v| (v - m.value).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+            Metric { name: m.name.clone(), value: var.sqrt() }
+        })
+        .collect();
+    Evaluation { source: "std".into(), task: mean.task, metrics, confusion: None, curves: Vec::new() }
+}
+
+impl NodeKind for CrossValidateModel {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "train.cross_validate_model",
+            "Cross Validate Model",
+            Category::Train,
+            "Splits the rows into k folds, trains the learner k times with one fold held out, scores the held-out rows and reports each fold's metrics with their mean and standard deviation. Classification folds are stratified by default so each keeps the label's class proportions.",
+        )
+        .input("learner", PortType::Learner, "An untrained classification or regression model")
+        .input("data", PortType::Table, "Labelled data")
+        .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")
+        .param("folds", "Number of folds", int(2, 100), json!(5), "k: each row is held out exactly once.")
+        .param("stratified", "Stratified folds", ParamKind::Bool, json!(true), "Classification: keep the label's class proportions in every fold. Ignored for regression.")
+        .param("positive_class", "Positive class", ParamKind::Text, json!(""), "Two-class metrics are about this class. Empty: the second class in sorted order.")
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the fold assignment. Empty: derived from the workflow seed.")
+        .output("scored", PortType::Table, "Every row scored by the model that did not see it, with its fold number")
+        .output("report", PortType::Report, "Metrics of each fold, their mean and standard deviation")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let learner = ctx.learner("learner")?;
+        let table = ctx.table("data")?;
+        if learner.tasks == [Task::Clustering] {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} is a clustering learner: cross-validation needs a label", learner.name),
+            });
+        }
+        let folds = ctx.params.count("folds")?;
+        let n = table.height();
+        if n < folds {
+            return Err(NodeError::param(
+                "folds",
+                format!("{folds} folds need at least {folds} rows; the table has {n}: lower the number of folds"),
+            ));
+        }
+        let label = match ctx.params.optional_text("label_column") {
+            Some(l) => l.to_owned(),
+            None => table.label().map(str::to_owned).ok_or_else(|| {
+                NodeError::param("label_column", "choose the label column (no column is marked as label)")
+            })?,
+        };
+        let classification = !learner.tasks.contains(&Task::Regression);
+        let strata = if classification && ctx.params.bool("stratified")? {
+            Some(text_values(&table.frame, &label).map_err(|_| crate::frame::missing_column(&table.frame, &label))?)
+        } else {
+            None
+        };
+        let fold_of = assign_folds(n, folds, ctx.params.seed("seed")?, strata.as_deref());
+        let options = EvaluateOptions {
+            positive_class: ctx.params.optional_text("positive_class"),
+            silhouette_sample: 2000,
+            seed: 0,
+        };
+        let mut evaluations = Vec::with_capacity(folds);
+        let mut scored_parts: Vec<(Vec<usize>, Table)> = Vec::with_capacity(folds);
+        for fold in 0..folds {
+            ctx.check_cancelled()?;
+            ctx.report_progress(fold as f32 / folds as f32, &format!("fold {} of {folds}", fold + 1));
+            let held_out: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
+            let training: Vec<usize> = (0..n).filter(|&i| fold_of[i] != fold).collect();
+            let in_fold = |e: NodeError| NodeError::data(format!("fold {}: {e}", fold + 1));
+            let model = train(&learner, &take_rows(&table, &training)?, Some(&label), ctx).map_err(in_fold)?;
+            let scored = score(&model, &take_rows(&table, &held_out)?).map_err(in_fold)?;
+            let mut evaluation = evaluate_scored(&scored, &format!("fold {}", fold + 1), &options).map_err(in_fold)?;
+            evaluation.curves.retain(|c| c.name == "roc" || c.name == "residuals");
+            evaluations.push(evaluation);
+            scored_parts.push((held_out, scored));
+        }
+        let mean = mean_evaluation(&evaluations).ok_or_else(|| NodeError::data("no fold was evaluated"))?;
+        let std = std_evaluation(&evaluations, &mean);
+        let mut report = vec![mean, std];
+        report.extend(evaluations);
+        Ok(vec![
+            Value::Table(Arc::new(stack_in_row_order(&scored_parts, &fold_of)?)),
+            Value::Report(Arc::new(Report { evaluations: report })),
+        ])
+    }
+}
+
+/// The scored folds put back in the input's row order, with a fold column (1-based).
+fn stack_in_row_order(parts: &[(Vec<usize>, Table)], fold_of: &[usize]) -> Result<Table, NodeError> {
+    let Some((_, first)) = parts.first() else { return Err(NodeError::data("no fold was scored")) };
+    let mut frame: DataFrame = first.frame.clone();
+    let mut rows: Vec<usize> = parts[0].0.clone();
+    for (held_out, scored) in &parts[1..] {
+        frame.vstack_mut(&scored.frame)?;
+        rows.extend_from_slice(held_out);
+    }
+    // `rows[k]` is the input row of stacked row k; invert it to restore the input order.
+    let mut position = vec![0u32; rows.len()];
+    for (k, &row) in rows.iter().enumerate() {
+        position[row] = k as u32;
+    }
+    let order = polars::prelude::IdxCa::from_vec("order".into(), position);
+    let mut frame = frame.take(&order)?;
+    let folds: Vec<u32> = (0..fold_of.len()).map(|i| fold_of[i] as u32 + 1).collect();
+    frame.with_column(Column::new(FOLD.into(), folds))?;
+    let mut table = first.with_frame(frame);
+    table.roles.insert(FOLD.into(), Role::Ignored);
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_are_balanced_and_stratified() {
+        let labels: Vec<Option<String>> = (0..30).map(|i| Some(if i < 20 { "a" } else { "b" }.to_owned())).collect();
+        let folds = assign_folds(30, 5, 7, Some(&labels));
+        for f in 0..5 {
+            let rows: Vec<usize> = (0..30).filter(|&i| folds[i] == f).collect();
+            assert_eq!(rows.len(), 6, "fold {f} size");
+            assert_eq!(rows.iter().filter(|&&i| i < 20).count(), 4, "fold {f} keeps the 2:1 class ratio");
+        }
+        assert_eq!(folds, assign_folds(30, 5, 7, Some(&labels)), "the same seed gives the same folds");
+        assert_ne!(folds, assign_folds(30, 5, 8, Some(&labels)));
+        let plain = assign_folds(7, 3, 1, None);
+        let mut sizes = [0; 3];
+        for &f in &plain {
+            sizes[f] += 1;
+        }
+        assert_eq!(sizes.iter().max().expect("sizes") - sizes.iter().min().expect("sizes"), 1);
+    }
+}
