@@ -1,0 +1,182 @@
+//! Every block of the catalog runs on bundled data, wired the way a user would wire it: learners are
+//! trained, scored and evaluated on a dataset of their task; other blocks get a bundled table on their
+//! table inputs, a trained model, learner or fitted transform on the others, and their default
+//! parameters (plus the few a block cannot run without).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::{
+    Catalog, Category, Edge, Node, NodeStatus, PortRef, PortType, RunOptions, Task, Value, Workflow,
+};
+
+fn node(id: &str, kind: &str, params: Json) -> Node {
+    let params: BTreeMap<String, Json> =
+        params.as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    Node { id: id.into(), kind: kind.into(), title: None, params, position: [0.0, 0.0] }
+}
+
+fn wire(workflow: &mut Workflow, from: &str, from_port: &str, to: &str, to_port: &str) {
+    workflow.edges.push(Edge { from: PortRef::new(from, from_port), to: PortRef::new(to, to_port) });
+}
+
+/// Parameters a block cannot run without, with values that suit the bundled tables it is given here.
+fn required_params(kind: &str, dir: &std::path::Path) -> Json {
+    let asset = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/datasets").join(name);
+        path.to_string_lossy().into_owned()
+    };
+    match kind {
+        "data.import_data" => json!({"path": asset("iris.csv")}),
+        "data.export_data" => json!({"path": dir.join("exported.csv").to_string_lossy()}),
+        "data.enter_data_manually" => json!({"data": "x,y\n1,a\n2,b\n3,a\n"}),
+        "transform.select_columns" => json!({"columns": ["mean_radius", "diagnosis"]}),
+        "transform.filter_rows" => json!({"expression": "mean_radius > 14"}),
+        "transform.join_data" => json!({"left_keys": ["mean_radius"], "right_keys": ["mean_radius"]}),
+        "transform.remove_duplicate_rows" | "transform.group_by" => {
+            json!({"keys": ["diagnosis"], "columns": ["diagnosis"]})
+        }
+        "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
+        _ => json!({}),
+    }
+}
+
+/// The dataset a learner of these tasks is exercised on.
+fn dataset_for(tasks: &[Task]) -> &'static str {
+    if tasks.contains(&Task::Clustering) {
+        "iris"
+    } else if tasks.contains(&Task::BinaryClassification) {
+        "breast_cancer"
+    } else if tasks.contains(&Task::MulticlassClassification) {
+        "iris"
+    } else {
+        "diabetes"
+    }
+}
+
+fn run(workflow: &Workflow, catalog: &Catalog, dir: &std::path::Path) -> Result<pipewright_engine::RunReport, String> {
+    let options = RunOptions { base_dir: dir.to_path_buf(), ..RunOptions::default() };
+    pipewright_engine::run(workflow, catalog, &options, &|_| {}).map_err(|e| e.to_string())
+}
+
+/// A learner block trained on a dataset of its task, scored on it, and evaluated.
+fn learner_workflow(kind: &str, tasks: &[Task]) -> Workflow {
+    let mut w = Workflow::new(kind);
+    w.nodes.push(node("data", "data.sample_dataset", json!({"dataset": dataset_for(tasks)})));
+    w.nodes.push(node("normalize", "transform.normalize_data", json!({})));
+    w.nodes.push(node("learner", kind, json!({})));
+    wire(&mut w, "data", "data", "normalize", "data");
+    if tasks.contains(&Task::Clustering) {
+        w.nodes.push(node("train", "train.train_clustering_model", json!({})));
+        w.nodes.push(node("score", "train.assign_data_to_clusters", json!({})));
+    } else {
+        w.nodes.push(node("train", "train.train_model", json!({})));
+        w.nodes.push(node("score", "train.score_model", json!({})));
+    }
+    w.nodes.push(node("evaluate", "evaluate.evaluate_model", json!({})));
+    wire(&mut w, "learner", "learner", "train", "learner");
+    wire(&mut w, "normalize", "data", "train", "data");
+    wire(&mut w, "train", "model", "score", "model");
+    wire(&mut w, "normalize", "data", "score", "data");
+    wire(&mut w, "score", "data", "evaluate", "scored");
+    w
+}
+
+/// Any other block: bundled tables on its table inputs, and what it needs on the others.
+fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::path::Path) -> Workflow {
+    let mut w = Workflow::new(kind);
+    w.nodes.push(node("data", "data.sample_dataset", json!({"dataset": "breast_cancer"})));
+    w.nodes.push(node("block", kind, required_params(kind, dir)));
+    let clustering = kind == "train.train_clustering_model" || kind == "train.assign_data_to_clusters";
+    let learner_kind = if clustering { "model.kmeans" } else { "model.logistic_regression_two_class" };
+    for port in spec.inputs.iter() {
+        if !port.required
+            && port.ty == PortType::Table
+            && kind != "transform.add_rows"
+            && kind != "transform.add_columns"
+            && kind != "transform.join_data"
+        {
+            continue;
+        }
+        match port.ty {
+            PortType::Table if kind == "evaluate.evaluate_model" => {
+                if w.node("scored").is_none() {
+                    w.nodes.push(node("learner", "model.logistic_regression_two_class", json!({})));
+                    w.nodes.push(node("train", "train.train_model", json!({})));
+                    w.nodes.push(node("scored", "train.score_model", json!({})));
+                    wire(&mut w, "learner", "learner", "train", "learner");
+                    wire(&mut w, "data", "data", "train", "data");
+                    wire(&mut w, "train", "model", "scored", "model");
+                    wire(&mut w, "data", "data", "scored", "data");
+                }
+                wire(&mut w, "scored", "data", "block", port.name);
+            }
+            PortType::Table => wire(&mut w, "data", "data", "block", port.name),
+            PortType::Learner => {
+                w.nodes.push(node("learner", learner_kind, json!({})));
+                wire(&mut w, "learner", "learner", "block", port.name);
+            }
+            PortType::Model => {
+                w.nodes.push(node("model_learner", learner_kind, json!({})));
+                let trainer = if clustering { "train.train_clustering_model" } else { "train.train_model" };
+                w.nodes.push(node("trained", trainer, json!({})));
+                wire(&mut w, "model_learner", "learner", "trained", "learner");
+                wire(&mut w, "data", "data", "trained", "data");
+                wire(&mut w, "trained", "model", "block", port.name);
+            }
+            PortType::Transform => {
+                w.nodes.push(node("fitted", "transform.normalize_data", json!({})));
+                wire(&mut w, "data", "data", "fitted", "data");
+                wire(&mut w, "fitted", "transform", "block", port.name);
+            }
+            PortType::Report => {}
+        }
+    }
+    w
+}
+
+#[test]
+fn every_kind_runs_on_bundled_data() {
+    let catalog = pipewright_nodes::catalog();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut failures = Vec::new();
+    let mut categories = std::collections::BTreeSet::new();
+    for entry in catalog.entries() {
+        let spec = entry.spec.as_ref();
+        categories.insert(spec.category);
+        let workflow = if spec.category == Category::Model {
+            // The learner alone says which tasks it handles.
+            let mut alone = Workflow::new(spec.id);
+            alone.nodes.push(node("learner", spec.id, json!({})));
+            let tasks = match run(&alone, &catalog, dir.path()).map(|r| r.node("learner").map(|o| o.outputs.clone())) {
+                Ok(Some(outputs)) => match outputs.first() {
+                    Some(Value::Learner(l)) => l.tasks.clone(),
+                    _ => {
+                        failures.push(format!("{}: gives no learner", spec.id));
+                        continue;
+                    }
+                },
+                other => {
+                    failures.push(format!("{}: {other:?}", spec.id));
+                    continue;
+                }
+            };
+            learner_workflow(spec.id, &tasks)
+        } else {
+            block_workflow(spec.id, spec, dir.path())
+        };
+        match run(&workflow, &catalog, dir.path()) {
+            Ok(report) => {
+                for outcome in &report.nodes {
+                    if let NodeStatus::Failed(message) | NodeStatus::Skipped(message) = &outcome.status {
+                        failures.push(format!("{} (node {}): {message}", spec.id, outcome.node));
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("{}: refused: {e}", spec.id)),
+        }
+    }
+    assert!(failures.is_empty(), "blocks that did not run:\n{}", failures.join("\n"));
+    assert!(categories.len() >= 5, "every category has blocks: {categories:?}");
+}
