@@ -12,8 +12,10 @@ use pipewright_engine::{
 };
 
 fn node(id: &str, kind: &str, params: Json) -> Node {
-    let params: BTreeMap<String, Json> =
-        params.as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    let params: BTreeMap<String, Json> = match params {
+        Json::Object(map) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
     Node { id: id.into(), kind: kind.into(), title: None, params, position: [0.0, 0.0] }
 }
 
@@ -90,7 +92,7 @@ fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::pat
     w.nodes.push(node("block", kind, required_params(kind, dir)));
     let clustering = kind == "train.train_clustering_model" || kind == "train.assign_data_to_clusters";
     let learner_kind = if clustering { "model.kmeans" } else { "model.logistic_regression_two_class" };
-    for port in spec.inputs.iter() {
+    for port in &spec.inputs {
         if !port.required
             && port.ty == PortType::Table
             && kind != "transform.add_rows"
@@ -149,19 +151,16 @@ fn every_kind_runs_on_bundled_data() {
             // The learner alone says which tasks it handles.
             let mut alone = Workflow::new(spec.id);
             alone.nodes.push(node("learner", spec.id, json!({})));
-            let tasks = match run(&alone, &catalog, dir.path()).map(|r| r.node("learner").map(|o| o.outputs.clone())) {
-                Ok(Some(outputs)) => match outputs.first() {
-                    Some(Value::Learner(l)) => l.tasks.clone(),
-                    _ => {
-                        failures.push(format!("{}: gives no learner", spec.id));
-                        continue;
-                    }
-                },
-                other => {
-                    failures.push(format!("{}: {other:?}", spec.id));
-                    continue;
-                }
+            let outputs = run(&alone, &catalog, dir.path()).map(|r| r.node("learner").map(|o| o.outputs.clone()));
+            let Ok(Some(outputs)) = outputs else {
+                failures.push(format!("{}: {outputs:?}", spec.id));
+                continue;
             };
+            let Some(Value::Learner(learner)) = outputs.first() else {
+                failures.push(format!("{}: gives no learner", spec.id));
+                continue;
+            };
+            let tasks = learner.tasks.clone();
             learner_workflow(spec.id, &tasks)
         } else {
             block_workflow(spec.id, spec, dir.path())
