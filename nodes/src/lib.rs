@@ -24,6 +24,7 @@ pub fn catalog() -> Catalog {
     c.register(transform::EditMetadata);
     c.register(transform::CleanMissingData);
     c.register(transform::NormalizeData);
+    c.register(transform::PrincipalComponentAnalysis);
     c.register(transform::ConvertToIndicatorValues);
     c.register(transform::SplitData);
     c.register(transform::ApplyTransformation);
@@ -39,5 +40,6 @@ pub fn catalog() -> Catalog {
     c.register(train::ScoreModel);
     c.register(train::AssignDataToClusters);
     c.register(evaluate::EvaluateModel);
+    c.register(evaluate::PermutationFeatureImportance);
     c
 }

@@ -240,12 +240,14 @@ const TESTED_KINDS: &[&str] = &[
     "model.decision_forest",
     "model.decision_forest_regression",
     "model.kmeans",
+    "transform.principal_component_analysis",
     "train.train_model",
     "train.cross_validate_model",
     "train.train_clustering_model",
     "train.score_model",
     "train.assign_data_to_clusters",
     "evaluate.evaluate_model",
+    "evaluate.permutation_feature_importance",
 ];
 
 #[test]
@@ -1944,4 +1946,112 @@ fn cross_validate_model_refuses_more_folds_than_rows_and_a_single_class() {
     assert!(ran.error("cv").contains("5 folds need at least 5 rows; the table has 3"), "{}", ran.error("cv"));
     let ran = run_in(dir.path(), cv(2));
     assert!(ran.error("cv").contains("has 1 class"), "{}", ran.error("cv"));
+}
+
+// ------------------------------------------------------------------------------------------------ PCA
+
+#[test]
+fn principal_component_analysis_matches_scikit_learn_and_replays_on_other_data() {
+    for (variant, scale) in [("raw", false), ("scaled", true)] {
+        let ran = run(workflow(
+            &[
+                ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+                ("pca", "transform.principal_component_analysis", json!({"components": 2, "scale": scale})),
+                ("again", "transform.apply_transformation", json!({})),
+            ],
+            &[("data.data", "pca.data"), ("pca.transform", "again.transform"), ("data.data", "again.data")],
+        ));
+        let table = ran.table("pca.data");
+        assert_eq!(names(table), ["species", "PC1", "PC2"], "measurements replaced by the components");
+        let state = &ran.transform("pca.transform").state;
+        for k in 0..2 {
+            let ratio = state["explained_variance_ratio"][k].as_f64().expect("ratio");
+            let expected = fx_f64(&format!("pca_iris/{variant}/explained_variance_ratio/{k}"));
+            assert_close(&format!("{variant} ratio {k}"), ratio, expected, 1e-10);
+            let variance = state["explained_variance"][k].as_f64().expect("variance");
+            assert_close(
+                &format!("{variant} variance {k}"),
+                variance,
+                fx_f64(&format!("pca_iris/{variant}/explained_variance/{k}")),
+                1e-10,
+            );
+            for j in 0..4 {
+                let ours = state["components"][k][j].as_f64().expect("component");
+                let theirs = fx_f64(&format!("pca_iris/{variant}/components/{k}/{j}"));
+                assert_close(&format!("{variant} component {k}[{j}]"), ours, theirs, 1e-9);
+            }
+            let scores = floats(table, &format!("PC{}", k + 1));
+            for (i, score) in scores.iter().take(5).enumerate() {
+                assert_close(
+                    &format!("{variant} row {i} PC{}", k + 1),
+                    *score,
+                    fx_f64(&format!("pca_iris/{variant}/first_rows/{i}/{k}")),
+                    1e-9,
+                );
+            }
+            assert_eq!(
+                floats(ran.table("again.data"), &format!("PC{}", k + 1)),
+                scores,
+                "Apply Transformation replays it"
+            );
+        }
+    }
+}
+
+#[test]
+fn principal_component_analysis_refuses_too_many_components_and_missing_values() {
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("pca", "transform.principal_component_analysis", json!({"components": 5})),
+        ],
+        &[("data.data", "pca.data")],
+    ));
+    assert!(ran.error("pca").contains("5 components asked for, but 4 columns"), "{}", ran.error("pca"));
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "penguins"})),
+            ("pca", "transform.principal_component_analysis", json!({})),
+        ],
+        &[("data.data", "pca.data")],
+    ));
+    assert!(ran.error("pca").contains("missing values"), "{}", ran.error("pca"));
+}
+
+// ------------------------------------------------------------------------------- feature importance
+
+#[test]
+fn permutation_feature_importance_finds_the_feature_the_label_depends_on() {
+    // y depends on x1 only; x2 is noise. Shuffling x1 takes a perfect classifier to about chance.
+    let mut csv = String::from("x1,x2,y\n");
+    for i in 0..200 {
+        let x1 = f64::from((i * 37) % 200) / 100.0 - 0.995;
+        let x2 = f64::from((i * 91) % 200) / 200.0;
+        writeln!(csv, "{x1},{x2},{}", if x1 > 0.0 { "yes" } else { "no" }).expect("write");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "xy.csv", &csv);
+    let graph = workflow(
+        &[
+            ("data", "data.import_data", json!({"path": "xy.csv"})),
+            ("logistic", "model.logistic_regression_two_class", json!({})),
+            ("train", "train.train_model", json!({"label_column": "y"})),
+            ("importance", "evaluate.permutation_feature_importance", json!({"repeats": 10, "seed": 5})),
+        ],
+        &[
+            ("logistic.learner", "train.learner"),
+            ("data.data", "train.data"),
+            ("train.model", "importance.model"),
+            ("data.data", "importance.data"),
+        ],
+    );
+    let ran = run_in(dir.path(), graph.clone());
+    let table = ran.table("importance.importance");
+    assert_eq!(texts(table, "feature"), [Some("x1".to_owned()), Some("x2".to_owned())], "most important first");
+    let mean = floats(table, "importance_mean");
+    assert!(mean[0] > 0.3 && mean[0] < 0.7, "shuffling x1 costs about half the accuracy: {mean:?}");
+    assert!(mean[1].abs() < 0.02, "x2 does not matter: {mean:?}");
+    assert!(floats(table, "importance_std")[0] > 0.0);
+    let again = run_in(dir.path(), graph);
+    assert_eq!(floats(again.table("importance.importance"), "importance_mean"), mean, "same seed, same shuffles");
 }

@@ -709,6 +709,21 @@ def fx_cross_validate(iris: pd.DataFrame, diab: pd.DataFrame) -> dict:
     return out
 
 
+def fx_pca_iris(iris: pd.DataFrame) -> dict:
+    """Principal Component Analysis on iris' four measurements: PCA(n_components=2) on the raw columns,
+    and on the columns standardized like StandardScaler (population standard deviation)."""
+    from sklearn.decomposition import PCA
+    X = iris.drop(columns=["species"]).to_numpy(dtype=float)
+    out: dict = {}
+    for name, data in (("raw", X), ("scaled", (X - X.mean(axis=0)) / X.std(axis=0, ddof=0))):
+        pca = PCA(n_components=2, svd_solver="full").fit(data)
+        out[name] = {"components": pca.components_.tolist(),
+                     "explained_variance": pca.explained_variance_.tolist(),
+                     "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+                     "first_rows": pca.transform(data)[:5].tolist()}
+    return out
+
+
 def main() -> None:
     files = ["iris.csv", "wine.csv", "breast_cancer.csv", "diabetes.csv", "penguins.csv",
              "titanic.csv"]
@@ -745,6 +760,7 @@ def main() -> None:
     fx["example_multiclass"] = fx_example_multiclass(penguins)
     fx["example_two_class"] = fx_example_two_class(tit)
     fx["cross_validate"] = fx_cross_validate(iris, diab)
+    fx["pca_iris"] = fx_pca_iris(iris)
     km = fx["kmeans_iris_scaled"]
     fx["example_clustering"] = {"same_as": "kmeans_iris_scaled", "dataset": "iris.csv",
                                 "preprocessing": km["preprocessing"],

@@ -137,8 +137,8 @@ pub fn silhouette(rows: &[Vec<f64>], clusters: &[usize], sample: usize, seed: u6
     Some(total / chosen.len() as f64)
 }
 
-/// The first `count` principal axes (unit vectors, largest variance first) of the rows, by power iteration
-/// on the covariance matrix with deflation. `None` for fewer than two rows or no columns.
+/// The first `count` principal axes (unit vectors, largest variance first) of the rows: eigenvectors of their
+/// covariance matrix. `None` for fewer than two rows or no columns.
 pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> {
     let n = rows.len();
     let d = rows.first()?.len();
@@ -161,41 +161,9 @@ pub fn principal_axes(rows: &[Vec<f64>], count: usize) -> Option<Vec<Vec<f64>>> 
             cov[b][a] = cov[a][b];
         }
     }
-    let mut axes = Vec::new();
-    for k in 0..count.min(d) {
-        // A start vector not orthogonal to the wanted axis in practice: all ones, tilted by the index.
-        let mut v: Vec<f64> = (0..d).map(|j| 1.0 + (j + k) as f64 * 0.1).collect();
-        let mut eigenvalue = 0.0;
-        for _ in 0..500 {
-            let mut next: Vec<f64> = (0..d).map(|a| (0..d).map(|b| cov[a][b] * v[b]).sum()).collect();
-            let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm < 1e-300 {
-                break;
-            }
-            for x in &mut next {
-                *x /= norm;
-            }
-            let change: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
-            v = next;
-            eigenvalue = norm;
-            if change < 1e-12 {
-                break;
-            }
-        }
-        // Sign convention: the largest component is positive, so reruns and platforms agree.
-        let largest = v.iter().copied().fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
-        if largest < 0.0 {
-            for x in &mut v {
-                *x = -*x;
-            }
-        }
-        for (row, va) in cov.iter_mut().zip(&v) {
-            for (c, vb) in row.iter_mut().zip(&v) {
-                *c -= eigenvalue * va * vb;
-            }
-        }
-        axes.push(v);
-    }
+    let flat: Vec<f64> = cov.into_iter().flatten().collect();
+    let (_, vectors) = crate::algo::linalg::symmetric_eigen(&flat, d);
+    let axes = vectors.into_iter().take(count).collect();
     Some(axes)
 }
 

@@ -7,6 +7,7 @@ mod clean_missing;
 mod edit_metadata;
 mod indicator;
 mod normalize;
+mod pca;
 mod select_columns;
 mod split;
 
@@ -19,6 +20,7 @@ pub use clean_missing::CleanMissingData;
 pub use edit_metadata::EditMetadata;
 pub use indicator::ConvertToIndicatorValues;
 pub use normalize::NormalizeData;
+pub use pca::PrincipalComponentAnalysis;
 pub use select_columns::SelectColumns;
 pub use split::{SplitData, split_indices};
 
@@ -28,6 +30,7 @@ pub fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
         clean_missing::ID => clean_missing::apply(transform, table),
         normalize::ID => normalize::apply(transform, table),
         indicator::ID => indicator::apply(transform, table),
+        pca::ID => pca::apply(transform, table),
         other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
     }
 }

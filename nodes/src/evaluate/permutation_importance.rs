@@ -1,0 +1,113 @@
+//! Permutation Feature Importance.
+
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame, IdxCa, IdxSize, NamedFrom};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::spec::{choice, int};
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+};
+
+use super::{EvaluateOptions, evaluate_scored};
+use crate::train::score;
+
+/// How much a trained model's score drops when one feature's values are shuffled.
+pub struct PermutationFeatureImportance;
+
+/// Metrics where lower is better: their importance is the increase.
+const LOWER_IS_BETTER: [&str; 3] = ["log_loss", "rmse", "mae"];
+
+/// The metric of `model` on `table`.
+fn measure(model: &pipewright_engine::Model, table: &Table, metric: &str) -> Result<f64, NodeError> {
+    let options = EvaluateOptions { positive_class: None, silhouette_sample: 2000, seed: 0 };
+    let evaluation = evaluate_scored(&score(model, table)?, "data", &options)?;
+    evaluation.metric(metric).ok_or_else(|| {
+        let known: Vec<&str> = evaluation.metrics.iter().map(|m| m.name.as_str()).collect();
+        NodeError::param("metric", format!("no metric \"{metric}\" for this model; it has: {}", known.join(", ")))
+    })
+}
+
+/// `table` with `column` shuffled.
+fn shuffled(table: &Table, column: &str, rng: &mut SplitMix64) -> Result<Table, NodeError> {
+    let mut order: Vec<IdxSize> = (0..table.height() as IdxSize).collect();
+    rng.shuffle(&mut order);
+    let values = table.frame.column(column)?.take(&IdxCa::new("order".into(), order))?;
+    let mut frame: DataFrame = table.frame.clone();
+    frame.with_column(values)?;
+    Ok(table.with_frame(frame))
+}
+
+impl NodeKind for PermutationFeatureImportance {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "evaluate.permutation_feature_importance",
+            "Permutation Feature Importance",
+            Category::Evaluate,
+            "Scores a trained model on labelled data, then again with one feature's values shuffled, for every feature: the drop in the metric is that feature's importance (mean and standard deviation over the repeats). Works with any classification or regression model.",
+        )
+        .input("model", PortType::Model, "A trained classification or regression model")
+        .input("data", PortType::Table, "Labelled data to measure on (usually the test set)")
+        .param("metric", "Metric", choice(&["auto", "accuracy", "roc_auc", "log_loss", "f1", "r2", "rmse", "mae"]), json!("auto"), "What the importance is measured in. auto: accuracy for classification, R² for regression.")
+        .param("repeats", "Repeats", int(1, 100), json!(5), "Shuffles per feature; the importance is their mean.")
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the shuffles. Empty: derived from the workflow seed.")
+        .output("importance", PortType::Table, "One row per feature: importance mean and standard deviation, most important first")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let model = ctx.model("model")?;
+        let table = ctx.table("data")?;
+        if model.task == Task::Clustering {
+            return Err(NodeError::Input {
+                port: "model".into(),
+                message: "permutation importance needs a classification or regression model and labelled data".into(),
+            });
+        }
+        if table.height() < 2 {
+            return Err(NodeError::Input {
+                port: "data".into(),
+                message: "at least two rows are needed to shuffle".into(),
+            });
+        }
+        let metric = match ctx.params.text("metric")? {
+            "auto" if model.task == Task::Regression => "r2",
+            "auto" => "accuracy",
+            other => other,
+        }
+        .to_owned();
+        let sign = if LOWER_IS_BETTER.contains(&metric.as_str()) { -1.0 } else { 1.0 };
+        let baseline = measure(&model, &table, &metric)?;
+        let repeats = ctx.params.count("repeats")?;
+        let mut rng = SplitMix64::new(ctx.params.seed("seed")?);
+        let mut rows: Vec<(String, f64, f64)> = Vec::with_capacity(model.features.len());
+        for (f, feature) in model.features.iter().enumerate() {
+            ctx.check_cancelled()?;
+            ctx.report_progress(f as f32 / model.features.len() as f32, feature);
+            let drops: Vec<f64> = (0..repeats)
+                .map(|_| Ok(sign * (baseline - measure(&model, &shuffled(&table, feature, &mut rng)?, &metric)?)))
+                .collect::<Result<_, NodeError>>()?;
+            let mean = drops.iter().sum::<f64>() / repeats as f64;
+            let std = if repeats > 1 {
+                (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (repeats - 1) as f64).sqrt()
+            } else {
+                0.0
+            };
+            rows.push((feature.clone(), mean, std));
+        }
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let frame = DataFrame::new(
+            rows.len(),
+            vec![
+                polars::prelude::Column::new("feature".into(), rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>()),
+                polars::prelude::Column::new("importance_mean".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+                polars::prelude::Column::new("importance_std".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+            ],
+        )?;
+        let mut out = Table::new(frame);
+        out.attributes.insert("importance.metric".into(), json!(metric));
+        out.attributes.insert("importance.baseline".into(), json!(baseline));
+        Ok(vec![Value::Table(Arc::new(out))])
+    }
+}

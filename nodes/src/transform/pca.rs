@@ -1,0 +1,162 @@
+//! Principal Component Analysis.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use pipewright_engine::spec::int;
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Table, Transform, Value,
+};
+
+use super::chosen_columns;
+use crate::algo::linalg::symmetric_eigen;
+use crate::frame::{f64_column, numeric_feature_columns, numeric_values};
+
+pub(super) const ID: &str = "transform.principal_component_analysis";
+
+/// Projects numeric columns onto their principal components.
+pub struct PrincipalComponentAnalysis;
+
+/// What is fitted: the columns, their means (and scales), the components and their variances.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fitted {
+    columns: Vec<String>,
+    means: Vec<f64>,
+    /// Standard deviations the centred columns are divided by (all 1 without scaling).
+    scales: Vec<f64>,
+    /// One unit vector per component, in column order.
+    components: Vec<Vec<f64>>,
+    /// Variance along each component (n − 1 denominator, as scikit-learn's `explained_variance_`).
+    explained_variance: Vec<f64>,
+    /// Share of the total variance along each component.
+    explained_variance_ratio: Vec<f64>,
+}
+
+/// Name of component `k` (0-based) in the output.
+fn component_name(k: usize) -> String {
+    format!("PC{}", k + 1)
+}
+
+fn matrix_of(table: &Table, columns: &[String]) -> Result<Vec<Vec<f64>>, NodeError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for column in columns {
+        let column_values = numeric_values(&table.frame, column)?;
+        let missing = column_values.iter().filter(|v| v.is_none()).count();
+        if missing > 0 {
+            return Err(NodeError::data(format!(
+                "column \"{column}\" has {missing} missing values: fill or remove them with Clean Missing Data first"
+            )));
+        }
+        values.push(column_values.into_iter().flatten().collect::<Vec<f64>>());
+    }
+    Ok(values)
+}
+
+fn fit(table: &Table, params: &Params) -> Result<Fitted, NodeError> {
+    let columns = chosen_columns(table, params.columns("columns"), numeric_feature_columns)?;
+    if columns.is_empty() {
+        return Err(NodeError::data("there are no numeric feature columns to analyse"));
+    }
+    let n = table.height();
+    if n < 2 {
+        return Err(NodeError::data(format!("principal components need at least two rows; the table has {n}")));
+    }
+    let wanted = params.count("components")?;
+    let d = columns.len();
+    if wanted > d.min(n) {
+        return Err(NodeError::param(
+            "components",
+            format!("{wanted} components asked for, but {d} columns and {n} rows allow at most {}", d.min(n)),
+        ));
+    }
+    let data = matrix_of(table, &columns)?;
+    let means: Vec<f64> = data.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect();
+    let scales: Vec<f64> = if params.bool("scale")? {
+        data.iter()
+            .zip(&means)
+            .map(|(c, m)| {
+                // Population standard deviation, as Normalize Data's z-score and scikit-learn's StandardScaler.
+                let sd = (c.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64).sqrt();
+                if sd > 0.0 { sd } else { 1.0 }
+            })
+            .collect()
+    } else {
+        vec![1.0; d]
+    };
+    let mut covariance = vec![0.0; d * d];
+    for a in 0..d {
+        for b in a..d {
+            let sum: f64 =
+                (0..n).map(|i| (data[a][i] - means[a]) / scales[a] * (data[b][i] - means[b]) / scales[b]).sum::<f64>();
+            covariance[a * d + b] = sum / (n - 1) as f64;
+            covariance[b * d + a] = covariance[a * d + b];
+        }
+    }
+    let (values, vectors) = symmetric_eigen(&covariance, d);
+    let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+    let explained_variance: Vec<f64> = values.iter().take(wanted).map(|v| v.max(0.0)).collect();
+    let explained_variance_ratio =
+        explained_variance.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
+    Ok(Fitted {
+        columns,
+        means,
+        scales,
+        components: vectors.into_iter().take(wanted).collect(),
+        explained_variance,
+        explained_variance_ratio,
+    })
+}
+
+fn project(fitted: &Fitted, table: &Table) -> Result<Table, NodeError> {
+    crate::frame::require_columns(&table.frame, &fitted.columns)?;
+    let data = matrix_of(table, &fitted.columns)?;
+    let n = table.height();
+    let mut frame = table.frame.drop_many(fitted.columns.iter().map(String::as_str));
+    let mut out = table.with_frame(frame.clone());
+    for (k, component) in fitted.components.iter().enumerate() {
+        let scores: Vec<f64> = (0..n)
+            .map(|i| {
+                component.iter().enumerate().map(|(j, w)| (data[j][i] - fitted.means[j]) / fitted.scales[j] * w).sum()
+            })
+            .collect();
+        crate::frame::set_column(&mut frame, f64_column(&component_name(k), scores))?;
+    }
+    out.frame = frame;
+    for column in &fitted.columns {
+        out.roles.remove(column);
+        out.categorical.remove(column);
+    }
+    for k in 0..fitted.components.len() {
+        out.roles.insert(component_name(k), Role::Feature);
+    }
+    Ok(out)
+}
+
+/// Replays a fitted analysis on another table.
+pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
+    project(&super::fitted_state(transform)?, table)
+}
+
+impl NodeKind for PrincipalComponentAnalysis {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "Principal Component Analysis",
+            Category::Transform,
+            "Replaces numeric columns by their first principal components (PC1, PC2, …): centred (optionally scaled to unit variance) and projected on the directions of largest variance. The fitted transform projects other data, such as the test set, the same way. Its state records each component's explained variance.",
+        )
+        .input("data", PortType::Table, "The table")
+        .param("columns", "Columns", ParamKind::ColumnList { port: "data" }, json!([]), "The numeric columns to analyse; empty takes every numeric feature column.")
+        .param("components", "Number of components", int(1, 10_000), json!(2), "How many components to keep (at most the number of columns).")
+        .param("scale", "Scale to unit variance", ParamKind::Bool, json!(false), "Divide each centred column by its standard deviation first (PCA on the correlation matrix).")
+        .output("data", PortType::Table, "The table with the analysed columns replaced by PC1…PCk")
+        .output("transform", PortType::Transform, "The fitted projection, for Apply Transformation")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.table("data")?;
+        let fitted = fit(&table, ctx.params)?;
+        let projected = project(&fitted, &table)?;
+        super::fitted_outputs(ID, "Principal Component Analysis", &fitted, projected)
+    }
+}
