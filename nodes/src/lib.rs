@@ -20,6 +20,8 @@ pub fn catalog() -> Catalog {
     let mut c = Catalog::new();
     c.register(data::SampleDataset);
     c.register(data::ImportData);
+    c.register(data::EnterDataManually);
+    c.register(data::ExportData);
     c.register(transform::SelectColumns);
     c.register(transform::EditMetadata);
     c.register(transform::CleanMissingData);
@@ -28,6 +30,17 @@ pub fn catalog() -> Catalog {
     c.register(transform::ConvertToIndicatorValues);
     c.register(transform::SplitData);
     c.register(transform::ApplyTransformation);
+    c.register(transform::AddColumns);
+    c.register(transform::AddRows);
+    c.register(transform::JoinData);
+    c.register(transform::RemoveDuplicateRows);
+    c.register(transform::GroupDataIntoBins);
+    c.register(transform::ClipValues);
+    c.register(transform::ApplyMathOperation);
+    c.register(transform::PartitionAndSample);
+    c.register(transform::SummarizeData);
+    c.register(transform::FilterRows);
+    c.register(transform::GroupBy);
     c.register(model::TwoClassLogisticRegression);
     c.register(model::MulticlassLogisticRegression);
     c.register(model::LinearRegression);

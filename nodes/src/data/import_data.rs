@@ -1,4 +1,4 @@
-//! Import Data: a table from a CSV or Parquet file.
+//! Import Data: a table from a CSV, Parquet, JSON or NDJSON file.
 
 use std::fs::File;
 use std::io::Read;
@@ -14,8 +14,9 @@ use pipewright_engine::{
 };
 
 use super::csv_reading::{CsvSettings, read_csv_bytes};
+use super::json_reading::read_json_bytes;
 
-/// Reads a CSV or Parquet file.
+/// Reads a CSV, Parquet, JSON or NDJSON file.
 pub struct ImportData;
 
 /// How much of a CSV file schema propagation reads.
@@ -24,8 +25,15 @@ const PEEK_BYTES: usize = 1 << 20;
 /// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
 fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataFrame, NodeError> {
     let format = match params.text("format")? {
-        "auto" if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) => "parquet",
-        "auto" => "csv",
+        "auto" => {
+            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            match extension.as_str() {
+                "parquet" => "parquet",
+                "json" => "json",
+                "ndjson" | "jsonl" => "ndjson",
+                _ => "csv",
+            }
+        }
         other => other,
     };
     let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
@@ -39,18 +47,14 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
             .finish()
             .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display())));
     }
-    let mut bytes = match peek_bytes {
-        None => std::fs::read(path).map_err(open_error)?,
-        Some(limit) => {
-            let mut head = Vec::with_capacity(limit);
-            File::open(path).map_err(open_error)?.take(limit as u64).read_to_end(&mut head).map_err(open_error)?;
-            if head.len() == limit {
-                let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                head.truncate(end);
-            }
-            head
-        }
-    };
+    if format == "json" || format == "ndjson" {
+        // A JSON array cannot be read in part, so schema propagation reads the whole file.
+        let limit = if format == "ndjson" { peek_bytes } else { None };
+        let bytes = read_bytes(path, limit)?;
+        return read_json_bytes(&bytes, format == "ndjson")
+            .map_err(|e| NodeError::data(format!("{}: {e}", path.display())));
+    }
+    let mut bytes = read_bytes(path, peek_bytes)?;
     bytes = match params.text("encoding")? {
         "latin-1" => bytes.iter().map(|&b| char::from(b)).collect::<String>().into_bytes(),
         _ => match String::from_utf8(bytes) {
@@ -67,6 +71,23 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
         },
     };
     read_csv_bytes(&bytes, &csv_settings(params)?).map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
+}
+
+/// The file's bytes; `peek_bytes` limits them to whole lines within that many bytes.
+fn read_bytes(path: &Path, peek_bytes: Option<usize>) -> Result<Vec<u8>, NodeError> {
+    let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
+    Ok(match peek_bytes {
+        None => std::fs::read(path).map_err(open_error)?,
+        Some(limit) => {
+            let mut head = Vec::with_capacity(limit);
+            File::open(path).map_err(open_error)?.take(limit as u64).read_to_end(&mut head).map_err(open_error)?;
+            if head.len() == limit {
+                let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                head.truncate(end);
+            }
+            head
+        }
+    })
 }
 
 fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
@@ -97,9 +118,9 @@ fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
 
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("data.import_data", "Import Data", Category::Data, "Reads a table from a CSV or Parquet file. Column types are inferred; malformed rows are reported with their line and column.")
-            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet"], read: true }, "The file, relative to the workflow file.")
-            .param("format", "Format", choice(&["auto", "csv", "parquet"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, anything else CSV).")
+        NodeSpec::new("data.import_data", "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file. Column types are inferred; malformed rows are reported with their line and column.")
+            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl"], read: true }, "The file, relative to the workflow file.")
+            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")
             .param("quote", "Quote character", choice(&["double", "single", "none"]), json!("double"), "Fields enclosed in this character may contain the delimiter.")

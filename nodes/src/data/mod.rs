@@ -1,9 +1,15 @@
 //! Data blocks: where tables come from.
 
 mod csv_reading;
+mod enter_data;
+mod export_data;
 mod import_data;
+mod json_reading;
 mod sample_dataset;
 
 pub use csv_reading::{CsvSettings, read_csv_bytes};
+pub use enter_data::EnterDataManually;
+pub use export_data::{EXPORTED_TO_ATTRIBUTE, ExportData};
 pub use import_data::ImportData;
+pub use json_reading::read_json_bytes;
 pub use sample_dataset::SampleDataset;

@@ -2,27 +2,51 @@
 //! their input (fill values, scaling, categories) also output a fitted `Transform` that Apply
 //! Transformation replays on other data.
 
+mod add_columns;
+mod add_rows;
+mod apply_math;
 mod apply_transform;
 mod clean_missing;
+mod clip_values;
 mod edit_metadata;
+mod filter_expr;
+mod filter_rows;
+mod group_bins;
+mod group_by;
 mod indicator;
+mod join_data;
 mod normalize;
+mod partition_sample;
 mod pca;
+mod remove_duplicates;
+mod rows;
 mod select_columns;
 mod split;
+mod summarize_data;
 
 use std::sync::Arc;
 
 use pipewright_engine::{NodeError, Table, Transform, Value};
 
+pub use add_columns::AddColumns;
+pub use add_rows::AddRows;
+pub use apply_math::ApplyMathOperation;
 pub use apply_transform::ApplyTransformation;
 pub use clean_missing::CleanMissingData;
+pub use clip_values::ClipValues;
 pub use edit_metadata::EditMetadata;
+pub use filter_rows::{FilterRows, WARNING_ATTRIBUTE};
+pub use group_bins::GroupDataIntoBins;
+pub use group_by::GroupBy;
 pub use indicator::ConvertToIndicatorValues;
+pub use join_data::JoinData;
 pub use normalize::NormalizeData;
+pub use partition_sample::PartitionAndSample;
 pub use pca::PrincipalComponentAnalysis;
+pub use remove_duplicates::RemoveDuplicateRows;
 pub use select_columns::SelectColumns;
 pub use split::{SplitData, split_indices};
+pub use summarize_data::SummarizeData;
 
 /// Replays a fitted transform on a table.
 pub fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
