@@ -47,6 +47,11 @@ pub fn catalog() -> Catalog {
     c.register(model::DecisionForest);
     c.register(model::DecisionForestRegression);
     c.register(model::KMeansClustering);
+    c.register(model::BoostedDecisionTree);
+    c.register(model::BoostedDecisionTreeRegression);
+    c.register(model::Dbscan);
+    c.register(model::AgglomerativeClustering);
+    c.register(model::GaussianMixture);
     c.register(train::TrainModel);
     c.register(train::CrossValidateModel);
     c.register(train::TrainClusteringModel);

@@ -1,6 +1,10 @@
 //! Algorithms the model blocks use, written for this project and checked against scikit-learn.
 
+pub mod boosting;
+pub mod dbscan;
 pub mod forest;
+pub mod gaussian_mixture;
+pub mod hierarchical;
 pub mod kmeans;
 pub mod linalg;
 pub mod logistic;

@@ -1,8 +1,13 @@
 //! Model blocks: each declares a learner (an algorithm and its hyperparameters) and implements
 //! [`Algorithm`], which Train Model and Score Model call.
 
+mod agglomerative_clustering;
+mod boosted_decision_tree;
+mod boosted_decision_tree_regression;
+mod dbscan;
 mod decision_forest;
 mod decision_forest_regression;
+mod gaussian_mixture;
 mod kmeans;
 mod linear_regression;
 mod logistic_multiclass;
@@ -16,8 +21,13 @@ use pipewright_engine::{Learner, Model, NodeContext, NodeError, Params, Task, Va
 
 use crate::frame::Matrix;
 
+pub use agglomerative_clustering::AgglomerativeClustering;
+pub use boosted_decision_tree::BoostedDecisionTree;
+pub use boosted_decision_tree_regression::BoostedDecisionTreeRegression;
+pub use dbscan::Dbscan;
 pub use decision_forest::DecisionForest;
 pub use decision_forest_regression::DecisionForestRegression;
+pub use gaussian_mixture::GaussianMixture;
 pub use kmeans::KMeansClustering;
 pub use linear_regression::LinearRegression;
 pub use logistic_multiclass::MulticlassLogisticRegression;
@@ -75,6 +85,11 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
         decision_forest::ID => &DecisionForest,
         decision_forest_regression::ID => &DecisionForestRegression,
         kmeans::ID => &KMeansClustering,
+        boosted_decision_tree::ID => &BoostedDecisionTree,
+        boosted_decision_tree_regression::ID => &BoostedDecisionTreeRegression,
+        dbscan::ID => &Dbscan,
+        agglomerative_clustering::ID => &AgglomerativeClustering,
+        gaussian_mixture::ID => &GaussianMixture,
         _ => return None,
     })
 }

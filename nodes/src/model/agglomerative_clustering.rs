@@ -1,0 +1,75 @@
+//! Hierarchical Clustering (agglomerative).
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{TuneRange, choice, int};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use crate::algo::hierarchical::{self, HierarchicalFit, Linkage, MAX_ROWS};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.agglomerative_clustering";
+
+/// Agglomerative clustering.
+pub struct AgglomerativeClustering;
+
+impl NodeKind for AgglomerativeClustering {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "Hierarchical Clustering",
+            Category::Model,
+            "Builds clusters bottom-up: every row starts alone and the two closest clusters merge until the chosen number remain (agglomerative clustering, Euclidean distances). Training rows keep the cluster the merging gave them; Assign Data to Clusters puts new rows in the cluster with the nearest centroid. Needs memory for all pairwise distances, so at most 15,000 training rows.",
+        )
+        .param("clusters", "Number of clusters", int(1, 10_000), json!(3), "Clusters left when merging stops.")
+        .param(
+            "linkage",
+            "Linkage",
+            choice(&["ward", "complete", "average"]),
+            json!("ward"),
+            "Distance between clusters: ward merges the pair that least increases the within-cluster sum of squares (compact clusters of similar size); complete uses the farthest rows; average the mean distance between rows.",
+        )
+        .tunable("clusters", TuneRange::Int { min: 2, max: 20 })
+        .tunable("linkage", TuneRange::Choice { values: vec![json!("ward"), json!("complete"), json!("average")] })
+        .output("learner", PortType::Learner, "Untrained hierarchical clustering")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::Clustering]))
+    }
+}
+
+impl Algorithm for AgglomerativeClustering {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let k = params.count("clusters")?;
+        let linkage = match params.text("linkage")? {
+            "complete" => Linkage::Complete,
+            "average" => Linkage::Average,
+            _ => Linkage::Ward,
+        };
+        if k > data.x.rows {
+            return Err(NodeError::param(
+                "clusters",
+                format!("{k} clusters need at least as many rows; the table has {}", data.x.rows),
+            ));
+        }
+        if data.x.rows > MAX_ROWS {
+            return Err(NodeError::data(format!(
+                "hierarchical clustering keeps every pairwise distance and takes at most {MAX_ROWS} rows; the table has {}: sample it with Split Data or use K-Means Clustering",
+                data.x.rows
+            )));
+        }
+        let fitted = hierarchical::fit(&data.x, k, linkage, &|done| {
+            ctx.report_progress(done, "merging clusters");
+            !ctx.cancel.is_cancelled()
+        })
+        .ok_or(NodeError::Cancelled)?;
+        encode_state(&fitted)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let fitted: HierarchicalFit = decode_state(model)?;
+        Ok(Prediction::Clusters(fitted.assign(x)))
+    }
+}

@@ -1,0 +1,156 @@
+//! Boosted Decision Tree (two-class and multiclass classification).
+
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{TuneRange, float, int};
+use pipewright_engine::{
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.boosted_decision_tree";
+
+/// A gradient-boosted tree classifier.
+pub struct BoostedDecisionTree;
+
+/// The hyperparameters of both boosted-tree blocks.
+pub(super) fn boosting_params(spec: NodeSpec) -> NodeSpec {
+    spec.param(
+        "max_leaves",
+        "Maximum number of leaves per tree",
+        int(2, 100_000),
+        json!(31),
+        "Each tree grows best-first, splitting the leaf that lowers the loss most, until it has this many leaves.",
+    )
+    .param(
+        "min_samples_leaf",
+        "Minimum number of samples per leaf node",
+        int(1, 1_000_000),
+        json!(20),
+        "Fewest training rows a leaf may hold; larger values give smoother, less overfitted trees.",
+    )
+    .param(
+        "learning_rate",
+        "Learning rate",
+        float(1e-6, 1.0),
+        json!(0.1),
+        "Share of each tree's correction that is added; smaller rates need more trees and overfit less.",
+    )
+    .param(
+        "trees",
+        "Number of trees constructed",
+        int(1, 100_000),
+        json!(100),
+        "Boosting rounds. Multiclass models grow one tree per class in every round.",
+    )
+    .param(
+        "max_depth",
+        "Maximum depth",
+        int(0, 1000),
+        json!(0),
+        "Deepest level a leaf may sit at (the root is level 0); 0 means no limit besides the number of leaves.",
+    )
+    .param(
+        "l2",
+        "L2 regularization",
+        float(0.0, 1e9),
+        json!(0.0),
+        "Penalty λ on leaf values: a leaf's value is −G / (H + λ), so larger values shrink leaves with few rows.",
+    )
+    .param(
+        "max_bins",
+        "Number of bins per feature",
+        int(2, 255),
+        json!(255),
+        "Features are cut into at most this many quantile bins before training; splits fall between bins.",
+    )
+    .param(
+        "feature_fraction",
+        "Fraction of features per split",
+        float(0.01, 1.0),
+        json!(1.0),
+        "Share of the features, drawn at random for each split, that the split may use; 1 uses all.",
+    )
+    .param(
+        "seed",
+        "Random number seed",
+        ParamKind::Seed,
+        Json::Null,
+        "Seeds the feature draws (only used below a fraction of 1). Empty: derived from the workflow seed.",
+    )
+    .tunable("max_leaves", TuneRange::Int { min: 4, max: 128 })
+    .tunable("min_samples_leaf", TuneRange::Int { min: 1, max: 100 })
+    .tunable("learning_rate", TuneRange::Float { min: 0.01, max: 0.5, log: true })
+    .tunable("trees", TuneRange::Int { min: 20, max: 500 })
+}
+
+fn settings(params: &Params) -> Result<BoostingSettings, NodeError> {
+    let max_depth = params.count("max_depth")?;
+    Ok(BoostingSettings {
+        rounds: params.count("trees")?,
+        learning_rate: params.float("learning_rate")?,
+        max_leaves: params.count("max_leaves")?,
+        max_depth: (max_depth > 0).then_some(max_depth),
+        min_samples_leaf: params.count("min_samples_leaf")?,
+        l2: params.float("l2")?,
+        max_bins: params.count("max_bins")?,
+        feature_fraction: params.float("feature_fraction")?,
+        seed: params.seed("seed")?,
+    })
+}
+
+/// Fits boosted trees with progress and cancellation.
+pub(super) fn fit_boosted(
+    params: &Params,
+    target: BoostTarget<'_>,
+    x: &Matrix,
+    ctx: &NodeContext<'_>,
+) -> Result<Json, NodeError> {
+    let settings = settings(params)?;
+    let fitted = boosting::fit(x, target, settings, &|round| {
+        ctx.report_progress(round as f32 / settings.rounds as f32, "boosting rounds");
+        !ctx.cancel.is_cancelled()
+    })
+    .ok_or(NodeError::Cancelled)?;
+    encode_state(&fitted)
+}
+
+impl NodeKind for BoostedDecisionTree {
+    fn spec(&self) -> NodeSpec {
+        boosting_params(NodeSpec::new(
+            ID,
+            "Boosted Decision Tree",
+            Category::Model,
+            "Classifies with an ensemble of small trees, each fitted to the errors of those before it (gradient boosting on the log loss, with histogram splits as in LightGBM and scikit-learn's HistGradientBoostingClassifier). Often the most accurate choice on tables; two or more classes.",
+        ))
+        .output("learner", PortType::Learner, "Untrained boosted decision tree classifier")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::BinaryClassification, Task::MulticlassClassification]))
+    }
+}
+
+impl Algorithm for BoostedDecisionTree {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("a boosted decision tree classifier needs a class label"));
+        };
+        if classes.len() < 2 {
+            return Err(NodeError::data(format!(
+                "the label has only one class ({}): a classifier needs rows of at least two classes",
+                classes.first().map_or("none", String::as_str)
+            )));
+        }
+        fit_boosted(params, BoostTarget::Classes { y, classes: classes.len() }, &data.x, ctx)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let fitted: BoostedTrees = decode_state(model)?;
+        let classes = model.classes.len().max(2);
+        Ok(Prediction::Probabilities(probabilities(x, classes, |row, out| fitted.probabilities_row(row, out))))
+    }
+}

@@ -1,0 +1,45 @@
+//! Boosted Decision Tree Regression.
+
+use serde_json::Value as Json;
+
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::boosted_decision_tree::{boosting_params, fit_boosted};
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, learner_output};
+use crate::algo::boosting::{BoostTarget, BoostedTrees};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.boosted_decision_tree_regression";
+
+/// A gradient-boosted tree regressor.
+pub struct BoostedDecisionTreeRegression;
+
+impl NodeKind for BoostedDecisionTreeRegression {
+    fn spec(&self) -> NodeSpec {
+        boosting_params(NodeSpec::new(
+            ID,
+            "Boosted Decision Tree Regression",
+            Category::Model,
+            "Predicts a number with an ensemble of small trees, each fitted to the residuals of those before it (gradient boosting on the squared error, with histogram splits as in scikit-learn's HistGradientBoostingRegressor).",
+        ))
+        .output("learner", PortType::Learner, "Untrained boosted decision tree regressor")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::Regression]))
+    }
+}
+
+impl Algorithm for BoostedDecisionTreeRegression {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Values(y) = &data.labels else {
+            return Err(NodeError::data("boosted decision tree regression needs a numeric label"));
+        };
+        fit_boosted(params, BoostTarget::Values(y), &data.x, ctx)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let fitted: BoostedTrees = decode_state(model)?;
+        Ok(Prediction::Values((0..x.rows).map(|i| fitted.value_row(x.row(i))).collect()))
+    }
+}
