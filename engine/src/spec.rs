@@ -144,6 +144,33 @@ pub struct ParamSpec {
     pub required: bool,
 }
 
+/// The search range of a tunable parameter, which hyperparameter tuning samples from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TuneRange {
+    /// Whole numbers in `min..=max`.
+    Int {
+        /// Smallest value tried.
+        min: i64,
+        /// Largest value tried.
+        max: i64,
+    },
+    /// Numbers in `min..=max`, sampled on a log scale when `log` is set (then `min > 0`).
+    Float {
+        /// Smallest value tried.
+        min: f64,
+        /// Largest value tried.
+        max: f64,
+        /// Sample the logarithm uniformly (for weights and rates spanning decades).
+        log: bool,
+    },
+    /// These values of a choice or true/false parameter.
+    Choice {
+        /// The values tried.
+        values: Vec<Json>,
+    },
+}
+
 /// The declaration of a node kind.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeSpec {
@@ -165,6 +192,8 @@ pub struct NodeSpec {
     pub params: Vec<ParamSpec>,
     /// Whether results depend on a seed.
     pub stochastic: bool,
+    /// Parameters worth tuning (learners), each with the range a search tries, in inspector order.
+    pub tunable: Vec<(&'static str, TuneRange)>,
 }
 
 impl NodeSpec {
@@ -180,6 +209,7 @@ impl NodeSpec {
             outputs: Vec::new(),
             params: Vec::new(),
             stochastic: false,
+            tunable: Vec::new(),
         }
     }
 
@@ -235,6 +265,17 @@ impl NodeSpec {
         self
     }
 
+    /// Marks the parameter `name` (declared with [`Self::param`]) as tunable over `range`.
+    pub fn tunable(mut self, name: &'static str, range: TuneRange) -> Self {
+        self.tunable.push((name, range));
+        self
+    }
+
+    /// The search range of a tunable parameter.
+    pub fn tune_range(&self, name: &str) -> Option<&TuneRange> {
+        self.tunable.iter().find(|(n, _)| *n == name).map(|(_, r)| r)
+    }
+
     /// The input port with this name.
     pub fn input_port(&self, name: &str) -> Option<(usize, &PortSpec)> {
         self.inputs.iter().enumerate().find(|(_, p)| p.name == name)
@@ -264,4 +305,27 @@ pub fn float(min: f64, max: f64) -> ParamKind {
 /// Shorthand for a choice parameter kind.
 pub fn choice(choices: &[&'static str]) -> ParamKind {
     ParamKind::Choice { choices: choices.to_vec() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tunable_parameters_keep_their_ranges_in_order() {
+        let spec = NodeSpec::new("model.x", "X", Category::Model, "A learner with two tunable parameters.")
+            .param("depth", "Depth", int(1, 64), serde_json::json!(5), "How deep.")
+            .param("rate", "Rate", float(0.0, 1.0), serde_json::json!(0.1), "How fast.")
+            .tunable("depth", TuneRange::Int { min: 2, max: 16 })
+            .tunable("rate", TuneRange::Float { min: 1e-3, max: 1.0, log: true });
+        let names: Vec<&str> = spec.tunable.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["depth", "rate"]);
+        for name in names {
+            assert!(spec.param_spec(name).is_some(), "{name} is tunable but not a parameter");
+        }
+        assert_eq!(spec.tune_range("depth"), Some(&TuneRange::Int { min: 2, max: 16 }));
+        assert_eq!(spec.tune_range("missing"), None);
+        let json = serde_json::to_value(&spec.tunable).expect("serializes");
+        assert_eq!(json[1][1]["type"], "float");
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use pipewright_engine::spec::TuneRange;
 use pipewright_engine::{Catalog, ParamKind, PortSpec};
 
 fn kind_text(kind: &ParamKind) -> String {
@@ -17,6 +18,21 @@ fn kind_text(kind: &ParamKind) -> String {
         ParamKind::ColumnList { port } => format!("columns of `{port}`"),
         ParamKind::FilePath { extensions, .. } => format!("file ({})", extensions.join(", ")),
         ParamKind::Seed => "seed (empty: derived from the workflow seed)".into(),
+    }
+}
+
+/// A number as people write it: 1e-12 rather than 0.000000000001.
+fn number_text(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e6).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") }
+}
+
+fn range_text(range: &TuneRange) -> String {
+    match range {
+        TuneRange::Int { min, max } => format!("{min} to {max}"),
+        TuneRange::Float { min, max, log } => {
+            format!("{} to {}{}", number_text(*min), number_text(*max), if *log { ", log scale" } else { "" })
+        }
+        TuneRange::Choice { values } => values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -71,6 +87,11 @@ pub fn catalog_markdown(catalog: &Catalog) -> String {
                     p.help.replace('|', "\\|")
                 );
             }
+        }
+        if !spec.tunable.is_empty() {
+            let ranges: Vec<String> =
+                spec.tunable.iter().map(|(name, range)| format!("`{name}` ({})", range_text(range))).collect();
+            let _ = writeln!(out, "\nTunable parameters: {}.", ranges.join("; "));
         }
     }
     out

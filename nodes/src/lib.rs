@@ -47,6 +47,13 @@ pub fn catalog() -> Catalog {
     c.register(model::DecisionForest);
     c.register(model::DecisionForestRegression);
     c.register(model::KMeansClustering);
+    c.register(model::DecisionTree);
+    c.register(model::KNearestNeighbors);
+    c.register(model::KNearestNeighborsRegression);
+    c.register(model::NaiveBayes);
+    c.register(model::AveragedPerceptron);
+    c.register(model::SupportVectorMachine);
+    c.register(model::PoissonRegression);
     c.register(model::BoostedDecisionTree);
     c.register(model::BoostedDecisionTreeRegression);
     c.register(model::Dbscan);

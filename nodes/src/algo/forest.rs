@@ -1,6 +1,7 @@
 //! Random forests of CART trees: Gini splits for classification, squared-error splits for regression,
 //! bootstrap samples and a random subset of features tried at each split. Trees grow in parallel,
-//! each from its own seed, so the result does not depend on the number of threads.
+//! each from its own seed, so the result does not depend on the number of threads. [`fit_tree`]
+//! grows one tree on every row with every feature (the Decision Tree block), with Gini or entropy splits.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,26 @@ pub struct ForestSettings {
     pub seed: u64,
 }
 
+/// How the purity of a classification split is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    /// Gini impurity, 1 − Σ pₖ².
+    Gini,
+    /// Entropy, −Σ pₖ ln pₖ (information gain).
+    Entropy,
+}
+
+/// Settings of a single tree.
+#[derive(Debug, Clone, Copy)]
+pub struct TreeSettings {
+    /// Deepest level the tree may reach (root = 0).
+    pub max_depth: usize,
+    /// Fewest training rows in a leaf.
+    pub min_samples_leaf: usize,
+    /// Split criterion for classes (regression always uses squared error).
+    pub criterion: Criterion,
+}
+
 /// What the trees predict.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
@@ -88,6 +109,11 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The leaf value a row falls into: class probabilities, or one value for regression.
+    pub fn predict_row(&self, row: &[f64]) -> &[f64] {
+        self.leaf(row)
+    }
+
     fn leaf(&self, row: &[f64]) -> &[f64] {
         let mut i = 0;
         loop {
@@ -148,10 +174,28 @@ pub fn fit(
             } else {
                 (0..x.rows).collect()
             };
-            Some(grow(x, target, outputs, rows, settings, &mut rng))
+            Some(grow(x, target, outputs, rows, settings, Criterion::Gini, &mut rng))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
+}
+
+/// Grows one tree on every row, trying every feature at each split (CART as in scikit-learn's
+/// `DecisionTreeClassifier` / `DecisionTreeRegressor` with `max_features=None`).
+pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree {
+    let outputs = match target {
+        Target::Classes { classes, .. } => classes,
+        Target::Values(_) => 1,
+    };
+    let forest = ForestSettings {
+        trees: 1,
+        max_depth: settings.max_depth,
+        min_samples_leaf: settings.min_samples_leaf,
+        max_features: MaxFeatures::All,
+        bootstrap: false,
+        seed: 0,
+    };
+    grow(x, target, outputs, (0..x.rows).collect(), forest, settings.criterion, &mut SplitMix64::new(0))
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -184,6 +228,7 @@ fn grow(
     outputs: usize,
     rows: Vec<usize>,
     s: ForestSettings,
+    criterion: Criterion,
     rng: &mut SplitMix64,
 ) -> Tree {
     let mut nodes: Vec<TreeNode> = Vec::new();
@@ -214,7 +259,7 @@ fn grow(
             pairs.clear();
             pairs.extend(rows.iter().map(|&r| (x.get(r, f), r)));
             pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((score, threshold)) = best_split(target, outputs, &pairs, s.min_samples_leaf.max(1))
+            if let Some((score, threshold)) = best_split(target, outputs, criterion, &pairs, s.min_samples_leaf.max(1))
                 && best.is_none_or(|(b, _, _)| score > b + 1e-12)
             {
                 best = Some((score, f, threshold));
@@ -239,7 +284,13 @@ fn grow(
 
 /// The best split of sorted `(value, row)` pairs: a score to maximize (higher = purer children) and
 /// the threshold, or `None` when no split leaves `min_leaf` rows on both sides and improves on the parent.
-fn best_split(target: Target<'_>, outputs: usize, pairs: &[(f64, usize)], min_leaf: usize) -> Option<(f64, f64)> {
+fn best_split(
+    target: Target<'_>,
+    outputs: usize,
+    criterion: Criterion,
+    pairs: &[(f64, usize)],
+    min_leaf: usize,
+) -> Option<(f64, f64)> {
     let n = pairs.len();
     let mut best: Option<(f64, f64)> = None;
     match target {
@@ -248,7 +299,12 @@ fn best_split(target: Target<'_>, outputs: usize, pairs: &[(f64, usize)], min_le
             for &(_, r) in pairs {
                 right[y[r]] += 1.0;
             }
-            let parent = right.iter().map(|c| c * c).sum::<f64>() / n as f64;
+            // Entropy score of a side: Σ c ln c − n ln n = −n·H (higher is purer).
+            let entropy_score = |counts: &[f64], n: f64| counts.iter().map(|&c| x_ln_x(c)).sum::<f64>() - x_ln_x(n);
+            let parent = match criterion {
+                Criterion::Gini => right.iter().map(|c| c * c).sum::<f64>() / n as f64,
+                Criterion::Entropy => entropy_score(&right, n as f64),
+            };
             let mut left = vec![0.0f64; outputs];
             let (mut left_sq, mut right_sq) = (0.0, right.iter().map(|c| c * c).sum::<f64>());
             for i in 0..n - 1 {
@@ -261,7 +317,10 @@ fn best_split(target: Target<'_>, outputs: usize, pairs: &[(f64, usize)], min_le
                 if nl < min_leaf || nr < min_leaf || pairs[i].0 == pairs[i + 1].0 {
                     continue;
                 }
-                let score = left_sq / nl as f64 + right_sq / nr as f64;
+                let score = match criterion {
+                    Criterion::Gini => left_sq / nl as f64 + right_sq / nr as f64,
+                    Criterion::Entropy => entropy_score(&left, nl as f64) + entropy_score(&right, nr as f64),
+                };
                 if score > parent + 1e-12 && best.is_none_or(|(b, _)| score > b) {
                     best = Some((score, midpoint(pairs[i].0, pairs[i + 1].0)));
                 }
@@ -286,6 +345,10 @@ fn best_split(target: Target<'_>, outputs: usize, pairs: &[(f64, usize)], min_le
         }
     }
     best
+}
+
+fn x_ln_x(v: f64) -> f64 {
+    if v > 0.0 { v * v.ln() } else { 0.0 }
 }
 
 fn midpoint(a: f64, b: f64) -> f64 {
@@ -317,6 +380,32 @@ mod tests {
         assert_eq!(out, [1.0, 0.0], "threshold is the midpoint 6.5, which goes left");
         forest.predict_row(&[7.0], &mut out);
         assert_eq!(out, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn entropy_and_gini_pick_different_splits_where_their_scores_disagree() {
+        // Classes along x: 0 0 1 2 0 2, one split (depth 1). Candidate cuts 1.5 and 2.5 (the others
+        // score lower under both criteria):
+        //   Gini Σc²/n per side: 1.5 → [2,0,0] 4/2 + [1,1,2] 6/4 = 3.5; 2.5 → [2,1,0] 5/3 + [1,0,2] 5/3 = 3.33.
+        //   Entropy Σc ln c − n ln n: 1.5 → 0 + (2 ln 2 − 4 ln 4) = −4.159; 2.5 → 2(2 ln 2 − 3 ln 3) = −3.819.
+        // scikit-learn's DecisionTreeClassifier(max_depth=1) picks the same thresholds.
+        let y = [0, 0, 1, 2, 0, 2];
+        let x = Matrix { rows: 6, cols: 1, data: (0..6).map(f64::from).collect() };
+        let tree = |criterion| {
+            fit_tree(
+                &x,
+                Target::Classes { y: &y, classes: 3 },
+                TreeSettings { max_depth: 1, min_samples_leaf: 1, criterion },
+            )
+        };
+        let gini = tree(Criterion::Gini);
+        assert_eq!(gini.nodes[0].threshold, 1.5);
+        assert_eq!(gini.predict_row(&[0.0]), [1.0, 0.0, 0.0]);
+        assert_eq!(gini.predict_row(&[5.0]), [0.25, 0.25, 0.5]);
+        let entropy = tree(Criterion::Entropy);
+        assert_eq!(entropy.nodes[0].threshold, 2.5);
+        let p = entropy.predict_row(&[0.0]);
+        assert!((p[0] - 2.0 / 3.0).abs() < 1e-15 && (p[1] - 1.0 / 3.0).abs() < 1e-15, "{p:?}");
     }
 
     #[test]

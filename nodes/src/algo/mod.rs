@@ -6,5 +6,8 @@ pub mod forest;
 pub mod gaussian_mixture;
 pub mod hierarchical;
 pub mod kmeans;
+pub mod knn;
 pub mod linalg;
 pub mod logistic;
+pub mod poisson;
+pub mod svm;

@@ -2,7 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::spec::{choice, int};
+use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
@@ -48,6 +48,13 @@ pub(super) fn forest_params(spec: NodeSpec, features_default: &str) -> NodeSpec 
         "Train each tree on rows drawn with replacement.",
     )
     .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+    .tunable("trees", TuneRange::Int { min: 10, max: 500 })
+    .tunable("max_depth", TuneRange::Int { min: 2, max: 32 })
+    .tunable("min_samples_leaf", TuneRange::Int { min: 1, max: 20 })
+    .tunable(
+        "features_per_split",
+        TuneRange::Choice { values: vec![json!("sqrt"), json!("log2"), json!("third"), json!("all")] },
+    )
 }
 
 pub(super) fn forest_settings(params: &Params) -> Result<ForestSettings, NodeError> {

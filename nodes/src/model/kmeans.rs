@@ -2,7 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::spec::{choice, float, int};
+use pipewright_engine::spec::{TuneRange, choice, float, int};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
@@ -48,6 +48,8 @@ impl NodeKind for KMeansClustering {
             "Stop when centres move less than this, relative to the data's variance.",
         )
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+        .tunable("clusters", TuneRange::Int { min: 2, max: 20 })
+        .tunable("init", TuneRange::Choice { values: vec![json!("k-means++"), json!("random")] })
         .output("learner", PortType::Learner, "Untrained k-means")
     }
 

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::spec::float;
+use pipewright_engine::spec::{TuneRange, float};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
@@ -36,6 +36,7 @@ impl NodeKind for LinearRegression {
         )
         .param("l2_weight", "L2 regularization weight", float(0.0, 1e9), json!(0.0), "0 gives ordinary least squares; above 0, ridge regression with this penalty (alpha in scikit-learn).")
         .param("fit_intercept", "Fit intercept", ParamKind::Bool, json!(true), "Learn a bias term (it is never penalized).")
+        .tunable("l2_weight", TuneRange::Float { min: 0.0, max: 1000.0, log: false })
         .output("learner", PortType::Learner, "Untrained linear regression")
     }
 

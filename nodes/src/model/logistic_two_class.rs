@@ -2,7 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::spec::{float, int};
+use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
@@ -34,6 +34,7 @@ pub(super) fn logistic_params(spec: NodeSpec) -> NodeSpec {
         "Stop when no coefficient moves more than this.",
     )
     .param("fit_intercept", "Fit intercept", ParamKind::Bool, json!(true), "Learn a bias term.")
+    .tunable("l2_weight", TuneRange::Float { min: 1e-4, max: 100.0, log: true })
 }
 
 pub(super) fn settings(params: &Params) -> Result<LogisticSettings, NodeError> {

@@ -5,13 +5,20 @@ mod agglomerative_clustering;
 mod boosted_decision_tree;
 mod boosted_decision_tree_regression;
 mod dbscan;
+mod averaged_perceptron;
 mod decision_forest;
 mod decision_forest_regression;
+mod decision_tree;
 mod gaussian_mixture;
 mod kmeans;
+mod knn_classifier;
+mod knn_regression;
 mod linear_regression;
+mod linear_svm;
 mod logistic_multiclass;
 mod logistic_two_class;
+mod naive_bayes;
+mod poisson_regression;
 
 use std::sync::Arc;
 
@@ -25,13 +32,20 @@ pub use agglomerative_clustering::AgglomerativeClustering;
 pub use boosted_decision_tree::BoostedDecisionTree;
 pub use boosted_decision_tree_regression::BoostedDecisionTreeRegression;
 pub use dbscan::Dbscan;
+pub use averaged_perceptron::AveragedPerceptron;
 pub use decision_forest::DecisionForest;
 pub use decision_forest_regression::DecisionForestRegression;
+pub use decision_tree::DecisionTree;
 pub use gaussian_mixture::GaussianMixture;
 pub use kmeans::KMeansClustering;
+pub use knn_classifier::KNearestNeighbors;
+pub use knn_regression::KNearestNeighborsRegression;
 pub use linear_regression::LinearRegression;
+pub use linear_svm::SupportVectorMachine;
 pub use logistic_multiclass::MulticlassLogisticRegression;
 pub use logistic_two_class::TwoClassLogisticRegression;
+pub use naive_bayes::NaiveBayes;
+pub use poisson_regression::PoissonRegression;
 
 /// The label a learner is trained on.
 #[derive(Debug, Clone)]
@@ -85,6 +99,13 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
         decision_forest::ID => &DecisionForest,
         decision_forest_regression::ID => &DecisionForestRegression,
         kmeans::ID => &KMeansClustering,
+        decision_tree::ID => &DecisionTree,
+        knn_classifier::ID => &KNearestNeighbors,
+        knn_regression::ID => &KNearestNeighborsRegression,
+        naive_bayes::ID => &NaiveBayes,
+        averaged_perceptron::ID => &AveragedPerceptron,
+        linear_svm::ID => &SupportVectorMachine,
+        poisson_regression::ID => &PoissonRegression,
         boosted_decision_tree::ID => &BoostedDecisionTree,
         boosted_decision_tree_regression::ID => &BoostedDecisionTreeRegression,
         dbscan::ID => &Dbscan,

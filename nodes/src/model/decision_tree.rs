@@ -1,0 +1,84 @@
+//! Decision Tree: one CART tree for two or more classes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{TuneRange, choice, int};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use crate::algo::forest::{self, Criterion, Target, Tree, TreeSettings};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.decision_tree";
+
+/// A single classification tree.
+pub struct DecisionTree;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    tree: Tree,
+    classes: usize,
+}
+
+fn settings(params: &Params) -> Result<TreeSettings, NodeError> {
+    Ok(TreeSettings {
+        max_depth: params.count("max_depth")?,
+        min_samples_leaf: params.count("min_samples_leaf")?,
+        criterion: match params.text("criterion")? {
+            "entropy" => Criterion::Entropy,
+            _ => Criterion::Gini,
+        },
+    })
+}
+
+impl NodeKind for DecisionTree {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "Decision Tree",
+            Category::Model,
+            "Classifies by a sequence of yes/no questions on single features, learned greedily (CART). Easy to read; limit its depth to keep it from memorizing the training rows.",
+        )
+        .param(
+            "criterion",
+            "Split criterion",
+            choice(&["gini", "entropy"]),
+            json!("gini"),
+            "How the purity of a split is measured: Gini impurity or entropy (information gain).",
+        )
+        .param("max_depth", "Maximum depth", int(1, 64), json!(5), "Deepest level the tree may grow to (the root is level 0).")
+        .param(
+            "min_samples_leaf",
+            "Minimum samples per leaf",
+            int(1, 1_000_000),
+            json!(1),
+            "Fewest training rows a leaf may hold; larger values give smoother, smaller trees.",
+        )
+        .tunable("criterion", TuneRange::Choice { values: vec![json!("gini"), json!("entropy")] })
+        .tunable("max_depth", TuneRange::Int { min: 1, max: 20 })
+        .tunable("min_samples_leaf", TuneRange::Int { min: 1, max: 20 })
+        .output("learner", PortType::Learner, "Untrained decision tree classifier")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::BinaryClassification, Task::MulticlassClassification]))
+    }
+}
+
+impl Algorithm for DecisionTree {
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("a decision tree classifier needs a class label"));
+        };
+        let tree = forest::fit_tree(&data.x, Target::Classes { y, classes: classes.len() }, settings(params)?);
+        encode_state(&State { tree, classes: classes.len() })
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let state: State = decode_state(model)?;
+        Ok(Prediction::Probabilities(probabilities(x, state.classes, |row, out| {
+            out.copy_from_slice(state.tree.predict_row(row));
+        })))
+    }
+}

@@ -1,0 +1,130 @@
+//! k-Nearest Neighbors: classifies a row by the classes of the closest training rows.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::spec::{TuneRange, choice, int};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use crate::algo::knn::{self, Metric, Weights};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.knn_classifier";
+
+/// A k-nearest-neighbours classifier.
+pub struct KNearestNeighbors;
+
+/// The neighbour search of both kNN blocks, checked against the training rows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(super) struct Search {
+    pub k: usize,
+    pub metric: Metric,
+    pub weights: Weights,
+}
+
+/// The training rows a kNN model keeps, row-major.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Memory {
+    pub cols: usize,
+    pub rows: Vec<f64>,
+}
+
+impl Memory {
+    pub fn of(x: &Matrix) -> Self {
+        Self { cols: x.cols, rows: x.data.clone() }
+    }
+
+    pub fn matrix(self) -> Matrix {
+        Matrix { rows: self.rows.len().checked_div(self.cols).unwrap_or(0), cols: self.cols, data: self.rows }
+    }
+}
+
+/// The hyperparameters of both kNN blocks.
+pub(super) fn knn_params(spec: NodeSpec) -> NodeSpec {
+    spec.param(
+        "neighbors",
+        "Number of neighbors",
+        int(1, 10_000),
+        json!(5),
+        "k, how many of the closest training rows decide. At most the number of training rows.",
+    )
+    .param(
+        "weights",
+        "Weighting",
+        choice(&["uniform", "distance"]),
+        json!("uniform"),
+        "uniform: every neighbor counts the same; distance: closer neighbors count more (1/distance).",
+    )
+    .param(
+        "metric",
+        "Distance metric",
+        choice(&["euclidean", "manhattan"]),
+        json!("euclidean"),
+        "How far apart two rows are. Features on different scales should be normalized first.",
+    )
+    .tunable("neighbors", TuneRange::Int { min: 1, max: 50 })
+    .tunable("weights", TuneRange::Choice { values: vec![json!("uniform"), json!("distance")] })
+    .tunable("metric", TuneRange::Choice { values: vec![json!("euclidean"), json!("manhattan")] })
+}
+
+/// Reads and checks the search settings against the number of training rows.
+pub(super) fn search(params: &Params, training_rows: usize) -> Result<Search, NodeError> {
+    let k = params.count("neighbors")?;
+    if k > training_rows {
+        return Err(NodeError::param(
+            "neighbors",
+            format!(
+                "k = {k} neighbors is more than the {training_rows} training rows: lower the number of neighbors or train on more rows"
+            ),
+        ));
+    }
+    Ok(Search {
+        k,
+        metric: if params.text("metric")? == "manhattan" { Metric::Manhattan } else { Metric::Euclidean },
+        weights: if params.text("weights")? == "distance" { Weights::Distance } else { Weights::Uniform },
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    search: Search,
+    memory: Memory,
+    y: Vec<usize>,
+    classes: usize,
+}
+
+impl NodeKind for KNearestNeighbors {
+    fn spec(&self) -> NodeSpec {
+        knn_params(NodeSpec::new(
+            ID,
+            "k-Nearest Neighbors",
+            Category::Model,
+            "Classifies a row by a vote among the k training rows closest to it. No training beyond storing the rows; scoring compares every row with every training row.",
+        ))
+        .output("learner", PortType::Learner, "Untrained k-nearest-neighbors classifier")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::BinaryClassification, Task::MulticlassClassification]))
+    }
+}
+
+impl Algorithm for KNearestNeighbors {
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("a k-nearest-neighbors classifier needs a class label"));
+        };
+        let search = search(params, data.x.rows)?;
+        encode_state(&State { search, memory: Memory::of(&data.x), y: y.clone(), classes: classes.len() })
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let state: State = decode_state(model)?;
+        let Search { k, metric, weights } = state.search;
+        let train = state.memory.matrix();
+        Ok(Prediction::Probabilities(probabilities(x, state.classes, |row, out| {
+            knn::class_shares(&train, &state.y, row, k, metric, weights, out);
+        })))
+    }
+}

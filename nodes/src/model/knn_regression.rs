@@ -1,0 +1,62 @@
+//! k-Nearest Neighbors Regression: predicts the mean label of the closest training rows.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::knn_classifier::{Memory, Search, knn_params, search};
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use crate::algo::knn;
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.knn_regression";
+
+/// A k-nearest-neighbours regressor.
+pub struct KNearestNeighborsRegression;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    search: Search,
+    memory: Memory,
+    y: Vec<f64>,
+}
+
+impl NodeKind for KNearestNeighborsRegression {
+    fn spec(&self) -> NodeSpec {
+        knn_params(NodeSpec::new(
+            ID,
+            "k-Nearest Neighbors Regression",
+            Category::Model,
+            "Predicts a number as the (optionally distance-weighted) mean label of the k training rows closest to a row.",
+        ))
+        .output("learner", PortType::Learner, "Untrained k-nearest-neighbors regressor")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::Regression]))
+    }
+}
+
+impl Algorithm for KNearestNeighborsRegression {
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Values(y) = &data.labels else {
+            return Err(NodeError::data("k-nearest-neighbors regression needs a numeric label"));
+        };
+        let search = search(params, data.x.rows)?;
+        encode_state(&State { search, memory: Memory::of(&data.x), y: y.clone() })
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        use rayon::prelude::*;
+        let state: State = decode_state(model)?;
+        let Search { k, metric, weights } = state.search;
+        let train = state.memory.matrix();
+        Ok(Prediction::Values(
+            (0..x.rows)
+                .into_par_iter()
+                .map(|i| knn::mean_value(&train, &state.y, x.row(i), k, metric, weights))
+                .collect(),
+        ))
+    }
+}
