@@ -230,7 +230,14 @@ impl Value {
     /// A one-line summary for the canvas and the CLI.
     pub fn summary(&self) -> String {
         match self {
-            Self::Table(t) => format!("{} rows × {} columns", t.frame.height(), t.frame.width()),
+            Self::Table(t) => {
+                let shape = format!("{} rows × {} columns", t.frame.height(), t.frame.width());
+                // A block may leave a note for the user on its output, such as "no row matched the filter".
+                match t.attributes.get("warning").and_then(|w| w.as_str()) {
+                    Some(warning) => format!("{shape} ({warning})"),
+                    None => shape,
+                }
+            }
             Self::Learner(l) => format!("learner: {}", l.name),
             Self::Model(m) => format!("model: {} on {} features", m.name, m.features.len()),
             Self::Transform(t) => format!("transform: {}", t.name),

@@ -27,6 +27,7 @@ pub fn catalog() -> Catalog {
     c.register(transform::CleanMissingData);
     c.register(transform::NormalizeData);
     c.register(transform::PrincipalComponentAnalysis);
+    c.register(transform::FilterBasedFeatureSelection);
     c.register(transform::ConvertToIndicatorValues);
     c.register(transform::SplitData);
     c.register(transform::ApplyTransformation);
@@ -47,6 +48,7 @@ pub fn catalog() -> Catalog {
     c.register(model::DecisionForest);
     c.register(model::DecisionForestRegression);
     c.register(model::KMeansClustering);
+    c.register(model::OneVsAllMulticlass);
     c.register(model::DecisionTree);
     c.register(model::KNearestNeighbors);
     c.register(model::KNearestNeighborsRegression);
@@ -61,6 +63,7 @@ pub fn catalog() -> Catalog {
     c.register(model::GaussianMixture);
     c.register(train::TrainModel);
     c.register(train::CrossValidateModel);
+    c.register(train::TuneModelHyperparameters);
     c.register(train::TrainClusteringModel);
     c.register(train::ScoreModel);
     c.register(train::AssignDataToClusters);

@@ -240,9 +240,12 @@ const TESTED_KINDS: &[&str] = &[
     "model.decision_forest",
     "model.decision_forest_regression",
     "model.kmeans",
+    "model.one_vs_all",
     "transform.principal_component_analysis",
+    "transform.filter_based_feature_selection",
     "train.train_model",
     "train.cross_validate_model",
+    "train.tune_model_hyperparameters",
     "train.train_clustering_model",
     "train.score_model",
     "train.assign_data_to_clusters",
@@ -2054,4 +2057,178 @@ fn permutation_feature_importance_finds_the_feature_the_label_depends_on() {
     assert!(floats(table, "importance_std")[0] > 0.0);
     let again = run_in(dir.path(), graph);
     assert_eq!(floats(again.table("importance.importance"), "importance_mean"), mean, "same seed, same shuffles");
+}
+
+// ------------------------------------------------------------------------------------------ tuning
+
+#[test]
+fn tune_model_hyperparameters_ranks_every_grid_setting_by_what_training_it_alone_gives() {
+    let graph = |extra: (&'static str, &'static str, Json)| {
+        workflow(
+            &[
+                ("data", "data.sample_dataset", json!({"dataset": "breast_cancer"})),
+                ("normalize", "transform.normalize_data", json!({})),
+                ("split", "transform.split_data", json!({"fraction": 0.7, "seed": 3})),
+                ("logistic", "model.logistic_regression_two_class", json!({})),
+                extra,
+            ],
+            &[
+                ("data.data", "normalize.data"),
+                ("normalize.data", "split.data"),
+                ("logistic.learner", "tune.learner"),
+                ("split.first", "tune.data"),
+                ("split.second", "tune.validation"),
+            ],
+        )
+    };
+    let ran = run(graph((
+        "tune",
+        "train.tune_model_hyperparameters",
+        json!({"mode": "entire_grid", "grid_points": 5, "metric": "log_loss"}),
+    )));
+    let sweep = ran.table("tune.sweep");
+    assert_eq!(sweep.height(), 5, "five values of the one tunable parameter");
+    let weights = floats(sweep, "l2_weight");
+    let losses = floats(sweep, "log_loss");
+    assert!(losses.windows(2).all(|w| w[0] <= w[1]), "best (lowest log loss) first: {losses:?}");
+    // Each row's metric is what training with that weight alone gives on the validation rows.
+    for (weight, loss) in weights.iter().zip(&losses) {
+        let alone = run(workflow(
+            &[
+                ("data", "data.sample_dataset", json!({"dataset": "breast_cancer"})),
+                ("normalize", "transform.normalize_data", json!({})),
+                ("split", "transform.split_data", json!({"fraction": 0.7, "seed": 3})),
+                ("logistic", "model.logistic_regression_two_class", json!({"l2_weight": weight})),
+                ("train", "train.train_model", json!({})),
+                ("score", "train.score_model", json!({})),
+                ("evaluate", "evaluate.evaluate_model", json!({})),
+            ],
+            &[
+                ("data.data", "normalize.data"),
+                ("normalize.data", "split.data"),
+                ("logistic.learner", "train.learner"),
+                ("split.first", "train.data"),
+                ("train.model", "score.model"),
+                ("split.second", "score.data"),
+                ("score.data", "evaluate.scored"),
+            ],
+        ));
+        assert_close(&format!("log loss at l2 {weight}"), *loss, alone.metric("evaluate.report", "log_loss"), 1e-12);
+    }
+    let best = ran.model("tune.model");
+    let state_weight = weights[0];
+    assert_eq!(best.name, "Two-Class Logistic Regression");
+    assert!(state_weight > 0.0);
+    // A random sweep with cross-validation: reproducible for one seed.
+    let sweep_of = |seed: u64| {
+        let ran =
+            run(graph(("tune", "train.tune_model_hyperparameters", json!({"runs": 4, "folds": 3, "seed": seed}))));
+        floats(ran.table("tune.sweep"), "l2_weight")
+    };
+    let a = sweep_of(9);
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, sweep_of(9));
+    assert_ne!(a, sweep_of(10));
+}
+
+#[test]
+fn tune_model_hyperparameters_refuses_a_clustering_learner_and_an_oversized_grid() {
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("kmeans", "model.kmeans", json!({})),
+            ("tune", "train.tune_model_hyperparameters", json!({})),
+        ],
+        &[("kmeans.learner", "tune.learner"), ("data.data", "tune.data")],
+    ));
+    assert!(ran.error("tune").contains("clustering learner"), "{}", ran.error("tune"));
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("forest", "model.decision_forest", json!({})),
+            ("tune", "train.tune_model_hyperparameters", json!({"mode": "entire_grid", "grid_points": 20})),
+        ],
+        &[("forest.learner", "tune.learner"), ("data.data", "tune.data")],
+    ));
+    assert!(ran.error("tune").contains("at most 1000"), "{}", ran.error("tune"));
+}
+
+// ------------------------------------------------------------------------------- feature selection
+
+#[test]
+fn filter_based_feature_selection_scores_like_scikit_learn_and_keeps_the_best() {
+    for method in ["chi_squared", "pearson", "mutual_information"] {
+        let ran = run(workflow(
+            &[
+                ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+                ("select", "transform.filter_based_feature_selection", json!({"method": method, "features": 2})),
+            ],
+            &[("data.data", "select.data")],
+        ));
+        let scores = ran.table("select.scores");
+        let features = texts(scores, "feature");
+        let values = floats(scores, "score");
+        assert!(values.windows(2).all(|w| w[0] >= w[1]), "{method}: best first");
+        for (feature, score) in features.iter().zip(&values) {
+            let feature = feature.as_deref().expect("name");
+            assert_close(
+                &format!("{method} {feature}"),
+                *score,
+                fx_f64(&format!("feature_selection_iris/{method}/{feature}")),
+                1e-9,
+            );
+        }
+        let table = ran.table("select.data");
+        let kept: Vec<String> = features.iter().take(2).map(|f| f.clone().expect("name")).collect();
+        for feature in features.iter().flatten() {
+            let ignored = table.role(feature) == Role::Ignored;
+            assert_eq!(ignored, !kept.contains(feature), "{method}: {feature}");
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------------- one-vs-all
+
+#[test]
+fn one_vs_all_around_two_class_logistic_regression_matches_scikit_learn() {
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("logistic", "model.logistic_regression_two_class", json!({})),
+            ("ova", "model.one_vs_all", json!({})),
+            ("train", "train.train_model", json!({})),
+            ("score", "train.score_model", json!({})),
+            ("evaluate", "evaluate.evaluate_model", json!({})),
+        ],
+        &[
+            ("logistic.learner", "ova.learner"),
+            ("ova.learner", "train.learner"),
+            ("data.data", "train.data"),
+            ("train.model", "score.model"),
+            ("data.data", "score.data"),
+            ("score.data", "evaluate.scored"),
+        ],
+    ));
+    assert_close("accuracy", ran.metric("evaluate.report", "accuracy"), fx_f64("one_vs_all_iris/accuracy"), 1e-12);
+    let scored = ran.table("score.data");
+    let classes = fx_strings("one_vs_all_iris/classes");
+    for (block, first) in [("first_probabilities", 0), ("rows_51_to_55", 50)] {
+        for i in 0..5 {
+            for (k, class) in classes.iter().enumerate() {
+                let ours = floats(scored, &format!("Scored Probabilities_{class}"))[first + i];
+                assert_close(
+                    &format!("row {} P({class})", first + i),
+                    ours,
+                    fx_f64(&format!("one_vs_all_iris/{block}/{i}/{k}")),
+                    1e-5,
+                );
+            }
+        }
+    }
+    // A multiclass learner cannot be wrapped.
+    let ran = run(workflow(
+        &[("forest", "model.kmeans", json!({})), ("ova", "model.one_vs_all", json!({}))],
+        &[("forest.learner", "ova.learner")],
+    ));
+    assert!(ran.error("ova").contains("not a two-class learner"), "{}", ran.error("ova"));
 }

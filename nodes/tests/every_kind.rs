@@ -36,9 +36,8 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
         "transform.select_columns" => json!({"columns": ["mean_radius", "diagnosis"]}),
         "transform.filter_rows" => json!({"expression": "mean_radius > 14"}),
         "transform.join_data" => json!({"left_keys": ["mean_radius"], "right_keys": ["mean_radius"]}),
-        "transform.remove_duplicate_rows" | "transform.group_by" => {
-            json!({"keys": ["diagnosis"], "columns": ["diagnosis"]})
-        }
+        "transform.remove_duplicate_rows" => json!({"columns": ["diagnosis"]}),
+        "transform.group_by" => json!({"keys": ["diagnosis"], "columns": ["mean_radius"]}),
         "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
         _ => json!({}),
     }
@@ -151,6 +150,12 @@ fn every_kind_runs_on_bundled_data() {
             // The learner alone says which tasks it handles.
             let mut alone = Workflow::new(spec.id);
             alone.nodes.push(node("learner", spec.id, json!({})));
+            // Wrappers take a two-class learner.
+            let wraps = spec.inputs.iter().any(|p| p.ty == PortType::Learner);
+            if wraps {
+                alone.nodes.push(node("inner", "model.logistic_regression_two_class", json!({})));
+                wire(&mut alone, "inner", "learner", "learner", "learner");
+            }
             let outputs = run(&alone, &catalog, dir.path()).map(|r| r.node("learner").map(|o| o.outputs.clone()));
             let Ok(Some(outputs)) = outputs else {
                 failures.push(format!("{}: {outputs:?}", spec.id));
@@ -161,7 +166,12 @@ fn every_kind_runs_on_bundled_data() {
                 continue;
             };
             let tasks = learner.tasks.clone();
-            learner_workflow(spec.id, &tasks)
+            let mut workflow = learner_workflow(spec.id, &tasks);
+            if wraps {
+                workflow.nodes.push(node("inner", "model.logistic_regression_two_class", json!({})));
+                wire(&mut workflow, "inner", "learner", "learner", "learner");
+            }
+            workflow
         } else {
             block_workflow(spec.id, spec, dir.path())
         };
@@ -178,4 +188,5 @@ fn every_kind_runs_on_bundled_data() {
     }
     assert!(failures.is_empty(), "blocks that did not run:\n{}", failures.join("\n"));
     assert!(categories.len() >= 5, "every category has blocks: {categories:?}");
+    assert!(catalog.len() >= 50, "the catalog offers at least 50 kinds; it has {}", catalog.len());
 }

@@ -1,7 +1,7 @@
 //! Boosted Decision Tree (classification and regression), DBSCAN, Hierarchical Clustering and
 //! Gaussian Mixture Model, checked against scikit-learn (`tests/fixtures/sklearn_learners.json`,
 //! made by `tests/reference/make_learner_fixtures.py`): cross-validated accuracy and R² of
-//! HistGradientBoosting within 0.01 on the same folds, clusterings on standardized iris with an
+//! `HistGradientBoosting` within 0.01 on the same folds, clusterings on standardized iris with an
 //! adjusted Rand index of at least 0.99, mixture log-likelihoods within 1e-3 relative.
 
 use std::collections::HashMap;
@@ -141,7 +141,7 @@ fn adjusted_rand_index(a: &[i64], b: &[i64]) -> f64 {
     let index: f64 = table.values().map(|&n| pairs(n)).sum();
     let (sum_a, sum_b): (f64, f64) = (rows.values().map(|&n| pairs(n)).sum(), cols.values().map(|&n| pairs(n)).sum());
     let expected = sum_a * sum_b / pairs(a.len() as f64);
-    let max = (sum_a + sum_b) / 2.0;
+    let max = f64::midpoint(sum_a, sum_b);
     if max == expected { 1.0 } else { (index - expected) / (max - expected) }
 }
 
@@ -365,7 +365,7 @@ fn dbscan_on_scaled_iris_matches_scikit_learn_with_noise_as_the_last_cluster() {
     let (ran, labels) = cluster_iris("model.dbscan", json!({"eps": 0.5, "min_samples": 5}));
     assert_agrees("DBSCAN", &labels, "clustering_iris_scaled/dbscan/labels");
     let reference = fx_labels("clustering_iris_scaled/dbscan/labels");
-    let clusters = ran.model("cluster.model").state["clusters"].as_u64().expect("clusters") as i64;
+    let clusters = ran.model("cluster.model").state["clusters"].as_i64().expect("clusters");
     assert_eq!(clusters, reference.iter().max().expect("labels") + 1);
     let noise = labels.iter().filter(|&&l| l == clusters).count();
     assert_eq!(noise, reference.iter().filter(|&&l| l == -1).count(), "noise rows");

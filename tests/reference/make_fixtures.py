@@ -724,6 +724,39 @@ def fx_pca_iris(iris: pd.DataFrame) -> dict:
     return out
 
 
+def fx_feature_selection(iris: pd.DataFrame) -> dict:
+    """Filter Based Feature Selection on iris: scikit-learn's chi2, |Pearson r| against the class index
+    (classes in sorted order), and mutual_info_score of 10 equal-width bins against the class."""
+    from sklearn.feature_selection import chi2
+    from sklearn.metrics import mutual_info_score
+    features = [c for c in iris.columns if c != "species"]
+    X = iris[features].to_numpy(dtype=float)
+    classes = sorted(iris["species"].astype(str).unique())
+    y = np.array([classes.index(v) for v in iris["species"].astype(str)])
+    chi, _ = chi2(X, y)
+    out = {"features": features, "chi_squared": {}, "pearson": {}, "mutual_information": {}}
+    for j, f in enumerate(features):
+        x = X[:, j]
+        out["chi_squared"][f] = float(chi[j])
+        out["pearson"][f] = float(abs(np.corrcoef(x, y)[0, 1]))
+        width = (x.max() - x.min()) / 10
+        b = np.minimum(((x - x.min()) / width).astype(int), 9)
+        out["mutual_information"][f] = float(mutual_info_score(b, y))
+    return out
+
+
+def fx_one_vs_all(iris: pd.DataFrame) -> dict:
+    """One-vs-All Multiclass around two-class logistic regression on raw iris, trained and scored on
+    all rows: scikit-learn's OneVsRestClassifier(LogisticRegression) with Pipewright's settings."""
+    from sklearn.multiclass import OneVsRestClassifier
+    X = iris.drop(columns=["species"]).to_numpy(dtype=float)
+    y = iris["species"].astype(str).to_numpy()
+    model = OneVsRestClassifier(make_logreg()).fit(X, y)
+    proba = model.predict_proba(X)
+    return {"classes": [str(c) for c in model.classes_], "accuracy": float(accuracy_score(y, model.predict(X))),
+            "first_probabilities": proba[:5].tolist(), "rows_51_to_55": proba[50:55].tolist()}
+
+
 def main() -> None:
     files = ["iris.csv", "wine.csv", "breast_cancer.csv", "diabetes.csv", "penguins.csv",
              "titanic.csv"]
@@ -761,6 +794,8 @@ def main() -> None:
     fx["example_two_class"] = fx_example_two_class(tit)
     fx["cross_validate"] = fx_cross_validate(iris, diab)
     fx["pca_iris"] = fx_pca_iris(iris)
+    fx["feature_selection_iris"] = fx_feature_selection(iris)
+    fx["one_vs_all_iris"] = fx_one_vs_all(iris)
     km = fx["kmeans_iris_scaled"]
     fx["example_clustering"] = {"same_as": "kmeans_iris_scaled", "dataset": "iris.csv",
                                 "preprocessing": km["preprocessing"],

@@ -228,7 +228,7 @@ fn phase_color(phase: &Phase, dark: bool) -> Color32 {
 /// The headline of an output: a table's shape or a report's first metric of each evaluation.
 pub fn headline(value: &Value) -> String {
     match value {
-        Value::Table(t) => format!("{} rows × {} columns", t.frame.height(), t.frame.width()),
+        Value::Table(_) => value.summary(),
         Value::Report(r) => r
             .evaluations
             .iter()

@@ -362,7 +362,7 @@ fn every_catalog_block_draws_on_the_canvas() {
     let catalog = pipewright_nodes::catalog();
     let mut w = Workflow::new("every block");
     for (i, entry) in catalog.entries().enumerate() {
-        let (col, row) = ((i % 5) as f32, (i / 5) as f32);
+        let (col, row) = ((i % 8) as f32, (i / 8) as f32);
         w.nodes.push(node(&format!("n{i}"), entry.spec.id, [col * 300.0, row * 190.0]));
     }
     let mut harness = Harness::builder()

@@ -2,10 +2,10 @@
 //! [`Algorithm`], which Train Model and Score Model call.
 
 mod agglomerative_clustering;
+mod averaged_perceptron;
 mod boosted_decision_tree;
 mod boosted_decision_tree_regression;
 mod dbscan;
-mod averaged_perceptron;
 mod decision_forest;
 mod decision_forest_regression;
 mod decision_tree;
@@ -18,6 +18,7 @@ mod linear_svm;
 mod logistic_multiclass;
 mod logistic_two_class;
 mod naive_bayes;
+mod one_vs_all;
 mod poisson_regression;
 
 use std::sync::Arc;
@@ -29,10 +30,10 @@ use pipewright_engine::{Learner, Model, NodeContext, NodeError, Params, Task, Va
 use crate::frame::Matrix;
 
 pub use agglomerative_clustering::AgglomerativeClustering;
+pub use averaged_perceptron::AveragedPerceptron;
 pub use boosted_decision_tree::BoostedDecisionTree;
 pub use boosted_decision_tree_regression::BoostedDecisionTreeRegression;
 pub use dbscan::Dbscan;
-pub use averaged_perceptron::AveragedPerceptron;
 pub use decision_forest::DecisionForest;
 pub use decision_forest_regression::DecisionForestRegression;
 pub use decision_tree::DecisionTree;
@@ -45,6 +46,7 @@ pub use linear_svm::SupportVectorMachine;
 pub use logistic_multiclass::MulticlassLogisticRegression;
 pub use logistic_two_class::TwoClassLogisticRegression;
 pub use naive_bayes::NaiveBayes;
+pub use one_vs_all::OneVsAllMulticlass;
 pub use poisson_regression::PoissonRegression;
 
 /// The label a learner is trained on.
@@ -99,6 +101,7 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
         decision_forest::ID => &DecisionForest,
         decision_forest_regression::ID => &DecisionForestRegression,
         kmeans::ID => &KMeansClustering,
+        one_vs_all::ID => &OneVsAllMulticlass,
         decision_tree::ID => &DecisionTree,
         knn_classifier::ID => &KNearestNeighbors,
         knn_regression::ID => &KNearestNeighborsRegression,

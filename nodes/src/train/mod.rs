@@ -5,12 +5,14 @@ mod cross_validate;
 mod score_model;
 mod train_clustering;
 mod train_model;
+mod tune_hyperparameters;
 
 pub use assign_clusters::AssignDataToClusters;
 pub use cross_validate::CrossValidateModel;
 pub use score_model::{PROBABILITY_PREFIX, SCORED_LABELS, ScoreModel, score};
 pub use train_clustering::TrainClusteringModel;
 pub use train_model::{TrainModel, train};
+pub use tune_hyperparameters::TuneModelHyperparameters;
 
 /// Name of the cluster index column written by clustering blocks.
 pub const ASSIGNMENTS: &str = "Assignments";

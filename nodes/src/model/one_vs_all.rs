@@ -1,0 +1,137 @@
+//! One-vs-All Multiclass: a multiclass learner made of one two-class model per class.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::{
+    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value,
+};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, algorithm_of, decode_state, encode_state};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.one_vs_all";
+
+/// Trains one two-class model per class (that class against all others) and predicts the class whose model
+/// is most confident, with the probabilities normalized to sum to one (scikit-learn's `OneVsRestClassifier`).
+pub struct OneVsAllMulticlass;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    /// The two-class learner each model was trained with.
+    inner_algorithm: String,
+    inner_name: String,
+    /// One fitted state per class, in class order.
+    models: Vec<Json>,
+}
+
+/// The binary problem of class `k` against the rest: classes `["rest", "<k>"]`.
+fn binary_classes(k: &str) -> Vec<String> {
+    vec!["rest".to_owned(), k.to_owned()]
+}
+
+impl NodeKind for OneVsAllMulticlass {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "One-vs-All Multiclass",
+            Category::Model,
+            "Turns any two-class learner into a multiclass one: one model per class learns that class against all the others; a row gets the class whose model is most confident (probabilities normalized to sum to one).",
+        )
+        .input("learner", PortType::Learner, "A two-class learner, such as Two-Class Logistic Regression")
+        .output("learner", PortType::Learner, "The multiclass learner")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let inner = ctx.learner("learner")?;
+        if !inner.tasks.contains(&Task::BinaryClassification) {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} is not a two-class learner: connect a two-class classifier", inner.name),
+            });
+        }
+        algorithm_of(&inner.algorithm)?;
+        let params = [
+            ("inner_algorithm".to_owned(), json!(inner.algorithm)),
+            ("inner_name".to_owned(), json!(inner.name)),
+            ("inner_params".to_owned(), Json::Object(inner.params.clone().into_iter().collect())),
+        ];
+        Ok(vec![Value::Learner(Arc::new(Learner {
+            algorithm: ID.to_owned(),
+            name: format!("One-vs-All ({})", inner.name),
+            tasks: vec![Task::BinaryClassification, Task::MulticlassClassification],
+            params: params.into_iter().collect(),
+        }))])
+    }
+}
+
+fn inner_of(params: &Params) -> Result<(String, String, Params), NodeError> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| NodeError::data("the one-vs-all learner lost its two-class learner: rebuild it"))
+    };
+    let inner_params =
+        params.get("inner_params").as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    Ok((text("inner_algorithm")?, text("inner_name")?, Params::from_map(inner_params)))
+}
+
+impl Algorithm for OneVsAllMulticlass {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("one-vs-all needs a class label"));
+        };
+        let (inner_algorithm, inner_name, inner_params) = inner_of(params)?;
+        let algorithm = algorithm_of(&inner_algorithm)?;
+        let mut models = Vec::with_capacity(classes.len());
+        for (k, class) in classes.iter().enumerate() {
+            ctx.check_cancelled()?;
+            ctx.report_progress(k as f32 / classes.len() as f32, &format!("class {class} against the rest"));
+            let binary = TrainingSet {
+                x: data.x.clone(),
+                labels: Labels::Classes {
+                    y: y.iter().map(|&c| usize::from(c == k)).collect(),
+                    classes: binary_classes(class),
+                },
+            };
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?);
+        }
+        encode_state(&State { inner_algorithm, inner_name, models })
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let state: State = decode_state(model)?;
+        let algorithm = algorithm_of(&state.inner_algorithm)?;
+        let k = model.classes.len();
+        let mut out = Matrix::zeros(x.rows, k);
+        for (c, (class, inner_state)) in model.classes.iter().zip(&state.models).enumerate() {
+            let inner = Model {
+                algorithm: state.inner_algorithm.clone(),
+                name: state.inner_name.clone(),
+                task: Task::BinaryClassification,
+                label: model.label.clone(),
+                features: model.features.clone(),
+                classes: binary_classes(class),
+                state: inner_state.clone(),
+            };
+            let Prediction::Probabilities(p) = algorithm.predict(&inner, x)? else {
+                return Err(NodeError::data(format!("{} gives no class probabilities", state.inner_name)));
+            };
+            for i in 0..x.rows {
+                out.row_mut(i)[c] = p.get(i, 1);
+            }
+        }
+        for i in 0..x.rows {
+            let row = out.row_mut(i);
+            let total: f64 = row.iter().sum();
+            for v in row.iter_mut() {
+                *v = if total > 0.0 { *v / total } else { 1.0 / k as f64 };
+            }
+        }
+        Ok(Prediction::Probabilities(out))
+    }
+}

@@ -1,0 +1,302 @@
+//! Tune Model Hyperparameters.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use polars::prelude::{Column, DataFrame};
+use rayon::prelude::*;
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::spec::{TuneRange, choice, int};
+use pipewright_engine::{
+    Category, Learner, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+};
+
+use super::cross_validate::assign_folds;
+use super::{score, train};
+use crate::evaluate::{EvaluateOptions, evaluate_scored};
+use crate::frame::{take_rows, text_values};
+
+/// Searches a learner's tunable parameters and keeps the best model.
+pub struct TuneModelHyperparameters;
+
+/// Most candidates an entire grid may have.
+const GRID_LIMIT: usize = 1000;
+/// Metrics where lower is better.
+const LOWER_IS_BETTER: [&str; 3] = ["log_loss", "rmse", "mae"];
+
+/// `points` values spread over a range: evenly, or evenly in the logarithm.
+fn grid_values(range: &TuneRange, points: usize) -> Vec<Json> {
+    let spread = |min: f64, max: f64, log: bool| -> Vec<f64> {
+        if points <= 1 || max <= min {
+            return vec![min];
+        }
+        (0..points)
+            .map(|i| {
+                let t = i as f64 / (points - 1) as f64;
+                if log { (min.ln() + t * (max.ln() - min.ln())).exp() } else { min + t * (max - min) }
+            })
+            .collect()
+    };
+    match range {
+        TuneRange::Int { min, max } => {
+            let mut values: Vec<i64> =
+                spread(*min as f64, *max as f64, false).into_iter().map(|v| v.round() as i64).collect();
+            values.dedup();
+            values.into_iter().map(Json::from).collect()
+        }
+        TuneRange::Float { min, max, log } => spread(*min, *max, *log).into_iter().map(Json::from).collect(),
+        TuneRange::Choice { values } => values.clone(),
+    }
+}
+
+/// One value drawn from a range.
+fn random_value(range: &TuneRange, rng: &mut SplitMix64) -> Json {
+    match range {
+        TuneRange::Int { min, max } => {
+            let span = usize::try_from(max - min + 1).unwrap_or(1).max(1);
+            json!(min + i64::try_from(rng.below(span)).unwrap_or(0))
+        }
+        TuneRange::Float { min, max, log: true } => json!((min.ln() + rng.next_f64() * (max.ln() - min.ln())).exp()),
+        TuneRange::Float { min, max, log: false } => json!(min + rng.next_f64() * (max - min)),
+        TuneRange::Choice { values } => values.get(rng.below(values.len().max(1))).cloned().unwrap_or(Json::Null),
+    }
+}
+
+/// Every combination of the grid values, in order (the first parameter varies slowest).
+fn cartesian(axes: &[(&str, Vec<Json>)]) -> Vec<BTreeMap<String, Json>> {
+    let mut out = vec![BTreeMap::new()];
+    for (name, values) in axes {
+        out = out
+            .into_iter()
+            .flat_map(|partial| {
+                values.iter().map(move |v| {
+                    let mut next = partial.clone();
+                    next.insert((*name).to_owned(), v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// How each candidate is measured.
+enum Measure<'a> {
+    /// Trained on the data, measured on this table.
+    Validation(&'a Table),
+    /// Cross-validated on the data with these folds.
+    Folds(Vec<usize>, usize),
+}
+
+struct Search<'a> {
+    learner: &'a Learner,
+    data: &'a Table,
+    label: &'a str,
+    metric: &'a str,
+    measure: Measure<'a>,
+}
+
+impl Search<'_> {
+    fn candidate(&self, overrides: &BTreeMap<String, Json>) -> Learner {
+        let mut learner = self.learner.clone();
+        learner.params.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        learner
+    }
+
+    fn metric_of(&self, scored: &Table) -> Result<f64, NodeError> {
+        let options = EvaluateOptions { positive_class: None, silhouette_sample: 2000, seed: 0 };
+        let evaluation = evaluate_scored(scored, "candidate", &options)?;
+        evaluation.metric(self.metric).ok_or_else(|| {
+            let known: Vec<&str> = evaluation.metrics.iter().map(|m| m.name.as_str()).collect();
+            NodeError::param(
+                "metric",
+                format!("no metric \"{}\" for this learner; it has: {}", self.metric, known.join(", ")),
+            )
+        })
+    }
+
+    /// The candidate's metric (mean over folds when cross-validating).
+    fn score(&self, overrides: &BTreeMap<String, Json>, ctx: &NodeContext<'_>) -> Result<f64, NodeError> {
+        ctx.check_cancelled()?;
+        let learner = self.candidate(overrides);
+        match &self.measure {
+            Measure::Validation(validation) => {
+                let model = train(&learner, self.data, Some(self.label), ctx)?;
+                self.metric_of(&score(&model, validation)?)
+            }
+            Measure::Folds(fold_of, folds) => {
+                let mut total = 0.0;
+                for fold in 0..*folds {
+                    let held_out: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == fold).collect();
+                    let training: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != fold).collect();
+                    let model = train(&learner, &take_rows(self.data, &training)?, Some(self.label), ctx)?;
+                    total += self.metric_of(&score(&model, &take_rows(self.data, &held_out)?)?)?;
+                }
+                Ok(total / *folds as f64)
+            }
+        }
+    }
+}
+
+impl NodeKind for TuneModelHyperparameters {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            "train.tune_model_hyperparameters",
+            "Tune Model Hyperparameters",
+            Category::Train,
+            "Trains the learner with many settings of its tunable parameters (the entire grid, or a random sweep over their ranges), measures each on a validation table or by cross-validation, ranks them by the chosen metric, and outputs the best model trained on all the data with the table of every setting tried. Candidates are evaluated in parallel.",
+        )
+        .input("learner", PortType::Learner, "An untrained classification or regression model")
+        .input("data", PortType::Table, "Training data")
+        .optional_input("validation", PortType::Table, "Data to measure each candidate on. Not connected: cross-validation on the training data.")
+        .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")
+        .param("mode", "Sweep", choice(&["entire_grid", "random_sweep"]), json!("random_sweep"), "entire_grid: every combination of grid values; random_sweep: settings drawn at random from the ranges.")
+        .param("grid_points", "Grid points per parameter", int(2, 20), json!(3), "Entire grid: values per numeric parameter (evenly spread, on a log scale where the range says so).")
+        .param("runs", "Random sweep runs", int(1, 1000), json!(10), "Random sweep: how many settings to try.")
+        .param("folds", "Cross-validation folds", int(2, 20), json!(3), "When no validation table is connected.")
+        .param("metric", "Metric", choice(&["auto", "accuracy", "roc_auc", "log_loss", "f1", "r2", "rmse", "mae"]), json!("auto"), "What ranks the settings. auto: accuracy for classification, R² for regression.")
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the random sweep and the folds. Empty: derived from the workflow seed.")
+        .output("model", PortType::Model, "The best setting, trained on all the training data")
+        .output("sweep", PortType::Table, "Every setting tried with its metric, best first")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let learner = ctx.learner("learner")?;
+        let data = ctx.table("data")?;
+        let validation = ctx.optional_table("validation")?;
+        if learner.tasks == [Task::Clustering] {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} is a clustering learner: tuning needs a label to measure against", learner.name),
+            });
+        }
+        let catalog = crate::catalog();
+        let spec = catalog
+            .get(&learner.algorithm)
+            .map(|e| e.spec.clone())
+            .ok_or_else(|| NodeError::data(format!("this Pipewright has no learner \"{}\"", learner.algorithm)))?;
+        if spec.tunable.is_empty() {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} has no tunable parameters", spec.name),
+            });
+        }
+        let label = match ctx.params.optional_text("label_column") {
+            Some(l) => l.to_owned(),
+            None => data.label().map(str::to_owned).ok_or_else(|| {
+                NodeError::param("label_column", "choose the label column (no column is marked as label)")
+            })?,
+        };
+        let regression = learner.tasks.contains(&Task::Regression);
+        let metric = match ctx.params.text("metric")? {
+            "auto" if regression => "r2",
+            "auto" => "accuracy",
+            other => other,
+        }
+        .to_owned();
+        let mut rng = SplitMix64::new(ctx.params.seed("seed")?);
+        let candidates: Vec<BTreeMap<String, Json>> = if ctx.params.text("mode")? == "entire_grid" {
+            let points = ctx.params.count("grid_points")?;
+            let axes: Vec<(&str, Vec<Json>)> =
+                spec.tunable.iter().map(|(name, range)| (*name, grid_values(range, points))).collect();
+            let size: usize = axes.iter().map(|(_, v)| v.len()).product();
+            if size > GRID_LIMIT {
+                return Err(NodeError::param(
+                    "grid_points",
+                    format!(
+                        "the entire grid has {size} settings (at most {GRID_LIMIT}): use fewer grid points or a random sweep"
+                    ),
+                ));
+            }
+            cartesian(&axes)
+        } else {
+            (0..ctx.params.count("runs")?)
+                .map(|_| {
+                    spec.tunable
+                        .iter()
+                        .map(|(name, range)| ((*name).to_owned(), random_value(range, &mut rng)))
+                        .collect()
+                })
+                .collect()
+        };
+        let measure = if let Some(v) = validation.as_deref() {
+            Measure::Validation(v)
+        } else {
+            let folds = ctx.params.count("folds")?;
+            if data.height() < folds {
+                return Err(NodeError::param(
+                    "folds",
+                    format!("{folds} folds need at least {folds} rows; the table has {}", data.height()),
+                ));
+            }
+            let strata = if regression { None } else { text_values(&data.frame, &label).ok() };
+            Measure::Folds(assign_folds(data.height(), folds, rng.next_u64(), strata.as_deref()), folds)
+        };
+        let search = Search { learner: &learner, data: &data, label: &label, metric: &metric, measure };
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<f64, NodeError>> = candidates
+            .par_iter()
+            .map(|c| {
+                let result = search.score(c, ctx);
+                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                ctx.report_progress(
+                    finished as f32 / candidates.len() as f32,
+                    &format!("{finished} of {} settings", candidates.len()),
+                );
+                result
+            })
+            .collect();
+        let mut scored: Vec<(BTreeMap<String, Json>, f64)> = Vec::with_capacity(candidates.len());
+        for (candidate, result) in candidates.into_iter().zip(results) {
+            scored.push((candidate, result?));
+        }
+        let lower_better = LOWER_IS_BETTER.contains(&metric.as_str());
+        // Best first; ties keep the order tried, so the result does not depend on thread timing.
+        scored.sort_by(|a, b| if lower_better { a.1.total_cmp(&b.1) } else { b.1.total_cmp(&a.1) });
+        let best = search.candidate(&scored[0].0);
+        let model = train(&best, &data, Some(&label), ctx)?;
+        Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(sweep_table(&spec.tunable, &scored, &metric)?))])
+    }
+}
+
+fn sweep_table(
+    tunable: &[(&'static str, TuneRange)],
+    scored: &[(BTreeMap<String, Json>, f64)],
+    metric: &str,
+) -> Result<Table, NodeError> {
+    let n = scored.len();
+    let mut columns = vec![Column::new("rank".into(), (1..=n as u32).collect::<Vec<_>>())];
+    for (name, range) in tunable {
+        let values = scored.iter().map(|(c, _)| c.get(*name).cloned().unwrap_or(Json::Null));
+        let column = match range {
+            TuneRange::Int { .. } => Column::new((*name).into(), values.map(|v| v.as_i64()).collect::<Vec<_>>()),
+            TuneRange::Float { .. } => Column::new((*name).into(), values.map(|v| v.as_f64()).collect::<Vec<_>>()),
+            TuneRange::Choice { .. } => Column::new(
+                (*name).into(),
+                values.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect::<Vec<_>>(),
+            ),
+        };
+        columns.push(column);
+    }
+    columns.push(Column::new(metric.into(), scored.iter().map(|(_, m)| *m).collect::<Vec<_>>()));
+    Ok(Table::new(DataFrame::new(n, columns)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_spread_evenly_and_on_a_log_scale() {
+        assert_eq!(grid_values(&TuneRange::Int { min: 2, max: 10 }, 3), vec![json!(2), json!(6), json!(10)]);
+        assert_eq!(grid_values(&TuneRange::Int { min: 1, max: 2 }, 5), vec![json!(1), json!(2)], "duplicates removed");
+        let log = grid_values(&TuneRange::Float { min: 0.01, max: 100.0, log: true }, 3);
+        assert!((log[1].as_f64().expect("number") - 1.0).abs() < 1e-12, "{log:?}");
+        let combos = cartesian(&[("a", vec![json!(1), json!(2)]), ("b", vec![json!("x"), json!("y"), json!("z")])]);
+        assert_eq!(combos.len(), 6);
+        assert_eq!(combos[1]["b"], json!("y"));
+        assert_eq!(combos[3]["a"], json!(2));
+    }
+}
