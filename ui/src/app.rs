@@ -446,14 +446,18 @@ impl Designer {
     }
 
     fn undo(&mut self) {
-        if let Some(tab) = self.active_tab_mut() {
-            tab.document.undo();
+        if let Some(tab) = self.active_tab_mut()
+            && tab.document.undo()
+        {
+            tab.changed_at = Some(Instant::now());
         }
     }
 
     fn redo(&mut self) {
-        if let Some(tab) = self.active_tab_mut() {
-            tab.document.redo();
+        if let Some(tab) = self.active_tab_mut()
+            && tab.document.redo()
+        {
+            tab.changed_at = Some(Instant::now());
         }
     }
 
