@@ -1,4 +1,4 @@
-//! Import Data: a table from a CSV, Parquet, JSON or NDJSON file.
+//! Import Data: a table from a CSV, Parquet, JSON or NDJSON file, or a query on a `SQLite` database.
 
 use std::fs::File;
 use std::io::Read;
@@ -15,12 +15,16 @@ use pipewright_engine::{
 
 use super::csv_reading::{CsvSettings, read_csv_bytes};
 use super::json_reading::read_json_bytes;
+use super::sqlite_reading::read_sqlite;
 
-/// Reads a CSV, Parquet, JSON or NDJSON file.
+/// Reads a CSV, Parquet, JSON or NDJSON file, or the result of a `SQLite` query.
 pub struct ImportData;
 
 /// How much of a CSV file schema propagation reads.
 const PEEK_BYTES: usize = 1 << 20;
+
+/// How many result rows of a `SQLite` query schema propagation reads.
+const PEEK_ROWS: usize = 1000;
 
 /// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
 fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataFrame, NodeError> {
@@ -31,6 +35,7 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
                 "parquet" => "parquet",
                 "json" => "json",
                 "ndjson" | "jsonl" => "ndjson",
+                "db" | "sqlite" | "sqlite3" => "sqlite",
                 _ => "csv",
             }
         }
@@ -46,6 +51,9 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
         return reader
             .finish()
             .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display())));
+    }
+    if format == "sqlite" {
+        return read_sqlite(path, params.text("query")?, peek_bytes.map(|_| PEEK_ROWS));
     }
     if format == "json" || format == "ndjson" {
         // A JSON array cannot be read in part, so schema propagation reads the whole file.
@@ -118,9 +126,10 @@ fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
 
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("data.import_data", "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file. Column types are inferred; malformed rows are reported with their line and column.")
-            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl"], read: true }, "The file, relative to the workflow file.")
-            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
+        NodeSpec::new("data.import_data", "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, or the result of a SQL query on a SQLite database. Column types are inferred; malformed rows are reported with their line and column.")
+            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3"], read: true }, "The file, relative to the workflow file.")
+            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
+            .param("query", "SQL query", ParamKind::Text, json!(""), "sqlite: the query whose result is the table, for example SELECT * FROM flights WHERE year = 2024. The database is opened read-only. INTEGER values make integer columns, INTEGER mixed with REAL float columns, anything else text (BLOBs as hex); NULL is a missing value.")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")
             .param("quote", "Quote character", choice(&["double", "single", "none"]), json!("double"), "Fields enclosed in this character may contain the delimiter.")

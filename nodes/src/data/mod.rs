@@ -6,6 +6,7 @@ mod export_data;
 mod import_data;
 mod json_reading;
 mod sample_dataset;
+mod sqlite_reading;
 
 pub use csv_reading::{CsvSettings, read_csv_bytes};
 pub use enter_data::EnterDataManually;
@@ -13,3 +14,4 @@ pub use export_data::{EXPORTED_TO_ATTRIBUTE, ExportData};
 pub use import_data::ImportData;
 pub use json_reading::read_json_bytes;
 pub use sample_dataset::SampleDataset;
+pub use sqlite_reading::read_sqlite;
