@@ -88,6 +88,8 @@ pub enum Task {
     Regression,
     /// Groups without a label.
     Clustering,
+    /// Rows unlike the rest, learned without a label.
+    AnomalyDetection,
 }
 
 impl Task {

@@ -61,10 +61,14 @@ pub fn catalog() -> Catalog {
     c.register(model::Dbscan);
     c.register(model::AgglomerativeClustering);
     c.register(model::GaussianMixture);
+    c.register(model::IsolationForest);
+    c.register(model::PcaAnomalyDetection);
+    c.register(model::OneClassSvm);
     c.register(train::TrainModel);
     c.register(train::CrossValidateModel);
     c.register(train::TuneModelHyperparameters);
     c.register(train::TrainClusteringModel);
+    c.register(train::TrainAnomalyDetectionModel);
     c.register(train::ScoreModel);
     c.register(train::AssignDataToClusters);
     c.register(evaluate::EvaluateModel);

@@ -47,7 +47,7 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
 fn dataset_for(tasks: &[Task]) -> &'static str {
     if tasks.contains(&Task::Clustering) {
         "iris"
-    } else if tasks.contains(&Task::BinaryClassification) {
+    } else if tasks.contains(&Task::BinaryClassification) || tasks.contains(&Task::AnomalyDetection) {
         "breast_cancer"
     } else if tasks.contains(&Task::MulticlassClassification) {
         "iris"
@@ -71,6 +71,9 @@ fn learner_workflow(kind: &str, tasks: &[Task]) -> Workflow {
     if tasks.contains(&Task::Clustering) {
         w.nodes.push(node("train", "train.train_clustering_model", json!({})));
         w.nodes.push(node("score", "train.assign_data_to_clusters", json!({})));
+    } else if tasks.contains(&Task::AnomalyDetection) {
+        w.nodes.push(node("train", "train.train_anomaly_detection_model", json!({})));
+        w.nodes.push(node("score", "train.score_model", json!({})));
     } else {
         w.nodes.push(node("train", "train.train_model", json!({})));
         w.nodes.push(node("score", "train.score_model", json!({})));
@@ -90,7 +93,14 @@ fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::pat
     w.nodes.push(node("data", "data.sample_dataset", json!({"dataset": "breast_cancer"})));
     w.nodes.push(node("block", kind, required_params(kind, dir)));
     let clustering = kind == "train.train_clustering_model" || kind == "train.assign_data_to_clusters";
-    let learner_kind = if clustering { "model.kmeans" } else { "model.logistic_regression_two_class" };
+    let anomaly = kind == "train.train_anomaly_detection_model";
+    let learner_kind = if clustering {
+        "model.kmeans"
+    } else if anomaly {
+        "model.isolation_forest"
+    } else {
+        "model.logistic_regression_two_class"
+    };
     for port in &spec.inputs {
         if !port.required
             && port.ty == PortType::Table

@@ -1,13 +1,17 @@
 //! Algorithms the model blocks use, written for this project and checked against scikit-learn.
 
+pub mod anomaly;
 pub mod boosting;
 pub mod dbscan;
 pub mod forest;
 pub mod gaussian_mixture;
 pub mod hierarchical;
+pub mod isolation_forest;
 pub mod kmeans;
 pub mod knn;
 pub mod linalg;
 pub mod logistic;
+pub mod one_class_svm;
+pub mod pca_anomaly;
 pub mod poisson;
 pub mod svm;

@@ -255,6 +255,8 @@ pub fn evaluate_scored(table: &Table, source: &str, options: &EvaluateOptions<'_
     let scored_columns = table.roles.iter().filter(|(_, r)| **r == Role::Score).count();
     if has(ASSIGNMENTS) && has(DISTANCE) {
         clustering(table, source, options.silhouette_sample, options.seed)
+    } else if has(SCORED_LABELS) && has(crate::train::ANOMALY_SCORE) {
+        super::anomaly::anomaly(table, source, options.positive_class)
     } else if table.frame.get_column_names().iter().any(|n| n.starts_with(PROBABILITY_PREFIX)) {
         classification(table, source, options.positive_class)
     } else if has(SCORED_LABELS) && scored_columns > 0 {

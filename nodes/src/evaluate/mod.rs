@@ -1,5 +1,6 @@
 //! Evaluation blocks and the metric functions they use.
 
+mod anomaly;
 mod evaluate_model;
 pub mod metrics;
 mod permutation_importance;

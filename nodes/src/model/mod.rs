@@ -10,6 +10,7 @@ mod decision_forest;
 mod decision_forest_regression;
 mod decision_tree;
 mod gaussian_mixture;
+mod isolation_forest;
 mod kmeans;
 mod knn_classifier;
 mod knn_regression;
@@ -18,7 +19,9 @@ mod linear_svm;
 mod logistic_multiclass;
 mod logistic_two_class;
 mod naive_bayes;
+mod one_class_svm;
 mod one_vs_all;
+mod pca_anomaly_detection;
 mod poisson_regression;
 
 use std::sync::Arc;
@@ -38,6 +41,7 @@ pub use decision_forest::DecisionForest;
 pub use decision_forest_regression::DecisionForestRegression;
 pub use decision_tree::DecisionTree;
 pub use gaussian_mixture::GaussianMixture;
+pub use isolation_forest::IsolationForest;
 pub use kmeans::KMeansClustering;
 pub use knn_classifier::KNearestNeighbors;
 pub use knn_regression::KNearestNeighborsRegression;
@@ -46,7 +50,9 @@ pub use linear_svm::SupportVectorMachine;
 pub use logistic_multiclass::MulticlassLogisticRegression;
 pub use logistic_two_class::TwoClassLogisticRegression;
 pub use naive_bayes::NaiveBayes;
+pub use one_class_svm::OneClassSvm;
 pub use one_vs_all::OneVsAllMulticlass;
+pub use pca_anomaly_detection::PcaAnomalyDetection;
 pub use poisson_regression::PoissonRegression;
 
 /// The label a learner is trained on.
@@ -81,6 +87,13 @@ pub enum Prediction {
     Values(Vec<f64>),
     /// Cluster index and distance to its centre per row.
     Clusters(Vec<(usize, f64)>),
+    /// Anomaly detection: a score per row in 0..1 (higher is more anomalous) and whether it is an anomaly.
+    Anomalies {
+        /// Anomaly score per row.
+        scores: Vec<f64>,
+        /// Whether each row is flagged as an anomaly.
+        flags: Vec<bool>,
+    },
 }
 
 /// An algorithm behind a learner block.
@@ -114,6 +127,9 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
         dbscan::ID => &Dbscan,
         agglomerative_clustering::ID => &AgglomerativeClustering,
         gaussian_mixture::ID => &GaussianMixture,
+        isolation_forest::ID => &IsolationForest,
+        pca_anomaly_detection::ID => &PcaAnomalyDetection,
+        one_class_svm::ID => &OneClassSvm,
         _ => return None,
     })
 }

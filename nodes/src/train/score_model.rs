@@ -15,6 +15,8 @@ use crate::model::{Prediction, algorithm_of};
 pub const SCORED_LABELS: &str = "Scored Labels";
 /// Prefix of the per-class probability columns, followed by the class name.
 pub const PROBABILITY_PREFIX: &str = "Scored Probabilities_";
+/// Name of the anomaly score column (0..1, higher is more anomalous) of an anomaly detector.
+pub const ANOMALY_SCORE: &str = "Scored Probabilities";
 
 /// Adds predictions of a trained model.
 pub struct ScoreModel;
@@ -66,6 +68,13 @@ pub fn score(model: &Model, table: &Table) -> Result<Table, NodeError> {
             out.roles.insert(SCORED_LABELS.into(), Role::Score);
         }
         Prediction::Clusters(_) => return Err(NodeError::data("a clustering model cannot be scored here")),
+        Prediction::Anomalies { scores, flags } => {
+            let labels: Vec<i64> = flags.iter().map(|&f| i64::from(f)).collect();
+            out.frame.with_column(Column::new(SCORED_LABELS.into(), labels))?;
+            out.frame.with_column(Column::new(ANOMALY_SCORE.into(), scores))?;
+            out.roles.insert(SCORED_LABELS.into(), Role::Score);
+            out.roles.insert(ANOMALY_SCORE.into(), Role::Score);
+        }
     }
     if let Some(label) = &model.label
         && out.frame.column(label).is_ok()

@@ -47,6 +47,12 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
             message: format!("{} is a clustering learner: use Train Clustering Model", learner.name),
         });
     }
+    if learner.tasks == [Task::AnomalyDetection] {
+        return Err(NodeError::Input {
+            port: "learner".into(),
+            message: format!("{} is an anomaly-detection learner: use Train Anomaly Detection Model", learner.name),
+        });
+    }
     let label = match label {
         Some(l) => l.to_owned(),
         None => table.label().map(str::to_owned).ok_or_else(|| {

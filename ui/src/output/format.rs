@@ -127,6 +127,7 @@ pub fn task_text(task: Task) -> &'static str {
         Task::MulticlassClassification => "multiclass classification",
         Task::Regression => "regression",
         Task::Clustering => "clustering",
+        Task::AnomalyDetection => "anomaly detection",
     }
 }
 
