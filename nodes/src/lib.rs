@@ -61,6 +61,10 @@ pub fn catalog() -> Catalog {
     c.register(model::Dbscan);
     c.register(model::AgglomerativeClustering);
     c.register(model::GaussianMixture);
+    c.register(model::NeuralNetwork);
+    c.register(model::NeuralNetworkRegression);
+    c.register(model::OneVsOneMulticlass);
+    c.register(model::FastForestQuantileRegression);
     c.register(model::IsolationForest);
     c.register(model::PcaAnomalyDetection);
     c.register(model::OneClassSvm);

@@ -9,6 +9,7 @@ mod dbscan;
 mod decision_forest;
 mod decision_forest_regression;
 mod decision_tree;
+mod fast_forest_quantile_regression;
 mod gaussian_mixture;
 mod isolation_forest;
 mod kmeans;
@@ -19,8 +20,11 @@ mod linear_svm;
 mod logistic_multiclass;
 mod logistic_two_class;
 mod naive_bayes;
+mod neural_network;
+mod neural_network_regression;
 mod one_class_svm;
 mod one_vs_all;
+mod one_vs_one;
 mod pca_anomaly_detection;
 mod poisson_regression;
 
@@ -40,6 +44,7 @@ pub use dbscan::Dbscan;
 pub use decision_forest::DecisionForest;
 pub use decision_forest_regression::DecisionForestRegression;
 pub use decision_tree::DecisionTree;
+pub use fast_forest_quantile_regression::FastForestQuantileRegression;
 pub use gaussian_mixture::GaussianMixture;
 pub use isolation_forest::IsolationForest;
 pub use kmeans::KMeansClustering;
@@ -50,8 +55,11 @@ pub use linear_svm::SupportVectorMachine;
 pub use logistic_multiclass::MulticlassLogisticRegression;
 pub use logistic_two_class::TwoClassLogisticRegression;
 pub use naive_bayes::NaiveBayes;
+pub use neural_network::NeuralNetwork;
+pub use neural_network_regression::NeuralNetworkRegression;
 pub use one_class_svm::OneClassSvm;
 pub use one_vs_all::OneVsAllMulticlass;
+pub use one_vs_one::OneVsOneMulticlass;
 pub use pca_anomaly_detection::PcaAnomalyDetection;
 pub use poisson_regression::PoissonRegression;
 
@@ -130,6 +138,10 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
         isolation_forest::ID => &IsolationForest,
         pca_anomaly_detection::ID => &PcaAnomalyDetection,
         one_class_svm::ID => &OneClassSvm,
+        neural_network::ID => &NeuralNetwork,
+        neural_network_regression::ID => &NeuralNetworkRegression,
+        one_vs_one::ID => &OneVsOneMulticlass,
+        fast_forest_quantile_regression::ID => &FastForestQuantileRegression,
         _ => return None,
     })
 }

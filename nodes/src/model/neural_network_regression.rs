@@ -1,0 +1,46 @@
+//! Neural Network Regression: a multilayer perceptron with a linear output trained on half squared error.
+
+use serde_json::Value as Json;
+
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::neural_network::{fit_mlp, mlp_params, mlp_settings};
+use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state};
+use crate::algo::mlp::{Mlp, MlpTarget};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.neural_network_regression";
+
+/// A multilayer perceptron regressor (scikit-learn's `MLPRegressor` with the Adam solver).
+pub struct NeuralNetworkRegression;
+
+impl NodeKind for NeuralNetworkRegression {
+    fn spec(&self) -> NodeSpec {
+        mlp_params(NodeSpec::new(
+            ID,
+            "Neural Network Regression",
+            Category::Model,
+            "Predicts a number with a multilayer perceptron: fully connected hidden layers and a linear output, trained by Adam on mini-batches to minimize squared error. Normalize the features first; the label is used as is, so a label in the hundreds needs a larger learning rate or more epochs.",
+        ))
+        .output("learner", PortType::Learner, "Untrained neural network regressor")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        mlp_settings(ctx.params)?;
+        Ok(super::learner_output(ctx, &[Task::Regression]))
+    }
+}
+
+impl Algorithm for NeuralNetworkRegression {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Values(y) = &data.labels else {
+            return Err(NodeError::data("neural network regression needs a numeric label"));
+        };
+        fit_mlp(params, &data.x, MlpTarget::Values(y), ctx)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let network: Mlp = decode_state(model)?;
+        Ok(Prediction::Values((0..x.rows).map(|i| network.value_row(x.row(i))).collect()))
+    }
+}

@@ -1,0 +1,190 @@
+//! One-vs-One Multiclass: a multiclass learner made of one two-class model per pair of classes.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::{
+    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value,
+};
+
+use super::{Algorithm, Labels, Prediction, TrainingSet, algorithm_of, decode_state, encode_state};
+use crate::frame::Matrix;
+
+pub(super) const ID: &str = "model.one_vs_one";
+
+/// Trains one two-class model per pair of classes, each on the rows of those two classes only, and lets
+/// them vote, as scikit-learn's `OneVsOneClassifier` does: each pair model votes for the class it
+/// predicts (probability above one half), and a tie is broken by the summed confidences, where the
+/// confidence of a pair model is the log-odds of its probability (its decision function for logistic
+/// regression), counted for the second class of the pair and against the first. The score of a class is
+/// scikit-learn's `decision_function`, votes + s / (3 (|s| + 1)) with s its summed confidence; the
+/// scores shifted up by 1/3 (so that none is negative) and normalized to sum to one are the reported
+/// probabilities. They rank the classes as the votes do, but are not calibrated probabilities.
+pub struct OneVsOneMulticlass;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    /// The two-class learner each model was trained with.
+    inner_algorithm: String,
+    inner_name: String,
+    /// One fitted state per pair (i, j), i < j, in the order (0,1), (0,2), …, (1,2), …
+    models: Vec<Json>,
+}
+
+/// The class pairs (i, j), i < j, in scikit-learn's order.
+fn pairs(classes: usize) -> Vec<(usize, usize)> {
+    (0..classes).flat_map(|i| (i + 1..classes).map(move |j| (i, j))).collect()
+}
+
+impl NodeKind for OneVsOneMulticlass {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            ID,
+            "One-vs-One Multiclass",
+            Category::Model,
+            "Turns any two-class learner into a multiclass one: one model per pair of classes, trained on the rows of those two classes; each votes, and a row gets the class with most votes (ties broken by the models' summed confidence). Probabilities are the normalized vote scores.",
+        )
+        .input("learner", PortType::Learner, "A two-class learner, such as Two-Class Logistic Regression")
+        .output("learner", PortType::Learner, "The multiclass learner")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let inner = ctx.learner("learner")?;
+        if !inner.tasks.contains(&Task::BinaryClassification) {
+            return Err(NodeError::Input {
+                port: "learner".into(),
+                message: format!("{} is not a two-class learner: connect a two-class classifier", inner.name),
+            });
+        }
+        algorithm_of(&inner.algorithm)?;
+        let params = [
+            ("inner_algorithm".to_owned(), json!(inner.algorithm)),
+            ("inner_name".to_owned(), json!(inner.name)),
+            ("inner_params".to_owned(), Json::Object(inner.params.clone().into_iter().collect())),
+        ];
+        Ok(vec![Value::Learner(Arc::new(Learner {
+            algorithm: ID.to_owned(),
+            name: format!("One-vs-One ({})", inner.name),
+            tasks: vec![Task::BinaryClassification, Task::MulticlassClassification],
+            params: params.into_iter().collect(),
+        }))])
+    }
+}
+
+fn inner_of(params: &Params) -> Result<(String, String, Params), NodeError> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| NodeError::data("the one-vs-one learner lost its two-class learner: rebuild it"))
+    };
+    let inner_params =
+        params.get("inner_params").as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    Ok((text("inner_algorithm")?, text("inner_name")?, Params::from_map(inner_params)))
+}
+
+impl Algorithm for OneVsOneMulticlass {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+        let Labels::Classes { y, classes } = &data.labels else {
+            return Err(NodeError::data("one-vs-one needs a class label"));
+        };
+        let (inner_algorithm, inner_name, inner_params) = inner_of(params)?;
+        let algorithm = algorithm_of(&inner_algorithm)?;
+        let all = pairs(classes.len());
+        let mut models = Vec::with_capacity(all.len());
+        for (k, &(i, j)) in all.iter().enumerate() {
+            ctx.check_cancelled()?;
+            ctx.report_progress(k as f32 / all.len() as f32, &format!("{} against {}", classes[i], classes[j]));
+            let rows: Vec<usize> = (0..y.len()).filter(|&r| y[r] == i || y[r] == j).collect();
+            let binary = TrainingSet {
+                x: data.x.select_rows(&rows),
+                labels: Labels::Classes {
+                    y: rows.iter().map(|&r| usize::from(y[r] == j)).collect(),
+                    classes: vec![classes[i].clone(), classes[j].clone()],
+                },
+            };
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?);
+        }
+        encode_state(&State { inner_algorithm, inner_name, models })
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        let state: State = decode_state(model)?;
+        let algorithm = algorithm_of(&state.inner_algorithm)?;
+        let k = model.classes.len();
+        let all = pairs(k);
+        if all.len() != state.models.len() {
+            return Err(NodeError::data("the one-vs-one model does not match its classes: retrain it"));
+        }
+        let mut votes = Matrix::zeros(x.rows, k);
+        let mut confidence = Matrix::zeros(x.rows, k);
+        for (&(i, j), inner_state) in all.iter().zip(&state.models) {
+            let inner = Model {
+                algorithm: state.inner_algorithm.clone(),
+                name: state.inner_name.clone(),
+                task: Task::BinaryClassification,
+                label: model.label.clone(),
+                features: model.features.clone(),
+                classes: vec![model.classes[i].clone(), model.classes[j].clone()],
+                state: inner_state.clone(),
+            };
+            let Prediction::Probabilities(p) = algorithm.predict(&inner, x)? else {
+                return Err(NodeError::data(format!("{} gives no class probabilities", state.inner_name)));
+            };
+            for r in 0..x.rows {
+                let second = p.get(r, 1);
+                let winner = if second > 0.5 { j } else { i };
+                votes.row_mut(r)[winner] += 1.0;
+                let odds = log_odds(second);
+                confidence.row_mut(r)[i] -= odds;
+                confidence.row_mut(r)[j] += odds;
+            }
+        }
+        let mut out = Matrix::zeros(x.rows, k);
+        for r in 0..x.rows {
+            let scores = decision_scores(votes.row(r), confidence.row(r));
+            let total: f64 = scores.iter().map(|s| s + 1.0 / 3.0).sum();
+            for (o, s) in out.row_mut(r).iter_mut().zip(&scores) {
+                *o = (s + 1.0 / 3.0) / total;
+            }
+        }
+        Ok(Prediction::Probabilities(out))
+    }
+}
+
+/// ln(p / (1 − p)), kept finite for probabilities of exactly 0 or 1.
+fn log_odds(p: f64) -> f64 {
+    let p = p.clamp(1e-15, 1.0 - 1e-15);
+    (p / (1.0 - p)).ln()
+}
+
+/// scikit-learn's `_ovr_decision_function`: votes plus the summed confidences squeezed into (−1/3, 1/3).
+fn decision_scores(votes: &[f64], confidences: &[f64]) -> Vec<f64> {
+    votes.iter().zip(confidences).map(|(v, s)| v + s / (3.0 * (s.abs() + 1.0))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_follow_scikit_learns_order() {
+        assert_eq!(pairs(3), vec![(0, 1), (0, 2), (1, 2)]);
+        assert_eq!(pairs(4).len(), 6);
+    }
+
+    #[test]
+    fn confidences_break_a_three_way_tie_without_overturning_votes() {
+        // Each class won one vote; class 2 has the largest summed confidence.
+        let scores = decision_scores(&[1.0, 1.0, 1.0], &[-0.5, 0.1, 2.0]);
+        let best = (0..3).fold(0, |b, c| if scores[c] > scores[b] { c } else { b });
+        assert_eq!(best, 2);
+        // Two votes beat one whatever the confidences.
+        let scores = decision_scores(&[2.0, 1.0, 0.0], &[-100.0, 100.0, 0.0]);
+        assert!(scores[0] > scores[1]);
+        assert!(scores.iter().all(|s| s + 1.0 / 3.0 > 0.0));
+    }
+}
