@@ -235,6 +235,7 @@ struct Shared {
 }
 
 /// Runs a workflow and reports every event to `on_event` (called from worker threads).
+#[allow(clippy::too_many_lines, reason = "the scheduler: its threads, queue and cache writer read best together")]
 pub fn run(
     workflow: &Workflow,
     catalog: &Catalog,
@@ -302,7 +303,8 @@ pub fn run(
                         }
                     };
                     let outcome = run_node(workflow, catalog, options, plan, index, next, shared, on_event);
-                    if let (Some(to_disk), NodeStatus::Finished) = (&to_disk, &outcome.status) {
+                    let side_effect = catalog.get(&workflow.nodes[next].kind).is_some_and(|e| e.spec.side_effect);
+                    if let (Some(to_disk), NodeStatus::Finished, false) = (&to_disk, &outcome.status, side_effect) {
                         let _ = to_disk.send((outcome.fingerprint.clone(), outcome.outputs.clone()));
                     }
                     let Ok(mut state) = shared.lock() else { return };
@@ -368,13 +370,17 @@ fn run_node(
         fingerprint: fingerprint.clone(),
     };
     let started = Instant::now();
-    if let Some(outputs) = options.memory_cache.as_ref().and_then(|c| c.get(&fingerprint)) {
+    // Blocks with side effects (Export Data) run every time: their effect is the point.
+    let cacheable = catalog.get(&node.kind).is_none_or(|e| !e.spec.side_effect);
+    let memory_cache = options.memory_cache.as_ref().filter(|_| cacheable);
+    let disk_cache = options.disk_cache.as_ref().filter(|_| cacheable);
+    if let Some(outputs) = memory_cache.and_then(|c| c.get(&fingerprint)) {
         on_event(Event::NodeCached { node: node.id.clone(), from_disk: false });
         return outcome(NodeStatus::Cached { from_disk: false }, started.elapsed(), outputs);
     }
-    if let Some(values) = options.disk_cache.as_ref().and_then(|c| c.get(&fingerprint)) {
+    if let Some(values) = disk_cache.and_then(|c| c.get(&fingerprint)) {
         let outputs: Outputs = Arc::new(values);
-        if let Some(memory) = &options.memory_cache {
+        if let Some(memory) = memory_cache {
             memory.put(&fingerprint, outputs.clone());
         }
         on_event(Event::NodeCached { node: node.id.clone(), from_disk: true });
@@ -434,7 +440,7 @@ fn run_node(
     match result {
         Ok(values) => {
             let outputs: Outputs = Arc::new(values);
-            if let Some(memory) = &options.memory_cache {
+            if let Some(memory) = memory_cache {
                 memory.put(&fingerprint, outputs.clone());
             }
             on_event(Event::NodeFinished {

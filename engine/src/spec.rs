@@ -192,6 +192,9 @@ pub struct NodeSpec {
     pub params: Vec<ParamSpec>,
     /// Whether results depend on a seed.
     pub stochastic: bool,
+    /// Whether the block acts outside the workflow (writes a file, calls a service): it runs every time and
+    /// its outputs are never cached, so the effect happens on every run.
+    pub side_effect: bool,
     /// Parameters worth tuning (learners), each with the range a search tries, in inspector order.
     pub tunable: Vec<(&'static str, TuneRange)>,
 }
@@ -209,6 +212,7 @@ impl NodeSpec {
             outputs: Vec::new(),
             params: Vec::new(),
             stochastic: false,
+            side_effect: false,
             tunable: Vec::new(),
         }
     }
@@ -262,6 +266,12 @@ impl NodeSpec {
         help: &'static str,
     ) -> Self {
         self.params.push(ParamSpec { name, label, kind, default: Json::Null, help, required: true });
+        self
+    }
+
+    /// Marks the block as acting outside the workflow: never cached, run every time.
+    pub fn side_effect(mut self) -> Self {
+        self.side_effect = true;
         self
     }
 

@@ -114,6 +114,12 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
                 "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
             )));
         }
+        let infinite = values.iter().flatten().filter(|v| v.is_infinite()).count();
+        if infinite > 0 {
+            return Err(NodeError::data(format!(
+                "column \"{name}\" has {infinite} infinite values (for example the log of 0): clip them with Clip Values or remove those rows first"
+            )));
+        }
         for (i, v) in values.into_iter().enumerate() {
             m.data[i * features.len() + j] = v.unwrap_or_default();
         }

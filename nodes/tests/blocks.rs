@@ -2232,3 +2232,91 @@ fn one_vs_all_around_two_class_logistic_regression_matches_scikit_learn() {
     ));
     assert!(ran.error("ova").contains("not a two-class learner"), "{}", ran.error("ova"));
 }
+
+// ------------------------------------------------------------------------------------- side effects
+
+#[test]
+fn export_data_writes_its_file_on_every_run_even_with_the_caches_warm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let graph = workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("export", "data.export_data", json!({"path": "out/iris.csv"})),
+        ],
+        &[("data.data", "export.data")],
+    );
+    let options = RunOptions {
+        base_dir: dir.path().to_path_buf(),
+        memory_cache: Some(std::sync::Arc::new(pipewright_engine::MemoryCache::new())),
+        disk_cache: Some(pipewright_engine::DiskCache::for_project(dir.path())),
+        ..RunOptions::default()
+    };
+    let catalog = pipewright_nodes::catalog();
+    let file = dir.path().join("out/iris.csv");
+    for attempt in 0..2 {
+        let report = pipewright_engine::run(&graph, &catalog, &options, &|_| {}).expect("runs");
+        assert!(file.exists(), "run {attempt} wrote the file");
+        assert_eq!(report.node("export").map(|o| &o.status), Some(&NodeStatus::Finished), "never served from a cache");
+        if attempt == 0 {
+            assert!(matches!(report.node("data").map(|o| &o.status), Some(NodeStatus::Finished)));
+            std::fs::remove_file(&file).expect("delete");
+        } else {
+            assert!(
+                matches!(report.node("data").map(|o| &o.status), Some(NodeStatus::Cached { .. })),
+                "other blocks still cache"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------- degenerate input
+
+#[test]
+fn infinite_features_a_class_rarer_than_the_folds_and_untrainable_settings_get_clear_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut csv = String::from("x,y\n");
+    for i in 0..22 {
+        let class = if i < 10 {
+            "a"
+        } else if i < 20 {
+            "b"
+        } else {
+            "c"
+        };
+        writeln!(csv, "{},{class}", i % 7).expect("write");
+    }
+    write(dir.path(), "rare.csv", &csv);
+    // log(0) is -inf: training on it is refused with a way out, instead of a model that cannot be used.
+    let ran = run_in(
+        dir.path(),
+        workflow(
+            &[
+                ("data", "data.import_data", json!({"path": "rare.csv"})),
+                ("log", "transform.apply_math_operation", json!({"columns": ["x"], "operation": "log"})),
+                ("forest", "model.decision_forest", json!({})),
+                ("train", "train.train_model", json!({"label_column": "y"})),
+            ],
+            &[("data.data", "log.data"), ("log.data", "train.data"), ("forest.learner", "train.learner")],
+        ),
+    );
+    assert!(ran.error("train").contains("infinite values"), "{}", ran.error("train"));
+    // Class "c" has 2 rows: 5 folds would train some folds without it.
+    let cv = |kind: &'static str, params: Json| {
+        workflow(
+            &[
+                ("data", "data.import_data", json!({"path": "rare.csv"})),
+                ("knn", "model.knn_classifier", json!({"neighbors": 30})),
+                ("block", kind, params),
+            ],
+            &[("data.data", "block.data"), ("knn.learner", "block.learner")],
+        )
+    };
+    let ran = run_in(dir.path(), cv("train.cross_validate_model", json!({"folds": 5, "label_column": "y"})));
+    assert!(ran.error("block").contains("class \"c\" has only 2 rows"), "{}", ran.error("block"));
+    // A sweep where no setting can be trained says why, instead of naming a parameter the user cannot set.
+    let ran = run_in(
+        dir.path(),
+        cv("train.tune_model_hyperparameters", json!({"folds": 2, "label_column": "y", "runs": 3, "seed": 1})),
+    );
+    assert!(ran.error("block").contains("no setting could be measured"), "{}", ran.error("block"));
+}

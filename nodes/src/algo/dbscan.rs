@@ -64,14 +64,18 @@ pub fn fit(
         if !keep_going(0.5 + 0.5 * start as f32 / x.rows as f32) {
             return None;
         }
+        // Rows are labelled when first reached, so each enters the stack at most once (memory stays linear
+        // however dense the cluster); only core rows spread the cluster further.
+        labels[start] = Some(clusters);
         stack.push(start);
         while let Some(i) = stack.pop() {
-            if labels[i].is_some() {
-                continue;
-            }
-            labels[i] = Some(clusters);
-            if is_core[i] {
-                stack.extend(neighbours(x, i, eps2).into_iter().filter(|&j| labels[j].is_none()).rev());
+            for j in neighbours(x, i, eps2) {
+                if labels[j].is_none() {
+                    labels[j] = Some(clusters);
+                    if is_core[j] {
+                        stack.push(j);
+                    }
+                }
             }
         }
         clusters += 1;

@@ -75,6 +75,7 @@ impl NodeKind for ExportData {
         .param("format", "Format", choice(&["auto", "csv", "parquet"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, anything else CSV).")
         .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a file that exists.")
         .output("data", PortType::Table, "The same table, unchanged")
+        .side_effect()
     }
 
     fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {

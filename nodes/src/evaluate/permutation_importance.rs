@@ -89,14 +89,14 @@ impl NodeKind for PermutationFeatureImportance {
                 .map(|_| Ok(sign * (baseline - measure(&model, &shuffled(&table, feature, &mut rng)?, &metric)?)))
                 .collect::<Result<_, NodeError>>()?;
             let mean = drops.iter().sum::<f64>() / repeats as f64;
-            let std = if repeats > 1 {
-                (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (repeats - 1) as f64).sqrt()
-            } else {
-                0.0
-            };
+            // Population standard deviation, as scikit-learn's `importances_std`.
+            let std = (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / repeats as f64).sqrt();
             rows.push((feature.clone(), mean, std));
         }
-        rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows.sort_by(|a, b| match (a.1.is_nan(), b.1.is_nan()) {
+            (false, false) => b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)),
+            (x, y) => x.cmp(&y),
+        });
         let frame = DataFrame::new(
             rows.len(),
             vec![

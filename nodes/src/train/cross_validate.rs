@@ -57,6 +57,24 @@ pub fn assign_folds(n: usize, folds: usize, seed: u64, strata: Option<&[Option<S
     fold_of
 }
 
+/// Refuses folds that would leave a class out of some fold's training rows (its models could not predict it,
+/// and that fold's metrics would silently skip the class): every class needs at least `folds` rows.
+pub fn check_class_counts(labels: &[Option<String>], folds: usize) -> Result<(), NodeError> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for label in labels.iter().flatten() {
+        *counts.entry(label.as_str()).or_default() += 1;
+    }
+    match counts.iter().find(|(_, n)| **n < folds) {
+        Some((class, n)) => Err(NodeError::param(
+            "folds",
+            format!(
+                "class \"{class}\" has only {n} rows, fewer than the {folds} folds: lower the number of folds or remove that class"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The mean of each metric over the folds (metrics missing from some fold are left out).
 fn mean_evaluation(folds: &[Evaluation]) -> Option<Evaluation> {
     let first = folds.first()?;
@@ -130,11 +148,12 @@ impl NodeKind for CrossValidateModel {
             })?,
         };
         let classification = !learner.tasks.contains(&Task::Regression);
-        let strata = if classification && ctx.params.bool("stratified")? {
-            Some(text_values(&table.frame, &label).map_err(|_| crate::frame::missing_column(&table.frame, &label))?)
-        } else {
-            None
-        };
+        let labels =
+            text_values(&table.frame, &label).map_err(|_| crate::frame::missing_column(&table.frame, &label))?;
+        if classification {
+            check_class_counts(&labels, folds)?;
+        }
+        let strata = (classification && ctx.params.bool("stratified")?).then_some(labels);
         let fold_of = assign_folds(n, folds, ctx.params.seed("seed")?, strata.as_deref());
         let options = EvaluateOptions {
             positive_class: ctx.params.optional_text("positive_class"),

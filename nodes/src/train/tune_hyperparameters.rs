@@ -232,6 +232,9 @@ impl NodeKind for TuneModelHyperparameters {
                 ));
             }
             let strata = if regression { None } else { text_values(&data.frame, &label).ok() };
+            if let Some(labels) = &strata {
+                super::cross_validate::check_class_counts(labels, folds)?;
+            }
             Measure::Folds(assign_folds(data.height(), folds, rng.next_u64(), strata.as_deref()), folds)
         };
         let search = Search { learner: &learner, data: &data, label: &label, metric: &metric, measure };
@@ -248,28 +251,58 @@ impl NodeKind for TuneModelHyperparameters {
                 result
             })
             .collect();
-        let mut scored: Vec<(BTreeMap<String, Json>, f64)> = Vec::with_capacity(candidates.len());
-        for (candidate, result) in candidates.into_iter().zip(results) {
-            scored.push((candidate, result?));
-        }
-        let lower_better = LOWER_IS_BETTER.contains(&metric.as_str());
-        // Best first; ties keep the order tried, so the result does not depend on thread timing.
-        scored.sort_by(|a, b| if lower_better { a.1.total_cmp(&b.1) } else { b.1.total_cmp(&a.1) });
+        ctx.check_cancelled()?;
+        let scored = rank(candidates, results, &metric)?;
         let best = search.candidate(&scored[0].0);
         let model = train(&best, &data, Some(&label), ctx)?;
         Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(sweep_table(&spec.tunable, &scored, &metric)?))])
     }
 }
 
-fn sweep_table(
-    tunable: &[(&'static str, TuneRange)],
-    scored: &[(BTreeMap<String, Json>, f64)],
+/// A setting tried: its parameter values, its metric (NaN when it could not be measured) and the error if any.
+type Tried = (BTreeMap<String, Json>, f64, String);
+
+/// Candidates with their metric (or error), best first and unmeasured ones last; ties keep the order tried,
+/// so the result does not depend on thread timing. A setting that cannot be trained (k above the rows of a
+/// fold, say) is listed with its error rather than stopping the sweep; only a sweep where nothing could be
+/// measured fails.
+fn rank(
+    candidates: Vec<BTreeMap<String, Json>>,
+    results: Vec<Result<f64, NodeError>>,
     metric: &str,
-) -> Result<Table, NodeError> {
+) -> Result<Vec<Tried>, NodeError> {
+    let mut scored: Vec<Tried> = Vec::with_capacity(candidates.len());
+    let mut first_error = None;
+    for (candidate, result) in candidates.into_iter().zip(results) {
+        match result {
+            Ok(value) => scored.push((candidate, value, String::new())),
+            Err(e) => {
+                let message = e.to_string();
+                first_error.get_or_insert_with(|| message.clone());
+                scored.push((candidate, f64::NAN, message));
+            }
+        }
+    }
+    let lower_better = LOWER_IS_BETTER.contains(&metric);
+    scored.sort_by(|a, b| match (a.1.is_nan(), b.1.is_nan()) {
+        (false, false) if lower_better => a.1.total_cmp(&b.1),
+        (false, false) => b.1.total_cmp(&a.1),
+        (x, y) => x.cmp(&y),
+    });
+    if scored.first().is_none_or(|s| s.1.is_nan()) {
+        return Err(NodeError::data(format!(
+            "no setting could be measured; the first error: {}",
+            first_error.unwrap_or_else(|| "every metric was undefined".into())
+        )));
+    }
+    Ok(scored)
+}
+
+fn sweep_table(tunable: &[(&'static str, TuneRange)], scored: &[Tried], metric: &str) -> Result<Table, NodeError> {
     let n = scored.len();
     let mut columns = vec![Column::new("rank".into(), (1..=n as u32).collect::<Vec<_>>())];
     for (name, range) in tunable {
-        let values = scored.iter().map(|(c, _)| c.get(*name).cloned().unwrap_or(Json::Null));
+        let values = scored.iter().map(|(c, _, _)| c.get(*name).cloned().unwrap_or(Json::Null));
         let column = match range {
             TuneRange::Int { .. } => Column::new((*name).into(), values.map(|v| v.as_i64()).collect::<Vec<_>>()),
             TuneRange::Float { .. } => Column::new((*name).into(), values.map(|v| v.as_f64()).collect::<Vec<_>>()),
@@ -280,7 +313,11 @@ fn sweep_table(
         };
         columns.push(column);
     }
-    columns.push(Column::new(metric.into(), scored.iter().map(|(_, m)| *m).collect::<Vec<_>>()));
+    columns.push(Column::new(
+        metric.into(),
+        scored.iter().map(|(_, m, _)| (!m.is_nan()).then_some(*m)).collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new("error".into(), scored.iter().map(|(_, _, e)| e.as_str()).collect::<Vec<_>>()));
     Ok(Table::new(DataFrame::new(n, columns)?))
 }
 

@@ -101,8 +101,9 @@ impl NodeKind for FilterBasedFeatureSelection {
             return Err(NodeError::data(format!("label \"{label}\" has missing values: remove those rows first")));
         }
         let classes = crate::frame::sorted_classes(&labels);
+        let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
         let class_of: Vec<usize> =
-            labels.iter().map(|v| classes.iter().position(|c| Some(c) == v.as_ref()).unwrap_or(0)).collect();
+            labels.iter().map(|v| v.as_deref().and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
         let numeric_label = numeric_values(&table.frame, &label).ok().filter(|v| v.iter().all(Option::is_some));
         let label_numbers: Vec<f64> = match &numeric_label {
             Some(values) => values.iter().map(|v| v.unwrap_or_default()).collect(),
@@ -130,7 +131,8 @@ impl NodeKind for FilterBasedFeatureSelection {
                 "mutual_information" => mutual_information(&bins(&x), &class_of),
                 _ => pearson(&x, &label_numbers),
             };
-            scores.push((feature, score));
+            // A feature with infinite values has no meaningful score: it ranks last rather than first.
+            scores.push((feature, if score.is_finite() { score } else { 0.0 }));
         }
         if scores.is_empty() {
             return Err(NodeError::data("there are no numeric feature columns to score"));

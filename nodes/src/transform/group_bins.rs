@@ -99,6 +99,11 @@ impl NodeKind for GroupDataIntoBins {
         let mut frame = table.frame.clone();
         for name in &columns {
             let values = numeric_values(&table.frame, name)?;
+            if values.iter().flatten().any(|v| v.is_infinite()) {
+                return Err(NodeError::data(format!(
+                    "column \"{name}\" has infinite values, which no bin can hold: clip them with Clip Values first"
+                )));
+            }
             let sorted = sorted_present(&values);
             if sorted.is_empty() {
                 return Err(NodeError::data(format!(

@@ -14,6 +14,9 @@ use crate::frame::{f64_column, numeric_feature_columns, numeric_values};
 
 pub(super) const ID: &str = "transform.principal_component_analysis";
 
+/// Most columns analysed at once: the eigen-decomposition costs columns³ per sweep.
+const MAX_COLUMNS: usize = 1000;
+
 /// Projects numeric columns onto their principal components.
 pub struct PrincipalComponentAnalysis;
 
@@ -47,6 +50,11 @@ fn matrix_of(table: &Table, columns: &[String]) -> Result<Vec<Vec<f64>>, NodeErr
                 "column \"{column}\" has {missing} missing values: fill or remove them with Clean Missing Data first"
             )));
         }
+        if column_values.iter().flatten().any(|v| v.is_infinite()) {
+            return Err(NodeError::data(format!(
+                "column \"{column}\" has infinite values (for example the log of 0): clip them with Clip Values first"
+            )));
+        }
         values.push(column_values.into_iter().flatten().collect::<Vec<f64>>());
     }
     Ok(values)
@@ -63,6 +71,14 @@ fn fit(table: &Table, params: &Params) -> Result<Fitted, NodeError> {
     }
     let wanted = params.count("components")?;
     let d = columns.len();
+    if d > MAX_COLUMNS {
+        return Err(NodeError::param(
+            "columns",
+            format!(
+                "{d} columns are more than the {MAX_COLUMNS} this analysis handles: choose fewer columns (Filter Based Feature Selection can pick them)"
+            ),
+        ));
+    }
     if wanted > d.min(n) {
         return Err(NodeError::param(
             "components",
