@@ -42,6 +42,7 @@ pub fn catalog() -> Catalog {
     c.register(transform::SummarizeData);
     c.register(transform::FilterRows);
     c.register(transform::GroupBy);
+    c.register(transform::Smote);
     c.register(model::TwoClassLogisticRegression);
     c.register(model::MulticlassLogisticRegression);
     c.register(model::LinearRegression);

@@ -38,6 +38,7 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
         "transform.join_data" => json!({"left_keys": ["mean_radius"], "right_keys": ["mean_radius"]}),
         "transform.remove_duplicate_rows" => json!({"columns": ["diagnosis"]}),
         "transform.group_by" => json!({"keys": ["diagnosis"], "columns": ["mean_radius"]}),
+        "transform.smote" => json!({"label_column": "diagnosis", "neighbours": 5}),
         "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
         _ => json!({}),
     }

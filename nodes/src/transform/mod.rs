@@ -22,6 +22,7 @@ mod pca;
 mod remove_duplicates;
 mod rows;
 mod select_columns;
+mod smote;
 mod split;
 mod summarize_data;
 
@@ -47,6 +48,7 @@ pub use partition_sample::PartitionAndSample;
 pub use pca::PrincipalComponentAnalysis;
 pub use remove_duplicates::RemoveDuplicateRows;
 pub use select_columns::SelectColumns;
+pub use smote::Smote;
 pub use split::{SplitData, split_indices};
 pub use summarize_data::SummarizeData;
 
