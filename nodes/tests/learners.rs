@@ -200,7 +200,9 @@ fn every_tunable_name_is_a_parameter_and_its_range_fits_the_parameter() {
                             spec.id
                         );
                     }
-                    assert!(matches!(kind, ParamKind::Choice { .. } | ParamKind::Bool), "{}.{name}", spec.id);
+                    // Listed values suit any kind of parameter (layer sizes as text, batch sizes as integers)
+                    // as long as each is a valid value, which `check` above has just confirmed.
+                    let _ = kind;
                 }
                 (range, kind) => panic!("{}.{name}: range {range:?} does not fit a {kind:?} parameter", spec.id),
             }
