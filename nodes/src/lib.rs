@@ -31,6 +31,7 @@ pub fn catalog() -> Catalog {
     c.register(transform::ConvertToIndicatorValues);
     c.register(transform::SplitData);
     c.register(transform::ApplyTransformation);
+    c.register(transform::ApplySqlTransformation);
     c.register(transform::AddColumns);
     c.register(transform::AddRows);
     c.register(transform::JoinData);

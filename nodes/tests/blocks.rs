@@ -234,6 +234,7 @@ const TESTED_KINDS: &[&str] = &[
     "transform.convert_to_indicator_values",
     "transform.split_data",
     "transform.apply_transformation",
+    "transform.apply_sql_transformation",
     "model.logistic_regression_two_class",
     "model.logistic_regression_multiclass",
     "model.linear_regression",
@@ -2319,4 +2320,56 @@ fn infinite_features_a_class_rarer_than_the_folds_and_untrainable_settings_get_c
         cv("train.tune_model_hyperparameters", json!({"folds": 2, "label_column": "y", "runs": 3, "seed": 1})),
     );
     assert!(ran.error("block").contains("no setting could be measured"), "{}", ran.error("block"));
+}
+
+// --------------------------------------------------------------------------------------------- SQL
+
+#[test]
+fn apply_sql_transformation_groups_like_pandas_and_joins_two_inputs() {
+    let query = "SELECT species, AVG(bill_length_mm) AS mean_bill, COUNT(*) AS n FROM t1 \
+                 WHERE bill_length_mm IS NOT NULL GROUP BY species ORDER BY species";
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "penguins"})),
+            ("sql", "transform.apply_sql_transformation", json!({"query": query})),
+        ],
+        &[("data.data", "sql.t1")],
+    ));
+    let table = ran.table("sql.data");
+    let species: Vec<String> = texts(table, "species").into_iter().flatten().collect();
+    assert_eq!(species, fx_strings("sql_penguins/species"));
+    for (i, mean) in floats(table, "mean_bill").iter().enumerate() {
+        assert_close(
+            &format!("mean bill of {}", species[i]),
+            *mean,
+            fx_f64(&format!("sql_penguins/mean_bill/{i}")),
+            1e-12,
+        );
+    }
+    let counts: Vec<usize> = floats(table, "n").iter().map(|v| *v as usize).collect();
+    assert_eq!(counts, fx_indices("sql_penguins/n"));
+    // Two inputs joined by the query; the label role survives where the column keeps its name.
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            (
+                "sql",
+                "transform.apply_sql_transformation",
+                json!({"query": "SELECT a.species, a.sepal_length, b.petal_length FROM t1 a JOIN (SELECT DISTINCT species, MAX(petal_length) AS petal_length FROM t2 GROUP BY species) b ON a.species = b.species"}),
+            ),
+        ],
+        &[("data.data", "sql.t1"), ("data.data", "sql.t2")],
+    ));
+    let joined = ran.table("sql.data");
+    assert_eq!(joined.height(), 150);
+    assert_eq!(joined.role("species"), Role::Label);
+    // A bad query names the problem.
+    let ran = run(workflow(
+        &[
+            ("data", "data.sample_dataset", json!({"dataset": "iris"})),
+            ("sql", "transform.apply_sql_transformation", json!({"query": "SELECT nope FROM t1"})),
+        ],
+        &[("data.data", "sql.t1")],
+    ));
+    assert!(ran.error("sql").contains("the query failed"), "{}", ran.error("sql"));
 }

@@ -757,6 +757,16 @@ def fx_one_vs_all(iris: pd.DataFrame) -> dict:
             "first_probabilities": proba[:5].tolist(), "rows_51_to_55": proba[50:55].tolist()}
 
 
+def fx_sql_penguins(penguins: pd.DataFrame) -> dict:
+    """Apply SQL Transformation: SELECT species, AVG(bill_length_mm), COUNT(*) FROM t1 WHERE bill_length_mm
+    IS NOT NULL GROUP BY species ORDER BY species, computed with pandas."""
+    present = penguins[penguins["bill_length_mm"].notna()]
+    grouped = present.groupby("species").agg(mean_bill=("bill_length_mm", "mean"), n=("bill_length_mm", "size"))
+    grouped = grouped.sort_index()
+    return {"species": [str(s) for s in grouped.index], "mean_bill": grouped["mean_bill"].tolist(),
+            "n": [int(v) for v in grouped["n"]]}
+
+
 def main() -> None:
     files = ["iris.csv", "wine.csv", "breast_cancer.csv", "diabetes.csv", "penguins.csv",
              "titanic.csv"]
@@ -796,6 +806,7 @@ def main() -> None:
     fx["pca_iris"] = fx_pca_iris(iris)
     fx["feature_selection_iris"] = fx_feature_selection(iris)
     fx["one_vs_all_iris"] = fx_one_vs_all(iris)
+    fx["sql_penguins"] = fx_sql_penguins(penguins)
     km = fx["kmeans_iris_scaled"]
     fx["example_clustering"] = {"same_as": "kmeans_iris_scaled", "dataset": "iris.csv",
                                 "preprocessing": km["preprocessing"],

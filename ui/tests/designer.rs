@@ -136,6 +136,12 @@ fn dragging_a_block_from_the_palette_adds_it_where_it_is_dropped() {
     settle(&mut harness);
     harness.get_by_label_contains("New workflow").click();
     settle(&mut harness);
+    // Ctrl+F and typing filter the palette down to the wanted block.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("split da".into()));
+    settle(&mut harness);
+    assert!(harness.query_by_label("Add Columns").is_none(), "the search hides blocks that do not match");
     let source = harness.get_by_label("Split Data").rect().center();
     drag(&mut harness, source, Pos2::new(700.0, 250.0));
     settle(&mut harness);

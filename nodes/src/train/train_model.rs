@@ -109,7 +109,9 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
                 classes.len()
             )));
         }
-        let y = values.iter().map(|v| classes.iter().position(|c| Some(c) == v.as_ref()).unwrap_or(0)).collect();
+        let index: std::collections::HashMap<&str, usize> =
+            classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let y = values.iter().map(|v| v.as_deref().and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
         (Labels::Classes { y, classes }, task)
     };
     let x = feature_matrix(&table.frame, &features)?;

@@ -233,11 +233,26 @@ impl Parser {
 }
 
 /// Parses an expression.
+/// Most tokens a condition may have.
+const MAX_TOKENS: usize = 2000;
+
 pub(crate) fn parse(text: &str) -> Result<Expr, NodeError> {
     if text.trim().is_empty() {
         return Err(NodeError::param("expression", "write a condition such as: age >= 18 and sex = 'female'"));
     }
-    let mut parser = Parser { tokens: tokenize(text)?, next: 0 };
+    let tokens = tokenize(text)?;
+    // Evaluation recurses once per operator; a generated condition with thousands of them would exhaust
+    // the worker's stack, so such conditions are refused with a way out.
+    if tokens.len() > MAX_TOKENS {
+        return Err(NodeError::param(
+            "expression",
+            format!(
+                "the condition has {} parts, more than {MAX_TOKENS}: split it over several Filter Rows blocks, or use Join Data with a table of the wanted values",
+                tokens.len()
+            ),
+        ));
+    }
+    let mut parser = Parser { tokens, next: 0 };
     let expr = parser.or()?;
     let (token, at) = parser.advance();
     if token != Token::End {
@@ -431,5 +446,14 @@ mod tests {
         let frame = df!("x" => [1.0]).expect("frame");
         let err = evaluate(&parse("x = '1'").expect("parses"), &frame).expect_err("mismatch");
         assert!(err.to_string().contains("column \"x\" (position 1) holds numbers"), "{err}");
+    }
+
+    #[test]
+    fn a_generated_condition_with_thousands_of_parts_is_refused_not_a_stack_overflow() {
+        let long = (0..1000).map(|i| format!("id = {i}")).collect::<Vec<_>>().join(" or ");
+        let error = parse(&long).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("split it over several Filter Rows blocks"), "{error}");
+        let short = (0..100).map(|i| format!("id = {i}")).collect::<Vec<_>>().join(" or ");
+        assert!(parse(&short).is_ok());
     }
 }

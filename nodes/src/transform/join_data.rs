@@ -20,6 +20,18 @@ pub struct JoinData;
 /// Pairs of matching rows: every left row with each of its right matches in right order (an
 /// unmatched left row once, with `None`, unless `inner`), then for a full outer join the unmatched
 /// right rows in right order. Missing keys never match.
+/// Most rows a join may produce: many-to-many keys can multiply a table beyond memory.
+const MAX_ROWS: usize = 50_000_000;
+
+/// How many (left, right) row pairs have equal keys, counted without building them.
+fn matched_pairs(left: &[Option<String>], right: &[Option<String>]) -> usize {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for key in right.iter().flatten() {
+        *counts.entry(key.as_str()).or_default() += 1;
+    }
+    left.iter().flatten().map(|k| counts.get(k.as_str()).copied().unwrap_or(0)).sum()
+}
+
 pub(crate) fn match_rows(
     left: &[Option<String>],
     right: &[Option<String>],
@@ -147,7 +159,18 @@ impl NodeKind for JoinData {
             types.push(common_type(left.frame.column(l)?.dtype(), right.frame.column(r)?.dtype()));
         }
         let how = ctx.params.text("join_type")?;
-        let pairs = match_rows(&keys(&left.frame, &left_keys, &types)?, &keys(&right.frame, &right_keys, &types)?, how);
+        let (left_values, right_values) =
+            (keys(&left.frame, &left_keys, &types)?, keys(&right.frame, &right_keys, &types)?);
+        let matches = matched_pairs(&left_values, &right_values);
+        if matches > MAX_ROWS {
+            return Err(NodeError::param(
+                "left_keys",
+                format!(
+                    "these keys match {matches} pairs of rows, more than the {MAX_ROWS} a join may produce: keys repeat on both sides; remove duplicates (Remove Duplicate Rows) or aggregate (Group By) first"
+                ),
+            ));
+        }
+        let pairs = match_rows(&left_values, &right_values, how);
         ctx.check_cancelled()?;
         let left_rows: Vec<Option<usize>> = pairs.iter().map(|p| p.0).collect();
         let right_rows: Vec<Option<usize>> = pairs.iter().map(|p| p.1).collect();

@@ -5,6 +5,7 @@
 mod add_columns;
 mod add_rows;
 mod apply_math;
+mod apply_sql;
 mod apply_transform;
 mod clean_missing;
 mod clip_values;
@@ -33,6 +34,7 @@ use pipewright_engine::{NodeError, Table, Transform, Value};
 pub use add_columns::AddColumns;
 pub use add_rows::AddRows;
 pub use apply_math::ApplyMathOperation;
+pub use apply_sql::ApplySqlTransformation;
 pub use apply_transform::ApplyTransformation;
 pub use clean_missing::CleanMissingData;
 pub use clip_values::ClipValues;
