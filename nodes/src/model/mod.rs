@@ -27,6 +27,7 @@ mod one_vs_all;
 mod one_vs_one;
 mod pca_anomaly_detection;
 mod poisson_regression;
+mod wrapper;
 
 use std::sync::Arc;
 

@@ -1,13 +1,9 @@
 //! One-vs-All Multiclass: a multiclass learner made of one two-class model per class.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
-use pipewright_engine::{
-    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value,
-};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::{Algorithm, Labels, Prediction, TrainingSet, algorithm_of, decode_state, encode_state};
 use crate::frame::Matrix;
@@ -45,39 +41,8 @@ impl NodeKind for OneVsAllMulticlass {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let inner = ctx.learner("learner")?;
-        if !inner.tasks.contains(&Task::BinaryClassification) {
-            return Err(NodeError::Input {
-                port: "learner".into(),
-                message: format!("{} is not a two-class learner: connect a two-class classifier", inner.name),
-            });
-        }
-        algorithm_of(&inner.algorithm)?;
-        let params = [
-            ("inner_algorithm".to_owned(), json!(inner.algorithm)),
-            ("inner_name".to_owned(), json!(inner.name)),
-            ("inner_params".to_owned(), Json::Object(inner.params.clone().into_iter().collect())),
-        ];
-        Ok(vec![Value::Learner(Arc::new(Learner {
-            algorithm: ID.to_owned(),
-            name: format!("One-vs-All ({})", inner.name),
-            tasks: vec![Task::BinaryClassification, Task::MulticlassClassification],
-            params: params.into_iter().collect(),
-        }))])
+        super::wrapper::wrap_two_class(ctx, ID, "One-vs-All")
     }
-}
-
-fn inner_of(params: &Params) -> Result<(String, String, Params), NodeError> {
-    let text = |name: &str| {
-        params
-            .get(name)
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| NodeError::data("the one-vs-all learner lost its two-class learner: rebuild it"))
-    };
-    let inner_params =
-        params.get("inner_params").as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
-    Ok((text("inner_algorithm")?, text("inner_name")?, Params::from_map(inner_params)))
 }
 
 impl Algorithm for OneVsAllMulticlass {
@@ -85,7 +50,7 @@ impl Algorithm for OneVsAllMulticlass {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("one-vs-all needs a class label"));
         };
-        let (inner_algorithm, inner_name, inner_params) = inner_of(params)?;
+        let (inner_algorithm, inner_name, inner_params) = super::wrapper::inner_of(params)?;
         let algorithm = algorithm_of(&inner_algorithm)?;
         let mut models = Vec::with_capacity(classes.len());
         for (k, class) in classes.iter().enumerate() {
