@@ -1,0 +1,92 @@
+// Logistic-regression loss over one row block: per row the linear scores z = θₖ·x + bₖ, the log loss, the
+// residuals p − y (the gradient is Xᵀ·residuals, computed by crossprod.wgsl) and, for two classes, the
+// Newton weights p(1 − p). One row per invocation; each workgroup sums its rows' losses.
+// Two classes use one block of coefficients (the log-odds of class 1); more classes use one per class,
+// with a softmax (at most 32 classes on the device).
+
+struct Params {
+    rows: u32,     // rows of this block
+    cols: u32,     // feature columns (the intercept is implicit)
+    blocks: u32,   // coefficient blocks: 1 for two classes, else the number of classes
+    row0: u32,     // first row of this block in the whole table
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<u32>;
+@group(0) @binding(3) var<storage, read> theta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> resid: array<f32>;
+@group(0) @binding(5) var<storage, read_write> weight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> loss: array<f32>;
+
+var<workgroup> s_loss: array<f32, 256>;
+
+fn log1p_exp(z: f32) -> f32 {
+    if (z > 0.0) {
+        return z + log(1.0 + exp(-z));
+    }
+    return log(1.0 + exp(z));
+}
+
+fn score(r: u32, k: u32) -> f32 {
+    let base = k * (p.cols + 1u);
+    var z = theta[base + p.cols];
+    for (var j = 0u; j < p.cols; j++) {
+        z += theta[base + j] * x[r * p.cols + j];
+    }
+    return z;
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let g = wid.x + wid.y * nwg.x;
+    let r = g * 256u + li;
+    var l = 0.0;
+    if (r < p.rows) {
+        let global = p.row0 + r;
+        let label = y[global];
+        if (p.blocks == 1u) {
+            let z = score(r, 0u);
+            let t = select(0.0, 1.0, label == 1u);
+            l = log1p_exp(z) - t * z;
+            let prob = 1.0 / (1.0 + exp(-z));
+            resid[global] = prob - t;
+            weight[global] = prob * (1.0 - prob);
+        } else {
+            var z: array<f32, 32>;
+            var top = -3.402823e38;
+            for (var k = 0u; k < p.blocks; k++) {
+                z[k] = score(r, k);
+                top = max(top, z[k]);
+            }
+            var sum = 0.0;
+            for (var k = 0u; k < p.blocks; k++) {
+                sum += exp(z[k] - top);
+            }
+            let lse = top + log(sum);
+            l = lse - z[label];
+            for (var k = 0u; k < p.blocks; k++) {
+                resid[global * p.blocks + k] = exp(z[k] - lse) - select(0.0, 1.0, label == k);
+            }
+        }
+    }
+    s_loss[li] = l;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half = half / 2u) {
+        if (li < half) {
+            s_loss[li] = s_loss[li] + s_loss[li + half];
+        }
+        workgroupBarrier();
+    }
+    if (li == 0u) {
+        loss[g] = s_loss[0];
+    }
+}
