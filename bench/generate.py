@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Deterministic, seeded benchmark data (see bench/README.md).
+
+Writes CSV files with 6 decimals, missing cells empty:
+
+  cls_<S>   S rows: f00..f19 (make_classification: 10 informative, 5 redundant, 2 clusters per class,
+            class_sep 1.0, flip_y 0.02), ~1% of numeric cells missing, text columns cat_a (5 levels) and
+            cat_b (12 levels) weakly related to the label, binary label 0/1.
+  W4 set    the first S/10 rows of cls_<S>: cls_100k.csv for S = 1,000,000, else cls_<S>_head<S/10>.csv.
+  reg_<S>   S rows: f00..f19 (make_regression: 10 informative, noise 10), ~1% of cells missing, target y.
+  blobs_<S> S rows: f00..f15 from 8 Gaussian clusters (centres in [-10, 10], cluster_std 4).
+
+S is --rows (default 1,000,000), written as 1m, 10m, 20k, ... The numbers come from numpy and scikit-learn
+with fixed seeds, so the same --rows gives the same files on every machine with the same library versions.
+The whole array is generated at once (make_classification cannot be chunked without changing the problem);
+only the CSV writing is chunked. 10M rows need about 5 GiB of memory.
+
+Usage: generate.py [--rows N] [--out DIR] [--sets cls,reg,blobs] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_OUT = BENCH / "data"
+DEFAULT_ROWS = 1_000_000
+CHUNK = 250_000
+SEED_CLS = 20240601
+SEED_REG = 20240602
+SEED_BLOBS = 20240603
+MISSING = 0.01
+
+
+def size_name(rows: int) -> str:
+    """1000000 -> 1m, 10000000 -> 10m, 20000 -> 20k, 2500 -> 2500."""
+    if rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}m"
+    if rows % 1_000 == 0:
+        return f"{rows // 1_000}k"
+    return str(rows)
+
+
+def dataset_paths(out: Path, rows: int) -> dict[str, Path]:
+    """The files for a data size, keyed cls, cls_head (W4), reg, blobs."""
+    s = size_name(rows)
+    head = max(rows // 10, 1)
+    head_name = "cls_100k" if rows == DEFAULT_ROWS else f"cls_{s}_head{size_name(head)}"
+    return {
+        "cls": out / f"cls_{s}.csv",
+        "cls_head": out / f"{head_name}.csv",
+        "reg": out / f"reg_{s}.csv",
+        "blobs": out / f"blobs_{s}.csv",
+    }
+
+
+def _frame_writer():
+    """A function writing a dict of numpy columns as CSV rows (header optional) to an open binary file.
+
+    polars when present (several times faster), else pandas; both write '%.6f' floats and empty missing cells.
+    """
+    try:
+        import polars as pl
+
+        def write(columns, fh, header):
+            series = []
+            for name, values in columns.items():
+                s = pl.Series(name, values)
+                if s.dtype.is_float():
+                    s = s.fill_nan(None)
+                series.append(s)
+            pl.DataFrame(series).write_csv(fh, include_header=header, float_precision=6, null_value="")
+
+        return write, "polars"
+    except ImportError:
+        import pandas as pd
+
+        def write(columns, fh, header):
+            pd.DataFrame(columns).to_csv(fh, header=header, index=False, float_format="%.6f", na_rep="", lineterminator="\n")
+
+        return write, "pandas"
+
+
+def _write_csv(path: Path, columns: dict, rows: int, head_path: Path | None = None, head_rows: int = 0) -> None:
+    """Writes the columns in chunks to path (and the first head_rows rows also to head_path), atomically."""
+    write, _ = _frame_writer()
+    tmp = path.with_suffix(".csv.tmp")
+    tmp_head = head_path.with_suffix(".csv.tmp") if head_path else None
+    with open(tmp, "wb") as fh:
+        head_fh = open(tmp_head, "wb") if tmp_head else None
+        try:
+            for start in range(0, rows, CHUNK):
+                stop = min(start + CHUNK, rows)
+                chunk = {k: v[start:stop] for k, v in columns.items()}
+                write(chunk, fh, start == 0)
+                if head_fh and start < head_rows:
+                    h_stop = min(stop, head_rows)
+                    write({k: v[start:h_stop] for k, v in columns.items()}, head_fh, start == 0)
+        finally:
+            if head_fh:
+                head_fh.close()
+    os.replace(tmp, path)
+    if tmp_head:
+        os.replace(tmp_head, head_path)
+
+
+def _punch_holes(rng, X):
+    """Sets about MISSING of the cells to NaN, in place."""
+    import numpy as np
+
+    for start in range(0, X.shape[0], CHUNK):
+        block = X[start : start + CHUNK]
+        block[rng.random(block.shape) < MISSING] = np.nan
+
+
+def gen_cls(rows: int, path: Path, head_path: Path) -> None:
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=rows,
+        n_features=20,
+        n_informative=10,
+        n_redundant=5,
+        n_repeated=0,
+        n_classes=2,
+        n_clusters_per_class=2,
+        flip_y=0.02,
+        class_sep=1.0,
+        random_state=SEED_CLS,
+    )
+    rng = np.random.default_rng(SEED_CLS)
+    # Weakly related text columns: with probability 0.3 a level is drawn from a label-specific distribution,
+    # otherwise uniformly.
+    a_levels = np.array([f"a{i}" for i in range(1, 6)])
+    b_levels = np.array([f"b{i:02d}" for i in range(1, 13)])
+    tilt_a = np.array([[0.4, 0.3, 0.15, 0.1, 0.05], [0.05, 0.1, 0.15, 0.3, 0.4]])
+    tilt_b = np.stack([np.linspace(2, 1, 12), np.linspace(1, 2, 12)])
+    tilt_b /= tilt_b.sum(axis=1, keepdims=True)
+
+    def weak(levels, tilt):
+        k = len(levels)
+        uniform = rng.integers(0, k, size=rows)
+        u = rng.random(rows)
+        cum = np.cumsum(tilt, axis=1)[y]  # rows x k
+        tilted = (u[:, None] > cum).sum(axis=1).clip(max=k - 1)
+        use_tilt = rng.random(rows) < 0.3
+        return levels[np.where(use_tilt, tilted, uniform)]
+
+    cat_a = weak(a_levels, tilt_a)
+    cat_b = weak(b_levels, tilt_b)
+    _punch_holes(rng, X)
+    columns = {f"f{j:02d}": X[:, j] for j in range(X.shape[1])}
+    columns["cat_a"] = cat_a
+    columns["cat_b"] = cat_b
+    columns["label"] = y.astype(np.int64)
+    _write_csv(path, columns, rows, head_path, max(rows // 10, 1))
+
+
+def gen_reg(rows: int, path: Path) -> None:
+    import numpy as np
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=rows, n_features=20, n_informative=10, noise=10.0, random_state=SEED_REG)
+    rng = np.random.default_rng(SEED_REG)
+    _punch_holes(rng, X)
+    columns = {f"f{j:02d}": X[:, j] for j in range(X.shape[1])}
+    columns["y"] = y
+    _write_csv(path, columns, rows)
+
+
+def gen_blobs(rows: int, path: Path) -> None:
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(
+        n_samples=rows, n_features=16, centers=8, cluster_std=4.0, center_box=(-10.0, 10.0), random_state=SEED_BLOBS
+    )
+    columns = {f"f{j:02d}": X[:, j] for j in range(X.shape[1])}
+    _write_csv(path, columns, rows)
+
+
+def generate(out: Path, rows: int, sets: list[str], force: bool = False, log=print) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = dataset_paths(out, rows)
+    _, writer = _frame_writer()
+    for name in sets:
+        targets = [paths["cls"], paths["cls_head"]] if name == "cls" else [paths[name]]
+        if not force and all(p.exists() for p in targets):
+            continue
+        t0 = time.perf_counter()
+        if name == "cls":
+            gen_cls(rows, paths["cls"], paths["cls_head"])
+        elif name == "reg":
+            gen_reg(rows, paths["reg"])
+        elif name == "blobs":
+            gen_blobs(rows, paths["blobs"])
+        else:
+            raise SystemExit(f"unknown set {name!r} (cls, reg, blobs)")
+        log(f"generated {', '.join(p.name for p in targets)} in {time.perf_counter() - t0:.1f}s ({writer} writer)")
+    return paths
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the large sets (default 1,000,000)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default bench/data)")
+    p.add_argument("--sets", default="cls,reg,blobs", help="comma-separated: cls (with its W4 head), reg, blobs")
+    p.add_argument("--force", action="store_true", help="rewrite files that exist")
+    args = p.parse_args(argv)
+    if args.rows < 10:
+        p.error("--rows must be at least 10")
+    generate(args.out.resolve(), args.rows, [s for s in args.sets.split(",") if s], args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
