@@ -104,12 +104,14 @@ fn fit_predict(
     let spec = catalog.get(id).expect("registered").spec.clone();
     let cancel = CancelToken::new();
     let progress = |_: f32, _: &str| {};
+    let device_used = pipewright_engine::DeviceRecord::default();
     let ctx = NodeContext {
         node_id: "parity",
         params: &params,
         inputs: Vec::new(),
         base_dir: Path::new("."),
         device: Device::Cpu,
+        device_used: &device_used,
         cancel: &cancel,
         progress: &progress,
         spec: &spec,

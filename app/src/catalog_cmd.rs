@@ -1,4 +1,4 @@
-//! `pipewright nodes`: the block catalog.
+//! `pipewright nodes` (the block catalog) and `pipewright devices` (the GPU adapters).
 
 use std::process::ExitCode;
 
@@ -55,5 +55,41 @@ pub fn nodes(json: bool) -> ExitCode {
             println!("    - {} [{kind}]{default}: {}", p.name, p.help);
         }
     }
+    ExitCode::SUCCESS
+}
+
+pub fn devices(json: bool) -> ExitCode {
+    let adapters = pipewright_compute::adapters();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&adapters).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if adapters.is_empty() {
+        println!(
+            "No GPU adapter: every kernel runs on the CPU. (On Linux without a GPU, Mesa's lavapipe gives a \
+             software Vulkan adapter: apt-get install mesa-vulkan-drivers libvulkan1.)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        let role = match (i, a.software) {
+            (0, false) => "  <- used by --device gpu and auto",
+            (0, true) => "  <- used by --device gpu (software: auto keeps the CPU)",
+            _ => "",
+        };
+        println!("{}{role}", a.label());
+        println!("    driver: {}", a.driver);
+        println!(
+            "    limits: buffer {} MiB, storage binding {} MiB, {} workgroups per dimension, {} invocations per workgroup",
+            a.max_buffer_bytes >> 20,
+            a.max_storage_binding_bytes >> 20,
+            a.max_workgroups_per_dimension,
+            a.max_invocations_per_workgroup
+        );
+    }
+    println!(
+        "auto sends a kernel to a hardware GPU from {} matrix elements (rows x columns) up.",
+        pipewright_compute::AUTO_MIN_ELEMENTS
+    );
     ExitCode::SUCCESS
 }

@@ -57,6 +57,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the GPU adapters the compute kernels can use, the preferred one first.
+    Devices {
+        /// Print the adapters as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run_cmd::run(&args),
         Some(Command::Validate { flow }) => run_cmd::validate(&flow),
         Some(Command::Nodes { json }) => catalog_cmd::nodes(json),
+        Some(Command::Devices { json }) => catalog_cmd::devices(json),
         None => designer(&cli),
     }
 }

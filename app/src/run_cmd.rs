@@ -140,14 +140,15 @@ impl Progress {
                     if *from_disk { " (from the project cache)" } else { "" }
                 ));
             }
-            Event::NodeFinished { node, duration, summaries } => {
+            Event::NodeFinished { node, duration, summaries, device } => {
                 if let Some(bar) = bars.remove(node) {
                     bar.finish_and_clear();
                 }
                 self.line(&format!(
-                    "  done      {} in {:.2}s  {}",
+                    "  done      {} in {:.2}s{}  {}",
                     self.name(node),
                     duration.as_secs_f64(),
+                    device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default(),
                     summaries.join("; ")
                 ));
             }
@@ -172,8 +173,16 @@ pub fn run(args: &RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_INVALID);
     }
     if args.device == Device::Gpu {
-        eprintln!("error: --device gpu: this build has no GPU kernels yet; use --device cpu or auto");
-        return ExitCode::from(EXIT_INVALID);
+        match pipewright_compute::shared() {
+            Ok(gpu) if gpu.info.software => {
+                eprintln!("note: --device gpu uses {}, a software adapter: expect CPU speed", gpu.info.label());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: --device gpu: {e}; use --device cpu or auto");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
     }
     let catalog = pipewright_nodes::catalog();
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -287,8 +296,8 @@ fn json_result(workflow: &Workflow, path: &Path, report: &RunReport, device: Dev
                 "cache_hit": cache.is_some(),
                 "cache": cache,
                 "duration_secs": n.duration.as_secs_f64(),
-                // Every block of this build computes on the CPU.
-                "device": "cpu",
+                // Where the block's kernels ran; null for cache hits, skipped nodes and blocks without kernels.
+                "device": n.device,
                 "error": error,
                 "outputs": n.outputs.iter().map(Value::summary).collect::<Vec<_>>(),
             })

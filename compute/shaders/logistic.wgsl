@@ -25,11 +25,21 @@ struct Params {
 
 var<workgroup> s_loss: array<f32, 256>;
 
+// log(1 + x), accurate for tiny x (where 1 + x rounds to 1 in f32).
+fn log1p(x: f32) -> f32 {
+    let u = 1.0 + x;
+    if (u == 1.0) {
+        return x;
+    }
+    return log(u) * x / (u - 1.0);
+}
+
+// log(1 + e^z) without overflow, and without cancellation for very negative z.
 fn log1p_exp(z: f32) -> f32 {
     if (z > 0.0) {
-        return z + log(1.0 + exp(-z));
+        return z + log1p(exp(-z));
     }
-    return log(1.0 + exp(z));
+    return log1p(exp(z));
 }
 
 fn score(r: u32, k: u32) -> f32 {
@@ -56,7 +66,8 @@ fn main(
         if (p.blocks == 1u) {
             let z = score(r, 0u);
             let t = select(0.0, 1.0, label == 1u);
-            l = log1p_exp(z) - t * z;
+            // log(1 + e^z) − t·z, written so that a confidently right row costs its true, tiny loss in f32.
+            l = log1p_exp(select(z, -z, label == 1u));
             let prob = 1.0 / (1.0 + exp(-z));
             resid[global] = prob - t;
             weight[global] = prob * (1.0 - prob);
@@ -72,7 +83,20 @@ fn main(
                 sum += exp(z[k] - top);
             }
             let lse = top + log(sum);
-            l = lse - z[label];
+            if (z[label] >= top) {
+                // The right class scores highest: log(1 + Σ_{k≠y} e^(zₖ − z_y)), each term at most 1, with no
+                // cancellation for confident rows.
+                var others = 0.0;
+                for (var k = 0u; k < p.blocks; k++) {
+                    if (k != label) {
+                        others += exp(z[k] - z[label]);
+                    }
+                }
+                l = log1p(others);
+            } else {
+                // Another class scores higher: the loss is at least log 2, so the subtraction is safe.
+                l = lse - z[label];
+            }
             for (var k = 0u; k < p.blocks; k++) {
                 resid[global * p.blocks + k] = exp(z[k] - lse) - select(0.0, 1.0, label == k);
             }

@@ -57,6 +57,26 @@ impl CancelToken {
     }
 }
 
+/// Where a running node's kernels ran, as the node reports it ("cpu", "gpu: NVIDIA H100 (vulkan, discrete)").
+/// A GPU report is kept over later CPU ones: the node used the GPU.
+#[derive(Debug, Default)]
+pub struct DeviceRecord(std::sync::Mutex<Option<String>>);
+
+impl DeviceRecord {
+    /// Notes that a kernel ran on `label`.
+    pub fn record(&self, label: &str) {
+        let mut used = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if used.as_deref().is_none_or(|u| !u.starts_with("gpu")) {
+            *used = Some(label.to_owned());
+        }
+    }
+
+    /// What was recorded, if the node used a kernel.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
 /// Everything a node sees while it runs.
 pub struct NodeContext<'a> {
     /// The node id, for messages.
@@ -69,6 +89,8 @@ pub struct NodeContext<'a> {
     pub base_dir: &'a Path,
     /// The device policy of the run.
     pub device: Device,
+    /// Where the node's kernels ran; blocks that use the compute kernels record it here.
+    pub device_used: &'a DeviceRecord,
     /// Stop flag.
     pub cancel: &'a CancelToken,
     /// Progress callback: a fraction in 0..=1 and a short message.

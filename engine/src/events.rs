@@ -36,6 +36,8 @@ pub enum Event {
         duration: Duration,
         /// One-line summaries of its outputs.
         summaries: Vec<String>,
+        /// Where its kernels ran ("cpu", "gpu: NAME (backend, type)"); `None` for blocks without kernels.
+        device: Option<String>,
     },
     /// A node failed; its descendants are skipped.
     NodeFailed {

@@ -71,6 +71,8 @@ pub struct NodeOutcome {
     pub outputs: Outputs,
     /// Cache key.
     pub fingerprint: String,
+    /// Where its kernels ran, for blocks that ran and use the compute kernels.
+    pub device: Option<String>,
 }
 
 /// The result of a run.
@@ -339,6 +341,7 @@ pub fn run(
                 duration: Duration::ZERO,
                 outputs: Arc::default(),
                 fingerprint: plan.fingerprints[i].clone(),
+                device: None,
             }
         });
         nodes.push(outcome);
@@ -368,6 +371,7 @@ fn run_node(
         duration,
         outputs,
         fingerprint: fingerprint.clone(),
+        device: None,
     };
     let started = Instant::now();
     // Blocks with side effects (Export Data) run every time: their effect is the point.
@@ -416,12 +420,14 @@ fn run_node(
     let progress = move |fraction: f32, message: &str| {
         on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() });
     };
+    let device_used = crate::catalog::DeviceRecord::default();
     let ctx = NodeContext {
         node_id: &node.id,
         params: &plan.analysis.params[i],
         inputs,
         base_dir: &options.base_dir,
         device: options.device,
+        device_used: &device_used,
         cancel: &options.cancel,
         progress: &progress,
         spec: &entry.spec,
@@ -447,8 +453,9 @@ fn run_node(
                 node: node.id.clone(),
                 duration,
                 summaries: outputs.iter().map(crate::value::Value::summary).collect(),
+                device: device_used.get(),
             });
-            outcome(NodeStatus::Finished, duration, outputs)
+            NodeOutcome { device: device_used.get(), ..outcome(NodeStatus::Finished, duration, outputs) }
         }
         Err(e) => {
             let message = e.to_string();

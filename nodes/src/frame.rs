@@ -21,6 +21,11 @@ impl Matrix {
         Self { rows, cols, data: vec![0.0; rows * cols] }
     }
 
+    /// The matrix as the compute kernels take it.
+    pub fn view(&self) -> pipewright_compute::MatrixRef<'_> {
+        pipewright_compute::MatrixRef::new(self.rows, self.cols, &self.data)
+    }
+
     /// Row `i`.
     pub fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
@@ -60,6 +65,20 @@ pub fn numeric_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>,
     }
     let cast = column.cast(&DataType::Float64)?;
     Ok(cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
+}
+
+/// A numeric column as f64 with missing cells (nulls and NaN) as NaN, the form the compute kernels take.
+pub fn nan_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+    if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
+        numeric_values(frame, name)?;
+    }
+    let cast = column.cast(&DataType::Float64)?;
+    let values = cast.f64()?;
+    if values.null_count() == 0 {
+        return Ok(values.into_no_null_iter().collect());
+    }
+    Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
 /// A column as text values (numbers formatted, nulls as `None`).

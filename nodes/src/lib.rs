@@ -4,6 +4,7 @@
 
 pub mod algo;
 pub mod data;
+pub mod device;
 pub mod docs;
 pub mod evaluate;
 pub mod frame;

@@ -69,12 +69,14 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
     let params = Params::from_map(values);
     let cancel = CancelToken::new();
     let progress = |_: f32, _: &str| {};
+    let device_used = pipewright_engine::DeviceRecord::default();
     let ctx = NodeContext {
         node_id: "anomaly",
         params: &params,
         inputs: Vec::new(),
         base_dir: Path::new("."),
         device: Device::Cpu,
+        device_used: &device_used,
         cancel: &cancel,
         progress: &progress,
         spec: &spec,

@@ -6,6 +6,7 @@
 //! scikit-learn weight for weight: the mean cross-validated accuracy / R² over seeds 0..4 must lie within
 //! 0.02 of scikit-learn's mean over `random_state` 0..4, on the same folds with the same settings.
 
+use pipewright_compute::Backend;
 use std::sync::OnceLock;
 
 use serde_json::{Value as Json, json};
@@ -126,7 +127,9 @@ fn mlp_cross_validated(fixture: &str) -> (f64, f64) {
                             let (xtr, xte) = (standardized(rows, train, train), standardized(rows, train, test));
                             if classify {
                                 let y: Vec<usize> = train.iter().map(|&i| class_of[i]).collect();
-                                let fit = mlp::fit(&xtr, MlpTarget::Classes { y: &y, classes }, &settings, &|_| true)
+                                let target = MlpTarget::Classes { y: &y, classes };
+                                let fit = mlp::fit(&xtr, target, &settings, &Backend::Cpu, &|_| true)
+                                    .expect("cpu")
                                     .expect("fits");
                                 let mut p = vec![0.0; classes];
                                 let correct = test
@@ -140,7 +143,9 @@ fn mlp_cross_validated(fixture: &str) -> (f64, f64) {
                                 correct as f64 / test.len() as f64
                             } else {
                                 let y: Vec<f64> = train.iter().map(|&i| values[i]).collect();
-                                let fit = mlp::fit(&xtr, MlpTarget::Values(&y), &settings, &|_| true).expect("fits");
+                                let fit = mlp::fit(&xtr, MlpTarget::Values(&y), &settings, &Backend::Cpu, &|_| true)
+                                    .expect("cpu")
+                                    .expect("fits");
                                 let truth: Vec<f64> = test.iter().map(|&i| values[i]).collect();
                                 let predicted: Vec<f64> = (0..test.len()).map(|k| fit.value_row(xte.row(k))).collect();
                                 r_squared(&truth, &predicted)

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use pipewright_compute::{Backend, ComputeError, KMeansProblem};
 use pipewright_engine::rng::SplitMix64;
 
 use crate::frame::Matrix;
@@ -49,27 +50,18 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// The nearest centre of each row and the squared distance to it.
-pub fn assign(x: &Matrix, centers: &[Vec<f64>]) -> Vec<(usize, f64)> {
-    (0..x.rows)
-        .into_par_iter()
-        .with_min_len(1024)
-        .map(|i| {
-            let row = x.row(i);
-            centers
-                .iter()
-                .enumerate()
-                .map(|(k, c)| (k, squared_distance(row, c)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .unwrap_or((0, 0.0))
-        })
-        .collect()
+/// The nearest centre of each row and the squared distance to it, on `backend`.
+pub fn assign(x: &Matrix, centers: &[Vec<f64>], backend: &Backend) -> Result<Vec<(usize, f64)>, ComputeError> {
+    let flat: Vec<f64> = centers.concat();
+    let a = pipewright_compute::assign(backend, x.view(), &flat, centers.len())?;
+    Ok(a.labels.into_iter().zip(a.distances).collect())
 }
 
 fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
     let trials = 2 + (k as f64).ln() as usize;
     let mut centers = vec![x.row(rng.below(x.rows)).to_vec()];
-    let mut closest: Vec<f64> = (0..x.rows).map(|i| squared_distance(x.row(i), &centers[0])).collect();
+    let mut closest: Vec<f64> =
+        (0..x.rows).into_par_iter().with_min_len(4096).map(|i| squared_distance(x.row(i), &centers[0])).collect();
     while centers.len() < k {
         let potential: f64 = closest.iter().sum();
         let mut best: Option<(f64, usize, Vec<f64>)> = None;
@@ -85,8 +77,12 @@ fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
                 }
             }
             let candidate = x.row(pick);
-            let updated: Vec<f64> =
-                closest.iter().enumerate().map(|(i, &d)| d.min(squared_distance(x.row(i), candidate))).collect();
+            let updated: Vec<f64> = closest
+                .par_iter()
+                .with_min_len(4096)
+                .enumerate()
+                .map(|(i, &d)| d.min(squared_distance(x.row(i), candidate)))
+                .collect();
             let total: f64 = updated.iter().sum();
             if best.as_ref().is_none_or(|(b, _, _)| total < *b) {
                 best = Some((total, pick, updated));
@@ -105,11 +101,18 @@ fn seed_random(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
     rows[..k].iter().map(|&i| x.row(i).to_vec()).collect()
 }
 
-/// Fits k-means; `keep_going` is asked before each start. `None` when stopped or `k` exceeds the rows.
-pub fn fit(x: &Matrix, s: KMeansSettings, keep_going: &dyn Fn(usize) -> bool) -> Option<KMeansFit> {
+/// Fits k-means with the Lloyd iterations on `backend`; `keep_going` is asked before each start and each
+/// iteration. `Ok(None)` when stopped or `k` exceeds the rows.
+pub fn fit(
+    x: &Matrix,
+    s: KMeansSettings,
+    backend: &Backend,
+    keep_going: &dyn Fn(usize) -> bool,
+) -> Result<Option<KMeansFit>, ComputeError> {
     if s.k == 0 || s.k > x.rows {
-        return None;
+        return Ok(None);
     }
+    let problem = KMeansProblem::new(backend, x.view());
     let mean_variance = {
         let mut total = 0.0;
         for j in 0..x.cols {
@@ -123,7 +126,7 @@ pub fn fit(x: &Matrix, s: KMeansSettings, keep_going: &dyn Fn(usize) -> bool) ->
     let mut best: Option<KMeansFit> = None;
     for start in 0..s.n_init.max(1) {
         if !keep_going(start) {
-            return None;
+            return Ok(None);
         }
         let mut centers = match s.init {
             Init::KMeansPlusPlus => seed_plus_plus(x, s.k, &mut rng),
@@ -132,32 +135,27 @@ pub fn fit(x: &Matrix, s: KMeansSettings, keep_going: &dyn Fn(usize) -> bool) ->
         let mut iterations = 0;
         for _ in 0..s.max_iterations {
             iterations += 1;
-            let labels = assign(x, &centers);
-            let mut sums = vec![vec![0.0; x.cols]; s.k];
-            let mut counts = vec![0usize; s.k];
-            for (i, &(c, _)) in labels.iter().enumerate() {
-                counts[c] += 1;
-                sums[c].iter_mut().zip(x.row(i)).for_each(|(a, b)| *a += b);
-            }
+            let step = problem.step(&centers.concat(), s.k)?;
             let mut shift = 0.0;
-            for c in 0..s.k {
-                if counts[c] == 0 {
+            for (c, center) in centers.iter_mut().enumerate() {
+                if step.counts[c] == 0 {
                     continue; // An empty cluster keeps its centre.
                 }
-                let new: Vec<f64> = sums[c].iter().map(|v| v / counts[c] as f64).collect();
-                shift += squared_distance(&new, &centers[c]);
-                centers[c] = new;
+                let new: Vec<f64> =
+                    step.sums[c * x.cols..(c + 1) * x.cols].iter().map(|v| v / step.counts[c] as f64).collect();
+                shift += squared_distance(&new, center);
+                *center = new;
             }
-            if shift <= threshold {
+            if shift <= threshold || !keep_going(start) {
                 break;
             }
         }
-        let inertia = assign(x, &centers).iter().map(|(_, d)| d).sum();
+        let inertia = problem.step(&centers.concat(), s.k)?.inertia;
         if best.as_ref().is_none_or(|b| inertia < b.inertia) {
             best = Some(KMeansFit { centers, inertia, iterations });
         }
     }
-    best
+    Ok(best)
 }
 
 #[cfg(test)]
@@ -176,8 +174,8 @@ mod tests {
             tolerance: 1e-4,
             seed: 1,
         };
-        let fit = fit(&x, s, &|_| true).expect("fits");
-        let labels = assign(&x, &fit.centers);
+        let fit = fit(&x, s, &Backend::Cpu, &|_| true).expect("cpu").expect("fits");
+        let labels = assign(&x, &fit.centers, &Backend::Cpu).expect("cpu");
         assert_eq!(labels[0].0, labels[2].0);
         assert_ne!(labels[0].0, labels[3].0);
         assert!((fit.inertia - 4.0 * 0.1 * 0.1 * 2.0 / 3.0).abs() < 1e-9, "{}", fit.inertia);

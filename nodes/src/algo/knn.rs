@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use pipewright_compute::{Backend, ComputeError};
+
 use crate::frame::Matrix;
 
 /// How distances are measured.
@@ -36,17 +38,29 @@ impl Metric {
     }
 }
 
+impl Metric {
+    fn kernel(self) -> pipewright_compute::Metric {
+        match self {
+            Self::Euclidean => pipewright_compute::Metric::Euclidean,
+            Self::Manhattan => pipewright_compute::Metric::Manhattan,
+        }
+    }
+}
+
 /// The `k` training rows closest to `row`, nearest first, as `(distance, training row)`.
 pub fn nearest(train: &Matrix, row: &[f64], k: usize, metric: Metric) -> Vec<(f64, usize)> {
-    let mut all: Vec<(f64, usize)> = (0..train.rows).map(|i| (metric.distance(train.row(i), row), i)).collect();
-    let order = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-    let k = k.min(all.len());
-    if k < all.len() && k > 0 {
-        all.select_nth_unstable_by(k - 1, order);
-        all.truncate(k);
-    }
-    all.sort_unstable_by(order);
-    all
+    pipewright_compute::nearest_cpu(train.view(), row, k, metric.kernel())
+}
+
+/// The `k` nearest training rows of every row of `x`, on `backend`.
+pub fn nearest_all(
+    train: &Matrix,
+    x: &Matrix,
+    k: usize,
+    metric: Metric,
+    backend: &Backend,
+) -> Result<Vec<Vec<(f64, usize)>>, ComputeError> {
+    pipewright_compute::nearest_neighbours(backend, train.view(), x.view(), k, metric.kernel())
 }
 
 /// The weight of each neighbour, in the order given.
@@ -70,8 +84,12 @@ pub fn class_shares(
     weights: Weights,
     out: &mut [f64],
 ) {
-    let neighbours = nearest(train, row, k, metric);
-    let w = neighbour_weights(&neighbours, weights);
+    shares_of(&nearest(train, row, k, metric), y, weights, out);
+}
+
+/// Class shares of `neighbours` (weights normalized to sum to 1) written into `out`.
+pub fn shares_of(neighbours: &[(f64, usize)], y: &[usize], weights: Weights, out: &mut [f64]) {
+    let w = neighbour_weights(neighbours, weights);
     out.fill(0.0);
     for ((_, i), wi) in neighbours.iter().zip(&w) {
         out[y[*i]] += wi;
@@ -86,8 +104,12 @@ pub fn class_shares(
 
 /// The (weighted) mean label of the neighbours of `row`.
 pub fn mean_value(train: &Matrix, y: &[f64], row: &[f64], k: usize, metric: Metric, weights: Weights) -> f64 {
-    let neighbours = nearest(train, row, k, metric);
-    let w = neighbour_weights(&neighbours, weights);
+    mean_of(&nearest(train, row, k, metric), y, weights)
+}
+
+/// The (weighted) mean label of `neighbours`.
+pub fn mean_of(neighbours: &[(f64, usize)], y: &[f64], weights: Weights) -> f64 {
+    let w = neighbour_weights(neighbours, weights);
     let total: f64 = w.iter().sum();
     neighbours.iter().zip(&w).map(|((_, i), wi)| wi * y[*i]).sum::<f64>() / total
 }

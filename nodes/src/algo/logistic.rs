@@ -2,7 +2,7 @@
 //! backtracking line search. It minimizes the same objective as scikit-learn's
 //! `LogisticRegression(C = 1/l2)`: the summed log loss plus `l2/2 · ‖w‖²`, intercepts unpenalized.
 
-use rayon::prelude::*;
+use pipewright_compute::{Backend, ComputeError, Evaluation, LogisticData, LogisticProblem};
 
 use super::linalg::solve_spd;
 use crate::frame::Matrix;
@@ -75,117 +75,18 @@ fn softmax(z: &mut [f64]) {
     }
 }
 
-fn log1p_exp(z: f64) -> f64 {
-    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
-}
-
-/// Objective, gradient and Hessian over all rows, in parallel chunks.
-struct Evaluation {
-    loss: f64,
-    gradient: Vec<f64>,
-    hessian: Vec<f64>,
-}
-
-fn evaluate(x: &Matrix, y: &[usize], blocks: usize, theta: &[f64], with_hessian: bool) -> Evaluation {
-    let p1 = x.cols + 1;
-    let dim = blocks * p1;
-    let chunk = 2048;
-    let partial = |start: usize| {
-        let end = (start + chunk).min(x.rows);
-        let mut e = Evaluation {
-            loss: 0.0,
-            gradient: vec![0.0; dim],
-            hessian: if with_hessian { vec![0.0; dim * dim] } else { Vec::new() },
-        };
-        let mut z = vec![0.0; blocks.max(2)];
-        let mut xt = vec![1.0; p1];
-        for i in start..end {
-            xt[..x.cols].copy_from_slice(x.row(i));
-            if blocks == 1 {
-                let zi: f64 = theta.iter().zip(&xt).map(|(a, b)| a * b).sum();
-                let yi = if y[i] == 1 { 1.0 } else { 0.0 };
-                e.loss += log1p_exp(zi) - yi * zi;
-                let p = sigmoid(zi);
-                let r = p - yi;
-                for (g, xv) in e.gradient.iter_mut().zip(&xt) {
-                    *g += r * xv;
-                }
-                if with_hessian {
-                    let w = p * (1.0 - p);
-                    add_outer(&mut e.hessian, dim, 0, 0, &xt, w);
-                }
-            } else {
-                for k in 0..blocks {
-                    z[k] = theta[k * p1..(k + 1) * p1].iter().zip(&xt).map(|(a, b)| a * b).sum();
-                }
-                let max = z[..blocks].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let lse = max + z[..blocks].iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-                e.loss += lse - z[y[i]];
-                let probs: Vec<f64> = z[..blocks].iter().map(|v| (v - lse).exp()).collect();
-                for (k, pk) in probs.iter().enumerate() {
-                    let r = pk - if y[i] == k { 1.0 } else { 0.0 };
-                    for (g, xv) in e.gradient[k * p1..(k + 1) * p1].iter_mut().zip(&xt) {
-                        *g += r * xv;
-                    }
-                }
-                if with_hessian {
-                    for k in 0..blocks {
-                        for l in 0..=k {
-                            let w = if k == l { probs[k] * (1.0 - probs[k]) } else { -probs[k] * probs[l] };
-                            add_outer(&mut e.hessian, dim, k * p1, l * p1, &xt, w);
-                        }
-                    }
-                }
-            }
-        }
-        e
-    };
-    let mut total = (0..x.rows.div_ceil(chunk)).into_par_iter().map(|c| partial(c * chunk)).reduce_with(|mut a, b| {
-        a.loss += b.loss;
-        a.gradient.iter_mut().zip(&b.gradient).for_each(|(x, y)| *x += y);
-        a.hessian.iter_mut().zip(&b.hessian).for_each(|(x, y)| *x += y);
-        a
-    });
-    let mut e = total.take().unwrap_or(Evaluation {
-        loss: 0.0,
-        gradient: vec![0.0; dim],
-        hessian: if with_hessian { vec![0.0; dim * dim] } else { Vec::new() },
-    });
-    if with_hessian {
-        // Only blocks with k >= l and, inside each, the lower triangle were filled: mirror.
-        for i in 0..dim {
-            for j in 0..i {
-                e.hessian[j * dim + i] = e.hessian[i * dim + j];
-            }
-        }
-    }
-    e
-}
-
-/// Adds `w · v vᵀ` to the lower triangle of block (`row0`, `col0`) of a `dim × dim` matrix.
-fn add_outer(h: &mut [f64], dim: usize, row0: usize, col0: usize, v: &[f64], w: f64) {
-    if w == 0.0 {
-        return;
-    }
-    for (a, va) in v.iter().enumerate() {
-        let wa = w * va;
-        let row = &mut h[(row0 + a) * dim + col0..];
-        let limit = if row0 == col0 { a + 1 } else { v.len() };
-        for (b, vb) in v[..limit].iter().enumerate() {
-            row[b] += wa * vb;
-        }
-    }
-}
-
-/// Fits the model. `y` holds class indices in `0..classes`.
+/// Fits the model on `backend`. `y` holds class indices in `0..classes`.
 pub fn fit(
     x: &Matrix,
     y: &[usize],
     classes: usize,
     settings: LogisticSettings,
+    backend: &Backend,
     mut on_iteration: impl FnMut(usize) -> bool,
-) -> LogisticCoefficients {
+) -> Result<LogisticCoefficients, ComputeError> {
     let blocks = if classes <= 2 { 1 } else { classes };
+    let problem = LogisticProblem::new(backend, LogisticData { x: x.view(), y, blocks });
+    let noise = problem.loss_precision();
     let p1 = x.cols + 1;
     let dim = blocks * p1;
     let mut theta = vec![0.0; dim];
@@ -213,18 +114,27 @@ pub fn fit(
         if !on_iteration(iteration) {
             break;
         }
-        let mut e = evaluate(x, y, blocks, &theta, true);
+        let mut e = problem.evaluate(&theta, true)?;
         penalized(&theta, &mut e, true);
-        let (step, _) = solve_spd(&e.hessian, &e.gradient, dim);
+        let (mut step, _) = solve_spd(&e.hessian, &e.gradient, dim);
+        if blocks > 1 && settings.fit_intercept {
+            // Adding one constant to every class's intercept changes no probability, so the Hessian is singular
+            // along that direction and rounding in the gradient (f32 on a GPU) would push the intercepts along
+            // it without bound. Keep the intercept steps summing to zero.
+            let mean = (0..blocks).map(|k| step[k * p1 + x.cols]).sum::<f64>() / blocks as f64;
+            for k in 0..blocks {
+                step[k * p1 + x.cols] -= mean;
+            }
+        }
         // Backtracking line search on the objective.
         let mut t = 1.0;
         let slope: f64 = e.gradient.iter().zip(&step).map(|(g, s)| g * s).sum();
         let mut accepted = false;
         for _ in 0..30 {
             let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let mut c = evaluate(x, y, blocks, &candidate, false);
+            let mut c = problem.evaluate(&candidate, false)?;
             penalized(&candidate, &mut c, false);
-            if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= 1e-14 * e.loss.abs() {
+            if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= noise * e.loss.abs() {
                 theta = candidate;
                 accepted = true;
                 break;
@@ -236,7 +146,7 @@ pub fn fit(
             break;
         }
     }
-    LogisticCoefficients { cols: x.cols, blocks: theta.chunks(p1).map(<[f64]>::to_vec).collect(), iterations }
+    Ok(LogisticCoefficients { cols: x.cols, blocks: theta.chunks(p1).map(<[f64]>::to_vec).collect(), iterations })
 }
 
 #[cfg(test)]
@@ -256,9 +166,10 @@ mod tests {
             *yi = usize::from(z > 0.0);
         }
         let settings = LogisticSettings { l2: 1.0, max_iterations: 100, tolerance: 1e-12, fit_intercept: true };
-        let fit = fit(&x, &y, 2, settings, |_| true);
+        let fit = fit(&x, &y, 2, settings, &Backend::Cpu, |_| true).expect("the CPU never fails");
         let theta: Vec<f64> = fit.blocks.concat();
-        let mut e = evaluate(&x, &y, 1, &theta, false);
+        let data = LogisticData { x: x.view(), y: &y, blocks: 1 };
+        let mut e = pipewright_compute::logistic_evaluate(&Backend::Cpu, data, &theta, false).expect("cpu");
         for (g, t) in e.gradient.iter_mut().zip(&theta).take(2) {
             *g += t;
         }

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use pipewright_compute::{Backend, ComputeError, MatrixRef, dense_backward, dense_forward};
 use pipewright_engine::rng::SplitMix64;
 
 use crate::frame::Matrix;
@@ -125,21 +126,10 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// `out = a · W + b` for `rows` rows of `a`.
-    fn forward(&self, a: &[f64], rows: usize, out: &mut Vec<f64>) {
-        out.clear();
-        out.resize(rows * self.fan_out, 0.0);
-        for r in 0..rows {
-            let o = &mut out[r * self.fan_out..(r + 1) * self.fan_out];
-            o.copy_from_slice(&self.biases);
-            for (i, &v) in a[r * self.fan_in..(r + 1) * self.fan_in].iter().enumerate() {
-                if v != 0.0 {
-                    for (o, w) in o.iter_mut().zip(&self.weights[i * self.fan_out..(i + 1) * self.fan_out]) {
-                        *o += v * w;
-                    }
-                }
-            }
-        }
+    /// `out = a · W + b` for `rows` rows of `a`, on `backend`.
+    fn forward(&self, a: &[f64], rows: usize, out: &mut Vec<f64>, backend: &Backend) -> Result<(), ComputeError> {
+        *out = dense_forward(backend, MatrixRef::new(rows, self.fan_in, a), &self.weights, &self.biases)?;
+        Ok(())
     }
 }
 
@@ -161,25 +151,66 @@ pub struct Mlp {
 impl Mlp {
     /// Output-layer values for `rows` rows of `x` (row after row): probabilities of the positive class
     /// (logistic), of every class (softmax), or the predicted number (identity).
-    fn forward_all(&self, x: &[f64], rows: usize, activations: &mut Vec<Vec<f64>>) {
+    fn forward_all(
+        &self,
+        x: &[f64],
+        rows: usize,
+        activations: &mut Vec<Vec<f64>>,
+        backend: &Backend,
+    ) -> Result<(), ComputeError> {
         activations.resize(self.layers.len() + 1, Vec::new());
         activations[0].clear();
         activations[0].extend_from_slice(x);
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, after) = activations.split_at_mut(l + 1);
-            layer.forward(&before[l], rows, &mut after[0]);
+            layer.forward(&before[l], rows, &mut after[0], backend)?;
             if l + 1 < self.layers.len() {
                 self.activation.apply(&mut after[0]);
             } else {
                 finish_output(self.output, &mut after[0], layer.fan_out);
             }
         }
+        Ok(())
+    }
+
+    /// The widest layer, inputs included: the work of one row.
+    pub fn widest(&self) -> usize {
+        self.layers.iter().map(|l| l.fan_in.max(l.fan_out)).max().unwrap_or(1)
+    }
+
+    /// Class probabilities of every row of `x` (`classes` per row), on `backend`.
+    pub fn probabilities(&self, x: &Matrix, classes: usize, backend: &Backend) -> Result<Matrix, ComputeError> {
+        let out = self.outputs(x, backend)?;
+        if self.output != Output::Logistic {
+            return Ok(Matrix { rows: x.rows, cols: classes, data: out });
+        }
+        let mut p = Matrix::zeros(x.rows, 2);
+        for (i, v) in out.iter().enumerate() {
+            p.row_mut(i).copy_from_slice(&[1.0 - v, *v]);
+        }
+        Ok(p)
+    }
+
+    /// Output-layer values of every row of `x` (see [`Mlp::forward_all`]), on `backend`, in batches of
+    /// rows so that activations stay small.
+    pub fn outputs(&self, x: &Matrix, backend: &Backend) -> Result<Vec<f64>, ComputeError> {
+        let width = self.layers.last().map_or(1, |l| l.fan_out);
+        let mut out = Vec::with_capacity(x.rows * width);
+        let mut activations = Vec::new();
+        let batch = 65_536;
+        for start in (0..x.rows).step_by(batch) {
+            let rows = batch.min(x.rows - start);
+            self.forward_all(&x.data[start * x.cols..(start + rows) * x.cols], rows, &mut activations, backend)?;
+            out.extend_from_slice(&activations[self.layers.len()]);
+        }
+        Ok(out)
     }
 
     /// Class probabilities (two classes or more) of one row; `out` has one entry per class.
     pub fn probabilities_row(&self, row: &[f64], out: &mut [f64]) {
         let mut activations = Vec::new();
-        self.forward_all(row, 1, &mut activations);
+        // The CPU never fails.
+        let _ = self.forward_all(row, 1, &mut activations, &Backend::Cpu);
         let last = &activations[self.layers.len()];
         if self.output == Output::Logistic {
             out[0] = 1.0 - last[0];
@@ -192,7 +223,8 @@ impl Mlp {
     /// The predicted number of one row (regression).
     pub fn value_row(&self, row: &[f64]) -> f64 {
         let mut activations = Vec::new();
-        self.forward_all(row, 1, &mut activations);
+        // The CPU never fails.
+        let _ = self.forward_all(row, 1, &mut activations, &Backend::Cpu);
         activations[self.layers.len()][0]
     }
 }
@@ -250,8 +282,9 @@ pub fn fit(
     x: &Matrix,
     target: MlpTarget<'_>,
     settings: &MlpSettings,
+    backend: &Backend,
     keep_going: &dyn Fn(usize) -> bool,
-) -> Option<Mlp> {
+) -> Result<Option<Mlp>, ComputeError> {
     let (outputs, output) = match target {
         MlpTarget::Classes { classes, .. } if classes <= 2 => (1, Output::Logistic),
         MlpTarget::Classes { classes, .. } => (classes, Output::Softmax),
@@ -286,12 +319,12 @@ pub fn fit(
     let mut work = Work::default();
     for epoch in 0..settings.max_epochs {
         if !keep_going(epoch) {
-            return None;
+            return Ok(None);
         }
         rng.shuffle(&mut order);
         let mut accumulated = 0.0;
         for rows in order.chunks(batch) {
-            let loss = step(&mut mlp, x, &truth, rows, settings, &mut adam, &mut work);
+            let loss = step(&mut mlp, x, &truth, rows, settings, &mut adam, &mut work, backend)?;
             accumulated += loss * rows.len() as f64;
         }
         let loss = accumulated / n.max(1) as f64;
@@ -310,7 +343,7 @@ pub fn fit(
             break;
         }
     }
-    Some(mlp)
+    Ok(Some(mlp))
 }
 
 /// Buffers reused by every mini-batch.
@@ -319,11 +352,11 @@ struct Work {
     inputs: Vec<f64>,
     activations: Vec<Vec<f64>>,
     deltas: Vec<f64>,
-    previous: Vec<f64>,
     gradient: Vec<f64>,
 }
 
 /// One Adam step on the rows `rows`; returns the batch loss (penalty included).
+#[allow(clippy::too_many_arguments)]
 fn step(
     mlp: &mut Mlp,
     x: &Matrix,
@@ -332,7 +365,8 @@ fn step(
     s: &MlpSettings,
     adam: &mut Adam,
     work: &mut Work,
-) -> f64 {
+    backend: &Backend,
+) -> Result<f64, ComputeError> {
     let b = rows.len();
     let outputs = mlp.layers.last().map_or(1, |l| l.fan_out);
     work.inputs.clear();
@@ -340,8 +374,9 @@ fn step(
         work.inputs.extend_from_slice(x.row(r));
     }
     let inputs = std::mem::take(&mut work.inputs);
-    mlp.forward_all(&inputs, b, &mut work.activations);
+    let forward = mlp.forward_all(&inputs, b, &mut work.activations, backend);
     work.inputs = inputs;
+    forward?;
     let depth = mlp.layers.len();
     let predicted = &work.activations[depth];
 
@@ -385,39 +420,21 @@ fn step(
         let layer = &mlp.layers[l];
         let a = &work.activations[l];
         let (fan_in, fan_out) = (layer.fan_in, layer.fan_out);
+        let layer_gradients =
+            dense_backward(backend, MatrixRef::new(b, fan_in, a), &work.deltas, &layer.weights, l > 0)?;
         let (gw, gb) = gradient[offsets[l]..offsets[l] + fan_in * fan_out + fan_out].split_at_mut(fan_in * fan_out);
-        for k in 0..b {
-            let delta = &work.deltas[k * fan_out..(k + 1) * fan_out];
-            for (i, &v) in a[k * fan_in..(k + 1) * fan_in].iter().enumerate() {
-                if v != 0.0 {
-                    for (g, d) in gw[i * fan_out..(i + 1) * fan_out].iter_mut().zip(delta) {
-                        *g += v * d;
-                    }
-                }
-            }
-            for (g, d) in gb.iter_mut().zip(delta) {
-                *g += d;
-            }
+        for ((g, d), w) in gw.iter_mut().zip(&layer_gradients.weights).zip(&layer.weights) {
+            *g = (d + s.alpha * w) / b as f64;
         }
-        for (g, w) in gw.iter_mut().zip(&layer.weights) {
-            *g = (*g + s.alpha * w) / b as f64;
+        for (g, d) in gb.iter_mut().zip(&layer_gradients.biases) {
+            *g = d / b as f64;
         }
-        for g in gb.iter_mut() {
-            *g /= b as f64;
-        }
-        if l > 0 {
+        if let Some(mut previous) = layer_gradients.inputs {
             // δ_{l−1} = δ_l · Wᵀ ⊙ f′(a_l)
-            work.previous.clear();
-            work.previous.resize(b * fan_in, 0.0);
-            for k in 0..b {
-                let delta = &work.deltas[k * fan_out..(k + 1) * fan_out];
-                for i in 0..fan_in {
-                    let w = &layer.weights[i * fan_out..(i + 1) * fan_out];
-                    let sum: f64 = w.iter().zip(delta).map(|(w, d)| w * d).sum();
-                    work.previous[k * fan_in + i] = sum * mlp.activation.derivative(a[k * fan_in + i]);
-                }
+            for (p, &av) in previous.iter_mut().zip(a) {
+                *p *= mlp.activation.derivative(av);
             }
-            std::mem::swap(&mut work.deltas, &mut work.previous);
+            work.deltas = previous;
         }
     }
 
@@ -436,7 +453,7 @@ fn step(
         }
     }
     work.gradient = gradient;
-    loss
+    Ok(loss)
 }
 
 #[cfg(test)]
@@ -475,7 +492,9 @@ mod tests {
     fn learns_xor_which_no_linear_model_can() {
         let x = Matrix { rows: 4, cols: 2, data: vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0] };
         let y = [0, 1, 1, 0];
-        let mlp = fit(&x, MlpTarget::Classes { y: &y, classes: 2 }, &settings(vec![8]), &|_| true).expect("fits");
+        let mlp = fit(&x, MlpTarget::Classes { y: &y, classes: 2 }, &settings(vec![8]), &Backend::Cpu, &|_| true)
+            .expect("cpu")
+            .expect("fits");
         let mut p = [0.0; 2];
         for (i, &c) in y.iter().enumerate() {
             mlp.probabilities_row(x.row(i), &mut p);
@@ -507,12 +526,15 @@ mod tests {
                 &MlpSettings { learning_rate: 0.0, ..s.clone() },
                 &mut adam,
                 &mut Work::default(),
+                &Backend::Cpu,
             )
+            .expect("cpu")
         };
         let mut adam = Adam { first: vec![0.0; 27], second: vec![0.0; 27], steps: 0 };
         let mut work = Work::default();
         let before = mlp.clone();
-        step(&mut mlp, &x, &truth, &[0, 1, 2], &MlpSettings { learning_rate: 0.0, ..s.clone() }, &mut adam, &mut work);
+        let zero = MlpSettings { learning_rate: 0.0, ..s.clone() };
+        step(&mut mlp, &x, &truth, &[0, 1, 2], &zero, &mut adam, &mut work, &Backend::Cpu).expect("cpu");
         // With a zero step Adam leaves the weights alone and its first moment is 0.1 × the gradient.
         for (p, analytic) in [(0usize, adam.first[0] * 10.0), (9, adam.first[9] * 10.0), (14, adam.first[14] * 10.0)] {
             let h = 1e-6;

@@ -7,7 +7,9 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{Algorithm, DeviceChoice, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use pipewright_compute::Backend;
+
 use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings};
 use crate::frame::Matrix;
 
@@ -74,16 +76,24 @@ impl Algorithm for KMeansClustering {
                 format!("{} clusters need at least as many rows; the table has {}", settings.k, data.x.rows),
             ));
         }
-        let fitted = kmeans::fit(&data.x, settings, &|start| {
+        let backend = crate::device::backend(ctx, data.x.rows * data.x.cols)?;
+        let fitted = kmeans::fit(&data.x, settings, &backend, &|start| {
             ctx.report_progress(start as f32 / settings.n_init as f32, "k-means starts");
             !ctx.cancel.is_cancelled()
         })
+        .map_err(crate::device::kernel_error)?
         .ok_or(NodeError::Cancelled)?;
         encode_state(&fitted)
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let fitted: KMeansFit = decode_state(model)?;
-        Ok(Prediction::Clusters(kmeans::assign(x, &fitted.centers).into_iter().map(|(c, d)| (c, d.sqrt())).collect()))
+        let backend = device(x.rows * x.cols)?;
+        let assigned = kmeans::assign(x, &fitted.centers, &backend).map_err(crate::device::kernel_error)?;
+        Ok(Prediction::Clusters(assigned.into_iter().map(|(c, d)| (c, d.sqrt())).collect()))
     }
 }

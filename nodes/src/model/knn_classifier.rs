@@ -6,7 +6,9 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use pipewright_compute::Backend;
+
+use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
 use crate::algo::knn::{self, Metric, Weights};
 use crate::frame::Matrix;
 
@@ -120,11 +122,20 @@ impl Algorithm for KNearestNeighbors {
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let state: State = decode_state(model)?;
         let Search { k, metric, weights } = state.search;
         let train = state.memory.matrix();
-        Ok(Prediction::Probabilities(probabilities(x, state.classes, |row, out| {
-            knn::class_shares(&train, &state.y, row, k, metric, weights, out);
-        })))
+        // The work is every query row against every training row.
+        let backend = device(x.rows.saturating_mul(train.rows).saturating_mul(train.cols.max(1)))?;
+        let found = knn::nearest_all(&train, x, k, metric, &backend).map_err(crate::device::kernel_error)?;
+        let mut out = Matrix::zeros(x.rows, state.classes);
+        for (i, neighbours) in found.iter().enumerate() {
+            knn::shares_of(neighbours, &state.y, weights, out.row_mut(i));
+        }
+        Ok(Prediction::Probabilities(out))
     }
 }

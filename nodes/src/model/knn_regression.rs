@@ -6,7 +6,9 @@ use serde_json::Value as Json;
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::knn_classifier::{Memory, Search, knn_params, search};
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use pipewright_compute::Backend;
+
+use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
 use crate::algo::knn;
 use crate::frame::Matrix;
 
@@ -48,15 +50,15 @@ impl Algorithm for KNearestNeighborsRegression {
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        use rayon::prelude::*;
+        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let state: State = decode_state(model)?;
         let Search { k, metric, weights } = state.search;
         let train = state.memory.matrix();
-        Ok(Prediction::Values(
-            (0..x.rows)
-                .into_par_iter()
-                .map(|i| knn::mean_value(&train, &state.y, x.row(i), k, metric, weights))
-                .collect(),
-        ))
+        let backend = device(x.rows.saturating_mul(train.rows).saturating_mul(train.cols.max(1)))?;
+        let found = knn::nearest_all(&train, x, k, metric, &backend).map_err(crate::device::kernel_error)?;
+        Ok(Prediction::Values(found.iter().map(|n| knn::mean_of(n, &state.y, weights)).collect()))
     }
 }

@@ -1,6 +1,5 @@
 //! Linear Regression: ordinary least squares, or ridge with an L2 weight.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -8,6 +7,8 @@ use pipewright_engine::spec::{TuneRange, float};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
+
+use pipewright_compute::{CrossB, crossprod, gram};
 
 use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
 use crate::algo::linalg::solve_spd;
@@ -53,50 +54,28 @@ impl Algorithm for LinearRegression {
         let (x, p) = (&data.x, data.x.cols);
         let n = x.rows as f64;
         let fit_intercept = params.bool("fit_intercept")?;
+        // [X | 1]ᵀ[X | 1] and [X | 1]ᵀy in one pass each; centring follows algebraically from the sums.
+        let backend = crate::device::backend(ctx, x.rows * x.cols)?;
+        let p1 = p + 1;
+        let full = gram(&backend, x.view(), true, None).map_err(crate::device::kernel_error)?;
+        let xy = crossprod(&backend, x.view(), 1, CrossB::Rows { data: y, cols: 1 }, 0, None)
+            .map_err(crate::device::kernel_error)?;
         let (x_mean, y_mean) = if fit_intercept {
-            let mut means = vec![0.0; p];
-            for i in 0..x.rows {
-                means.iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v);
-            }
-            for m in &mut means {
-                *m /= n;
-            }
-            (means, y.iter().sum::<f64>() / n)
+            ((0..p).map(|a| full[p * p1 + a] / n).collect(), xy[p] / n)
         } else {
             (vec![0.0; p], 0.0)
         };
-        // Gram matrix of the centred features and their products with the centred label, by row chunks.
-        let (mut gram, xty) = (0..x.rows)
-            .into_par_iter()
-            .fold(
-                || (vec![0.0; p * p], vec![0.0; p], vec![0.0; p]),
-                |(mut g, mut b, mut row), i| {
-                    row.iter_mut().zip(x.row(i)).zip(&x_mean).for_each(|((r, v), m)| *r = v - m);
-                    let yi = y[i] - y_mean;
-                    for a in 0..p {
-                        b[a] += row[a] * yi;
-                        for c in 0..=a {
-                            g[a * p + c] += row[a] * row[c];
-                        }
-                    }
-                    (g, b, row)
-                },
-            )
-            .map(|(g, b, _)| (g, b))
-            .reduce(
-                || (vec![0.0; p * p], vec![0.0; p]),
-                |(mut g1, mut b1), (g2, b2)| {
-                    g1.iter_mut().zip(&g2).for_each(|(a, b)| *a += b);
-                    b1.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
-                    (g1, b1)
-                },
-            );
+        let mut gram = vec![0.0; p * p];
+        let mut xty = vec![0.0; p];
+        for a in 0..p {
+            xty[a] = xy[a] - n * x_mean[a] * y_mean;
+            for c in 0..p {
+                gram[a * p + c] = full[a * p1 + c] - n * x_mean[a] * x_mean[c];
+            }
+        }
         ctx.check_cancelled()?;
         let l2 = params.float("l2_weight")?;
         for a in 0..p {
-            for c in 0..a {
-                gram[c * p + a] = gram[a * p + c];
-            }
             gram[a * p + a] += l2;
         }
         let (coefficients, regularized) = solve_spd(&gram, &xty, p);

@@ -51,10 +51,12 @@ pub(super) fn fit_logistic(params: &Params, data: &TrainingSet, ctx: &NodeContex
         return Err(NodeError::data("logistic regression needs a class label"));
     };
     let settings = settings(params)?;
-    let fitted = logistic::fit(&data.x, y, classes.len(), settings, |i| {
+    let backend = crate::device::backend(ctx, data.x.rows * data.x.cols)?;
+    let fitted = logistic::fit(&data.x, y, classes.len(), settings, &backend, |i| {
         ctx.report_progress(i as f32 / settings.max_iterations as f32, "Newton iterations");
         !ctx.cancel.is_cancelled()
-    });
+    })
+    .map_err(crate::device::kernel_error)?;
     ctx.check_cancelled()?;
     encode_state(&fitted)
 }

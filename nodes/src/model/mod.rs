@@ -105,6 +105,9 @@ pub enum Prediction {
     },
 }
 
+/// Picks (and records) the backend for an amount of work, in matrix elements.
+pub type DeviceChoice<'a> = dyn Fn(usize) -> Result<pipewright_compute::Backend, NodeError> + 'a;
+
 /// An algorithm behind a learner block.
 pub trait Algorithm: Sync {
     /// Fits and returns the model's state.
@@ -112,6 +115,13 @@ pub trait Algorithm: Sync {
 
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
+
+    /// Predicts with compute kernels where the algorithm has them: `device` gives the backend for a given
+    /// amount of work (rows × columns) and records it; the others predict on the CPU.
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
+        let _ = device;
+        self.predict(model, x)
+    }
 }
 
 /// The algorithm of a learner kind id.

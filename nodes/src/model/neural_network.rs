@@ -8,7 +8,9 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use pipewright_compute::Backend;
+
+use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
 use crate::algo::mlp::{self, Activation, Mlp, MlpSettings, MlpTarget};
 use crate::frame::Matrix;
 
@@ -144,10 +146,15 @@ pub(super) fn fit_mlp(
     ctx: &NodeContext<'_>,
 ) -> Result<Json, NodeError> {
     let settings = mlp_settings(params)?;
-    let fitted = mlp::fit(x, target, &settings, &|epoch| {
+    // A mini-batch times the widest layer: the work of one product.
+    let widest = settings.hidden.iter().copied().chain([x.cols]).max().unwrap_or(1);
+    let batch = settings.batch_size.unwrap_or(200).min(x.rows);
+    let backend = crate::device::backend(ctx, batch * widest)?;
+    let fitted = mlp::fit(x, target, &settings, &backend, &|epoch| {
         ctx.report_progress(epoch as f32 / settings.max_epochs as f32, "epochs");
         !ctx.cancel.is_cancelled()
-    });
+    })
+    .map_err(crate::device::kernel_error)?;
     match fitted {
         Some(fitted) if fitted.loss_curve.last().is_some_and(|l| l.is_finite()) => encode_state(&fitted),
         Some(_) => Err(NodeError::param(
@@ -184,10 +191,14 @@ impl Algorithm for NeuralNetwork {
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let network: Mlp = decode_state(model)?;
-        Ok(Prediction::Probabilities(probabilities(x, model.classes.len(), |row, out| {
-            network.probabilities_row(row, out);
-        })))
+        let backend = device(x.rows * network.widest())?;
+        let p = network.probabilities(x, model.classes.len(), &backend).map_err(crate::device::kernel_error)?;
+        Ok(Prediction::Probabilities(p))
     }
 }
 

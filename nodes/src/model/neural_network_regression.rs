@@ -40,7 +40,12 @@ impl Algorithm for NeuralNetworkRegression {
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(model, x, &|_| Ok(pipewright_compute::Backend::Cpu))
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &super::DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let network: Mlp = decode_state(model)?;
-        Ok(Prediction::Values((0..x.rows).map(|i| network.value_row(x.row(i))).collect()))
+        let backend = device(x.rows * network.widest())?;
+        Ok(Prediction::Values(network.outputs(x, &backend).map_err(crate::device::kernel_error)?))
     }
 }

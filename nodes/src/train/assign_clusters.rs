@@ -16,7 +16,7 @@ use crate::model::{Prediction, algorithm_of};
 pub struct AssignDataToClusters;
 
 /// The table with the cluster of every row and its distance to the cluster centre.
-pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeError> {
+pub(crate) fn assign_table(model: &Model, table: &Table, ctx: Option<&NodeContext<'_>>) -> Result<Table, NodeError> {
     if model.task != Task::Clustering {
         return Err(NodeError::Input {
             port: "model".into(),
@@ -26,7 +26,7 @@ pub(crate) fn assign_table(model: &Model, table: &Table) -> Result<Table, NodeEr
     let algo = algorithm_of(&model.algorithm)?;
     super::score_model::require_features(model, table)?;
     let x = feature_matrix(&table.frame, &model.features)?;
-    let Prediction::Clusters(assignments) = algo.predict(model, &x)? else {
+    let Prediction::Clusters(assignments) = algo.predict_on(model, &x, &super::score_model::device_choice(ctx))? else {
         return Err(NodeError::data("the model did not assign clusters"));
     };
     let mut out = table.clone();
@@ -54,6 +54,6 @@ impl NodeKind for AssignDataToClusters {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(vec![Value::Table(Arc::new(assign_table(&*ctx.model("model")?, &*ctx.table("data")?)?))])
+        Ok(vec![Value::Table(Arc::new(assign_table(&*ctx.model("model")?, &*ctx.table("data")?, Some(ctx))?))])
     }
 }

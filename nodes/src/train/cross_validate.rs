@@ -120,6 +120,7 @@ impl NodeKind for CrossValidateModel {
         .param("stratified", "Stratified folds", ParamKind::Bool, json!(true), "Classification: keep the label's class proportions in every fold. Ignored for regression.")
         .param("positive_class", "Positive class", ParamKind::Text, json!(""), "Two-class metrics are about this class. Empty: the second class in sorted order.")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the fold assignment. Empty: derived from the workflow seed.")
+        .param("fold_column", "Fold column", ParamKind::Column { port: "data" }, Json::Null, "A column that already says each row's fold (for example folds exported from another tool): its distinct values are the folds, in sorted order, and it is not used as a feature. Empty: folds are drawn with the seed.")
         .output("scored", PortType::Table, "Every row scored by the model that did not see it, with its fold number")
         .output("report", PortType::Report, "Metrics of each fold, their mean and standard deviation")
     }
@@ -133,7 +134,15 @@ impl NodeKind for CrossValidateModel {
                 message: format!("{} is a clustering learner: cross-validation needs a label", learner.name),
             });
         }
-        let folds = ctx.params.count("folds")?;
+        let given = match ctx.params.optional_text("fold_column") {
+            Some(column) => Some(given_folds(&table, column)?),
+            None => None,
+        };
+        let (table, given) = match given {
+            Some((table, fold_of, folds)) => (Arc::new(table), Some((fold_of, folds))),
+            None => (table, None),
+        };
+        let folds = given.as_ref().map_or(ctx.params.count("folds"), |g| Ok(g.1))?;
         let n = table.height();
         if n < folds {
             return Err(NodeError::param(
@@ -150,11 +159,15 @@ impl NodeKind for CrossValidateModel {
         let classification = !learner.tasks.contains(&Task::Regression);
         let labels =
             text_values(&table.frame, &label).map_err(|_| crate::frame::missing_column(&table.frame, &label))?;
-        if classification {
-            check_class_counts(&labels, folds)?;
-        }
-        let strata = (classification && ctx.params.bool("stratified")?).then_some(labels);
-        let fold_of = assign_folds(n, folds, ctx.params.seed("seed")?, strata.as_deref());
+        let fold_of = if let Some((fold_of, _)) = given {
+            fold_of
+        } else {
+            if classification {
+                check_class_counts(&labels, folds)?;
+            }
+            let strata = (classification && ctx.params.bool("stratified")?).then_some(labels);
+            assign_folds(n, folds, ctx.params.seed("seed")?, strata.as_deref())
+        };
         let options = EvaluateOptions {
             positive_class: ctx.params.optional_text("positive_class"),
             silhouette_sample: 2000,
@@ -184,6 +197,35 @@ impl NodeKind for CrossValidateModel {
             Value::Report(Arc::new(Report { evaluations: report })),
         ])
     }
+}
+
+/// The folds a column gives: its distinct values in sorted order (numerically when they are all numbers) are
+/// folds 0, 1, …; returns the table without that column, each row's fold, and the number of folds.
+fn given_folds(table: &Table, column: &str) -> Result<(Table, Vec<usize>, usize), NodeError> {
+    let values = text_values(&table.frame, column).map_err(|_| crate::frame::missing_column(&table.frame, column))?;
+    if let Some(row) = values.iter().position(Option::is_none) {
+        return Err(NodeError::param(
+            "fold_column",
+            format!("row {} has no fold in column \"{column}\": every row needs one", row + 1),
+        ));
+    }
+    let values: Vec<String> = values.into_iter().flatten().collect();
+    let mut distinct: Vec<&String> = values.iter().collect();
+    distinct.sort_unstable_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Err(NodeError::param("fold_column", format!("column \"{column}\" names fewer than two folds")));
+    }
+    let index: std::collections::HashMap<&String, usize> = distinct.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let fold_of = values.iter().map(|v| index[v]).collect();
+    let folds = distinct.len();
+    let mut rest = table.clone();
+    rest.frame = rest.frame.drop(column)?;
+    rest.roles.remove(column);
+    Ok((rest, fold_of, folds))
 }
 
 /// The scored folds put back in the input's row order, with a fold column (1-based).

@@ -8,6 +8,8 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
 };
 
+use pipewright_compute::Backend;
+
 use crate::frame::feature_matrix;
 use crate::model::{Prediction, algorithm_of};
 
@@ -36,16 +38,26 @@ pub(crate) fn require_features(model: &Model, table: &Table) -> Result<(), NodeE
     }
 }
 
-/// The table with the model's predictions added.
+/// The table with the model's predictions added, computed on the CPU.
 pub fn score(model: &Model, table: &Table) -> Result<Table, NodeError> {
+    score_in(model, table, None)
+}
+
+/// The backend chooser of a block: the run's device policy when a block runs, else the CPU.
+pub(crate) fn device_choice<'a>(ctx: Option<&'a NodeContext<'a>>) -> impl Fn(usize) -> Result<Backend, NodeError> + 'a {
+    move |work| ctx.map_or(Ok(Backend::Cpu), |c| crate::device::backend(c, work))
+}
+
+/// The table with the model's predictions added, on the run's device when `ctx` is given.
+pub fn score_in(model: &Model, table: &Table, ctx: Option<&NodeContext<'_>>) -> Result<Table, NodeError> {
     if model.task == Task::Clustering {
-        return super::assign_clusters::assign_table(model, table);
+        return super::assign_clusters::assign_table(model, table, ctx);
     }
     let algo = algorithm_of(&model.algorithm)?;
     require_features(model, table)?;
     let x = feature_matrix(&table.frame, &model.features)?;
     let mut out = table.clone();
-    match algo.predict(model, &x)? {
+    match algo.predict_on(model, &x, &device_choice(ctx))? {
         Prediction::Probabilities(p) => {
             let labels: Vec<&str> = (0..p.rows)
                 .map(|i| {
@@ -99,6 +111,6 @@ impl NodeKind for ScoreModel {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(vec![Value::Table(Arc::new(score(&*ctx.model("model")?, &*ctx.table("data")?)?))])
+        Ok(vec![Value::Table(Arc::new(score_in(&*ctx.model("model")?, &*ctx.table("data")?, Some(ctx))?))])
     }
 }

@@ -69,7 +69,7 @@ impl NodeKind for TrainClusteringModel {
             classes: Vec::new(),
             state,
         };
-        let assigned = assign_table(&model, &table)?;
+        let assigned = assign_table(&model, &table, Some(ctx))?;
         Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
     }
 }

@@ -11,7 +11,11 @@ use pipewright_engine::{
 };
 
 use super::chosen_columns;
-use crate::frame::{numeric_feature_columns, numeric_values};
+use pipewright_compute::column_stats;
+
+use pipewright_engine::ColumnType;
+
+use crate::frame::{missing_column, nan_values, numeric_feature_columns, numeric_values};
 
 pub(super) const ID: &str = "transform.normalize_data";
 
@@ -32,25 +36,20 @@ struct State {
     columns: Vec<Scaling>,
 }
 
-fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
-    let method = params.text("method")?.to_owned();
-    let columns = chosen_columns(table, params.columns("columns"), numeric_feature_columns)?;
+fn fit(ctx: &NodeContext<'_>, table: &Table) -> Result<State, NodeError> {
+    let method = ctx.params.text("method")?.to_owned();
+    let columns = chosen_columns(table, ctx.params.columns("columns"), numeric_feature_columns)?;
+    let values = columns.iter().map(|c| nan_values(&table.frame, c)).collect::<Result<Vec<_>, _>>()?;
+    let backend = crate::device::backend(ctx, table.frame.height() * columns.len())?;
+    let slices: Vec<&[f64]> = values.iter().map(Vec::as_slice).collect();
+    let stats = column_stats(&backend, &slices).map_err(crate::device::kernel_error)?;
     let mut out = Vec::with_capacity(columns.len());
-    for column in columns {
-        let present: Vec<f64> = numeric_values(&table.frame, &column)?.into_iter().flatten().collect();
-        if present.is_empty() {
+    for (column, s) in columns.into_iter().zip(stats) {
+        if s.count == 0 {
             return Err(NodeError::data(format!("column \"{column}\" has no values to normalize")));
         }
-        let n = present.len() as f64;
-        let (shift, spread) = if method == "minmax" {
-            let min = present.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (min, max - min)
-        } else {
-            let mean = present.iter().sum::<f64>() / n;
-            // Population standard deviation (ddof = 0), as scikit-learn's StandardScaler.
-            (mean, (present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt())
-        };
+        // z-score uses the population standard deviation (ddof = 0), as scikit-learn's StandardScaler.
+        let (shift, spread) = if method == "minmax" { (s.min, s.max - s.min) } else { (s.mean, s.variance.sqrt()) };
         // A constant column maps to 0.
         out.push(Scaling { column, shift, scale: if spread > 0.0 { spread } else { 1.0 } });
     }
@@ -60,9 +59,15 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
 fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     let mut frame = table.frame.clone();
     for s in &state.columns {
-        let values: Vec<Option<f64>> =
-            numeric_values(&frame, &s.column)?.into_iter().map(|v| v.map(|x| (x - s.shift) / s.scale)).collect();
-        frame.with_column(Column::new(s.column.as_str().into(), values))?;
+        let column = frame.column(&s.column).map_err(|_| missing_column(&frame, &s.column))?;
+        if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
+            // Reuses the clear "not numbers" message.
+            numeric_values(&frame, &s.column)?;
+        }
+        let cast = column.cast(&DataType::Float64)?;
+        let scaled: Float64Chunked =
+            cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan()).map(|x| (x - s.shift) / s.scale)).collect();
+        frame.with_column(scaled.with_name(s.column.as_str().into()).into_column())?;
     }
     Ok(table.with_frame(frame))
 }
@@ -93,7 +98,7 @@ impl NodeKind for NormalizeData {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let table = ctx.table("data")?;
-        let state = fit(&table, ctx.params)?;
+        let state = fit(ctx, &table)?;
         let scaled = replay(&state, &table)?;
         super::fitted_outputs(ID, "Normalize Data", &state, scaled)
     }
