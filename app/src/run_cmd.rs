@@ -192,6 +192,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
         target: args.to.clone(),
         device: args.device,
         disk_cache: (!args.no_cache).then(|| DiskCache::for_project(&project)),
+        // Nothing reads a table once its consumers have run: a headless run holds only what is still needed.
+        release_intermediate: true,
         ..RunOptions::default()
     };
     // Ctrl-C stops the run: blocks not yet started are skipped, running ones stop at their next check.
@@ -299,7 +301,7 @@ fn json_result(workflow: &Workflow, path: &Path, report: &RunReport, device: Dev
                 // Where the block's kernels ran; null for cache hits, skipped nodes and blocks without kernels.
                 "device": n.device,
                 "error": error,
-                "outputs": n.outputs.iter().map(Value::summary).collect::<Vec<_>>(),
+                "outputs": n.summaries,
             })
         })
         .collect();

@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub memory_cache: Option<Arc<MemoryCache>>,
     /// Cache kept across processes.
     pub disk_cache: Option<DiskCache>,
+    /// Drop a node's tables and models as soon as every block that reads them has run (reports are kept),
+    /// so a headless run holds only what is still needed. The designer keeps every output to show it.
+    pub release_intermediate: bool,
 }
 
 /// What happened to one node.
@@ -73,6 +76,8 @@ pub struct NodeOutcome {
     pub fingerprint: String,
     /// Where its kernels ran, for blocks that ran and use the compute kernels.
     pub device: Option<String>,
+    /// One-line summaries of its outputs (kept when `release_intermediate` drops the outputs themselves).
+    pub summaries: Vec<String>,
 }
 
 /// The result of a run.
@@ -232,6 +237,8 @@ pub fn canonical_json(value: &Json) -> String {
 struct Shared {
     ready: VecDeque<usize>,
     waiting_inputs: HashMap<usize, usize>,
+    /// Per node, the successors that have not run yet (for `release_intermediate`).
+    readers_left: HashMap<usize, usize>,
     running: usize,
     outcomes: HashMap<usize, NodeOutcome>,
 }
@@ -260,7 +267,14 @@ pub fn run(
         }
     }
     let ready: VecDeque<usize> = plan.order.iter().copied().filter(|i| waiting_inputs[i] == 0).collect();
-    let shared = Mutex::new(Shared { ready, waiting_inputs, running: 0, outcomes: HashMap::new() });
+    let mut predecessors: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (&from, tos) in &successors {
+        for &to in tos {
+            predecessors.entry(to).or_default().push(from);
+        }
+    }
+    let readers_left = successors.iter().map(|(&from, tos)| (from, tos.len())).collect();
+    let shared = Mutex::new(Shared { ready, waiting_inputs, readers_left, running: 0, outcomes: HashMap::new() });
     let wake = Condvar::new();
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
@@ -282,7 +296,8 @@ pub fn run(
         }
         for _ in 0..threads {
             let to_disk = options.disk_cache.is_some().then(|| to_disk.clone());
-            let (shared, wake, plan, index, successors) = (&shared, &wake, &plan, &index, &successors);
+            let (shared, wake, plan, index, successors, predecessors) =
+                (&shared, &wake, &plan, &index, &successors, &predecessors);
             scope.spawn(move || {
                 loop {
                     let next = {
@@ -321,6 +336,19 @@ pub fn run(
                             }
                         }
                     }
+                    if options.release_intermediate {
+                        for &from in predecessors.get(&next).map_or(&[][..], Vec::as_slice) {
+                            let left = state.readers_left.get_mut(&from).map_or(0, |n| {
+                                *n -= 1;
+                                *n
+                            });
+                            if let (0, Some(done)) = (left, state.outcomes.get_mut(&from))
+                                && !done.outputs.iter().any(|v| matches!(v, crate::value::Value::Report(_)))
+                            {
+                                done.outputs = Arc::default();
+                            }
+                        }
+                    }
                     state.outcomes.insert(next, outcome);
                     wake.notify_all();
                 }
@@ -342,6 +370,7 @@ pub fn run(
                 outputs: Arc::default(),
                 fingerprint: plan.fingerprints[i].clone(),
                 device: None,
+                summaries: Vec::new(),
             }
         });
         nodes.push(outcome);
@@ -365,10 +394,11 @@ fn run_node(
 ) -> NodeOutcome {
     let node = &workflow.nodes[i];
     let fingerprint = plan.fingerprints[i].clone();
-    let outcome = |status, duration, outputs| NodeOutcome {
+    let outcome = |status, duration, outputs: Outputs| NodeOutcome {
         node: node.id.clone(),
         status,
         duration,
+        summaries: outputs.iter().map(crate::value::Value::summary).collect(),
         outputs,
         fingerprint: fingerprint.clone(),
         device: None,

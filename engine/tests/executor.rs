@@ -364,3 +364,18 @@ fn run_up_to_a_node_ignores_problems_elsewhere() {
         .expect("the target's part is valid");
     assert!(report.success);
 }
+
+#[test]
+fn a_headless_run_releases_tables_once_their_readers_ran_and_keeps_the_results() {
+    let options = RunOptions { release_intermediate: true, ..RunOptions::default() };
+    let report = run(&diamond(0), &catalog(), &options, &|_| {}).expect("runs");
+    assert!(report.success);
+    assert_eq!(first_x(&report, "a2"), 3.0, "the last node keeps its output");
+    for read in ["s1", "s2", "a1"] {
+        let outcome = report.node(read).expect("ran");
+        assert!(outcome.outputs.is_empty(), "{read}'s table is released once its readers ran");
+        assert_eq!(outcome.summaries.len(), 1, "{read} keeps the summary of what it produced");
+    }
+    let kept = run(&diamond(0), &catalog(), &RunOptions::default(), &|_| {}).expect("runs");
+    assert!(!kept.node("a1").expect("ran").outputs.is_empty(), "the designer's runs keep every output");
+}

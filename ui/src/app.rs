@@ -351,11 +351,10 @@ impl Designer {
     pub fn run(&mut self, target: Option<String>, ctx: &egui::Context) {
         let catalog = self.catalog.clone();
         let device = self.settings.device();
-        if device == pipewright_engine::Device::Gpu {
-            self.notify(
-                "Cannot run on the GPU: this build has no GPU kernels yet; choose the cpu or auto device",
-                true,
-            );
+        if device == pipewright_engine::Device::Gpu
+            && let Err(e) = pipewright_compute::shared()
+        {
+            self.notify(&format!("Cannot run on the GPU: {e}; choose the cpu or auto device"), true);
             return;
         }
         let Some(tab) = self.active_tab_mut() else { return };
@@ -774,9 +773,8 @@ impl Designer {
         if before != self.settings.device {
             self.save_settings();
         }
-        // Every block computes on the CPU until the GPU kernels land; say so rather than imply otherwise.
-        ui.label(RichText::new("in use: CPU").color(theme::weak_text(dark)))
-            .on_hover_text("auto picks a GPU when one exists and the work pays off; this build computes on the CPU");
+        let (text, hover) = device_in_use(&self.settings.device);
+        ui.label(RichText::new(text).color(theme::weak_text(dark))).on_hover_text(hover);
     }
 
     fn tab_strip_ui(&mut self, ui: &mut Ui) {
@@ -1304,5 +1302,35 @@ pub fn new_node(workflow: &Workflow, spec: &pipewright_engine::NodeSpec, positio
         title: None,
         params: std::collections::BTreeMap::new(),
         position,
+    }
+}
+
+/// The top bar's "in use" text for a device setting, and its tooltip. The adapter is looked up once.
+fn device_in_use(setting: &str) -> (String, String) {
+    static ADAPTER: std::sync::OnceLock<Option<pipewright_compute::AdapterInfo>> = std::sync::OnceLock::new();
+    let adapter = ADAPTER.get_or_init(|| pipewright_compute::adapters().into_iter().next());
+    let hardware = adapter.as_ref().filter(|a| !a.software);
+    let threshold = pipewright_compute::AUTO_MIN_ELEMENTS;
+    match (setting, adapter) {
+        ("cpu", _) => ("in use: CPU".into(), "Every kernel runs on the CPU (multi-threaded).".into()),
+        ("gpu", Some(a)) => (
+            format!("in use: {}", a.name),
+            format!(
+                "Kernels run on {}{}.",
+                a.label(),
+                if a.software { ", a software adapter (CPU speed)" } else { "" }
+            ),
+        ),
+        ("gpu", None) => ("no GPU".into(), "No GPU adapter was found: runs on the gpu device are refused.".into()),
+        (_, _) => match hardware {
+            Some(a) => (
+                format!("in use: {} / CPU", a.name),
+                format!(
+                    "auto: kernels with at least {threshold} cells (rows × columns) run on {}, smaller ones on the CPU.",
+                    a.label()
+                ),
+            ),
+            None => ("in use: CPU".into(), "auto: no hardware GPU was found, so every kernel runs on the CPU.".into()),
+        },
     }
 }

@@ -97,8 +97,9 @@ fn status_ui(ui: &mut Ui, runtime: &Runtime, node: &str, dark: bool) {
         Phase::Skipped(message) => {
             ui.colored_label(theme::warning(dark), format!("Skipped: {message}"));
         }
-        Phase::Done { duration } => {
-            ui.colored_label(theme::success(dark), format!("Done in {}", format_duration(*duration)));
+        Phase::Done { duration, device } => {
+            let on = device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
+            ui.colored_label(theme::success(dark), format!("Done in {}{on}", format_duration(*duration)));
         }
         other => {
             ui.label(RichText::new(other.label()).color(theme::weak_text(dark)));

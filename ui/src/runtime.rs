@@ -35,6 +35,8 @@ pub enum Phase {
     Done {
         /// How long it took.
         duration: Duration,
+        /// Where its kernels ran, for blocks with compute kernels.
+        device: Option<String>,
     },
     /// Failed with this message.
     Failed(String),
@@ -52,7 +54,7 @@ impl Phase {
             Self::Running { fraction: Some(f), .. } => format!("running {:.0}%", f * 100.0),
             Self::Running { fraction: None, .. } => "running".into(),
             Self::Cached => "cached".into(),
-            Self::Done { duration } => format!("done in {}", format_duration(*duration)),
+            Self::Done { duration, .. } => format!("done in {}", format_duration(*duration)),
             Self::Failed(_) => "failed".into(),
             Self::Skipped(_) => "skipped".into(),
         }
@@ -257,6 +259,8 @@ impl Runtime {
             threads: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             memory_cache: Some(self.memory_cache.clone()),
             disk_cache: settings.disk_cache_dir.as_deref().map(DiskCache::for_project),
+            // The designer shows every block's results.
+            release_intermediate: false,
         };
         let workflow = workflow.clone();
         let catalog = catalog.clone();
@@ -312,8 +316,8 @@ impl Runtime {
             Event::NodeCached { node, .. } => {
                 self.phases.insert(node, Phase::Cached);
             }
-            Event::NodeFinished { node, duration, .. } => {
-                self.phases.insert(node, Phase::Done { duration });
+            Event::NodeFinished { node, duration, device, .. } => {
+                self.phases.insert(node, Phase::Done { duration, device });
             }
             Event::NodeFailed { node, message } => {
                 self.phases.insert(node, Phase::Failed(message));
@@ -335,7 +339,7 @@ impl Runtime {
             let phase = match &outcome.status {
                 NodeStatus::Finished => {
                     summary.ran += 1;
-                    Phase::Done { duration: outcome.duration }
+                    Phase::Done { duration: outcome.duration, device: outcome.device.clone() }
                 }
                 NodeStatus::Cached { .. } => {
                     summary.cached += 1;
