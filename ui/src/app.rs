@@ -354,7 +354,7 @@ impl Designer {
         if device == pipewright_engine::Device::Gpu
             && let Err(e) = pipewright_compute::shared()
         {
-            self.notify(&format!("Cannot run on the GPU: {e}; choose the cpu or auto device"), true);
+            self.notify(format!("Cannot run on the GPU: {e}; choose the cpu or auto device"), true);
             return;
         }
         let Some(tab) = self.active_tab_mut() else { return };

@@ -27,8 +27,17 @@ impl Default for CsvSettings {
     }
 }
 
-/// Reads UTF-8 CSV bytes into a frame.
+/// Reads UTF-8 CSV bytes into a frame: with the purpose-built reader when the file has its simple shape,
+/// else with Polars.
 pub fn read_csv_bytes(bytes: &[u8], settings: &CsvSettings) -> Result<DataFrame, NodeError> {
+    match super::fast_csv::read(bytes, settings) {
+        Some(frame) => Ok(frame),
+        None => read_with_polars(bytes, settings),
+    }
+}
+
+/// Reads UTF-8 CSV bytes with Polars, naming the line and column of a malformed row.
+pub(super) fn read_with_polars(bytes: &[u8], settings: &CsvSettings) -> Result<DataFrame, NodeError> {
     let mut parse = CsvParseOptions::default()
         .with_separator(settings.delimiter)
         .with_quote_char(settings.quote)

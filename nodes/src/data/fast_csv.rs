@@ -1,0 +1,375 @@
+//! A purpose-built reader for the common shape of CSV file: a header, no quoted fields, integer, decimal and
+//! text columns. It splits the file into line-aligned chunks parsed in parallel, and parses decimals exactly
+//! (an integer mantissa divided by a power of ten, one correctly rounded operation) without a per-field
+//! allocation. Anything outside that shape — quotes, exponents, booleans, overlong or malformed rows, values
+//! that do not fit the inferred type — returns `None`, and the caller reads the file with Polars, whose
+//! results and error messages are the reference this reader matches.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::csv_reading::CsvSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Float,
+    Text,
+}
+
+/// One column's parsed chunk.
+enum Cells {
+    Int(Vec<i64>, Vec<bool>),
+    Float(Vec<f64>, Vec<bool>),
+    /// Byte ranges into the file; `None` is missing.
+    Text(Vec<Option<(u32, u32)>>),
+}
+
+/// What a field looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Empty,
+    Int,
+    Float,
+    /// Clearly text: has a byte no number, boolean or special float word could have.
+    Text,
+    /// Could be read as a number, boolean or special value by another parser: leave the file to Polars.
+    Ambiguous,
+}
+
+fn shape(field: &[u8]) -> Shape {
+    if field.is_empty() {
+        return Shape::Empty;
+    }
+    if parse_int(field).is_some() {
+        return Shape::Int;
+    }
+    if parse_float(field).is_some() {
+        return Shape::Float;
+    }
+    let numeric_bytes = field.iter().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    let lower = field.to_ascii_lowercase();
+    let word = matches!(
+        lower.as_slice(),
+        b"true" | b"false" | b"inf" | b"+inf" | b"-inf" | b"infinity" | b"-infinity" | b"nan" | b"null" | b"none"
+    );
+    if numeric_bytes || word || field[0].is_ascii_whitespace() || field[field.len() - 1].is_ascii_whitespace() {
+        Shape::Ambiguous
+    } else {
+        Shape::Text
+    }
+}
+
+/// `-?[0-9]{1,18}`.
+fn parse_int(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field.first()? {
+        b'-' => (true, &field[1..]),
+        _ => (false, field),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -value } else { value })
+}
+
+const POWERS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// `-?[0-9]+\.[0-9]+` with at most 15 digits: the mantissa and 10^k are exact in f64, so one division gives
+/// the correctly rounded value, the same as any exact parser.
+fn parse_float(field: &[u8]) -> Option<f64> {
+    let (negative, rest) = match field.first()? {
+        b'-' => (true, &field[1..]),
+        _ => (false, field),
+    };
+    let dot = rest.iter().position(|&b| b == b'.')?;
+    let (whole, fraction) = (&rest[..dot], &rest[dot + 1..]);
+    if whole.is_empty() || fraction.is_empty() || whole.len() + fraction.len() > 15 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    for &b in whole.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    let value = mantissa as f64 / POWERS[fraction.len()];
+    Some(if negative { -value } else { value })
+}
+
+/// The lines of `body`, without their line ends; `None` for an empty line inside the body.
+fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// Reads `bytes` when they have the simple shape, else `None`.
+pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
+    let quote = settings.quote.unwrap_or(0);
+    if !settings.has_header
+        || !settings.null_markers.is_empty()
+        || bytes.starts_with(&[0xEF, 0xBB, 0xBF])
+        || (settings.quote.is_some() && bytes.contains(&quote))
+    {
+        return None;
+    }
+    let sep = settings.delimiter;
+    let header_end = bytes.iter().position(|&b| b == b'\n')?;
+    let header = bytes[..header_end].strip_suffix(b"\r").unwrap_or(&bytes[..header_end]);
+    let names: Vec<&str> = header.split(|&b| b == sep).map(|n| std::str::from_utf8(n).ok()).collect::<Option<_>>()?;
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    if names.iter().any(|n| n.is_empty()) || unique.len() != names.len() {
+        return None;
+    }
+    let mut body = &bytes[header_end + 1..];
+    while let Some(b) = body.strip_suffix(b"\n") {
+        body = b.strip_suffix(b"\r").unwrap_or(b);
+    }
+    if body.is_empty() {
+        return None;
+    }
+    let cols = names.len();
+
+    let kinds = infer(body, sep, settings.infer_rows, cols)?;
+
+    // Line-aligned chunks, parsed in parallel.
+    let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
+    let pieces = (rayon::current_num_threads() * 4).max(1);
+    let target = body.len().div_ceil(pieces).max(1 << 16);
+    let mut bounds = vec![0];
+    let mut at = 0;
+    while at < body.len() {
+        let next = (at + target).min(body.len());
+        let end = body[next..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| next + p + 1);
+        bounds.push(end);
+        at = end;
+    }
+    let chunks: Vec<Vec<Cells>> = bounds
+        .par_windows(2)
+        .map(|w| parse_chunk(bytes, offset + w[0], &body[w[0]..w[1]], sep, &kinds))
+        .collect::<Option<_>>()?;
+
+    let columns = build_columns(bytes, &names, &kinds, &chunks);
+    DataFrame::new_infer_height(columns).ok()
+}
+
+/// Column types from the first `infer_rows` rows, as Polars infers them; `None` when a value is outside the
+/// simple shape or a column has no value there.
+fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize) -> Option<Vec<Kind>> {
+    // Types from the first rows, as Polars infers them.
+    let mut seen = vec![Shape::Empty; cols];
+    for line in lines(body).take(infer_rows.max(1)) {
+        if line.is_empty() {
+            return None;
+        }
+        for (j, field) in line.split(|&b| b == sep).enumerate() {
+            let s = shape(field);
+            let slot = seen.get_mut(j)?;
+            *slot = match (*slot, s) {
+                (_, Shape::Ambiguous) | (Shape::Ambiguous, _) => return None,
+                (a, Shape::Empty) => a,
+                (Shape::Empty, b) => b,
+                (Shape::Text, _) | (_, Shape::Text) => Shape::Text,
+                (Shape::Float, _) | (_, Shape::Float) => Shape::Float,
+                (Shape::Int, Shape::Int) => Shape::Int,
+            };
+        }
+    }
+    seen.iter()
+        .map(|s| match s {
+            Shape::Int => Some(Kind::Int),
+            Shape::Float => Some(Kind::Float),
+            Shape::Text => Some(Kind::Text),
+            // A column empty in every inferred row: its type is Polars' call.
+            Shape::Empty | Shape::Ambiguous => None,
+        })
+        .collect::<Option<_>>()
+}
+
+/// The parsed chunks as Polars columns, in file order.
+fn build_columns(bytes: &[u8], names: &[&str], kinds: &[Kind], chunks: &[Vec<Cells>]) -> Vec<Column> {
+    let mut columns = Vec::with_capacity(names.len());
+    for (j, (name, kind)) in names.iter().zip(kinds).enumerate() {
+        let name: PlSmallStr = (*name).into();
+        let column = match kind {
+            Kind::Int => {
+                let iter = chunks.iter().flat_map(|c| match &c[j] {
+                    Cells::Int(v, ok) => v.iter().zip(ok).map(|(v, ok)| ok.then_some(*v)).collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                });
+                Int64Chunked::from_iter_options(name, iter).into_column()
+            }
+            Kind::Float => {
+                let all_present = chunks.iter().all(|c| matches!(&c[j], Cells::Float(_, ok) if ok.iter().all(|&o| o)));
+                if all_present {
+                    let values: Vec<f64> = chunks
+                        .iter()
+                        .flat_map(|c| match &c[j] {
+                            Cells::Float(v, _) => v.as_slice(),
+                            _ => &[],
+                        })
+                        .copied()
+                        .collect();
+                    Float64Chunked::from_vec(name, values).into_column()
+                } else {
+                    let iter = chunks.iter().flat_map(|c| match &c[j] {
+                        Cells::Float(v, ok) => v.iter().zip(ok).map(|(v, ok)| ok.then_some(*v)).collect::<Vec<_>>(),
+                        _ => Vec::new(),
+                    });
+                    Float64Chunked::from_iter_options(name, iter).into_column()
+                }
+            }
+            Kind::Text => {
+                let iter = chunks.iter().flat_map(|c| match &c[j] {
+                    Cells::Text(ranges) => ranges
+                        .iter()
+                        .map(|r| r.and_then(|(s, e)| std::str::from_utf8(&bytes[s as usize..e as usize]).ok()))
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                });
+                StringChunked::from_iter_options(name, iter).into_column()
+            }
+        };
+        columns.push(column);
+    }
+    columns
+}
+
+/// Parses one chunk (`start` is its offset in the file, for text ranges).
+fn parse_chunk(file: &[u8], start: usize, chunk: &[u8], sep: u8, kinds: &[Kind]) -> Option<Vec<Cells>> {
+    if file.len() > u32::MAX as usize {
+        return None;
+    }
+    #[allow(clippy::naive_bytecount, reason = "one pass to size the columns")]
+    let rows = chunk.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut cells: Vec<Cells> = kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Int => Cells::Int(Vec::with_capacity(rows), Vec::with_capacity(rows)),
+            Kind::Float => Cells::Float(Vec::with_capacity(rows), Vec::with_capacity(rows)),
+            Kind::Text => Cells::Text(Vec::with_capacity(rows)),
+        })
+        .collect();
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let line_end = chunk[pos..].iter().position(|&b| b == b'\n').map_or(chunk.len(), |p| pos + p);
+        let line = &chunk[pos..line_end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // A blank line: Polars' rules for it apply.
+            return None;
+        }
+        let mut fields = line.split(|&b| b == sep);
+        for column in &mut cells {
+            // A short row's trailing cells are missing, as Polars and pandas read them.
+            let field = fields.next().unwrap_or(&[]);
+            match column {
+                Cells::Int(values, present) => {
+                    if field.is_empty() {
+                        values.push(0);
+                        present.push(false);
+                    } else {
+                        values.push(parse_int(field)?);
+                        present.push(true);
+                    }
+                }
+                Cells::Float(values, present) => {
+                    if field.is_empty() {
+                        values.push(0.0);
+                        present.push(false);
+                    } else {
+                        values.push(parse_float(field).or_else(|| parse_int(field).map(|v| v as f64))?);
+                        present.push(true);
+                    }
+                }
+                Cells::Text(ranges) => {
+                    if field.is_empty() {
+                        ranges.push(None);
+                    } else {
+                        let s = start + (field.as_ptr() as usize - chunk.as_ptr() as usize);
+                        ranges.push(Some((s as u32, (s + field.len()) as u32)));
+                    }
+                }
+            }
+        }
+        if fields.next().is_some() {
+            // More fields than the header: malformed, and Polars' error names the line.
+            return None;
+        }
+        pos = line_end + 1;
+    }
+    Some(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &DataFrame, b: &DataFrame) {
+        assert_eq!(a.schema(), b.schema());
+        assert!(a.equals_missing(b), "{a}\n{b}");
+    }
+
+    fn polars(bytes: &[u8]) -> DataFrame {
+        super::super::csv_reading::read_with_polars(bytes, &CsvSettings::default()).expect("polars reads it")
+    }
+
+    #[test]
+    fn decimals_are_exact_and_match_polars() {
+        for text in ["0.1", "-0.000001", "123456.654321", "9.999999", "-1234567.891234", "1.5", "0.300000"] {
+            let exact: f64 = text.parse().expect("a number");
+            assert_eq!(parse_float(text.as_bytes()), Some(exact), "{text}");
+        }
+        assert_eq!(parse_float(b"1e5"), None);
+        assert_eq!(parse_float(b".5"), None);
+        assert_eq!(parse_float(b"1234567890.1234567"), None, "16 digits go to the exact general parser");
+    }
+
+    #[test]
+    fn the_simple_shape_reads_like_polars() {
+        let csv = b"a,b,c,label\n1.5,x,,0\n-2.25,,3,1\n,yy,4,1\r\n0.000001,z,5,0\n";
+        let fast = read(csv, &CsvSettings { infer_rows: 10, ..CsvSettings::default() }).expect("simple shape");
+        same(&fast, &polars(csv));
+        // Types inferred from the first row only; a later decimal in an integer column is Polars' to report.
+        let late = b"n\n1\n2.5\n";
+        assert!(read(late, &CsvSettings { infer_rows: 1, ..CsvSettings::default() }).is_none());
+        // Short rows read their missing cells as missing.
+        let short = b"a,b\n1,2\n3\n";
+        same(&read(short, &CsvSettings::default()).expect("simple"), &polars(short));
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_polars() {
+        for csv in [
+            &b"a,b\n\"q\",1\n"[..],
+            b"a,b\n1,2,3\n",
+            b"a,a\n1,2\n",
+            b"a,b\ntrue,1\n",
+            b"a,b\n1e5,1\n",
+            b"a,b\nnan,1\n",
+            b"a,b\n1,2\n\n3,4\n",
+            b"a\n\n",
+        ] {
+            assert!(read(csv, &CsvSettings::default()).is_none(), "{}", String::from_utf8_lossy(csv));
+        }
+    }
+
+    #[test]
+    fn many_chunks_keep_the_row_order() {
+        use std::fmt::Write as _;
+        let mut csv = String::from("i,x,t\n");
+        for i in 0..200_000 {
+            let _ = writeln!(csv, "{i},{}.{:06},w{}", i % 97, i % 1_000_000, i % 13);
+        }
+        let fast = read(csv.as_bytes(), &CsvSettings::default()).expect("simple shape");
+        same(&fast, &polars(csv.as_bytes()));
+    }
+}
