@@ -206,9 +206,21 @@ fn file_hash(path: &Path) -> Vec<u8> {
     {
         return hash.clone();
     }
-    let mut hasher = blake3::Hasher::new();
-    let hash = match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
-        Ok(_) => hasher.finalize().as_bytes().to_vec(),
+    // Large reads let blake3 hash many 1 KiB chunks at once with SIMD.
+    let hashed = std::fs::File::open(path).and_then(|mut file| {
+        use std::io::Read as _;
+        let mut hasher = blake3::Hasher::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                return Ok(hasher.finalize().as_bytes().to_vec());
+            }
+            hasher.update(&buffer[..n]);
+        }
+    });
+    let hash = match hashed {
+        Ok(hash) => hash,
         Err(e) => return format!("unreadable: {e}").into_bytes(),
     };
     if let Some((len, modified)) = stamp

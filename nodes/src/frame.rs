@@ -123,26 +123,35 @@ pub fn numeric_feature_columns(table: &Table) -> Vec<String> {
 
 /// Reads the named columns into a matrix; text columns and missing values are errors that say what to do.
 pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    use rayon::prelude::*;
     let rows = frame.height();
-    let mut m = Matrix::zeros(rows, features.len());
-    for (j, name) in features.iter().enumerate() {
-        let values = numeric_values(frame, name)?;
-        let missing = values.iter().filter(|v| v.is_none()).count();
+    let cols = features.len();
+    let columns: Vec<Vec<f64>> = features.par_iter().map(|name| nan_values(frame, name)).collect::<Result<_, _>>()?;
+    for (name, values) in features.iter().zip(&columns) {
+        let missing = values.iter().filter(|v| v.is_nan()).count();
         if missing > 0 {
             return Err(NodeError::data(format!(
                 "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
             )));
         }
-        let infinite = values.iter().flatten().filter(|v| v.is_infinite()).count();
+        let infinite = values.iter().filter(|v| v.is_infinite()).count();
         if infinite > 0 {
             return Err(NodeError::data(format!(
                 "column \"{name}\" has {infinite} infinite values (for example the log of 0): clip them with Clip Values or remove those rows first"
             )));
         }
-        for (i, v) in values.into_iter().enumerate() {
-            m.data[i * features.len() + j] = v.unwrap_or_default();
-        }
     }
+    let mut m = Matrix::zeros(rows, cols);
+    // Row blocks in parallel, each written row after row from the columns.
+    let block = 4096;
+    m.data.par_chunks_mut((cols * block).max(1)).enumerate().for_each(|(b, out)| {
+        let start = b * block;
+        for (r, row) in out.chunks_mut(cols.max(1)).enumerate() {
+            for (slot, column) in row.iter_mut().zip(&columns) {
+                *slot = column[start + r];
+            }
+        }
+    });
     Ok(m)
 }
 
@@ -155,6 +164,13 @@ pub fn sorted_classes(values: &[Option<String>]) -> Vec<String> {
         classes.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
     }
     classes
+}
+
+/// The distinct non-missing values of a column as text, sorted as [`sorted_classes`] sorts them.
+pub fn distinct_texts(frame: &DataFrame, name: &str) -> Result<Vec<String>, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?.cast(&DataType::String)?;
+    let distinct: std::collections::HashSet<&str> = column.str()?.iter().flatten().collect();
+    Ok(sorted_classes(&distinct.into_iter().map(|v| Some(v.to_owned())).collect::<Vec<_>>()))
 }
 
 /// Rows at these indices, keeping roles.

@@ -13,7 +13,7 @@ use pipewright_engine::{
 };
 
 use super::chosen_columns;
-use crate::frame::{numeric_values, text_values};
+use crate::frame::{nan_values, text_values};
 
 pub(super) const ID: &str = "transform.clean_missing_data";
 
@@ -44,10 +44,12 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
     let n = values.len();
+    if mode == "mean" {
+        return Some(values.iter().sum::<f64>() / n as f64);
+    }
+    values.sort_by(f64::total_cmp);
     Some(match mode {
-        "mean" => values.iter().sum::<f64>() / n as f64,
         "median" => {
             if n % 2 == 1 {
                 values[n / 2]
@@ -69,14 +71,15 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
     })
 }
 
-fn text_mode(values: &[Option<String>]) -> Option<String> {
+fn text_mode(frame: &DataFrame, name: &str) -> Result<Option<String>, NodeError> {
+    let column = frame.column(name).map_err(|_| crate::frame::missing_column(frame, name))?.cast(&DataType::String)?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for v in values.iter().flatten() {
+    for v in column.str()?.iter().flatten() {
         *counts.entry(v).or_default() += 1;
     }
     // BTreeMap iterates in ascending order, so the first maximum is the smallest tied value.
-    let best = counts.values().copied().max()?;
-    counts.into_iter().find(|(_, c)| *c == best).map(|(v, _)| v.to_owned())
+    let Some(best) = counts.values().copied().max() else { return Ok(None) };
+    Ok(counts.into_iter().find(|(_, c)| *c == best).map(|(v, _)| v.to_owned()))
 }
 
 fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
@@ -108,14 +111,15 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
             }
             stat => {
                 if is_numeric(table, &name) {
-                    let mut present: Vec<f64> = numeric_values(&table.frame, &name)?.into_iter().flatten().collect();
+                    let mut present = nan_values(&table.frame, &name)?;
+                    present.retain(|v| !v.is_nan());
                     let value = statistic(&mut present, stat).ok_or_else(|| {
                         NodeError::data(format!("column \"{name}\" has no values to compute a {stat} from"))
                     })?;
                     Action::FillNumber { value }
                 } else {
                     // Text has no mean or median: its most frequent value fills it.
-                    let value = text_mode(&text_values(&table.frame, &name)?)
+                    let value = text_mode(&table.frame, &name)?
                         .ok_or_else(|| NodeError::data(format!("column \"{name}\" has no values to fill from")))?;
                     Action::FillText { value }
                 }
@@ -139,8 +143,11 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             // Columns without missing cells keep their type; filled integer columns stay integers
             // when the fill value is whole.
             Action::FillNumber { value } if column.null_count() > 0 => {
-                let filled: Vec<f64> = numeric_values(&frame, name)?.into_iter().map(|v| v.unwrap_or(*value)).collect();
-                let mut filled = Column::new(name.as_str().into(), filled);
+                let filled: Float64Chunked = nan_values(&frame, name)?
+                    .into_iter()
+                    .map(|v| if v.is_nan() { *value } else { v })
+                    .collect_ca(name.as_str().into());
+                let mut filled = filled.into_column();
                 if column.dtype().is_integer() && value.fract() == 0.0 {
                     filled = filled.cast(column.dtype())?;
                 }
@@ -213,9 +220,11 @@ mod tests {
         assert_eq!(statistic(&mut [3.0, 1.0, 2.0, 10.0], "median"), Some(2.5));
         assert_eq!(statistic(&mut [3.0, 1.0, 3.0, 1.0, 2.0], "mode"), Some(1.0), "ties go to the smallest value");
         assert_eq!(statistic(&mut [1.0, 2.0, 6.0], "mean"), Some(3.0));
-        assert_eq!(
-            text_mode(&[Some("b".into()), Some("a".into()), None, Some("b".into()), Some("a".into())]),
-            Some("a".into())
-        );
+        let frame = DataFrame::new_infer_height(vec![Column::new(
+            "t".into(),
+            [Some("b"), Some("a"), None, Some("b"), Some("a")],
+        )])
+        .expect("a frame");
+        assert_eq!(text_mode(&frame, "t").expect("a text column"), Some("a".into()), "ties go to the smallest");
     }
 }

@@ -10,7 +10,7 @@ use pipewright_engine::{
 };
 
 use super::chosen_columns;
-use crate::frame::{sorted_classes, text_values};
+use crate::frame::distinct_texts;
 
 pub(super) const ID: &str = "transform.convert_to_indicator_values";
 
@@ -54,12 +54,17 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
         if state.keep_original {
             columns.push(column.clone());
         }
-        let values = text_values(&table.frame, &encoding.column)?;
+        let text = column.cast(&DataType::String)?;
+        let index: std::collections::HashMap<&str, usize> =
+            encoding.categories.iter().enumerate().map(|(k, c)| (c.as_str(), k)).collect();
         // Categories unseen when fitting, and missing cells, get 0 in every indicator.
-        for category in &encoding.categories {
-            let indicator: Vec<f64> =
-                values.iter().map(|v| if v.as_deref() == Some(category.as_str()) { 1.0 } else { 0.0 }).collect();
-            columns.push(Column::new(format!("{}_{category}", encoding.column).into(), indicator));
+        let codes: Vec<Option<usize>> = text.str()?.iter().map(|v| v.and_then(|v| index.get(v).copied())).collect();
+        for (k, category) in encoding.categories.iter().enumerate() {
+            let indicator: Float64Chunked = codes
+                .iter()
+                .map(|c| if *c == Some(k) { 1.0 } else { 0.0 })
+                .collect_ca(format!("{}_{category}", encoding.column).into());
+            columns.push(indicator.into_column());
         }
         if !state.keep_original {
             out.categorical.remove(&encoding.column);
@@ -94,7 +99,7 @@ impl NodeKind for ConvertToIndicatorValues {
         let columns = chosen_columns(&table, ctx.params.columns("columns"), categorical_features)?;
         let mut encodings = Vec::with_capacity(columns.len());
         for column in columns {
-            let categories = sorted_classes(&text_values(&table.frame, &column)?);
+            let categories = distinct_texts(&table.frame, &column)?;
             if categories.len() > 1000 {
                 return Err(NodeError::data(format!(
                     "column \"{column}\" has {} categories; more than 1000 indicators is rarely useful: exclude it or mark it ignored",
