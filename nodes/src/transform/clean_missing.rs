@@ -49,26 +49,19 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
         return Some(values.iter().sum::<f64>() / n as f64);
     }
     values.sort_by(f64::total_cmp);
-    Some(match mode {
-        "median" => {
-            if n % 2 == 1 {
-                values[n / 2]
-            } else {
-                f64::midpoint(values[n / 2 - 1], values[n / 2])
-            }
+    if mode == "median" {
+        return Some(if n % 2 == 1 { values[n / 2] } else { f64::midpoint(values[n / 2 - 1], values[n / 2]) });
+    }
+    // The most frequent value.
+    let (mut best, mut best_count, mut i) = (values[0], 0, 0);
+    while i < n {
+        let j = values[i..].iter().position(|v| *v != values[i]).map_or(n, |k| i + k);
+        if j - i > best_count {
+            (best, best_count) = (values[i], j - i);
         }
-        _ => {
-            let (mut best, mut best_count, mut i) = (values[0], 0, 0);
-            while i < n {
-                let j = values[i..].iter().position(|v| *v != values[i]).map_or(n, |k| i + k);
-                if j - i > best_count {
-                    (best, best_count) = (values[i], j - i);
-                }
-                i = j;
-            }
-            best
-        }
-    })
+        i = j;
+    }
+    Some(best)
 }
 
 fn text_mode(frame: &DataFrame, name: &str) -> Result<Option<String>, NodeError> {
