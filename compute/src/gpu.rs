@@ -100,6 +100,8 @@ pub struct Gpu {
     modules: Mutex<HashMap<&'static str, Arc<wgpu::ShaderModule>>>,
     pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>,
     matrices: Mutex<MatrixCache>,
+    /// Largest feature block, bytes (the adapter's binding limit, at most 1 GiB; lowered by tests).
+    block_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -142,6 +144,7 @@ impl Gpu {
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             matrices: Mutex::new(MatrixCache::default()),
+            block_bytes: std::sync::atomic::AtomicU64::new(1 << 30),
         })
     }
 
@@ -319,11 +322,22 @@ impl Gpu {
         matrix
     }
 
+    /// Caps feature blocks at `bytes` from now on, so that tests on small data cover tables split into
+    /// several blocks (as tables of many millions of rows are on any adapter).
+    #[doc(hidden)]
+    pub fn limit_block_bytes(&self, bytes: u64) {
+        self.block_bytes.store(bytes.max(4), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Uploads `m` without caching it (a mini-batch, used once).
     pub(crate) fn upload_matrix(&self, m: MatrixRef<'_>) -> GpuMatrix {
         let row_bytes = (m.cols.max(1) * 4) as u64;
         // Blocks a binding can hold, and never so many rows that per-block partial counts grow huge.
-        let limit = self.info.max_storage_binding_bytes.min(self.info.max_buffer_bytes).min(1 << 30);
+        let limit = self
+            .info
+            .max_storage_binding_bytes
+            .min(self.info.max_buffer_bytes)
+            .min(self.block_bytes.load(std::sync::atomic::Ordering::Relaxed));
         let block_rows = ((limit / row_bytes) as usize).max(1);
         let mut blocks = Vec::new();
         let mut row0 = 0;

@@ -60,16 +60,14 @@ pub fn nearest_neighbours(
     metric: Metric,
 ) -> Result<Vec<Vec<(f64, usize)>>, ComputeError> {
     let k = k.min(train.rows);
-    let fits = (train.rows * train.cols * 4) as u64;
     match backend {
-        Backend::Gpu(gpu)
-            if k > 0
-                && k <= MAX_DEVICE_K
-                && queries.rows > 0
-                && fits <= gpu.info.max_storage_binding_bytes.min(1 << 30) =>
-        {
-            let pipeline = gpu.pipeline("knn", SHADER, "main")?;
+        Backend::Gpu(gpu) if k > 0 && k <= MAX_DEVICE_K && queries.rows > 0 && train.rows > 0 => {
             let t = gpu.matrix(train);
+            if t.blocks.len() > 1 {
+                // The shader scans one training block.
+                return nearest_neighbours(&Backend::Cpu, train, queries, k, metric);
+            }
+            let pipeline = gpu.pipeline("knn", SHADER, "main")?;
             let q = gpu.matrix(queries);
             let mut encoder = gpu.encoder();
             let mut outputs = Vec::new();

@@ -116,6 +116,10 @@ fn on_gpu(gpu: &Gpu, columns: &[&[f64]]) -> Result<Vec<ColumnStats>, ComputeErro
     }
     let pipeline = gpu.pipeline("stats", SHADER, "main")?;
     // Columns are uploaded in groups that fit one binding.
+    if (rows as u64) * 4 > gpu.info.max_storage_binding_bytes.min(1 << 30) {
+        // One column larger than a binding (hundreds of millions of rows): the CPU twin.
+        return Ok(cpu(columns));
+    }
     let per_group = ((gpu.info.max_storage_binding_bytes.min(1 << 30) / (rows as u64 * 4)) as usize).max(1);
     let chunk = 1usize << 14;
     let chunks = rows.div_ceil(chunk);

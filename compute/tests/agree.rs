@@ -274,3 +274,37 @@ fn a_feature_block_is_uploaded_once() {
     let other = gpu.matrix(MatrixRef::new(300, 2, &data));
     assert!(!Arc::ptr_eq(&first, &other), "a different shape is another block");
 }
+
+#[test]
+fn tables_split_into_several_blocks_give_the_same_results() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng(7);
+    let (rows, cols) = (9_001, 5);
+    let data: Vec<f64> = (0..rows * cols).map(|i| rng.normal() + ((i / cols) % 3) as f64 * 3.0).collect();
+    // Blocks of 1,000 rows: this table becomes ten.
+    gpu.limit_block_bytes((1_000 * cols * 4) as u64);
+    let device = Backend::Gpu(gpu.clone());
+    let x = MatrixRef::new(rows, cols, &data);
+    let blocks = gpu.matrix(x).blocks.len();
+    let w: Vec<f64> = (0..rows).map(|_| rng.next()).collect();
+    let g = (gram(&Backend::Cpu, x, true, Some(&w)), gram(&device, x, true, Some(&w)));
+    let y: Vec<usize> = (0..rows).map(|i| usize::from(data[i * cols] > 1.0)).collect();
+    let problem = LogisticData { x, y: &y, blocks: 1 };
+    let theta: Vec<f64> = (0..=cols).map(|j| 0.1 * j as f64).collect();
+    let l = (
+        LogisticProblem::new(&Backend::Cpu, problem).evaluate(&theta, true),
+        LogisticProblem::new(&device, problem).evaluate(&theta, true),
+    );
+    let centers: Vec<f64> = data[..3 * cols].to_vec();
+    let k = (KMeansProblem::new(&Backend::Cpu, x).step(&centers, 3), KMeansProblem::new(&device, x).step(&centers, 3));
+    gpu.limit_block_bytes(1 << 30);
+    assert_eq!(blocks, 10);
+    assert_close("gram", &g.0.expect("cpu"), &g.1.expect("gpu"), 1e-5);
+    let (a, b) = (l.0.expect("cpu"), l.1.expect("gpu"));
+    assert!((a.loss - b.loss).abs() <= 1e-5 * a.loss);
+    assert_close("gradient", &a.gradient, &b.gradient, 1e-4);
+    assert_close("hessian", &a.hessian, &b.hessian, 1e-4);
+    let (a, b) = (k.0.expect("cpu"), k.1.expect("gpu"));
+    assert_eq!(a.counts, b.counts);
+    assert_close("cluster sums", &a.sums, &b.sums, 1e-5);
+}
