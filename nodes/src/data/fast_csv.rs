@@ -157,7 +157,7 @@ pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
         .map(|w| parse_chunk(bytes, offset + w[0], &body[w[0]..w[1]], sep, &kinds))
         .collect::<Option<_>>()?;
 
-    let columns = build_columns(bytes, &names, &kinds, &chunks);
+    let columns = build_columns(bytes, &names, chunks)?;
     DataFrame::new_infer_height(columns).ok()
 }
 
@@ -194,53 +194,47 @@ fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize) -> Option<Vec<Kin
         .collect::<Option<_>>()
 }
 
-/// The parsed chunks as Polars columns, in file order.
-fn build_columns(bytes: &[u8], names: &[&str], kinds: &[Kind], chunks: &[Vec<Cells>]) -> Vec<Column> {
+/// The parsed chunks as Polars columns, in file order. Each chunk's values move into Polars without a copy
+/// where none are missing, so reading needs little more memory than the table itself.
+fn build_columns(bytes: &[u8], names: &[&str], mut chunks: Vec<Vec<Cells>>) -> Option<Vec<Column>> {
     let mut columns = Vec::with_capacity(names.len());
-    for (j, (name, kind)) in names.iter().zip(kinds).enumerate() {
+    for (j, name) in names.iter().enumerate() {
         let name: PlSmallStr = (*name).into();
-        let column = match kind {
-            Kind::Int => {
-                let iter = chunks.iter().flat_map(|c| match &c[j] {
-                    Cells::Int(v, ok) => v.iter().zip(ok).map(|(v, ok)| ok.then_some(*v)).collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                });
-                Int64Chunked::from_iter_options(name, iter).into_column()
-            }
-            Kind::Float => {
-                let all_present = chunks.iter().all(|c| matches!(&c[j], Cells::Float(_, ok) if ok.iter().all(|&o| o)));
-                if all_present {
-                    let values: Vec<f64> = chunks
-                        .iter()
-                        .flat_map(|c| match &c[j] {
-                            Cells::Float(v, _) => v.as_slice(),
-                            _ => &[],
-                        })
-                        .copied()
-                        .collect();
-                    Float64Chunked::from_vec(name, values).into_column()
-                } else {
-                    let iter = chunks.iter().flat_map(|c| match &c[j] {
-                        Cells::Float(v, ok) => v.iter().zip(ok).map(|(v, ok)| ok.then_some(*v)).collect::<Vec<_>>(),
-                        _ => Vec::new(),
-                    });
-                    Float64Chunked::from_iter_options(name, iter).into_column()
+        let mut series: Option<Series> = None;
+        for chunk in &mut chunks {
+            let part = piece(bytes, name.clone(), std::mem::replace(&mut chunk[j], Cells::Text(Vec::new())));
+            match &mut series {
+                None => series = Some(part),
+                Some(s) => {
+                    s.append_owned(part).ok()?;
                 }
             }
-            Kind::Text => {
-                let iter = chunks.iter().flat_map(|c| match &c[j] {
-                    Cells::Text(ranges) => ranges
-                        .iter()
-                        .map(|r| r.and_then(|(s, e)| std::str::from_utf8(&bytes[s as usize..e as usize]).ok()))
-                        .collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                });
-                StringChunked::from_iter_options(name, iter).into_column()
-            }
-        };
-        columns.push(column);
+        }
+        columns.push(series?.rechunk().into_column());
     }
-    columns
+    Some(columns)
+}
+
+fn piece(bytes: &[u8], name: PlSmallStr, cells: Cells) -> Series {
+    match cells {
+        Cells::Int(values, present) if present.iter().all(|&p| p) => Int64Chunked::from_vec(name, values).into_series(),
+        Cells::Int(values, present) => {
+            Int64Chunked::from_iter_options(name, values.into_iter().zip(present).map(|(v, p)| p.then_some(v)))
+                .into_series()
+        }
+        Cells::Float(values, present) if present.iter().all(|&p| p) => {
+            Float64Chunked::from_vec(name, values).into_series()
+        }
+        Cells::Float(values, present) => {
+            Float64Chunked::from_iter_options(name, values.into_iter().zip(present).map(|(v, p)| p.then_some(v)))
+                .into_series()
+        }
+        Cells::Text(ranges) => StringChunked::from_iter_options(
+            name,
+            ranges.iter().map(|r| r.and_then(|(s, e)| std::str::from_utf8(&bytes[s as usize..e as usize]).ok())),
+        )
+        .into_series(),
+    }
 }
 
 /// Parses one chunk (`start` is its offset in the file, for text ranges).
