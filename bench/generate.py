@@ -85,9 +85,39 @@ def _frame_writer():
         return write, "pandas"
 
 
+def _format_with_pandas(job):
+    """One chunk as CSV bytes (pandas), for the worker processes of _write_csv."""
+    import io
+
+    import pandas as pd
+
+    columns, header = job
+    buf = io.StringIO()
+    pd.DataFrame(columns).to_csv(buf, header=header, index=False, float_format="%.6f", na_rep="", lineterminator="\n")
+    return buf.getvalue().encode()
+
+
 def _write_csv(path: Path, columns: dict, rows: int, head_path: Path | None = None, head_rows: int = 0) -> None:
     """Writes the columns in chunks to path (and the first head_rows rows also to head_path), atomically."""
-    write, _ = _frame_writer()
+    write, engine = _frame_writer()
+    if engine == "pandas" and (os.cpu_count() or 1) > 2 and rows > CHUNK:
+        # pandas formats one chunk at a time on one core: spread the chunks over processes (same bytes).
+        from concurrent.futures import ProcessPoolExecutor
+
+        def jobs(limit):
+            for start in range(0, limit, CHUNK):
+                stop = min(start + CHUNK, limit)
+                yield {k: v[start:stop] for k, v in columns.items()}, start == 0
+
+        targets = [(path, rows)] + ([(head_path, head_rows)] if head_path else [])
+        with ProcessPoolExecutor() as pool:
+            for target, limit in targets:
+                tmp = target.with_suffix(".csv.tmp")
+                with open(tmp, "wb") as fh:
+                    for text in pool.map(_format_with_pandas, jobs(limit)):
+                        fh.write(text)
+                os.replace(tmp, target)
+        return
     tmp = path.with_suffix(".csv.tmp")
     tmp_head = head_path.with_suffix(".csv.tmp") if head_path else None
     with open(tmp, "wb") as fh:
