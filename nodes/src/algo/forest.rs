@@ -2,6 +2,12 @@
 //! bootstrap samples and a random subset of features tried at each split. Trees grow in parallel,
 //! each from its own seed, so the result does not depend on the number of threads. [`fit_tree`]
 //! grows one tree on every row with every feature (the Decision Tree block), with Gini or entropy splits.
+//!
+//! Nodes of up to [`BINNED_FROM_ROWS`] rows find their splits exactly, by sorting. Larger nodes (the top of
+//! trees on large tables) scan histograms instead: each feature is cut once per fit into at most 256 bins at
+//! its quantiles (exactly at its distinct values when it has no more), and a split falls between bins. This
+//! makes a node cost a pass over its rows rather than a sort; features with few distinct values (indicators,
+//! counts) split exactly as before.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -151,6 +157,139 @@ impl Forest {
     }
 }
 
+/// Nodes with more rows than this split on binned values.
+pub const BINNED_FROM_ROWS: usize = 4096;
+
+/// Every feature cut into at most 256 bins, for the splits of large nodes.
+struct Binned {
+    /// Per feature, the thresholds between consecutive bins: a value `v` is in bin `b` when
+    /// `edges[b - 1] < v <= edges[b]`.
+    edges: Vec<Vec<f64>>,
+    /// The bin of every value, feature after feature.
+    codes: Vec<u8>,
+    rows: usize,
+}
+
+impl Binned {
+    fn new(x: &Matrix) -> Self {
+        let columns: Vec<(Vec<f64>, Vec<u8>)> = (0..x.cols)
+            .into_par_iter()
+            .map(|f| {
+                let mut sorted: Vec<f64> = (0..x.rows).map(|r| x.get(r, f)).collect();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let mut distinct = sorted.clone();
+                distinct.dedup();
+                let mut edges: Vec<f64> = if distinct.len() <= 256 {
+                    distinct.windows(2).map(|w| midpoint(w[0], w[1])).collect()
+                } else {
+                    // Quantiles of the values: between the value at each quantile and the next larger one.
+                    (1..256)
+                        .filter_map(|b| {
+                            let v = sorted[b * sorted.len() / 256];
+                            let next = distinct.partition_point(|d| *d <= v);
+                            distinct.get(next).map(|&n| midpoint(v, n))
+                        })
+                        .collect()
+                };
+                edges.dedup();
+                let codes = (0..x.rows).map(|r| edges.partition_point(|e| *e < x.get(r, f)) as u8).collect();
+                (edges, codes)
+            })
+            .collect();
+        let (edges, codes): (Vec<Vec<f64>>, Vec<Vec<u8>>) = columns.into_iter().unzip();
+        Self { edges, codes: codes.concat(), rows: x.rows }
+    }
+
+    /// The best split of `rows` on feature `f`: its score (as [`best_split`] scores) and threshold.
+    fn best_split(
+        &self,
+        f: usize,
+        target: Target<'_>,
+        outputs: usize,
+        criterion: Criterion,
+        rows: &[usize],
+        min_leaf: usize,
+    ) -> Option<(f64, f64)> {
+        let edges = &self.edges[f];
+        let bins = edges.len() + 1;
+        let codes = &self.codes[f * self.rows..(f + 1) * self.rows];
+        let n = rows.len();
+        let mut count = vec![0usize; bins];
+        let mut best: Option<(f64, f64)> = None;
+        match target {
+            Target::Classes { y, .. } => {
+                let mut hist = vec![0.0f64; bins * outputs];
+                for &r in rows {
+                    let b = usize::from(codes[r]);
+                    hist[b * outputs + y[r]] += 1.0;
+                    count[b] += 1;
+                }
+                let mut right = vec![0.0f64; outputs];
+                for b in 0..bins {
+                    right.iter_mut().zip(&hist[b * outputs..(b + 1) * outputs]).for_each(|(r, h)| *r += h);
+                }
+                let entropy_score = |counts: &[f64], n: f64| counts.iter().map(|&c| x_ln_x(c)).sum::<f64>() - x_ln_x(n);
+                let sq = |counts: &[f64]| counts.iter().map(|c| c * c).sum::<f64>();
+                let parent = match criterion {
+                    Criterion::Gini => sq(&right) / n as f64,
+                    Criterion::Entropy => entropy_score(&right, n as f64),
+                };
+                let mut left = vec![0.0f64; outputs];
+                let mut nl = 0;
+                for b in 0..bins - 1 {
+                    if count[b] == 0 {
+                        continue;
+                    }
+                    nl += count[b];
+                    for (k, h) in hist[b * outputs..(b + 1) * outputs].iter().enumerate() {
+                        left[k] += h;
+                        right[k] -= h;
+                    }
+                    let nr = n - nl;
+                    if nl < min_leaf || nr < min_leaf {
+                        continue;
+                    }
+                    let score = match criterion {
+                        Criterion::Gini => sq(&left) / nl as f64 + sq(&right) / nr as f64,
+                        Criterion::Entropy => entropy_score(&left, nl as f64) + entropy_score(&right, nr as f64),
+                    };
+                    if score > parent + 1e-12 && best.is_none_or(|(s, _)| score > s) {
+                        best = Some((score, edges[b]));
+                    }
+                }
+            }
+            Target::Values(y) => {
+                let mut sums = vec![0.0f64; bins];
+                for &r in rows {
+                    let b = usize::from(codes[r]);
+                    sums[b] += y[r];
+                    count[b] += 1;
+                }
+                let total: f64 = sums.iter().sum();
+                let parent = total * total / n as f64;
+                let (mut left, mut nl) = (0.0, 0);
+                for b in 0..bins - 1 {
+                    if count[b] == 0 {
+                        continue;
+                    }
+                    left += sums[b];
+                    nl += count[b];
+                    let nr = n - nl;
+                    if nl < min_leaf || nr < min_leaf {
+                        continue;
+                    }
+                    let right = total - left;
+                    let score = left * left / nl as f64 + right * right / nr as f64;
+                    if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(s, _)| score > s) {
+                        best = Some((score, edges[b]));
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
 /// Grows a forest; `keep_going` is asked before each tree and stops the fit when it says no.
 pub fn fit(
     x: &Matrix,
@@ -162,6 +301,7 @@ pub fn fit(
         Target::Classes { classes, .. } => classes,
         Target::Values(_) => 1,
     };
+    let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
     let trees: Option<Vec<Tree>> = (0..settings.trees)
         .into_par_iter()
         .map(|t| {
@@ -174,7 +314,7 @@ pub fn fit(
             } else {
                 (0..x.rows).collect()
             };
-            Some(grow(x, target, outputs, rows, settings, Criterion::Gini, &mut rng))
+            Some(grow(x, binned.as_ref(), target, outputs, rows, settings, Criterion::Gini, &mut rng))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
@@ -195,7 +335,9 @@ pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree 
         bootstrap: false,
         seed: 0,
     };
-    grow(x, target, outputs, (0..x.rows).collect(), forest, settings.criterion, &mut SplitMix64::new(0))
+    let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
+    let rows = (0..x.rows).collect();
+    grow(x, binned.as_ref(), target, outputs, rows, forest, settings.criterion, &mut SplitMix64::new(0))
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -222,8 +364,10 @@ fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn grow(
     x: &Matrix,
+    binned: Option<&Binned>,
     target: Target<'_>,
     outputs: usize,
     rows: Vec<usize>,
@@ -256,10 +400,18 @@ fn grow(
         }
         let mut best: Option<(f64, usize, f64)> = None;
         for &f in &features[..tries] {
-            pairs.clear();
-            pairs.extend(rows.iter().map(|&r| (x.get(r, f), r)));
-            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((score, threshold)) = best_split(target, outputs, criterion, &pairs, s.min_samples_leaf.max(1))
+            let found = match binned {
+                Some(binned) if rows.len() > BINNED_FROM_ROWS => {
+                    binned.best_split(f, target, outputs, criterion, &rows, s.min_samples_leaf.max(1))
+                }
+                _ => {
+                    pairs.clear();
+                    pairs.extend(rows.iter().map(|&r| (x.get(r, f), r)));
+                    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                    best_split(target, outputs, criterion, &pairs, s.min_samples_leaf.max(1))
+                }
+            };
+            if let Some((score, threshold)) = found
                 && best.is_none_or(|(b, _, _)| score > b + 1e-12)
             {
                 best = Some((score, f, threshold));
@@ -424,5 +576,58 @@ mod tests {
         let mut out = [0.0];
         forest.predict_row(&[3.0], &mut out);
         assert_eq!(out, [7.0]);
+    }
+}
+
+#[cfg(test)]
+mod binned_tests {
+    use super::*;
+
+    fn table(rows: usize, seed: u64) -> (Matrix, Vec<usize>) {
+        let mut rng = SplitMix64::new(seed);
+        let mut x = Matrix::zeros(rows, 3);
+        let mut y = vec![0; rows];
+        for (i, label) in y.iter_mut().enumerate() {
+            let (a, b, c) = (rng.next_normal(), (i % 7) as f64, rng.next_f64());
+            x.row_mut(i).copy_from_slice(&[a, b, c]);
+            *label = usize::from(a + 0.3 * b > 1.0);
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn bins_hold_their_values_and_few_distinct_values_keep_exact_edges() {
+        let (x, _) = table(20_000, 1);
+        let binned = Binned::new(&x);
+        for f in 0..x.cols {
+            let edges = &binned.edges[f];
+            assert!(edges.len() <= 255);
+            for r in 0..x.rows {
+                let (b, v) = (usize::from(binned.codes[f * x.rows + r]), x.get(r, f));
+                assert!(b == edges.len() || v <= edges[b], "feature {f} row {r}");
+                assert!(b == 0 || v > edges[b - 1], "feature {f} row {r}");
+            }
+        }
+        assert_eq!(binned.edges[1], vec![0.5, 1.5, 2.5, 3.5, 4.5, 5.5], "seven distinct values: exact midpoints");
+    }
+
+    #[test]
+    fn a_large_node_splits_on_bins_where_the_exact_split_lies() {
+        let (x, y) = table(20_000, 2);
+        let target = Target::Classes { y: &y, classes: 2 };
+        let binned = Binned::new(&x);
+        let rows: Vec<usize> = (0..x.rows).collect();
+        // Feature 1 has seven values: the binned split is the exact one.
+        let mut pairs: Vec<(f64, usize)> = rows.iter().map(|&r| (x.get(r, 1), r)).collect();
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let exact = best_split(target, 2, Criterion::Gini, &pairs, 1).expect("a split");
+        let on_bins = binned.best_split(1, target, 2, Criterion::Gini, &rows, 1).expect("a split");
+        assert_eq!(exact, on_bins);
+        // Feature 0 is continuous: the binned threshold lands next to the exact one.
+        let mut pairs: Vec<(f64, usize)> = rows.iter().map(|&r| (x.get(r, 0), r)).collect();
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let exact = best_split(target, 2, Criterion::Gini, &pairs, 1).expect("a split");
+        let on_bins = binned.best_split(0, target, 2, Criterion::Gini, &rows, 1).expect("a split");
+        assert!((exact.1 - on_bins.1).abs() < 0.05 && on_bins.0 <= exact.0 + 1e-9, "{exact:?} vs {on_bins:?}");
     }
 }
