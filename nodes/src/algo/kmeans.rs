@@ -114,11 +114,22 @@ pub fn fit(
     }
     let problem = KMeansProblem::new(backend, x.view());
     let mean_variance = {
-        let mut total = 0.0;
-        for j in 0..x.cols {
-            let mean = (0..x.rows).map(|i| x.get(i, j)).sum::<f64>() / x.rows as f64;
-            total += (0..x.rows).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>() / x.rows as f64;
-        }
+        // Two passes over row chunks in parallel: column means, then squared deviations.
+        let sums = |f: &(dyn Fn(usize, f64) -> f64 + Sync)| -> Vec<f64> {
+            x.data
+                .par_chunks((x.cols * 8192).max(1))
+                .map(|chunk| {
+                    let mut acc = vec![0.0; x.cols];
+                    for row in chunk.chunks(x.cols.max(1)) {
+                        acc.iter_mut().enumerate().zip(row).for_each(|((j, a), &v)| *a += f(j, v));
+                    }
+                    acc
+                })
+                .reduce(|| vec![0.0; x.cols], |a, b| a.iter().zip(&b).map(|(a, b)| a + b).collect())
+        };
+        let n = x.rows as f64;
+        let means: Vec<f64> = sums(&|_, v| v).into_iter().map(|s| s / n).collect();
+        let total: f64 = sums(&|j, v| (v - means[j]) * (v - means[j])).into_iter().map(|s| s / n).sum();
         total / x.cols.max(1) as f64
     };
     let threshold = s.tolerance * mean_variance;
