@@ -144,7 +144,25 @@ pub(crate) fn on_gpu(
 
 /// The CPU twin: chunks of rows in parallel, four rows per pass over the accumulator.
 fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<&[f64]>) -> Vec<f64> {
+    cpu_rows(a, a_ones, b, b_ones, w, 1)
+}
+
+/// The Gram matrix `ÃᵀWÃ` over every `stride`-th row only (rows 0, stride, 2·stride, …), on the CPU.
+pub(crate) fn gram_every(a: MatrixRef<'_>, intercept: bool, w: &[f64], stride: usize) -> Vec<f64> {
+    cpu_rows(a, usize::from(intercept), CrossB::Same, 0, Some(w), stride.max(1))
+}
+
+/// The CPU twin over the rows `0, stride, 2·stride, …`.
+fn cpu_rows(
+    a: MatrixRef<'_>,
+    a_ones: usize,
+    b: CrossB<'_>,
+    b_ones: usize,
+    w: Option<&[f64]>,
+    stride: usize,
+) -> Vec<f64> {
     let pa = a.cols + a_ones;
+    let rows = a.rows.div_ceil(stride);
     let (pb, symmetric) = match b {
         CrossB::Same => (pa, true),
         CrossB::Rows { cols, .. } => (cols + b_ones, false),
@@ -156,7 +174,7 @@ fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<
     };
     let chunk = 4096;
     let partial = |start: usize| {
-        let end = (start + chunk).min(a.rows);
+        let end = (start + chunk).min(rows);
         let mut acc = vec![0.0f64; pa * pb];
         let mut xa: [Vec<f64>; 4] = Default::default();
         let mut xb: [Vec<f64>; 4] = Default::default();
@@ -165,7 +183,7 @@ fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<
             let take = (end - r).min(4);
             for q in 0..4 {
                 if q < take {
-                    let i = r + q;
+                    let i = (r + q) * stride;
                     let wi = w.map_or(1.0, |w| w[i]);
                     widen(a.row(i), a_ones, wi, &mut xa[q]);
                     match b {
@@ -192,7 +210,7 @@ fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<
         }
         acc
     };
-    let mut total = (0..a.rows.div_ceil(chunk))
+    let mut total = (0..rows.div_ceil(chunk))
         .into_par_iter()
         .map(|c| partial(c * chunk))
         .reduce_with(|mut x, y| {
@@ -227,5 +245,7 @@ mod tests {
         let y = [1.0, -1.0, 2.0];
         let xy = crossprod(&Backend::Cpu, x, 1, CrossB::Rows { data: &y, cols: 1 }, 0, None).expect("cpu");
         assert_eq!(xy, vec![8.0, 10.0, 2.0]);
+        // Every second row: (1, 2) and (5, 6).
+        assert_eq!(gram_every(x, false, &[1.0, 1.0, 1.0], 2), vec![26.0, 32.0, 32.0, 40.0]);
     }
 }

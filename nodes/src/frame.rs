@@ -126,20 +126,34 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     use rayon::prelude::*;
     let rows = frame.height();
     let cols = features.len();
-    let columns: Vec<Vec<f64>> = features.par_iter().map(|name| nan_values(frame, name)).collect::<Result<_, _>>()?;
+    // f64 columns are read in place (casting one to f64 shares its buffer); others are converted once.
+    let columns: Vec<Float64Chunked> = features
+        .par_iter()
+        .map(|name| {
+            let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+            if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
+                numeric_values(frame, name)?;
+            }
+            Ok(column.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+        })
+        .collect::<Result<_, NodeError>>()?;
+    let mut slices: Vec<&[f64]> = Vec::with_capacity(cols);
     for (name, values) in features.iter().zip(&columns) {
-        let missing = values.iter().filter(|v| v.is_nan()).count();
+        let nan = values.cont_slice().map_or(0, |v| v.iter().filter(|x| x.is_nan()).count());
+        let missing = values.null_count() + nan;
         if missing > 0 {
             return Err(NodeError::data(format!(
                 "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
             )));
         }
+        let values = values.cont_slice()?;
         let infinite = values.iter().filter(|v| v.is_infinite()).count();
         if infinite > 0 {
             return Err(NodeError::data(format!(
                 "column \"{name}\" has {infinite} infinite values (for example the log of 0): clip them with Clip Values or remove those rows first"
             )));
         }
+        slices.push(values);
     }
     let mut m = Matrix::zeros(rows, cols);
     // Row blocks in parallel, each written row after row from the columns.
@@ -147,7 +161,7 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     m.data.par_chunks_mut((cols * block).max(1)).enumerate().for_each(|(b, out)| {
         let start = b * block;
         for (r, row) in out.chunks_mut(cols.max(1)).enumerate() {
-            for (slot, column) in row.iter_mut().zip(&columns) {
+            for (slot, column) in row.iter_mut().zip(&slices) {
                 *slot = column[start + r];
             }
         }
@@ -171,6 +185,21 @@ pub fn distinct_texts(frame: &DataFrame, name: &str) -> Result<Vec<String>, Node
     let column = frame.column(name).map_err(|_| missing_column(frame, name))?.cast(&DataType::String)?;
     let distinct: std::collections::HashSet<&str> = column.str()?.iter().flatten().collect();
     Ok(sorted_classes(&distinct.into_iter().map(|v| Some(v.to_owned())).collect::<Vec<_>>()))
+}
+
+/// A group number per row: equal values (missing ones included) share one, numbered in order of first
+/// appearance.
+pub fn group_ids(frame: &DataFrame, name: &str) -> Result<Vec<u32>, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?.cast(&DataType::String)?;
+    let mut seen: std::collections::HashMap<Option<&str>, u32> = std::collections::HashMap::new();
+    let texts = column.str()?;
+    Ok(texts
+        .iter()
+        .map(|v| {
+            let next = seen.len() as u32;
+            *seen.entry(v).or_insert(next)
+        })
+        .collect())
 }
 
 /// Rows at these indices, keeping roles.

@@ -11,7 +11,7 @@ use pipewright_engine::{
 };
 
 use super::metrics;
-use crate::frame::{numeric_values, text_values};
+use crate::frame::{nan_values, numeric_values, text_values};
 use crate::train::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE, PROBABILITY_PREFIX, SCORED_LABELS};
 
 /// Computes metrics of scored data; with two inputs, side by side.
@@ -165,10 +165,11 @@ fn regression(table: &Table, source: &str) -> Result<Evaluation, NodeError> {
 }
 
 fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<Evaluation, NodeError> {
+    use rayon::prelude::*;
     let assignments: Vec<usize> =
-        numeric_values(&table.frame, ASSIGNMENTS)?.into_iter().map(|v| v.unwrap_or_default() as usize).collect();
+        nan_values(&table.frame, ASSIGNMENTS)?.into_iter().map(|v| if v.is_nan() { 0 } else { v as usize }).collect();
     let distances: Vec<f64> =
-        numeric_values(&table.frame, DISTANCE)?.into_iter().map(Option::unwrap_or_default).collect();
+        nan_values(&table.frame, DISTANCE)?.into_iter().map(|v| if v.is_nan() { 0.0 } else { v }).collect();
     // The columns the model clustered on; tables from elsewhere fall back to every numeric feature.
     let features: Vec<String> = match table.attributes.get(CLUSTERING_FEATURES) {
         Some(listed) => serde_json::from_value(listed.clone())
@@ -176,25 +177,35 @@ fn clustering(table: &Table, source: &str, sample: usize, seed: u64) -> Result<E
         None => crate::frame::numeric_feature_columns(table),
     };
     let columns: Vec<Vec<f64>> = features
-        .iter()
-        .map(|f| numeric_values(&table.frame, f).map(|v| v.into_iter().map(Option::unwrap_or_default).collect()))
+        .par_iter()
+        .map(|f| nan_values(&table.frame, f).map(|v| v.into_iter().map(|x| if x.is_nan() { 0.0 } else { x }).collect()))
         .collect::<Result<_, _>>()?;
-    let rows: Vec<Vec<f64>> = (0..table.height()).map(|i| columns.iter().map(|c| c[i]).collect()).collect();
+    // Only the rows the silhouette and the chart use are gathered into rows.
+    let gather = |indices: &[usize]| -> (Vec<Vec<f64>>, Vec<usize>) {
+        (
+            indices.iter().map(|&i| columns.iter().map(|c| c[i]).collect()).collect(),
+            indices.iter().map(|&i| assignments[i]).collect(),
+        )
+    };
+    let n = table.height();
     let clusters = assignments.iter().copied().max().map_or(0, |m| m + 1);
     let mut out = vec![
         metric("inertia", distances.iter().map(|d| d * d).sum()),
         metric("average_distance_to_center", distances.iter().sum::<f64>() / distances.len().max(1) as f64),
         metric("clusters", clusters as f64),
     ];
-    if let Some(s) = metrics::silhouette(&rows, &assignments, sample, seed) {
+    let (rows, assigned) = gather(&metrics::silhouette_rows(n, sample, seed));
+    if let Some(s) = metrics::silhouette(&rows, &assigned, usize::MAX, seed) {
         out.insert(1, metric("silhouette", s));
     }
+    // The chart's axes come from up to 100,000 evenly spread rows.
+    let (rows, assigned) = gather(&every_nth(n, 100_000).collect::<Vec<_>>());
     Ok(Evaluation {
         source: source.to_owned(),
         task: Task::Clustering,
         metrics: out,
         confusion: None,
-        curves: cluster_scatter(&rows, &assignments),
+        curves: cluster_scatter(&rows, &assigned),
     })
 }
 

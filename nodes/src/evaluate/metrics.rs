@@ -98,12 +98,7 @@ pub fn regression(actual: &[f64], predicted: &[f64]) -> [(&'static str, f64); 5]
 /// Mean silhouette coefficient (Euclidean) over a seeded sample of at most `sample` rows,
 /// computed within the sample as scikit-learn's `silhouette_score(sample_size=…)` does.
 pub fn silhouette(rows: &[Vec<f64>], clusters: &[usize], sample: usize, seed: u64) -> Option<f64> {
-    let mut chosen: Vec<usize> = (0..rows.len()).collect();
-    if rows.len() > sample {
-        SplitMix64::new(seed).shuffle(&mut chosen);
-        chosen.truncate(sample);
-        chosen.sort_unstable();
-    }
+    let chosen = silhouette_rows(rows.len(), sample, seed);
     let k = clusters.iter().copied().max()? + 1;
     let mut sizes = vec![0usize; k];
     for &i in &chosen {
@@ -135,6 +130,18 @@ pub fn silhouette(rows: &[Vec<f64>], clusters: &[usize], sample: usize, seed: u6
         })
         .sum();
     Some(total / chosen.len() as f64)
+}
+
+/// The rows (in increasing order) the silhouette of `n` rows is computed on: all of them, or `sample` drawn
+/// with `seed`.
+pub fn silhouette_rows(n: usize, sample: usize, seed: u64) -> Vec<usize> {
+    let mut chosen: Vec<usize> = (0..n).collect();
+    if n > sample {
+        SplitMix64::new(seed).shuffle(&mut chosen);
+        chosen.truncate(sample);
+        chosen.sort_unstable();
+    }
+    chosen
 }
 
 /// The first `count` principal axes (unit vectors, largest variance first) of the rows: eigenvectors of their

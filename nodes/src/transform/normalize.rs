@@ -65,8 +65,13 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             numeric_values(&frame, &s.column)?;
         }
         let cast = column.cast(&DataType::Float64)?;
-        let scaled: Float64Chunked =
-            cast.f64()?.iter().map(|v| v.filter(|x| !x.is_nan()).map(|x| (x - s.shift) / s.scale)).collect();
+        let values = cast.f64()?;
+        let scaled: Float64Chunked = if values.iter().any(|v| v.is_some_and(f64::is_nan)) {
+            // NaN cells are missing: they come out as missing cells.
+            values.iter().map(|v| v.filter(|x| !x.is_nan()).map(|x| (x - s.shift) / s.scale)).collect()
+        } else {
+            &(values - s.shift) / s.scale
+        };
         frame.with_column(scaled.with_name(s.column.as_str().into()).into_column())?;
     }
     Ok(table.with_frame(frame))

@@ -13,7 +13,7 @@ use pipewright_engine::{
 };
 
 use super::split_indices;
-use crate::frame::{take_rows, text_values};
+use crate::frame::{group_ids, take_rows};
 
 /// Samples rows or assigns them to folds.
 pub struct PartitionAndSample;
@@ -95,7 +95,7 @@ impl NodeKind for PartitionAndSample {
             mode => {
                 let strata = if mode == "stratified" {
                     let column = ctx.params.column("stratify_column")?;
-                    Some(text_values(&table.frame, column)?)
+                    Some(group_ids(&table.frame, column)?)
                 } else {
                     None
                 };

@@ -1,6 +1,5 @@
 //! Split Data.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
@@ -11,7 +10,7 @@ use pipewright_engine::{
     Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Value,
 };
 
-use crate::frame::{take_rows, text_values};
+use crate::frame::{group_ids, take_rows};
 
 /// Splits rows into two tables.
 pub struct SplitData;
@@ -26,12 +25,7 @@ fn rounded(fraction: f64, n: usize) -> usize {
 /// seed (`SplitMix64`, last position first), its first `round(fraction·n)` rows. Stratified: rows
 /// grouped by the stratification value in order of first appearance, each group shuffled in turn with
 /// the same generator and split by the same rule. `tests/reference/make_fixtures.py` replays this.
-pub fn split_indices(
-    n: usize,
-    fraction: f64,
-    seed: Option<u64>,
-    strata: Option<&[Option<String>]>,
-) -> (Vec<usize>, Vec<usize>) {
+pub fn split_indices(n: usize, fraction: f64, seed: Option<u64>, strata: Option<&[u32]>) -> (Vec<usize>, Vec<usize>) {
     let Some(seed) = seed else {
         let k = rounded(fraction, n);
         return ((0..k).collect(), (k..n).collect());
@@ -39,18 +33,12 @@ pub fn split_indices(
     let mut rng = SplitMix64::new(seed);
     let groups: Vec<Vec<usize>> = match strata {
         None => vec![(0..n).collect()],
-        Some(values) => {
-            let mut order: Vec<Option<&str>> = Vec::new();
-            let mut groups: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
-            for (i, v) in values.iter().enumerate() {
-                let key = v.as_deref();
-                let group = groups.entry(key).or_insert_with(|| {
-                    order.push(key);
-                    Vec::new()
-                });
-                group.push(i);
+        Some(ids) => {
+            let mut groups: Vec<Vec<usize>> = vec![Vec::new(); ids.iter().max().map_or(0, |m| *m as usize + 1)];
+            for (i, &g) in ids.iter().enumerate() {
+                groups[g as usize].push(i);
             }
-            order.iter().filter_map(|k| groups.remove(k)).collect()
+            groups
         }
     };
     let (mut first, mut second) = (Vec::new(), Vec::new());
@@ -85,7 +73,7 @@ impl NodeKind for SplitData {
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let table = ctx.table("data")?;
         let strata = match ctx.params.optional_text("stratify_column") {
-            Some(column) => Some(text_values(&table.frame, column)?),
+            Some(column) => Some(group_ids(&table.frame, column)?),
             None => None,
         };
         let seed = if ctx.params.bool("randomize")? { Some(ctx.params.seed("seed")?) } else { None };
