@@ -113,7 +113,6 @@ fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
     let quote = settings.quote.unwrap_or(0);
     if !settings.has_header
-        || !settings.null_markers.is_empty()
         || bytes.starts_with(&[0xEF, 0xBB, 0xBF])
         || (settings.quote.is_some() && bytes.contains(&quote))
     {
@@ -138,7 +137,8 @@ pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
     }
     let cols = names.len();
 
-    let kinds = infer(body, sep, settings.infer_rows, cols)?;
+    let markers: Vec<&[u8]> = settings.null_markers.iter().map(String::as_bytes).collect();
+    let kinds = infer(body, sep, settings.infer_rows, cols, &markers)?;
 
     // Line-aligned chunks, parsed in parallel.
     let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
@@ -154,7 +154,7 @@ pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
     }
     let chunks: Vec<Vec<Cells>> = bounds
         .par_windows(2)
-        .map(|w| parse_chunk(bytes, offset + w[0], &body[w[0]..w[1]], sep, &kinds))
+        .map(|w| parse_chunk(bytes, offset + w[0], &body[w[0]..w[1]], sep, &kinds, &markers))
         .collect::<Option<_>>()?;
 
     let columns = build_columns(bytes, &names, chunks)?;
@@ -163,7 +163,7 @@ pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
 
 /// Column types from the first `infer_rows` rows, as Polars infers them; `None` when a value is outside the
 /// simple shape or a column has no value there.
-fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize) -> Option<Vec<Kind>> {
+fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize, markers: &[&[u8]]) -> Option<Vec<Kind>> {
     // Types from the first rows, as Polars infers them.
     let mut seen = vec![Shape::Empty; cols];
     for line in lines(body).take(infer_rows.max(1)) {
@@ -171,7 +171,7 @@ fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize) -> Option<Vec<Kin
             return None;
         }
         for (j, field) in line.split(|&b| b == sep).enumerate() {
-            let s = shape(field);
+            let s = if markers.contains(&field) { Shape::Empty } else { shape(field) };
             let slot = seen.get_mut(j)?;
             *slot = match (*slot, s) {
                 (_, Shape::Ambiguous) | (Shape::Ambiguous, _) => return None,
@@ -238,7 +238,14 @@ fn piece(bytes: &[u8], name: PlSmallStr, cells: Cells) -> Series {
 }
 
 /// Parses one chunk (`start` is its offset in the file, for text ranges).
-fn parse_chunk(file: &[u8], start: usize, chunk: &[u8], sep: u8, kinds: &[Kind]) -> Option<Vec<Cells>> {
+fn parse_chunk(
+    file: &[u8],
+    start: usize,
+    chunk: &[u8],
+    sep: u8,
+    kinds: &[Kind],
+    markers: &[&[u8]],
+) -> Option<Vec<Cells>> {
     if file.len() > u32::MAX as usize {
         return None;
     }
@@ -265,6 +272,8 @@ fn parse_chunk(file: &[u8], start: usize, chunk: &[u8], sep: u8, kinds: &[Kind])
         for column in &mut cells {
             // A short row's trailing cells are missing, as Polars and pandas read them.
             let field = fields.next().unwrap_or(&[]);
+            // A missing-value marker is an empty cell.
+            let field = if !field.is_empty() && markers.contains(&field) { &[][..] } else { field };
             match column {
                 Cells::Int(values, present) => {
                     if field.is_empty() {
@@ -335,6 +344,13 @@ mod tests {
         // Types inferred from the first row only; a later decimal in an integer column is Polars' to report.
         let late = b"n\n1\n2.5\n";
         assert!(read(late, &CsvSettings { infer_rows: 1, ..CsvSettings::default() }).is_none());
+        // Missing-value markers are missing cells, in every column.
+        let marked = b"a,b,c\n1.5,NA,x\nNA,2,NA\n";
+        let settings = CsvSettings { null_markers: vec!["NA".into()], ..CsvSettings::default() };
+        same(
+            &read(marked, &settings).expect("simple shape"),
+            &super::super::csv_reading::read_with_polars(marked, &settings).expect("polars"),
+        );
         // Short rows read their missing cells as missing.
         let short = b"a,b\n1,2\n3\n";
         same(&read(short, &CsvSettings::default()).expect("simple"), &polars(short));
