@@ -210,24 +210,19 @@ fn build_columns(bytes: &[u8], names: &[&str], mut chunks: Vec<Vec<Cells>>) -> O
                 }
             }
         }
-        columns.push(series?.rechunk().into_column());
+        // One piece per parsed chunk: Polars works on chunked columns, so they are not copied into one.
+        columns.push(series?.into_column());
     }
     Some(columns)
 }
 
 fn piece(bytes: &[u8], name: PlSmallStr, cells: Cells) -> Series {
+    let validity =
+        |present: Vec<bool>| (!present.iter().all(|&p| p)).then(|| polars_arrow::bitmap::Bitmap::from_iter(present));
     match cells {
-        Cells::Int(values, present) if present.iter().all(|&p| p) => Int64Chunked::from_vec(name, values).into_series(),
-        Cells::Int(values, present) => {
-            Int64Chunked::from_iter_options(name, values.into_iter().zip(present).map(|(v, p)| p.then_some(v)))
-                .into_series()
-        }
-        Cells::Float(values, present) if present.iter().all(|&p| p) => {
-            Float64Chunked::from_vec(name, values).into_series()
-        }
+        Cells::Int(values, present) => Int64Chunked::from_vec_validity(name, values, validity(present)).into_series(),
         Cells::Float(values, present) => {
-            Float64Chunked::from_iter_options(name, values.into_iter().zip(present).map(|(v, p)| p.then_some(v)))
-                .into_series()
+            Float64Chunked::from_vec_validity(name, values, validity(present)).into_series()
         }
         Cells::Text(ranges) => StringChunked::from_iter_options(
             name,
@@ -249,8 +244,7 @@ fn parse_chunk(
     if file.len() > u32::MAX as usize {
         return None;
     }
-    #[allow(clippy::naive_bytecount, reason = "one pass to size the columns")]
-    let rows = chunk.iter().filter(|&&b| b == b'\n').count() + 1;
+    let rows = memchr::memchr_iter(b'\n', chunk).count() + 1;
     let mut cells: Vec<Cells> = kinds
         .iter()
         .map(|k| match k {
@@ -260,18 +254,30 @@ fn parse_chunk(
         })
         .collect();
     let mut pos = 0;
+    let last = cells.len().saturating_sub(1);
     while pos < chunk.len() {
-        let line_end = chunk[pos..].iter().position(|&b| b == b'\n').map_or(chunk.len(), |p| pos + p);
-        let line = &chunk[pos..line_end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
+        if chunk[pos] == b'\n' || chunk[pos..].starts_with(b"\r\n") {
             // A blank line: Polars' rules for it apply.
             return None;
         }
-        let mut fields = line.split(|&b| b == sep);
-        for column in &mut cells {
-            // A short row's trailing cells are missing, as Polars and pandas read them.
-            let field = fields.next().unwrap_or(&[]);
+        let mut line_open = true;
+        for (j, column) in cells.iter_mut().enumerate() {
+            let field: &[u8] = if line_open {
+                let end = memchr::memchr2(sep, b'\n', &chunk[pos..]).map_or(chunk.len(), |p| pos + p);
+                let at_line_end = chunk.get(end).is_none_or(|&b| b == b'\n');
+                let raw = &chunk[pos..end];
+                let field = if at_line_end { raw.strip_suffix(b"\r").unwrap_or(raw) } else { raw };
+                if !at_line_end && j == last {
+                    // More fields than the header: malformed, and Polars' error names the line.
+                    return None;
+                }
+                line_open = !at_line_end;
+                pos = end + 1;
+                field
+            } else {
+                // A short row's trailing cells are missing, as Polars and pandas read them.
+                &[]
+            };
             // A missing-value marker is an empty cell.
             let field = if !field.is_empty() && markers.contains(&field) { &[][..] } else { field };
             match column {
@@ -303,11 +309,6 @@ fn parse_chunk(
                 }
             }
         }
-        if fields.next().is_some() {
-            // More fields than the header: malformed, and Polars' error names the line.
-            return None;
-        }
-        pos = line_end + 1;
     }
     Some(cells)
 }
