@@ -92,6 +92,14 @@ impl<'a> LogisticProblem<'a> {
         if self.device.is_some() { 1e-5 } else { 1e-14 }
     }
 
+    /// The Hessian at `theta` alone (`dim × dim`), for a step whose loss and gradient are already known.
+    pub fn hessian(&self, theta: &[f64]) -> Result<Vec<f64>, ComputeError> {
+        match &self.device {
+            None if self.data.blocks == 1 => Ok(cpu_binary_hessian(self.data, theta)),
+            _ => Ok(self.evaluate(theta, true)?.hessian),
+        }
+    }
+
     /// Loss and gradient at `theta`, and the Hessian when `with_hessian`.
     pub fn evaluate(&self, theta: &[f64], with_hessian: bool) -> Result<Evaluation, ComputeError> {
         match &self.device {
@@ -111,17 +119,47 @@ pub fn logistic_evaluate(
     LogisticProblem::new(backend, data).evaluate(theta, with_hessian)
 }
 
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
+/// `σ(z)` and `log(1 + e^z)` from one exponential, without overflow.
+fn sigmoid_and_softplus(z: f64) -> (f64, f64) {
+    let e = (-z.abs()).exp();
+    let softplus = z.max(0.0) + e.ln_1p();
+    let sigmoid = if z >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (sigmoid, softplus)
 }
 
-fn log1p_exp(z: f64) -> f64 {
-    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
+/// Rows beyond which the two-class Hessian is estimated on every k-th row (see the module docs).
+fn hessian_stride(rows: usize) -> usize {
+    (rows / HESSIAN_ROWS).max(1)
+}
+
+/// The two-class Hessian on the CPU: Newton weights `p(1 − p)` of the sampled rows, then their weighted Gram
+/// matrix, scaled to all rows.
+fn cpu_binary_hessian(data: LogisticData<'_>, theta: &[f64]) -> Vec<f64> {
+    let x = data.x;
+    let stride = hessian_stride(x.rows);
+    let mut weights = vec![0.0; x.rows];
+    weights.par_chunks_mut(4096).enumerate().for_each(|(c, w)| {
+        for (k, slot) in w.iter_mut().enumerate() {
+            let i = c * 4096 + k;
+            if i % stride == 0 {
+                let z = theta[..x.cols].iter().zip(x.row(i)).map(|(a, b)| a * b).sum::<f64>() + theta[x.cols];
+                let (p, _) = sigmoid_and_softplus(z);
+                *slot = p * (1.0 - p);
+            }
+        }
+    });
+    scaled_gram(x, &weights, stride)
+}
+
+fn scaled_gram(x: MatrixRef<'_>, weights: &[f64], stride: usize) -> Vec<f64> {
+    let mut hessian = crossprod::gram_every(x, true, weights, stride);
+    if stride > 1 {
+        let scale = x.rows as f64 / x.rows.div_ceil(stride) as f64;
+        for h in &mut hessian {
+            *h *= scale;
+        }
+    }
+    hessian
 }
 
 /// The CPU twin. Two classes: one pass for loss, gradient and weights, then the weighted Gram matrix.
@@ -150,8 +188,8 @@ fn cpu(data: LogisticData<'_>, theta: &[f64], with_hessian: bool) -> Evaluation 
             if binary {
                 let zi: f64 = theta[..x.cols].iter().zip(row).map(|(a, b)| a * b).sum::<f64>() + theta[x.cols];
                 let yi = if data.y[i] == 1 { 1.0 } else { 0.0 };
-                e.loss += log1p_exp(zi) - yi * zi;
-                let p = sigmoid(zi);
+                let (p, softplus) = sigmoid_and_softplus(zi);
+                e.loss += softplus - yi * zi;
                 let r = p - yi;
                 for (g, xv) in e.gradient.iter_mut().zip(row) {
                     *g += r * xv;
@@ -208,12 +246,7 @@ fn cpu(data: LogisticData<'_>, theta: &[f64], with_hessian: bool) -> Evaluation 
     if binary && with_hessian {
         // Beyond HESSIAN_ROWS rows, every k-th row (scaled by k) estimates the Hessian: it only shapes the
         // Newton step, while the loss and gradient stay exact, so the fit reaches the same optimum.
-        let stride = (x.rows / HESSIAN_ROWS).max(1);
-        e.hessian = crossprod::gram_every(x, true, &weights, stride);
-        if stride > 1 {
-            let scale = x.rows as f64 / x.rows.div_ceil(stride) as f64;
-            e.hessian.iter_mut().for_each(|h| *h *= scale);
-        }
+        e.hessian = scaled_gram(x, &weights, hessian_stride(x.rows));
     } else if multinomial_hessian {
         // Only blocks with k >= l and, inside each, the lower triangle were filled: mirror.
         for i in 0..dim {

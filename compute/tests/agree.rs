@@ -308,3 +308,31 @@ fn tables_split_into_several_blocks_give_the_same_results() {
     assert_eq!(a.counts, b.counts);
     assert_close("cluster sums", &a.sums, &b.sums, 1e-5);
 }
+
+#[test]
+fn the_hessian_alone_equals_the_full_evaluation_and_large_tables_sample_it() {
+    let mut rng = Rng(8);
+    for rows in [1_000, 450_000] {
+        let cols = 3;
+        let data = rng.matrix(rows, cols);
+        let y: Vec<usize> = (0..rows).map(|i| usize::from(data[i * cols] + rng.normal() > 0.0)).collect();
+        let problem = LogisticProblem::new(
+            &Backend::Cpu,
+            LogisticData { x: MatrixRef::new(rows, cols, &data), y: &y, blocks: 1 },
+        );
+        let theta = [0.5, -0.25, 0.1, 0.05];
+        let full = problem.evaluate(&theta, true).expect("cpu");
+        let alone = problem.hessian(&theta).expect("cpu");
+        assert_eq!(full.hessian, alone);
+        // The diagonal's intercept entry is Σ p(1 − p): the sampled estimate stays within 1% of it.
+        let exact: f64 = (0..rows)
+            .map(|i| {
+                let z = theta[3] + (0..cols).map(|j| theta[j] * data[i * cols + j]).sum::<f64>();
+                let p = 1.0 / (1.0 + (-z).exp());
+                p * (1.0 - p)
+            })
+            .sum();
+        let estimate = alone[alone.len() - 1];
+        assert!((estimate - exact).abs() <= 0.01 * exact, "{rows} rows: {estimate} vs {exact}");
+    }
+}

@@ -91,32 +91,39 @@ pub fn fit(
     let dim = blocks * p1;
     let mut theta = vec![0.0; dim];
     let is_weight = |i: usize| i % p1 != x.cols;
-    let penalized = |theta: &[f64], e: &mut Evaluation, with_hessian: bool| {
+    // The penalty's share of the loss and gradient (intercepts are never penalized; without an intercept
+    // their gradient is zero so they stay at 0).
+    let penalized = |theta: &[f64], e: &mut Evaluation| {
         for i in (0..dim).filter(|&i| is_weight(i)) {
             e.loss += 0.5 * settings.l2 * theta[i] * theta[i];
             e.gradient[i] += settings.l2 * theta[i];
-            if with_hessian {
-                e.hessian[i * dim + i] += settings.l2;
-            }
         }
         if !settings.fit_intercept {
             for i in (0..dim).filter(|&i| !is_weight(i)) {
                 e.gradient[i] = 0.0;
-                if with_hessian {
-                    e.hessian[i * dim + i] += 1.0;
-                }
             }
         }
     };
     let mut iterations = 0;
+    // Loss and gradient at the current point: from the line search's accepted candidate after the first step.
+    let mut e = problem.evaluate(&theta, false)?;
+    penalized(&theta, &mut e);
     for iteration in 0..settings.max_iterations {
         iterations = iteration + 1;
         if !on_iteration(iteration) {
             break;
         }
-        let mut e = problem.evaluate(&theta, true)?;
-        penalized(&theta, &mut e, true);
-        let (mut step, _) = solve_spd(&e.hessian, &e.gradient, dim);
+        let mut hessian = problem.hessian(&theta)?;
+        for i in 0..dim {
+            hessian[i * dim + i] += if is_weight(i) {
+                settings.l2
+            } else if settings.fit_intercept {
+                0.0
+            } else {
+                1.0
+            };
+        }
+        let (mut step, _) = solve_spd(&hessian, &e.gradient, dim);
         if blocks > 1 && settings.fit_intercept {
             // Adding one constant to every class's intercept changes no probability, so the Hessian is singular
             // along that direction and rounding in the gradient (f32 on a GPU) would push the intercepts along
@@ -133,9 +140,10 @@ pub fn fit(
         for _ in 0..30 {
             let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
             let mut c = problem.evaluate(&candidate, false)?;
-            penalized(&candidate, &mut c, false);
+            penalized(&candidate, &mut c);
             if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= noise * e.loss.abs() {
                 theta = candidate;
+                e = c;
                 accepted = true;
                 break;
             }
