@@ -9,7 +9,7 @@ use pipewright_engine::{
     Value,
 };
 
-use crate::frame::{feature_columns, feature_matrix, numeric_values, sorted_classes, text_values};
+use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
 use crate::model::{Labels, TrainingSet, algorithm_of};
 
 /// Fits a learner on a table with a label.
@@ -84,14 +84,19 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
         }
         (Labels::Values(values.into_iter().flatten().collect()), Task::Regression)
     } else {
-        let values = text_values(&table.frame, &label)?;
-        let missing = values.iter().filter(|v| v.is_none()).count();
+        let text = table
+            .frame
+            .column(&label)
+            .map_err(|_| crate::frame::missing_column(&table.frame, &label))?
+            .cast(&polars::prelude::DataType::String)?;
+        let values = text.str()?;
+        let missing = values.null_count();
         if missing > 0 {
             return Err(NodeError::data(format!(
                 "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
             )));
         }
-        let classes = sorted_classes(&values);
+        let classes = distinct_texts(&table.frame, &label)?;
         let task = match classes.len() {
             0 | 1 => {
                 return Err(NodeError::data(format!(
@@ -111,7 +116,7 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
         }
         let index: std::collections::HashMap<&str, usize> =
             classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let y = values.iter().map(|v| v.as_deref().and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
+        let y = values.iter().map(|v| v.and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
         (Labels::Classes { y, classes }, task)
     };
     let x = feature_matrix(&table.frame, &features)?;
