@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Tables are large, short-lived column buffers: mimalloc gives them back to the system when they are freed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code of a run in which a node failed.
 const EXIT_NODE_FAILED: u8 = 1;
 /// Exit code of an invalid workflow or unreadable file.

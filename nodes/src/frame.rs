@@ -81,6 +81,37 @@ pub fn nan_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>, NodeError> 
     Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
+/// A numeric column's values with missing cells as NaN, borrowed from the table when it is an f64 column
+/// without nulls (most feature columns), else copied as [`nan_values`] does.
+pub fn f64_values(frame: &DataFrame, name: &str) -> Result<F64Values, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+    if column.dtype() == &DataType::Float64 && column.null_count() == 0 {
+        let values = column.f64()?.rechunk().into_owned();
+        if values.cont_slice().is_ok() {
+            return Ok(F64Values::Shared(values));
+        }
+    }
+    nan_values(frame, name).map(F64Values::Owned)
+}
+
+/// Values of [`f64_values`].
+pub enum F64Values {
+    /// The table's own buffer.
+    Shared(Float64Chunked),
+    /// A converted copy.
+    Owned(Vec<f64>),
+}
+
+impl F64Values {
+    /// The values.
+    pub fn as_slice(&self) -> &[f64] {
+        match self {
+            Self::Shared(values) => values.cont_slice().unwrap_or(&[]),
+            Self::Owned(values) => values,
+        }
+    }
+}
+
 /// A column as text values (numbers formatted, nulls as `None`).
 pub fn text_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, NodeError> {
     let column = frame.column(name).map_err(|_| missing_column(frame, name))?;

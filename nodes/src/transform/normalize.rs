@@ -15,7 +15,7 @@ use pipewright_compute::column_stats;
 
 use pipewright_engine::ColumnType;
 
-use crate::frame::{missing_column, nan_values, numeric_feature_columns, numeric_values};
+use crate::frame::{F64Values, f64_values, missing_column, numeric_feature_columns, numeric_values};
 
 pub(super) const ID: &str = "transform.normalize_data";
 
@@ -39,9 +39,9 @@ struct State {
 fn fit(ctx: &NodeContext<'_>, table: &Table) -> Result<State, NodeError> {
     let method = ctx.params.text("method")?.to_owned();
     let columns = chosen_columns(table, ctx.params.columns("columns"), numeric_feature_columns)?;
-    let values = columns.iter().map(|c| nan_values(&table.frame, c)).collect::<Result<Vec<_>, _>>()?;
+    let values = columns.iter().map(|c| f64_values(&table.frame, c)).collect::<Result<Vec<_>, _>>()?;
     let backend = crate::device::backend(ctx, table.frame.height() * columns.len())?;
-    let slices: Vec<&[f64]> = values.iter().map(Vec::as_slice).collect();
+    let slices: Vec<&[f64]> = values.iter().map(F64Values::as_slice).collect();
     let stats = column_stats(&backend, &slices).map_err(crate::device::kernel_error)?;
     let mut out = Vec::with_capacity(columns.len());
     for (column, s) in columns.into_iter().zip(stats) {
