@@ -104,9 +104,22 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
             }
             stat => {
                 if is_numeric(table, &name) {
-                    let mut present = nan_values(&table.frame, &name)?;
-                    present.retain(|v| !v.is_nan());
-                    let value = statistic(&mut present, stat).ok_or_else(|| {
+                    let value = if stat == "mean" {
+                        // Summed in row order straight from the column, without a copy.
+                        let cast = table.frame.column(&name)?.cast(&DataType::Float64)?;
+                        let (sum, n) = cast
+                            .f64()?
+                            .iter()
+                            .flatten()
+                            .filter(|v| !v.is_nan())
+                            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+                        (n > 0).then(|| sum / n as f64)
+                    } else {
+                        let mut present = nan_values(&table.frame, &name)?;
+                        present.retain(|v| !v.is_nan());
+                        statistic(&mut present, stat)
+                    };
+                    let value = value.ok_or_else(|| {
                         NodeError::data(format!("column \"{name}\" has no values to compute a {stat} from"))
                     })?;
                     Action::FillNumber { value }
@@ -136,10 +149,17 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             // Columns without missing cells keep their type; filled integer columns stay integers
             // when the fill value is whole.
             Action::FillNumber { value } if column.null_count() > 0 => {
-                let filled: Float64Chunked = nan_values(&frame, name)?
-                    .into_iter()
-                    .map(|v| if v.is_nan() { *value } else { v })
-                    .collect_ca(name.as_str().into());
+                let cast = column.cast(&DataType::Float64)?;
+                let values = cast.f64()?;
+                let filled: Float64Chunked = if values.iter().any(|v| v.is_some_and(f64::is_nan)) {
+                    // NaN cells are missing too.
+                    nan_values(&frame, name)?
+                        .into_iter()
+                        .map(|v| if v.is_nan() { *value } else { v })
+                        .collect_ca(name.as_str().into())
+                } else {
+                    values.fill_null_with_values(*value)?.with_name(name.as_str().into())
+                };
                 let mut filled = filled.into_column();
                 if column.dtype().is_integer() && value.fract() == 0.0 {
                     filled = filled.cast(column.dtype())?;
