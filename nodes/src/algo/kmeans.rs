@@ -64,7 +64,20 @@ fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
         (0..x.rows).into_par_iter().with_min_len(4096).map(|i| squared_distance(x.row(i), &centers[0])).collect();
     while centers.len() < k {
         let potential: f64 = closest.iter().sum();
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        // Each trial's potential is summed over fixed chunks of rows (so the result does not depend on the
+        // number of threads) without storing the updated distances; the winner's update is applied in place.
+        let chunk = 4096;
+        let potential_with = |candidate: &[f64]| -> f64 {
+            let partials: Vec<f64> = closest
+                .par_chunks(chunk)
+                .enumerate()
+                .map(|(c, ds)| {
+                    ds.iter().enumerate().map(|(k, &d)| d.min(squared_distance(x.row(c * chunk + k), candidate))).sum()
+                })
+                .collect();
+            partials.iter().sum()
+        };
+        let mut best: Option<(f64, usize)> = None;
         for _ in 0..trials {
             let target = rng.next_f64() * potential;
             let mut acc = 0.0;
@@ -76,21 +89,19 @@ fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
                     break;
                 }
             }
-            let candidate = x.row(pick);
-            let updated: Vec<f64> = closest
-                .par_iter()
-                .with_min_len(4096)
-                .enumerate()
-                .map(|(i, &d)| d.min(squared_distance(x.row(i), candidate)))
-                .collect();
-            let total: f64 = updated.iter().sum();
-            if best.as_ref().is_none_or(|(b, _, _)| total < *b) {
-                best = Some((total, pick, updated));
+            let total = potential_with(x.row(pick));
+            if best.is_none_or(|(b, _)| total < b) {
+                best = Some((total, pick));
             }
         }
-        let Some((_, pick, updated)) = best else { break };
-        centers.push(x.row(pick).to_vec());
-        closest = updated;
+        let Some((_, pick)) = best else { break };
+        let chosen = x.row(pick);
+        closest
+            .par_iter_mut()
+            .with_min_len(4096)
+            .enumerate()
+            .for_each(|(i, d)| *d = d.min(squared_distance(x.row(i), chosen)));
+        centers.push(chosen.to_vec());
     }
     centers
 }
