@@ -773,7 +773,7 @@ impl Designer {
         if before != self.settings.device {
             self.save_settings();
         }
-        let (text, hover) = device_in_use(&self.settings.device);
+        let (text, hover) = device_in_use(&self.settings.device, ui.ctx());
         ui.label(RichText::new(text).color(theme::weak_text(dark))).on_hover_text(hover);
     }
 
@@ -1305,14 +1305,29 @@ pub fn new_node(workflow: &Workflow, spec: &pipewright_engine::NodeSpec, positio
     }
 }
 
-/// The top bar's "in use" text for a device setting, and its tooltip. The adapter is looked up once.
-fn device_in_use(setting: &str) -> (String, String) {
+/// The top bar's "in use" text for a device setting, and its tooltip. The adapters are listed once, on a
+/// thread of their own (it takes a Vulkan instance), so the first frame does not wait for them.
+fn device_in_use(setting: &str, ctx: &egui::Context) -> (String, String) {
     static ADAPTER: std::sync::OnceLock<Option<pipewright_compute::AdapterInfo>> = std::sync::OnceLock::new();
-    let adapter = ADAPTER.get_or_init(|| pipewright_compute::adapters().into_iter().next());
-    let hardware = adapter.as_ref().filter(|a| !a.software);
+    static LOOKUP: std::sync::Once = std::sync::Once::new();
+    LOOKUP.call_once(|| {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let _ = ADAPTER.set(pipewright_compute::adapters().into_iter().next());
+            ctx.request_repaint();
+        });
+    });
     let threshold = pipewright_compute::AUTO_MIN_ELEMENTS;
+    if setting == "cpu" {
+        return ("in use: CPU".into(), "Every kernel runs on the CPU (multi-threaded).".into());
+    }
+    // Until the lookup answers: auto computes on the CPU unless a hardware GPU turns up.
+    let Some(adapter) = ADAPTER.get() else {
+        let text = if setting == "gpu" { "in use: GPU" } else { "in use: CPU" };
+        return (text.into(), "Looking for GPU adapters…".into());
+    };
+    let hardware = adapter.as_ref().filter(|a| !a.software);
     match (setting, adapter) {
-        ("cpu", _) => ("in use: CPU".into(), "Every kernel runs on the CPU (multi-threaded).".into()),
         ("gpu", Some(a)) => (
             format!("in use: {}", a.name),
             format!(
