@@ -149,62 +149,120 @@ fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
+/// Bytes read and parsed at a time from a file: the file is never held whole in memory.
+const BLOCK_BYTES: usize = 16 << 20;
+
 /// Reads `bytes` when they have the simple shape, else `None`.
 pub fn read(bytes: &[u8], settings: &CsvSettings) -> Option<DataFrame> {
-    let quote = settings.quote.unwrap_or(0);
-    if !settings.has_header
-        || bytes.starts_with(&[0xEF, 0xBB, 0xBF])
-        || (settings.quote.is_some() && bytes.contains(&quote))
-    {
+    read_from(bytes, settings)
+}
+
+/// Reads the UTF-8 CSV file at `path` block by block when it has the simple shape, else `None` (also for
+/// unreadable files and invalid UTF-8, which the general path reports).
+pub fn read_file(path: &std::path::Path, settings: &CsvSettings) -> Option<DataFrame> {
+    read_from(std::fs::File::open(path).ok()?, settings)
+}
+
+/// Appends up to `want` bytes from `source` to `buffer`; `Some(true)` at the end of the source.
+fn fill(source: &mut impl std::io::Read, buffer: &mut Vec<u8>, want: usize) -> Option<bool> {
+    let start = buffer.len();
+    buffer.resize(start + want, 0);
+    let mut filled = start;
+    loop {
+        match source.read(&mut buffer[filled..]) {
+            Ok(0) => {
+                buffer.truncate(filled);
+                return Some(true);
+            }
+            Ok(n) => {
+                filled += n;
+                if filled == buffer.len() {
+                    return Some(false);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn read_from(source: impl std::io::Read, settings: &CsvSettings) -> Option<DataFrame> {
+    read_blocks(source, settings, BLOCK_BYTES)
+}
+
+fn read_blocks(mut source: impl std::io::Read, settings: &CsvSettings, block_bytes: usize) -> Option<DataFrame> {
+    if !settings.has_header {
         return None;
     }
     let sep = settings.delimiter;
-    let header_end = bytes.iter().position(|&b| b == b'\n')?;
-    let header = bytes[..header_end].strip_suffix(b"\r").unwrap_or(&bytes[..header_end]);
-    let names: Vec<&str> = header.split(|&b| b == sep).map(|n| std::str::from_utf8(n).ok()).collect::<Option<_>>()?;
-    let mut unique = names.clone();
+    let markers: Vec<&[u8]> = settings.null_markers.iter().map(String::as_bytes).collect();
+    let mut buffer = Vec::new();
+    let mut at_end = fill(&mut source, &mut buffer, block_bytes)?;
+    if buffer.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return None;
+    }
+    let header_end = buffer.iter().position(|&b| b == b'\n')?;
+    let header = buffer[..header_end].strip_suffix(b"\r").unwrap_or(&buffer[..header_end]);
+    let names: Vec<String> =
+        header.split(|&b| b == sep).map(|n| std::str::from_utf8(n).ok().map(str::to_owned)).collect::<Option<_>>()?;
+    let mut unique: Vec<&String> = names.iter().collect();
     unique.sort_unstable();
     unique.dedup();
-    if names.iter().any(|n| n.is_empty()) || unique.len() != names.len() {
+    if names.iter().any(String::is_empty) || unique.len() != names.len() {
         return None;
     }
-    let mut body = &bytes[header_end + 1..];
-    while let Some(b) = body.strip_suffix(b"\n") {
-        body = b.strip_suffix(b"\r").unwrap_or(b);
+    buffer.drain(..=header_end);
+    let mut kinds: Option<Vec<Kind>> = None;
+    let mut columns: Vec<Option<Series>> = vec![None; names.len()];
+    loop {
+        // The complete lines read so far; at the end, everything but trailing line ends.
+        let cut = if at_end { buffer.len() } else { buffer.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) };
+        let mut block = &buffer[..cut];
+        if at_end {
+            while let Some(b) = block.strip_suffix(b"\n") {
+                block = b.strip_suffix(b"\r").unwrap_or(b);
+            }
+        }
+        if !block.is_empty() {
+            if settings.quote.is_some_and(|q| block.contains(&q)) || std::str::from_utf8(block).is_err() {
+                return None;
+            }
+            if kinds.is_none() {
+                kinds = Some(infer(block, sep, settings.infer_rows, names.len(), &markers)?);
+            }
+            let chunks = parse_block(block, sep, kinds.as_deref()?, &markers)?;
+            append_pieces(block, &names, chunks, &mut columns)?;
+        }
+        if at_end {
+            break;
+        }
+        buffer.drain(..cut);
+        at_end = fill(&mut source, &mut buffer, block_bytes)?;
     }
-    if body.is_empty() {
-        return None;
-    }
-    let cols = names.len();
+    let columns: Vec<Column> = columns.into_iter().map(|c| c.map(Series::into_column)).collect::<Option<_>>()?;
+    DataFrame::new_infer_height(columns).ok()
+}
 
-    let markers: Vec<&[u8]> = settings.null_markers.iter().map(String::as_bytes).collect();
-    let kinds = infer(body, sep, settings.infer_rows, cols, &markers)?;
-
-    // Line-aligned chunks, parsed in parallel.
-    let offset = body.as_ptr() as usize - bytes.as_ptr() as usize;
+/// Parses a block of complete lines in parallel, line-aligned chunks.
+fn parse_block(block: &[u8], sep: u8, kinds: &[Kind], markers: &[&[u8]]) -> Option<Vec<Vec<Cells>>> {
     let pieces = (rayon::current_num_threads() * 4).max(1);
-    let target = body.len().div_ceil(pieces).max(1 << 16);
+    let target = block.len().div_ceil(pieces).max(1 << 16);
     let mut bounds = vec![0];
     let mut at = 0;
-    while at < body.len() {
-        let next = (at + target).min(body.len());
-        let end = body[next..].iter().position(|&b| b == b'\n').map_or(body.len(), |p| next + p + 1);
+    while at < block.len() {
+        let next = (at + target).min(block.len());
+        let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |p| next + p + 1);
         bounds.push(end);
         at = end;
     }
-    let chunks: Vec<Vec<Cells>> = bounds
-        .par_windows(2)
-        .map(|w| parse_chunk(bytes, offset + w[0], &body[w[0]..w[1]], sep, &kinds, &markers))
-        .collect::<Option<_>>()?;
-
-    let columns = build_columns(bytes, &names, chunks)?;
-    DataFrame::new_infer_height(columns).ok()
+    bounds.par_windows(2).map(|w| parse_chunk(block, w[0], &block[w[0]..w[1]], sep, kinds, markers)).collect()
 }
 
 /// Column types from the first `infer_rows` rows, as Polars infers them; `None` when a value is outside the
 /// simple shape or a column has no value there.
 fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize, markers: &[&[u8]]) -> Option<Vec<Kind>> {
-    // Types from the first rows, as Polars infers them.
+    // Types from the first rows, as Polars infers them. A block of complete lines ends with its line end.
+    let body = body.strip_suffix(b"\n").map_or(body, |b| b.strip_suffix(b"\r").unwrap_or(b));
     let mut seen = vec![Shape::Empty; cols];
     for line in lines(body).take(infer_rows.max(1)) {
         if line.is_empty() {
@@ -234,26 +292,27 @@ fn infer(body: &[u8], sep: u8, infer_rows: usize, cols: usize, markers: &[&[u8]]
         .collect::<Option<_>>()
 }
 
-/// The parsed chunks as Polars columns, in file order. Each chunk's values move into Polars without a copy
-/// where none are missing, so reading needs little more memory than the table itself.
-fn build_columns(bytes: &[u8], names: &[&str], mut chunks: Vec<Vec<Cells>>) -> Option<Vec<Column>> {
-    let mut columns = Vec::with_capacity(names.len());
+/// Appends a block's parsed chunks to the columns, in file order. Each chunk's values move into Polars without
+/// a copy: a column is a list of chunks, one per parsed piece.
+fn append_pieces(
+    block: &[u8],
+    names: &[String],
+    mut chunks: Vec<Vec<Cells>>,
+    columns: &mut [Option<Series>],
+) -> Option<()> {
     for (j, name) in names.iter().enumerate() {
-        let name: PlSmallStr = (*name).into();
-        let mut series: Option<Series> = None;
+        let name: PlSmallStr = name.as_str().into();
         for chunk in &mut chunks {
-            let part = piece(bytes, name.clone(), std::mem::replace(&mut chunk[j], Cells::Text(Vec::new())));
-            match &mut series {
-                None => series = Some(part),
+            let part = piece(block, name.clone(), std::mem::replace(&mut chunk[j], Cells::Text(Vec::new())));
+            match &mut columns[j] {
+                None => columns[j] = Some(part),
                 Some(s) => {
                     s.append_owned(part).ok()?;
                 }
             }
         }
-        // One piece per parsed chunk: Polars works on chunked columns, so they are not copied into one.
-        columns.push(series?.into_column());
     }
-    Some(columns)
+    Some(())
 }
 
 fn piece(bytes: &[u8], name: PlSmallStr, cells: Cells) -> Series {
@@ -448,5 +507,15 @@ mod tests {
         }
         let fast = read(csv.as_bytes(), &CsvSettings::default()).expect("simple shape");
         same(&fast, &polars(csv.as_bytes()));
+        // Read in blocks of 1,000 bytes: lines cut at block ends are completed by the next block.
+        let blocks = read_blocks(csv.as_bytes(), &CsvSettings::default(), 1000).expect("simple shape");
+        same(&blocks, &polars(csv.as_bytes()));
+        // A quote or invalid UTF-8 in a later block still hands the file to Polars.
+        let mut quoted = csv.clone().into_bytes();
+        quoted.extend_from_slice(b"1,2.5,\"w\"\n");
+        assert!(read_blocks(quoted.as_slice(), &CsvSettings::default(), 1000).is_none());
+        let mut invalid = csv.into_bytes();
+        invalid.extend_from_slice(b"1,2.5,w\xff\n");
+        assert!(read_blocks(invalid.as_slice(), &CsvSettings::default(), 1000).is_none());
     }
 }

@@ -13,7 +13,7 @@ use pipewright_engine::{
     Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value,
 };
 
-use super::csv_reading::{CsvSettings, read_csv_bytes};
+use super::csv_reading::{CsvSettings, read_csv_bytes, read_with_polars};
 use super::json_reading::read_json_bytes;
 use super::sqlite_reading::read_sqlite;
 
@@ -62,6 +62,13 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
         return read_json_bytes(&bytes, format == "ndjson")
             .map_err(|e| NodeError::data(format!("{}: {e}", path.display())));
     }
+    let settings = csv_settings(params)?;
+    let utf8 = params.text("encoding")? != "latin-1";
+    // A whole UTF-8 file of the simple shape is read block by block, never held in memory whole.
+    let streamed = peek_bytes.is_none() && utf8;
+    if streamed && let Some(frame) = super::fast_csv::read_file(path, &settings) {
+        return Ok(frame);
+    }
     let mut bytes = read_bytes(path, peek_bytes)?;
     bytes = match params.text("encoding")? {
         "latin-1" => bytes.iter().map(|&b| char::from(b)).collect::<String>().into_bytes(),
@@ -78,7 +85,9 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
             }
         },
     };
-    read_csv_bytes(&bytes, &csv_settings(params)?).map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
+    // Files the block reader declined go straight to Polars.
+    let read = if streamed { read_with_polars(&bytes, &settings) } else { read_csv_bytes(&bytes, &settings) };
+    read.map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
 }
 
 /// The file's bytes; `peek_bytes` limits them to whole lines within that many bytes.
