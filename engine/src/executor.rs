@@ -122,9 +122,21 @@ pub struct Plan {
     pub analysis: Analysis,
 }
 
-/// Validates and plans a run.
+/// Validates and plans a run with the `auto` device policy.
 pub fn plan(workflow: &Workflow, catalog: &Catalog, base_dir: &Path, target: Option<&str>) -> Result<Plan, RunError> {
-    plan_with(workflow, catalog, base_dir, target, true)
+    plan_on(workflow, catalog, base_dir, target, Device::Auto)
+}
+
+/// Validates and plans a run under a device policy (part of the fingerprints of blocks that use the compute
+/// kernels, whose results on a GPU agree with the CPU's only within a tolerance).
+pub fn plan_on(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    base_dir: &Path,
+    target: Option<&str>,
+    device: Device,
+) -> Result<Plan, RunError> {
+    plan_with(workflow, catalog, base_dir, target, true, device)
 }
 
 /// Plans a run; without `hash_files` (a run that uses no cache), files read by blocks enter the fingerprints by
@@ -135,6 +147,7 @@ fn plan_with(
     base_dir: &Path,
     target: Option<&str>,
     hash_files: bool,
+    device: Device,
 ) -> Result<Plan, RunError> {
     let analysis = validate_in(workflow, catalog, Some(base_dir));
     let wanted: HashSet<String> = match target {
@@ -165,6 +178,9 @@ fn plan_with(
         };
         field(spec.id.as_bytes());
         field(&spec.version.to_le_bytes());
+        if spec.uses_device {
+            field(format!("device={device:?}").as_bytes());
+        }
         field(
             canonical_json(&Json::Object(
                 analysis.params[i].values().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -283,7 +299,7 @@ pub fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let cached = options.memory_cache.is_some() || options.disk_cache.is_some();
-    let plan = plan_with(workflow, catalog, &options.base_dir, options.target.as_deref(), cached)?;
+    let plan = plan_with(workflow, catalog, &options.base_dir, options.target.as_deref(), cached, options.device)?;
     let planned: HashSet<usize> = plan.order.iter().copied().collect();
     let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut successors: HashMap<usize, Vec<usize>> = HashMap::new();

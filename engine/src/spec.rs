@@ -195,6 +195,9 @@ pub struct NodeSpec {
     /// Whether the block acts outside the workflow (writes a file, calls a service): it runs every time and
     /// its outputs are never cached, so the effect happens on every run.
     pub side_effect: bool,
+    /// Whether its results come from the compute kernels (CPU twins or a GPU, which agree only within a
+    /// tolerance): the run's device policy is then part of its cache key.
+    pub uses_device: bool,
     /// Parameters worth tuning (learners), each with the range a search tries, in inspector order.
     pub tunable: Vec<(&'static str, TuneRange)>,
 }
@@ -213,6 +216,7 @@ impl NodeSpec {
             params: Vec::new(),
             stochastic: false,
             side_effect: false,
+            uses_device: false,
             tunable: Vec::new(),
         }
     }
@@ -272,6 +276,12 @@ impl NodeSpec {
     /// Marks the block as acting outside the workflow: never cached, run every time.
     pub fn side_effect(mut self) -> Self {
         self.side_effect = true;
+        self
+    }
+
+    /// Marks the block as computing with the compute kernels, so its cache key includes the device policy.
+    pub fn uses_device(mut self) -> Self {
+        self.uses_device = true;
         self
     }
 

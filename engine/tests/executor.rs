@@ -379,3 +379,16 @@ fn a_headless_run_releases_tables_once_their_readers_ran_and_keeps_the_results()
     let kept = run(&diamond(0), &catalog(), &RunOptions::default(), &|_| {}).expect("runs");
     assert!(!kept.node("a1").expect("ran").outputs.is_empty(), "the designer's runs keep every output");
 }
+
+#[test]
+fn blocks_without_kernels_keep_their_cache_key_under_every_device_policy() {
+    let wf = diamond(0);
+    let c = catalog();
+    let auto = pipewright_engine::plan_on(&wf, &c, std::path::Path::new("."), None, pipewright_engine::Device::Auto)
+        .expect("plans");
+    let gpu = pipewright_engine::plan_on(&wf, &c, std::path::Path::new("."), None, pipewright_engine::Device::Gpu)
+        .expect("plans");
+    // The test kinds use no kernels: their keys do not depend on the device (nodes/tests/devices.rs checks
+    // that blocks with kernels do).
+    assert_eq!(auto.fingerprints, gpu.fingerprints);
+}

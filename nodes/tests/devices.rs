@@ -145,3 +145,30 @@ fn blocks_without_kernels_record_no_device_and_auto_keeps_small_work_on_the_cpu(
     assert!(ran.report.node("train").is_some_and(|n| n.status.is_success() && n.device.is_none()));
     assert_eq!(device_of(&ran, "normalize"), "cpu", "150 rows never pay for a GPU");
 }
+
+#[test]
+fn the_device_policy_is_part_of_the_cache_key_of_blocks_with_kernels() {
+    let wf = workflow(&classification(("model.logistic_regression_two_class", json!({})), "iris"), CHAIN);
+    let catalog = pipewright_nodes::catalog();
+    let dir = std::path::Path::new(".");
+    let key = |device| pipewright_engine::plan_on(&wf, &catalog, dir, None, device).expect("plans").fingerprints;
+    let (cpu, gpu) = (key(Device::Cpu), key(Device::Gpu));
+    // Normalize Data computes with kernels, so it and everything fed from it change key; the dataset and the
+    // learner block do not.
+    for (i, node) in wf.nodes.iter().enumerate() {
+        let changes = !["data", "learner"].contains(&node.id.as_str());
+        assert_eq!(cpu[i] != gpu[i], changes, "{}: a cached CPU result must not answer a GPU run", node.id);
+    }
+    // Without Normalize Data, Train Model is the first block whose key depends on the device.
+    let mut nodes = classification(("model.linear_regression", json!({})), "diabetes");
+    nodes.retain(|n| n.0 != "normalize");
+    let edges: Vec<(&str, &str)> =
+        [("data.data", "split.data")].into_iter().chain(CHAIN[2..].iter().copied()).collect();
+    let wf = workflow(&nodes, &edges);
+    let key = |device| pipewright_engine::plan_on(&wf, &catalog, dir, None, device).expect("plans").fingerprints;
+    let (cpu, gpu) = (key(Device::Cpu), key(Device::Gpu));
+    for (i, node) in wf.nodes.iter().enumerate() {
+        let changes = ["train", "score", "evaluate"].contains(&node.id.as_str());
+        assert_eq!(cpu[i] != gpu[i], changes, "{}", node.id);
+    }
+}

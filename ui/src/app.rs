@@ -583,7 +583,8 @@ impl Designer {
         for tab in &mut self.tabs {
             tab.runtime.poll();
             let base = tab.base_dir();
-            tab.runtime.refresh(tab.document.workflow(), tab.document.revision(), &self.catalog, &base);
+            let device = self.settings.device();
+            tab.runtime.refresh(tab.document.workflow(), tab.document.revision(), &self.catalog, &base, device);
         }
         self.shortcuts(&ctx);
         self.close_request(&ctx);

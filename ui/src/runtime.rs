@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pipewright_engine::{
     Analysis, CancelToken, Catalog, Device, DiskCache, Event, MemoryCache, NodeStatus, Outputs, Problem, RunError,
-    RunOptions, RunReport, Workflow, plan, validate_in,
+    RunOptions, RunReport, Workflow, plan_on, validate_in,
 };
 
 /// A node's state on the canvas.
@@ -128,7 +128,8 @@ pub struct Runtime {
     results: HashMap<String, NodeResult>,
     current_fingerprints: HashMap<String, String>,
     analysis: Option<Analysis>,
-    analysed_revision: Option<u64>,
+    /// The document revision and device policy the analysis and fingerprints were made for.
+    analysed_revision: Option<(u64, Device)>,
     memory_cache: Arc<MemoryCache>,
     run: Option<ActiveRun>,
     /// How the last run ended.
@@ -156,15 +157,16 @@ impl Default for Runtime {
 }
 
 impl Runtime {
-    /// Re-validates and re-fingerprints the workflow when it changed; nodes whose inputs or parameters
-    /// changed since they ran become stale.
-    pub fn refresh(&mut self, workflow: &Workflow, revision: u64, catalog: &Catalog, base_dir: &Path) {
-        if self.analysed_revision == Some(revision) {
+    /// Re-validates and re-fingerprints the workflow when it or the device policy changed; nodes whose inputs
+    /// or parameters changed since they ran become stale (so do blocks with compute kernels when the device
+    /// policy changes).
+    pub fn refresh(&mut self, workflow: &Workflow, revision: u64, catalog: &Catalog, base_dir: &Path, device: Device) {
+        if self.analysed_revision == Some((revision, device)) {
             return;
         }
-        self.analysed_revision = Some(revision);
+        self.analysed_revision = Some((revision, device));
         self.analysis = Some(validate_in(workflow, catalog, Some(base_dir)));
-        self.current_fingerprints = current_fingerprints(workflow, catalog, base_dir);
+        self.current_fingerprints = current_fingerprints(workflow, catalog, base_dir, device);
         if self.run.is_some() {
             return;
         }
@@ -238,7 +240,8 @@ impl Runtime {
         if self.run.is_some() {
             return false;
         }
-        let planned = match plan(workflow, catalog, &settings.base_dir, settings.target.as_deref()) {
+        let planned = match plan_on(workflow, catalog, &settings.base_dir, settings.target.as_deref(), settings.device)
+        {
             Ok(planned) => planned,
             Err(e) => {
                 self.last_refusal = Some(e.to_string());
@@ -401,15 +404,20 @@ fn run_thread(
     repaint();
 }
 
-fn current_fingerprints(workflow: &Workflow, catalog: &Catalog, base_dir: &Path) -> HashMap<String, String> {
+fn current_fingerprints(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    base_dir: &Path,
+    device: Device,
+) -> HashMap<String, String> {
     // Nodes on a broken path get no fingerprint; the rest still do, so a problem in one branch does not make
     // every other branch look stale.
-    let Ok(planned) = plan(workflow, catalog, base_dir, None) else {
+    let Ok(planned) = plan_on(workflow, catalog, base_dir, None, device) else {
         return workflow
             .nodes
             .iter()
             .filter_map(|n| {
-                let p = plan(workflow, catalog, base_dir, Some(&n.id)).ok()?;
+                let p = plan_on(workflow, catalog, base_dir, Some(&n.id), device).ok()?;
                 let i = workflow.nodes.iter().position(|m| m.id == n.id)?;
                 Some((n.id.clone(), p.fingerprints.get(i)?.clone()))
             })

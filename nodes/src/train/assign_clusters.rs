@@ -48,6 +48,7 @@ impl NodeKind for AssignDataToClusters {
             Category::Train,
             "Adds the nearest cluster of every row (Assignments) and its distance to that cluster's centre.",
         )
+        .uses_device()
         .input("model", PortType::Model, "A trained clustering model")
         .input("data", PortType::Table, "Rows to assign")
         .output("data", PortType::Table, "The rows with Assignments and DistanceToClusterCenter")

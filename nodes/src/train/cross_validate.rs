@@ -113,6 +113,7 @@ impl NodeKind for CrossValidateModel {
             Category::Train,
             "Splits the rows into k folds, trains the learner k times with one fold held out, scores the held-out rows and reports each fold's metrics with their mean and standard deviation. Classification folds are stratified by default so each keeps the label's class proportions.",
         )
+        .uses_device()
         .input("learner", PortType::Learner, "An untrained classification or regression model")
         .input("data", PortType::Table, "Labelled data")
         .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")

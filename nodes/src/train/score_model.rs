@@ -105,6 +105,7 @@ impl NodeKind for ScoreModel {
             Category::Train,
             "Adds a trained model's predictions: Scored Labels, and for classifiers one Scored Probabilities_<class> column per class.",
         )
+        .uses_device()
         .input("model", PortType::Model, "A trained model")
         .input("data", PortType::Table, "Rows to score, with the model's feature columns")
         .output("data", PortType::Table, "The rows with predictions")

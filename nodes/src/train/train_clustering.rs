@@ -24,6 +24,7 @@ impl NodeKind for TrainClusteringModel {
             Category::Train,
             "Fits a clustering learner such as K-Means and assigns every training row to a cluster.",
         )
+        .uses_device()
         .input("learner", PortType::Learner, "An untrained clustering model")
         .input("data", PortType::Table, "Training data")
         .param(

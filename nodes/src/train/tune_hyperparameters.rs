@@ -148,6 +148,7 @@ impl NodeKind for TuneModelHyperparameters {
             Category::Train,
             "Trains the learner with many settings of its tunable parameters (the entire grid, or a random sweep over their ranges), measures each on a validation table or by cross-validation, ranks them by the chosen metric, and outputs the best model trained on all the data with the table of every setting tried. Candidates are evaluated in parallel.",
         )
+        .uses_device()
         .input("learner", PortType::Learner, "An untrained classification or regression model")
         .input("data", PortType::Table, "Training data")
         .optional_input("validation", PortType::Table, "Data to measure each candidate on. Not connected: cross-validation on the training data.")

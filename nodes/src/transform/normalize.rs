@@ -90,6 +90,7 @@ impl NodeKind for NormalizeData {
             Category::Transform,
             "Rescales numeric columns: z-score (mean 0, standard deviation 1, population formula) or min-max (0 to 1). Missing cells stay missing.",
         )
+        .uses_device()
         .input("data", PortType::Table, "The table")
         .param("method", "Method", choice(&["zscore", "minmax"]), json!("zscore"), "z-score or min-max.")
         .param("columns", "Columns", ParamKind::ColumnList { port: "data" }, json!([]), "Columns to rescale; empty rescales every numeric feature column (never the label).")
