@@ -66,13 +66,12 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
 
 fn text_mode(frame: &DataFrame, name: &str) -> Result<Option<String>, NodeError> {
     let column = frame.column(name).map_err(|_| crate::frame::missing_column(frame, name))?.cast(&DataType::String)?;
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for v in column.str()?.iter().flatten() {
         *counts.entry(v).or_default() += 1;
     }
-    // BTreeMap iterates in ascending order, so the first maximum is the smallest tied value.
-    let Some(best) = counts.values().copied().max() else { return Ok(None) };
-    Ok(counts.into_iter().find(|(_, c)| *c == best).map(|(v, _)| v.to_owned()))
+    // The most frequent value; among tied ones, the smallest.
+    Ok(counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(v, _)| v.to_owned()))
 }
 
 fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
