@@ -64,32 +64,40 @@ fn seed_plus_plus(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
         (0..x.rows).into_par_iter().with_min_len(4096).map(|i| squared_distance(x.row(i), &centers[0])).collect();
     while centers.len() < k {
         let potential: f64 = closest.iter().sum();
-        // Each trial's potential is summed over fixed chunks of rows (so the result does not depend on the
-        // number of threads) without storing the updated distances; the winner's update is applied in place.
-        let chunk = 4096;
-        let potential_with = |candidate: &[f64]| -> f64 {
-            let partials: Vec<f64> = closest
-                .par_chunks(chunk)
-                .enumerate()
-                .map(|(c, ds)| {
-                    ds.iter().enumerate().map(|(k, &d)| d.min(squared_distance(x.row(c * chunk + k), candidate))).sum()
-                })
-                .collect();
-            partials.iter().sum()
-        };
-        let mut best: Option<(f64, usize)> = None;
-        for _ in 0..trials {
-            let target = rng.next_f64() * potential;
-            let mut acc = 0.0;
-            let mut pick = x.rows - 1;
-            for (i, d) in closest.iter().enumerate() {
-                acc += d;
-                if acc > target {
-                    pick = i;
-                    break;
+        // The trial candidates are drawn first, then one pass over the rows gives every candidate's potential
+        // (each row is read once for all of them), summed over fixed chunks of rows so that the result does not
+        // depend on the number of threads.
+        let picks: Vec<usize> = (0..trials)
+            .map(|_| {
+                let target = rng.next_f64() * potential;
+                let mut acc = 0.0;
+                for (i, d) in closest.iter().enumerate() {
+                    acc += d;
+                    if acc > target {
+                        return i;
+                    }
                 }
-            }
-            let total = potential_with(x.row(pick));
+                x.rows - 1
+            })
+            .collect();
+        let chunk = 4096;
+        let partials: Vec<Vec<f64>> = closest
+            .par_chunks(chunk)
+            .enumerate()
+            .map(|(c, ds)| {
+                let mut sums = vec![0.0; picks.len()];
+                for (k, &d) in ds.iter().enumerate() {
+                    let row = x.row(c * chunk + k);
+                    for (sum, &pick) in sums.iter_mut().zip(&picks) {
+                        *sum += d.min(squared_distance(row, x.row(pick)));
+                    }
+                }
+                sums
+            })
+            .collect();
+        let mut best: Option<(f64, usize)> = None;
+        for (t, &pick) in picks.iter().enumerate() {
+            let total: f64 = partials.iter().map(|p| p[t]).sum();
             if best.is_none_or(|(b, _)| total < b) {
                 best = Some((total, pick));
             }
