@@ -1,0 +1,202 @@
+//! Opening the store: refusing files that are not ours, migrating older schemas, and marking the runs of
+//! processes that died as interrupted.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+
+/// `PRAGMA application_id` of a Pipewright store ("PWST").
+const APPLICATION_ID: i64 = 0x5057_5354;
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first schema.
+    "
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        workflow_name TEXT NOT NULL,
+        workflow_file TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        overrides TEXT NOT NULL,
+        device TEXT NOT NULL,
+        source TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        status TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_experiment ON runs(experiment_id, started_at);
+    CREATE TABLE node_runs (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        node TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_secs REAL NOT NULL,
+        cache_hit INTEGER NOT NULL,
+        device TEXT,
+        error TEXT,
+        PRIMARY KEY (run_id, node)
+    );
+    CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        node TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        step INTEGER
+    );
+    CREATE INDEX metrics_by_run ON metrics(run_id);
+    CREATE TABLE artifacts (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE run_artifacts (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        node TEXT NOT NULL,
+        port TEXT NOT NULL,
+        hash TEXT NOT NULL REFERENCES artifacts(hash),
+        PRIMARY KEY (run_id, node, port)
+    );
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        run_id INTEGER REFERENCES runs(id),
+        node TEXT,
+        artifact TEXT REFERENCES artifacts(hash),
+        metrics TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (name, version)
+    );
+    ",
+];
+
+/// The store of the project in `project_dir`.
+pub fn store_path(project_dir: &Path) -> PathBuf {
+    project_dir.join(".pipewright").join("project.db")
+}
+
+/// An open project store. Several processes (the designer, `pipewright run`) may hold the same store: `SQLite`'s
+/// write-ahead log lets readers work during a write, and writers wait their turn.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) path: PathBuf,
+    pub(crate) conn: Mutex<Connection>,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Whether an existing file starts like an `SQLite` database.
+fn looks_like_sqlite(path: &Path) -> Result<bool, StoreError> {
+    let mut header = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let read = file.read(&mut header).map_err(|e| io(path, e))?;
+    Ok(read == 0 || (read == 16 && &header == b"SQLite format 3\0"))
+}
+
+impl Store {
+    /// Opens (creating it if needed) the store at `path`, migrates it to [`SCHEMA_VERSION`], and marks runs
+    /// of processes that are gone as interrupted.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(path, e))?;
+        }
+        let existed = path.exists();
+        if existed && !looks_like_sqlite(path)? {
+            return Err(StoreError::Foreign(path.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let foreign = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                StoreError::Foreign(path.to_path_buf())
+            }
+            other => StoreError::Sqlite(other),
+        };
+        let application: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(foreign)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(foreign)?;
+        if application != APPLICATION_ID && !(application == 0 && tables == 0) {
+            return Err(StoreError::Foreign(path.to_path_buf()));
+        }
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        let store = Self { path: path.to_path_buf(), conn: Mutex::new(conn) };
+        store.migrate()?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.connection().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        // One writer migrates at a time; the others see the result once it is committed.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::Newer { path: self.path.clone(), found, known: SCHEMA_VERSION });
+        }
+        for (version, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+            tx.execute_batch(step)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
+        }
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs still `running` whose process is gone (it crashed or was killed) become `interrupted`.
+    fn mark_interrupted(&self) -> Result<usize, StoreError> {
+        let conn = self.connection();
+        let host = crate::runs::host_name();
+        let mut statement = conn.prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1")?;
+        let running: Vec<(i64, i64)> =
+            statement.query_map([&host], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut marked = 0;
+        for (id, pid) in running {
+            if !crate::runs::process_alive(pid) {
+                marked += conn.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = ?1 WHERE id = ?2 AND status = 'running'",
+                    rusqlite::params![crate::runs::now(), id],
+                )?;
+            }
+        }
+        Ok(marked)
+    }
+}
