@@ -1,7 +1,9 @@
 //! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`).
 
 mod catalog_cmd;
+mod record;
 mod run_cmd;
+mod runs_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,11 +63,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the runs recorded in a project's store, newest first; `runs show RUN` shows one.
+    Runs {
+        /// The project folder.
+        #[arg(long, default_value = ".", global = true)]
+        project: PathBuf,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        /// `show RUN`: one run's nodes and metrics.
+        #[command(subcommand)]
+        what: Option<RunsCommand>,
+    },
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// One run: its nodes (status, time, device, error) and metrics.
+    Show {
+        /// The run's number, as `pipewright runs` lists it.
+        run: i64,
     },
 }
 
@@ -76,6 +99,10 @@ fn main() -> ExitCode {
         Some(Command::Validate { flow }) => run_cmd::validate(&flow),
         Some(Command::Nodes { json }) => catalog_cmd::nodes(json),
         Some(Command::Devices { json }) => catalog_cmd::devices(json),
+        Some(Command::Runs { project, json, what: None }) => runs_cmd::list(&project, json),
+        Some(Command::Runs { project, json, what: Some(RunsCommand::Show { run }) }) => {
+            runs_cmd::show(&project, run, json)
+        }
         None => designer(&cli),
     }
 }

@@ -163,6 +163,22 @@ impl Progress {
     }
 }
 
+/// Reports a workflow the executor refused; exit code 2.
+fn invalid(args: &RunArgs, workflow: &Workflow, path: &Path, e: &RunError) -> ExitCode {
+    if args.json {
+        let problems = match e {
+            RunError::Invalid(p) => p.iter().map(|p| json!({"node": p.node, "message": p.message})).collect::<Vec<_>>(),
+            RunError::UnknownTarget(_) => Vec::new(),
+        };
+        println!(
+            "{}",
+            json!({"workflow": workflow.name, "file": path, "success": false, "valid": false, "problems": problems})
+        );
+    }
+    eprintln!("error: {}: {e}", path.display());
+    ExitCode::from(EXIT_INVALID)
+}
+
 pub fn run(args: &RunArgs) -> ExitCode {
     let (path, mut workflow) = match load(&args.flow) {
         Ok(loaded) => loaded,
@@ -218,36 +234,33 @@ pub fn run(args: &RunArgs) -> ExitCode {
         quiet: args.json,
     };
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
+    // Only a workflow that validates is a run worth recording.
+    let recorder = validate_in(&workflow, &catalog, Some(&options.base_dir))
+        .problems
+        .is_empty()
+        .then(|| crate::record::Recorder::start(&project, &path, &workflow, &args.set, args.device))
+        .flatten();
     let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
         Ok(report) => report,
-        Err(e @ RunError::Invalid(_)) => {
-            if args.json {
-                let problems = match &e {
-                    RunError::Invalid(p) => {
-                        p.iter().map(|p| json!({"node": p.node, "message": p.message})).collect::<Vec<_>>()
-                    }
-                    RunError::UnknownTarget(_) => Vec::new(),
-                };
-                println!(
-                    "{}",
-                    json!({"workflow": workflow.name, "file": path, "success": false, "valid": false, "problems": problems})
-                );
-            }
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(e @ RunError::Invalid(_)) => return invalid(args, &workflow, &path, &e),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    let run_id = recorder.as_ref().map(crate::record::Recorder::run_id);
+    if let Some(recorder) = recorder {
+        recorder.finish(&workflow, &report);
+    }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_result(&workflow, &path, &report, args.device)).unwrap_or_default()
-        );
+        let mut result = json_result(&workflow, &path, &report, args.device);
+        result["run"] = json!(run_id);
+        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
     } else {
         print_summary(&workflow, &report);
+        if let Some(id) = run_id {
+            progress.line(&format!("Recorded as run {id} ({})", pipewright_store::store_path(&project).display()));
+        }
     }
     if report.cancelled {
         ExitCode::from(EXIT_STOPPED)

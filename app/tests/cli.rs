@@ -278,3 +278,48 @@ fn bad_overrides_and_devices_are_refused_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("unknown device \"tpu\""), "{}", text(&out));
 }
+
+#[test]
+fn every_run_is_recorded_in_the_project_store_and_listed() {
+    let (_keep, dir) = scratch_example("iris-clustering");
+    let first = pipewright(&["run", ".", "--json"], &dir);
+    assert!(first.status.success(), "{}", text(&first));
+    let result: Json = serde_json::from_slice(&first.stdout).expect("json");
+    let run = result["run"].as_i64().expect("the run's number in the store");
+    let second = pipewright(&["run", ".", "--set", "kmeans.clusters=4"], &dir);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("Recorded as run"), "{}", text(&second));
+
+    let listed = pipewright(&["runs", "--json"], &dir);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let runs: Json = serde_json::from_slice(&listed.stdout).expect("json");
+    let runs = runs.as_array().expect("a list");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["id"].as_i64(), Some(run), "newest first");
+    assert!(runs.iter().all(|r| r["status"] == "succeeded" && r["source"] == "cli" && r["device"] == "auto"));
+    assert_eq!(runs[0]["headline"]["name"], "silhouette");
+    let table = text(&pipewright(&["runs"], &dir));
+    assert!(table.contains("succeeded") && table.contains("silhouette"), "{table}");
+
+    let shown = pipewright(&["runs", "show", &run.to_string(), "--json"], &dir);
+    let shown: Json = serde_json::from_slice(&shown.stdout).expect("json");
+    let nodes = shown["nodes"].as_array().expect("nodes");
+    assert!(nodes.iter().any(|n| n["kind"] == "train.train_clustering_model" && n["device"] == "cpu"), "{shown}");
+    assert!(shown["metrics"].as_array().is_some_and(|m| m.iter().any(|m| m["name"] == "inertia")), "{shown}");
+    let missing = pipewright(&["runs", "show", "999"], &dir);
+    assert!(!missing.status.success() && text(&missing).contains("no run 999"), "{}", text(&missing));
+}
+
+#[test]
+fn a_foreign_file_in_place_of_the_store_is_left_alone_and_the_run_still_runs() {
+    let (_keep, dir) = scratch_example("iris-clustering");
+    std::fs::create_dir_all(dir.join(".pipewright")).expect("mkdir");
+    let store = dir.join(".pipewright").join("project.db");
+    std::fs::write(&store, b"my own notes").expect("write");
+    let output = pipewright(&["run", "."], &dir);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("not a Pipewright project store"), "{}", text(&output));
+    assert_eq!(std::fs::read(&store).expect("read"), b"my own notes", "never overwritten");
+    let listed = pipewright(&["runs"], &dir);
+    assert!(!listed.status.success() && text(&listed).contains("not a Pipewright project store"), "{}", text(&listed));
+}

@@ -1,0 +1,154 @@
+//! `pipewright runs`: the runs recorded in a project's store, and one run in detail.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use pipewright_store::{RunRecord, RunStatus, Store, store_path};
+
+/// Metrics shown as a run's headline, in order of preference.
+const HEADLINE: &[&str] = &["roc_auc", "accuracy", "r2", "rmse", "silhouette", "inertia"];
+
+fn status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+        RunStatus::Interrupted => "interrupted",
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the Unix epoch.
+fn utc(seconds: f64) -> String {
+    let secs = seconds.max(0.0) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+fn open(project: &Path) -> Result<Store, ExitCode> {
+    let path = store_path(project);
+    if !path.exists() {
+        eprintln!(
+            "error: {} has no recorded runs yet (no {}): run a workflow there first",
+            project.display(),
+            path.display()
+        );
+        return Err(ExitCode::FAILURE);
+    }
+    Store::open(&path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn headline(store: &Store, run: &RunRecord) -> Option<(String, f64)> {
+    let metrics = store.metrics_of(run.id).ok()?;
+    HEADLINE.iter().find_map(|h| metrics.iter().find(|m| m.2 == *h).map(|m| (m.2.clone(), m.3)))
+}
+
+/// `pipewright runs [--project DIR] [--json]`.
+pub fn list(project: &Path, json: bool) -> ExitCode {
+    let store = match open(project) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let runs = match store.runs() {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        let rows: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id, "experiment": r.experiment, "workflow": r.workflow_name, "status": status_text(r.status),
+                    "source": r.source, "device": r.device, "started_at": r.started_at, "ended_at": r.ended_at,
+                    "headline": headline(&store, r).map(|(name, value)| json!({"name": name, "value": value})),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:>5}  {:<11}  {:<24}  {:<8}  {:<6}  {:<19}  {:>9}  headline",
+        "run", "status", "workflow", "source", "device", "started (UTC)", "duration"
+    );
+    for r in &runs {
+        let duration = r.ended_at.map_or("-".into(), |end| format!("{:.2} s", end - r.started_at));
+        let metric = headline(&store, r).map_or(String::new(), |(name, value)| format!("{name} {value:.4}"));
+        println!(
+            "{:>5}  {:<11}  {:<24}  {:<8}  {:<6}  {:<19}  {:>9}  {metric}",
+            r.id,
+            status_text(r.status),
+            r.workflow_name,
+            r.source,
+            r.device,
+            utc(r.started_at),
+            duration
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `pipewright runs show RUN [--project DIR] [--json]`.
+pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
+    let store = match open(project) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let Some(record) = store.runs().ok().and_then(|runs| runs.into_iter().find(|r| r.id == run)) else {
+        eprintln!("error: no run {run} in {}: `pipewright runs` lists them", store.path().display());
+        return ExitCode::FAILURE;
+    };
+    let nodes = store.nodes_of(run).unwrap_or_default();
+    let metrics = store.metrics_of(run).unwrap_or_default();
+    if json {
+        let value = json!({
+            "id": record.id, "experiment": record.experiment, "workflow": record.workflow_name,
+            "status": status_text(record.status), "source": record.source, "device": record.device,
+            "started_at": record.started_at, "ended_at": record.ended_at,
+            "nodes": nodes.iter().map(|n| json!({"id": n.node, "kind": n.kind, "status": n.status,
+                "duration_secs": n.duration_secs, "cache_hit": n.cache_hit, "device": n.device, "error": n.error})).collect::<Vec<_>>(),
+            "metrics": metrics.iter().map(|m| json!({"node": m.0, "source": m.1, "name": m.2, "value": m.3})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!("run {}: {} ({}), {}", record.id, record.workflow_name, record.experiment, status_text(record.status));
+    println!("  started {} UTC from the {} on device {}", utc(record.started_at), record.source, record.device);
+    for n in &nodes {
+        let on = n.device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
+        let error = n.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        println!("  {:<10} {:<24} {:.2} s{on}{error}", n.status, n.node, n.duration_secs);
+    }
+    for (node, source, name, value) in &metrics {
+        println!("  {node} / {source}: {name} = {value:.4}");
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates_are_civil_dates() {
+        assert_eq!(super::utc(0.0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc(951_782_400.0), "2000-02-29 00:00:00");
+        assert_eq!(super::utc(1_795_305_599.0), "2026-11-21 23:59:59");
+    }
+}
