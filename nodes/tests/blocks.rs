@@ -1932,6 +1932,53 @@ fn cross_validate_model_matches_scikit_learn_on_the_same_folds() {
 }
 
 #[test]
+fn cross_validate_model_takes_its_folds_from_a_fold_column() {
+    // Two separable groups; the folds are given as 10, 2 and 1: numerically sorted they are folds 3, 2, 1.
+    use std::fmt::Write as _;
+    let mut csv = String::from("x,label,fold\n");
+    for i in 0..24 {
+        let fold = [10, 2, 1][i % 3];
+        let (x, label) = if i % 2 == 0 { (i as f64 * 0.1, "low") } else { (5.0 + i as f64 * 0.1, "high") };
+        let _ = writeln!(csv, "{x},{label},{fold}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("folds.csv"), &csv).expect("write");
+    let cv = |fold_column: Json| {
+        workflow(
+            &[
+                ("data", "data.import_data", json!({"path": "folds.csv"})),
+                ("tree", "model.decision_tree", json!({})),
+                (
+                    "cv",
+                    "train.cross_validate_model",
+                    json!({"label_column": "label", "folds": 5, "fold_column": fold_column}),
+                ),
+            ],
+            &[("tree.learner", "cv.learner"), ("data.data", "cv.data")],
+        )
+    };
+    let ran = run_in(dir.path(), cv(json!("fold")));
+    let scored = ran.table("cv.scored");
+    let folds: Vec<f64> = floats(scored, "Fold");
+    let expected: Vec<f64> = (0..24).map(|i| [3.0, 2.0, 1.0][i % 3]).collect();
+    assert_eq!(
+        folds, expected,
+        "the column's values, numerically sorted, are the folds; the folds parameter is ignored"
+    );
+    assert!(scored.frame.column("fold").is_err(), "the fold column is not a feature and does not come back");
+    assert_eq!(ran.evaluations("cv.report").len(), 2 + 3, "mean, std and one evaluation per given fold");
+    assert_eq!(ran.metric("cv.report", "accuracy"), 1.0);
+
+    // A row without a fold, and a column naming a single fold, are refused by name.
+    std::fs::write(dir.path().join("folds.csv"), "x,label,fold\n1.0,low,1\n2.0,high,\n3.0,low,2\n").expect("write");
+    let ran = run_in(dir.path(), cv(json!("fold")));
+    assert!(ran.error("cv").contains("row 2 has no fold"), "{}", ran.error("cv"));
+    std::fs::write(dir.path().join("folds.csv"), "x,label,fold\n1.0,low,1\n2.0,high,1\n").expect("write");
+    let ran = run_in(dir.path(), cv(json!("fold")));
+    assert!(ran.error("cv").contains("fewer than two folds"), "{}", ran.error("cv"));
+}
+
+#[test]
 fn cross_validate_model_refuses_more_folds_than_rows_and_a_single_class() {
     let csv = "x,y\n1,a\n2,a\n3,a\n";
     let dir = tempfile::tempdir().expect("temp dir");
