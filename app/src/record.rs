@@ -42,18 +42,13 @@ impl Recorder {
             .filter_map(|o| o.split_once('='))
             .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
             .collect();
-        let device = match device {
-            Device::Auto => "auto",
-            Device::Cpu => "cpu",
-            Device::Gpu => "gpu",
-        };
         let start = RunStart {
             experiment: &experiment_of(path),
             workflow_name: &workflow.name,
             workflow_file: &path.display().to_string(),
             snapshot: &workflow.to_json(),
             overrides: &Json::Object(overrides).to_string(),
-            device,
+            device: device.as_str(),
             source: RunSource::Cli,
         };
         match store.begin_run(&start) {

@@ -5,20 +5,10 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use pipewright_store::{RunRecord, RunStatus, Store, store_path};
+use pipewright_store::{RunRecord, Store, store_path};
 
 /// Metrics shown as a run's headline, in order of preference.
 const HEADLINE: &[&str] = &["roc_auc", "accuracy", "r2", "rmse", "silhouette", "inertia"];
-
-fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-        RunStatus::Interrupted => "interrupted",
-    }
-}
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the Unix epoch.
 fn utc(seconds: f64) -> String {
@@ -76,7 +66,7 @@ pub fn list(project: &Path, json: bool) -> ExitCode {
             .iter()
             .map(|r| {
                 json!({
-                    "id": r.id, "experiment": r.experiment, "workflow": r.workflow_name, "status": status_text(r.status),
+                    "id": r.id, "experiment": r.experiment, "workflow": r.workflow_name, "status": r.status.as_str(),
                     "source": r.source, "device": r.device, "started_at": r.started_at, "ended_at": r.ended_at,
                     "headline": headline(&store, r).map(|(name, value)| json!({"name": name, "value": value})),
                 })
@@ -95,7 +85,7 @@ pub fn list(project: &Path, json: bool) -> ExitCode {
         println!(
             "{:>5}  {:<11}  {:<24}  {:<8}  {:<6}  {:<19}  {:>9}  {metric}",
             r.id,
-            status_text(r.status),
+            r.status.as_str(),
             r.workflow_name,
             r.source,
             r.device,
@@ -121,7 +111,7 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
     if json {
         let value = json!({
             "id": record.id, "experiment": record.experiment, "workflow": record.workflow_name,
-            "status": status_text(record.status), "source": record.source, "device": record.device,
+            "status": record.status.as_str(), "source": record.source, "device": record.device,
             "started_at": record.started_at, "ended_at": record.ended_at,
             "nodes": nodes.iter().map(|n| json!({"id": n.node, "kind": n.kind, "status": n.status,
                 "duration_secs": n.duration_secs, "cache_hit": n.cache_hit, "device": n.device, "error": n.error})).collect::<Vec<_>>(),
@@ -130,7 +120,7 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    println!("run {}: {} ({}), {}", record.id, record.workflow_name, record.experiment, status_text(record.status));
+    println!("run {}: {} ({}), {}", record.id, record.workflow_name, record.experiment, record.status.as_str());
     println!("  started {} UTC from the {} on device {}", utc(record.started_at), record.source, record.device);
     for n in &nodes {
         let on = n.device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();

@@ -91,6 +91,12 @@ pub fn adapters() -> Vec<AdapterInfo> {
     found
 }
 
+/// The adapter `gpu` and hardware-only `auto` would use (the first of [`adapters`]), looked up once per process.
+pub fn preferred_adapter() -> Option<&'static AdapterInfo> {
+    static PREFERRED: OnceLock<Option<AdapterInfo>> = OnceLock::new();
+    PREFERRED.get_or_init(|| adapters().into_iter().next()).as_ref()
+}
+
 /// The process-wide GPU: its device, queue, pipelines and uploaded feature blocks.
 pub struct Gpu {
     /// The adapter in use.

@@ -184,14 +184,3 @@ impl<'a> KMeansProblem<'a> {
 pub fn assign(backend: &Backend, x: MatrixRef<'_>, centers: &[f64], k: usize) -> Result<Assignment, ComputeError> {
     KMeansProblem::new(backend, x).assign(centers, k)
 }
-
-/// Per cluster, the sum of its rows and their count, for `labels` in `0..k`, on the CPU.
-pub fn cluster_sums(x: MatrixRef<'_>, labels: &[usize], k: usize) -> (Vec<f64>, Vec<usize>) {
-    let mut sums = vec![0.0; k * x.cols];
-    let mut counts = vec![0; k];
-    for (i, &c) in labels.iter().enumerate() {
-        counts[c] += 1;
-        sums[c * x.cols..(c + 1) * x.cols].iter_mut().zip(x.row(i)).for_each(|(s, v)| *s += v);
-    }
-    (sums, counts)
-}

@@ -16,7 +16,8 @@ const SHADER: &str = include_str!("../shaders/knn.wgsl");
 const MAX_DEVICE_K: usize = 64;
 
 /// How distances are measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// √Σ(a−b)².
     Euclidean,

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 pub use crossprod::{CrossB, crossprod, gram};
 pub use dense::{DenseGradients, dense_backward, dense_forward};
-pub use gpu::{AdapterInfo, Gpu, adapters, shared};
-pub use kmeans::{Assignment, KMeansProblem, LloydStep, assign, cluster_sums};
+pub use gpu::{AdapterInfo, Gpu, adapters, preferred_adapter, shared};
+pub use kmeans::{Assignment, KMeansProblem, LloydStep, assign};
 pub use knn::{Metric, nearest_cpu, nearest_neighbours};
 pub use logistic::{Evaluation, LogisticData, LogisticProblem, logistic_evaluate};
 pub use matrix::MatrixRef;
@@ -71,8 +71,9 @@ impl Backend {
             Policy::Cpu => Ok(Self::Cpu),
             Policy::Gpu => shared().map(Self::Gpu),
             Policy::Auto if work_elements < AUTO_MIN_ELEMENTS => Ok(Self::Cpu),
-            Policy::Auto => Ok(match shared() {
-                Ok(gpu) if !gpu.info.software => Self::Gpu(gpu),
+            // The adapter list says whether a hardware GPU exists; only then is a device opened.
+            Policy::Auto => Ok(match preferred_adapter() {
+                Some(a) if !a.software => shared().map_or(Self::Cpu, Self::Gpu),
                 _ => Self::Cpu,
             }),
         }

@@ -24,6 +24,17 @@ pub enum Device {
     Gpu,
 }
 
+impl Device {
+    /// `auto`, `cpu` or `gpu`, as the CLI and the settings spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
 impl std::str::FromStr for Device {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -157,27 +157,17 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     use rayon::prelude::*;
     let rows = frame.height();
     let cols = features.len();
-    // f64 columns are read in place (casting one to f64 shares its buffer); others are converted once.
-    let columns: Vec<Float64Chunked> = features
-        .par_iter()
-        .map(|name| {
-            let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
-            if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
-                numeric_values(frame, name)?;
-            }
-            Ok(column.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
-        })
-        .collect::<Result<_, NodeError>>()?;
+    // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
+    let columns: Vec<F64Values> = features.par_iter().map(|name| f64_values(frame, name)).collect::<Result<_, _>>()?;
     let mut slices: Vec<&[f64]> = Vec::with_capacity(cols);
     for (name, values) in features.iter().zip(&columns) {
-        let nan = values.cont_slice().map_or(0, |v| v.iter().filter(|x| x.is_nan()).count());
-        let missing = values.null_count() + nan;
+        let values = values.as_slice();
+        let missing = values.iter().filter(|x| x.is_nan()).count();
         if missing > 0 {
             return Err(NodeError::data(format!(
                 "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
             )));
         }
-        let values = values.cont_slice()?;
         let infinite = values.iter().filter(|v| v.is_infinite()).count();
         if infinite > 0 {
             return Err(NodeError::data(format!(

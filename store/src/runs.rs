@@ -41,7 +41,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// The status as stored and shown: running, succeeded, failed, cancelled or interrupted.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Succeeded => "succeeded",

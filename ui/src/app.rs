@@ -1309,12 +1309,13 @@ pub fn new_node(workflow: &Workflow, spec: &pipewright_engine::NodeSpec, positio
 /// The top bar's "in use" text for a device setting, and its tooltip. The adapters are listed once, on a
 /// thread of their own (it takes a Vulkan instance), so the first frame does not wait for them.
 fn device_in_use(setting: &str, ctx: &egui::Context) -> (String, String) {
-    static ADAPTER: std::sync::OnceLock<Option<pipewright_compute::AdapterInfo>> = std::sync::OnceLock::new();
+    // Filled once compute's own (blocking, cached) lookup has answered on the thread below.
+    static ADAPTER: std::sync::OnceLock<Option<&'static pipewright_compute::AdapterInfo>> = std::sync::OnceLock::new();
     static LOOKUP: std::sync::Once = std::sync::Once::new();
     LOOKUP.call_once(|| {
         let ctx = ctx.clone();
         std::thread::spawn(move || {
-            let _ = ADAPTER.set(pipewright_compute::adapters().into_iter().next());
+            let _ = ADAPTER.set(pipewright_compute::preferred_adapter());
             ctx.request_repaint();
         });
     });
@@ -1327,7 +1328,8 @@ fn device_in_use(setting: &str, ctx: &egui::Context) -> (String, String) {
         let text = if setting == "gpu" { "in use: GPU" } else { "in use: CPU" };
         return (text.into(), "Looking for GPU adapters…".into());
     };
-    let hardware = adapter.as_ref().filter(|a| !a.software);
+    let adapter = *adapter;
+    let hardware = adapter.filter(|a| !a.software);
     match (setting, adapter) {
         ("gpu", Some(a)) => (
             format!("in use: {}", a.name),

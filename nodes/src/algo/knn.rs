@@ -8,15 +8,8 @@ use pipewright_compute::{Backend, ComputeError};
 
 use crate::frame::Matrix;
 
-/// How distances are measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// √Σ(a−b)².
-    Euclidean,
-    /// Σ|a−b|.
-    Manhattan,
-}
+/// How distances are measured: the compute kernels' metric (its serialized form is the models' state).
+pub use pipewright_compute::Metric;
 
 /// How much each neighbour counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,28 +21,9 @@ pub enum Weights {
     Distance,
 }
 
-impl Metric {
-    /// The distance between two rows.
-    pub fn distance(self, a: &[f64], b: &[f64]) -> f64 {
-        match self {
-            Self::Euclidean => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt(),
-            Self::Manhattan => a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum(),
-        }
-    }
-}
-
-impl Metric {
-    fn kernel(self) -> pipewright_compute::Metric {
-        match self {
-            Self::Euclidean => pipewright_compute::Metric::Euclidean,
-            Self::Manhattan => pipewright_compute::Metric::Manhattan,
-        }
-    }
-}
-
 /// The `k` training rows closest to `row`, nearest first, as `(distance, training row)`.
 pub fn nearest(train: &Matrix, row: &[f64], k: usize, metric: Metric) -> Vec<(f64, usize)> {
-    pipewright_compute::nearest_cpu(train.view(), row, k, metric.kernel())
+    pipewright_compute::nearest_cpu(train.view(), row, k, metric)
 }
 
 /// The `k` nearest training rows of every row of `x`, on `backend`.
@@ -60,7 +34,7 @@ pub fn nearest_all(
     metric: Metric,
     backend: &Backend,
 ) -> Result<Vec<Vec<(f64, usize)>>, ComputeError> {
-    pipewright_compute::nearest_neighbours(backend, train.view(), x.view(), k, metric.kernel())
+    pipewright_compute::nearest_neighbours(backend, train.view(), x.view(), k, metric)
 }
 
 /// The weight of each neighbour, in the order given.
