@@ -1,5 +1,6 @@
 // k-means assignment: the nearest centre of every row of one block (ties go to the lower centre index, as
-// on the CPU) and, per workgroup, the sum of the squared distances (the inertia's share).
+// on the CPU) and, per workgroup, the sum of the squared distances (the inertia's share). Prepended with
+// workgroup_sum.wgsl.
 
 struct Params {
     rows: u32,     // rows of this block
@@ -18,8 +19,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> distances: array<f32>;
 @group(0) @binding(5) var<storage, read_write> inertia: array<f32>;
-
-var<workgroup> s_sum: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -47,15 +46,8 @@ fn main(
         labels[p.row0 + r] = best;
         distances[p.row0 + r] = best_d;
     }
-    s_sum[li] = best_d;
-    workgroupBarrier();
-    for (var half = 128u; half > 0u; half = half / 2u) {
-        if (li < half) {
-            s_sum[li] = s_sum[li] + s_sum[li + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(li, best_d);
     if (li == 0u) {
-        inertia[g] = s_sum[0];
+        inertia[g] = total;
     }
 }

@@ -2,7 +2,7 @@
 // residuals p − y (the gradient is Xᵀ·residuals, computed by crossprod.wgsl) and, for two classes, the
 // Newton weights p(1 − p). One row per invocation; each workgroup sums its rows' losses.
 // Two classes use one block of coefficients (the log-odds of class 1); more classes use one per class,
-// with a softmax (at most 32 classes on the device).
+// with a softmax (at most 32 classes on the device). Prepended with workgroup_sum.wgsl.
 
 struct Params {
     rows: u32,     // rows of this block
@@ -22,8 +22,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> resid: array<f32>;
 @group(0) @binding(5) var<storage, read_write> weight: array<f32>;
 @group(0) @binding(6) var<storage, read_write> loss: array<f32>;
-
-var<workgroup> s_loss: array<f32, 256>;
 
 // log(1 + x), accurate for tiny x (where 1 + x rounds to 1 in f32).
 fn log1p(x: f32) -> f32 {
@@ -102,15 +100,8 @@ fn main(
             }
         }
     }
-    s_loss[li] = l;
-    workgroupBarrier();
-    for (var half = 128u; half > 0u; half = half / 2u) {
-        if (li < half) {
-            s_loss[li] = s_loss[li] + s_loss[li + half];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(li, l);
     if (li == 0u) {
-        loss[g] = s_loss[0];
+        loss[g] = total;
     }
 }

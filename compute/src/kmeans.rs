@@ -10,7 +10,8 @@ use rayon::prelude::*;
 use crate::gpu::GpuMatrix;
 use crate::{Backend, ComputeError, Gpu, MatrixRef};
 
-const ASSIGN_SHADER: &str = include_str!("../shaders/kmeans_assign.wgsl");
+const ASSIGN_SHADER: &str =
+    concat!(include_str!("../shaders/workgroup_sum.wgsl"), include_str!("../shaders/kmeans_assign.wgsl"));
 const UPDATE_SHADER: &str = include_str!("../shaders/kmeans_update.wgsl");
 
 /// Every row's nearest centre.

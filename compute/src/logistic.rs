@@ -18,7 +18,7 @@ use crate::crossprod::{self, DeviceB};
 use crate::gpu::GpuMatrix;
 use crate::{Backend, ComputeError, Gpu, MatrixRef};
 
-const SHADER: &str = include_str!("../shaders/logistic.wgsl");
+const SHADER: &str = concat!(include_str!("../shaders/workgroup_sum.wgsl"), include_str!("../shaders/logistic.wgsl"));
 const PAIR_SHADER: &str = include_str!("../shaders/pair_weights.wgsl");
 
 /// Rows from which the CPU twin estimates the two-class Hessian on a regular subsample of about this many.
