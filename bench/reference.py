@@ -40,18 +40,25 @@ def numeric_columns(df: pd.DataFrame, exclude: list[str]) -> list[str]:
     return [c for c in df.columns if c not in exclude and pd.api.types.is_numeric_dtype(df[c])]
 
 
-def w1(path: str) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-
-    t0 = time.perf_counter()
+def read_classification(path: str, t0: float) -> tuple[pd.DataFrame, np.ndarray, list[str], float]:
+    """W1 and W4's preparation: read, take the label, mean-impute the numeric columns, one-hot cat_a and cat_b.
+    Returns the frame, the labels, the numeric columns and the seconds spent reading (from t0)."""
     df = pd.read_csv(path)
     t_read = time.perf_counter() - t0
     y = df.pop("label").to_numpy()
     num = numeric_columns(df, [])
     df[num] = df[num].fillna(df[num].mean())
     df = pd.get_dummies(df, columns=["cat_a", "cat_b"], dtype=np.float64)
+    return df, y, num, t_read
+
+
+def w1(path: str) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    t0 = time.perf_counter()
+    df, y, num, t_read = read_classification(path, t0)
     df[num] = (df[num] - df[num].mean()) / df[num].std(ddof=0)
     X = df.to_numpy(dtype=np.float64)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=42)
@@ -142,12 +149,7 @@ def w4(path: str) -> dict:
     from sklearn.model_selection import train_test_split
 
     t0 = time.perf_counter()
-    df = pd.read_csv(path)
-    t_read = time.perf_counter() - t0
-    y = df.pop("label").to_numpy()
-    num = numeric_columns(df, [])
-    df[num] = df[num].fillna(df[num].mean())
-    df = pd.get_dummies(df, columns=["cat_a", "cat_b"], dtype=np.float64)
+    df, y, num, t_read = read_classification(path, t0)
     X = df.to_numpy(dtype=np.float64)
     # The first 80% of the rows train (rows are i.i.d.), as the workflow's Split Data with randomize off.
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, shuffle=False)
