@@ -1,7 +1,7 @@
 //! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`).
 
 mod catalog_cmd;
-mod record;
+mod models_cmd;
 mod run_cmd;
 mod runs_cmd;
 
@@ -75,6 +75,17 @@ enum Command {
         #[command(subcommand)]
         what: Option<RunsCommand>,
     },
+    /// The model registry: `models list`, `models register RUN NODE --name NAME`, `models stage NAME VERSION STAGE`.
+    Models {
+        /// The project folder.
+        #[arg(long, default_value = ".", global = true)]
+        project: PathBuf,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        what: models_cmd::ModelsCommand,
+    },
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -103,6 +114,7 @@ fn main() -> ExitCode {
         Some(Command::Runs { project, json, what: Some(RunsCommand::Show { run }) }) => {
             runs_cmd::show(&project, run, json)
         }
+        Some(Command::Models { project, json, what }) => models_cmd::models(&project, json, &what),
         None => designer(&cli),
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
@@ -16,6 +16,7 @@ use pipewright_engine::{
     Device, DiskCache, Event, NodeStatus, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
     project_dir_of, run as run_workflow, validate_in,
 };
+use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
 
 use crate::{EXIT_INVALID, EXIT_NODE_FAILED, EXIT_STOPPED};
 
@@ -203,7 +204,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let catalog = pipewright_nodes::catalog();
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let project = project_dir_of(&path);
-    let options = RunOptions {
+    let mut options = RunOptions {
         base_dir,
         target: args.to.clone(),
         device: args.device,
@@ -235,22 +236,37 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
     // Only a workflow that validates is a run worth recording.
-    let recorder = validate_in(&workflow, &catalog, Some(&options.base_dir))
-        .problems
-        .is_empty()
-        .then(|| crate::record::Recorder::start(&project, &path, &workflow, &args.set, args.device))
-        .flatten();
+    let recorder = validate_in(&workflow, &catalog, Some(&options.base_dir)).problems.is_empty().then(|| {
+        let start = RecordStart {
+            project: &project,
+            workflow_file: &path,
+            workflow: &workflow,
+            overrides: &args.set,
+            device: args.device,
+            source: RunSource::Cli,
+        };
+        // A store that cannot be used (a foreign file in its place, a newer schema) is reported and left
+        // alone; the run goes on unrecorded.
+        Recorder::start(&start, &catalog).map(Arc::new).map_err(|e| eprintln!("warning: this run is not recorded: {e}"))
+    });
+    let recorder = recorder.and_then(Result::ok);
+    options.on_node_done = recorder.as_ref().map(Recorder::observer);
     let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
         Ok(report) => report,
-        Err(e @ RunError::Invalid(_)) => return invalid(args, &workflow, &path, &e),
         Err(e) => {
+            if let Some(recorder) = &recorder {
+                let _ = recorder.end(RunStatus::Failed);
+            }
+            if matches!(e, RunError::Invalid(_)) {
+                return invalid(args, &workflow, &path, &e);
+            }
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let run_id = recorder.as_ref().map(crate::record::Recorder::run_id);
-    if let Some(recorder) = recorder {
-        recorder.finish(&workflow, &report);
+    let run_id = recorder.as_ref().map(|r| r.run_id());
+    if let Some(Err(e)) = recorder.as_ref().map(|r| r.finish(&report)) {
+        eprintln!("warning: {e}");
     }
     if args.json {
         let mut result = json_result(&workflow, &path, &report, args.device);

@@ -5,29 +5,9 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use pipewright_store::{RunRecord, Store, store_path};
+use pipewright_store::{RunRecord, Store, format_utc as utc, store_path};
 
-/// Metrics shown as a run's headline, in order of preference.
-const HEADLINE: &[&str] = &["roc_auc", "accuracy", "r2", "rmse", "silhouette", "inertia"];
-
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the Unix epoch.
-fn utc(seconds: f64) -> String {
-    let secs = seconds.max(0.0) as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
-}
-
-fn open(project: &Path) -> Result<Store, ExitCode> {
+pub(crate) fn open(project: &Path) -> Result<Store, ExitCode> {
     let path = store_path(project);
     if !path.exists() {
         eprintln!(
@@ -44,8 +24,7 @@ fn open(project: &Path) -> Result<Store, ExitCode> {
 }
 
 fn headline(store: &Store, run: &RunRecord) -> Option<(String, f64)> {
-    let metrics = store.metrics_of(run.id).ok()?;
-    HEADLINE.iter().find_map(|h| metrics.iter().find(|m| m.2 == *h).map(|m| (m.2.clone(), m.3)))
+    store.headline(run.id).ok().flatten()
 }
 
 /// `pipewright runs [--project DIR] [--json]`.
@@ -131,14 +110,4 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
         println!("  {node} / {source}: {name} = {value:.4}");
     }
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_dates_are_civil_dates() {
-        assert_eq!(super::utc(0.0), "1970-01-01 00:00:00");
-        assert_eq!(super::utc(951_782_400.0), "2000-02-29 00:00:00");
-        assert_eq!(super::utc(1_795_305_599.0), "2026-11-21 23:59:59");
-    }
 }

@@ -323,3 +323,120 @@ fn a_foreign_file_in_place_of_the_store_is_left_alone_and_the_run_still_runs() {
     let listed = pipewright(&["runs"], &dir);
     assert!(!listed.status.success() && text(&listed).contains("not a Pipewright project store"), "{}", text(&listed));
 }
+
+#[test]
+fn models_are_registered_from_a_recorded_run_and_moved_between_stages() {
+    let (_keep, dir) = scratch_example("titanic-two-class");
+    let run = pipewright(&["run", ".", "--json"], &dir);
+    assert!(run.status.success(), "{}", text(&run));
+    let run: Json = serde_json::from_slice(&run.stdout).expect("json");
+    let id = run["run"].as_i64().expect("recorded").to_string();
+
+    // The run's trained models, reports and small tables were kept by content hash.
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
+    let artifacts = store.artifacts_of(id.parse().expect("number")).expect("lists");
+    let kinds = |kind: &str| artifacts.iter().filter(|a| a.kind == kind).count();
+    assert_eq!(kinds("model"), 2, "{artifacts:?}");
+    assert_eq!(kinds("report"), 1, "{artifacts:?}");
+    assert!(kinds("table") >= 1 && kinds("transform") >= 1, "{artifacts:?}");
+    for a in &artifacts {
+        assert!(store.read_artifact(&a.hash).is_ok(), "{a:?}");
+    }
+    drop(store);
+
+    let empty = pipewright(&["models", "list"], &dir);
+    assert!(empty.status.success() && text(&empty).contains("No registered models yet"), "{}", text(&empty));
+    let registered = pipewright(&["models", "register", &id, "train_forest", "--name", "survival"], &dir);
+    assert!(registered.status.success(), "{}", text(&registered));
+    assert!(text(&registered).contains("Registered survival version 1"), "{}", text(&registered));
+    let again =
+        pipewright(&["models", "register", &id, "train_logistic", "--name", "survival", "--notes", "simpler"], &dir);
+    assert!(text(&again).contains("version 2"), "{}", text(&again));
+    let wrong = pipewright(&["models", "register", &id, "evaluate", "--name", "survival"], &dir);
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("produced no trained model") && text(&wrong).contains("train_forest"),
+        "{}",
+        text(&wrong)
+    );
+
+    let staged = pipewright(&["models", "stage", "survival", "1", "production"], &dir);
+    assert!(staged.status.success(), "{}", text(&staged));
+    let swapped = pipewright(&["models", "stage", "survival", "2", "production", "--notes", "better calibrated"], &dir);
+    assert!(text(&swapped).contains("version 1 moved from production to staging"), "{}", text(&swapped));
+    let bad = pipewright(&["models", "stage", "survival", "2", "live"], &dir);
+    assert!(!bad.status.success() && text(&bad).contains("none, staging or production"), "{}", text(&bad));
+
+    let listed = pipewright(&["models", "list", "--json"], &dir);
+    let listed: Json = serde_json::from_slice(&listed.stdout).expect("json");
+    let versions: Vec<(i64, &str, &str)> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|v| {
+            (v["version"].as_i64().unwrap_or(0), v["stage"].as_str().unwrap_or(""), v["notes"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(versions, vec![(2, "production", "better calibrated"), (1, "staging", "")]);
+    assert!(listed[0]["metrics"].as_array().is_some_and(|m| m.iter().any(|m| m["name"] == "roc_auc")), "{listed}");
+    let table = text(&pipewright(&["models", "list"], &dir));
+    assert!(table.contains("survival") && table.contains("production") && table.contains("roc_auc"), "{table}");
+}
+
+#[test]
+fn a_run_killed_with_sigkill_leaves_a_store_that_opens_with_the_run_interrupted() {
+    let (_keep, dir) = scratch_example("titanic-two-class");
+    // The logistic branch becomes a large network that trains for minutes; the forest branch finishes first.
+    let path = dir.join("titanic.flow.json");
+    let mut flow: Json = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    for node in flow["nodes"].as_array_mut().expect("nodes") {
+        if node["id"] == "logistic" {
+            node["kind"] = json!("model.neural_network");
+            node["params"] = json!({"hidden_layers": "512,512", "max_epochs": 100_000, "tolerance": 0.0,
+                "epochs_without_improvement": 100_000});
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["run", "."])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let store_file = pipewright_store::store_path(&dir);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    let run = loop {
+        assert!(std::time::Instant::now() < deadline, "the run never recorded its forest");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let Ok(store) = pipewright_store::Store::open(&store_file) else { continue };
+        let Some(run) = store.runs().ok().and_then(|r| r.first().map(|r| r.id)) else { continue };
+        if store.nodes_of(run).is_ok_and(|nodes| nodes.iter().any(|n| n.node == "train_forest")) {
+            break run;
+        }
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let listed = pipewright(&["runs", "--json"], &dir);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let runs: Json = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(runs[0]["id"].as_i64(), Some(run));
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let store = pipewright_store::Store::open(&store_file).expect("opens");
+    let nodes = store.nodes_of(run).expect("lists");
+    assert!(nodes.iter().any(|n| n.node == "train_forest" && n.status == "finished"), "{nodes:?}");
+    assert!(!nodes.iter().any(|n| n.node == "train_logistic"), "it never finished: {nodes:?}");
+    assert!(store.artifacts_of(run).expect("lists").iter().any(|a| a.node == "train_forest" && a.kind == "model"));
+    // The project goes on: the next run is recorded beside the interrupted one.
+    drop(store);
+    std::fs::write(
+        &path,
+        std::fs::read(repo_root().join("projects/titanic-two-class/titanic.flow.json")).expect("read"),
+    )
+    .expect("write");
+    let next = pipewright(&["run", "."], &dir);
+    assert!(next.status.success(), "{}", text(&next));
+    let runs: Json = serde_json::from_slice(&pipewright(&["runs", "--json"], &dir).stdout).expect("json");
+    assert_eq!((runs[0]["status"].as_str(), runs[1]["status"].as_str()), (Some("succeeded"), Some("interrupted")));
+}

@@ -16,6 +16,10 @@ use crate::spec::ParamKind;
 use crate::validate::{Analysis, Problem, validate_in};
 use crate::workflow::Workflow;
 
+/// Told of each node's outcome as soon as the node finished, failed or came from a cache, with its outputs
+/// (before `release_intermediate` drops them); called on the worker thread that ran the node.
+pub type NodeObserver = Arc<dyn Fn(&NodeOutcome) + Send + Sync>;
+
 /// How to run.
 #[derive(Clone, Default)]
 pub struct RunOptions {
@@ -36,6 +40,8 @@ pub struct RunOptions {
     /// Drop a node's tables and models as soon as every block that reads them has run (reports are kept),
     /// so a headless run holds only what is still needed. The designer keeps every output to show it.
     pub release_intermediate: bool,
+    /// Told of each node's outcome as it happens (the store recorder keeps models, reports and small tables).
+    pub on_node_done: Option<NodeObserver>,
 }
 
 /// What happened to one node.
@@ -367,6 +373,9 @@ pub fn run(
                         }
                     };
                     let outcome = run_node(workflow, catalog, options, plan, index, next, shared, on_event);
+                    if let Some(observe) = &options.on_node_done {
+                        observe(&outcome);
+                    }
                     let side_effect = catalog.get(&workflow.nodes[next].kind).is_some_and(|e| e.spec.side_effect);
                     if let (Some(to_disk), NodeStatus::Finished, false) = (&to_disk, &outcome.status, side_effect) {
                         let _ = to_disk.send((outcome.fingerprint.clone(), outcome.outputs.clone()));

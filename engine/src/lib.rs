@@ -21,7 +21,8 @@ pub use catalog::{CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext
 pub use error::{FileError, NodeError};
 pub use events::Event;
 pub use executor::{
-    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan, plan_on, run,
+    NodeObserver, NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan,
+    plan_on, run,
 };
 pub use params::{ParamProblem, Params};
 pub use project::{find_workflow, project_dir_of};

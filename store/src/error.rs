@@ -28,6 +28,9 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// A request the store cannot carry out, with the reason (an unknown run, a node without a model...).
+    #[error("{0}")]
+    Invalid(String),
     /// `SQLite` reported an error.
     #[error("project store: {0}")]
     Sqlite(#[from] rusqlite::Error),

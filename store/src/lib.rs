@@ -1,15 +1,23 @@
 //! The project store (`SQLite`, `<project>/.pipewright/project.db`, WAL): experiments, runs with a snapshot of
-//! the workflow, per-node results, metrics, artifacts by content hash and the model registry.
+//! the workflow, per-node results, metrics, artifacts by content hash (under `.pipewright/artifacts/`) and the
+//! model registry.
 //!
-//! This first part holds the file itself — opening it safely (a corrupt or foreign file is refused, never
-//! overwritten), schema migrations through `user_version`, runs left `running` by a process that died marked
-//! `interrupted` when the store opens — and the recording of runs, nodes and metrics. The designer's panels,
-//! the CLI commands and the model registry's operations build on it.
+//! The file is opened safely — a corrupt or foreign file is refused, never overwritten; older schemas are
+//! migrated through `user_version`; runs left `running` by a process that died are marked `interrupted` when
+//! the store opens. [`Recorder`] records a run as it happens, for the designer and `pipewright run` alike.
 
+mod artifacts;
 mod error;
+mod models;
 mod open;
+mod recorder;
 mod runs;
 
+pub use artifacts::ArtifactLink;
 pub use error::StoreError;
+pub use models::{ModelMetric, ModelVersion, Registration, Stage, StageChange};
+#[doc(hidden)]
+pub use open::migration_steps;
 pub use open::{SCHEMA_VERSION, Store, store_path};
-pub use runs::{NodeRecord, RunRecord, RunSource, RunStart, RunStatus};
+pub use recorder::{RecordStart, Recorder, SMALL_TABLE_CELLS, artifact_of, experiment_of};
+pub use runs::{HEADLINE_METRICS, NodeRecord, RunRecord, RunSource, RunStart, RunStatus, format_utc};

@@ -14,7 +14,7 @@ use crate::StoreError;
 const APPLICATION_ID: i64 = 0x5057_5354;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -88,7 +88,24 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (name, version)
     );
     ",
+    // 1 → 2: the history of each model version's stage (who promoted what when), filled with the stage every
+    // existing version has; metrics found by name for comparisons across runs.
+    "
+    CREATE TABLE model_stage_changes (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        stage TEXT NOT NULL,
+        changed_at REAL NOT NULL
+    );
+    INSERT INTO model_stage_changes (model_id, stage, changed_at) SELECT id, stage, created_at FROM models;
+    CREATE INDEX metrics_by_name ON metrics(name, run_id);
+    ",
 ];
+
+/// The schema steps, for tests that build a store as an older Pipewright left it.
+#[doc(hidden)]
+pub fn migration_steps() -> &'static [&'static str] {
+    MIGRATIONS
+}
 
 /// The store of the project in `project_dir`.
 pub fn store_path(project_dir: &Path) -> PathBuf {

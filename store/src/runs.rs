@@ -16,7 +16,8 @@ pub enum RunSource {
 }
 
 impl RunSource {
-    fn as_str(self) -> &'static str {
+    /// designer, cli or cluster, as stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Designer => "designer",
             Self::Cli => "cli",
@@ -110,6 +111,8 @@ pub struct RunRecord {
     pub experiment: String,
     /// Workflow name.
     pub workflow_name: String,
+    /// The workflow file, as given when it ran.
+    pub workflow_file: String,
     /// Status.
     pub status: RunStatus,
     /// Who started it.
@@ -120,6 +123,43 @@ pub struct RunRecord {
     pub started_at: f64,
     /// End, if it ended.
     pub ended_at: Option<f64>,
+}
+
+/// Metrics shown as a run's headline, in order of preference.
+pub const HEADLINE_METRICS: &[&str] = &["roc_auc", "accuracy", "r2", "rmse", "silhouette", "inertia"];
+
+const RUN_QUERY: &str = "SELECT runs.id, experiments.name, workflow_name, workflow_file, status, source, device,
+    started_at, ended_at FROM runs JOIN experiments ON experiments.id = runs.experiment_id";
+
+fn run_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.get(0)?,
+        experiment: r.get(1)?,
+        workflow_name: r.get(2)?,
+        workflow_file: r.get(3)?,
+        status: RunStatus::parse(&r.get::<_, String>(4)?),
+        source: r.get(5)?,
+        device: r.get(6)?,
+        started_at: r.get(7)?,
+        ended_at: r.get(8)?,
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the Unix epoch, as run lists show times.
+pub fn format_utc(seconds: f64) -> String {
+    let secs = seconds.max(0.0) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
 /// Seconds since the Unix epoch.
@@ -231,24 +271,28 @@ impl Store {
     /// Every run, newest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         let conn = self.connection();
-        let mut statement = conn.prepare(
-            "SELECT runs.id, experiments.name, workflow_name, status, source, device, started_at, ended_at
-             FROM runs JOIN experiments ON experiments.id = runs.experiment_id
-             ORDER BY started_at DESC, runs.id DESC",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(RunRecord {
-                id: r.get(0)?,
-                experiment: r.get(1)?,
-                workflow_name: r.get(2)?,
-                status: RunStatus::parse(&r.get::<_, String>(3)?),
-                source: r.get(4)?,
-                device: r.get(5)?,
-                started_at: r.get(6)?,
-                ended_at: r.get(7)?,
-            })
-        })?;
+        let mut statement = conn.prepare(&format!("{RUN_QUERY} ORDER BY started_at DESC, runs.id DESC"))?;
+        let rows = statement.query_map([], run_of)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One run.
+    pub fn run(&self, run: i64) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self.connection().query_row(&format!("{RUN_QUERY} WHERE runs.id = ?1"), [run], run_of).optional()?)
+    }
+
+    /// The workflow as a run ran it (its JSON) and the overrides it was given (a JSON object).
+    pub fn snapshot_of(&self, run: i64) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .connection()
+            .query_row("SELECT snapshot, overrides FROM runs WHERE id = ?1", [run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// The run's headline metric: the first of [`HEADLINE_METRICS`] it recorded.
+    pub fn headline(&self, run: i64) -> Result<Option<(String, f64)>, StoreError> {
+        let metrics = self.metrics_of(run)?;
+        Ok(HEADLINE_METRICS.iter().find_map(|h| metrics.iter().find(|m| m.2 == *h).map(|m| (m.2.clone(), m.3))))
     }
 
     /// The nodes recorded for a run, in the order they were recorded.

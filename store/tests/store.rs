@@ -1,7 +1,10 @@
 //! The project store as a designer and a CLI run would use it, and as a crash, a foreign file or an older or
 //! newer Pipewright would leave it.
 
-use pipewright_store::{NodeRecord, RunSource, RunStart, RunStatus, SCHEMA_VERSION, Store, StoreError, store_path};
+use pipewright_store::{
+    NodeRecord, Registration, RunSource, RunStart, RunStatus, SCHEMA_VERSION, Stage, StageChange, Store, StoreError,
+    format_utc, migration_steps, store_path,
+};
 
 fn start(experiment: &str) -> RunStart<'_> {
     RunStart {
@@ -149,4 +152,106 @@ fn two_writers_record_into_one_store_at_once() {
     assert_eq!(runs.len(), 80);
     assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
     assert_eq!(runs.iter().filter(|r| r.source == "designer").count(), 40);
+}
+
+#[test]
+fn artifacts_are_stored_once_by_content_and_checked_when_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&store_path(dir.path())).expect("opens");
+    let first = store.begin_run(&start("flow")).expect("begins");
+    let second = store.begin_run(&start("flow")).expect("begins");
+    let hash = store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores");
+    assert_eq!(store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores"), hash, "same content");
+    store.link_artifact(first, "train", "model", &hash).expect("links");
+    store.link_artifact(second, "train", "model", &hash).expect("links");
+    let path = store.artifact_path(&hash);
+    assert!(path.starts_with(dir.path().join(".pipewright").join("artifacts")), "{}", path.display());
+    let files = walk(&store.artifacts_dir());
+    assert_eq!(files, 1, "two runs, one file");
+    let links = store.artifacts_of(second).expect("lists");
+    assert_eq!((links[0].node.as_str(), links[0].kind.as_str(), links[0].bytes), ("train", "model", 19));
+    assert_eq!(store.read_artifact(&hash).expect("reads"), br#"{"weights":[1,2,3]}"#);
+    std::fs::write(&path, b"tampered").expect("writes");
+    let damaged = store.read_artifact(&hash).expect_err("changed content is not passed off as the artifact");
+    assert!(damaged.to_string().contains("no longer matches"), "{damaged}");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("lists")
+        .filter_map(Result::ok)
+        .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+        .sum()
+}
+
+#[test]
+fn the_registry_versions_models_and_keeps_one_in_production() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&store_path(dir.path())).expect("opens");
+    let run = store.begin_run(&start("flow")).expect("begins");
+    let hash = store.put_artifact("model", b"{}").expect("stores");
+    store.link_artifact(run, "train", "model", &hash).expect("links");
+    let report = store.put_artifact("report", b"{\"evaluations\":[]}").expect("stores");
+    store.link_artifact(run, "evaluate", "report", &report).expect("links");
+    store.record_metric(run, "evaluate", "scored", "roc_auc", 0.83, None).expect("records");
+
+    let register = |node| store.register_model(&Registration { name: "churn", run, node, notes: "baseline" });
+    let v1 = register("train").expect("registers");
+    assert_eq!((v1.name.as_str(), v1.version, v1.stage), ("churn", 1, Stage::None));
+    assert_eq!(v1.artifact.as_deref(), Some(hash.as_str()));
+    assert_eq!(v1.metrics[0].name, "roc_auc");
+    let v2 = register("train").expect("registers");
+    assert_eq!(v2.version, 2);
+    let wrong = register("evaluate").expect_err("a report is not a model");
+    assert!(wrong.to_string().contains("these did: train"), "{wrong}");
+    let missing = store.register_model(&Registration { name: "churn", run: 99, node: "train", notes: "" });
+    assert!(missing.expect_err("no run 99").to_string().contains("no run 99"));
+
+    assert!(store.set_stage("churn", 1, Stage::Production).expect("promotes").is_empty());
+    assert_eq!(store.set_stage("churn", 2, Stage::Production).expect("promotes"), vec![1]);
+    let stages: Vec<(i64, Stage)> = store.models().expect("lists").iter().map(|m| (m.version, m.stage)).collect();
+    assert_eq!(stages, vec![(2, Stage::Production), (1, Stage::Staging)], "newest first, one in production");
+    let history: Vec<Stage> = store.stage_history(v1.id).expect("reads").iter().map(|c| c.stage).collect();
+    assert_eq!(history, vec![Stage::None, Stage::Production, Stage::Staging]);
+    store.set_notes("churn", 2, "tuned").expect("writes");
+    assert_eq!(store.model("churn", 2).expect("reads").map(|m| m.notes), Some("tuned".into()));
+    assert!(store.set_stage("churn", 7, Stage::Staging).is_err(), "no version 7");
+    assert_eq!("Production".parse::<Stage>(), Ok(Stage::Production));
+    assert!("live".parse::<Stage>().is_err());
+}
+
+#[test]
+fn a_store_of_the_first_schema_migrates_with_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = store_path(dir.path());
+    std::fs::create_dir_all(path.parent().expect("folder")).expect("creates");
+    {
+        // The store as the first release left it: schema 1, one run and one registered model.
+        let conn = rusqlite::Connection::open(&path).expect("creates");
+        conn.execute_batch(migration_steps()[0]).expect("schema 1");
+        conn.execute_batch(
+            "PRAGMA user_version = 1; PRAGMA application_id = 1347900244;
+             INSERT INTO experiments VALUES (1, 'titanic', 1.0);
+             INSERT INTO runs VALUES (1, 1, 'Titanic', 't.flow.json', '{}', '{}', 'auto', 'cli', 'h', 1, 1.0, 2.0,
+                                      'succeeded');
+             INSERT INTO metrics VALUES (1, 'evaluate', 'scored', 'roc_auc', 0.835, NULL);
+             INSERT INTO models VALUES (1, 'survival', 1, 1, 'train', NULL, '[]', 'production', 'first', 3.0);",
+        )
+        .expect("writes");
+    }
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(store.schema_version().expect("reads"), SCHEMA_VERSION);
+    assert_eq!(store.runs().expect("lists")[0].workflow_name, "Titanic");
+    assert_eq!(store.headline(1).expect("reads"), Some(("roc_auc".into(), 0.835)));
+    let model = store.model("survival", 1).expect("reads").expect("kept");
+    assert_eq!((model.stage, model.notes.as_str()), (Stage::Production, "first"));
+    let history = store.stage_history(model.id).expect("reads");
+    assert_eq!(history, vec![StageChange { stage: Stage::Production, changed_at: 3.0 }], "history starts filled");
+}
+
+#[test]
+fn utc_dates_are_civil_dates() {
+    assert_eq!(format_utc(0.0), "1970-01-01 00:00:00");
+    assert_eq!(format_utc(951_782_400.0), "2000-02-29 00:00:00");
+    assert_eq!(format_utc(1_795_305_599.0), "2026-11-21 23:59:59");
 }

@@ -16,7 +16,7 @@ use crate::command::Command;
 use crate::document::Document;
 use crate::output::OutputView;
 use crate::palette::{Palette, PaletteDrag};
-use crate::runtime::{Phase, RunSettings, Runtime, format_duration};
+use crate::runtime::{Phase, RecordTarget, RunSettings, Runtime, format_duration};
 use crate::settings::{self, Recovery, Settings};
 use crate::start::{Example, StartAction};
 use crate::{comments, inspector, start, theme};
@@ -363,6 +363,10 @@ impl Designer {
             target,
             device,
             disk_cache_dir: tab.document.path().map(project_dir_of),
+            record: tab
+                .document
+                .path()
+                .map(|file| RecordTarget { project: project_dir_of(file), workflow_file: file.to_path_buf() }),
         };
         let repaint = {
             let ctx = ctx.clone();

@@ -12,6 +12,7 @@ use pipewright_engine::{
     Analysis, CancelToken, Catalog, Device, DiskCache, Event, MemoryCache, NodeStatus, Outputs, Problem, RunError,
     RunOptions, RunReport, Workflow, plan_on, validate_in,
 };
+use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
 
 /// A node's state on the canvas.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +101,8 @@ pub struct RunSummary {
 enum Message {
     Event(Event),
     Done(Box<Result<RunReport, RunError>>),
+    /// The run's id in the project store, or why it is not (completely) recorded.
+    Recorded(Result<i64, String>),
 }
 
 /// A run in progress.
@@ -136,6 +139,12 @@ pub struct Runtime {
     pub last_run: Option<RunSummary>,
     /// Why the last run did not start.
     pub last_refusal: Option<String>,
+    /// The store's id of the last recorded run, or why it was not recorded.
+    pub last_record: Option<Result<i64, String>>,
+    /// Per node, the recorded run its current results come from (to register its model).
+    recorded_in: HashMap<String, i64>,
+    /// The run being recorded, once its start is in the store.
+    recording: Option<i64>,
 }
 
 impl Default for Runtime {
@@ -152,6 +161,9 @@ impl Default for Runtime {
             run: None,
             last_run: None,
             last_refusal: None,
+            last_record: None,
+            recorded_in: HashMap::new(),
+            recording: None,
         }
     }
 }
@@ -217,6 +229,11 @@ impl Runtime {
         self.analysis.as_ref()
     }
 
+    /// The recorded run the node's current results come from, if they were recorded and are up to date.
+    pub fn recorded_run_of(&self, node: &str) -> Option<i64> {
+        self.recorded_in.get(node).copied().filter(|_| !self.is_outdated(node) && self.results.contains_key(node))
+    }
+
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         self.run.is_some()
@@ -264,18 +281,22 @@ impl Runtime {
             disk_cache: settings.disk_cache_dir.as_deref().map(DiskCache::for_project),
             // The designer shows every block's results.
             release_intermediate: false,
+            on_node_done: None,
         };
         let workflow = workflow.clone();
         let catalog = catalog.clone();
         let repaint = Arc::new(repaint);
+        let record = settings.record.clone();
         let spawned = std::thread::Builder::new().name("pipewright-run".into()).spawn(move || {
-            run_thread(&workflow, &catalog, &options, &sender, repaint.as_ref());
+            run_thread(&workflow, &catalog, options, record.as_ref(), &sender, repaint.as_ref());
         });
         if let Err(e) = spawned {
             self.last_refusal = Some(format!("could not start a worker thread: {e}"));
             return false;
         }
         self.run = Some(ActiveRun { cancel, messages, started: Instant::now(), target: settings.target });
+        self.recording = None;
+        self.last_record = None;
         true
     }
 
@@ -296,6 +317,8 @@ impl Runtime {
             match message {
                 Message::Event(event) => self.on_event(event),
                 Message::Done(result) => report = Some(*result),
+                Message::Recorded(Ok(id)) => self.recording = Some(id),
+                Message::Recorded(Err(why)) => self.last_record = Some(Err(why)),
             }
         }
         if let Some(result) = report {
@@ -352,6 +375,10 @@ impl Runtime {
                 NodeStatus::Skipped(reason) => Phase::Skipped(reason.clone()),
             };
             if outcome.status.is_success() {
+                match self.recording {
+                    Some(run) => self.recorded_in.insert(outcome.node.clone(), run),
+                    None => self.recorded_in.remove(&outcome.node),
+                };
                 self.results.insert(
                     outcome.node.clone(),
                     NodeResult { outputs: outcome.outputs.clone(), fingerprint: outcome.fingerprint.clone() },
@@ -371,6 +398,11 @@ impl Runtime {
             self.phases.insert(id, Phase::Stale);
         }
         self.last_run = Some(summary);
+        if let Some(run) = self.recording.take()
+            && !matches!(self.last_record, Some(Err(_)))
+        {
+            self.last_record = Some(Ok(run));
+        }
     }
 }
 
@@ -385,21 +417,58 @@ pub struct RunSettings {
     pub device: Device,
     /// Project folder whose on-disk cache to use (none for unsaved workflows).
     pub disk_cache_dir: Option<PathBuf>,
+    /// Where to record the run (none for unsaved workflows).
+    pub record: Option<RecordTarget>,
+}
+
+/// The project store a designer run is recorded in.
+#[derive(Debug, Clone)]
+pub struct RecordTarget {
+    /// The project folder.
+    pub project: PathBuf,
+    /// The workflow's file.
+    pub workflow_file: PathBuf,
 }
 
 fn run_thread(
     workflow: &Workflow,
     catalog: &Catalog,
-    options: &RunOptions,
+    mut options: RunOptions,
+    record: Option<&RecordTarget>,
     sender: &Sender<Message>,
     repaint: &(dyn Fn() + Send + Sync),
 ) {
+    // The store is opened here, off the UI thread; a store that cannot be used leaves the run unrecorded and
+    // says why.
+    let recorder = record.and_then(|target| {
+        let start = RecordStart {
+            project: &target.project,
+            workflow_file: &target.workflow_file,
+            workflow,
+            overrides: &[],
+            device: options.device,
+            source: RunSource::Designer,
+        };
+        let started = Recorder::start(&start, catalog).map(Arc::new);
+        let _ = sender.send(Message::Recorded(started.as_ref().map(|r| r.run_id()).map_err(ToString::to_string)));
+        started.ok()
+    });
+    options.on_node_done = recorder.as_ref().map(Recorder::observer);
     let on_event = |event: Event| {
         // The receiver is gone only when the document was closed; the run then ends unobserved.
         let _ = sender.send(Message::Event(event));
         repaint();
     };
-    let result = pipewright_engine::run(workflow, catalog, options, &on_event);
+    let result = pipewright_engine::run(workflow, catalog, &options, &on_event);
+    if let Some(recorder) = &recorder {
+        let ended = match &result {
+            Ok(report) => recorder.finish(report),
+            Err(_) => recorder.end(RunStatus::Failed),
+        };
+        if let Err(e) = ended {
+            let _ = sender.send(Message::Recorded(Err(e.to_string())));
+        }
+    }
     let _ = sender.send(Message::Done(Box::new(result)));
     repaint();
 }

@@ -1,0 +1,142 @@
+//! `pipewright models`: the project's model registry — list the versions, register a trained model from a
+//! recorded run, move a version between stages.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use pipewright_store::{ModelVersion, Registration, Stage, Store, format_utc};
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Every registered version: name, version, stage, source run, headline metric, notes.
+    List,
+    /// Register the trained model a node produced in a recorded run as the next version of NAME.
+    Register {
+        /// The run's number, as `pipewright runs` lists it.
+        run: i64,
+        /// The node that produced the model (a Train Model block).
+        node: String,
+        /// The model's name; a new name starts at version 1.
+        #[arg(long)]
+        name: String,
+        /// Notes kept with the version.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Move a version to a stage: none, staging or production (one production version per model).
+    Stage {
+        /// The model's name.
+        name: String,
+        /// The version.
+        version: i64,
+        /// none, staging or production.
+        stage: Stage,
+        /// Replace the version's notes too.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+}
+
+fn version_json(v: &ModelVersion) -> serde_json::Value {
+    json!({
+        "name": v.name, "version": v.version, "stage": v.stage.as_str(), "run": v.run, "node": v.node,
+        "artifact": v.artifact, "notes": v.notes, "created_at": v.created_at,
+        "metrics": v.metrics.iter().map(|m| json!({"node": m.node, "source": m.source, "name": m.name,
+            "value": m.value})).collect::<Vec<_>>(),
+    })
+}
+
+/// The version's headline metric, as the run lists show it.
+fn headline(v: &ModelVersion) -> String {
+    pipewright_store::HEADLINE_METRICS
+        .iter()
+        .find_map(|h| v.metrics.iter().find(|m| m.name == *h))
+        .map_or(String::new(), |m| format!("{} {:.4}", m.name, m.value))
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+/// `pipewright models …`.
+pub fn models(project: &Path, json: bool, what: &ModelsCommand) -> ExitCode {
+    let store = match crate::runs_cmd::open(project) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match what {
+        ModelsCommand::List => list(&store, json),
+        ModelsCommand::Register { run, node, name, notes } => {
+            match store.register_model(&Registration { name, run: *run, node, notes }) {
+                Ok(v) if json => {
+                    println!("{}", serde_json::to_string_pretty(&version_json(&v)).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Ok(v) => {
+                    println!("Registered {} version {} from run {run} ({node}) {}", v.name, v.version, headline(&v));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        ModelsCommand::Stage { name, version, stage, notes } => {
+            let demoted = match store.set_stage(name, *version, *stage) {
+                Ok(demoted) => demoted,
+                Err(e) => return fail(e),
+            };
+            if let Some(notes) = notes
+                && let Err(e) = store.set_notes(name, *version, notes)
+            {
+                return fail(e);
+            }
+            if json {
+                let value = json!({"name": name, "version": version, "stage": stage.as_str(), "demoted": demoted});
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            } else {
+                println!("{name} version {version} is now in {}", stage.as_str());
+                for d in demoted {
+                    println!("{name} version {d} moved from production to staging");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn list(store: &Store, json: bool) -> ExitCode {
+    let versions = match store.models() {
+        Ok(versions) => versions,
+        Err(e) => return fail(e),
+    };
+    if json {
+        let rows: Vec<_> = versions.iter().map(version_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if versions.is_empty() {
+        println!("No registered models yet: `pipewright models register RUN NODE --name NAME` registers one.");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<24}  {:>7}  {:<10}  {:>5}  {:<16}  {:<19}  {:<20}  notes",
+        "model", "version", "stage", "run", "node", "registered (UTC)", "headline"
+    );
+    for v in &versions {
+        println!(
+            "{:<24}  {:>7}  {:<10}  {:>5}  {:<16}  {:<19}  {:<20}  {}",
+            v.name,
+            v.version,
+            v.stage.as_str(),
+            v.run.map_or("-".into(), |r| r.to_string()),
+            v.node.as_deref().unwrap_or("-"),
+            format_utc(v.created_at),
+            headline(v),
+            v.notes
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,193 @@
+//! Recording a run as it happens, for the designer and `pipewright run` alike: the run's start (with the
+//! workflow as run), each node's result, metrics and artifacts the moment the node is done (so a run killed
+//! half-way keeps what it finished), and how it ended.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value as Json};
+
+use pipewright_engine::{Catalog, Device, NodeObserver, NodeOutcome, NodeStatus, RunReport, Value, Workflow};
+
+use crate::{NodeRecord, RunSource, RunStart, RunStatus, Store, StoreError, store_path};
+
+/// Tables up to this many cells (rows × columns) are kept as artifacts; larger ones are the data itself,
+/// which the workflow can recompute from its inputs.
+pub const SMALL_TABLE_CELLS: usize = 100_000;
+
+/// What a recording needs to know when the run starts.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordStart<'a> {
+    /// The project folder (its `.pipewright/project.db` is the store).
+    pub project: &'a Path,
+    /// The workflow file.
+    pub workflow_file: &'a Path,
+    /// The workflow as it runs (overrides applied).
+    pub workflow: &'a Workflow,
+    /// Parameter overrides as given (`node.param=value`).
+    pub overrides: &'a [String],
+    /// The device policy.
+    pub device: Device,
+    /// Who started the run.
+    pub source: RunSource,
+}
+
+/// A run being recorded. Share it (it is `Sync`) between the executor's observer and the code that ends the
+/// run.
+pub struct Recorder {
+    store: Store,
+    run: i64,
+    /// Per node: its kind and the names of its output ports.
+    ports: HashMap<String, (String, Vec<&'static str>)>,
+    recorded: Mutex<HashSet<String>>,
+    /// The first thing that could not be recorded, reported when the run ends.
+    trouble: Mutex<Option<String>>,
+}
+
+/// The experiment a workflow file's runs belong to: the file's name without `.flow.json`.
+pub fn experiment_of(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.strip_suffix(".flow.json").map_or(name.clone(), str::to_owned)
+}
+
+/// An output value as an artifact: its kind and bytes. Learners (their parameters are in the snapshot) and
+/// large tables are not kept.
+pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
+    match value {
+        Value::Model(m) => Some(("model", serde_json::to_vec(m.as_ref()).ok()?)),
+        Value::Transform(t) => Some(("transform", serde_json::to_vec(t.as_ref()).ok()?)),
+        Value::Report(r) => Some(("report", serde_json::to_vec(r.as_ref()).ok()?)),
+        Value::Table(t) if t.frame.height().saturating_mul(t.frame.width()) <= SMALL_TABLE_CELLS => {
+            let mut bytes = Vec::new();
+            let mut frame = t.frame.clone();
+            polars::prelude::ParquetWriter::new(&mut bytes).finish(&mut frame).ok()?;
+            Some(("table", bytes))
+        }
+        Value::Table(_) | Value::Learner(_) => None,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Recorder {
+    /// Opens the project's store and records the start of the run.
+    pub fn start(start: &RecordStart<'_>, catalog: &Catalog) -> Result<Self, StoreError> {
+        let store = Store::open(&store_path(start.project))?;
+        let overrides: Map<String, Json> = start
+            .overrides
+            .iter()
+            .filter_map(|o| o.split_once('='))
+            .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
+            .collect();
+        let run = store.begin_run(&RunStart {
+            experiment: &experiment_of(start.workflow_file),
+            workflow_name: &start.workflow.name,
+            workflow_file: &start.workflow_file.display().to_string(),
+            snapshot: &start.workflow.to_json(),
+            overrides: &Json::Object(overrides).to_string(),
+            device: start.device.as_str(),
+            source: start.source,
+        })?;
+        let ports = start
+            .workflow
+            .nodes
+            .iter()
+            .map(|n| {
+                let names = catalog.get(&n.kind).map(|e| e.spec.outputs.iter().map(|p| p.name).collect());
+                (n.id.clone(), (n.kind.clone(), names.unwrap_or_default()))
+            })
+            .collect();
+        Ok(Self { store, run, ports, recorded: Mutex::default(), trouble: Mutex::default() })
+    }
+
+    /// The run's id in the store.
+    pub fn run_id(&self) -> i64 {
+        self.run
+    }
+
+    /// The store it records into.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// An observer for [`pipewright_engine::RunOptions::on_node_done`] that records each node as it is done.
+    pub fn observer(self: &Arc<Self>) -> NodeObserver {
+        let recorder = self.clone();
+        Arc::new(move |outcome| recorder.node_done(outcome))
+    }
+
+    /// Records one node's result, the metrics of its reports and its artifacts.
+    pub fn node_done(&self, outcome: &NodeOutcome) {
+        if !lock(&self.recorded).insert(outcome.node.clone()) {
+            return;
+        }
+        if let Err(e) = self.record(outcome) {
+            lock(&self.trouble).get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    fn record(&self, n: &NodeOutcome) -> Result<(), StoreError> {
+        let (status, error) = match &n.status {
+            NodeStatus::Finished => ("finished", None),
+            NodeStatus::Cached { .. } => ("cached", None),
+            NodeStatus::Failed(m) => ("failed", Some(m.clone())),
+            NodeStatus::Skipped(m) => ("skipped", Some(m.clone())),
+        };
+        let (kind, ports) = self.ports.get(&n.node).map_or(("", &[][..]), |(k, p)| (k.as_str(), p.as_slice()));
+        self.store.record_node(
+            self.run,
+            &NodeRecord {
+                node: n.node.clone(),
+                kind: kind.to_owned(),
+                status: status.into(),
+                duration_secs: n.duration.as_secs_f64(),
+                cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
+                device: n.device.clone(),
+                error,
+            },
+        )?;
+        for (i, value) in n.outputs.iter().enumerate() {
+            if let Value::Report(r) = value {
+                for e in &r.evaluations {
+                    for m in &e.metrics {
+                        self.store.record_metric(self.run, &n.node, &e.source, &m.name, m.value, None)?;
+                    }
+                }
+            }
+            if let Some((kind, bytes)) = artifact_of(value) {
+                let hash = self.store.put_artifact(kind, &bytes)?;
+                let port = ports.get(i).map_or_else(|| i.to_string(), |p| (*p).to_owned());
+                self.store.link_artifact(self.run, &n.node, &port, &hash)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the nodes not yet recorded (those skipped) and how the run ended. Returns what could not be
+    /// recorded, if anything.
+    pub fn finish(&self, report: &RunReport) -> Result<(), StoreError> {
+        for n in &report.nodes {
+            self.node_done(n);
+        }
+        let status = if report.cancelled {
+            RunStatus::Cancelled
+        } else if report.success {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        self.end(status)
+    }
+
+    /// Records how the run ended when it ended without a report (it could not start after all).
+    pub fn end(&self, status: RunStatus) -> Result<(), StoreError> {
+        self.store.finish_run(self.run, status)?;
+        match lock(&self.trouble).take() {
+            Some(trouble) => Err(StoreError::Invalid(format!("the run's record is incomplete: {trouble}"))),
+            None => Ok(()),
+        }
+    }
+}
