@@ -82,10 +82,12 @@ impl Recorder {
             .filter_map(|o| o.split_once('='))
             .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
             .collect();
+        // Kept absolute, so the designer can restore a run into its file from any working folder.
+        let file = std::fs::canonicalize(start.workflow_file).unwrap_or_else(|_| start.workflow_file.to_path_buf());
         let run = store.begin_run(&RunStart {
             experiment: &experiment_of(start.workflow_file),
             workflow_name: &start.workflow.name,
-            workflow_file: &start.workflow_file.display().to_string(),
+            workflow_file: &file.display().to_string(),
             snapshot: &start.workflow.to_json(),
             overrides: &Json::Object(overrides).to_string(),
             device: start.device.as_str(),

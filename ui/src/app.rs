@@ -14,6 +14,7 @@ use pipewright_engine::{Catalog, Edge, Node, Value, Workflow, project_dir_of};
 use crate::canvas::{CanvasAction, CanvasGraph, Refusal, Viewer, fit_transform, snarl_style};
 use crate::command::Command;
 use crate::document::Document;
+use crate::history::{History, HistoryAction, HistoryView};
 use crate::output::OutputView;
 use crate::palette::{Palette, PaletteDrag};
 use crate::runtime::{Phase, RecordTarget, RunSettings, Runtime, format_duration};
@@ -53,6 +54,17 @@ pub struct Tab {
     quick_add: Option<QuickAdd>,
     autosaved_revision: u64,
     changed_at: Option<Instant>,
+    /// Set when the tab shows a recorded run's workflow, read-only.
+    pub snapshot: Option<SnapshotOf>,
+}
+
+/// The recorded run a read-only tab shows.
+#[derive(Debug, Clone)]
+pub struct SnapshotOf {
+    /// The run.
+    pub run: i64,
+    /// The workflow file it ran from (relative paths in it resolve against its folder).
+    pub file: PathBuf,
 }
 
 struct QuickAdd {
@@ -81,6 +93,7 @@ impl Tab {
             refusal: None,
             quick_add: None,
             changed_at: None,
+            snapshot: None,
         }
     }
 
@@ -88,17 +101,26 @@ impl Tab {
     fn base_dir(&self) -> PathBuf {
         self.document
             .path()
+            .or(self.snapshot.as_ref().map(|s| s.file.as_path()))
             .and_then(Path::parent)
             .map_or_else(|| std::env::current_dir().unwrap_or_default(), Path::to_path_buf)
     }
 
     /// The tab's label: file name or workflow name, with a dot when unsaved.
     pub fn title(&self) -> String {
+        if let Some(snapshot) = &self.snapshot {
+            return format!("run {} · {} (read-only)", snapshot.run, self.document.workflow().name);
+        }
         let name = self.document.path().and_then(Path::file_name).map_or_else(
             || self.document.workflow().name.clone(),
             |n| n.to_string_lossy().trim_end_matches(".flow.json").to_owned(),
         );
         if self.document.is_dirty() { format!("⏺ {name}") } else { name }
+    }
+
+    /// The project the tab's runs are recorded in: its file's project, or the project of the run it shows.
+    pub fn project(&self) -> Option<PathBuf> {
+        self.document.path().or(self.snapshot.as_ref().map(|s| s.file.as_path())).map(project_dir_of)
     }
 
     /// Node ids selected on the canvas.
@@ -140,6 +162,8 @@ pub struct Designer {
     confirm_close: Option<ConfirmClose>,
     pending_run: bool,
     startup: Option<Startup>,
+    /// The project history window (runs, comparison, models).
+    pub history: History,
 }
 
 /// Reports how long the window took to show its first frame (`--report-startup`).
@@ -178,6 +202,7 @@ impl Designer {
             confirm_close: None,
             pending_run: false,
             startup: None,
+            history: History::default(),
         }
     }
 
@@ -341,6 +366,16 @@ impl Designer {
     pub fn apply(&mut self, command: Command) {
         let catalog = self.catalog.clone();
         let Some(tab) = self.active_tab_mut() else { return };
+        if let Some(snapshot) = &tab.snapshot {
+            let run = snapshot.run;
+            // Redraw the canvas from the unchanged workflow (a drag moved the blocks on screen already).
+            tab.graph = CanvasGraph::default();
+            self.notify(
+                format!("Run {run}'s workflow is read-only: use Restore in Runs (Ctrl+H) to make it the current one"),
+                true,
+            );
+            return;
+        }
         match tab.document.apply(command, &catalog) {
             Ok(()) => tab.changed_at = Some(Instant::now()),
             Err(e) => self.notify(e.to_string(), true),
@@ -492,6 +527,9 @@ impl Designer {
         if shortcut(Modifiers::COMMAND, Key::F) {
             self.palette.focus_search = true;
         }
+        if shortcut(Modifiers::COMMAND, Key::H) {
+            self.toggle_history();
+        }
         let typing = ctx.egui_wants_keyboard_input();
         if typing || self.active.is_none() {
             return;
@@ -531,6 +569,63 @@ impl Designer {
                 }
                 egui::Event::Paste(text) => self.paste(&text),
                 _ => {}
+            }
+        }
+    }
+
+    /// Opens or closes the project history window (runs, comparison, models).
+    pub fn toggle_history(&mut self) {
+        if self.history.open {
+            self.history.open = false;
+        } else {
+            self.history.show_view(self.history.view);
+        }
+    }
+
+    /// Carries out what the history window asked for.
+    fn history_action(&mut self, action: HistoryAction) {
+        match action {
+            HistoryAction::Notify(text, is_error) => self.notify(text, is_error),
+            HistoryAction::Open { run, workflow, file } => {
+                let existing = self.tabs.iter().position(|t| t.snapshot.as_ref().is_some_and(|s| s.run == run));
+                if let Some(i) = existing {
+                    self.active = Some(i);
+                    return;
+                }
+                self.add_tab(Document::new(*workflow));
+                if let Some(tab) = self.active_tab_mut() {
+                    tab.snapshot = Some(SnapshotOf { run, file });
+                }
+                self.notify(format!("Opened run {run}'s workflow as it ran, read-only"), false);
+            }
+            HistoryAction::Restore { run, workflow, file } => {
+                if file.exists() {
+                    self.open(&file);
+                }
+                let into_file = self.active_tab().is_some_and(|t| {
+                    t.snapshot.is_none()
+                        && t.document.path().is_some_and(|p| {
+                            std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+                                == std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())
+                        })
+                });
+                if into_file {
+                    self.apply(Command::Replace(workflow));
+                    self.notify(
+                        format!("Restored run {run}'s workflow as the current one: save to keep it, Ctrl+Z undoes it"),
+                        false,
+                    );
+                } else {
+                    // Its file is gone: the workflow opens as a new, unsaved document.
+                    self.add_tab(Document::new(*workflow));
+                    self.notify(
+                        format!(
+                            "Restored run {run}'s workflow into a new document ({} no longer exists)",
+                            file.display()
+                        ),
+                        false,
+                    );
+                }
             }
         }
     }
@@ -584,11 +679,25 @@ impl Designer {
     pub fn ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.apply_look(&ctx);
+        let mut recorded = Vec::new();
         for tab in &mut self.tabs {
+            let was_running = tab.runtime.is_running();
             tab.runtime.poll();
+            if was_running && !tab.runtime.is_running() {
+                recorded.push((tab.project(), tab.runtime.last_record.clone()));
+            }
             let base = tab.base_dir();
             let device = self.settings.device();
             tab.runtime.refresh(tab.document.workflow(), tab.document.revision(), &self.catalog, &base, device);
+        }
+        for (project, record) in recorded {
+            match record {
+                Some(Ok(_)) if project.is_some() && project.as_deref() == self.history.project() => {
+                    self.history.reload();
+                }
+                Some(Err(why)) => self.notify(format!("This run is not recorded: {why}"), true),
+                _ => {}
+            }
         }
         self.shortcuts(&ctx);
         self.close_request(&ctx);
@@ -613,6 +722,11 @@ impl Designer {
         }
         if std::mem::take(&mut self.pending_run) {
             self.run(None, &ctx);
+        }
+        self.history.set_project(self.active_tab().and_then(Tab::project));
+        let catalog = self.catalog.clone();
+        for action in self.history.window_ui(&ctx, &catalog) {
+            self.history_action(action);
         }
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
@@ -713,6 +827,9 @@ impl Designer {
             }
         });
         ui.menu_button("View", |ui| {
+            if ui.add(egui::Button::new("Runs and models…").shortcut_text("Ctrl+H")).clicked() {
+                self.toggle_history();
+            }
             if ui.add_enabled(has_tab, egui::Button::new("Fit to view").shortcut_text("Home")).clicked()
                 && let Some(tab) = self.active_tab_mut()
             {
@@ -811,6 +928,7 @@ impl Designer {
     }
 
     fn status_bar_ui(&mut self, ui: &mut Ui) {
+        let mut open_history = false;
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             ui.horizontal(|ui| {
                 let dark = ui.visuals().dark_mode;
@@ -835,6 +953,20 @@ impl Designer {
                             ("Run failed — see the red blocks".to_owned(), theme::error(dark))
                         };
                         ui.colored_label(color, text);
+                        match &tab.runtime.last_record {
+                            Some(Ok(run))
+                                if ui
+                                    .link(format!("recorded as run {run}"))
+                                    .on_hover_text("Runs and models (Ctrl+H)")
+                                    .clicked() =>
+                            {
+                                open_history = true;
+                            }
+                            Some(Err(why)) => {
+                                ui.colored_label(theme::warning(dark), "not recorded").on_hover_text(why);
+                            }
+                            _ => {}
+                        }
                     }
                     let problems = tab.runtime.problems().len();
                     if problems > 0 {
@@ -849,6 +981,9 @@ impl Designer {
                 }
             });
         });
+        if open_history {
+            self.history.show_view(HistoryView::Runs);
+        }
     }
 
     fn workspace_ui(&mut self, ui: &mut Ui) {
@@ -863,6 +998,8 @@ impl Designer {
             }
         });
         let mut commands = Vec::new();
+        let mut register = None;
+        let mut restore = None;
         {
             let Some(tab) = self.tabs.get_mut(index) else { return };
             let base_dir = tab.base_dir();
@@ -870,6 +1007,9 @@ impl Designer {
                 ui,
                 |ui| {
                     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                        if tab.snapshot.is_some() {
+                            ui.disable();
+                        }
                         let workflow = tab.document.workflow();
                         let ctx = inspector::Inspected {
                             catalog: &catalog,
@@ -894,8 +1034,30 @@ impl Designer {
                 .default_size(theme::OUTPUT_PANEL_HEIGHT)
                 .min_size(120.0)
                 .show(ui, |ui| {
-                    output_panel_ui(ui, tab, &catalog);
+                    register = output_panel_ui(ui, tab, &catalog);
                 });
+            if let Some(snapshot) = &tab.snapshot {
+                let run = snapshot.run;
+                egui::Panel::top("snapshot-banner").show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(format!("Run {run}'s workflow as it ran — read-only")).strong());
+                        if ui.button("Restore as the current workflow").clicked() {
+                            restore = Some(run);
+                        }
+                    });
+                });
+            }
+        }
+        if let Some((run, node)) = register {
+            let name = self.active_tab().map(|t| t.document.workflow().name.clone()).unwrap_or_default();
+            self.history.set_project(self.active_tab().and_then(Tab::project));
+            self.history.begin_register(run, &node, &name);
+        }
+        if let Some(run) = restore {
+            self.history.set_project(self.active_tab().and_then(Tab::project));
+            self.history.reload();
+            let action = self.history.restore_action(run);
+            self.history_action(action);
         }
         for command in commands {
             self.apply(command);
@@ -1237,7 +1399,8 @@ fn quick_add_ui(ui: &Ui, tab: &mut Tab, catalog: &Catalog) -> Option<(String, Po
     chosen.map(|kind| (kind, at))
 }
 
-fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
+/// Draws the selected block's output; returns the (run, node) whose model the user asked to register.
+fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) -> Option<(i64, String)> {
     let dark = ui.visuals().dark_mode;
     // The panel keeps its height whatever it shows (a resizable panel otherwise shrinks to short content).
     ui.set_min_height(ui.available_height());
@@ -1245,10 +1408,11 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
         ui.centered_and_justified(|ui| {
             ui.label(RichText::new("Select a block to see its output.").color(theme::weak_text(dark)));
         });
-        return;
+        return None;
     };
-    let Some(node) = tab.document.workflow().node(&node_id) else { return };
-    let Some(spec) = catalog.get(&node.kind).map(|e| e.spec.clone()) else { return };
+    let node = tab.document.workflow().node(&node_id)?;
+    let spec = catalog.get(&node.kind).map(|e| e.spec.clone())?;
+    let mut register = None;
     ui.horizontal(|ui| {
         ui.label(RichText::new(node.title.as_deref().unwrap_or(spec.name)).strong());
         for (i, port) in spec.outputs.iter().enumerate() {
@@ -1259,6 +1423,19 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
         }
         if tab.runtime.is_outdated(&node_id) {
             ui.colored_label(theme::warning(dark), "⚠ from before the last edit — run again to refresh");
+        }
+        let has_model = tab.runtime.outputs(&node_id).is_some_and(|o| o.iter().any(|v| matches!(v, Value::Model(_))));
+        if has_model {
+            let run = tab.runtime.recorded_run_of(&node_id);
+            let button = ui
+                .add_enabled(run.is_some(), egui::Button::new("Register model…"))
+                .on_hover_text("Add this trained model to the project's model registry")
+                .on_disabled_hover_text(
+                    "Save the workflow in a project and run it: recorded runs' models can be registered",
+                );
+            if button.clicked() {
+                register = run.map(|run| (run, node_id.clone()));
+            }
         }
     });
     ui.separator();
@@ -1273,6 +1450,7 @@ fn output_panel_ui(ui: &mut Ui, tab: &mut Tab, catalog: &Catalog) {
         };
         ui.label(RichText::new(text).color(theme::weak_text(dark)));
     }
+    register
 }
 
 impl eframe::App for Designer {

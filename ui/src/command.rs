@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use pipewright_engine::{Comment, Edge, Node};
+use pipewright_engine::{Comment, Edge, Node, Workflow};
 
 /// One edit of the workflow document.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,8 @@ pub enum Command {
     Rename(String),
     /// Sets the workflow seed.
     SetSeed(u64),
+    /// Replaces the whole workflow (a recorded run's snapshot restored); one undo step.
+    Replace(Box<Workflow>),
 }
 
 impl Command {

@@ -199,6 +199,7 @@ pub fn fresh_id<S: std::hash::BuildHasher>(base: &str, taken: &HashSet<String, S
 
 fn apply_to(workflow: &mut Workflow, command: &Command, catalog: &Catalog) -> Result<(), CommandError> {
     match command {
+        Command::Replace(replacement) => *workflow = (**replacement).clone(),
         Command::AddNode(node) => {
             if workflow.node(&node.id).is_some() {
                 return Err(CommandError::DuplicateId(node.id.clone()));

@@ -2,9 +2,9 @@
 //! profiles (computed off the UI thread); Evaluate Model reports as metrics, confusion matrices and charts;
 //! learners, models and transforms as their settings and fitted state.
 
-mod charts;
+pub(crate) mod charts;
 mod confusion;
-mod format;
+pub(crate) mod format;
 mod json;
 mod model;
 mod profile;
@@ -16,6 +16,9 @@ use std::sync::Arc;
 
 use egui::{RichText, Ui};
 use pipewright_engine::{Table, Value};
+
+pub(crate) use self::json::scalar_text;
+pub(crate) use self::report::best_of;
 
 use self::format::group_digits;
 use self::profile_view::ProfileCache;

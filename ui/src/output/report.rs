@@ -169,7 +169,7 @@ fn larger_is_better(name: &str) -> Option<bool> {
 }
 
 /// The index of the best of several values of a metric, when there is a single best.
-fn best_of(name: &str, values: &[Option<f64>]) -> Option<usize> {
+pub(crate) fn best_of(name: &str, values: &[Option<f64>]) -> Option<usize> {
     let larger = larger_is_better(name)?;
     let present: Vec<(usize, f64)> =
         values.iter().enumerate().filter_map(|(i, v)| v.filter(|x| x.is_finite()).map(|x| (i, x))).collect();
