@@ -128,11 +128,11 @@ fn list(store: &Store, json: bool) -> ExitCode {
     for v in &versions {
         println!(
             "{:<24}  {:>7}  {:<10}  {:>5}  {:<16}  {:<19}  {:<20}  {}",
-            v.name,
+            crate::runs_cmd::clip(&v.name, 24),
             v.version,
             v.stage.as_str(),
             v.run.map_or("-".into(), |r| r.to_string()),
-            v.node.as_deref().unwrap_or("-"),
+            crate::runs_cmd::clip(v.node.as_deref().unwrap_or("-"), 16),
             format_utc(v.created_at),
             headline(v),
             v.notes

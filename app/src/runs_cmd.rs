@@ -7,6 +7,16 @@ use serde_json::json;
 
 use pipewright_store::{RunRecord, Store, format_utc as utc, store_path};
 
+/// `text` cut to `width` characters, an ellipsis marking the cut.
+pub(crate) fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 pub(crate) fn open(project: &Path) -> Result<Store, ExitCode> {
     let path = store_path(project);
     if !path.exists() {
@@ -65,7 +75,7 @@ pub fn list(project: &Path, json: bool) -> ExitCode {
             "{:>5}  {:<11}  {:<24}  {:<8}  {:<6}  {:<19}  {:>9}  {metric}",
             r.id,
             r.status.as_str(),
-            r.workflow_name,
+            clip(&r.workflow_name, 24),
             r.source,
             r.device,
             utc(r.started_at),

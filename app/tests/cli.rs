@@ -379,6 +379,9 @@ fn models_are_registered_from_a_recorded_run_and_moved_between_stages() {
         .collect();
     assert_eq!(versions, vec![(2, "production", "better calibrated"), (1, "staging", "")]);
     assert!(listed[0]["metrics"].as_array().is_some_and(|m| m.iter().any(|m| m["name"] == "roc_auc")), "{listed}");
+    // A version keeps the metrics of its own model: the forest was evaluated on Evaluate Model's second input.
+    let forest = listed[1]["metrics"].as_array().expect("metrics");
+    assert!(!forest.is_empty() && forest.iter().all(|m| m["source"] == "scored_2"), "{listed}");
     let table = text(&pipewright(&["models", "list"], &dir));
     assert!(table.contains("survival") && table.contains("production") && table.contains("roc_auc"), "{table}");
 }

@@ -167,7 +167,7 @@ impl Store {
                 },
             )?;
         let metrics: Vec<Json> = self
-            .metrics_of(run)?
+            .model_metrics(run, registration.node)?
             .into_iter()
             .map(|(node, source, name, value)| json!({"node": node, "source": source, "name": name, "value": value}))
             .collect();
@@ -198,6 +198,26 @@ impl Store {
         let registered = tx.query_row(&format!("SELECT {COLUMNS} FROM models WHERE id = ?1"), [id], version_of)?;
         tx.commit()?;
         Ok(registered)
+    }
+
+    /// The metrics of `run` that evaluated the model of `node`: those whose evaluated input has the node
+    /// upstream in the workflow as it ran. All of the run's metrics when none trace back to it.
+    fn model_metrics(&self, run: i64, node: &str) -> Result<Vec<(String, String, String, f64)>, StoreError> {
+        let metrics = self.metrics_of(run)?;
+        let Some(workflow) = self.snapshot_of(run)?.and_then(|(s, _)| pipewright_engine::Workflow::from_json(&s).ok())
+        else {
+            return Ok(metrics);
+        };
+        let of_model: Vec<_> = metrics
+            .iter()
+            .filter(|(evaluator, source, _, _)| {
+                workflow.edge_into(evaluator, source).is_some_and(|edge| {
+                    edge.from.node == node || pipewright_engine::ancestors(&workflow, &edge.from.node).contains(node)
+                })
+            })
+            .cloned()
+            .collect();
+        Ok(if of_model.is_empty() { metrics } else { of_model })
     }
 
     /// Every model version, by name, newest version first.

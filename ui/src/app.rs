@@ -397,10 +397,12 @@ impl Designer {
             base_dir: tab.base_dir(),
             target,
             device,
-            disk_cache_dir: tab.document.path().map(project_dir_of),
+            disk_cache_dir: tab.project(),
+            // A recorded run's workflow opened read-only runs (and is recorded) as part of its project too.
             record: tab
                 .document
                 .path()
+                .or(tab.snapshot.as_ref().map(|s| s.file.as_path()))
                 .map(|file| RecordTarget { project: project_dir_of(file), workflow_file: file.to_path_buf() }),
         };
         let repaint = {

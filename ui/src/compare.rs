@@ -38,7 +38,7 @@ pub struct MetricRow {
 /// A ROC curve of one run's report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunCurve {
-    /// Position of the run in the comparison (its colour).
+    /// Position of its run in the comparison.
     pub index: usize,
     /// Legend text: run number, node and input.
     pub label: String,

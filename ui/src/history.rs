@@ -335,7 +335,7 @@ impl History {
         egui::Window::new("Project history")
             .id(egui::Id::new("history-window"))
             .open(&mut open)
-            .default_size([940.0, 540.0])
+            .default_size([1040.0, 640.0])
             .resizable(true)
             .collapsible(false)
             .show(ctx, |ui| self.contents_ui(ui, catalog, &mut actions));
@@ -487,14 +487,13 @@ impl History {
                 ui.colored_label(theme::warning(dark), problem);
             }
             let run_headers = |ui: &mut Ui| {
-                for (i, r) in comparison.runs.iter().enumerate() {
-                    ui.label(RichText::new(format!("run {}", r.id)).strong().color(theme::series_color(i)))
-                        .on_hover_text(format!(
-                            "{} · {} · {}",
-                            r.workflow_name,
-                            format_utc(r.started_at),
-                            r.status.as_str()
-                        ));
+                for r in &comparison.runs {
+                    ui.label(RichText::new(format!("run {}", r.id)).strong()).on_hover_text(format!(
+                        "{} · {} · {}",
+                        r.workflow_name,
+                        format_utc(r.started_at),
+                        r.status.as_str()
+                    ));
                 }
                 ui.end_row();
             };
@@ -523,45 +522,55 @@ impl History {
                 );
             }
             ui.add_space(theme::SPACE_L);
-            ui.label(RichText::new("Metrics").strong());
-            if comparison.metrics.is_empty() {
-                ui.label(RichText::new("None of these runs recorded metrics.").color(weak));
-            } else {
-                egui::Grid::new("compare-metrics").striped(true).spacing([theme::SPACE_L, theme::SPACE_S]).show(
-                    ui,
-                    |ui| {
-                        ui.label(RichText::new("block · input").color(weak));
-                        ui.label(RichText::new("metric").color(weak));
-                        run_headers(ui);
-                        for row in &comparison.metrics {
-                            ui.label(format!("{} · {}", row.node, row.source));
-                            ui.label(&row.name);
-                            let best = crate::output::best_of(&row.name, &row.values);
-                            for (i, value) in row.values.iter().enumerate() {
-                                match value {
-                                    Some(v) => {
-                                        let text = RichText::new(format_metric(&row.name, *v)).monospace();
-                                        ui.label(if best == Some(i) { text.strong() } else { text });
+            ui.horizontal_top(|ui| {
+                ui.vertical(|ui| {
+                    ui.label(RichText::new("Metrics").strong());
+                    if comparison.metrics.is_empty() {
+                        ui.label(RichText::new("None of these runs recorded metrics.").color(weak));
+                    } else {
+                        egui::Grid::new("compare-metrics")
+                            .striped(true)
+                            .spacing([theme::SPACE_L, theme::SPACE_S])
+                            .show(ui, |ui| {
+                                ui.label(RichText::new("block · input").color(weak));
+                                ui.label(RichText::new("metric").color(weak));
+                                run_headers(ui);
+                                for row in &comparison.metrics {
+                                    ui.label(format!("{} · {}", row.node, row.source));
+                                    ui.label(&row.name);
+                                    let best = crate::output::best_of(&row.name, &row.values);
+                                    for (i, value) in row.values.iter().enumerate() {
+                                        match value {
+                                            Some(v) => {
+                                                let text = RichText::new(format_metric(&row.name, *v)).monospace();
+                                                ui.label(if best == Some(i) { text.strong() } else { text });
+                                            }
+                                            None => {
+                                                ui.label(RichText::new("—").color(weak));
+                                            }
+                                        }
                                     }
-                                    None => {
-                                        ui.label(RichText::new("—").color(weak));
-                                    }
+                                    ui.end_row();
                                 }
-                            }
-                            ui.end_row();
-                        }
-                    },
-                );
-            }
-            if !comparison.roc.is_empty() {
-                ui.add_space(theme::SPACE_L);
-                let series: Vec<Series<'_>> = comparison
-                    .roc
-                    .iter()
-                    .map(|c| Series { index: c.index, source: &c.label, curve: &c.curve, auc: c.auc })
-                    .collect();
-                charts::curves_ui(ui, "roc", &series, (charts::CHART_WIDTH * 1.5).min(ui.available_width()));
-            }
+                            });
+                    }
+                });
+                if !comparison.roc.is_empty() {
+                    ui.add_space(theme::SPACE_L);
+                    ui.vertical(|ui| {
+                        // One colour per curve: a run's report may hold several (one per evaluated input).
+                        let series: Vec<Series<'_>> = comparison
+                            .roc
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| Series { index: i, source: &c.label, curve: &c.curve, auc: c.auc })
+                            .collect();
+                        let width =
+                            (charts::CHART_WIDTH * 1.3).max(ui.available_width().min(charts::CHART_WIDTH * 1.6));
+                        charts::curves_ui(ui, "compare", "roc", &series, width);
+                    });
+                }
+            });
         });
     }
 
@@ -620,7 +629,7 @@ impl History {
                     ui.label(headline);
                     ui.label(format_utc(m.created_at));
                     let text = self.notes.entry(m.id).or_insert_with(|| m.notes.clone());
-                    let edit = ui.add(egui::TextEdit::singleline(text).desired_width(220.0).hint_text("notes"));
+                    let edit = ui.add_sized([240.0, 20.0], egui::TextEdit::singleline(text).hint_text("notes"));
                     if edit.lost_focus() && *text != m.notes {
                         notes_saved.push((m.name.clone(), m.version, text.clone()));
                     }

@@ -81,14 +81,15 @@ fn finite_points(curve: &Curve) -> PlotPoints<'static> {
     curve.points.iter().filter(|p| p[0].is_finite() && p[1].is_finite()).copied().collect()
 }
 
-/// A chart of the curve `name` of every input, overlaid in the inputs' colours.
-pub fn curves_ui(ui: &mut Ui, name: &str, series: &[Series<'_>], width: f32) {
+/// A chart of the curve `name` of every input, overlaid in the inputs' colours; `place` tells charts of the
+/// same curve in different places apart.
+pub fn curves_ui(ui: &mut Ui, place: &str, name: &str, series: &[Series<'_>], width: f32) {
     let dark = ui.visuals().dark_mode;
     let style = style(name);
     ui.label(RichText::new(&style.title).strong());
     let (x_label, y_label) =
         series.first().map_or_else(Default::default, |s| (s.curve.x_label.clone(), s.curve.y_label.clone()));
-    let mut plot = Plot::new(("output-chart", name))
+    let mut plot = Plot::new((place, "chart", name))
         .width(width)
         .height(CHART_HEIGHT)
         .legend(Legend::default().position(style.legend))

@@ -52,7 +52,7 @@ impl Card<'_> {
         match self {
             Self::Metrics(evaluations) => metrics_ui(ui, evaluations),
             Self::Confusion { index, source, matrix } => confusion::confusion_ui(ui, matrix, source, *index),
-            Self::Curves { name, series } => charts::curves_ui(ui, name, series, width),
+            Self::Curves { name, series } => charts::curves_ui(ui, "output", name, series, width),
             Self::Clusters { index, source, clusters } => charts::clusters_ui(ui, source, *index, clusters, width),
         }
     }
