@@ -443,3 +443,51 @@ fn a_run_killed_with_sigkill_leaves_a_store_that_opens_with_the_run_interrupted(
     let runs: Json = serde_json::from_slice(&pipewright(&["runs", "--json"], &dir).stdout).expect("json");
     assert_eq!((runs[0]["status"].as_str(), runs[1]["status"].as_str()), (Some("succeeded"), Some("interrupted")));
 }
+
+/// The designer's runtime and `pipewright run` recording into one project at the same time.
+#[cfg(feature = "gui")]
+#[test]
+fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
+    use pipewright_ui::{RecordTarget, RunSettings, Runtime};
+    let (_keep, dir) = scratch_example("titanic-two-class");
+    let flow = dir.join("titanic.flow.json");
+    let cli = {
+        let dir = dir.clone();
+        std::thread::spawn(move || (0..4).map(|_| pipewright(&["run", ".", "--no-cache"], &dir)).collect::<Vec<_>>())
+    };
+    let catalog = std::sync::Arc::new(pipewright_nodes::catalog());
+    let workflow = pipewright_engine::Workflow::load(&flow).expect("loads");
+    let mut runtime = Runtime::default();
+    let mut recorded = Vec::new();
+    for _ in 0..4 {
+        let settings = RunSettings {
+            base_dir: dir.clone(),
+            target: None,
+            device: pipewright_engine::Device::Auto,
+            disk_cache_dir: None,
+            record: Some(RecordTarget { project: dir.clone(), workflow_file: flow.clone() }),
+        };
+        assert!(runtime.start(&workflow, &catalog, settings, || {}), "{:?}", runtime.last_refusal);
+        let started = std::time::Instant::now();
+        while runtime.is_running() {
+            assert!(started.elapsed() < std::time::Duration::from_mins(2), "the designer's run never ended");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            runtime.poll();
+        }
+        assert!(runtime.last_run.as_ref().is_some_and(|r| r.success), "{:?}", runtime.last_run);
+        recorded.push(runtime.last_record.clone().expect("recorded").expect("recorded without trouble"));
+    }
+    for output in cli.join().expect("the CLI runs") {
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(!text(&output).contains("warning"), "{}", text(&output));
+    }
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
+    let runs = store.runs().expect("lists");
+    assert_eq!(runs.len(), 8);
+    assert!(runs.iter().all(|r| r.status == pipewright_store::RunStatus::Succeeded), "{runs:?}");
+    assert_eq!(runs.iter().filter(|r| r.source == "designer").count(), 4);
+    for run in &runs {
+        assert_eq!(store.nodes_of(run.id).expect("lists").len(), 13, "run {} is complete", run.id);
+    }
+    assert!(recorded.iter().all(|id| runs.iter().any(|r| r.id == *id && r.source == "designer")));
+}

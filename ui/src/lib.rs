@@ -31,7 +31,7 @@ pub use compare::{Comparison, MetricRow, ParamRow, RunCurve, compare};
 pub use document::{CommandError, Document, check_wire, fresh_id};
 pub use history::{History, HistoryAction, HistoryView, RegisterForm};
 pub use palette::{PaletteDrag, search as search_blocks};
-pub use runtime::{Phase, Runtime};
+pub use runtime::{Phase, RecordTarget, RunSettings, Runtime};
 pub use settings::{Settings, default_config_dir};
 pub use start::{Example, find_examples};
 

@@ -575,3 +575,131 @@ fn shift_drag_selects_the_blocks_in_a_box() {
     selection.sort();
     assert_eq!(selection, ["data".to_owned(), "split".to_owned()]);
 }
+
+/// Both runs are in the project's store, recorded as the designer's, with their nodes and artifacts.
+fn assert_recorded_by_the_designer(project: &Path) {
+    use pipewright_store::{RunStatus, Store, store_path};
+    let store = Store::open(&store_path(project)).expect("the designer created the store");
+    let runs = store.runs().expect("lists");
+    assert_eq!(
+        runs.iter().map(|r| (r.id, r.status, r.source.as_str())).collect::<Vec<_>>(),
+        vec![(2, RunStatus::Succeeded, "designer"), (1, RunStatus::Succeeded, "designer")]
+    );
+    assert_eq!(store.nodes_of(1).expect("lists").len(), 13);
+    assert!(store.artifacts_of(2).expect("lists").iter().any(|a| a.node == "train_forest" && a.kind == "model"));
+}
+
+#[test]
+fn runs_are_recorded_compared_opened_restored_and_their_models_registered() {
+    use pipewright_store::{RunStatus, Stage};
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic.flow.json");
+    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    harness.key_press(Key::F5);
+    wait_for_run(&mut harness);
+    // A second run with fewer trees in the forest.
+    harness.state_mut().apply(pipewright_ui::Command::SetParam {
+        node: "forest".into(),
+        param: "trees".into(),
+        value: serde_json::json!(20),
+    });
+    harness.key_press(Key::F5);
+    wait_for_run(&mut harness);
+    harness.get_by_label("recorded as run 2");
+
+    assert_recorded_by_the_designer(project.path());
+
+    // Ctrl+H opens the history window with both runs; the status filter narrows the list.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::H);
+    settle(&mut harness);
+    harness.get_by_label("Project history");
+    assert_eq!(harness.state().history.shown_runs(), vec![2, 1]);
+    harness.state_mut().history.set_filters(None, Some(RunStatus::Failed));
+    assert!(harness.state().history.shown_runs().is_empty());
+    harness.state_mut().history.set_filters(Some("titanic".into()), None);
+    assert_eq!(harness.state().history.shown_runs(), vec![2, 1]);
+
+    // Compare: the one setting that differs, the metrics side by side, ROC curves overlaid.
+    harness.state_mut().history.check(&[1, 2]);
+    settle(&mut harness);
+    harness.get_by_label("Compare (2)").click();
+    settle(&mut harness);
+    harness.get_by_label("Settings that differ");
+    harness.get_by_label("ROC curve");
+    let catalog = pipewright_nodes::catalog();
+    let comparison = harness.state_mut().history.comparison(&catalog).cloned().expect("two runs ticked");
+    assert_eq!(comparison.params.len(), 1, "{:?}", comparison.params);
+    assert_eq!(
+        (comparison.params[0].node.as_str(), comparison.params[0].param.as_str()),
+        ("forest", "trees"),
+        "{:?}",
+        comparison.params
+    );
+    assert_eq!(comparison.params[0].values, vec![Some("100".into()), Some("20".into())]);
+    let auc = comparison.metrics.iter().find(|m| m.name == "roc_auc" && m.source == "scored").expect("roc_auc");
+    assert_eq!(auc.values[0], auc.values[1], "the logistic branch did not change");
+    assert_eq!(comparison.roc.len(), 4, "two inputs evaluated in each run");
+
+    // Register the forest of the last run from its output panel; then move it to production.
+    harness.key_press(Key::Home);
+    settle(&mut harness);
+    harness.state_mut().history.open = false;
+    settle(&mut harness);
+    click_node(&mut harness, "train_forest");
+    harness.get_by_label("Register model…").click();
+    settle(&mut harness);
+    harness.get_by_label("Register the model of train_forest from run 2");
+    harness.get_by_label("Register").click();
+    settle(&mut harness);
+    let models = harness.state().history.models().to_vec();
+    assert_eq!(models.len(), 1);
+    assert_eq!((models[0].version, models[0].run, models[0].stage), (1, Some(2), Stage::None));
+    assert!(models[0].metrics.iter().all(|m| m.source == "scored_2"), "{:?}", models[0].metrics);
+    harness.state_mut().history.set_stage(&models[0].name, 1, Stage::Production);
+    assert_eq!(harness.state().history.models()[0].stage, Stage::Production);
+    settle(&mut harness);
+
+    // Open run 1 read-only: edits are refused and the workflow stays as it ran.
+    harness.get_by_label("Runs (2)").click();
+    settle(&mut harness);
+    harness.get_all_by_label("Open").nth(1).expect("run 1's Open button").click();
+    settle(&mut harness);
+    let tab = harness.state().active_tab().expect("a tab");
+    assert_eq!(tab.snapshot.as_ref().map(|s| s.run), Some(1));
+    assert!(tab.title().contains("read-only"), "{}", tab.title());
+    let as_run = workflow(&harness);
+    harness.state_mut().apply(pipewright_ui::Command::SetSeed(7));
+    settle(&mut harness);
+    assert_eq!(workflow(&harness), as_run, "a run's snapshot is read-only");
+    harness.get_by_label_contains("is read-only");
+
+    // Restore it: the file's tab gets run 1's workflow back as one undoable step.
+    harness.state_mut().history.open = false;
+    settle(&mut harness);
+    harness.get_by_label("Restore as the current workflow").click();
+    settle(&mut harness);
+    let tab = harness.state().active_tab().expect("a tab");
+    assert!(
+        tab.snapshot.is_none() && tab.document.path().is_some(),
+        "the workflow file's own tab, not {} ({:?})",
+        tab.title(),
+        harness.state().tabs().iter().map(pipewright_ui::Tab::title).collect::<Vec<_>>()
+    );
+    assert!(!tab.document.is_dirty(), "run 1 ran the workflow as saved");
+    assert_eq!(
+        tab.document.workflow().node("forest").and_then(|n| n.params.get("trees")),
+        Some(&serde_json::json!(100)),
+        "run 1's forest"
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut harness);
+    assert_eq!(
+        workflow(&harness).node("forest").and_then(|n| n.params.get("trees")),
+        Some(&serde_json::json!(20)),
+        "undo brings back the edit"
+    );
+}
