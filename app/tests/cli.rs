@@ -483,7 +483,7 @@ fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
     }
     let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
     let runs = store.runs().expect("lists");
-    assert_eq!(runs.len(), 8);
+    assert_eq!(runs.len(), 8, "{runs:?}");
     assert!(runs.iter().all(|r| r.status == pipewright_store::RunStatus::Succeeded), "{runs:?}");
     assert_eq!(runs.iter().filter(|r| r.source == "designer").count(), 4);
     for run in &runs {

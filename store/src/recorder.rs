@@ -139,18 +139,6 @@ impl Recorder {
             NodeStatus::Skipped(m) => ("skipped", Some(m.clone())),
         };
         let (kind, ports) = self.ports.get(&n.node).map_or(("", &[][..]), |(k, p)| (k.as_str(), p.as_slice()));
-        self.store.record_node(
-            self.run,
-            &NodeRecord {
-                node: n.node.clone(),
-                kind: kind.to_owned(),
-                status: status.into(),
-                duration_secs: n.duration.as_secs_f64(),
-                cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
-                device: n.device.clone(),
-                error,
-            },
-        )?;
         for (i, value) in n.outputs.iter().enumerate() {
             if let Value::Report(r) = value {
                 for e in &r.evaluations {
@@ -165,6 +153,19 @@ impl Recorder {
                 self.store.link_artifact(self.run, &n.node, &port, &hash)?;
             }
         }
+        // The node's row last: once it is there, so are its metrics and artifacts, even if the process dies.
+        self.store.record_node(
+            self.run,
+            &NodeRecord {
+                node: n.node.clone(),
+                kind: kind.to_owned(),
+                status: status.into(),
+                duration_secs: n.duration.as_secs_f64(),
+                cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
+                device: n.device.clone(),
+                error,
+            },
+        )?;
         Ok(())
     }
 
