@@ -477,13 +477,14 @@ fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
         assert!(runtime.last_run.as_ref().is_some_and(|r| r.success), "{:?}", runtime.last_run);
         recorded.push(runtime.last_record.clone().expect("recorded").expect("recorded without trouble"));
     }
-    for output in cli.join().expect("the CLI runs") {
-        assert!(output.status.success(), "{}", text(&output));
-        assert!(!text(&output).contains("warning"), "{}", text(&output));
+    let outputs = cli.join().expect("the CLI runs");
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(output));
+        assert!(!text(output).contains("warning"), "{}", text(output));
     }
     let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
     let runs = store.runs().expect("lists");
-    assert_eq!(runs.len(), 8, "{runs:?}");
+    assert_eq!(runs.len(), 8, "{runs:?} {}", outputs.iter().map(text).collect::<Vec<_>>().join("\n"));
     assert!(runs.iter().all(|r| r.status == pipewright_store::RunStatus::Succeeded), "{runs:?}");
     assert_eq!(runs.iter().filter(|r| r.source == "designer").count(), 4);
     for run in &runs {

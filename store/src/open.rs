@@ -132,6 +132,60 @@ fn looks_like_sqlite(path: &Path) -> Result<bool, StoreError> {
     Ok(read == 0 || (read == 16 && &header == b"SQLite format 3\0"))
 }
 
+/// Brings a store's schema to [`SCHEMA_VERSION`]. One writer migrates at a time; the others see the result once
+/// it is committed.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Newer { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+    }
+    for (version, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(step)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
+    }
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Creates a new store at `path` whole: built under a temporary name (schema, WAL mode, application id) and
+/// linked into place only if nothing is there yet. Two processes creating the same store at once (the designer
+/// and `pipewright run` on a new project) then never write over each other's first runs: `SQLite` cannot
+/// arbitrate between two connections that both found the file empty.
+fn create(path: &Path) -> Result<(), StoreError> {
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Unique per process and per call: threads of one process may create a store at the same time too.
+    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{file}.{}.{n}.new", std::process::id()));
+    let sidecars = |p: &Path| ["-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{}{s}", p.display())));
+    let clean = |p: &Path| {
+        let _ = std::fs::remove_file(p);
+        for sidecar in sidecars(p) {
+            let _ = std::fs::remove_file(sidecar);
+        }
+    };
+    clean(&tmp);
+    let built = (|| {
+        let mut conn = Connection::open(&tmp)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        migrate(&mut conn, path)?;
+        // Closing checkpoints the log into the file, so the file alone is the whole store.
+        conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    })();
+    let linked = built.and_then(|()| match std::fs::hard_link(&tmp, path) {
+        // A file system without hard links: a rename, unless another process was quicker.
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !path.exists() => {
+            std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+        }
+        // Linked, or another process created the store first: theirs is as good as ours.
+        _ => Ok(()),
+    });
+    clean(&tmp);
+    linked
+}
+
 impl Store {
     /// Opens (creating it if needed) the store at `path`, migrates it to [`SCHEMA_VERSION`], and marks runs
     /// of processes that are gone as interrupted.
@@ -139,8 +193,10 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io(path, e))?;
         }
-        let existed = path.exists();
-        if existed && !looks_like_sqlite(path)? {
+        if !path.exists() {
+            create(path)?;
+        }
+        if !looks_like_sqlite(path)? {
             return Err(StoreError::Foreign(path.to_path_buf()));
         }
         let conn = Connection::open_with_flags(
@@ -182,20 +238,7 @@ impl Store {
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.connection();
-        // One writer migrates at a time; the others see the result once it is committed.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::Newer { path: self.path.clone(), found, known: SCHEMA_VERSION });
-        }
-        for (version, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
-            tx.execute_batch(step)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
-        }
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
-        tx.commit()?;
-        Ok(())
+        migrate(&mut self.connection(), &self.path)
     }
 
     /// Runs still `running` whose process is gone (it crashed or was killed) become `interrupted`.

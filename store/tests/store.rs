@@ -255,3 +255,31 @@ fn utc_dates_are_civil_dates() {
     assert_eq!(format_utc(951_782_400.0), "2000-02-29 00:00:00");
     assert_eq!(format_utc(1_795_305_599.0), "2026-11-21 23:59:59");
 }
+
+#[test]
+fn writers_that_create_a_new_store_at_once_keep_every_run() {
+    // The designer and `pipewright run` starting on a new project at the same moment: each finds no store.
+    for round in 0..10 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = store_path(dir.path());
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let store = Store::open(&path).expect("opens");
+                    let run = store.begin_run(&start("new")).expect("begins");
+                    store.finish_run(run, RunStatus::Succeeded).expect("finishes");
+                });
+            }
+        });
+        let runs = Store::open(&path).expect("opens").runs().expect("lists");
+        assert_eq!(runs.len(), 4, "round {round}: every writer's run is kept");
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("folder"))
+            .expect("lists")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".new"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
