@@ -154,9 +154,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 /// and `pipewright run` on a new project) then never write over each other's first runs: `SQLite` cannot
 /// arbitrate between two connections that both found the file empty.
 fn create(path: &Path) -> Result<(), StoreError> {
-    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Unique per process and per call: threads of one process may create a store at the same time too.
     static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_file_name(format!(".{file}.{}.{n}.new", std::process::id()));
     let sidecars = |p: &Path| ["-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{}{s}", p.display())));
