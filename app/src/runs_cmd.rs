@@ -18,6 +18,8 @@ pub(crate) fn clip(text: &str, width: usize) -> String {
 }
 
 pub(crate) fn open(project: &Path) -> Result<Store, ExitCode> {
+    // `--project` may name the project or any folder inside it.
+    let project = &pipewright_engine::project_dir_from(project).unwrap_or_else(|| project.to_path_buf());
     let path = store_path(project);
     if !path.exists() {
         eprintln!(

@@ -25,7 +25,7 @@ pub use executor::{
     plan_on, run,
 };
 pub use params::{ParamProblem, Params};
-pub use project::{find_workflow, project_dir_of};
+pub use project::{find_workflow, project_dir_from, project_dir_of};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
 pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType};
 pub use validate::{Analysis, Problem, validate, validate_in};

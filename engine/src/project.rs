@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 /// directory, else the workflow's own folder.
 pub fn project_dir_of(workflow_path: &Path) -> PathBuf {
     let folder = workflow_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let mut dir = Some(folder.as_path());
-    while let Some(d) = dir {
-        if d.join(".pipewright").is_dir() {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    folder
+    project_dir_from(&folder).unwrap_or(folder)
+}
+
+/// The nearest folder at or above `dir` that has a `.pipewright/` directory. A relative `dir` is resolved
+/// first, so `pipewright run flow.flow.json` inside a project's subfolder finds the project above it.
+pub fn project_dir_from(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let found = absolute.ancestors().find(|d| d.join(".pipewright").is_dir())?;
+    // Keep the path as the user wrote it when the project is the folder itself.
+    Some(if found == absolute { dir.to_path_buf() } else { found.to_path_buf() })
 }
 
 /// The workflow file a command means: the path itself, or the single `*.flow.json` in a folder.
@@ -36,5 +38,24 @@ pub fn find_workflow(path: &Path) -> Result<PathBuf, String> {
             path.display(),
             flows.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workflow_in_a_subfolder_belongs_to_the_project_above_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let flows = root.path().join("flows");
+        std::fs::create_dir_all(&flows).expect("mkdir");
+        let flow = flows.join("a.flow.json");
+        assert_eq!(project_dir_of(&flow), flows, "no project yet: the workflow's own folder");
+        std::fs::create_dir_all(root.path().join(".pipewright")).expect("mkdir");
+        let root_canonical = std::fs::canonicalize(root.path()).expect("canonical");
+        assert_eq!(project_dir_of(&flow), root_canonical);
+        assert_eq!(project_dir_from(&flows), Some(root_canonical));
+        assert_eq!(project_dir_from(root.path()), Some(root.path().to_path_buf()));
     }
 }
