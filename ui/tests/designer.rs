@@ -106,6 +106,19 @@ fn open_document(harness: &mut Harness<'_, Designer>, workflow: Workflow) {
     settle(harness);
 }
 
+/// The Titanic example copied into a scratch project (so its cache and store start empty and the test writes
+/// nothing into the source tree) and opened in a designer with its own settings folder.
+fn titanic_copy() -> (tempfile::TempDir, tempfile::TempDir, Harness<'static, Designer>) {
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic.flow.json");
+    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    (config, project, harness)
+}
+
 fn node(id: &str, kind: &str, position: [f32; 2]) -> Node {
     Node { id: id.into(), kind: kind.into(), title: None, params: std::collections::BTreeMap::default(), position }
 }
@@ -227,14 +240,7 @@ fn changing_a_parameter_in_the_inspector_and_undoing_it() {
 
 #[test]
 fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
-    let config = tempfile::tempdir().expect("temp dir");
-    // A copy of the example, so its cache starts empty and the test writes nothing into the source tree.
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic.flow.json");
-    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, _project, mut harness) = titanic_copy();
     assert_eq!(harness.state().active_tab().expect("tab").runtime.phase("evaluate"), Phase::NotRun);
     harness.key_press(Key::F5);
     harness.step();
@@ -503,13 +509,7 @@ fn light_theme_at_150_percent_scaling_is_readable() {
 
 #[test]
 fn run_to_selected_runs_only_what_the_block_needs_and_the_column_picker_offers_its_input_columns() {
-    let config = tempfile::tempdir().expect("temp dir");
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic.flow.json");
-    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, _project, mut harness) = titanic_copy();
     harness.key_press(Key::Home);
     settle(&mut harness);
     click_node(&mut harness, "split");
@@ -592,13 +592,7 @@ fn assert_recorded_by_the_designer(project: &Path) {
 #[test]
 fn runs_are_recorded_compared_opened_restored_and_their_models_registered() {
     use pipewright_store::{RunStatus, Stage};
-    let config = tempfile::tempdir().expect("temp dir");
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic.flow.json");
-    std::fs::copy(projects_dir().join("titanic-two-class/titanic.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, project, mut harness) = titanic_copy();
     harness.key_press(Key::F5);
     wait_for_run(&mut harness);
     // A second run with fewer trees in the forest.
