@@ -158,7 +158,9 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     let rows = frame.height();
     let cols = features.len();
     // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
-    let columns: Vec<F64Values> = features.par_iter().map(|name| f64_values(frame, name)).collect::<Result<_, _>>()?;
+    // Read in parallel, reported in column order: the first unusable column is the one named, every time.
+    let columns: Vec<Result<F64Values, NodeError>> = features.par_iter().map(|name| f64_values(frame, name)).collect();
+    let columns: Vec<F64Values> = columns.into_iter().collect::<Result<_, _>>()?;
     let mut slices: Vec<&[f64]> = Vec::with_capacity(cols);
     for (name, values) in features.iter().zip(&columns) {
         let values = values.as_slice();
