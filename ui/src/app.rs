@@ -580,8 +580,14 @@ impl Designer {
         if self.history.open {
             self.history.open = false;
         } else {
-            self.history.show_view(self.history.view);
+            self.open_history(self.history.view);
         }
+    }
+
+    /// Opens the project history window on `view`, for the active tab's project.
+    fn open_history(&mut self, view: HistoryView) {
+        self.history.set_project(self.active_tab().and_then(Tab::project));
+        self.history.show_view(view);
     }
 
     /// Carries out what the history window asked for.
@@ -725,7 +731,10 @@ impl Designer {
         if std::mem::take(&mut self.pending_run) {
             self.run(None, &ctx);
         }
-        self.history.set_project(self.active_tab().and_then(Tab::project));
+        if self.history.open {
+            // Follows the active tab; looked up only while the window shows (it walks the file system).
+            self.history.set_project(self.active_tab().and_then(Tab::project));
+        }
         let catalog = self.catalog.clone();
         for action in self.history.window_ui(&ctx, &catalog) {
             self.history_action(action);
@@ -984,7 +993,7 @@ impl Designer {
             });
         });
         if open_history {
-            self.history.show_view(HistoryView::Runs);
+            self.open_history(HistoryView::Runs);
         }
     }
 
