@@ -51,10 +51,7 @@ fn version_json(v: &ModelVersion) -> serde_json::Value {
 
 /// The version's headline metric, as the run lists show it.
 fn headline(v: &ModelVersion) -> String {
-    pipewright_store::HEADLINE_METRICS
-        .iter()
-        .find_map(|h| v.metrics.iter().find(|m| m.name == *h))
-        .map_or(String::new(), |m| format!("{} {:.4}", m.name, m.value))
+    v.headline().map_or(String::new(), |m| format!("{} {:.4}", m.name, m.value))
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {

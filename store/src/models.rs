@@ -81,6 +81,13 @@ pub struct ModelVersion {
     pub created_at: f64,
 }
 
+impl ModelVersion {
+    /// The version's headline metric: the first of [`crate::HEADLINE_METRICS`] it was registered with.
+    pub fn headline(&self) -> Option<&ModelMetric> {
+        crate::HEADLINE_METRICS.iter().find_map(|h| self.metrics.iter().find(|m| m.name == *h))
+    }
+}
+
 /// What registering a model needs.
 #[derive(Debug, Clone)]
 pub struct Registration<'a> {

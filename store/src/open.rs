@@ -88,7 +88,7 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (name, version)
     );
     ",
-    // 1 → 2: the history of each model version's stage (who promoted what when), filled with the stage every
+    // 1 → 2: the history of each model version's stage (what was promoted when), filled with the stage every
     // existing version has; metrics found by name for comparisons across runs.
     "
     CREATE TABLE model_stage_changes (

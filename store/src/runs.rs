@@ -111,7 +111,7 @@ pub struct RunRecord {
     pub experiment: String,
     /// Workflow name.
     pub workflow_name: String,
-    /// The workflow file, as given when it ran.
+    /// The workflow file it ran from (absolute where it could be resolved).
     pub workflow_file: String,
     /// Status.
     pub status: RunStatus,

@@ -99,9 +99,7 @@ impl Tab {
 
     /// The folder relative paths resolve against and the project whose cache runs use.
     fn base_dir(&self) -> PathBuf {
-        self.document
-            .path()
-            .or(self.snapshot.as_ref().map(|s| s.file.as_path()))
+        self.workflow_file()
             .and_then(Path::parent)
             .map_or_else(|| std::env::current_dir().unwrap_or_default(), Path::to_path_buf)
     }
@@ -120,7 +118,12 @@ impl Tab {
 
     /// The project the tab's runs are recorded in: its file's project, or the project of the run it shows.
     pub fn project(&self) -> Option<PathBuf> {
-        self.document.path().or(self.snapshot.as_ref().map(|s| s.file.as_path())).map(project_dir_of)
+        self.workflow_file().map(project_dir_of)
+    }
+
+    /// The file the tab's workflow belongs to: its own, or the one the run it shows ran from.
+    fn workflow_file(&self) -> Option<&Path> {
+        self.document.path().or(self.snapshot.as_ref().map(|s| s.file.as_path()))
     }
 
     /// Node ids selected on the canvas.
@@ -270,15 +273,13 @@ impl Designer {
     /// Opens a workflow file in a new tab (or shows it if it is open already).
     pub fn open(&mut self, path: &Path) {
         let resolved = pipewright_engine::find_workflow(path).unwrap_or_else(|_| path.to_path_buf());
-        let canonical = std::fs::canonicalize(&resolved).unwrap_or_else(|_| resolved.clone());
-        if let Some(i) = self.tabs.iter().position(|t| {
-            t.document.path().is_some_and(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()) == canonical)
-        }) {
+        let absolute = canonical(&resolved);
+        if let Some(i) = self.tabs.iter().position(|t| t.document.path().is_some_and(|p| canonical(p) == absolute)) {
             self.active = Some(i);
             return;
         }
         // Kept absolute, so the recent list and recovery files work from any working folder.
-        let resolved = if canonical.exists() { canonical } else { resolved };
+        let resolved = if absolute.exists() { absolute } else { resolved };
         match Document::open(&resolved) {
             Ok(document) => {
                 self.settings.remember(&resolved);
@@ -400,9 +401,7 @@ impl Designer {
             disk_cache_dir: tab.project(),
             // A recorded run's workflow opened read-only runs (and is recorded) as part of its project too.
             record: tab
-                .document
-                .path()
-                .or(tab.snapshot.as_ref().map(|s| s.file.as_path()))
+                .workflow_file()
                 .map(|file| RecordTarget { project: project_dir_of(file), workflow_file: file.to_path_buf() }),
         };
         let repaint = {
@@ -611,11 +610,7 @@ impl Designer {
                     self.open(&file);
                 }
                 let into_file = self.active_tab().is_some_and(|t| {
-                    t.snapshot.is_none()
-                        && t.document.path().is_some_and(|p| {
-                            std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-                                == std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())
-                        })
+                    t.snapshot.is_none() && t.document.path().is_some_and(|p| canonical(p) == canonical(&file))
                 });
                 if into_file {
                     self.apply(Command::Replace(workflow));
@@ -624,13 +619,11 @@ impl Designer {
                         false,
                     );
                 } else {
-                    // Its file is gone: the workflow opens as a new, unsaved document.
+                    // Its file is gone or cannot be opened: the workflow opens as a new, unsaved document.
+                    let why = if file.exists() { "could not be opened" } else { "no longer exists" };
                     self.add_tab(Document::new(*workflow));
                     self.notify(
-                        format!(
-                            "Restored run {run}'s workflow into a new document ({} no longer exists)",
-                            file.display()
-                        ),
+                        format!("Restored run {run}'s workflow into a new document ({} {why})", file.display()),
                         false,
                     );
                 }
@@ -1340,6 +1333,11 @@ fn pick_selection(ui: &Ui, tab: &mut Tab, canvas: Rect) -> Vec<String> {
 }
 
 /// The file name of a path, for messages (the full path is in the recent list and the tab's tooltip).
+/// The path with links and `..` resolved, to tell whether two paths name one file (itself if it cannot be).
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -105,6 +105,8 @@ pub struct History {
     pub register: Option<RegisterForm>,
     /// Notes being edited, by model version id.
     notes: HashMap<i64, String>,
+    /// Each model version's stage changes as hover text, read with the models.
+    stage_histories: HashMap<i64, String>,
 }
 
 fn status_color(status: RunStatus, dark: bool) -> egui::Color32 {
@@ -179,14 +181,26 @@ impl History {
                 .into_iter()
                 .map(|record| Ok(RunRow { headline: store.headline(record.id)?, record }))
                 .collect::<Result<Vec<_>, pipewright_store::StoreError>>()?;
-            Ok((rows, store.models()?))
+            let models = store.models()?;
+            let histories = models
+                .iter()
+                .map(|m| {
+                    let changes = store.stage_history(m.id)?;
+                    let text = changes.iter().map(|c| format!("{} {}", format_utc(c.changed_at), c.stage.as_str()));
+                    Ok((m.id, text.collect::<Vec<_>>().join("\n")))
+                })
+                .collect::<Result<HashMap<_, _>, pipewright_store::StoreError>>()?;
+            Ok((rows, models, histories))
         });
         match loaded {
-            Ok((runs, models)) => {
+            Ok((runs, models, histories)) => {
                 self.error = None;
                 self.checked.retain(|id| runs.iter().any(|r| r.record.id == *id));
+                // Only notes being edited (differing from the store) are kept.
+                self.notes.retain(|id, text| models.iter().any(|m| m.id == *id && m.notes != *text));
                 self.runs = runs;
                 self.models = models;
+                self.stage_histories = histories;
             }
             Err(e) => self.error = Some(e.to_string()),
         }
@@ -478,10 +492,11 @@ impl History {
     fn compare_ui(&mut self, ui: &mut Ui, catalog: &Catalog) {
         let dark = ui.visuals().dark_mode;
         let weak = theme::weak_text(dark);
-        let Some(comparison) = self.comparison(catalog).cloned() else {
+        if self.comparison(catalog).is_none() {
             ui.label("Tick two or more runs in the Runs list to compare them.");
             return;
-        };
+        }
+        let Some((_, comparison)) = &self.comparison else { return };
         egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
             for problem in &comparison.problems {
                 ui.colored_label(theme::warning(dark), problem);
@@ -599,15 +614,6 @@ impl History {
                     ui.label(RichText::new(&m.name).strong());
                     ui.label(format!("v{}", m.version));
                     let mut stage = m.stage;
-                    let history = self
-                        .store
-                        .as_ref()
-                        .and_then(|s| s.stage_history(m.id).ok())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|c| format!("{} {}", format_utc(c.changed_at), c.stage.as_str()))
-                        .collect::<Vec<_>>()
-                        .join("\n");
                     egui::ComboBox::from_id_salt(("model-stage", m.id))
                         .selected_text(stage.as_str())
                         .show_ui(ui, |ui| {
@@ -616,15 +622,14 @@ impl History {
                             }
                         })
                         .response
-                        .on_hover_text(history);
+                        .on_hover_text(self.stage_histories.get(&m.id).map_or("", String::as_str));
                     if stage != m.stage {
                         stage_changes.push((m.name.clone(), m.version, stage));
                     }
                     ui.label(m.run.map_or("—".into(), |r| r.to_string()));
                     ui.label(m.node.as_deref().unwrap_or("—"));
-                    let headline = pipewright_store::HEADLINE_METRICS
-                        .iter()
-                        .find_map(|h| m.metrics.iter().find(|x| x.name == *h))
+                    let headline = m
+                        .headline()
                         .map_or(String::new(), |x| format!("{} {}", x.name, format_metric(&x.name, x.value)));
                     ui.label(headline);
                     ui.label(format_utc(m.created_at));
