@@ -14,7 +14,7 @@ use super::metrics;
 use crate::frame::{nan_values, numeric_values, text_values};
 use crate::train::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE, PROBABILITY_PREFIX, SCORED_LABELS};
 
-/// Computes metrics of scored data; with two inputs, side by side.
+/// Computes metrics of scored data; with two or three inputs, side by side.
 pub struct EvaluateModel;
 
 fn metric(name: &str, value: f64) -> Metric {
@@ -287,10 +287,11 @@ impl NodeKind for EvaluateModel {
             "evaluate.evaluate_model",
             "Evaluate Model",
             Category::Evaluate,
-            "Metrics of scored data. Classification: accuracy, precision, recall, F1, ROC AUC, log loss, confusion matrix, ROC and precision-recall curves. Regression: MAE, RMSE, R², relative absolute and squared error. Clustering: inertia and silhouette. With two inputs, both side by side.",
+            "Metrics of scored data. Classification: accuracy, precision, recall, F1, ROC AUC, log loss, confusion matrix, ROC and precision-recall curves. Regression: MAE, RMSE, R², relative absolute and squared error. Clustering: inertia and silhouette. With two or three inputs, side by side.",
         )
         .input("scored", PortType::Table, "Scored data (from Score Model or Assign Data to Clusters)")
         .optional_input("scored_2", PortType::Table, "Scored data of a second model, to compare")
+        .optional_input("scored_3", PortType::Table, "Scored data of a third model, to compare")
         .param("positive_class", "Positive class", ParamKind::Text, json!(""), "Two-class metrics are about this class. Empty: the second class in sorted order (for example \"yes\" of no/yes, or 1 of 0/1).")
         .param("silhouette_sample", "Silhouette sample size", int(2, 1_000_000), json!(2000), "Clustering: the silhouette is computed on at most this many rows (it costs rows² distances).")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the silhouette sample. Empty: derived from the workflow seed.")
@@ -300,8 +301,10 @@ impl NodeKind for EvaluateModel {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let mut evaluations = vec![evaluate(&*ctx.table("scored")?, "scored", ctx)?];
-        if let Some(second) = ctx.optional_table("scored_2")? {
-            evaluations.push(evaluate(&second, "scored_2", ctx)?);
+        for port in ["scored_2", "scored_3"] {
+            if let Some(other) = ctx.optional_table(port)? {
+                evaluations.push(evaluate(&other, port, ctx)?);
+            }
         }
         Ok(vec![Value::Report(Arc::new(Report { evaluations }))])
     }
