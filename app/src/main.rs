@@ -4,6 +4,7 @@ mod catalog_cmd;
 mod models_cmd;
 mod run_cmd;
 mod runs_cmd;
+mod wizard_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,8 @@ enum Command {
         #[command(subcommand)]
         what: models_cmd::ModelsCommand,
     },
+    /// The cheat-sheet wizard: profile a dataset, rank the algorithms for it, write a starter workflow.
+    Wizard(wizard_cmd::WizardArgs),
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             runs_cmd::show(&project, run, json)
         }
         Some(Command::Models { project, json, what }) => models_cmd::models(&project, json, &what),
+        Some(Command::Wizard(args)) => wizard_cmd::wizard(&args),
         None => designer(&cli),
     }
 }

@@ -102,6 +102,30 @@ pub struct LabelProfile {
 }
 
 impl LabelProfile {
+    /// The label in one line: its type, its values and their balance.
+    pub fn summary(&self) -> String {
+        let missing = if self.missing > 0 { format!(", {} rows without a value", self.missing) } else { String::new() };
+        match (&self.classes, self.range) {
+            (Some(classes), _) if classes.len() <= MAX_WHOLE_NUMBER_CLASSES || self.kind == ColumnKind::Text => {
+                format!(
+                    "{}: {}, {} values: {}{}{missing}",
+                    self.name,
+                    self.kind.describe(),
+                    classes.len(),
+                    self.class_shares().unwrap_or_default(),
+                    if self.is_imbalanced() { " (imbalanced)" } else { "" }
+                )
+            }
+            (_, Some((min, max))) => format!(
+                "{}: {}, {} different values from {min} to {max}{missing}",
+                self.name,
+                self.kind.describe(),
+                self.distinct
+            ),
+            _ => format!("{}: {}, {} different values{missing}", self.name, self.kind.describe(), self.distinct),
+        }
+    }
+
     /// The smallest class's rows divided by the largest's.
     pub fn balance(&self) -> Option<f64> {
         let classes = self.classes.as_ref()?;
@@ -115,9 +139,10 @@ impl LabelProfile {
         self.balance().is_some_and(|b| b < IMBALANCE_RATIO)
     }
 
-    /// Whether every value is a whole number of 0 or more (counts).
+    /// Whether it holds counts: whole numbers from 0 (a whole-number measure that never reaches 0, such as a
+    /// price or a score, is not taken for counts).
     pub fn holds_counts(&self) -> bool {
-        matches!(self.kind, ColumnKind::Numeric { integer: true }) && self.range.is_some_and(|(min, _)| min >= 0.0)
+        matches!(self.kind, ColumnKind::Numeric { integer: true }) && self.range.is_some_and(|(min, _)| min == 0.0)
     }
 
     /// The classes with their share of the labelled rows, such as "no 62 %, yes 38 %".
@@ -324,6 +349,38 @@ impl Profile {
             }
         }
         out
+    }
+
+    /// The profile in a few lines: rows and columns, features by kind, missing values, left-out columns.
+    pub fn summary(&self, label: Option<&str>) -> Vec<String> {
+        let features: Vec<&ColumnProfile> = self.features(label).collect();
+        let numeric =
+            features.iter().filter(|c| matches!(c.kind, ColumnKind::Numeric { .. } | ColumnKind::Bool)).count();
+        let text = features.iter().filter(|c| c.kind == ColumnKind::Text).count();
+        let mut lines = vec![
+            format!("{} rows, {} columns", self.rows, self.columns.len()),
+            format!(
+                "{} features: {numeric} numeric, {text} categorical (text){}",
+                features.len(),
+                if text > 0 {
+                    format!(", {} columns after encoding", self.encoded_features(label))
+                } else {
+                    String::new()
+                }
+            ),
+        ];
+        let missing: Vec<String> =
+            self.columns.iter().filter(|c| c.missing > 0).map(|c| format!("{} {}", c.name, c.missing)).collect();
+        lines.push(if missing.is_empty() {
+            "no missing values".to_owned()
+        } else {
+            format!("{} missing cells: {}", self.missing_cells(), missing.join(", "))
+        });
+        let left_out: Vec<&str> = self.left_out(label).iter().map(|c| c.name.as_str()).collect();
+        if !left_out.is_empty() {
+            lines.push(format!("left out: {}", left_out.join(", ")));
+        }
+        lines
     }
 
     /// The label profile of a column.

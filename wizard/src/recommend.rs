@@ -53,7 +53,7 @@ impl Focus {
     fn weights(self) -> (f64, f64) {
         match self {
             Self::Accuracy => (3.0, 1.0),
-            Self::Balanced => (2.0, 2.0),
+            Self::Balanced => (2.5, 2.0),
             Self::Speed => (1.0, 3.0),
         }
     }
@@ -226,6 +226,7 @@ impl Facts<'_> {
         let accuracy = match rule.accuracy {
             Accuracy::Excellent => 2.0,
             Accuracy::Good => 1.0,
+            Accuracy::Fair => 0.0,
         };
         let speed = match rule.training_time {
             TrainingTime::Fast => 2.0,
@@ -245,6 +246,7 @@ impl Facts<'_> {
                 score += 3.0;
                 say("you can follow how it decides".into(), true);
             } else {
+                score -= 1.0;
                 say("hard to explain how it decides".into(), false);
             }
         }
@@ -278,7 +280,7 @@ impl Facts<'_> {
         }
         if let Some(label) = self.label {
             if rule.imbalance && label.is_imbalanced() && self.goal.is_classification() {
-                score += 2.0;
+                score += 2.5;
                 say("less sensitive than most to the imbalance between classes".into(), true);
             }
             if rule.non_negative_label {
@@ -288,7 +290,7 @@ impl Facts<'_> {
                 }
                 if label.holds_counts() {
                     score += 3.0;
-                    say(format!("{} holds counts (whole numbers, 0 or more)", label.name), true);
+                    say(format!("{} holds counts (whole numbers from 0)", label.name), true);
                 }
             }
         }

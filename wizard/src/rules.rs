@@ -91,6 +91,8 @@ impl std::str::FromStr for Goal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Accuracy {
+    /// Fair: a baseline, usually beaten by the others of its family.
+    Fair,
     /// Good.
     Good,
     /// Excellent.
