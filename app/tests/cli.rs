@@ -492,3 +492,80 @@ fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
     }
     assert!(recorded.iter().all(|id| runs.iter().any(|r| r.id == *id && r.source == "designer")));
 }
+
+#[test]
+fn the_wizard_profiles_a_file_recommends_with_reasons_and_writes_a_workflow_that_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("data")).expect("data folder");
+    std::fs::copy(repo_root().join("assets/datasets/penguins.csv"), dir.path().join("data/penguins.csv"))
+        .expect("copy");
+    let out = pipewright(
+        &["wizard", "--data", "data/penguins.csv", "--label", "species", "--compare", "3", "-o", "flows/p.flow.json"],
+        dir.path(),
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for expected in [
+        "344 rows, 8 columns",
+        "19 missing cells: bill_length_mm 2",
+        "Label: species: text, 3 values: Adelie 44 %, Gentoo 36 %, Chinstrap 20 %",
+        "species has 3 categories (Adelie, Chinstrap, Gentoo): predict between several categories.",
+        "▶ 1. Decision Forest (model.decision_forest)",
+        "− only 344 rows: little data for its many weights",
+        "Text columns island, sex become 5 indicator (0/1) columns.",
+        "Wrote flows/p.flow.json (15 blocks",
+    ] {
+        assert!(said.contains(expected), "missing {expected:?} in:\n{said}");
+    }
+    let flow: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("flows/p.flow.json")).expect("written"))
+            .expect("json");
+    let data = flow["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == "data")).expect("data block");
+    assert_eq!(data["params"]["path"], "../data/penguins.csv", "named relative to the workflow");
+    let run = pipewright(&["run", "flows/p.flow.json", "--json"], dir.path());
+    assert!(run.status.success(), "{}", text(&run));
+    let result: Json = serde_json::from_slice(&run.stdout).expect("json");
+    let evaluations = &result["metrics"]["evaluate"];
+    for source in ["scored", "scored_2", "scored_3"] {
+        assert!(evaluations[source]["accuracy"].as_f64().is_some_and(|a| a > 0.9), "{evaluations}");
+    }
+
+    // The file is kept unless --force; a wrong label, goal or algorithm is refused by name.
+    let again = pipewright(&["wizard", "--data", "data/penguins.csv", "-o", "flows/p.flow.json"], dir.path());
+    assert!(!again.status.success() && text(&again).contains("exists: choose another file or pass --force"));
+    let wrong =
+        pipewright(&["wizard", "--data", "data/penguins.csv", "--label", "kind", "-o", "x.flow.json"], dir.path());
+    assert!(text(&wrong).contains("there is no column \"kind\" in data/penguins.csv (columns: species, island"));
+    let goal = pipewright(&["wizard", "--data", "sample:iris", "--goal", "images", "-o", "x.flow.json"], dir.path());
+    assert!(text(&goal).contains("Pipewright has no image blocks yet"), "{}", text(&goal));
+    let needs = pipewright(
+        &[
+            "wizard",
+            "--data",
+            "sample:iris",
+            "--goal",
+            "values",
+            "--label",
+            "species",
+            "--algorithm",
+            "model.kmeans",
+            "-o",
+            "x.flow.json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        text(&needs).contains("model.kmeans is not among the algorithms for \"Predict values\""),
+        "{}",
+        text(&needs)
+    );
+    assert!(!dir.path().join("x.flow.json").exists());
+
+    // JSON: the suggested goal and its reason, every recommendation with its reasons.
+    let json = pipewright(&["wizard", "--data", "sample:diabetes", "--json", "-o", "d.flow.json"], dir.path());
+    assert!(json.status.success(), "{}", text(&json));
+    let doc: Json = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(doc["goal"], "values");
+    assert_eq!(doc["suggested_goal"]["goal"], "values");
+    assert_eq!(doc["recommendations"].as_array().map(Vec::len), Some(7));
+}

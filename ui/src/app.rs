@@ -20,6 +20,7 @@ use crate::palette::{Palette, PaletteDrag};
 use crate::runtime::{Phase, RecordTarget, RunSettings, Runtime, format_duration};
 use crate::settings::{self, Recovery, Settings};
 use crate::start::{Example, StartAction};
+use crate::wizard::{Wizard, WizardAction};
 use crate::{comments, inspector, start, theme};
 
 /// Autosave writes a recovery file this long after the last edit.
@@ -167,6 +168,8 @@ pub struct Designer {
     startup: Option<Startup>,
     /// The project history window (runs, comparison, models).
     pub history: History,
+    /// The cheat-sheet wizard window.
+    pub wizard: Wizard,
 }
 
 /// Reports how long the window took to show its first frame (`--report-startup`).
@@ -206,6 +209,7 @@ impl Designer {
             pending_run: false,
             startup: None,
             history: History::default(),
+            wizard: Wizard::default(),
         }
     }
 
@@ -297,6 +301,30 @@ impl Designer {
         self.next_slot += 1;
         self.tabs.push(Tab::new(slot, document));
         self.active = Some(self.tabs.len() - 1);
+    }
+
+    /// Opens the cheat-sheet wizard.
+    pub fn open_wizard(&mut self) {
+        self.wizard.start(&self.catalog);
+    }
+
+    /// Opens a workflow the wizard generated in a new tab and runs it.
+    fn add_generated(&mut self, workflow: Workflow) {
+        let name = workflow.name.clone();
+        let evaluate: Vec<String> =
+            workflow.nodes.iter().filter(|n| n.kind == "evaluate.evaluate_model").map(|n| n.id.clone()).collect();
+        // Unsaved work from the start: closing asks first, and autosave keeps a recovery copy.
+        self.add_tab(Document::recovered(None, Workflow::new(name.clone()), workflow));
+        if let Some(tab) = self.active_tab_mut() {
+            // Its evaluation in the output panel as soon as the run is done.
+            tab.selection = evaluate;
+            tab.changed_at = Some(Instant::now());
+        }
+        self.pending_run = true;
+        self.notify(
+            format!("Generated \"{name}\"; running it. Save it with Ctrl+S to keep it and record its runs."),
+            false,
+        );
     }
 
     fn new_workflow(&mut self) {
@@ -712,9 +740,7 @@ impl Designer {
                         Some(StartAction::New) => self.new_workflow(),
                         Some(StartAction::OpenDialog) => self.open_dialog(),
                         Some(StartAction::Open(path)) => self.open(&path),
-                        Some(StartAction::Wizard) => {
-                            self.notify("The cheat-sheet wizard is coming in a later version.", false);
-                        }
+                        Some(StartAction::Wizard) => self.open_wizard(),
                         None => {}
                     }
                 });
@@ -731,6 +757,9 @@ impl Designer {
         let catalog = self.catalog.clone();
         for action in self.history.window_ui(&ctx, &catalog) {
             self.history_action(action);
+        }
+        if let Some(WizardAction::Generated(workflow)) = self.wizard.window_ui(&ctx, &catalog) {
+            self.add_generated(*workflow);
         }
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
@@ -776,6 +805,9 @@ impl Designer {
         ui.menu_button("File", |ui| {
             if ui.button("New workflow").clicked() {
                 self.new_workflow();
+            }
+            if ui.button("New from the cheat-sheet wizard…").clicked() {
+                self.open_wizard();
             }
             if ui.button("Open…").clicked() {
                 self.open_dialog();

@@ -19,6 +19,7 @@ mod runtime;
 mod settings;
 mod start;
 pub mod theme;
+mod wizard;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use palette::{PaletteDrag, search as search_blocks};
 pub use runtime::{Phase, RecordTarget, RunSettings, Runtime};
 pub use settings::{Settings, default_config_dir};
 pub use start::{Example, find_examples};
+pub use wizard::{Step as WizardStep, Wizard, WizardAction};
 
 use pipewright_engine::Catalog;
 

@@ -103,7 +103,7 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                     if card_ui(ui, "📂  Open file…", "A .flow.json workflow", card).clicked() {
                         action = Some(StartAction::OpenDialog);
                     }
-                    if card_ui(ui, "📋  Cheat-sheet wizard…", "Answer two questions, get a starter workflow", card)
+                    if card_ui(ui, "📋  Cheat-sheet wizard…", "Your data and a goal in, a runnable workflow out", card)
                         .clicked()
                     {
                         action = Some(StartAction::Wizard);

@@ -697,3 +697,113 @@ fn runs_are_recorded_compared_opened_restored_and_their_models_registered() {
         "undo brings back the edit"
     );
 }
+
+/// Clicks the widget labelled `label` and counts the click.
+fn click_counted(harness: &mut Harness<'_, Designer>, clicks: &mut usize, label: &str) {
+    harness.get_by_label(label).click();
+    *clicks += 1;
+    settle(harness);
+}
+
+#[test]
+fn the_wizard_goes_from_a_sample_dataset_to_evaluation_metrics_in_six_clicks() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    settle(&mut harness);
+    let mut clicks = 0;
+    harness.get_by_label_contains("Cheat-sheet wizard").click();
+    clicks += 1;
+    settle(&mut harness);
+    // 1 Data: the default sample dataset, read and profiled, with a preview.
+    harness.get_by_label("1309 rows, 11 columns");
+    harness.get_by_label("left out: name, ticket, cabin");
+    harness.get_by_label("Preview");
+    click_counted(&mut harness, &mut clicks, "Next ›");
+    // 2 Label: the marked label first, with the reason and its balance.
+    harness.get_by_label("marked as the label by the dataset");
+    harness.get_by_label("survived: text, 2 values: no 62 %, yes 38 %");
+    click_counted(&mut harness, &mut clicks, "Next ›");
+    // 3 Goal: pre-selected from the label, saying why; goals without blocks are offered but disabled.
+    harness.get_by_label_contains("Suggested from the data: survived has two values (no, yes)");
+    assert_eq!(harness.state().wizard.goal(), pipewright_wizard::Goal::TwoClass);
+    click_counted(&mut harness, &mut clicks, "Next ›");
+    // 4 Priorities.
+    harness.get_by_label("Balance accuracy and training time");
+    click_counted(&mut harness, &mut clicks, "Next ›");
+    // 5 Recommendations, ranked with reasons; the best is ticked.
+    harness.get_by_label("1. Decision Forest");
+    harness.get_by_label_contains("The split is stratified");
+    assert_eq!(harness.state().wizard.picked(), ["model.decision_forest"]);
+    click_counted(&mut harness, &mut clicks, "▶ Generate and run");
+    assert!(clicks <= 6, "{clicks} clicks");
+    wait_for_run(&mut harness);
+    let tab = harness.state().active_tab().expect("the generated workflow is open");
+    let summary = tab.runtime.last_run.clone().expect("it ran at once");
+    assert!(summary.success, "{summary:?}");
+    let kinds: Vec<&str> = tab.document.workflow().nodes.iter().map(|n| n.kind.as_str()).collect();
+    assert!(kinds.contains(&"transform.convert_to_indicator_values") && kinds.contains(&"transform.split_data"));
+    settle(&mut harness);
+    // The evaluation is selected, so its metrics show without another click.
+    harness.get_by_label("roc_auc");
+    harness.get_by_label("accuracy");
+    if can_render(&mut harness) {
+        harness.snapshot_options("wizard_generated_and_run", &SnapshotOptions::new().max_failed_pixels(2000));
+    }
+}
+
+#[test]
+fn the_wizard_compares_the_top_three_on_a_chosen_dataset_and_label() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open_wizard();
+    settle(&mut harness);
+    harness.get_by_value("titanic").click();
+    settle(&mut harness);
+    harness.get_by_label("penguins").click();
+    settle(&mut harness);
+    harness.get_by_label("344 rows, 8 columns");
+    harness.get_by_label("Next ›").click();
+    settle(&mut harness);
+    // A different label changes the suggested goal.
+    harness.get_by_label("sex").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().wizard.label(), Some("sex"));
+    harness.get_by_label("No label").click();
+    settle(&mut harness);
+    harness.get_by_label("Next ›").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().wizard.goal(), pipewright_wizard::Goal::Structure);
+    harness.get_by_label("‹ Back").click();
+    settle(&mut harness);
+    harness.get_by_label("species").click();
+    settle(&mut harness);
+    harness.get_by_label("Next ›").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().wizard.goal(), pipewright_wizard::Goal::Multiclass);
+    harness.get_by_label("Next ›").click();
+    settle(&mut harness);
+    harness.get_by_label("Prefer models whose decisions I can explain").click();
+    settle(&mut harness);
+    harness.get_by_label("Next ›").click();
+    settle(&mut harness);
+    harness.get_by_label("− only 344 rows: little data for its many weights (it does well from about 1000)");
+    harness.get_by_label("Compare the top 3 side by side").click();
+    settle(&mut harness);
+    let picked = harness.state().wizard.picked().to_vec();
+    assert_eq!(picked.len(), 3);
+    let interpretable = harness.state().wizard.ranked().iter().take(3).all(|r| r.rule.interpretable);
+    assert!(interpretable, "{picked:?}");
+    if can_render(&mut harness) {
+        harness.snapshot_options("wizard_recommendations", &SnapshotOptions::new().max_failed_pixels(500));
+    }
+    harness.get_by_label("▶ Generate and run").click();
+    settle(&mut harness);
+    wait_for_run(&mut harness);
+    let tab = harness.state().active_tab().expect("the generated workflow is open");
+    assert!(tab.runtime.last_run.as_ref().is_some_and(|r| r.success), "{:?}", tab.runtime.last_run);
+    let workflow = tab.document.workflow();
+    for port in ["scored", "scored_2", "scored_3"] {
+        assert!(workflow.edge_into("evaluate", port).is_some(), "{port} wired");
+    }
+    harness.get_by_label("macro_f1");
+}

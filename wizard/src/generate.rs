@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::{Edge, Node, PortRef, Workflow};
 
 use crate::WizardError;
-use crate::profile::Profile;
+use crate::profile::{ColumnKind, Profile};
 use crate::recommend::TRAIN_FRACTION;
 use crate::rules::{AlgorithmRule, Goal};
 
@@ -15,7 +15,7 @@ use crate::rules::{AlgorithmRule, Goal};
 pub const MAX_COMPARED: usize = 3;
 
 /// Horizontal distance between columns of blocks.
-const COLUMN_WIDTH: f32 = 270.0;
+const COLUMN_WIDTH: f32 = 240.0;
 /// Vertical distance between branches.
 const BRANCH_HEIGHT: f32 = 230.0;
 
@@ -166,15 +166,23 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         b.wire((&last, "data"), (&id, "data"));
         last = id;
     };
-    if let Some(label) = &label_name
-        && profile.marked_label.as_deref() != Some(label.as_str())
+    // Train Model is told the label; marking it is needed where other blocks must leave it alone: a number
+    // that Normalize Data would rescale, or a label the clustering and anomaly blocks must not learn from.
+    if let Some(label) = &label
+        && profile.marked_label.as_deref() != Some(label.name.as_str())
+        && (label.kind != ColumnKind::Text || !goal.needs_label())
     {
-        let mark = node("label", "transform.edit_metadata", json!({ "columns": [label], "role": "label" }));
-        chain(&mut b, mark, &format!("Mark {label} as the label"));
+        let mark = node("label", "transform.edit_metadata", json!({ "columns": [label.name], "role": "label" }));
+        chain(&mut b, mark, "Mark the label");
     }
     if !ignored.is_empty() {
         let ignore = node("leave_out", "transform.edit_metadata", json!({ "columns": ignored, "role": "ignored" }));
-        chain(&mut b, ignore, "Leave out columns that cannot be features");
+        let title = if ignored.len() == 1 {
+            "Leave out 1 column".to_owned()
+        } else {
+            format!("Leave out {} columns", ignored.len())
+        };
+        chain(&mut b, ignore, &title);
     }
     if let Some(label) = &label
         && label.missing > 0
@@ -184,7 +192,7 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
             "transform.clean_missing_data",
             json!({ "columns": [label.name], "mode": "remove_row" }),
         );
-        chain(&mut b, drop, &format!("Remove rows without {}", label.name));
+        chain(&mut b, drop, "Remove unlabelled rows");
     }
     let with_missing: Vec<&str> =
         features.iter().copied().filter(|f| profile.column(f).is_some_and(|c| c.missing > 0)).collect();
@@ -194,11 +202,8 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         node("clean", "transform.clean_missing_data", json!({ "columns": cleaned, "mode": "mean" })),
         "Clean Missing Data",
     );
-    let text: Vec<&str> = features
-        .iter()
-        .copied()
-        .filter(|f| profile.column(f).is_some_and(|c| c.kind == crate::profile::ColumnKind::Text))
-        .collect();
+    let text: Vec<&str> =
+        features.iter().copied().filter(|f| profile.column(f).is_some_and(|c| c.kind == ColumnKind::Text)).collect();
     if !text.is_empty() {
         let indicators = node("indicators", "transform.convert_to_indicator_values", json!({ "columns": text }));
         chain(&mut b, indicators, "Convert to Indicator Values");
@@ -245,11 +250,7 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         b.wire((&train, "model"), (&score, "model"));
         b.wire((&test_data.0, test_data.1), (&score, "data"));
     }
-    let title = if n > 1 {
-        choice.algorithms.iter().map(|a| learner_id(&a.kind).replace('_', " ")).collect::<Vec<_>>().join(" vs ")
-    } else {
-        "Evaluate".to_owned()
-    };
+    let title = if n > 1 { format!("Compare {n} models") } else { "Evaluate".to_owned() };
     let evaluate = b.titled(node("evaluate", "evaluate.evaluate_model", json!({})), &title, learner_column + 3, 0.0);
     for (i, id) in names.iter().enumerate() {
         b.wire((&format!("score_{id}"), "data"), (&evaluate, &evaluate_port(i)));

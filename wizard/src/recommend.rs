@@ -235,11 +235,15 @@ impl Facts<'_> {
         };
         let (wa, ws) = self.priorities.focus.weights();
         let mut score = wa * accuracy + ws * speed;
-        match self.priorities.focus {
-            Focus::Accuracy if rule.accuracy == Accuracy::Excellent => say("excellent accuracy".into(), true),
-            Focus::Speed if rule.training_time == TrainingTime::Fast => say("fast training".into(), true),
-            Focus::Speed if rule.training_time == TrainingTime::Slow => say("long training".into(), false),
-            _ => {}
+        match rule.accuracy {
+            Accuracy::Excellent => say("excellent accuracy".into(), true),
+            Accuracy::Fair => say("fair accuracy: a baseline the others usually beat".into(), false),
+            Accuracy::Good => {}
+        }
+        match rule.training_time {
+            TrainingTime::Fast => say("fast training".into(), true),
+            TrainingTime::Slow => say("long training".into(), false),
+            TrainingTime::Moderate => {}
         }
         if self.priorities.interpretable {
             if rule.interpretable {

@@ -22,6 +22,7 @@ pub(crate) use self::report::best_of;
 
 use self::format::group_digits;
 use self::profile_view::ProfileCache;
+pub(crate) use self::table::data_tab_ui as data_preview_ui;
 use crate::theme;
 
 /// Which view of a table is shown.
