@@ -139,8 +139,7 @@ fn read(source: DataSource, base_dir: &std::path::Path, catalog: &Catalog) -> Re
 impl Wizard {
     /// Opens the window at its first step, with the default sample dataset read.
     pub fn start(&mut self, catalog: &Catalog) {
-        let rules = std::mem::replace(&mut self.rules, Err(String::new()));
-        *self = Self { open: true, rules, ..Self::default() };
+        *self = Self { open: true, ..Self::default() };
         self.read_sample(catalog);
     }
 
