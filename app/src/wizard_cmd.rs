@@ -146,7 +146,7 @@ fn wizard_inner(args: &WizardArgs) -> Result<ExitCode, String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let choice = Choice { data: &source, label: label_name.as_deref(), goal, algorithms: &chosen };
+    let choice = Choice { data: &source, label: label_name.as_deref(), goal: goal_rule, algorithms: &chosen };
     let workflow = generate(&profile, &choice).map_err(|e| e.to_string())?;
     workflow.save(&args.output).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     let notes = notes(&profile, label.as_ref(), goal);

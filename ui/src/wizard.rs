@@ -95,6 +95,8 @@ pub struct Wizard {
     compare: bool,
     ranked: Vec<Recommendation>,
     picked: Vec<String>,
+    /// The workflow the current picks make and the notes on the data, worked out when they change.
+    preview: Option<(Result<Workflow, String>, Vec<String>)>,
 }
 
 impl Default for Wizard {
@@ -116,6 +118,7 @@ impl Default for Wizard {
             compare: false,
             ranked: Vec::new(),
             picked: Vec::new(),
+            preview: None,
         }
     }
 }
@@ -234,6 +237,16 @@ impl Wizard {
         let count = if self.compare { MAX_COMPARED } else { 1 };
         self.picked =
             self.ranked.iter().filter(|r| r.excluded.is_none()).take(count).map(|r| r.rule.kind.clone()).collect();
+        self.refresh_preview();
+    }
+
+    /// Works out the workflow and the notes shown beside the recommendations.
+    fn refresh_preview(&mut self) {
+        let notes = self.loaded.as_ref().map_or_else(Vec::new, |loaded| {
+            let label = self.label.as_deref().and_then(|l| loaded.profile.label(l));
+            notes(&loaded.profile, label.as_ref(), self.goal)
+        });
+        self.preview = Some((self.workflow(), notes));
     }
 
     /// Whether the current step is answered, so Next can be pressed.
@@ -266,7 +279,9 @@ impl Wizard {
             .filter_map(|k| self.ranked.iter().find(|r| &r.rule.kind == k))
             .map(|r| &r.rule)
             .collect();
-        let choice = Choice { data: &loaded.source, label: self.label.as_deref(), goal: self.goal, algorithms: &rules };
+        let goal =
+            self.rules.as_ref().ok().and_then(|r| r.goal(self.goal)).ok_or("The cheat-sheet rules are unreadable.")?;
+        let choice = Choice { data: &loaded.source, label: self.label.as_deref(), goal, algorithms: &rules };
         generate(&loaded.profile, &choice).map_err(|e| e.to_string())
     }
 
@@ -600,15 +615,14 @@ impl Wizard {
             } else {
                 self.picked.push(kind);
             }
+            self.refresh_preview();
         }
     }
 
     /// What the data calls for, and the blocks that will be generated.
     fn about_ui(&mut self, ui: &mut Ui, catalog: &Catalog) {
         let dark = ui.visuals().dark_mode;
-        let Some(loaded) = &self.loaded else { return };
-        let label = self.label.as_deref().and_then(|l| loaded.profile.label(l));
-        let notes = notes(&loaded.profile, label.as_ref(), self.goal);
+        let Some((workflow, notes)) = &self.preview else { return };
         if !notes.is_empty() {
             ui.label(RichText::new("About this data").strong());
             for note in notes {
@@ -617,7 +631,7 @@ impl Wizard {
             ui.add_space(theme::SPACE_M);
         }
         ui.label(RichText::new("The workflow").strong());
-        match self.workflow() {
+        match workflow {
             Ok(workflow) => {
                 let name_of = |kind: &str| catalog.get(kind).map_or(kind.to_owned(), |e| e.spec.name.to_owned());
                 let line = |ui: &mut Ui, text: String| {
@@ -653,18 +667,10 @@ impl Wizard {
 
 /// The ratings of a rule in one line.
 fn ratings(rule: &AlgorithmRule) -> String {
-    let accuracy = match rule.accuracy {
-        pipewright_wizard::Accuracy::Fair => "fair",
-        pipewright_wizard::Accuracy::Good => "good",
-        pipewright_wizard::Accuracy::Excellent => "excellent",
-    };
-    let time = match rule.training_time {
-        pipewright_wizard::TrainingTime::Fast => "fast",
-        pipewright_wizard::TrainingTime::Moderate => "moderate",
-        pipewright_wizard::TrainingTime::Slow => "slow",
-    };
     format!(
-        "accuracy {accuracy} · training {time} · {} · {} settings",
+        "accuracy {} · training {} · {} · {} settings",
+        rule.accuracy.as_str(),
+        rule.training_time.as_str(),
         if rule.linear { "linear" } else { "non-linear" },
         rule.parameters
     )

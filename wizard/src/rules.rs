@@ -99,6 +99,17 @@ pub enum Accuracy {
     Excellent,
 }
 
+impl Accuracy {
+    /// The rating as the rules file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fair => "fair",
+            Self::Good => "good",
+            Self::Excellent => "excellent",
+        }
+    }
+}
+
 /// How long a method takes to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +120,17 @@ pub enum TrainingTime {
     Moderate,
     /// Many passes, or cost growing faster than the rows.
     Slow,
+}
+
+impl TrainingTime {
+    /// The rating as the rules file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Moderate => "moderate",
+            Self::Slow => "slow",
+        }
+    }
 }
 
 /// One algorithm of a family: a block of the catalog with its hint and ratings.

@@ -291,7 +291,8 @@ fn imbalanced_classes_get_a_note_and_one_vs_one_moves_up() {
 /// Generates a workflow comparing `rules` on a sample dataset and runs it.
 fn generate_and_run(dataset: &str, label: Option<&str>, goal: Goal, rules: &[&AlgorithmRule]) -> RunReport {
     let (source, profile) = sample(dataset);
-    let choice = Choice { data: &source, label, goal, algorithms: rules };
+    let goals = Rules::bundled().expect("rules");
+    let choice = Choice { data: &source, label, goal: goals.goal(goal).expect("goal"), algorithms: rules };
     let workflow = generate(&profile, &choice).expect("generates");
     // Through the file format, as the user gets it.
     let workflow = Workflow::from_json(&workflow.to_json()).expect("reloads");
@@ -324,8 +325,11 @@ fn every_goal_generates_workflows_that_validate_and_run_with_every_algorithm() {
     }
     for goal in [Goal::Recommend, Goal::Text, Goal::Images] {
         let (source, profile) = sample("iris");
-        let err = generate(&profile, &Choice { data: &source, label: None, goal, algorithms: &[] })
-            .expect_err("nothing to generate");
+        let err = generate(
+            &profile,
+            &Choice { data: &source, label: None, goal: rules.goal(goal).expect("goal"), algorithms: &[] },
+        )
+        .expect_err("nothing to generate");
         assert!(err.to_string().contains("no blocks for it"), "{err}");
     }
 }
@@ -339,7 +343,12 @@ fn the_top_three_are_compared_side_by_side_with_the_steps_the_data_needs() {
     let chosen: Vec<&AlgorithmRule> = top.iter().take(3).map(|r| &r.rule).collect();
     let workflow = generate(
         &profile,
-        &Choice { data: &source, label: Some("survived"), goal: Goal::TwoClass, algorithms: &chosen },
+        &Choice {
+            data: &source,
+            label: Some("survived"),
+            goal: rules.goal(Goal::TwoClass).expect("goal"),
+            algorithms: &chosen,
+        },
     )
     .expect("generates");
     let kinds: Vec<&str> = workflow.nodes.iter().map(|n| n.kind.as_str()).collect();
@@ -400,7 +409,12 @@ fn a_file_with_text_columns_and_missing_values_runs_without_edits() {
     let chosen: Vec<&AlgorithmRule> = top.iter().take(3).map(|r| &r.rule).collect();
     let workflow = generate(
         &profile,
-        &Choice { data: &source, label: Some("default"), goal: suggestion.goal, algorithms: &chosen },
+        &Choice {
+            data: &source,
+            label: Some("default"),
+            goal: rules.goal(suggestion.goal).expect("goal"),
+            algorithms: &chosen,
+        },
     )
     .expect("generates");
     let path = dir.path().join("loans.flow.json");
