@@ -139,7 +139,8 @@ fn the_same_file_gives_the_same_numbers_and_the_workflow_seed_matters() {
 #[test]
 fn every_example_validates_and_round_trips() {
     let catalog = pipewright_nodes::catalog();
-    for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering"] {
+    for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering", "titanic-deploy"]
+    {
         let workflow = example(name);
         let problems = pipewright_engine::validate(&workflow, &catalog).problems;
         assert!(problems.is_empty(), "{name}: {problems:?}");

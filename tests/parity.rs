@@ -115,6 +115,7 @@ fn fit_predict(
         cancel: &cancel,
         progress: &progress,
         spec: &spec,
+        provenance: &pipewright_engine::Provenance::default(),
     };
     let state = algo.fit(&params, train, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
     let model = Model {

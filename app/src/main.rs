@@ -1,6 +1,7 @@
-//! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`).
+//! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`, `serve`, `score`…).
 
 mod catalog_cmd;
+mod deploy_cmd;
 mod models_cmd;
 mod run_cmd;
 mod runs_cmd;
@@ -89,6 +90,10 @@ enum Command {
     },
     /// The cheat-sheet wizard: profile a dataset, rank the algorithms for it, write a starter workflow.
     Wizard(wizard_cmd::WizardArgs),
+    /// Serve a model package as a REST scoring endpoint (POST /score, /health, /schema, /openapi.json, /metrics).
+    Serve(deploy_cmd::ServeArgs),
+    /// Score a CSV or Parquet file with a model package.
+    Score(deploy_cmd::ScoreArgs),
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -119,6 +124,8 @@ fn main() -> ExitCode {
         }
         Some(Command::Models { project, json, what }) => models_cmd::models(&project, json, &what),
         Some(Command::Wizard(args)) => wizard_cmd::wizard(&args),
+        Some(Command::Serve(args)) => deploy_cmd::serve(&args),
+        Some(Command::Score(args)) => deploy_cmd::score(&args),
         None => designer(&cli),
     }
 }

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value as Json, json};
 
 use pipewright_engine::{
-    Device, DiskCache, Event, NodeStatus, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
+    Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
     project_dir_of, run as run_workflow, validate_in,
 };
 use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
@@ -251,6 +251,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     });
     let recorder = recorder.and_then(Result::ok);
     options.on_node_done = recorder.as_ref().map(Recorder::observer);
+    options.provenance = Provenance { workflow: Some(path.clone()), run: recorder.as_ref().map(|r| r.run_id()) };
     let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
         Ok(report) => report,
         Err(e) => {

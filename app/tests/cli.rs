@@ -245,7 +245,8 @@ fn validate_checks_columns_of_imported_files_before_running() {
 
 #[test]
 fn validate_accepts_every_example() {
-    for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering"] {
+    for name in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering", "titanic-deploy"]
+    {
         let out = pipewright(&["validate", &format!("projects/{name}")], &repo_root());
         assert!(out.status.success(), "{name}: {}", text(&out));
         assert!(text(&out).contains("valid ("), "{}", text(&out));
@@ -568,4 +569,61 @@ fn the_wizard_profiles_a_file_recommends_with_reasons_and_writes_a_workflow_that
     assert_eq!(doc["goal"], "values");
     assert_eq!(doc["suggested_goal"]["goal"], "values");
     assert_eq!(doc["recommendations"].as_array().map(Vec::len), Some(7));
+}
+
+#[test]
+fn a_packaged_model_scores_files_in_batch_and_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let (_dir, project) = scratch_example("titanic-deploy");
+    let run = pipewright(&["run", "."], &project);
+    assert!(run.status.success(), "{}", text(&run));
+    let model = "models/titanic-survival.pwmodel";
+    let passengers = repo_root().join("assets/datasets/titanic.csv");
+    let passengers = passengers.to_str().expect("utf-8 path");
+
+    // Batch: every passenger, extra columns passed through, predictions added.
+    let scored = pipewright(&["score", model, passengers, "-o", "scored.csv"], &project);
+    assert!(scored.status.success(), "{}", text(&scored));
+    assert!(text(&scored).contains("Scored 1309 rows"), "{}", text(&scored));
+    let csv = std::fs::read_to_string(project.join("scored.csv")).expect("written");
+    let header = csv.lines().next().expect("header");
+    assert!(header.starts_with("survived,pclass,name,"), "{header}");
+    assert!(header.ends_with("Scored Labels,Scored Probabilities_no,Scored Probabilities_yes"), "{header}");
+    assert_eq!(csv.lines().count(), 1310);
+    let stdout = pipewright(&["score", model, passengers], &project);
+    assert_eq!(String::from_utf8_lossy(&stdout.stdout).lines().count(), 1310, "CSV to standard output");
+
+    // A file without a required column names it; a file that is not a package is refused.
+    std::fs::write(project.join("no_sex.csv"), "pclass,age,sibsp,parch\n1,30,0,0\n").expect("write");
+    let refused = pipewright(&["score", model, "no_sex.csv"], &project);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused).contains("column \"sex\": the column is missing"), "{}", text(&refused));
+    let not_package = pipewright(&["score", "scored.csv", passengers], &project);
+    assert_eq!(not_package.status.code(), Some(2));
+    assert!(text(&not_package).contains("not valid JSON"), "{}", text(&not_package));
+
+    // Serve on a free port until SIGINT, then stop gracefully.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["serve", model, "--port", "0", "--token", "t0ken"])
+        .current_dir(&project)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let url = first.split(" at ").nth(1).expect("the URL").trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let rest: Vec<String> = lines.by_ref().take(4).map(|l| l.expect("line")).collect();
+    assert!(rest.iter().any(|l| l.contains("curl -s") && l.contains("Authorization: Bearer")), "{rest:?}");
+    let health = pipewright_deploy::client::get(&format!("{url}/health"), None).expect("health");
+    assert_eq!(health.status, 200, "{}", health.text());
+    let record = json!({"pclass": 3, "sex": "male", "age": 22, "sibsp": 1, "parch": 0, "fare": 7.25, "embarked": "S"});
+    let answer = pipewright_deploy::client::post_json(&format!("{url}/score"), Some("t0ken"), &record).expect("score");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json().expect("json")["predictions"][0]["prediction"], "no");
+    let interrupt = Command::new("kill").args(["-INT", &server.id().to_string()]).status().expect("kill");
+    assert!(interrupt.success());
+    let status = server.wait().expect("exits");
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
 }

@@ -1,2 +1,16 @@
-//! Deployment: model packages (`*.pwmodel`), the REST scoring server, batch scoring, and cluster job
-//! export and submission (Slurm, Ray, Kubernetes). To be filled by the deploy and cluster work.
+//! Deployment of model packages (`*.pwmodel`, made by the Export Model Package block): a REST scoring
+//! endpoint ([`Server`]: `POST /score`, `/health`, `/schema`, `/openapi.json`, `/metrics`, bearer-token
+//! auth, a body size limit, graceful shutdown), batch scoring of CSV and Parquet files ([`score_file`]), and
+//! a small HTTP client ([`client`]) the designer's test form and the tests call the endpoint with.
+//!
+//! The package format itself lives with the blocks that write and read it (`pipewright_nodes::deploy`).
+
+mod batch;
+pub mod client;
+mod metrics;
+mod openapi;
+mod server;
+
+pub use batch::{BatchSummary, score_file};
+pub use pipewright_nodes::deploy::{Package, PackageError};
+pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server};

@@ -9,7 +9,7 @@ use crate::error::NodeError;
 use crate::params::Params;
 use crate::schema::Schema;
 use crate::spec::NodeSpec;
-use crate::value::{Learner, Model, Table, Transform, Value};
+use crate::value::{Learner, Model, Report, Table, Transform, Value};
 
 /// Where compute-heavy kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -88,6 +88,15 @@ impl DeviceRecord {
     }
 }
 
+/// Where a run comes from, for blocks that write it into what they produce (a model package's manifest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The workflow file, when the workflow was run from one.
+    pub workflow: Option<std::path::PathBuf>,
+    /// The run's id in the project store, when the run is recorded.
+    pub run: Option<i64>,
+}
+
 /// Everything a node sees while it runs.
 pub struct NodeContext<'a> {
     /// The node id, for messages.
@@ -108,6 +117,8 @@ pub struct NodeContext<'a> {
     pub progress: &'a (dyn Fn(f32, &str) + Sync),
     /// The kind's spec, for port names in messages.
     pub spec: &'a NodeSpec,
+    /// The workflow file and the recorded run, when known.
+    pub provenance: &'a Provenance,
 }
 
 impl NodeContext<'_> {
@@ -168,6 +179,24 @@ impl NodeContext<'_> {
         match self.required(port)? {
             Value::Transform(t) => Ok(t.clone()),
             other => Err(Self::wrong(port, "Transform", other)),
+        }
+    }
+
+    /// An optional transform input.
+    pub fn optional_transform(&self, port: &str) -> Result<Option<Arc<Transform>>, NodeError> {
+        match self.input(port)? {
+            None => Ok(None),
+            Some(Value::Transform(t)) => Ok(Some(t.clone())),
+            Some(other) => Err(Self::wrong(port, "Transform", other)),
+        }
+    }
+
+    /// An optional report input.
+    pub fn optional_report(&self, port: &str) -> Result<Option<Arc<Report>>, NodeError> {
+        match self.input(port)? {
+            None => Ok(None),
+            Some(Value::Report(r)) => Ok(Some(r.clone())),
+            Some(other) => Err(Self::wrong(port, "Report", other)),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use crate::cache::{DiskCache, MemoryCache, Outputs};
-use crate::catalog::{CancelToken, Catalog, Device, NodeContext};
+use crate::catalog::{CancelToken, Catalog, Device, NodeContext, Provenance};
 use crate::error::NodeError;
 use crate::events::Event;
 use crate::spec::ParamKind;
@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub release_intermediate: bool,
     /// Told of each node's outcome as it happens (the store recorder keeps models, reports and small tables).
     pub on_node_done: Option<NodeObserver>,
+    /// The workflow file and the recorded run, for blocks that write them down.
+    pub provenance: Provenance,
 }
 
 /// What happened to one node.
@@ -437,6 +439,16 @@ pub fn run(
     Ok(RunReport { nodes, success, cancelled, duration })
 }
 
+/// The error of a block that panicked: a bug, reported as the block's failure instead of ending the run.
+fn internal_error(block: &str, panic: &(dyn std::any::Any + Send)) -> NodeError {
+    let what = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    NodeError::Data(format!("internal error in {block}: {what} (please report this)"))
+}
+
 #[allow(clippy::too_many_arguments, reason = "internal helper of run that shares its locals")]
 fn run_node(
     workflow: &Workflow,
@@ -517,16 +529,10 @@ fn run_node(
         cancel: &options.cancel,
         progress: &progress,
         spec: &entry.spec,
+        provenance: &options.provenance,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
-            Err(NodeError::Data(format!("internal error in {}: {what} (please report this)", entry.spec.name)))
-        })
+        .unwrap_or_else(|panic| Err(internal_error(entry.spec.name, panic.as_ref())))
         .and_then(|values| check_outputs(&entry.spec, values));
     let duration = started.elapsed();
     match result {

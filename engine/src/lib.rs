@@ -17,7 +17,7 @@ mod value;
 mod workflow;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
-pub use catalog::{CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, SchemaEnv};
+pub use catalog::{CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, SchemaEnv};
 pub use error::{FileError, NodeError};
 pub use events::Event;
 pub use executor::{

@@ -1,9 +1,10 @@
 //! The Pipewright block catalog: one file per node kind under `data/`, `transform/`, `model/`,
-//! `train/` and `evaluate/`, the algorithms behind the model blocks under `algo/`, and
+//! `train/`, `evaluate/` and `deploy/`, the algorithms behind the model blocks under `algo/`, and
 //! [`catalog`], which registers them all.
 
 pub mod algo;
 pub mod data;
+pub mod deploy;
 pub mod device;
 pub mod docs;
 pub mod evaluate;
@@ -80,5 +81,7 @@ pub fn catalog() -> Catalog {
     c.register(train::AssignDataToClusters);
     c.register(evaluate::EvaluateModel);
     c.register(evaluate::PermutationFeatureImportance);
+    c.register(deploy::ExportModelPackage);
+    c.register(deploy::BatchScore);
     c
 }

@@ -80,6 +80,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
         cancel: &cancel,
         progress: &progress,
         spec: &spec,
+        provenance: &pipewright_engine::Provenance::default(),
     };
     let algo = algorithm(id).unwrap_or_else(|| panic!("no algorithm {id}"));
     let set = TrainingSet { x: x.clone(), labels: Labels::None };

@@ -9,8 +9,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use pipewright_engine::{
-    Analysis, CancelToken, Catalog, Device, DiskCache, Event, MemoryCache, NodeStatus, Outputs, Problem, RunError,
-    RunOptions, RunReport, Workflow, plan_on, validate_in,
+    Analysis, CancelToken, Catalog, Device, DiskCache, Event, MemoryCache, NodeStatus, Outputs, Problem, Provenance,
+    RunError, RunOptions, RunReport, Workflow, plan_on, validate_in,
 };
 use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
 
@@ -282,6 +282,7 @@ impl Runtime {
             // The designer shows every block's results.
             release_intermediate: false,
             on_node_done: None,
+            provenance: Provenance { workflow: settings.record.as_ref().map(|r| r.workflow_file.clone()), run: None },
         };
         let workflow = workflow.clone();
         let catalog = catalog.clone();
@@ -454,6 +455,7 @@ fn run_thread(
         started.ok()
     });
     options.on_node_done = recorder.as_ref().map(Recorder::observer);
+    options.provenance.run = recorder.as_ref().map(|r| r.run_id());
     let on_event = |event: Event| {
         // The receiver is gone only when the document was closed; the run then ends unobserved.
         let _ = sender.send(Message::Event(event));

@@ -21,7 +21,7 @@ pub const EXPORTED_TO_ATTRIBUTE: &str = "export.path";
 
 /// Writes `table` to `path` atomically: into a temporary file beside it, then renamed over it, so a
 /// reader never sees half a file and a failed write leaves any earlier file intact.
-fn write(table: &Table, path: &Path, parquet: bool, overwrite: bool) -> Result<(), NodeError> {
+pub fn write_table(table: &Table, path: &Path, parquet: bool, overwrite: bool) -> Result<(), NodeError> {
     let io = |what: &str, e: &dyn std::fmt::Display| NodeError::Io(format!("cannot {what} {}: {e}", path.display()));
     if path.exists() && !overwrite {
         return Err(NodeError::param(
@@ -86,7 +86,7 @@ impl NodeKind for ExportData {
         let table = ctx.table("data")?;
         let relative = ctx.params.column("path")?;
         let path = ctx.resolve_path(relative);
-        write(&table, &path, is_parquet(ctx.params, relative)?, ctx.params.bool("overwrite")?)?;
+        write_table(&table, &path, is_parquet(ctx.params, relative)?, ctx.params.bool("overwrite")?)?;
         let mut out = (*table).clone();
         out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
         Ok(vec![Value::Table(Arc::new(out))])

@@ -90,6 +90,14 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
     read.map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
 }
 
+/// Reads a data file the way Import Data does with its default settings: the format by the extension (CSV,
+/// Parquet, JSON, NDJSON), CSV as UTF-8 with a header row.
+pub fn read_file(path: &Path) -> Result<DataFrame, NodeError> {
+    let spec = ImportData.spec();
+    let defaults = spec.params.iter().map(|p| (p.name.to_owned(), p.default.clone())).collect();
+    read(path, &Params::from_map(defaults), None)
+}
+
 /// The file's bytes; `peek_bytes` limits them to whole lines within that many bytes.
 fn read_bytes(path: &Path, peek_bytes: Option<usize>) -> Result<Vec<u8>, NodeError> {
     let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));

@@ -11,8 +11,8 @@ mod sqlite_reading;
 
 pub use csv_reading::{CsvSettings, read_csv_bytes};
 pub use enter_data::EnterDataManually;
-pub use export_data::{EXPORTED_TO_ATTRIBUTE, ExportData};
-pub use import_data::ImportData;
+pub use export_data::{EXPORTED_TO_ATTRIBUTE, ExportData, write_table};
+pub use import_data::{ImportData, read_file};
 pub use json_reading::read_json_bytes;
 pub use sample_dataset::SampleDataset;
 pub use sqlite_reading::read_sqlite;

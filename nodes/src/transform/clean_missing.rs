@@ -1,6 +1,6 @@
 //! Clean Missing Data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use pipewright_engine::{
     Table, Transform, Value,
 };
 
-use super::chosen_columns;
+use super::{ColumnUse, MissingCells, Reads, chosen_columns};
 use crate::frame::{nan_values, text_values};
 
 pub(super) const ID: &str = "transform.clean_missing_data";
@@ -190,6 +190,29 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
     let state: State = super::fitted_state(transform)?;
     replay(&state, table)
+}
+
+pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
+    let state: State = super::fitted_state(transform)?;
+    Ok(state
+        .columns
+        .into_iter()
+        .map(|(column, action)| {
+            let (reads, missing, outputs) = match action {
+                Action::FillNumber { .. } => (Reads::Number, MissingCells::Filled, vec![column.clone()]),
+                Action::FillText { .. } => (Reads::Text, MissingCells::Filled, vec![column.clone()]),
+                Action::RemoveRow => (Reads::Any, MissingCells::RowRemoved, vec![column.clone()]),
+                Action::RemoveColumn => (Reads::Any, MissingCells::Filled, Vec::new()),
+            };
+            ColumnUse { column, reads, missing, outputs }
+        })
+        .collect())
+}
+
+pub(super) fn restricted(transform: &Transform, keep: &BTreeSet<String>) -> Result<Transform, NodeError> {
+    let mut state: State = super::fitted_state(transform)?;
+    state.columns.retain(|name, _| keep.contains(name));
+    super::with_state(transform, &state)
 }
 
 impl NodeKind for CleanMissingData {

@@ -9,7 +9,7 @@ use pipewright_engine::{
     Value,
 };
 
-use super::chosen_columns;
+use super::{ColumnUse, MissingCells, Reads, chosen_columns};
 use crate::frame::distinct_texts;
 
 pub(super) const ID: &str = "transform.convert_to_indicator_values";
@@ -77,6 +77,35 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
     let state: State = super::fitted_state(transform)?;
     replay(&state, table)
+}
+
+pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
+    let state: State = super::fitted_state(transform)?;
+    Ok(state
+        .columns
+        .into_iter()
+        .map(|e| {
+            let mut outputs: Vec<String> = e.categories.iter().map(|c| format!("{}_{c}", e.column)).collect();
+            if state.keep_original {
+                outputs.push(e.column.clone());
+            }
+            ColumnUse {
+                column: e.column,
+                reads: Reads::Category(e.categories),
+                missing: MissingCells::Encoded,
+                outputs,
+            }
+        })
+        .collect())
+}
+
+pub(super) fn restricted(
+    transform: &Transform,
+    keep: &std::collections::BTreeSet<String>,
+) -> Result<Transform, NodeError> {
+    let mut state: State = super::fitted_state(transform)?;
+    state.columns.retain(|e| keep.contains(&e.column));
+    super::with_state(transform, &state)
 }
 
 impl NodeKind for ConvertToIndicatorValues {

@@ -65,6 +65,77 @@ pub fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
     }
 }
 
+/// The kind of value a fitted transform reads from a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reads {
+    /// Numbers.
+    Number,
+    /// Text of any value.
+    Text,
+    /// One of these categories, as text.
+    Category(Vec<String>),
+    /// Anything: the transform only looks at whether the cell is missing.
+    Any,
+}
+
+/// What a fitted transform does with a missing cell of a column it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingCells {
+    /// It becomes a value later steps can use (a fill value, all-zero indicators).
+    Filled,
+    /// It stays missing for the next step.
+    PassedOn,
+    /// The row is removed.
+    RowRemoved,
+    /// It is encoded as "none of the categories" (all-zero indicators): later steps accept it, but the
+    /// model never saw it in training, so a package asks for a value.
+    Encoded,
+}
+
+/// How a fitted transform uses one input column: what it reads and which columns it writes from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnUse {
+    /// The column read.
+    pub column: String,
+    /// What it must hold.
+    pub reads: Reads,
+    /// What happens to its missing cells.
+    pub missing: MissingCells,
+    /// The columns written from it (the same name when it is replaced in place); empty when it is removed.
+    pub outputs: Vec<String>,
+}
+
+/// The columns a fitted transform reads and writes, one entry per column it reads. Model packages use it to
+/// work out the input fields of a whole pipeline.
+pub fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
+    match transform.kind.as_str() {
+        clean_missing::ID => clean_missing::column_uses(transform),
+        normalize::ID => normalize::column_uses(transform),
+        indicator::ID => indicator::column_uses(transform),
+        pca::ID => pca::column_uses(transform),
+        other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
+    }
+}
+
+/// The same fitted transform working on the `keep` columns only (of those it reads), so that data without the
+/// others can pass through it. A transform that reads its columns together (PCA) keeps them all.
+pub fn restricted(transform: &Transform, keep: &std::collections::BTreeSet<String>) -> Result<Transform, NodeError> {
+    match transform.kind.as_str() {
+        clean_missing::ID => clean_missing::restricted(transform, keep),
+        normalize::ID => normalize::restricted(transform, keep),
+        indicator::ID => indicator::restricted(transform, keep),
+        pca::ID => Ok(transform.clone()),
+        other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
+    }
+}
+
+/// The transform with a new fitted state.
+fn with_state<S: serde::Serialize>(transform: &Transform, state: &S) -> Result<Transform, NodeError> {
+    let state = serde_json::to_value(state)
+        .map_err(|e| NodeError::data(format!("cannot store the fitted {}: {e}", transform.name)))?;
+    Ok(Transform { state, ..transform.clone() })
+}
+
 /// The outputs of a block that fits a transform: the transformed table, then the fitted transform.
 pub(crate) fn fitted_outputs<S: serde::Serialize>(
     kind: &str,

@@ -10,7 +10,7 @@ use pipewright_engine::{
     Transform, Value,
 };
 
-use super::chosen_columns;
+use super::{ColumnUse, MissingCells, Reads, chosen_columns};
 use pipewright_compute::column_stats;
 
 use pipewright_engine::ColumnType;
@@ -80,6 +80,29 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
     let state: State = super::fitted_state(transform)?;
     replay(&state, table)
+}
+
+pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
+    let state: State = super::fitted_state(transform)?;
+    Ok(state
+        .columns
+        .into_iter()
+        .map(|s| ColumnUse {
+            outputs: vec![s.column.clone()],
+            column: s.column,
+            reads: Reads::Number,
+            missing: MissingCells::PassedOn,
+        })
+        .collect())
+}
+
+pub(super) fn restricted(
+    transform: &Transform,
+    keep: &std::collections::BTreeSet<String>,
+) -> Result<Transform, NodeError> {
+    let mut state: State = super::fitted_state(transform)?;
+    state.columns.retain(|s| keep.contains(&s.column));
+    super::with_state(transform, &state)
 }
 
 impl NodeKind for NormalizeData {

@@ -148,6 +148,22 @@ fn project(fitted: &Fitted, table: &Table) -> Result<Table, NodeError> {
     Ok(out)
 }
 
+/// Every analysed column feeds every component.
+pub(super) fn column_uses(transform: &Transform) -> Result<Vec<super::ColumnUse>, NodeError> {
+    let fitted: Fitted = super::fitted_state(transform)?;
+    let outputs: Vec<String> = (0..fitted.components.len()).map(component_name).collect();
+    Ok(fitted
+        .columns
+        .into_iter()
+        .map(|column| super::ColumnUse {
+            column,
+            reads: super::Reads::Number,
+            missing: super::MissingCells::PassedOn,
+            outputs: outputs.clone(),
+        })
+        .collect())
+}
+
 /// Replays a fitted analysis on another table.
 pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
     project(&super::fitted_state(transform)?, table)
