@@ -70,7 +70,7 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
     };
     let (name, task, fields) = {
         let m = &package.manifest;
-        (m.name.clone(), format!("{:?}", m.task), m.inputs.len())
+        (m.name.clone(), m.task.label().to_owned(), m.inputs.len())
     };
     let example = package.manifest.example.clone().unwrap_or_else(|| package.plain_record());
     let server = match Server::start(package, &options) {

@@ -12,5 +12,5 @@ mod openapi;
 mod server;
 
 pub use batch::{BatchSummary, score_file};
-pub use pipewright_nodes::deploy::{Package, PackageError};
+pub use pipewright_nodes::deploy::{Field, FieldType, Package, PackageError, PackageInfo, Source};
 pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server};

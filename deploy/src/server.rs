@@ -312,7 +312,8 @@ async fn score(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bod
     let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let csv = match media.as_str() {
         "text/csv" => true,
-        "application/json" | "" => false,
+        // curl's `-d` sends this type unless told otherwise; the body is still JSON.
+        "application/json" | "application/x-www-form-urlencoded" | "" => false,
         m if m.ends_with("+json") => false,
         other => {
             return error(

@@ -93,6 +93,17 @@ pub enum Task {
 }
 
 impl Task {
+    /// The name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BinaryClassification => "two-class classification",
+            Self::MulticlassClassification => "multiclass classification",
+            Self::Regression => "regression",
+            Self::Clustering => "clustering",
+            Self::AnomalyDetection => "anomaly detection",
+        }
+    }
+
     /// Whether it predicts classes.
     pub fn is_classification(self) -> bool {
         matches!(self, Self::BinaryClassification | Self::MulticlassClassification)

@@ -13,6 +13,7 @@ use pipewright_engine::{Catalog, Edge, Node, Value, Workflow, project_dir_of};
 
 use crate::canvas::{CanvasAction, CanvasGraph, Refusal, Viewer, fit_transform, snarl_style};
 use crate::command::Command;
+use crate::deploy::Deploy;
 use crate::document::Document;
 use crate::history::{History, HistoryAction, HistoryView};
 use crate::output::OutputView;
@@ -170,6 +171,8 @@ pub struct Designer {
     pub history: History,
     /// The cheat-sheet wizard window.
     pub wizard: Wizard,
+    /// The packaging and local deployment windows.
+    pub deploy: Deploy,
 }
 
 /// Reports how long the window took to show its first frame (`--report-startup`).
@@ -210,6 +213,7 @@ impl Designer {
             startup: None,
             history: History::default(),
             wizard: Wizard::default(),
+            deploy: Deploy::default(),
         }
     }
 
@@ -301,6 +305,31 @@ impl Designer {
         self.next_slot += 1;
         self.tabs.push(Tab::new(slot, document));
         self.active = Some(self.tabs.len() - 1);
+    }
+
+    /// Gathers the model trained by `node` and the transforms in front of it from the last run, and offers to
+    /// write them as a model package.
+    pub fn package_model(&mut self, node: &str) {
+        let Some(tab) = self.active_tab() else { return };
+        let assembled =
+            crate::deploy::assemble(tab.document.workflow(), &tab.runtime, &self.catalog, node, tab.workflow_file());
+        let base_dir = tab.base_dir();
+        match assembled {
+            Ok((package, notes)) => self.deploy.offer_package(package, notes, base_dir),
+            Err(e) => self.notify(format!("Cannot package the model of {node}: {e}"), true),
+        }
+    }
+
+    /// Opens the deployment window on the package an Export Model Package block writes.
+    pub fn deploy_package(&mut self, node: &str) {
+        let Some(tab) = self.active_tab() else { return };
+        let path = tab.document.workflow().node(node).and_then(|n| n.params.get("path")).and_then(|p| p.as_str());
+        let Some(path) = path.map(|p| tab.base_dir().join(p)) else { return };
+        if path.exists() {
+            self.deploy.open_package(&path);
+        } else {
+            self.notify(format!("{} does not exist yet: run the workflow first (▶ Run)", path.display()), true);
+        }
     }
 
     /// Opens the cheat-sheet wizard.
@@ -761,6 +790,7 @@ impl Designer {
         if let Some(WizardAction::Generated(workflow)) = self.wizard.window_ui(&ctx, &catalog) {
             self.add_generated(*workflow);
         }
+        self.deploy.windows_ui(&ctx);
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
         if let Some(startup) = self.startup.take() {
@@ -811,6 +841,10 @@ impl Designer {
             }
             if ui.button("Open…").clicked() {
                 self.open_dialog();
+            }
+            if ui.button("Deploy a model package locally…").clicked() {
+                self.deploy.open = true;
+                ui.close();
             }
             ui.menu_button("Open recent", |ui| {
                 for path in self.settings.recent.clone() {
@@ -1197,6 +1231,8 @@ impl Designer {
                     }
                     self.copy_selection(&ui.ctx().clone());
                 }
+                CanvasAction::PackageModel(node) => self.package_model(&node),
+                CanvasAction::DeployPackage(node) => self.deploy_package(&node),
                 CanvasAction::QuickAdd(at) => {
                     if let Some(tab) = self.active_tab_mut() {
                         let screen = tab.transform * at;

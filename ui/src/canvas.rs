@@ -115,6 +115,10 @@ pub enum CanvasAction {
     Copy(Vec<String>),
     /// Open the quick-add search at this graph position.
     QuickAdd(Pos2),
+    /// Package the model this node trained.
+    PackageModel(String),
+    /// Serve the package this Export Model Package node wrote.
+    DeployPackage(String),
 }
 
 /// Draws the workflow's nodes; collects the user's edits as commands.
@@ -578,6 +582,19 @@ impl SnarlViewer<String> for Viewer<'_> {
         let Some(id) = snarl.get_node(node).cloned() else { return };
         if ui.button("▶ Run to here").clicked() {
             self.actions.push(CanvasAction::RunTo(id.clone()));
+            ui.close();
+        }
+        let kind = self.workflow.node(&id).map(|n| n.kind.as_str()).unwrap_or_default();
+        let trains = self.catalog.get(kind).is_some_and(|e| {
+            e.spec.category == pipewright_engine::Category::Train
+                && e.spec.output_port("model").is_some_and(|(_, p)| p.ty == pipewright_engine::PortType::Model)
+        });
+        if trains && ui.button("📦 Package model…").clicked() {
+            self.actions.push(CanvasAction::PackageModel(id.clone()));
+            ui.close();
+        }
+        if kind == "deploy.export_model_package" && ui.button("🚀 Deploy locally…").clicked() {
+            self.actions.push(CanvasAction::DeployPackage(id.clone()));
             ui.close();
         }
         if ui.button("Duplicate").clicked() {

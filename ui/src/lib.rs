@@ -10,6 +10,7 @@ mod canvas;
 mod command;
 mod comments;
 mod compare;
+mod deploy;
 mod document;
 mod history;
 mod inspector;

@@ -807,3 +807,56 @@ fn the_wizard_compares_the_top_three_on_a_chosen_dataset_and_label() {
     }
     harness.get_by_label("macro_f1");
 }
+
+#[test]
+fn a_trained_model_is_packaged_deployed_locally_tried_from_the_form_and_stopped() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic-deploy.flow.json");
+    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    // Before a run there is nothing to package, and the designer says so.
+    harness.state_mut().package_model("train");
+    settle(&mut harness);
+    harness.get_by_label_contains("run the workflow first");
+    harness.state_mut().run_when_shown();
+    wait_for_run(&mut harness);
+    assert!(project.path().join("models/titanic-survival.pwmodel").exists(), "the workflow's own package block wrote");
+
+    // Package model… on the Train Model block: the transforms in front of it are found in order.
+    harness.state_mut().package_model("train");
+    settle(&mut harness);
+    harness.get_by_label("Steps: Clean Missing Data → Normalize Data → Convert to Indicator Values → the model");
+    harness.get_by_label("7 input fields (4 required)");
+    harness.get_by_label("accuracy = 0.7837");
+    harness.get_by_label("Write and deploy locally…").click();
+    settle(&mut harness);
+    assert!(project.path().join("models/two-class-logistic-regression.pwmodel").exists());
+
+    // Deploy locally: start on a free port, send the form's example, read the answer, stop.
+    harness.state_mut().deploy.set_port(0);
+    harness.get_by_label("▶ Start").click();
+    settle(&mut harness);
+    let url = harness.state().deploy.url().expect("serving");
+    harness.get_by_label(&format!("Serving at {url}"));
+    harness.get_by_label_contains("curl -s http://127.0.0.1:");
+    harness.get_by_label("Send").click();
+    let started = Instant::now();
+    while harness.query_by_label("HTTP 200").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no answer from the endpoint");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    settle(&mut harness);
+    harness.get_by_label_contains("\"probabilities\"");
+    if can_render(&mut harness) {
+        harness.snapshot_options("deploy_locally", &SnapshotOptions::new().max_failed_pixels(3000));
+    }
+    harness.get_by_label("■ Stop").click();
+    settle(&mut harness);
+    harness.get_by_label("Stopped");
+    assert!(harness.state().deploy.url().is_none());
+    assert!(pipewright_deploy::client::get(&format!("{url}/health"), None).is_err(), "the endpoint is gone");
+}
