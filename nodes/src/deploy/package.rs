@@ -432,31 +432,5 @@ fn outputs_of(model: &Model) -> Vec<OutputField> {
 /// A time as RFC 3339 in UTC, to the second.
 pub fn rfc3339(time: SystemTime) -> String {
     let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (seconds / 86_400).cast_signed();
-    let rest = seconds % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_written_as_utc_dates() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let leap = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400 + 3661);
-        assert_eq!(rfc3339(leap), "2000-02-29T01:01:01Z");
-        let later = UNIX_EPOCH + std::time::Duration::from_hours(498_696);
-        assert_eq!(rfc3339(later), "2026-11-22T00:00:00Z");
-    }
+    pipewright_engine::UtcTime::from_unix(i64::try_from(seconds).unwrap_or(i64::MAX)).rfc3339()
 }
