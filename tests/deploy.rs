@@ -289,3 +289,37 @@ fn a_package_that_is_damaged_or_from_a_newer_version_is_refused_with_the_reason(
     let e = Package::from_bytes(b"PK\x03\x04").expect_err("not JSON").to_string();
     assert!(e.contains("not valid JSON"), "{e}");
 }
+
+#[test]
+fn the_batch_score_block_scores_raw_rows_like_the_package_and_names_rows_that_do_not_fit() {
+    let scratch = Scratch::new();
+    assert!(scratch.run(&example("titanic-deploy")).success);
+    let package = Package::read(&scratch.dir.path().join("models/titanic-survival.pwmodel")).expect("package");
+    let passengers = pipewright_e2e::repo_root().join("assets/datasets/titanic.csv");
+    let flow = |file: &str| -> Workflow {
+        serde_json::from_value(json!({
+            "format": "pipewright.workflow", "version": 1, "name": "batch", "seed": 0,
+            "nodes": [
+                { "id": "data", "kind": "data.import_data", "params": { "path": file }, "position": [0.0, 0.0] },
+                { "id": "batch", "kind": "deploy.batch_score", "params": { "package": "models/titanic-survival.pwmodel" }, "position": [300.0, 0.0] }
+            ],
+            "edges": [ { "from": { "node": "data", "port": "data" }, "to": { "node": "batch", "port": "data" } } ]
+        }))
+        .expect("workflow")
+    };
+    let report = scratch.run(&flow(passengers.to_str().expect("utf-8")));
+    assert!(report.success, "{:?}", report.nodes.iter().map(|n| (&n.node, &n.status)).collect::<Vec<_>>());
+    let scored = table(&report, "batch");
+    assert_eq!(scored.height(), 1309);
+    assert!(scored.frame.column("name").is_ok(), "other columns pass through");
+    let expected = package.score_table(&table(&report, "data")).expect("package");
+    assert_eq!(reference(&scored), reference(&expected));
+
+    // A row without a required value is named by its row (from 1) and column.
+    let broken = scratch.dir.path().join("broken.csv");
+    std::fs::write(&broken, "pclass,sex,age,sibsp,parch,fare,embarked\n1,female,30,0,0,80,S\n3,,22,1,0,7.25,S\n")
+        .expect("write");
+    let report = scratch.run(&flow(broken.to_str().expect("utf-8")));
+    let status = format!("{:?}", report.node("batch").expect("batch").status);
+    assert!(status.contains("row 2, column \\\"sex\\\": a value is required"), "{status}");
+}
