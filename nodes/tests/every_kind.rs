@@ -40,6 +40,9 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
         "transform.group_by" => json!({"keys": ["diagnosis"], "columns": ["mean_radius"]}),
         "transform.smote" => json!({"label_column": "diagnosis", "neighbours": 5}),
         "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
+        "deploy.export_model_package" => json!({"path": dir.join("exported.pwmodel").to_string_lossy()}),
+        // Written before the loop by Export Model Package.
+        "deploy.batch_score" => json!({"package": dir.join("scorer.pwmodel").to_string_lossy()}),
         _ => json!({}),
     }
 }
@@ -103,6 +106,10 @@ fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::pat
         "model.logistic_regression_two_class"
     };
     for port in &spec.inputs {
+        // Optional transform inputs (Export Model Package's second to fourth) would repeat the first.
+        if !port.required && port.ty == PortType::Transform {
+            continue;
+        }
         if !port.required
             && port.ty == PortType::Table
             && kind != "transform.add_rows"
@@ -154,6 +161,13 @@ fn every_kind_runs_on_bundled_data() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut failures = Vec::new();
     let mut categories = std::collections::BTreeSet::new();
+    // The package Batch Score reads.
+    let export = catalog.get("deploy.export_model_package").expect("export block").spec.clone();
+    let mut packager = block_workflow(export.id, &export, dir.path());
+    let block = packager.nodes.iter_mut().find(|n| n.id == "block").expect("block");
+    block.params.insert("path".into(), json!(dir.path().join("scorer.pwmodel").to_string_lossy()));
+    let packaged = run(&packager, &catalog, dir.path()).expect("packaged");
+    assert!(packaged.success, "{:?}", packaged.nodes.iter().map(|n| &n.status).collect::<Vec<_>>());
     for entry in catalog.entries() {
         let spec = entry.spec.as_ref();
         categories.insert(spec.category);
