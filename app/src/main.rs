@@ -1,6 +1,7 @@
-//! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`, `serve`, `score`…).
+//! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`, `serve`, `score`, `export`, `submit`…).
 
 mod catalog_cmd;
+mod cluster_cmd;
 mod deploy_cmd;
 mod models_cmd;
 mod run_cmd;
@@ -94,6 +95,10 @@ enum Command {
     Serve(deploy_cmd::ServeArgs),
     /// Score a CSV or Parquet file with a model package.
     Score(deploy_cmd::ScoreArgs),
+    /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
+    Export(cluster_cmd::ExportArgs),
+    /// Submit a job bundle, follow it to its end and record its results in the run history.
+    Submit(cluster_cmd::SubmitArgs),
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -126,6 +131,8 @@ fn main() -> ExitCode {
         Some(Command::Wizard(args)) => wizard_cmd::wizard(&args),
         Some(Command::Serve(args)) => deploy_cmd::serve(&args),
         Some(Command::Score(args)) => deploy_cmd::score(&args),
+        Some(Command::Export(args)) => cluster_cmd::export(&args),
+        Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         None => designer(&cli),
     }
 }

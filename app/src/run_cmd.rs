@@ -12,6 +12,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value as Json, json};
 
+use pipewright_deploy::cluster;
 use pipewright_engine::{
     Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
     project_dir_of, run as run_workflow, validate_in,
@@ -39,6 +40,13 @@ pub struct RunArgs {
     /// Neither read nor write the project's on-disk cache.
     #[arg(long)]
     no_cache: bool,
+    /// Do not record the run in the project's store (cluster jobs are recorded by `pipewright submit`).
+    #[arg(long)]
+    no_record: bool,
+    /// Write the result (every block's status and time, the metrics) to DIR/result.json and the outputs the
+    /// run history keeps to DIR/outputs/, and print the result as one `pipewright-result:` line (cluster jobs).
+    #[arg(long, value_name = "DIR")]
+    results: Option<PathBuf>,
 }
 
 /// Loads a workflow, printing the error and returning the exit code on failure.
@@ -236,7 +244,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
     // Only a workflow that validates is a run worth recording.
-    let recorder = validate_in(&workflow, &catalog, Some(&options.base_dir)).problems.is_empty().then(|| {
+    let recordable = !args.no_record && validate_in(&workflow, &catalog, Some(&options.base_dir)).problems.is_empty();
+    let recorder = recordable.then(|| {
         let start = RecordStart {
             project: &project,
             workflow_file: &path,
@@ -250,7 +259,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Recorder::start(&start, &catalog).map(Arc::new).map_err(|e| eprintln!("warning: this run is not recorded: {e}"))
     });
     let recorder = recorder.and_then(Result::ok);
-    options.on_node_done = recorder.as_ref().map(Recorder::observer);
+    // `--results DIR`: each block's outputs are written as it finishes (a headless run lets go of them early).
+    let results = match args.results.as_deref().map(|dir| results_writer(dir, &workflow, &catalog)).transpose() {
+        Ok(writer) => writer.map(Arc::new),
+        Err(e) => {
+            eprintln!("error: --results: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    options.on_node_done = observer(recorder.as_ref(), results.as_ref());
     options.provenance = Provenance { workflow: Some(path.clone()), run: recorder.as_ref().map(|r| r.run_id()) };
     let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
         Ok(report) => report,
@@ -269,6 +286,12 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(Err(e)) = recorder.as_ref().map(|r| r.finish(&report)) {
         eprintln!("warning: {e}");
     }
+    if let Some(writer) = &results {
+        match writer.finish(json_result(&workflow, &path, &report, args.device)) {
+            Ok(result) => println!("{}{result}", cluster::RESULT_MARKER),
+            Err(e) => eprintln!("error: the results could not be written: {e}"),
+        }
+    }
     if args.json {
         let mut result = json_result(&workflow, &path, &report, args.device);
         result["run"] = json!(run_id);
@@ -286,6 +309,41 @@ pub fn run(args: &RunArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_NODE_FAILED)
     }
+}
+
+fn results_writer(
+    dir: &Path,
+    workflow: &Workflow,
+    catalog: &pipewright_engine::Catalog,
+) -> Result<cluster::ResultsWriter, cluster::ClusterError> {
+    let ports = workflow
+        .nodes
+        .iter()
+        .map(|n| {
+            let names = catalog.get(&n.kind).map(|e| e.spec.outputs.iter().map(|p| p.name.to_owned()).collect());
+            (n.id.clone(), names.unwrap_or_default())
+        })
+        .collect();
+    cluster::ResultsWriter::new(dir, ports)
+}
+
+/// One observer of finished blocks for the store's recorder and the results folder, whichever are used.
+fn observer(
+    recorder: Option<&Arc<Recorder>>,
+    results: Option<&Arc<cluster::ResultsWriter>>,
+) -> Option<pipewright_engine::NodeObserver> {
+    let (recorder, results) = (recorder.cloned(), results.cloned());
+    if recorder.is_none() && results.is_none() {
+        return None;
+    }
+    Some(Arc::new(move |outcome| {
+        if let Some(r) = &recorder {
+            r.node_done(outcome);
+        }
+        if let Some(w) = &results {
+            w.node_done(outcome);
+        }
+    }))
 }
 
 fn status_text(status: &NodeStatus) -> (&'static str, Option<&'static str>, Option<&str>) {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -40,7 +40,7 @@ impl Response {
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;
     let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-    let mut stream = TcpStream::connect(authority).map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+    let mut stream = connect(authority)?;
     let timeout = Some(Duration::from_mins(1));
     stream.set_read_timeout(timeout).map_err(|e| e.to_string())?;
     stream.set_write_timeout(timeout).map_err(|e| e.to_string())?;
@@ -55,6 +55,19 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| format!("no answer from {authority}: {e}"))?;
     parse(&raw)
+}
+
+/// Connects within 10 seconds, trying each address the name resolves to.
+fn connect(authority: &str) -> Result<TcpStream, String> {
+    let addresses = authority.to_socket_addrs().map_err(|e| format!("cannot resolve {authority}: {e}"))?;
+    let mut last = format!("{authority} resolves to no address");
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, Duration::from_secs(10)) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = format!("cannot connect to {authority}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 /// `POST` of a JSON value.
@@ -91,6 +104,11 @@ fn parse(raw: &[u8]) -> Result<Response, String> {
     let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     if chunked {
         body = unchunk(&body)?;
+    } else if let Some(length) =
+        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        // Bytes past the declared length are not the body (some servers send stray bytes after it).
+        body.truncate(length);
     }
     Ok(Response { status, headers, body })
 }
@@ -126,5 +144,7 @@ mod tests {
         assert_eq!((chunked.status, chunked.text()), (422, "abcde".to_owned()));
         assert_eq!(chunked.header("TRANSFER-ENCODING"), Some("chunked"));
         assert!(parse(b"garbage").is_err());
+        let trailing = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}Connection: Close\r\n").expect("trailing");
+        assert_eq!(trailing.text(), "{}");
     }
 }

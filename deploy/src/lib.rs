@@ -3,10 +3,13 @@
 //! auth, a body size limit, graceful shutdown), batch scoring of CSV and Parquet files ([`score_file`]), and
 //! a small HTTP client ([`client`]) the designer's test form and the tests call the endpoint with.
 //!
+//! [`cluster`] exports workflows as job bundles for Slurm, Ray and Kubernetes and submits them.
+//!
 //! The package format itself lives with the blocks that write and read it (`pipewright_nodes::deploy`).
 
 mod batch;
 pub mod client;
+pub mod cluster;
 mod metrics;
 mod openapi;
 mod server;

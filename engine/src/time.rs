@@ -18,6 +18,12 @@ pub struct UtcTime {
 }
 
 impl UtcTime {
+    /// The date and time now (the Unix epoch if the clock is before it).
+    pub fn now() -> Self {
+        let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Self::from_unix(i64::try_from(seconds).unwrap_or(i64::MAX))
+    }
+
     /// The date and time of `seconds` since the Unix epoch.
     pub fn from_unix(seconds: i64) -> Self {
         let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));

@@ -1,0 +1,489 @@
+//! Submitting a bundle to its engine, following the job to its end, and recording it as a run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use pipewright_engine::CancelToken;
+use pipewright_store::{NodeRecord, RunSource, RunStart, RunStatus, Store, experiment_of, store_path};
+
+use super::kubernetes::Kubectl;
+use super::ray::Ray;
+use super::results::{JobResults, collect};
+use super::slurm::{self, Rest};
+use super::{Bundle, ClusterError, Target};
+
+/// Where a bundle goes.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// Slurm through `sbatch`/`scontrol`/`scancel` on this machine (a login node; `SLURM_CONF` is honoured).
+    SlurmCli,
+    /// Slurm through slurmrestd.
+    SlurmRest {
+        /// `http://host:6820`.
+        url: String,
+        /// The user the token belongs to.
+        user: String,
+        /// The JWT.
+        token: String,
+    },
+    /// A Ray cluster's Jobs API at its dashboard (`http://host:8265`).
+    Ray {
+        /// The dashboard's address.
+        url: String,
+    },
+    /// Kubernetes through `kubectl`.
+    Kubernetes {
+        /// The kubeconfig; kubectl's default when `None`.
+        kubeconfig: Option<PathBuf>,
+    },
+}
+
+impl Engine {
+    /// The target a bundle must have been exported for.
+    pub fn target(&self) -> Target {
+        match self {
+            Self::SlurmCli | Self::SlurmRest { .. } => Target::Slurm,
+            Self::Ray { .. } => Target::Ray,
+            Self::Kubernetes { .. } => Target::Kubernetes,
+        }
+    }
+
+    /// Where the job goes, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SlurmCli => "Slurm (sbatch)".into(),
+            Self::SlurmRest { url, .. } => format!("Slurm at {url}"),
+            Self::Ray { url } => format!("Ray at {url}"),
+            Self::Kubernetes { kubeconfig: Some(k) } => format!("Kubernetes ({})", k.display()),
+            Self::Kubernetes { kubeconfig: None } => "Kubernetes".into(),
+        }
+    }
+
+    fn rest(url: &str, user: &str, token: &str) -> Rest {
+        Rest { url: url.to_owned(), user: user.to_owned(), token: token.to_owned() }
+    }
+
+    fn kubectl(kubeconfig: Option<&PathBuf>) -> Kubectl {
+        Kubectl { kubeconfig: kubeconfig.cloned() }
+    }
+
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+        match self {
+            Self::SlurmCli => slurm::submit_cli(bundle),
+            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).submit(bundle),
+            Self::Ray { url } => Ray { url: url.clone() }.submit(bundle),
+            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).submit(bundle),
+        }
+    }
+
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        match self {
+            Self::SlurmCli => slurm::state_cli(id),
+            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).state(id),
+            Self::Ray { url } => Ray { url: url.clone() }.state(id),
+            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).state(id),
+        }
+    }
+
+    fn logs(&self, bundle: &Bundle, id: &str) -> String {
+        match self {
+            Self::SlurmCli | Self::SlurmRest { .. } => slurm::log(bundle, id),
+            Self::Ray { url } => Ray { url: url.clone() }.logs(id).unwrap_or_default(),
+            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).logs(id),
+        }
+    }
+
+    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+        match self {
+            Self::SlurmCli => slurm::cancel_cli(id),
+            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).cancel(id),
+            Self::Ray { url } => Ray { url: url.clone() }.cancel(id),
+            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).cancel(id),
+        }
+    }
+}
+
+/// A job's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Submitted, waiting for resources.
+    Queued,
+    /// Running.
+    Running,
+    /// Finished without error.
+    Succeeded,
+    /// Failed, with the reason.
+    Failed(String),
+    /// Stopped (by the user or an administrator).
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job has ended.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed(_) | Self::Cancelled)
+    }
+
+    /// queued, running, done, failed or cancelled.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "done",
+            Self::Failed(_) => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(why) => write!(f, "failed: {why}"),
+            other => f.write_str(other.word()),
+        }
+    }
+}
+
+/// How to submit and follow.
+#[derive(Debug, Clone)]
+pub struct SubmitOptions {
+    /// Time between two looks at the job.
+    pub poll: Duration,
+    /// Give up following (and cancel the job) after this long; `None` follows to the end.
+    pub timeout: Option<Duration>,
+    /// Stops following and cancels the job.
+    pub cancel: CancelToken,
+    /// The project whose run history receives the job; the bundle's project when `None`.
+    pub project: Option<PathBuf>,
+    /// Consecutive failed looks at the job (engine unreachable) before it is given up as failed.
+    pub max_lost_polls: u32,
+}
+
+impl Default for SubmitOptions {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(1),
+            timeout: None,
+            cancel: CancelToken::new(),
+            project: None,
+            max_lost_polls: 30,
+        }
+    }
+}
+
+/// What the follower reports as the job goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// The run was recorded in the store under this id.
+    Recorded {
+        /// The run's id.
+        run: i64,
+    },
+    /// The engine accepted the job.
+    Submitted {
+        /// Its id on the engine.
+        job: String,
+    },
+    /// The job's state changed.
+    State(JobState),
+    /// New lines of the job's log.
+    Log(String),
+    /// Blocks finished so far, out of the workflow's.
+    Progress {
+        /// Blocks done (or from the cache).
+        done: usize,
+        /// Blocks in the workflow.
+        total: usize,
+    },
+    /// Something the user should know that does not stop the job.
+    Note(String),
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The job's id on the engine; `None` when it was not accepted.
+    pub job: Option<String>,
+    /// Its last state.
+    pub state: JobState,
+    /// The run in the project's store, when it could be recorded.
+    pub run: Option<i64>,
+    /// What came back.
+    pub results: JobResults,
+}
+
+/// Submits `bundle` to `engine`, follows the job to its end (reporting through `on_update`), brings its
+/// results back and records it as a run (source `cluster`). Only a bundle that cannot be used is an `Err`;
+/// an engine that cannot be reached, a refused job or a failed one end as a `Submission` in
+/// [`JobState::Failed`], recorded as a failed run.
+pub fn submit(
+    bundle: &Bundle,
+    engine: &Engine,
+    options: &SubmitOptions,
+    on_update: &dyn Fn(Update),
+) -> Result<Submission, ClusterError> {
+    if engine.target() != bundle.manifest.target {
+        return Err(ClusterError::Bundle(format!(
+            "{} was exported for {}, not {}; export it again with --target {}",
+            bundle.dir.display(),
+            bundle.manifest.target.title(),
+            engine.target().title(),
+            engine.target()
+        )));
+    }
+    let workflow = bundle.workflow()?;
+    let total = workflow.nodes.len();
+    let project = options.project.clone().unwrap_or_else(|| bundle.manifest.project.clone());
+    let record = Record::begin(bundle, &project, engine);
+    let run = match &record {
+        Ok(r) => {
+            on_update(Update::Recorded { run: r.run });
+            Some(r.run)
+        }
+        Err(e) => {
+            on_update(Update::Note(format!("this job is not recorded in the run history: {e}")));
+            None
+        }
+    };
+    // Results of an earlier submission must not pass for this one's.
+    let results_dir = bundle.results_dir();
+    clear_results(&results_dir)?;
+
+    let job = match engine.submit(bundle) {
+        Ok(job) => job,
+        Err(e) => {
+            let state = JobState::Failed(e.to_string());
+            let results = JobResults::default();
+            if let Ok(r) = &record {
+                r.end(engine, None, &state, &results, on_update);
+            }
+            return Ok(Submission { job: None, state, run, results });
+        }
+    };
+    on_update(Update::Submitted { job: job.clone() });
+
+    let started = Instant::now();
+    let mut state = JobState::Queued;
+    let mut shown_log = 0;
+    let mut done_blocks = 0;
+    let mut lost = 0;
+    on_update(Update::State(state.clone()));
+    loop {
+        if options.cancel.is_cancelled() || options.timeout.is_some_and(|t| started.elapsed() > t) {
+            let why = if options.cancel.is_cancelled() {
+                JobState::Cancelled
+            } else {
+                JobState::Failed(format!(
+                    "the job did not end within {} s; it was cancelled",
+                    options.timeout.map_or(0, |t| t.as_secs())
+                ))
+            };
+            if let Err(e) = engine.cancel(&job) {
+                on_update(Update::Note(format!("the job could not be cancelled: {e}")));
+            }
+            state = why;
+            on_update(Update::State(state.clone()));
+            break;
+        }
+        match engine.state(&job) {
+            Ok(now) => {
+                lost = 0;
+                if now != state {
+                    state = now;
+                    on_update(Update::State(state.clone()));
+                }
+            }
+            Err(e) => {
+                lost += 1;
+                if lost >= options.max_lost_polls {
+                    state = JobState::Failed(format!("lost contact with the job: {e}"));
+                    on_update(Update::State(state.clone()));
+                    break;
+                }
+            }
+        }
+        let log = engine.logs(bundle, &job);
+        if log.len() > shown_log && log.is_char_boundary(shown_log) {
+            let new = &log[shown_log..];
+            // Whole lines only; the rest waits for the next look.
+            if let Some(end) = new.rfind('\n') {
+                let lines = &new[..=end];
+                done_blocks += lines.lines().filter(|l| is_block_line(l)).count();
+                on_update(Update::Log(lines.to_owned()));
+                on_update(Update::Progress { done: done_blocks.min(total), total });
+                shown_log += end + 1;
+            }
+        }
+        if state.is_final() {
+            break;
+        }
+        sleep(options.poll, &options.cancel);
+    }
+
+    let log = engine.logs(bundle, &job);
+    if log.len() > shown_log && log.is_char_boundary(shown_log) {
+        on_update(Update::Log(log[shown_log..].to_owned()));
+    }
+    let results = collect(bundle, log);
+    // A job the engine calls done whose workflow failed, or that left no result, is a failed run.
+    if state == JobState::Succeeded {
+        if let Some(failure) = results.failure() {
+            state = JobState::Failed(failure);
+        } else if results.result.is_none() {
+            state = JobState::Failed("the job ended without a result; see its log".into());
+        }
+    } else if let (JobState::Failed(why), Some(failure)) = (&state, results.failure()) {
+        state = JobState::Failed(format!("{why}; {failure}"));
+    }
+    if let Ok(r) = &record {
+        r.end(engine, Some(&job), &state, &results, on_update);
+    }
+    Ok(Submission { job: Some(job), state, run, results })
+}
+
+/// Whether a log line is the runner's report of a finished block.
+fn is_block_line(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with("done ") || line.starts_with("cached ")
+}
+
+fn sleep(total: Duration, cancel: &CancelToken) {
+    let end = Instant::now() + total;
+    while Instant::now() < end && !cancel.is_cancelled() {
+        std::thread::sleep(Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())));
+    }
+}
+
+fn clear_results(dir: &Path) -> Result<(), ClusterError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| ClusterError::io(dir, e))?;
+    }
+    let artifacts = dir.join("artifacts");
+    std::fs::create_dir_all(&artifacts).map_err(|e| ClusterError::io(&artifacts, e))
+}
+
+/// The job's run in the project's store.
+struct Record {
+    store: Store,
+    run: i64,
+}
+
+impl Record {
+    fn begin(bundle: &Bundle, project: &Path, engine: &Engine) -> Result<Self, ClusterError> {
+        let fail = |e: pipewright_store::StoreError| ClusterError::Bundle(e.to_string());
+        let store = Store::open(&store_path(project)).map_err(fail)?;
+        let m = &bundle.manifest;
+        // The snapshot is the workflow as the user has it (local paths), so the run restores on this machine.
+        let snapshot = pipewright_engine::Workflow::load(&m.source_workflow)
+            .map(|w| w.to_json())
+            .or_else(|_| bundle.workflow().map(|w| w.to_json()))?;
+        let overrides = json!({"engine": engine.describe(), "bundle": bundle.dir}).to_string();
+        let run = store
+            .begin_run(&RunStart {
+                experiment: &experiment_of(&m.source_workflow),
+                workflow_name: &m.workflow_name,
+                workflow_file: &m.source_workflow.display().to_string(),
+                snapshot: &snapshot,
+                overrides: &overrides,
+                device: if m.resources.gpus > 0 { "gpu" } else { "cpu" },
+                source: RunSource::Cluster,
+            })
+            .map_err(fail)?;
+        Ok(Self { store, run })
+    }
+
+    /// Records the nodes, metrics, outputs, files and log that came back, and how the job ended.
+    fn end(
+        &self,
+        engine: &Engine,
+        job: Option<&str>,
+        state: &JobState,
+        results: &JobResults,
+        on_update: &dyn Fn(Update),
+    ) {
+        if let Err(e) = self.record(engine, job, state, results) {
+            on_update(Update::Note(format!("the run's record is incomplete: {e}")));
+        }
+        let status = match state {
+            JobState::Succeeded => RunStatus::Succeeded,
+            JobState::Cancelled => RunStatus::Cancelled,
+            _ => RunStatus::Failed,
+        };
+        if let Err(e) = self.store.finish_run(self.run, status) {
+            on_update(Update::Note(format!("the run's end is not recorded: {e}")));
+        }
+    }
+
+    fn record(
+        &self,
+        engine: &Engine,
+        job: Option<&str>,
+        state: &JobState,
+        results: &JobResults,
+    ) -> Result<(), pipewright_store::StoreError> {
+        let (store, run) = (&self.store, self.run);
+        let job_record = json!({
+            "engine": engine.describe(),
+            "target": engine.target(),
+            "job": job,
+            "state": state.word(),
+            "message": match state { JobState::Failed(why) => Some(why.as_str()), _ => None },
+        });
+        let hash = store.put_artifact("job", job_record.to_string().as_bytes())?;
+        store.link_artifact(run, "job", "record", &hash)?;
+        if !results.log.is_empty() {
+            let hash = store.put_artifact("log", results.log.as_bytes())?;
+            store.link_artifact(run, "job", "log", &hash)?;
+        }
+        let Some(result) = &results.result else { return Ok(()) };
+        for (node, source, name, value) in results.metrics() {
+            store.record_metric(run, &node, &source, &name, value, None)?;
+        }
+        if let Some(dir) = &results.dir {
+            for output in result["outputs"].as_array().into_iter().flatten() {
+                let (Some(node), Some(port), Some(kind), Some(file)) = (
+                    output["node"].as_str(),
+                    output["port"].as_str(),
+                    output["kind"].as_str(),
+                    output["file"].as_str(),
+                ) else {
+                    continue;
+                };
+                if let Ok(bytes) = std::fs::read(dir.join(file)) {
+                    let hash = store.put_artifact(kind, &bytes)?;
+                    store.link_artifact(run, node, port, &hash)?;
+                }
+            }
+            // The files the workflow wrote (model packages, exported tables).
+            if let Ok(entries) = std::fs::read_dir(dir.join("artifacts")) {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if let Ok(bytes) = std::fs::read(entry.path()) {
+                        let hash = store.put_artifact("file", &bytes)?;
+                        store.link_artifact(run, "job", &format!("file:{name}"), &hash)?;
+                    }
+                }
+            }
+        }
+        for node in result["nodes"].as_array().into_iter().flatten() {
+            let text = |key: &str| node[key].as_str().map(str::to_owned);
+            store.record_node(
+                run,
+                &NodeRecord {
+                    node: text("id").unwrap_or_default(),
+                    kind: text("kind").unwrap_or_default(),
+                    status: text("status").unwrap_or_else(|| "finished".into()),
+                    duration_secs: node["duration_secs"].as_f64().unwrap_or(0.0),
+                    cache_hit: node["cache_hit"].as_bool().unwrap_or(false),
+                    device: text("device"),
+                    error: text("error"),
+                },
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,379 @@
+//! Kubernetes: a `batch/v1` Job built from typed structs (the fields of the Kubernetes API it uses, named as
+//! the API names them), written as YAML; submission and state through `kubectl` with the user's kubeconfig.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::bundle::BundleManifest;
+use super::engine::JobState;
+use super::{Bundle, ClusterError, yaml};
+
+/// The Job manifest, relative to the bundle.
+pub const MANIFEST: &str = "kubernetes/job.yaml";
+/// Where the bundle is mounted in the job's container.
+pub const MOUNT: &str = "/bundle";
+/// Where the container image has the runner.
+pub const IMAGE_RUNNER: &str = "/usr/local/bin/pipewright";
+
+/// `metadata`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// A fixed name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A prefix to which the API server adds a random suffix, so the same bundle can be submitted again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generate_name: Option<String>,
+    /// The namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A `batch/v1` Job.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// `batch/v1`.
+    pub api_version: &'static str,
+    /// `Job`.
+    pub kind: &'static str,
+    /// Its name, namespace and labels.
+    pub metadata: ObjectMeta,
+    /// What it runs.
+    pub spec: JobSpec,
+}
+
+/// `Job.spec`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    /// Retries of a failed pod.
+    pub backoff_limit: u32,
+    /// The wall-time limit in seconds.
+    pub active_deadline_seconds: u64,
+    /// How long the finished Job (and its pod's log) is kept.
+    pub ttl_seconds_after_finished: u32,
+    /// The pod.
+    pub template: PodTemplateSpec,
+}
+
+/// `Job.spec.template`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodTemplateSpec {
+    /// The pod's labels.
+    pub metadata: ObjectMeta,
+    /// The pod.
+    pub spec: PodSpec,
+}
+
+/// `PodSpec`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    /// `Never`: the Job's backoff decides retries.
+    pub restart_policy: &'static str,
+    /// The runner's container.
+    pub containers: Vec<Container>,
+    /// The bundle's volume.
+    pub volumes: Vec<Volume>,
+    /// Lets the pod onto GPU nodes tainted for GPU work.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// `Container`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    /// Its name.
+    pub name: String,
+    /// The image with the headless runner.
+    pub image: String,
+    /// `IfNotPresent`.
+    pub image_pull_policy: &'static str,
+    /// What it runs.
+    pub command: Vec<String>,
+    /// The folder it runs in.
+    pub working_dir: String,
+    /// Environment variables.
+    pub env: Vec<EnvVar>,
+    /// CPU, memory and GPU requests and limits.
+    pub resources: ResourceRequirements,
+    /// Where the bundle is mounted.
+    pub volume_mounts: Vec<VolumeMount>,
+}
+
+/// `EnvVar`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// `ResourceRequirements`: quantities by resource name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceRequirements {
+    /// What the scheduler reserves.
+    pub requests: BTreeMap<String, String>,
+    /// The most the container may use; GPUs (`nvidia.com/gpu`) are given as limits.
+    pub limits: BTreeMap<String, String>,
+}
+
+/// `VolumeMount`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMount {
+    /// The volume.
+    pub name: String,
+    /// Where.
+    pub mount_path: String,
+    /// The bundle's folder in the volume.
+    pub sub_path: String,
+}
+
+/// `Volume` backed by a persistent volume claim.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    /// Its name.
+    pub name: String,
+    /// The claim.
+    pub persistent_volume_claim: PersistentVolumeClaimSource,
+}
+
+/// `PersistentVolumeClaimVolumeSource`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersistentVolumeClaimSource {
+    /// The claim's name.
+    pub claim_name: String,
+}
+
+/// `Toleration`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Toleration {
+    /// The taint's key.
+    pub key: String,
+    /// `Exists`.
+    pub operator: &'static str,
+    /// `NoSchedule`.
+    pub effect: &'static str,
+}
+
+/// The Job of a bundle.
+pub fn job_manifest(manifest: &BundleManifest) -> Job {
+    let r = &manifest.resources;
+    let labels: BTreeMap<String, String> = [
+        ("app.kubernetes.io/name".to_owned(), "pipewright".to_owned()),
+        ("pipewright/job".to_owned(), manifest.job_name.clone()),
+    ]
+    .into();
+    let cpu = r.cpus.max(1).to_string();
+    let memory = format!("{}Mi", r.memory_mib.max(64));
+    let mut limits: BTreeMap<String, String> =
+        [("cpu".to_owned(), cpu.clone()), ("memory".to_owned(), memory.clone())].into();
+    if r.gpus > 0 {
+        limits.insert("nvidia.com/gpu".into(), r.gpus.to_string());
+    }
+    let runner = if manifest.runner_bundled { format!("{MOUNT}/{}", manifest.runner) } else { IMAGE_RUNNER.to_owned() };
+    let env = vec![
+        EnvVar { name: "PIPEWRIGHT".into(), value: runner },
+        EnvVar { name: "PIPEWRIGHT_DEVICE".into(), value: if r.gpus > 0 { "auto" } else { "cpu" }.into() },
+        EnvVar { name: "RAYON_NUM_THREADS".into(), value: cpu.clone() },
+        EnvVar { name: "POLARS_MAX_THREADS".into(), value: cpu.clone() },
+        // The NVIDIA container runtime mounts the Vulkan driver only with the graphics capability.
+        EnvVar { name: "NVIDIA_DRIVER_CAPABILITIES".into(), value: "compute,utility,graphics".into() },
+    ];
+    let tolerations = if r.gpus > 0 {
+        vec![Toleration { key: "nvidia.com/gpu".into(), operator: "Exists", effect: "NoSchedule" }]
+    } else {
+        Vec::new()
+    };
+    Job {
+        api_version: "batch/v1",
+        kind: "Job",
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", manifest.job_name)),
+            namespace: Some(r.namespace.clone()),
+            labels: labels.clone(),
+            ..ObjectMeta::default()
+        },
+        spec: JobSpec {
+            backoff_limit: r.backoff_limit,
+            active_deadline_seconds: u64::from(r.time_limit_minutes.max(1)) * 60,
+            ttl_seconds_after_finished: 86_400,
+            template: PodTemplateSpec {
+                metadata: ObjectMeta { labels, ..ObjectMeta::default() },
+                spec: PodSpec {
+                    restart_policy: "Never",
+                    containers: vec![Container {
+                        name: "runner".into(),
+                        image: r.image.clone(),
+                        image_pull_policy: "IfNotPresent",
+                        command: vec!["sh".into(), format!("{MOUNT}/run.sh")],
+                        working_dir: MOUNT.into(),
+                        env,
+                        resources: ResourceRequirements {
+                            requests: [("cpu".to_owned(), cpu), ("memory".to_owned(), memory)].into(),
+                            limits,
+                        },
+                        volume_mounts: vec![VolumeMount {
+                            name: "bundle".into(),
+                            mount_path: MOUNT.into(),
+                            sub_path: manifest.job_name.clone(),
+                        }],
+                    }],
+                    volumes: vec![Volume {
+                        name: "bundle".into(),
+                        persistent_volume_claim: PersistentVolumeClaimSource { claim_name: r.volume_claim.clone() },
+                    }],
+                    tolerations,
+                },
+            },
+        },
+    }
+}
+
+pub(super) fn files(manifest: &BundleManifest) -> Result<Vec<(String, String)>, ClusterError> {
+    let job = serde_json::to_value(job_manifest(manifest))
+        .map_err(|e| ClusterError::Bundle(format!("the Job manifest could not be written: {e}")))?;
+    let text = format!(
+        "# The Pipewright job \"{}\" as a Kubernetes Job. Copy the bundle folder into the volume claim \"{}\" as \
+         \"{}/\", then: kubectl create -f {MANIFEST}\n{}",
+        manifest.job_name,
+        manifest.resources.volume_claim,
+        manifest.job_name,
+        yaml::to_yaml(&job)
+    );
+    Ok(vec![(MANIFEST.to_owned(), text)])
+}
+
+pub(super) fn readme_section(manifest: &BundleManifest) -> String {
+    let r = &manifest.resources;
+    format!(
+        "The Job runs the image `{image}` (build it from `Containerfile`) and mounts the bundle from the persistent \
+         volume claim `{claim}` (sub-folder `{name}/`) at `{MOUNT}`; results are written there.\n\n\
+         ```sh\nkubectl cp BUNDLE SOME_POD:/path/in/{claim}/{name}    # or any way into the volume\n\
+         kubectl create -f {MANIFEST}\n```\n\n\
+         or let Pipewright create it, follow it and bring its metrics into the run history (from the job's log):\n\n\
+         ```sh\npipewright submit BUNDLE --kubernetes [--kubeconfig ~/.kube/config]\n```\n",
+        image = r.image,
+        claim = r.volume_claim,
+        name = manifest.job_name,
+    )
+}
+
+/// A cluster reached through `kubectl`.
+#[derive(Debug, Clone, Default)]
+pub struct Kubectl {
+    /// The kubeconfig; `kubectl`'s default (`$KUBECONFIG`, `~/.kube/config`) when `None`.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// `Job.status`, as far as it is read.
+#[derive(Debug, Default, Deserialize)]
+struct JobStatus {
+    #[serde(default)]
+    ready: u32,
+    #[serde(default)]
+    succeeded: u32,
+    #[serde(default)]
+    conditions: Vec<JobCondition>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobCondition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobObject {
+    #[serde(default)]
+    status: JobStatus,
+}
+
+impl Kubectl {
+    fn run(&self, args: &[&str]) -> Result<String, ClusterError> {
+        let mut command = Command::new("kubectl");
+        if let Some(config) = &self.kubeconfig {
+            command.arg("--kubeconfig").arg(config);
+        }
+        command.arg("--request-timeout=30s").args(args);
+        let output = command.output().map_err(|e| {
+            ClusterError::Engine(if e.kind() == std::io::ErrorKind::NotFound {
+                "`kubectl` is not installed here; it is how Pipewright reaches a Kubernetes cluster".to_owned()
+            } else {
+                format!("`kubectl` could not start: {e}")
+            })
+        })?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            let err = String::from_utf8_lossy(&output.stderr);
+            let err = err.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("kubectl failed").trim();
+            Err(ClusterError::Engine(format!("Kubernetes: {err}")))
+        }
+    }
+
+    /// Creates the Job; returns `NAMESPACE/NAME`.
+    pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+        let path = bundle.dir.join(MANIFEST);
+        let out = self.run(&["create", "-f", &path.to_string_lossy(), "-o", "jsonpath={.metadata.name}"])?;
+        let name = out.trim();
+        if name.is_empty() {
+            return Err(ClusterError::Engine("kubectl created no Job".into()));
+        }
+        Ok(format!("{}/{name}", bundle.manifest.resources.namespace))
+    }
+
+    fn split(id: &str) -> (&str, &str) {
+        id.split_once('/').unwrap_or(("default", id))
+    }
+
+    /// The Job's state.
+    pub(super) fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        let (namespace, name) = Self::split(id);
+        let out = self.run(&["get", "job", name, "-n", namespace, "-o", "json"])?;
+        let job: JobObject =
+            serde_json::from_str(&out).map_err(|e| ClusterError::Engine(format!("kubectl get job: {e}")))?;
+        let s = job.status;
+        let condition = |kind: &str| s.conditions.iter().find(|c| c.kind == kind && c.status == "True");
+        Ok(if let Some(failed) = condition("Failed") {
+            JobState::Failed(format!("the Job failed: {} {}", failed.reason, failed.message).trim().to_owned())
+        } else if condition("Complete").is_some() || s.succeeded > 0 {
+            JobState::Succeeded
+        } else if s.ready > 0 {
+            JobState::Running
+        } else {
+            // Not started, or active but not ready: the pod is being scheduled or its image pulled.
+            JobState::Queued
+        })
+    }
+
+    /// The pod's log so far (empty while it has not started).
+    pub(super) fn logs(&self, id: &str) -> String {
+        let (namespace, name) = Self::split(id);
+        self.run(&["logs", &format!("job/{name}"), "-n", namespace]).unwrap_or_default()
+    }
+
+    /// Deletes the Job and its pod.
+    pub(super) fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+        let (namespace, name) = Self::split(id);
+        self.run(&["delete", "job", name, "-n", namespace, "--wait=false", "--cascade=background"]).map(|_| ())
+    }
+}

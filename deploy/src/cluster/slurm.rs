@@ -1,0 +1,274 @@
+//! Slurm: the sbatch script, and submission with the Slurm tools (`sbatch`, `scontrol`, `scancel`) or
+//! through slurmrestd's REST API (v0.0.38, JWT).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value as Json, json};
+
+use super::bundle::{BundleManifest, RESULTS_DIR};
+use super::engine::JobState;
+use super::{Bundle, ClusterError};
+use crate::client;
+
+/// The REST API version slurmrestd is asked for.
+pub const REST_API: &str = "v0.0.38";
+
+/// The sbatch script, relative to the bundle.
+pub const SCRIPT: &str = "slurm/job.sbatch";
+
+/// `--time` as Slurm writes it: `D-HH:MM:SS` or `HH:MM:SS`.
+fn time_limit(minutes: u32) -> String {
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    if days > 0 { format!("{days}-{hours:02}:{minutes:02}:00") } else { format!("{hours:02}:{minutes:02}:00") }
+}
+
+pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
+    let r = &manifest.resources;
+    let mut script = String::from("#!/bin/bash\n");
+    let _ = writeln!(script, "#SBATCH --job-name={}", manifest.job_name);
+    if r.gpus > 0 {
+        let _ = writeln!(script, "#SBATCH --gres=gpu:{}", r.gpus);
+    }
+    let _ = writeln!(script, "#SBATCH --nodes=1");
+    let _ = writeln!(script, "#SBATCH --ntasks=1");
+    let _ = writeln!(script, "#SBATCH --cpus-per-task={}", r.cpus);
+    let _ = writeln!(script, "#SBATCH --mem={}M", r.memory_mib);
+    let _ = writeln!(script, "#SBATCH --time={}", time_limit(r.time_limit_minutes));
+    if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
+        let _ = writeln!(script, "#SBATCH --partition={partition}");
+    }
+    let _ = writeln!(script, "#SBATCH --output={RESULTS_DIR}/job-%j.log");
+    script.push_str(
+        "#\n# Submit from the bundle folder (its path must be readable on the compute nodes):\n\
+         #   cd BUNDLE && sbatch slurm/job.sbatch\n\
+         # The job runs in the folder it was submitted from and writes results/.\n\
+         set -u\n\
+         # The CPU cores Slurm gave the job, for the runner's thread pools.\n\
+         if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then\n\
+           export RAYON_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\" POLARS_MAX_THREADS=\"$SLURM_CPUS_PER_TASK\"\n\
+         fi\n\
+         echo \"pipewright job $SLURM_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
+         exec sh ./run.sh\n",
+    );
+    vec![(SCRIPT.to_owned(), script)]
+}
+
+pub(super) fn readme_section(manifest: &BundleManifest) -> String {
+    let _ = manifest;
+    format!(
+        "Copy the bundle to a folder the compute nodes can read, then either\n\n\
+         ```sh\ncd BUNDLE && sbatch {SCRIPT}\n```\n\n\
+         or let Pipewright submit it, follow it and record its results in the project's run history:\n\n\
+         ```sh\npipewright submit BUNDLE --slurm                       # with sbatch on this machine\n\
+         pipewright submit BUNDLE --slurm --rest http://HOST:6820 --token $SLURM_JWT   # through slurmrestd\n```\n"
+    )
+}
+
+/// Runs a Slurm tool and returns its standard output, or its error.
+fn tool(program: &str, args: &[&str], dir: Option<&Path>) -> Result<String, ClusterError> {
+    let mut command = Command::new(program);
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let output = command.output().map_err(|e| {
+        ClusterError::Engine(if e.kind() == std::io::ErrorKind::NotFound {
+            format!("`{program}` is not installed here; submit from a Slurm login node, or use --rest URL --token T")
+        } else {
+            format!("`{program}` could not start: {e}")
+        })
+    })?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let err = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        let err = err.strip_prefix(&format!("{program}: error: ")).unwrap_or(&err).to_owned();
+        Err(ClusterError::Engine(format!("Slurm refused: {err}")))
+    }
+}
+
+/// Submits with `sbatch` from the bundle folder; returns the job id.
+pub(super) fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
+    let dir = bundle.dir.to_string_lossy().into_owned();
+    let out = tool("sbatch", &["--parsable", "--chdir", &dir, SCRIPT], Some(&bundle.dir))?;
+    // `--parsable` prints `ID` or `ID;CLUSTER`.
+    let id = out.trim().split(';').next().unwrap_or("").to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ClusterError::Engine(format!("sbatch gave no job id: {}", out.trim())));
+    }
+    Ok(id)
+}
+
+/// A job's state from `scontrol show job`.
+pub(super) fn state_cli(id: &str) -> Result<JobState, ClusterError> {
+    let out = tool("scontrol", &["show", "job", "--oneliner", id], None)?;
+    let field = |name: &str| {
+        out.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).unwrap_or("")
+    };
+    Ok(state_of(field("JobState"), field("Reason"), field("ExitCode")))
+}
+
+/// Cancels with `scancel`.
+pub(super) fn cancel_cli(id: &str) -> Result<(), ClusterError> {
+    tool("scancel", &[id], None).map(|_| ())
+}
+
+/// Slurm's job states as ours.
+fn state_of(state: &str, reason: &str, exit_code: &str) -> JobState {
+    match state {
+        "PENDING" | "CONFIGURING" | "REQUEUED" | "RESIZING" | "SUSPENDED" => JobState::Queued,
+        "RUNNING" | "COMPLETING" | "STAGE_OUT" => JobState::Running,
+        "COMPLETED" => JobState::Succeeded,
+        "CANCELLED" => JobState::Cancelled,
+        "" => JobState::Failed("Slurm no longer knows the job".into()),
+        other => {
+            let mut message = format!("the job ended {other}");
+            if !exit_code.is_empty() && exit_code != "0:0" {
+                let _ = write!(message, " (exit code {exit_code})");
+            }
+            if !reason.is_empty() && reason != "None" {
+                let _ = write!(message, ": {reason}");
+            }
+            JobState::Failed(message)
+        }
+    }
+}
+
+/// slurmrestd: its URL and the JWT to call it with.
+#[derive(Debug, Clone)]
+pub struct Rest {
+    /// `http://host:port`.
+    pub url: String,
+    /// The user name the token belongs to.
+    pub user: String,
+    /// The JWT (`scontrol token`).
+    pub token: String,
+}
+
+impl Rest {
+    fn call(&self, method: &str, path: &str, body: Option<&Json>) -> Result<Json, ClusterError> {
+        let url = format!("{}/slurm/{REST_API}{path}", self.url.trim_end_matches('/'));
+        let mut headers = vec![("X-SLURM-USER-NAME", self.user.as_str()), ("X-SLURM-USER-TOKEN", self.token.as_str())];
+        let body = body.map(Json::to_string).unwrap_or_default();
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let answer = client::request(method, &url, &headers, body.as_bytes())
+            .map_err(|e| ClusterError::Engine(format!("slurmrestd at {} cannot be reached: {e}", self.url)))?;
+        let json = answer.json().ok();
+        let errors: Vec<String> = json
+            .as_ref()
+            .and_then(|j| j["errors"].as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e["error"].as_str().or_else(|| e["description"].as_str()).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !errors.is_empty() {
+            let mut message = format!("Slurm refused: {}", errors.join("; "));
+            // What slurmctld says when the token does not authenticate.
+            if message.contains("Zero Bytes") || message.contains("authentication") {
+                message.push_str(" (is the token valid? get a fresh one with `scontrol token`)");
+            }
+            return Err(ClusterError::Engine(message));
+        }
+        match (answer.status, json) {
+            (200..=299, Some(json)) => Ok(json),
+            (401 | 403, _) => Err(ClusterError::Engine(format!(
+                "slurmrestd at {} refused the token (HTTP {}); get a fresh one with `scontrol token`",
+                self.url, answer.status
+            ))),
+            (status, _) => Err(ClusterError::Engine(format!(
+                "slurmrestd at {} answered HTTP {status}: {} (a wrong or expired token also shows this way)",
+                self.url,
+                answer.text().chars().take(300).collect::<String>().trim()
+            ))),
+        }
+    }
+
+    /// Submits the bundle's script with its resources; returns the job id.
+    pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+        let path = bundle.dir.join(SCRIPT);
+        let script = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
+        let r = &bundle.manifest.resources;
+        let dir = bundle.dir.display().to_string();
+        let mut job = json!({
+            "name": bundle.manifest.job_name,
+            "nodes": 1,
+            "tasks": 1,
+            "cpus_per_task": r.cpus,
+            "memory_per_node": r.memory_mib,
+            "time_limit": r.time_limit_minutes,
+            "current_working_directory": dir,
+            "standard_output": format!("{dir}/{RESULTS_DIR}/job-%j.log"),
+            "environment": {
+                "PATH": std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+                "HOME": std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+            },
+        });
+        // slurmrestd does not read the script's #SBATCH lines: the resources travel in the description.
+        if r.gpus > 0 {
+            job["gres"] = json!(format!("gpu:{}", r.gpus));
+        }
+        if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
+            job["partition"] = json!(partition);
+        }
+        let answer = self.call("POST", "/job/submit", Some(&json!({"script": script, "job": job})))?;
+        match &answer["job_id"] {
+            Json::Number(n) => Ok(n.to_string()),
+            other => Err(ClusterError::Engine(format!("slurmrestd gave no job id: {other}"))),
+        }
+    }
+
+    /// A job's state.
+    pub(super) fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        let answer = self.call("GET", &format!("/job/{id}"), None)?;
+        let job = &answer["jobs"][0];
+        let exit = match &job["exit_code"] {
+            Json::Number(n) => format!("{n}"),
+            _ => String::new(),
+        };
+        let exit = if exit == "0" { String::new() } else { exit };
+        Ok(state_of(job["job_state"].as_str().unwrap_or(""), job["state_reason"].as_str().unwrap_or(""), &exit))
+    }
+
+    /// Cancels the job.
+    pub(super) fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+        self.call("DELETE", &format!("/job/{id}"), None).map(|_| ())
+    }
+}
+
+/// The job's log: `results/job-ID.log` in the bundle (the bundle's folder is shared with the nodes).
+pub(super) fn log(bundle: &Bundle, id: &str) -> String {
+    std::fs::read_to_string(bundle.results_dir().join(format!("job-{id}.log"))).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_are_written_as_slurm_reads_them() {
+        assert_eq!(time_limit(90), "01:30:00");
+        assert_eq!(time_limit(1440 + 61), "1-01:01:00");
+        assert_eq!(time_limit(5), "00:05:00");
+    }
+
+    #[test]
+    fn slurm_states_map_to_job_states_with_their_reason() {
+        assert_eq!(state_of("PENDING", "Resources", ""), JobState::Queued);
+        assert_eq!(state_of("COMPLETING", "None", "0:0"), JobState::Running);
+        assert_eq!(state_of("COMPLETED", "None", "0:0"), JobState::Succeeded);
+        assert_eq!(
+            state_of("FAILED", "NonZeroExitCode", "1:0"),
+            JobState::Failed("the job ended FAILED (exit code 1:0): NonZeroExitCode".into())
+        );
+        assert_eq!(
+            state_of("TIMEOUT", "None", "0:15"),
+            JobState::Failed("the job ended TIMEOUT (exit code 0:15)".into())
+        );
+    }
+}
