@@ -59,7 +59,7 @@ pub struct ExportArgs {
     /// The runner installed on the cluster's nodes, instead of bundling this binary as bin/pipewright.
     #[arg(long, value_name = "PATH")]
     runner_path: Option<String>,
-    /// The headless binary to bundle (default: this one).
+    /// The headless binary to bundle (default: this one; for Kubernetes, the image's runner is used).
     #[arg(long, value_name = "FILE", conflicts_with = "runner_path")]
     runner: Option<PathBuf>,
     /// The job's name (default: from the workflow file's name).
@@ -169,6 +169,8 @@ pub fn export(args: &ExportArgs) -> ExitCode {
     let runner = match (&args.runner_path, &args.runner) {
         (Some(path), _) => Runner::Installed(path.clone()),
         (None, Some(binary)) => Runner::Copy(binary.clone()),
+        // The container image has the runner.
+        (None, None) if args.target == Target::Kubernetes => Runner::Installed(cluster::IMAGE_RUNNER.into()),
         (None, None) => match std::env::current_exe() {
             Ok(exe) => Runner::Copy(exe),
             Err(e) => {

@@ -12,6 +12,7 @@ use serde_json::json;
 use pipewright_engine::{Catalog, Edge, Node, Value, Workflow, project_dir_of};
 
 use crate::canvas::{CanvasAction, CanvasGraph, Refusal, Viewer, fit_transform, snarl_style};
+use crate::cluster::ClusterJob;
 use crate::command::Command;
 use crate::deploy::Deploy;
 use crate::document::Document;
@@ -173,6 +174,8 @@ pub struct Designer {
     pub wizard: Wizard,
     /// The packaging and local deployment windows.
     pub deploy: Deploy,
+    /// The "Export job…" window (cluster bundles and their submission).
+    pub cluster: ClusterJob,
 }
 
 /// Reports how long the window took to show its first frame (`--report-startup`).
@@ -214,6 +217,7 @@ impl Designer {
             history: History::default(),
             wizard: Wizard::default(),
             deploy: Deploy::default(),
+            cluster: ClusterJob::default(),
         }
     }
 
@@ -330,6 +334,14 @@ impl Designer {
         } else {
             self.notify(format!("{} does not exist yet: run the workflow first (▶ Run)", path.display()), true);
         }
+    }
+
+    /// Opens the "Export job…" window for the active tab's workflow file.
+    pub fn open_export_job(&mut self) {
+        let (file, dirty) = self
+            .active_tab()
+            .map_or((None, false), |t| (t.document.path().map(Path::to_path_buf), t.document.is_dirty()));
+        self.cluster.open_for(file.as_deref(), dirty);
     }
 
     /// Opens the cheat-sheet wizard.
@@ -791,6 +803,7 @@ impl Designer {
             self.add_generated(*workflow);
         }
         self.deploy.windows_ui(&ctx);
+        self.cluster.window_ui(&ctx, &catalog);
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
         if let Some(startup) = self.startup.take() {
@@ -844,6 +857,14 @@ impl Designer {
             }
             if ui.button("Deploy a model package locally…").clicked() {
                 self.deploy.open = true;
+                ui.close();
+            }
+            if ui
+                .add_enabled(has_tab, egui::Button::new("Export job…"))
+                .on_hover_text("Run this workflow on a Slurm, Ray or Kubernetes cluster")
+                .clicked()
+            {
+                self.open_export_job();
                 ui.close();
             }
             ui.menu_button("Open recent", |ui| {

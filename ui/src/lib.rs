@@ -7,6 +7,7 @@
 
 mod app;
 mod canvas;
+mod cluster;
 mod command;
 mod comments;
 mod compare;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 pub use app::{Designer, DesignerPaths, SnapshotOf, Tab, new_node};
 pub use canvas::{headline, node_rect, pin_rect};
+pub use cluster::{ClusterJob, JobView};
 pub use command::Command;
 pub use comments::title_rect as comment_title_rect;
 pub use compare::{Comparison, MetricRow, ParamRow, RunCurve, compare};

@@ -861,3 +861,59 @@ fn a_trained_model_is_packaged_deployed_locally_tried_from_the_form_and_stopped(
     assert!(harness.state().deploy.url().is_none());
     assert!(pipewright_deploy::client::get(&format!("{url}/health"), None).is_err(), "the endpoint is gone");
 }
+
+#[test]
+fn a_workflow_is_exported_as_a_cluster_job_and_a_submission_that_cannot_reach_its_engine_is_recorded_as_failed() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic-deploy.flow.json");
+    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+
+    // File → Export job…: the engine, resources, data handling and folder, then Export bundle.
+    harness.get_by_label("File").click();
+    settle(&mut harness);
+    harness.get_by_label("Export job…").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Workflow: ");
+    harness.get_by_label("Ray").click();
+    settle(&mut harness);
+    let bundle = project.path().join("jobs/titanic-deploy-ray");
+    assert_eq!(harness.state().cluster.bundle().map(|b| b.dir.clone()), None);
+    harness.state_mut().cluster.set_runner_path("/opt/pipewright/bin/pipewright");
+    harness.get_by_label("Export bundle").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Exported to ");
+    harness.get_by_label_contains("runner: /opt/pipewright/bin/pipewright");
+    let exported = harness.state().cluster.bundle().expect("exported").dir.clone();
+    assert_eq!(exported, bundle.canonicalize().expect("bundle folder"));
+    for file in ["ray/entrypoint.py", "ray/runtime_env.json", "ray/job.json", "run.sh", "bundle.json", "README.md"] {
+        assert!(bundle.join(file).is_file(), "{file}");
+    }
+    let job: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("ray/job.json")).expect("job")).expect("json");
+    assert_eq!(job["entrypoint_num_gpus"], 1);
+
+    // Submitted to a Ray address where nothing listens: the window says why, and the run history has a failed
+    // cluster run.
+    harness.state_mut().cluster.set_ray_url("http://127.0.0.1:1");
+    harness.get_by_label("▶ Submit").click();
+    let started = Instant::now();
+    while harness.state().cluster.job_view().is_none_or(|v| v.finished.is_none()) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the submission did not end");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    settle(&mut harness);
+    harness.get_by_label_contains("Failed: the Ray dashboard at http://127.0.0.1:1 cannot be reached");
+    harness.get_by_label("Recorded as run 1 in the project's history");
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(project.path())).expect("store");
+    let run = store.run(1).expect("query").expect("run 1");
+    assert_eq!((run.source.as_str(), run.status.as_str()), ("cluster", "failed"));
+    if can_render(&mut harness) {
+        // The scratch folder's name differs from run to run.
+        harness.snapshot_options("export_job", &SnapshotOptions::new().max_failed_pixels(4000));
+    }
+}

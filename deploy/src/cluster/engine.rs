@@ -319,6 +319,11 @@ pub fn submit(
             }
         }
         if state.is_final() {
+            if matches!(state, JobState::Failed(_)) {
+                // A job given up (it can never start, contact was lost) must not linger on the cluster; one
+                // that already ended makes this a no-op.
+                let _ = engine.cancel(&job);
+            }
             break;
         }
         sleep(options.poll, &options.cancel);

@@ -22,12 +22,9 @@ pub const IMAGE_RUNNER: &str = "/usr/local/bin/pipewright";
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
-    /// A fixed name.
+    /// The name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// A prefix to which the API server adds a random suffix, so the same bundle can be submitted again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub generate_name: Option<String>,
     /// The namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -184,7 +181,7 @@ pub fn job_manifest(manifest: &BundleManifest) -> Job {
     if r.gpus > 0 {
         limits.insert("nvidia.com/gpu".into(), r.gpus.to_string());
     }
-    let runner = if manifest.runner_bundled { format!("{MOUNT}/{}", manifest.runner) } else { IMAGE_RUNNER.to_owned() };
+    let runner = if manifest.runner_bundled { format!("{MOUNT}/{}", manifest.runner) } else { manifest.runner.clone() };
     let env = vec![
         EnvVar { name: "PIPEWRIGHT".into(), value: runner },
         EnvVar { name: "PIPEWRIGHT_DEVICE".into(), value: if r.gpus > 0 { "auto" } else { "cpu" }.into() },
@@ -202,7 +199,7 @@ pub fn job_manifest(manifest: &BundleManifest) -> Job {
         api_version: "batch/v1",
         kind: "Job",
         metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", manifest.job_name)),
+            name: Some(manifest.job_name.clone()),
             namespace: Some(r.namespace.clone()),
             labels: labels.clone(),
             ..ObjectMeta::default()
@@ -330,10 +327,20 @@ impl Kubectl {
         }
     }
 
-    /// Creates the Job; returns `NAMESPACE/NAME`.
+    /// Creates the Job (named after the bundle's job); returns `NAMESPACE/NAME`.
     pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
         let path = bundle.dir.join(MANIFEST);
-        let out = self.run(&["create", "-f", &path.to_string_lossy(), "-o", "jsonpath={.metadata.name}"])?;
+        let out = self.run(&["create", "-f", &path.to_string_lossy(), "-o", "jsonpath={.metadata.name}"]).map_err(
+            |e| match e {
+                ClusterError::Engine(m) if m.contains("AlreadyExists") || m.contains("already exists") => {
+                    ClusterError::Engine(format!(
+                        "{m}; delete the earlier Job (kubectl delete job {} -n {}) or export with another --name",
+                        bundle.manifest.job_name, bundle.manifest.resources.namespace
+                    ))
+                }
+                other => other,
+            },
+        )?;
         let name = out.trim();
         if name.is_empty() {
             return Err(ClusterError::Engine("kubectl created no Job".into()));

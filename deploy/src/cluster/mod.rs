@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bundle::{Bundle, BundleManifest, DataEntry, ExportOptions, OutputEntry, export};
 pub use engine::{Engine, JobState, Submission, SubmitOptions, Update, submit};
-pub use kubernetes::job_manifest;
+pub use kubernetes::{IMAGE_RUNNER, job_manifest};
 pub use results::{JobResults, RESULT_FILE, RESULT_MARKER, ResultsWriter};
 
 /// The format name in `bundle.json`.

@@ -115,8 +115,25 @@ pub(super) fn cancel_cli(id: &str) -> Result<(), ClusterError> {
     tool("scancel", &[id], None).map(|_| ())
 }
 
+/// Reasons of a pending job that waiting will not cure: the request does not fit the partition.
+const NEVER_STARTS: [&str; 7] = [
+    "PartitionConfig",
+    "BadConstraints",
+    "PartitionNodeLimit",
+    "PartitionTimeLimit",
+    "AccountNotAllowed",
+    "QOSNotAllowed",
+    "InvalidQOS",
+];
+
 /// Slurm's job states as ours.
 fn state_of(state: &str, reason: &str, exit_code: &str) -> JobState {
+    if state == "PENDING" && NEVER_STARTS.contains(&reason) {
+        return JobState::Failed(format!(
+            "Slurm cannot start the job as asked (pending with reason {reason}: it asks for more CPUs, memory, time or \
+             GPUs than the partition's nodes have, or for a partition it may not use); it was cancelled"
+        ));
+    }
     match state {
         "PENDING" | "CONFIGURING" | "REQUEUED" | "RESIZING" | "SUSPENDED" => JobState::Queued,
         "RUNNING" | "COMPLETING" | "STAGE_OUT" => JobState::Running,
@@ -260,6 +277,9 @@ mod tests {
     #[test]
     fn slurm_states_map_to_job_states_with_their_reason() {
         assert_eq!(state_of("PENDING", "Resources", ""), JobState::Queued);
+        assert!(
+            matches!(state_of("PENDING", "PartitionConfig", ""), JobState::Failed(m) if m.contains("cannot start"))
+        );
         assert_eq!(state_of("COMPLETING", "None", "0:0"), JobState::Running);
         assert_eq!(state_of("COMPLETED", "None", "0:0"), JobState::Succeeded);
         assert_eq!(

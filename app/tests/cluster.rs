@@ -1,0 +1,531 @@
+//! Cluster export and submission against real engines on loopback: a single-node Slurm (Debian packages,
+//! started by `tests/cluster/slurm.sh`, two fake GPUs, slurmrestd with JWT), a Ray head (PyPI `ray[default]`),
+//! and Kubernetes manifests checked offline with `kubernetes-validate --strict` (no API server can run here).
+//!
+//! A component a developer's machine lacks is skipped with the reason; under `CI=true` it fails the test
+//! (`.ci/run` installs them).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value as Json, json};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_pipewright")
+}
+
+fn pipewright(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(binary()).args(args).envs(envs.iter().copied()).output().expect("pipewright runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Whether a missing component skips the test (on a developer's machine) or fails it (`CI=true`).
+fn available(component: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{component} is required under CI=true ({install})");
+    eprintln!("skipped: {component} is not available here ({install})");
+    false
+}
+
+/// The Python environment with `ray` and `kubernetes-validate`: `$PIPEWRIGHT_PY_VENV`, else the one `.ci/run`
+/// makes under the build cache.
+fn py_tool(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("PIPEWRIGHT_PY_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pipewright/py-venv")))?;
+    let tool = venv.join("bin").join(name);
+    tool.is_file().then_some(tool)
+}
+
+/// A scratch project: the Titanic deploy example reading its passengers from a CSV file (so the bundle has
+/// data to carry), with its own store.
+fn project() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow_text =
+        std::fs::read_to_string(repo_root().join("projects/titanic-deploy/titanic-deploy.flow.json")).expect("example");
+    let mut flow: Json = serde_json::from_str(&flow_text).expect("json");
+    let data = flow["nodes"].as_array_mut().expect("nodes").iter_mut().find(|n| n["id"] == "data").expect("data node");
+    data["kind"] = json!("data.import_data");
+    data["params"] = json!({"path": "data/passengers.csv"});
+    // A file's label is text like any other column: only the features are encoded.
+    let indicators = flow["nodes"].as_array_mut().expect("nodes").iter_mut().find(|n| n["id"] == "indicators");
+    indicators.expect("indicators node")["params"] = json!({"columns": ["sex", "embarked"]});
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    std::fs::copy(repo_root().join("assets/datasets/titanic.csv"), dir.path().join("data/passengers.csv"))
+        .expect("csv");
+    let path = dir.path().join("titanic.flow.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write");
+    (dir, path)
+}
+
+/// Metrics of a `pipewright run --json` or `runs show --json` result, as (node, source, name) → value.
+fn local_metrics(flow: &Path) -> Vec<(String, String, String, f64)> {
+    let out = pipewright(&["run", &flow.to_string_lossy(), "--json", "--no-record", "--no-cache"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let mut metrics = Vec::new();
+    for (node, sources) in result["metrics"].as_object().expect("metrics") {
+        for (source, values) in sources.as_object().expect("sources") {
+            for (name, value) in values.as_object().expect("values") {
+                metrics.push((node.clone(), source.clone(), name.clone(), value.as_f64().expect("number")));
+            }
+        }
+    }
+    metrics.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+    assert!(metrics.iter().any(|m| m.2 == "roc_auc"), "{metrics:?}");
+    metrics
+}
+
+/// The runs of a project's store, newest first.
+fn runs(project: &Path) -> Vec<Json> {
+    let out = pipewright(&["runs", "--project", &project.to_string_lossy(), "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: Json = serde_json::from_slice(&out.stdout).expect("json");
+    list.as_array().expect("runs").clone()
+}
+
+fn recorded_metrics(project: &Path, run: i64) -> Vec<(String, String, String, f64)> {
+    let out = pipewright(&["runs", "--project", &project.to_string_lossy(), "--json", "show", &run.to_string()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let mut metrics: Vec<(String, String, String, f64)> = shown["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .map(|m| {
+            (
+                m["node"].as_str().unwrap_or("").to_owned(),
+                m["source"].as_str().unwrap_or("").to_owned(),
+                m["name"].as_str().unwrap_or("").to_owned(),
+                m["value"].as_f64().expect("value"),
+            )
+        })
+        .collect();
+    metrics.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+    metrics
+}
+
+/// The newest run: its id and status; asserts it came from the cluster.
+fn last_run(project: &Path) -> (i64, String) {
+    let list = runs(project);
+    let run = list.first().expect("a recorded run");
+    assert_eq!(run["source"], "cluster", "{run}");
+    (run["id"].as_i64().expect("id"), run["status"].as_str().unwrap_or("").to_owned())
+}
+
+fn export(flow: &Path, bundle: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["export", flow.to_str().expect("utf-8"), "-o", bundle.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    pipewright(&all, &[])
+}
+
+/// Three consecutive free ports on loopback (slurmrestd, slurmctld, slurmd).
+fn free_ports() -> u16 {
+    for _ in 0..50 {
+        let first = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        if first < 60_000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", first + i)).is_ok()) {
+            return first;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+/// A single-node Slurm on loopback, stopped (by the PIDs it started) when dropped.
+struct Slurm {
+    dir: tempfile::TempDir,
+    conf: String,
+    rest: String,
+    token: String,
+}
+
+impl Slurm {
+    fn start() -> Option<Self> {
+        let tools = ["slurmctld", "slurmd", "sbatch", "slurmrestd"].iter().all(|t| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {t} || test -x /usr/sbin/{t}"))
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+        if !available(
+            "Slurm (as root)",
+            tools && root,
+            "apt-get install slurmctld slurmd slurm-client munge slurmrestd slurm-wlm-jwt-plugin",
+        ) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_ports().to_string();
+        let script = repo_root().join("tests/cluster/slurm.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["up", &dir.path().to_string_lossy(), &port])
+            .output()
+            .expect("slurm.sh");
+        let mut slurm = Self { dir, conf: String::new(), rest: String::new(), token: String::new() };
+        assert!(out.status.success(), "Slurm did not start: {}", text(&out));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                match key {
+                    "SLURM_CONF" => slurm.conf = value.to_owned(),
+                    "SLURM_REST" => slurm.rest = value.to_owned(),
+                    "SLURM_TOKEN" => slurm.token = value.to_owned(),
+                    _ => {}
+                }
+            }
+        }
+        assert!(!slurm.conf.is_empty() && !slurm.token.is_empty(), "{}", text(&out));
+        Some(slurm)
+    }
+
+    fn submit(&self, bundle: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["submit", bundle.to_str().expect("utf-8"), "--slurm", "--poll", "0.3"];
+        args.extend_from_slice(extra);
+        pipewright(&args, &[("SLURM_CONF", &self.conf)])
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("tests/cluster/slurm.sh"))
+            .args(["down", &self.dir.path().to_string_lossy()])
+            .output();
+    }
+}
+
+#[test]
+fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_local_run() {
+    let Some(slurm) = Slurm::start() else { return };
+    let (_keep, flow) = project();
+    let project = flow.parent().expect("project").to_path_buf();
+    let local = local_metrics(&flow);
+
+    // The bundle: the runner (this binary) and the data copied in, the sbatch script asking for a GPU.
+    let work = tempfile::tempdir().expect("tempdir");
+    let bundle = work.path().join("bundle");
+    let out =
+        export(&flow, &bundle, &["--target", "slurm", "--gpus", "1", "--cpus", "1", "--memory", "1G", "--time", "10m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("pipewright submit"), "{}", text(&out));
+    let script = std::fs::read_to_string(bundle.join("slurm/job.sbatch")).expect("sbatch script");
+    for line in ["#SBATCH --gres=gpu:1", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=1024M", "#SBATCH --time=00:10:00"]
+    {
+        assert!(script.contains(line), "{line} in\n{script}");
+    }
+    assert!(bundle.join("bin/pipewright").is_file() && bundle.join("data/passengers.csv").is_file());
+    let manifest: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("bundle.json")).expect("manifest")).expect("json");
+    assert_eq!(manifest["data"][0]["path"], "data/passengers.csv");
+    assert_eq!(manifest["outputs"][0]["path"], "results/artifacts/titanic-survival.pwmodel");
+    for file in ["README.md", "Containerfile", "run.sh", "workflow.flow.json"] {
+        assert!(bundle.join(file).is_file(), "{file}");
+    }
+
+    // Submitted with sbatch, followed to the end, recorded with the same metrics as the local run.
+    let out = slurm.submit(&bundle, &[]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("queued") || said.contains("running"), "{said}");
+    assert!(said.contains("Succeeded: job"), "{said}");
+    // Slurm gave the job one of the node's two (fake) GPUs.
+    assert!(said.contains("with GPUs: 0") || said.contains("with GPUs: 1"), "{said}");
+    let (run, status) = last_run(&project);
+    assert_eq!(status, "succeeded");
+    assert_eq!(recorded_metrics(&project, run), local, "metrics of the cluster run");
+    assert!(bundle.join("results/artifacts/titanic-survival.pwmodel").is_file());
+    let shown = pipewright(&["runs", "--project", &project.to_string_lossy(), "show", &run.to_string()], &[]);
+    assert!(text(&shown).contains("from the cluster") && text(&shown).contains("train"), "{}", text(&shown));
+
+    // The same bundle through slurmrestd with a JWT.
+    let out = slurm.submit(&bundle, &["--rest", &slurm.rest, "--token", &slurm.token, "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (run, status) = last_run(&project);
+    assert_eq!((status.as_str(), recorded_metrics(&project, run)), ("succeeded", local.clone()));
+
+    // A wrong token, an unreachable slurmrestd: a clear message, a failed run, no hang.
+    let out = slurm.submit(&bundle, &["--rest", &slurm.rest, "--token", "not-a-token"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("token"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+    let out = slurm.submit(&bundle, &["--rest", "http://127.0.0.1:1", "--token", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot be reached"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+
+    // A job Slurm rejects: more GPUs than any node has.
+    let greedy = work.path().join("greedy");
+    let out = export(&flow, &greedy, &["--target", "slurm", "--gpus", "8", "--cpus", "1", "--runner-path", binary()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = slurm.submit(&greedy, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Requested node configuration is not available"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+    // A job Slurm accepts but can never start (more CPUs than the node has): given up and cancelled, not
+    // waited on for ever.
+    let out = export(
+        &flow,
+        &greedy,
+        &["--target", "slurm", "--gpus", "0", "--cpus", "64", "--force", "--runner-path", binary()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = slurm.submit(&greedy, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Slurm cannot start the job as asked"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+    let queue =
+        Command::new("squeue").args(["-h", "-t", "PENDING"]).env("SLURM_CONF", &slurm.conf).output().expect("squeue");
+    assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "the job is cancelled");
+
+    // A job that fails on the cluster: its data is referenced, and gone by the time it runs.
+    let data = project.join("data/passengers.csv");
+    let referenced = work.path().join("referenced");
+    let out = export(
+        &flow,
+        &referenced,
+        &[
+            "--target",
+            "slurm",
+            "--gpus",
+            "0",
+            "--cpus",
+            "1",
+            "--memory",
+            "1G",
+            "--data",
+            "reference",
+            "--runner-path",
+            binary(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let kept = std::fs::read(&data).expect("data");
+    std::fs::remove_file(&data).expect("remove");
+    let out = slurm.submit(&referenced, &["--quiet"]);
+    std::fs::write(&data, kept).expect("restore");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("node \"data\" failed"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+
+    // A bundle for another engine is refused before anything is submitted.
+    let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("exported for Slurm"), "{}", text(&out));
+}
+
+/// A Ray head on loopback, stopped when dropped: every Ray process that was not running before it started.
+struct RayHead {
+    dir: tempfile::TempDir,
+    url: String,
+    before: Vec<u32>,
+}
+
+/// Process ids and command lines.
+fn processes() -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .collect()
+}
+
+impl RayHead {
+    fn start() -> Option<Self> {
+        let ray = py_tool("ray");
+        if !available("Ray", ray.is_some(), "pip install \"ray[default]\" into $PIPEWRIGHT_PY_VENV; .ci/run does") {
+            return None;
+        }
+        let ray = ray.expect("ray");
+        let before = processes().into_iter().map(|(pid, _)| pid).collect();
+        // A short path: Ray's socket names must stay under the 107-byte limit.
+        let dir = tempfile::Builder::new().prefix("pwray").tempdir_in("/tmp").expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let gcs = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let out = Command::new(&ray)
+            .args(["start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1"])
+            .arg(format!("--dashboard-port={port}"))
+            .arg(format!("--port={gcs}"))
+            .arg(format!("--temp-dir={}", dir.path().display()))
+            .args(["--num-cpus=2", "--num-gpus=1", "--disable-usage-stats"])
+            .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            .env("RAY_USAGE_STATS_ENABLED", "0")
+            .output()
+            .expect("ray start");
+        let head = Self { dir, url: format!("http://127.0.0.1:{port}"), before };
+        assert!(out.status.success(), "Ray did not start: {}", text(&out));
+        Some(head)
+    }
+}
+
+impl Drop for RayHead {
+    fn drop(&mut self) {
+        // Its processes name its temp folder, the Python environment, or (renamed) `ray::…`.
+        let marker = self.dir.path().to_string_lossy().into_owned();
+        let venv =
+            py_tool("ray").and_then(|t| t.parent().and_then(Path::parent).map(|p| p.to_string_lossy().into_owned()));
+        for _ in 0..5 {
+            let ours: Vec<u32> = processes()
+                .into_iter()
+                .filter(|(pid, cmd)| {
+                    !self.before.contains(pid)
+                        && *pid != std::process::id()
+                        && (cmd.contains(&marker)
+                            || cmd.starts_with("ray::")
+                            || venv.as_deref().is_some_and(|v| cmd.contains(v)))
+                })
+                .map(|(pid, _)| pid)
+                .collect();
+            if ours.is_empty() {
+                break;
+            }
+            for pid in ours {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).output();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+}
+
+#[test]
+fn a_workflow_exported_for_ray_runs_on_a_real_head_and_its_recorded_metrics_equal_a_local_run() {
+    let Some(head) = RayHead::start() else { return };
+    let (_keep, flow) = project();
+    let project = flow.parent().expect("project").to_path_buf();
+    let local = local_metrics(&flow);
+    let work = tempfile::tempdir().expect("tempdir");
+    let bundle = work.path().join("bundle");
+    let out = export(
+        &flow,
+        &bundle,
+        &["--target", "ray", "--gpus", "1", "--cpus", "1", "--memory", "1G", "--runner-path", binary()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let job: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("ray/job.json")).expect("job.json")).expect("json");
+    assert_eq!((job["entrypoint_num_gpus"].as_u64(), job["entrypoint_num_cpus"].as_u64()), (Some(1), Some(1)));
+    assert!(bundle.join("ray/entrypoint.py").is_file() && bundle.join("ray/runtime_env.json").is_file());
+
+    let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", &head.url, "--poll", "0.5"], &[]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    // Ray gave the job the GPU the head declared.
+    assert!(said.contains("with GPUs: 0"), "{said}");
+    let (run, status) = last_run(&project);
+    assert_eq!((status.as_str(), recorded_metrics(&project, run)), ("succeeded", local));
+
+    // A job that fails on the cluster: the block and its message come back, the run is failed.
+    let data = project.join("data/passengers.csv");
+    let referenced = work.path().join("referenced");
+    let out = export(
+        &flow,
+        &referenced,
+        &[
+            "--target",
+            "ray",
+            "--gpus",
+            "0",
+            "--cpus",
+            "1",
+            "--memory",
+            "1G",
+            "--data",
+            "reference",
+            "--runner-path",
+            binary(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(&data).expect("remove");
+    let out =
+        pipewright(&["submit", &referenced.to_string_lossy(), "--ray", &head.url, "--poll", "0.5", "--quiet"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("node \"data\" failed"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+
+    // An unreachable head.
+    let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot be reached"), "{}", text(&out));
+    assert_eq!(last_run(&project).1, "failed");
+}
+
+#[test]
+fn kubernetes_job_manifests_pass_the_strict_schema_check_and_an_unreachable_cluster_fails_clearly() {
+    let validate = py_tool("kubernetes-validate");
+    if !available("kubernetes-validate", validate.is_some(), "pip install kubernetes-validate; .ci/run does") {
+        return;
+    }
+    let validate = validate.expect("tool");
+    let (_keep, flow) = project();
+    let project = flow.parent().expect("project").to_path_buf();
+    let work = tempfile::tempdir().expect("tempdir");
+    for (name, gpus) in [("gpu", "2"), ("cpu", "0")] {
+        let bundle = work.path().join(name);
+        let out = export(
+            &flow,
+            &bundle,
+            &[
+                "--target",
+                "kubernetes",
+                "--gpus",
+                gpus,
+                "--image",
+                "registry.example/pipewright:0.1.0",
+                "--namespace",
+                "ml",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let manifest = bundle.join("kubernetes/job.yaml");
+        let yaml = std::fs::read_to_string(&manifest).expect("manifest");
+        assert_eq!(yaml.contains("nvidia.com/gpu: \"2\""), gpus == "2", "{yaml}");
+        assert!(yaml.contains("claimName: \"pipewright-bundles\"") && yaml.contains("namespace: \"ml\""), "{yaml}");
+        // The image has the runner: nothing is bundled.
+        assert!(!bundle.join("bin").exists());
+        let check =
+            Command::new(&validate).args(["--strict", "-k", "1.32.0"]).arg(&manifest).output().expect("validate");
+        assert!(check.status.success(), "{}", text(&check));
+        assert!(text(&check).contains("passed for resource job/titanic"), "{}", text(&check));
+    }
+    // The schema check does catch a misspelled field (so its pass above means something).
+    let broken = work.path().join("broken.yaml");
+    let yaml = std::fs::read_to_string(work.path().join("gpu/kubernetes/job.yaml")).expect("manifest");
+    std::fs::write(&broken, yaml.replace("backoffLimit", "backofLimit")).expect("write");
+    let check = Command::new(&validate).args(["--strict", "-k", "1.32.0"]).arg(&broken).output().expect("validate");
+    assert!(!check.status.success(), "{}", text(&check));
+
+    // No API server can run here: a kubeconfig pointing nowhere gives a clear message and a failed run.
+    let kubeconfig = work.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: \"https://127.0.0.1:1\"}\n  name: nowhere\n\
+         contexts:\n- context: {cluster: nowhere, user: u}\n  name: nowhere\ncurrent-context: nowhere\n\
+         users:\n- name: u\n  user: {token: x}\n",
+    )
+    .expect("kubeconfig");
+    let bundle = work.path().join("gpu");
+    let out = pipewright(
+        &["submit", &bundle.to_string_lossy(), "--kubernetes", "--kubeconfig", &kubeconfig.to_string_lossy()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("connection refused") || said.contains("kubectl` is not installed"), "{said}");
+    assert_eq!(last_run(&project).1, "failed");
+}
