@@ -77,7 +77,7 @@ pub struct SubmitArgs {
     /// Submit to Slurm: with sbatch here, or through slurmrestd with --rest.
     #[arg(long, conflicts_with_all = ["ray", "kubernetes"])]
     slurm: bool,
-    /// slurmrestd's address, such as http://HOST:6820.
+    /// slurmrestd's address, such as `http://HOST:6820`.
     #[arg(long, requires = "slurm", value_name = "URL")]
     rest: Option<String>,
     /// The JWT for slurmrestd (`scontrol token`).
@@ -86,7 +86,7 @@ pub struct SubmitArgs {
     /// The user the token belongs to (default: $USER).
     #[arg(long, requires = "rest")]
     user: Option<String>,
-    /// Submit to Ray's Jobs API at the dashboard address, such as http://HOST:8265.
+    /// Submit to Ray's Jobs API at the dashboard address, such as `http://HOST:8265`.
     #[arg(long, value_name = "URL", conflicts_with = "kubernetes")]
     ray: Option<String>,
     /// Submit to Kubernetes with kubectl.
@@ -334,6 +334,11 @@ pub fn submit(args: &SubmitArgs) -> ExitCode {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    finished(&submission)
+}
+
+/// Prints the metrics and how the job ended; the exit code.
+fn finished(submission: &cluster::Submission) -> ExitCode {
     let metrics = submission.results.metrics();
     if !metrics.is_empty() {
         println!("\nMetrics");

@@ -243,29 +243,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
         quiet: args.json,
     };
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
-    // Only a workflow that validates is a run worth recording.
-    let recordable = !args.no_record && validate_in(&workflow, &catalog, Some(&options.base_dir)).problems.is_empty();
-    let recorder = recordable.then(|| {
-        let start = RecordStart {
-            project: &project,
-            workflow_file: &path,
-            workflow: &workflow,
-            overrides: &args.set,
-            device: args.device,
-            source: RunSource::Cli,
-        };
-        // A store that cannot be used (a foreign file in its place, a newer schema) is reported and left
-        // alone; the run goes on unrecorded.
-        Recorder::start(&start, &catalog).map(Arc::new).map_err(|e| eprintln!("warning: this run is not recorded: {e}"))
-    });
-    let recorder = recorder.and_then(Result::ok);
+    let recorder = recorder_for(args, &workflow, &path, &project, &catalog, &options.base_dir);
     // `--results DIR`: each block's outputs are written as it finishes (a headless run lets go of them early).
-    let results = match args.results.as_deref().map(|dir| results_writer(dir, &workflow, &catalog)).transpose() {
-        Ok(writer) => writer.map(Arc::new),
-        Err(e) => {
-            eprintln!("error: --results: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+    let Ok(results) = args.results.as_deref().map(|dir| results_writer(dir, &workflow, &catalog)).transpose() else {
+        return ExitCode::from(EXIT_INVALID);
     };
     options.on_node_done = observer(recorder.as_ref(), results.as_ref());
     options.provenance = Provenance { workflow: Some(path.clone()), run: recorder.as_ref().map(|r| r.run_id()) };
@@ -311,11 +292,36 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
+/// The run's recording in the project's store: only a workflow that validates is a run worth recording, and
+/// a store that cannot be used (a foreign file in its place, a newer schema) is reported and left alone.
+fn recorder_for(
+    args: &RunArgs,
+    workflow: &Workflow,
+    path: &Path,
+    project: &Path,
+    catalog: &pipewright_engine::Catalog,
+    base_dir: &Path,
+) -> Option<Arc<Recorder>> {
+    if args.no_record || !validate_in(workflow, catalog, Some(base_dir)).problems.is_empty() {
+        return None;
+    }
+    let start = RecordStart {
+        project,
+        workflow_file: path,
+        workflow,
+        overrides: &args.set,
+        device: args.device,
+        source: RunSource::Cli,
+    };
+    Recorder::start(&start, catalog).map(Arc::new).map_err(|e| eprintln!("warning: this run is not recorded: {e}")).ok()
+}
+
+/// The writer of `--results DIR` (the error is printed).
 fn results_writer(
     dir: &Path,
     workflow: &Workflow,
     catalog: &pipewright_engine::Catalog,
-) -> Result<cluster::ResultsWriter, cluster::ClusterError> {
+) -> Result<Arc<cluster::ResultsWriter>, ()> {
     let ports = workflow
         .nodes
         .iter()
@@ -324,7 +330,7 @@ fn results_writer(
             (n.id.clone(), names.unwrap_or_default())
         })
         .collect();
-    cluster::ResultsWriter::new(dir, ports)
+    cluster::ResultsWriter::new(dir, ports).map(Arc::new).map_err(|e| eprintln!("error: --results: {e}"))
 }
 
 /// One observer of finished blocks for the store's recorder and the results folder, whichever are used.

@@ -1,5 +1,5 @@
 //! Cluster export and submission against real engines on loopback: a single-node Slurm (Debian packages,
-//! started by `tests/cluster/slurm.sh`, two fake GPUs, slurmrestd with JWT), a Ray head (PyPI `ray[default]`),
+//! started by `tests/cluster/slurm.sh`, two fake GPUs, `slurmrestd` with JWT), a Ray head (Python package `ray[default]`),
 //! and Kubernetes manifests checked offline with `kubernetes-validate --strict` (no API server can run here).
 //!
 //! A component a developer's machine lacks is skipped with the reason; under `CI=true` it fails the test
@@ -178,9 +178,9 @@ impl Slurm {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((key, value)) = line.split_once('=') {
                 match key {
-                    "SLURM_CONF" => slurm.conf = value.to_owned(),
-                    "SLURM_REST" => slurm.rest = value.to_owned(),
-                    "SLURM_TOKEN" => slurm.token = value.to_owned(),
+                    "SLURM_CONF" => value.clone_into(&mut slurm.conf),
+                    "SLURM_REST" => value.clone_into(&mut slurm.rest),
+                    "SLURM_TOKEN" => value.clone_into(&mut slurm.token),
                     _ => {}
                 }
             }

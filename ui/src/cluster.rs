@@ -215,11 +215,12 @@ impl ClusterJob {
                 let m = &bundle.manifest;
                 ui.label(format!("Exported to {}: {}", bundle.dir.display(), m.engine_files.join(", ")));
                 let copied = m.data.iter().filter(|d| d.copied).count();
-                ui.label(format!(
-                    "{} data file(s), {copied} copied; runner: {}",
-                    m.data.len(),
-                    if m.runner_bundled { "bundled" } else { m.runner.as_str() }
-                ));
+                let data = match (m.data.len(), copied) {
+                    (0, _) => "No data files (bundled sample datasets)".to_owned(),
+                    (n, c) if n == c => format!("{n} data file(s) copied"),
+                    (n, c) => format!("{n} data file(s), {c} copied, {} read from the cluster", n - c),
+                };
+                ui.label(format!("{data}; runner: {}", if m.runner_bundled { "bundled" } else { m.runner.as_str() }));
             }
             Some(Err(e)) => {
                 ui.colored_label(ui.visuals().error_fg_color, e);
@@ -369,7 +370,11 @@ impl ClusterJob {
             if view.finished.is_none() {
                 ui.spinner();
             }
-            ui.label(format!("Job {}: {state}", view.job.as_deref().unwrap_or("-")));
+            match (&view.job, &view.finished) {
+                (Some(job), _) => ui.label(format!("Job {job}: {state}")),
+                (None, Some(_)) => ui.label("Not submitted"),
+                (None, None) => ui.label("Submitting…"),
+            };
         });
         let (done, total) = view.progress;
         if total > 0 {

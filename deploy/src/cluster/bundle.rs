@@ -254,7 +254,7 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ClusterError> {
     if out.is_file() {
         return Err(ClusterError::Bundle(format!("{}: is a file, not a folder", out.display())));
     }
-    let has_entries = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    let has_entries = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
     if has_entries {
         if !overwrite {
             return Err(ClusterError::Bundle(format!(

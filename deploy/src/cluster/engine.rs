@@ -266,69 +266,7 @@ pub fn submit(
     };
     on_update(Update::Submitted { job: job.clone() });
 
-    let started = Instant::now();
-    let mut state = JobState::Queued;
-    let mut shown_log = 0;
-    let mut done_blocks = 0;
-    let mut lost = 0;
-    on_update(Update::State(state.clone()));
-    loop {
-        if options.cancel.is_cancelled() || options.timeout.is_some_and(|t| started.elapsed() > t) {
-            let why = if options.cancel.is_cancelled() {
-                JobState::Cancelled
-            } else {
-                JobState::Failed(format!(
-                    "the job did not end within {} s; it was cancelled",
-                    options.timeout.map_or(0, |t| t.as_secs())
-                ))
-            };
-            if let Err(e) = engine.cancel(&job) {
-                on_update(Update::Note(format!("the job could not be cancelled: {e}")));
-            }
-            state = why;
-            on_update(Update::State(state.clone()));
-            break;
-        }
-        match engine.state(&job) {
-            Ok(now) => {
-                lost = 0;
-                if now != state {
-                    state = now;
-                    on_update(Update::State(state.clone()));
-                }
-            }
-            Err(e) => {
-                lost += 1;
-                if lost >= options.max_lost_polls {
-                    state = JobState::Failed(format!("lost contact with the job: {e}"));
-                    on_update(Update::State(state.clone()));
-                    break;
-                }
-            }
-        }
-        let log = engine.logs(bundle, &job);
-        if log.len() > shown_log && log.is_char_boundary(shown_log) {
-            let new = &log[shown_log..];
-            // Whole lines only; the rest waits for the next look.
-            if let Some(end) = new.rfind('\n') {
-                let lines = &new[..=end];
-                done_blocks += lines.lines().filter(|l| is_block_line(l)).count();
-                on_update(Update::Log(lines.to_owned()));
-                on_update(Update::Progress { done: done_blocks.min(total), total });
-                shown_log += end + 1;
-            }
-        }
-        if state.is_final() {
-            if matches!(state, JobState::Failed(_)) {
-                // A job given up (it can never start, contact was lost) must not linger on the cluster; one
-                // that already ended makes this a no-op.
-                let _ = engine.cancel(&job);
-            }
-            break;
-        }
-        sleep(options.poll, &options.cancel);
-    }
-
+    let (mut state, shown_log) = follow(bundle, engine, &job, total, options, on_update);
     let log = engine.logs(bundle, &job);
     if log.len() > shown_log && log.is_char_boundary(shown_log) {
         on_update(Update::Log(log[shown_log..].to_owned()));
@@ -348,6 +286,82 @@ pub fn submit(
         r.end(engine, Some(&job), &state, &results, on_update);
     }
     Ok(Submission { job: Some(job), state, run, results })
+}
+
+/// Looks at the job every `options.poll` until it ends, is cancelled, times out or is lost; reports states, new
+/// log lines and progress. Returns the last state and how much of the log was reported.
+fn follow(
+    bundle: &Bundle,
+    engine: &Engine,
+    job: &str,
+    total: usize,
+    options: &SubmitOptions,
+    on_update: &dyn Fn(Update),
+) -> (JobState, usize) {
+    let started = Instant::now();
+    let mut state = JobState::Queued;
+    let mut shown_log = 0;
+    let mut done_blocks = 0;
+    let mut lost = 0;
+    on_update(Update::State(state.clone()));
+    loop {
+        if options.cancel.is_cancelled() || options.timeout.is_some_and(|t| started.elapsed() > t) {
+            let why = if options.cancel.is_cancelled() {
+                JobState::Cancelled
+            } else {
+                JobState::Failed(format!(
+                    "the job did not end within {} s; it was cancelled",
+                    options.timeout.map_or(0, |t| t.as_secs())
+                ))
+            };
+            if let Err(e) = engine.cancel(job) {
+                on_update(Update::Note(format!("the job could not be cancelled: {e}")));
+            }
+            state = why;
+            on_update(Update::State(state.clone()));
+            break;
+        }
+        match engine.state(job) {
+            Ok(now) => {
+                lost = 0;
+                if now != state {
+                    state = now;
+                    on_update(Update::State(state.clone()));
+                }
+            }
+            Err(e) => {
+                lost += 1;
+                if lost >= options.max_lost_polls {
+                    state = JobState::Failed(format!("lost contact with the job: {e}"));
+                    on_update(Update::State(state.clone()));
+                    break;
+                }
+            }
+        }
+        let log = engine.logs(bundle, job);
+        if log.len() > shown_log && log.is_char_boundary(shown_log) {
+            let new = &log[shown_log..];
+            // Whole lines only; the rest waits for the next look.
+            if let Some(end) = new.rfind('\n') {
+                let lines = &new[..=end];
+                done_blocks += lines.lines().filter(|l| is_block_line(l)).count();
+                on_update(Update::Log(lines.to_owned()));
+                on_update(Update::Progress { done: done_blocks.min(total), total });
+                shown_log += end + 1;
+            }
+        }
+        if state.is_final() {
+            if matches!(state, JobState::Failed(_)) {
+                // A job given up (it can never start, contact was lost) must not linger on the cluster; one
+                // that already ended makes this a no-op.
+                let _ = engine.cancel(job);
+            }
+            break;
+        }
+        sleep(options.poll, &options.cancel);
+    }
+
+    (state, shown_log)
 }
 
 /// Whether a log line is the runner's report of a finished block.

@@ -202,7 +202,6 @@ pub fn job_manifest(manifest: &BundleManifest) -> Job {
             name: Some(manifest.job_name.clone()),
             namespace: Some(r.namespace.clone()),
             labels: labels.clone(),
-            ..ObjectMeta::default()
         },
         spec: JobSpec {
             backoff_limit: r.backoff_limit,
@@ -322,7 +321,7 @@ impl Kubectl {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
             let err = String::from_utf8_lossy(&output.stderr);
-            let err = err.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("kubectl failed").trim();
+            let err = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("kubectl failed").trim();
             Err(ClusterError::Engine(format!("Kubernetes: {err}")))
         }
     }

@@ -45,7 +45,7 @@ fn runtime_env(manifest: &BundleManifest) -> Json {
 }
 
 /// The submission body: the entrypoint with the resources it asks for.
-fn job(manifest: &BundleManifest, entrypoint: &str, runtime_env: Json) -> Json {
+fn job(manifest: &BundleManifest, entrypoint: &str, runtime_env: &Json) -> Json {
     let r = &manifest.resources;
     json!({
         "entrypoint": entrypoint,
@@ -62,7 +62,7 @@ fn job(manifest: &BundleManifest, entrypoint: &str, runtime_env: Json) -> Json {
 
 pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
     let env = runtime_env(manifest);
-    let body = job(manifest, &format!("python3 {ENTRYPOINT}"), env.clone());
+    let body = job(manifest, &format!("python3 {ENTRYPOINT}"), &env);
     vec![
         (ENTRYPOINT.to_owned(), ENTRYPOINT_SCRIPT.to_owned()),
         (RUNTIME_ENV.to_owned(), serde_json::to_string_pretty(&env).unwrap_or_default() + "\n"),

@@ -48,7 +48,7 @@ impl ResultsWriter {
             let path = self.dir.join(&file);
             match write_atomic(&path, &bytes) {
                 Ok(()) => {
-                    lock(&self.listed).push(json!({"node": outcome.node, "port": port, "kind": kind, "file": file}))
+                    lock(&self.listed).push(json!({"node": outcome.node, "port": port, "kind": kind, "file": file}));
                 }
                 Err(e) => {
                     lock(&self.trouble).get_or_insert_with(|| e.to_string());
@@ -126,17 +126,15 @@ impl JobResults {
 pub(super) fn collect(bundle: &Bundle, log: String) -> JobResults {
     let dir = bundle.results_dir();
     let from_file = std::fs::read_to_string(dir.join(RESULT_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
-    match from_file {
-        Some(result) => JobResults { result: Some(result), dir: Some(dir), log },
-        None => {
-            let result = log
-                .lines()
-                .rev()
-                .find_map(|l| l.find(RESULT_MARKER).map(|i| &l[i + RESULT_MARKER.len()..]))
-                .and_then(|t| serde_json::from_str(t).ok());
-            JobResults { result, dir: None, log }
-        }
+    if let Some(result) = from_file {
+        return JobResults { result: Some(result), dir: Some(dir), log };
     }
+    let result = log
+        .lines()
+        .rev()
+        .find_map(|l| l.find(RESULT_MARKER).map(|i| &l[i + RESULT_MARKER.len()..]))
+        .and_then(|t| serde_json::from_str(t).ok());
+    JobResults { result, dir: None, log }
 }
 
 #[cfg(test)]
