@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: paths of the repository, the scikit-learn fixtures, and running
 //! an example project in a scratch copy so that tests never write into the repository.
 
+pub mod cluster;
+
 use std::path::{Path, PathBuf};
 
 use pipewright_engine::{DiskCache, MemoryCache, RunOptions, RunReport, Value, Workflow};

@@ -87,6 +87,12 @@ pub fn list(project: &Path, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A cluster run's job record (engine, job id, state, message), kept as its `job`/`record` artifact.
+fn cluster_job(store: &pipewright_store::Store, run: i64) -> Option<serde_json::Value> {
+    let link = store.artifacts_of(run).ok()?.into_iter().find(|a| a.node == "job" && a.port == "record")?;
+    serde_json::from_slice(&store.read_artifact(&link.hash).ok()?).ok()
+}
+
 /// `pipewright runs show RUN [--project DIR] [--json]`.
 pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
     let store = match open(project) {
@@ -99,6 +105,7 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
     };
     let nodes = store.nodes_of(run).unwrap_or_default();
     let metrics = store.metrics_of(run).unwrap_or_default();
+    let job = cluster_job(&store, run);
     if json {
         let value = json!({
             "id": record.id, "experiment": record.experiment, "workflow": record.workflow_name,
@@ -107,12 +114,20 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
             "nodes": nodes.iter().map(|n| json!({"id": n.node, "kind": n.kind, "status": n.status,
                 "duration_secs": n.duration_secs, "cache_hit": n.cache_hit, "device": n.device, "error": n.error})).collect::<Vec<_>>(),
             "metrics": metrics.iter().map(|m| json!({"node": m.0, "source": m.1, "name": m.2, "value": m.3})).collect::<Vec<_>>(),
+            "job": job,
         });
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     println!("run {}: {} ({}), {}", record.id, record.workflow_name, record.experiment, record.status.as_str());
     println!("  started {} UTC from the {} on device {}", utc(record.started_at), record.source, record.device);
+    if let Some(job) = &job {
+        let id = job["job"].as_str().unwrap_or("not submitted");
+        println!("  job {id} on {}: {}", job["engine"].as_str().unwrap_or("?"), job["state"].as_str().unwrap_or("?"));
+        if let Some(message) = job["message"].as_str() {
+            println!("  {message}");
+        }
+    }
     for n in &nodes {
         let on = n.device.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
         let error = n.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();

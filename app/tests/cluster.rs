@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 
 use serde_json::{Value as Json, json};
 
+use pipewright_e2e::cluster::{Slurm, available};
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
@@ -25,16 +27,6 @@ fn pipewright(args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// Whether a missing component skips the test (on a developer's machine) or fails it (`CI=true`).
-fn available(component: &str, present: bool, install: &str) -> bool {
-    if present {
-        return true;
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{component} is required under CI=true ({install})");
-    eprintln!("skipped: {component} is not available here ({install})");
-    false
 }
 
 /// The Python environment with `ray` and `kubernetes-validate`: `$PIPEWRIGHT_PY_VENV`, else the one `.ci/run`
@@ -129,80 +121,29 @@ fn export(flow: &Path, bundle: &Path, args: &[&str]) -> Output {
     pipewright(&all, &[])
 }
 
-/// Three consecutive free ports on loopback (slurmrestd, slurmctld, slurmd).
-fn free_ports() -> u16 {
-    for _ in 0..50 {
-        let first = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-        if first < 60_000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", first + i)).is_ok()) {
-            return first;
-        }
+/// The Slurm bundle of the test project: the sbatch script asks for what was exported, the runner and the
+/// data are in, file paths are rewritten.
+fn assert_slurm_bundle(bundle: &Path) {
+    let script = std::fs::read_to_string(bundle.join("slurm/job.sbatch")).expect("sbatch script");
+    for line in ["#SBATCH --gres=gpu:1", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=1024M", "#SBATCH --time=00:10:00"]
+    {
+        assert!(script.contains(line), "{line} in\n{script}");
     }
-    panic!("no three consecutive free ports");
-}
-
-/// A single-node Slurm on loopback, stopped (by the PIDs it started) when dropped.
-struct Slurm {
-    dir: tempfile::TempDir,
-    conf: String,
-    rest: String,
-    token: String,
-}
-
-impl Slurm {
-    fn start() -> Option<Self> {
-        let tools = ["slurmctld", "slurmd", "sbatch", "slurmrestd"].iter().all(|t| {
-            Command::new("sh")
-                .arg("-c")
-                .arg(format!("command -v {t} || test -x /usr/sbin/{t}"))
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-        if !available(
-            "Slurm (as root)",
-            tools && root,
-            "apt-get install slurmctld slurmd slurm-client munge slurmrestd slurm-wlm-jwt-plugin",
-        ) {
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_ports().to_string();
-        let script = repo_root().join("tests/cluster/slurm.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["up", &dir.path().to_string_lossy(), &port])
-            .output()
-            .expect("slurm.sh");
-        let mut slurm = Self { dir, conf: String::new(), rest: String::new(), token: String::new() };
-        assert!(out.status.success(), "Slurm did not start: {}", text(&out));
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                match key {
-                    "SLURM_CONF" => value.clone_into(&mut slurm.conf),
-                    "SLURM_REST" => value.clone_into(&mut slurm.rest),
-                    "SLURM_TOKEN" => value.clone_into(&mut slurm.token),
-                    _ => {}
-                }
-            }
-        }
-        assert!(!slurm.conf.is_empty() && !slurm.token.is_empty(), "{}", text(&out));
-        Some(slurm)
-    }
-
-    fn submit(&self, bundle: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["submit", bundle.to_str().expect("utf-8"), "--slurm", "--poll", "0.3"];
-        args.extend_from_slice(extra);
-        pipewright(&args, &[("SLURM_CONF", &self.conf)])
+    assert!(bundle.join("bin/pipewright").is_file() && bundle.join("data/passengers.csv").is_file());
+    let manifest: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("bundle.json")).expect("manifest")).expect("json");
+    assert_eq!(manifest["data"][0]["path"], "data/passengers.csv");
+    assert_eq!(manifest["outputs"][0]["path"], "results/artifacts/titanic-survival.pwmodel");
+    for file in ["README.md", "Containerfile", "run.sh", "workflow.flow.json"] {
+        assert!(bundle.join(file).is_file(), "{file}");
     }
 }
 
-impl Drop for Slurm {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("tests/cluster/slurm.sh"))
-            .args(["down", &self.dir.path().to_string_lossy()])
-            .output();
-    }
+/// Submits a bundle to the test Slurm with sbatch.
+fn submit_slurm(slurm: &Slurm, bundle: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["submit", bundle.to_str().expect("utf-8"), "--slurm", "--poll", "0.3"];
+    args.extend_from_slice(extra);
+    pipewright(&args, &[("SLURM_CONF", &slurm.conf)])
 }
 
 #[test]
@@ -219,22 +160,10 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
         export(&flow, &bundle, &["--target", "slurm", "--gpus", "1", "--cpus", "1", "--memory", "1G", "--time", "10m"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("pipewright submit"), "{}", text(&out));
-    let script = std::fs::read_to_string(bundle.join("slurm/job.sbatch")).expect("sbatch script");
-    for line in ["#SBATCH --gres=gpu:1", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=1024M", "#SBATCH --time=00:10:00"]
-    {
-        assert!(script.contains(line), "{line} in\n{script}");
-    }
-    assert!(bundle.join("bin/pipewright").is_file() && bundle.join("data/passengers.csv").is_file());
-    let manifest: Json =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("bundle.json")).expect("manifest")).expect("json");
-    assert_eq!(manifest["data"][0]["path"], "data/passengers.csv");
-    assert_eq!(manifest["outputs"][0]["path"], "results/artifacts/titanic-survival.pwmodel");
-    for file in ["README.md", "Containerfile", "run.sh", "workflow.flow.json"] {
-        assert!(bundle.join(file).is_file(), "{file}");
-    }
+    assert_slurm_bundle(&bundle);
 
     // Submitted with sbatch, followed to the end, recorded with the same metrics as the local run.
-    let out = slurm.submit(&bundle, &[]);
+    let out = submit_slurm(&slurm, &bundle, &[]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("queued") || said.contains("running"), "{said}");
@@ -249,17 +178,17 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     assert!(text(&shown).contains("from the cluster") && text(&shown).contains("train"), "{}", text(&shown));
 
     // The same bundle through slurmrestd with a JWT.
-    let out = slurm.submit(&bundle, &["--rest", &slurm.rest, "--token", &slurm.token, "--quiet"]);
+    let out = submit_slurm(&slurm, &bundle, &["--rest", &slurm.rest, "--token", &slurm.token, "--quiet"]);
     assert!(out.status.success(), "{}", text(&out));
     let (run, status) = last_run(&project);
     assert_eq!((status.as_str(), recorded_metrics(&project, run)), ("succeeded", local.clone()));
 
     // A wrong token, an unreachable slurmrestd: a clear message, a failed run, no hang.
-    let out = slurm.submit(&bundle, &["--rest", &slurm.rest, "--token", "not-a-token"]);
+    let out = submit_slurm(&slurm, &bundle, &["--rest", &slurm.rest, "--token", "not-a-token"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("token"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
-    let out = slurm.submit(&bundle, &["--rest", "http://127.0.0.1:1", "--token", "t"]);
+    let out = submit_slurm(&slurm, &bundle, &["--rest", "http://127.0.0.1:1", "--token", "t"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("cannot be reached"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
@@ -268,7 +197,7 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     let greedy = work.path().join("greedy");
     let out = export(&flow, &greedy, &["--target", "slurm", "--gpus", "8", "--cpus", "1", "--runner-path", binary()]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = slurm.submit(&greedy, &[]);
+    let out = submit_slurm(&slurm, &greedy, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("Requested node configuration is not available"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
@@ -280,7 +209,7 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
         &["--target", "slurm", "--gpus", "0", "--cpus", "64", "--force", "--runner-path", binary()],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = slurm.submit(&greedy, &[]);
+    let out = submit_slurm(&slurm, &greedy, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("Slurm cannot start the job as asked"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
@@ -312,11 +241,18 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     assert!(out.status.success(), "{}", text(&out));
     let kept = std::fs::read(&data).expect("data");
     std::fs::remove_file(&data).expect("remove");
-    let out = slurm.submit(&referenced, &["--quiet"]);
+    let out = submit_slurm(&slurm, &referenced, &["--quiet"]);
     std::fs::write(&data, kept).expect("restore");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("node \"data\" failed"), "{}", text(&out));
-    assert_eq!(last_run(&project).1, "failed");
+    let (run, status) = last_run(&project);
+    assert_eq!(status, "failed");
+    let shown = pipewright(&["runs", "--project", &project.to_string_lossy(), "show", &run.to_string()], &[]);
+    assert!(
+        text(&shown).contains("on Slurm (sbatch): failed") && text(&shown).contains("node \"data\" failed"),
+        "{}",
+        text(&shown)
+    );
 
     // A bundle for another engine is refused before anything is submitted.
     let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);

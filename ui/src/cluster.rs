@@ -133,6 +133,21 @@ impl ClusterJob {
         url.clone_into(&mut self.ray_url);
     }
 
+    /// Submits Slurm jobs through slurmrestd at `url` with `token` (instead of sbatch on this machine).
+    pub fn set_slurm_rest(&mut self, url: &str, token: &str) {
+        self.via = Via::SlurmRest;
+        url.clone_into(&mut self.slurm_rest);
+        token.clone_into(&mut self.slurm_token);
+    }
+
+    /// What the job asks for: GPUs, CPU cores, memory in GiB.
+    pub fn set_resources(&mut self, gpus: u32, cpus: u32, memory_gib: f64) {
+        self.resources.gpus = gpus;
+        self.resources.cpus = cpus;
+        self.memory_gib = memory_gib;
+        self.resources.memory_mib = (memory_gib * 1024.0).round().max(1.0) as u64;
+    }
+
     /// The runner the bundle calls on the cluster, instead of bundling this binary.
     pub fn set_runner_path(&mut self, path: &str) {
         path.clone_into(&mut self.runner_path);
@@ -213,7 +228,8 @@ impl ClusterJob {
         match &self.exported {
             Some(Ok(bundle)) => {
                 let m = &bundle.manifest;
-                ui.label(format!("Exported to {}: {}", bundle.dir.display(), m.engine_files.join(", ")));
+                ui.label(format!("Exported to {}", bundle.dir.display()));
+                ui.label(format!("{} files: {}", m.target.title(), m.engine_files.join(", ")));
                 let copied = m.data.iter().filter(|d| d.copied).count();
                 let data = match (m.data.len(), copied) {
                     (0, _) => "No data files (bundled sample datasets)".to_owned(),

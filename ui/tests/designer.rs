@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use egui::{Key, Modifiers, Pos2, Rect};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
+use pipewright_deploy::cluster::JobState;
 use pipewright_engine::{Node, Workflow};
 use pipewright_ui::{Designer, DesignerPaths, Document, Phase, node_rect, pin_rect};
 
@@ -916,4 +917,73 @@ fn a_workflow_is_exported_as_a_cluster_job_and_a_submission_that_cannot_reach_it
         // The scratch folder's name differs from run to run.
         harness.snapshot_options("export_job", &SnapshotOptions::new().max_failed_pixels(4000));
     }
+}
+
+#[test]
+fn a_job_submitted_from_the_designer_runs_on_slurm_shows_its_progress_and_lands_in_the_run_history() {
+    let Some(slurm) = pipewright_e2e::cluster::Slurm::start() else { return };
+    // The headless runner the job calls: the workspace's pipewright binary, built by `cargo test --workspace`.
+    let runner = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(Path::parent).map(|dir| dir.join("pipewright")))
+        .filter(|p| p.is_file());
+    if !pipewright_e2e::cluster::available(
+        "the pipewright binary",
+        runner.is_some(),
+        "cargo test --workspace builds it beside the tests",
+    ) {
+        return;
+    }
+    let runner = runner.expect("runner");
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic-deploy.flow.json");
+    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    harness.state_mut().open_export_job();
+    settle(&mut harness);
+    let cluster = &mut harness.state_mut().cluster;
+    cluster.set_resources(1, 1, 1.0);
+    cluster.set_runner_path(&runner.to_string_lossy());
+    cluster.set_slurm_rest(&slurm.rest, &slurm.token);
+    harness.get_by_label("Export bundle").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Exported to ");
+    let bundle = harness.state().cluster.bundle().expect("exported").dir.clone();
+    let script = std::fs::read_to_string(bundle.join("slurm/job.sbatch")).expect("sbatch script");
+    assert!(script.contains("#SBATCH --gres=gpu:1") && script.contains("#SBATCH --cpus-per-task=1"), "{script}");
+
+    harness.get_by_label("▶ Submit").click();
+    let started = Instant::now();
+    let mut states = Vec::new();
+    while harness.state().cluster.job_view().is_none_or(|v| v.finished.is_none()) {
+        assert!(started.elapsed() < Duration::from_secs(90), "the job did not end");
+        if let Some(state) = harness.state().cluster.job_view().and_then(|v| v.state)
+            && states.last() != Some(&state)
+        {
+            states.push(state);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    settle(&mut harness);
+    let view = harness.state().cluster.job_view().expect("followed");
+    assert!(matches!(view.finished, Some(Ok(_))), "{view:?}");
+    assert_eq!(view.progress, (11, 11), "{view:?}");
+    assert!(view.log.contains("done      evaluate"), "{}", view.log);
+    let job = view.job.clone().expect("job id");
+    harness.get_by_label(&format!("Job {job}: done"));
+    harness.get_by_label("11 / 11 blocks");
+    harness.get_by_label_contains("Succeeded: 6 metric(s) brought back");
+    harness.get_by_label("Recorded as run 1 in the project's history");
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(project.path())).expect("store");
+    let run = store.run(1).expect("query").expect("run 1");
+    assert_eq!((run.source.as_str(), run.status.as_str()), ("cluster", "succeeded"));
+    let auc = store.metrics_of(1).expect("metrics").into_iter().find(|m| m.2 == "roc_auc").expect("roc_auc");
+    assert!((auc.3 - 0.835_021).abs() < 1e-5, "{auc:?}");
+    // Followed from the queue to the end.
+    assert_eq!(states.first().map(JobState::word), Some("queued"), "{states:?}");
+    assert_eq!(view.state.as_ref().map(JobState::word), Some("done"));
 }

@@ -1,0 +1,94 @@
+//! Real cluster engines for the tests: a single-node Slurm on loopback started by `tests/cluster/slurm.sh`.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+use crate::repo_root;
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Whether a missing component skips the test (on a developer's machine) or fails it (`CI=true`).
+pub fn available(component: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{component} is required under CI=true ({install})");
+    eprintln!("skipped: {component} is not available here ({install})");
+    false
+}
+
+/// Three consecutive free ports on loopback (slurmrestd, slurmctld, slurmd).
+pub fn free_ports() -> u16 {
+    for _ in 0..50 {
+        let first = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        if first < 60_000 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", first + i)).is_ok()) {
+            return first;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+/// A single-node Slurm on loopback, stopped (by the PIDs it started) when dropped.
+pub struct Slurm {
+    dir: tempfile::TempDir,
+    /// `SLURM_CONF` for the Slurm tools.
+    pub conf: String,
+    /// slurmrestd's URL.
+    pub rest: String,
+    /// A JWT for root.
+    pub token: String,
+}
+
+impl Slurm {
+    /// Starts it; `None` (with the reason printed) where Slurm or root is missing and `CI` is not `true`.
+    pub fn start() -> Option<Self> {
+        let tools = ["slurmctld", "slurmd", "sbatch", "slurmrestd"].iter().all(|t| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {t} || test -x /usr/sbin/{t}"))
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+        if !available(
+            "Slurm (as root)",
+            tools && root,
+            "apt-get install slurmctld slurmd slurm-client munge slurmrestd slurm-wlm-jwt-plugin",
+        ) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_ports().to_string();
+        let script = repo_root().join("tests/cluster/slurm.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["up", &dir.path().to_string_lossy(), &port])
+            .output()
+            .expect("slurm.sh");
+        let mut slurm = Self { dir, conf: String::new(), rest: String::new(), token: String::new() };
+        assert!(out.status.success(), "Slurm did not start: {}", text(&out));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                match key {
+                    "SLURM_CONF" => value.clone_into(&mut slurm.conf),
+                    "SLURM_REST" => value.clone_into(&mut slurm.rest),
+                    "SLURM_TOKEN" => value.clone_into(&mut slurm.token),
+                    _ => {}
+                }
+            }
+        }
+        assert!(!slurm.conf.is_empty() && !slurm.token.is_empty(), "{}", text(&out));
+        Some(slurm)
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("tests/cluster/slurm.sh"))
+            .args(["down", &self.dir.path().to_string_lossy()])
+            .output();
+    }
+}
