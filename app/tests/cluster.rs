@@ -115,6 +115,14 @@ fn last_run(project: &Path) -> (i64, String) {
     (run["id"].as_i64().expect("id"), run["status"].as_str().unwrap_or("").to_owned())
 }
 
+/// A small CPU job whose data stays where it is (referenced by its absolute path), with the runner here.
+fn export_referenced(flow: &Path, bundle: &Path, target: &str) -> Output {
+    let args = ["--target", target, "--gpus", "0", "--cpus", "1", "--memory", "1G", "--data", "reference"];
+    let out = export(flow, bundle, &[&args[..], &["--runner-path", binary()]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    out
+}
+
 fn export(flow: &Path, bundle: &Path, args: &[&str]) -> Output {
     let mut all = vec!["export", flow.to_str().expect("utf-8"), "-o", bundle.to_str().expect("utf-8")];
     all.extend_from_slice(args);
@@ -220,25 +228,7 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     // A job that fails on the cluster: its data is referenced, and gone by the time it runs.
     let data = project.join("data/passengers.csv");
     let referenced = work.path().join("referenced");
-    let out = export(
-        &flow,
-        &referenced,
-        &[
-            "--target",
-            "slurm",
-            "--gpus",
-            "0",
-            "--cpus",
-            "1",
-            "--memory",
-            "1G",
-            "--data",
-            "reference",
-            "--runner-path",
-            binary(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    export_referenced(&flow, &referenced, "slurm");
     let kept = std::fs::read(&data).expect("data");
     std::fs::remove_file(&data).expect("remove");
     let out = submit_slurm(&slurm, &referenced, &["--quiet"]);
@@ -368,25 +358,7 @@ fn a_workflow_exported_for_ray_runs_on_a_real_head_and_its_recorded_metrics_equa
     // A job that fails on the cluster: the block and its message come back, the run is failed.
     let data = project.join("data/passengers.csv");
     let referenced = work.path().join("referenced");
-    let out = export(
-        &flow,
-        &referenced,
-        &[
-            "--target",
-            "ray",
-            "--gpus",
-            "0",
-            "--cpus",
-            "1",
-            "--memory",
-            "1G",
-            "--data",
-            "reference",
-            "--runner-path",
-            binary(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    export_referenced(&flow, &referenced, "ray");
     std::fs::remove_file(&data).expect("remove");
     let out =
         pipewright(&["submit", &referenced.to_string_lossy(), "--ray", &head.url, "--poll", "0.5", "--quiet"], &[]);

@@ -120,6 +120,18 @@ fn titanic_copy() -> (tempfile::TempDir, tempfile::TempDir, Harness<'static, Des
     (config, project, harness)
 }
 
+/// The designer (with its own settings folder) on a scratch copy of the `titanic-deploy` example.
+fn titanic_deploy_copy() -> (tempfile::TempDir, tempfile::TempDir, Harness<'static, Designer>) {
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = project.path().join("titanic-deploy.flow.json");
+    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open(&flow);
+    settle(&mut harness);
+    (config, project, harness)
+}
+
 fn node(id: &str, kind: &str, position: [f32; 2]) -> Node {
     Node { id: id.into(), kind: kind.into(), title: None, params: std::collections::BTreeMap::default(), position }
 }
@@ -811,13 +823,7 @@ fn the_wizard_compares_the_top_three_on_a_chosen_dataset_and_label() {
 
 #[test]
 fn a_trained_model_is_packaged_deployed_locally_tried_from_the_form_and_stopped() {
-    let config = tempfile::tempdir().expect("temp dir");
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic-deploy.flow.json");
-    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, project, mut harness) = titanic_deploy_copy();
     // Before a run there is nothing to package, and the designer says so.
     harness.state_mut().package_model("train");
     settle(&mut harness);
@@ -865,13 +871,7 @@ fn a_trained_model_is_packaged_deployed_locally_tried_from_the_form_and_stopped(
 
 #[test]
 fn a_workflow_is_exported_as_a_cluster_job_and_a_submission_that_cannot_reach_its_engine_is_recorded_as_failed() {
-    let config = tempfile::tempdir().expect("temp dir");
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic-deploy.flow.json");
-    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, project, mut harness) = titanic_deploy_copy();
 
     // File → Export job…: the engine, resources, data handling and folder, then Export bundle.
     harness.get_by_label("File").click();
@@ -935,13 +935,7 @@ fn a_job_submitted_from_the_designer_runs_on_slurm_shows_its_progress_and_lands_
         return;
     }
     let runner = runner.expect("runner");
-    let config = tempfile::tempdir().expect("temp dir");
-    let project = tempfile::tempdir().expect("temp dir");
-    let flow = project.path().join("titanic-deploy.flow.json");
-    std::fs::copy(projects_dir().join("titanic-deploy/titanic-deploy.flow.json"), &flow).expect("copy example");
-    let mut harness = harness(designer(config.path()));
-    harness.state_mut().open(&flow);
-    settle(&mut harness);
+    let (_config, project, mut harness) = titanic_deploy_copy();
     harness.state_mut().open_export_job();
     settle(&mut harness);
     let cluster = &mut harness.state_mut().cluster;
