@@ -182,6 +182,11 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     assert_eq!(status, "succeeded");
     assert_eq!(recorded_metrics(&project, run), local, "metrics of the cluster run");
     assert!(bundle.join("results/artifacts/titanic-survival.pwmodel").is_file());
+    // The run's snapshot has the workflow's own file paths (so it restores here), not the bundle's.
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(&project)).expect("store");
+    let (snapshot, _) = store.snapshot_of(run).expect("query").expect("snapshot");
+    assert!(snapshot.contains("\"data/passengers.csv\"") && snapshot.contains("\"models/titanic-survival.pwmodel\""));
+    assert!(!snapshot.contains("results/artifacts"), "{snapshot}");
     let shown = pipewright(&["runs", "--project", &project.to_string_lossy(), "show", &run.to_string()], &[]);
     assert!(text(&shown).contains("from the cluster") && text(&shown).contains("train"), "{}", text(&shown));
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use pipewright_engine::CancelToken;
+use pipewright_engine::{CancelToken, Workflow};
 use pipewright_store::{NodeRecord, RunSource, RunStart, RunStatus, Store, experiment_of, store_path};
 
 use super::kubernetes::Kubectl;
@@ -238,7 +238,9 @@ pub fn submit(
     let workflow = bundle.workflow()?;
     let total = workflow.nodes.len();
     let project = options.project.clone().unwrap_or_else(|| bundle.manifest.project.clone());
-    let record = Record::begin(bundle, &project, engine);
+    // Results of an earlier submission must not pass for this one's.
+    clear_results(&bundle.results_dir())?;
+    let record = Record::begin(bundle, &workflow, &project);
     let run = match &record {
         Ok(r) => {
             on_update(Update::Recorded { run: r.run });
@@ -249,9 +251,6 @@ pub fn submit(
             None
         }
     };
-    // Results of an earlier submission must not pass for this one's.
-    let results_dir = bundle.results_dir();
-    clear_results(&results_dir)?;
 
     let job = match engine.submit(bundle) {
         Ok(job) => job,
@@ -272,6 +271,11 @@ pub fn submit(
         on_update(Update::Log(log[shown_log..].to_owned()));
     }
     let results = collect(bundle, log);
+    // A job the engine forgot before it was seen to end is judged by its result.
+    let succeeded = results.result.as_ref().is_some_and(|r| r["success"] == true);
+    if state == JobState::Failed(slurm::FORGOTTEN.into()) && succeeded {
+        state = JobState::Succeeded;
+    }
     // A job the engine calls done whose workflow failed, or that left no result, is a failed run.
     if state == JobState::Succeeded {
         if let Some(failure) = results.failure() {
@@ -389,30 +393,37 @@ fn clear_results(dir: &Path) -> Result<(), ClusterError> {
 struct Record {
     store: Store,
     run: i64,
+    bundle: PathBuf,
 }
 
 impl Record {
-    fn begin(bundle: &Bundle, project: &Path, engine: &Engine) -> Result<Self, ClusterError> {
+    fn begin(bundle: &Bundle, workflow: &Workflow, project: &Path) -> Result<Self, ClusterError> {
         let fail = |e: pipewright_store::StoreError| ClusterError::Bundle(e.to_string());
         let store = Store::open(&store_path(project)).map_err(fail)?;
         let m = &bundle.manifest;
-        // The snapshot is the workflow as the user has it (local paths), so the run restores on this machine.
-        let snapshot = pipewright_engine::Workflow::load(&m.source_workflow)
-            .map(|w| w.to_json())
-            .or_else(|_| bundle.workflow().map(|w| w.to_json()))?;
-        let overrides = json!({"engine": engine.describe(), "bundle": bundle.dir}).to_string();
+        // The snapshot is the workflow as it runs, with the file paths it had before export, so the run
+        // restores on this machine.
+        let mut snapshot = workflow.clone();
+        let originals = m.data.iter().map(|d| (&d.node, &d.param, &d.original));
+        for (node, param, original) in originals.chain(m.outputs.iter().map(|o| (&o.node, &o.param, &o.original))) {
+            if let Some(n) = snapshot.node_mut(node) {
+                n.params.insert(param.clone(), serde_json::Value::String(original.clone()));
+            }
+        }
+        let snapshot = snapshot.to_json();
         let run = store
             .begin_run(&RunStart {
                 experiment: &experiment_of(&m.source_workflow),
                 workflow_name: &m.workflow_name,
                 workflow_file: &m.source_workflow.display().to_string(),
                 snapshot: &snapshot,
-                overrides: &overrides,
+                // No parameter overrides: the engine, job and bundle are in the run's job record.
+                overrides: "{}",
                 device: if m.resources.gpus > 0 { "gpu" } else { "cpu" },
                 source: RunSource::Cluster,
             })
             .map_err(fail)?;
-        Ok(Self { store, run })
+        Ok(Self { store, run, bundle: bundle.dir.clone() })
     }
 
     /// Records the nodes, metrics, outputs, files and log that came back, and how the job ended.
@@ -447,6 +458,7 @@ impl Record {
         let (store, run) = (&self.store, self.run);
         let job_record = json!({
             "engine": engine.describe(),
+            "bundle": self.bundle,
             "target": engine.target(),
             "job": job,
             "state": state.word(),

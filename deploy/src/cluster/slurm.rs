@@ -103,7 +103,12 @@ pub(super) fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
 
 /// A job's state from `scontrol show job`.
 pub(super) fn state_cli(id: &str) -> Result<JobState, ClusterError> {
-    let out = tool("scontrol", &["show", "job", "--oneliner", id], None)?;
+    let out = match tool("scontrol", &["show", "job", "--oneliner", id], None) {
+        Ok(out) => out,
+        // Finished jobs are forgotten after the cluster's MinJobAge.
+        Err(ClusterError::Engine(e)) if e.contains("Invalid job id") => return Ok(state_of("", "", "")),
+        Err(e) => return Err(e),
+    };
     let field = |name: &str| {
         out.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).unwrap_or("")
     };
@@ -114,6 +119,9 @@ pub(super) fn state_cli(id: &str) -> Result<JobState, ClusterError> {
 pub(super) fn cancel_cli(id: &str) -> Result<(), ClusterError> {
     tool("scancel", &[id], None).map(|_| ())
 }
+
+/// The state of a job Slurm no longer knows (finished longer ago than its `MinJobAge`).
+pub(super) const FORGOTTEN: &str = "Slurm no longer knows the job";
 
 /// Reasons of a pending job that waiting will not cure: the request does not fit the partition.
 const NEVER_STARTS: [&str; 7] = [
@@ -139,7 +147,7 @@ fn state_of(state: &str, reason: &str, exit_code: &str) -> JobState {
         "RUNNING" | "COMPLETING" | "STAGE_OUT" => JobState::Running,
         "COMPLETED" => JobState::Succeeded,
         "CANCELLED" => JobState::Cancelled,
-        "" => JobState::Failed("Slurm no longer knows the job".into()),
+        "" => JobState::Failed(FORGOTTEN.into()),
         other => {
             let mut message = format!("the job ended {other}");
             if !exit_code.is_empty() && exit_code != "0:0" {
