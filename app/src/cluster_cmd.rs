@@ -169,12 +169,10 @@ pub fn export(args: &ExportArgs) -> ExitCode {
     let runner = match (&args.runner_path, &args.runner) {
         (Some(path), _) => Runner::Installed(path.clone()),
         (None, Some(binary)) => Runner::Copy(binary.clone()),
-        // The container image has the runner.
-        (None, None) if args.target == Target::Kubernetes => Runner::Installed(cluster::IMAGE_RUNNER.into()),
-        (None, None) => match std::env::current_exe() {
-            Ok(exe) => Runner::Copy(exe),
+        (None, None) => match Runner::default_for(args.target) {
+            Ok(runner) => runner,
             Err(e) => {
-                eprintln!("error: this binary cannot be found to bundle it ({e}); pass --runner or --runner-path");
+                eprintln!("error: {e} (--runner-path PATH or --runner FILE)");
                 return ExitCode::from(EXIT_INVALID);
             }
         },
@@ -308,7 +306,7 @@ pub fn submit(args: &SubmitArgs) -> ExitCode {
             say(&format!("  {state}"));
         }
         Update::Log(lines) if !args.quiet => {
-            for line in lines.lines().filter(|l| !l.starts_with(cluster::RESULT_MARKER)) {
+            for line in lines.lines() {
                 say(&format!("  | {line}"));
             }
         }

@@ -145,7 +145,6 @@ impl ClusterJob {
         self.resources.gpus = gpus;
         self.resources.cpus = cpus;
         self.memory_gib = memory_gib;
-        self.resources.memory_mib = (memory_gib * 1024.0).round().max(1.0) as u64;
     }
 
     /// The runner the bundle calls on the cluster, instead of bundling this binary.
@@ -283,23 +282,22 @@ impl ClusterJob {
                 Target::Ray => {}
             }
         });
-        self.resources.memory_mib = (self.memory_gib * 1024.0).round().max(1.0) as u64;
     }
 
     fn export(&mut self, flow: &Path, catalog: &Catalog) {
-        let runner = if !self.runner_path.trim().is_empty() {
-            Runner::Installed(self.runner_path.trim().to_owned())
-        } else if self.target == Target::Kubernetes {
-            Runner::Installed(cluster::IMAGE_RUNNER.into())
-        } else {
-            match std::env::current_exe() {
-                Ok(exe) => Runner::Copy(exe),
+        let runner = if self.runner_path.trim().is_empty() {
+            match Runner::default_for(self.target) {
+                Ok(runner) => runner,
                 Err(e) => {
-                    self.exported = Some(Err(format!("this program cannot be found to bundle it: {e}")));
+                    self.exported = Some(Err(e));
                     return;
                 }
             }
+        } else {
+            Runner::Installed(self.runner_path.trim().to_owned())
         };
+        // The form edits GiB; the job asks in MiB.
+        self.resources.memory_mib = (self.memory_gib * 1024.0).round().max(1.0) as u64;
         let options = ExportOptions {
             target: self.target,
             resources: self.resources.clone(),
@@ -431,12 +429,7 @@ impl ClusterJob {
                     Update::Recorded { run } => v.run = Some(run),
                     Update::Submitted { job } => v.job = Some(job),
                     Update::State(state) => v.state = Some(state),
-                    Update::Log(lines) => {
-                        for line in lines.lines().filter(|l| !l.starts_with(cluster::RESULT_MARKER)) {
-                            v.log.push_str(line);
-                            v.log.push('\n');
-                        }
-                    }
+                    Update::Log(lines) => v.log.push_str(&lines),
                     Update::Progress { done, total } => v.progress = (done, total),
                     Update::Note(note) => v.notes.push(note),
                 }

@@ -11,7 +11,7 @@ use pipewright_store::{NodeRecord, RunSource, RunStart, RunStatus, Store, experi
 
 use super::kubernetes::Kubectl;
 use super::ray::Ray;
-use super::results::{JobResults, collect};
+use super::results::{JobResults, RESULT_MARKER, collect};
 use super::slurm::{self, Rest};
 use super::{Bundle, ClusterError, Target};
 
@@ -62,48 +62,29 @@ impl Engine {
         }
     }
 
-    fn rest(url: &str, user: &str, token: &str) -> Rest {
-        Rest { url: url.to_owned(), user: user.to_owned(), token: token.to_owned() }
-    }
-
-    fn kubectl(kubeconfig: Option<&PathBuf>) -> Kubectl {
-        Kubectl { kubeconfig: kubeconfig.cloned() }
-    }
-
-    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+    /// The engine's API for one job.
+    fn api(&self) -> Box<dyn JobApi> {
         match self {
-            Self::SlurmCli => slurm::submit_cli(bundle),
-            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).submit(bundle),
-            Self::Ray { url } => Ray { url: url.clone() }.submit(bundle),
-            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).submit(bundle),
+            Self::SlurmCli => Box::new(slurm::Tools),
+            Self::SlurmRest { url, user, token } => {
+                Box::new(Rest { url: url.clone(), user: user.clone(), token: token.clone() })
+            }
+            Self::Ray { url } => Box::new(Ray { url: url.clone() }),
+            Self::Kubernetes { kubeconfig } => Box::new(Kubectl { kubeconfig: kubeconfig.clone() }),
         }
     }
+}
 
-    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
-        match self {
-            Self::SlurmCli => slurm::state_cli(id),
-            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).state(id),
-            Self::Ray { url } => Ray { url: url.clone() }.state(id),
-            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).state(id),
-        }
-    }
-
-    fn logs(&self, bundle: &Bundle, id: &str) -> String {
-        match self {
-            Self::SlurmCli | Self::SlurmRest { .. } => slurm::log(bundle, id),
-            Self::Ray { url } => Ray { url: url.clone() }.logs(id).unwrap_or_default(),
-            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).logs(id),
-        }
-    }
-
-    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
-        match self {
-            Self::SlurmCli => slurm::cancel_cli(id),
-            Self::SlurmRest { url, user, token } => Self::rest(url, user, token).cancel(id),
-            Self::Ray { url } => Ray { url: url.clone() }.cancel(id),
-            Self::Kubernetes { kubeconfig } => Self::kubectl(kubeconfig.as_ref()).cancel(id),
-        }
-    }
+/// What `submit` needs of an engine: send the bundle, look at the job, read its log, cancel it.
+pub(super) trait JobApi {
+    /// Submits the bundle; returns the job's id on the engine.
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError>;
+    /// The job's state.
+    fn state(&self, id: &str) -> Result<JobState, ClusterError>;
+    /// The job's log so far (empty while there is none).
+    fn logs(&self, bundle: &Bundle, id: &str) -> String;
+    /// Cancels the job.
+    fn cancel(&self, id: &str) -> Result<(), ClusterError>;
 }
 
 /// A job's state.
@@ -190,7 +171,7 @@ pub enum Update {
     },
     /// The job's state changed.
     State(JobState),
-    /// New lines of the job's log.
+    /// New lines of the job's log (the runner's result line left out).
     Log(String),
     /// Blocks finished so far, out of the workflow's.
     Progress {
@@ -237,6 +218,7 @@ pub fn submit(
     }
     let workflow = bundle.workflow()?;
     let total = workflow.nodes.len();
+    let api = engine.api();
     let project = options.project.clone().unwrap_or_else(|| bundle.manifest.project.clone());
     // Results of an earlier submission must not pass for this one's.
     clear_results(&bundle.results_dir())?;
@@ -252,7 +234,7 @@ pub fn submit(
         }
     };
 
-    let job = match engine.submit(bundle) {
+    let job = match api.submit(bundle) {
         Ok(job) => job,
         Err(e) => {
             let state = JobState::Failed(e.to_string());
@@ -265,10 +247,10 @@ pub fn submit(
     };
     on_update(Update::Submitted { job: job.clone() });
 
-    let (mut state, shown_log) = follow(bundle, engine, &job, total, options, on_update);
-    let log = engine.logs(bundle, &job);
+    let (mut state, shown_log) = follow(bundle, api.as_ref(), &job, total, options, on_update);
+    let log = api.logs(bundle, &job);
     if log.len() > shown_log && log.is_char_boundary(shown_log) {
-        on_update(Update::Log(log[shown_log..].to_owned()));
+        on_update(Update::Log(without_result(&log[shown_log..])));
     }
     let results = collect(bundle, log);
     // A job the engine forgot before it was seen to end is judged by its result.
@@ -296,7 +278,7 @@ pub fn submit(
 /// log lines and progress. Returns the last state and how much of the log was reported.
 fn follow(
     bundle: &Bundle,
-    engine: &Engine,
+    api: &dyn JobApi,
     job: &str,
     total: usize,
     options: &SubmitOptions,
@@ -318,14 +300,14 @@ fn follow(
                     options.timeout.map_or(0, |t| t.as_secs())
                 ))
             };
-            if let Err(e) = engine.cancel(job) {
+            if let Err(e) = api.cancel(job) {
                 on_update(Update::Note(format!("the job could not be cancelled: {e}")));
             }
             state = why;
             on_update(Update::State(state.clone()));
             break;
         }
-        match engine.state(job) {
+        match api.state(job) {
             Ok(now) => {
                 lost = 0;
                 if now != state {
@@ -342,14 +324,14 @@ fn follow(
                 }
             }
         }
-        let log = engine.logs(bundle, job);
+        let log = api.logs(bundle, job);
         if log.len() > shown_log && log.is_char_boundary(shown_log) {
             let new = &log[shown_log..];
             // Whole lines only; the rest waits for the next look.
             if let Some(end) = new.rfind('\n') {
                 let lines = &new[..=end];
                 done_blocks += lines.lines().filter(|l| is_block_line(l)).count();
-                on_update(Update::Log(lines.to_owned()));
+                on_update(Update::Log(without_result(lines)));
                 on_update(Update::Progress { done: done_blocks.min(total), total });
                 shown_log += end + 1;
             }
@@ -358,7 +340,7 @@ fn follow(
             if matches!(state, JobState::Failed(_)) {
                 // A job given up (it can never start, contact was lost) must not linger on the cluster; one
                 // that already ended makes this a no-op.
-                let _ = engine.cancel(job);
+                let _ = api.cancel(job);
             }
             break;
         }
@@ -366,6 +348,15 @@ fn follow(
     }
 
     (state, shown_log)
+}
+
+/// Log lines for people: the runner's machine-readable result line left out.
+fn without_result(lines: &str) -> String {
+    lines.lines().filter(|l| !l.starts_with(RESULT_MARKER)).fold(String::new(), |mut text, line| {
+        text.push_str(line);
+        text.push('\n');
+        text
+    })
 }
 
 /// Whether a log line is the runner's report of a finished block.

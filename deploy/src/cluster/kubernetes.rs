@@ -8,7 +8,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use super::bundle::BundleManifest;
-use super::engine::JobState;
+use super::engine::{JobApi, JobState};
 use super::{Bundle, ClusterError, yaml};
 
 /// The Job manifest, relative to the bundle.
@@ -303,6 +303,11 @@ struct JobObject {
     status: JobStatus,
 }
 
+/// `NAMESPACE/NAME` as its two parts.
+fn split(id: &str) -> (&str, &str) {
+    id.split_once('/').unwrap_or(("default", id))
+}
+
 impl Kubectl {
     fn run(&self, args: &[&str]) -> Result<String, ClusterError> {
         let mut command = Command::new("kubectl");
@@ -325,9 +330,11 @@ impl Kubectl {
             Err(ClusterError::Engine(format!("Kubernetes: {err}")))
         }
     }
+}
 
+impl JobApi for Kubectl {
     /// Creates the Job (named after the bundle's job); returns `NAMESPACE/NAME`.
-    pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
         let path = bundle.dir.join(MANIFEST);
         let out = self.run(&["create", "-f", &path.to_string_lossy(), "-o", "jsonpath={.metadata.name}"]).map_err(
             |e| match e {
@@ -347,13 +354,8 @@ impl Kubectl {
         Ok(format!("{}/{name}", bundle.manifest.resources.namespace))
     }
 
-    fn split(id: &str) -> (&str, &str) {
-        id.split_once('/').unwrap_or(("default", id))
-    }
-
-    /// The Job's state.
-    pub(super) fn state(&self, id: &str) -> Result<JobState, ClusterError> {
-        let (namespace, name) = Self::split(id);
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        let (namespace, name) = split(id);
         let out = self.run(&["get", "job", name, "-n", namespace, "-o", "json"])?;
         let job: JobObject =
             serde_json::from_str(&out).map_err(|e| ClusterError::Engine(format!("kubectl get job: {e}")))?;
@@ -372,14 +374,14 @@ impl Kubectl {
     }
 
     /// The pod's log so far (empty while it has not started).
-    pub(super) fn logs(&self, id: &str) -> String {
-        let (namespace, name) = Self::split(id);
+    fn logs(&self, _bundle: &Bundle, id: &str) -> String {
+        let (namespace, name) = split(id);
         self.run(&["logs", &format!("job/{name}"), "-n", namespace]).unwrap_or_default()
     }
 
     /// Deletes the Job and its pod.
-    pub(super) fn cancel(&self, id: &str) -> Result<(), ClusterError> {
-        let (namespace, name) = Self::split(id);
+    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+        let (namespace, name) = split(id);
         self.run(&["delete", "job", name, "-n", namespace, "--wait=false", "--cascade=background"]).map(|_| ())
     }
 }

@@ -159,6 +159,19 @@ pub enum Runner {
     Installed(String),
 }
 
+impl Runner {
+    /// The runner a bundle for `target` gets when none is named: the container image's for Kubernetes,
+    /// else this program, bundled.
+    pub fn default_for(target: Target) -> Result<Self, String> {
+        if target == Target::Kubernetes {
+            return Ok(Self::Installed(IMAGE_RUNNER.into()));
+        }
+        std::env::current_exe()
+            .map(Self::Copy)
+            .map_err(|e| format!("this program cannot be found to bundle it ({e}); name a runner on the cluster"))
+    }
+}
+
 /// Why an export or a submission failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

@@ -4,7 +4,7 @@
 use serde_json::{Value as Json, json};
 
 use super::bundle::BundleManifest;
-use super::engine::JobState;
+use super::engine::{JobApi, JobState};
 use super::{Bundle, ClusterError};
 use crate::client;
 
@@ -107,9 +107,11 @@ impl Ray {
         }
         answer.json().map_err(|e| ClusterError::Engine(format!("Ray answered {path} with {e}")))
     }
+}
 
+impl JobApi for Ray {
     /// Submits the bundle: the entrypoint by its absolute path (the bundle must be readable on the nodes).
-    pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
         let path = bundle.dir.join(JOB);
         let text = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
         let mut body: Json = serde_json::from_str(&text)
@@ -127,8 +129,7 @@ impl Ray {
             .ok_or_else(|| ClusterError::Engine(format!("Ray gave no job id: {answer}")))
     }
 
-    /// The job's state.
-    pub(super) fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
         let answer = self.call("GET", &format!("/api/jobs/{id}"), None)?;
         let message = answer["message"].as_str().unwrap_or("").to_owned();
         Ok(match answer["status"].as_str().unwrap_or("") {
@@ -141,14 +142,12 @@ impl Ray {
         })
     }
 
-    /// The job's log so far.
-    pub(super) fn logs(&self, id: &str) -> Result<String, ClusterError> {
-        let answer = self.call("GET", &format!("/api/jobs/{id}/logs"), None)?;
-        Ok(answer["logs"].as_str().unwrap_or("").to_owned())
+    fn logs(&self, _bundle: &Bundle, id: &str) -> String {
+        let answer = self.call("GET", &format!("/api/jobs/{id}/logs"), None);
+        answer.ok().and_then(|a| a["logs"].as_str().map(str::to_owned)).unwrap_or_default()
     }
 
-    /// Stops the job.
-    pub(super) fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
         self.call("POST", &format!("/api/jobs/{id}/stop"), None).map(|_| ())
     }
 }

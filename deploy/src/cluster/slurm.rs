@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{Value as Json, json};
 
 use super::bundle::{BundleManifest, RESULTS_DIR};
-use super::engine::JobState;
+use super::engine::{JobApi, JobState};
 use super::{Bundle, ClusterError};
 use crate::client;
 
@@ -89,8 +89,29 @@ fn tool(program: &str, args: &[&str], dir: Option<&Path>) -> Result<String, Clus
     }
 }
 
+/// Slurm through its tools on this machine (`sbatch`, `scontrol`, `scancel`; `SLURM_CONF` is honoured).
+pub(super) struct Tools;
+
+impl JobApi for Tools {
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+        submit_cli(bundle)
+    }
+
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        state_cli(id)
+    }
+
+    fn logs(&self, bundle: &Bundle, id: &str) -> String {
+        log(bundle, id)
+    }
+
+    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+        tool("scancel", &[id], None).map(|_| ())
+    }
+}
+
 /// Submits with `sbatch` from the bundle folder; returns the job id.
-pub(super) fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
+fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
     let dir = bundle.dir.to_string_lossy().into_owned();
     let out = tool("sbatch", &["--parsable", "--chdir", &dir, SCRIPT], Some(&bundle.dir))?;
     // `--parsable` prints `ID` or `ID;CLUSTER`.
@@ -102,7 +123,7 @@ pub(super) fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
 }
 
 /// A job's state from `scontrol show job`.
-pub(super) fn state_cli(id: &str) -> Result<JobState, ClusterError> {
+fn state_cli(id: &str) -> Result<JobState, ClusterError> {
     let out = match tool("scontrol", &["show", "job", "--oneliner", id], None) {
         Ok(out) => out,
         // Finished jobs are forgotten after the cluster's MinJobAge.
@@ -113,11 +134,6 @@ pub(super) fn state_cli(id: &str) -> Result<JobState, ClusterError> {
         out.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).unwrap_or("")
     };
     Ok(state_of(field("JobState"), field("Reason"), field("ExitCode")))
-}
-
-/// Cancels with `scancel`.
-pub(super) fn cancel_cli(id: &str) -> Result<(), ClusterError> {
-    tool("scancel", &[id], None).map(|_| ())
 }
 
 /// The state of a job Slurm no longer knows (finished longer ago than its `MinJobAge`).
@@ -213,9 +229,11 @@ impl Rest {
             ))),
         }
     }
+}
 
+impl JobApi for Rest {
     /// Submits the bundle's script with its resources; returns the job id.
-    pub(super) fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
         let path = bundle.dir.join(SCRIPT);
         let script = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
         let r = &bundle.manifest.resources;
@@ -248,8 +266,7 @@ impl Rest {
         }
     }
 
-    /// A job's state.
-    pub(super) fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
         let answer = self.call("GET", &format!("/job/{id}"), None)?;
         let job = &answer["jobs"][0];
         let exit = match &job["exit_code"] {
@@ -260,14 +277,17 @@ impl Rest {
         Ok(state_of(job["job_state"].as_str().unwrap_or(""), job["state_reason"].as_str().unwrap_or(""), &exit))
     }
 
-    /// Cancels the job.
-    pub(super) fn cancel(&self, id: &str) -> Result<(), ClusterError> {
+    fn logs(&self, bundle: &Bundle, id: &str) -> String {
+        log(bundle, id)
+    }
+
+    fn cancel(&self, id: &str) -> Result<(), ClusterError> {
         self.call("DELETE", &format!("/job/{id}"), None).map(|_| ())
     }
 }
 
 /// The job's log: `results/job-ID.log` in the bundle (the bundle's folder is shared with the nodes).
-pub(super) fn log(bundle: &Bundle, id: &str) -> String {
+fn log(bundle: &Bundle, id: &str) -> String {
     std::fs::read_to_string(bundle.results_dir().join(format!("job-{id}.log"))).unwrap_or_default()
 }
 
