@@ -117,7 +117,7 @@ fn fit_predict(
         spec: &spec,
         provenance: &pipewright_engine::Provenance::default(),
     };
-    let state = algo.fit(&params, train, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
+    let (state, decoded) = algo.fit(&params, train, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
     let model = Model {
         algorithm: id.to_owned(),
         name: spec.name.to_owned(),
@@ -126,6 +126,7 @@ fn fit_predict(
         features: (0..test.cols).map(|j| format!("f{j}")).collect(),
         classes: classes.to_vec(),
         state,
+        decoded,
     };
     algo.predict(&model, test).unwrap_or_else(|e| panic!("{id} failed to predict: {e}"))
 }

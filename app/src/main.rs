@@ -4,6 +4,7 @@ mod catalog_cmd;
 mod cluster_cmd;
 mod deploy_cmd;
 mod models_cmd;
+mod package_cmd;
 mod run_cmd;
 mod runs_cmd;
 mod wizard_cmd;
@@ -95,6 +96,8 @@ enum Command {
     Serve(deploy_cmd::ServeArgs),
     /// Score a CSV or Parquet file with a model package.
     Score(deploy_cmd::ScoreArgs),
+    /// Write a model package of the model a block trained in a recorded run, with the fitted transforms in front of it.
+    Package(package_cmd::PackageArgs),
     /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
     Export(cluster_cmd::ExportArgs),
     /// Submit a job bundle, follow it to its end and record its results in the run history.
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
         Some(Command::Wizard(args)) => wizard_cmd::wizard(&args),
         Some(Command::Serve(args)) => deploy_cmd::serve(&args),
         Some(Command::Score(args)) => deploy_cmd::score(&args),
+        Some(Command::Package(args)) => package_cmd::package(&args),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         None => designer(&cli),

@@ -432,10 +432,18 @@ fn print_summary(workflow: &Workflow, report: &RunReport) {
             });
             println!("  {:<28}{header}", "metric");
             for name in names {
-                let row: String = r.evaluations.iter().fold(String::new(), |mut s, e| {
-                    let _ = match e.metric(name) {
-                        Some(v) => write!(s, "{v:>14.6}"),
-                        None => write!(s, "{:>14}", "-"),
+                // With several models side by side, the best value of a score is starred.
+                let values: Vec<Option<f64>> = r.evaluations.iter().map(|e| e.metric(name)).collect();
+                let best = pipewright_engine::MetricInfo::of(name).filter(|_| values.len() > 1).and_then(|info| {
+                    let present =
+                        values.iter().enumerate().filter_map(|(i, v)| v.filter(|x| x.is_finite()).map(|x| (i, x)));
+                    present.reduce(|best, next| if info.is_better(next.1, best.1) { next } else { best }).map(|b| b.0)
+                });
+                let row: String = values.iter().enumerate().fold(String::new(), |mut s, (i, v)| {
+                    let star = if best == Some(i) { "*" } else { " " };
+                    let _ = match v {
+                        Some(v) => write!(s, "{v:>13.6}{star}"),
+                        None => write!(s, "{:>13} ", "-"),
                     };
                     s
                 });

@@ -568,7 +568,7 @@ fn the_wizard_profiles_a_file_recommends_with_reasons_and_writes_a_workflow_that
     let doc: Json = serde_json::from_slice(&json.stdout).expect("json");
     assert_eq!(doc["goal"], "values");
     assert_eq!(doc["suggested_goal"]["goal"], "values");
-    assert_eq!(doc["recommendations"].as_array().map(Vec::len), Some(7));
+    assert_eq!(doc["recommendations"].as_array().map(Vec::len), Some(9));
 }
 
 #[test]

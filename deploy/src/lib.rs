@@ -3,10 +3,13 @@
 //! auth, a body size limit, graceful shutdown), batch scoring of CSV and Parquet files ([`score_file`]), and
 //! a small HTTP client ([`client`]) the designer's test form and the tests call the endpoint with.
 //!
+//! [`assemble`] gathers a package from a run's values (the designer's last run or a recorded one).
+//!
 //! [`cluster`] exports workflows as job bundles for Slurm, Ray and Kubernetes and submits them.
 //!
 //! The package format itself lives with the blocks that write and read it (`pipewright_nodes::deploy`).
 
+mod assemble;
 mod batch;
 pub mod client;
 pub mod cluster;
@@ -14,6 +17,7 @@ mod metrics;
 mod openapi;
 mod server;
 
+pub use assemble::{AssembleError, Assembled, RecordedRun, RunValues, assemble, output_by_port};
 pub use batch::{BatchSummary, score_file};
 pub use pipewright_nodes::deploy::{Field, FieldType, Package, PackageError, PackageInfo, Source};
 pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server};

@@ -246,6 +246,7 @@ mod tests {
             features: vec!["x".into()],
             classes: vec![],
             state: serde_json::json!({"w": [1.5]}),
+            decoded: crate::value::Decoded::default(),
         }));
         cache.put("abc", &[table(), model]).expect("put");
         let back = cache.get("abc").expect("hit");

@@ -243,6 +243,21 @@ pub trait NodeKind: Send + Sync {
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError>;
 }
 
+/// A kind registered by reference (a registry keeping it for its other capabilities) is the same kind.
+impl<K: NodeKind + ?Sized> NodeKind for &'static K {
+    fn spec(&self) -> NodeSpec {
+        (**self).spec()
+    }
+
+    fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params, env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
+        (**self).output_schemas(inputs, params, env)
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        (**self).run(ctx)
+    }
+}
+
 /// A registered kind.
 #[derive(Clone)]
 pub struct Entry {
@@ -252,10 +267,14 @@ pub struct Entry {
     pub kind: Arc<dyn NodeKind>,
 }
 
+/// Decodes and checks a value read back from storage (a cached model or transform), refusing a damaged one.
+pub type ValueLoader = Arc<dyn Fn(&Value) -> Result<(), NodeError> + Send + Sync>;
+
 /// All known node kinds by id.
 #[derive(Clone, Default)]
 pub struct Catalog {
     entries: BTreeMap<&'static str, Entry>,
+    loader: Option<ValueLoader>,
 }
 
 impl Catalog {
@@ -268,6 +287,16 @@ impl Catalog {
     pub fn register(&mut self, kind: impl NodeKind + 'static) {
         let spec = kind.spec();
         self.entries.insert(spec.id, Entry { spec: Arc::new(spec), kind: Arc::new(kind) });
+    }
+
+    /// Sets how values read back from storage are decoded and checked (the blocks' typed fitted state).
+    pub fn set_loader(&mut self, loader: ValueLoader) {
+        self.loader = Some(loader);
+    }
+
+    /// Decodes and checks a value read back from storage; without a loader every value passes.
+    pub fn load(&self, value: &Value) -> Result<(), NodeError> {
+        self.loader.as_ref().map_or(Ok(()), |load| load(value))
     }
 
     /// The kind with this id.

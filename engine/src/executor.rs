@@ -480,7 +480,9 @@ fn run_node(
         on_event(Event::NodeCached { node: node.id.clone(), from_disk: false });
         return outcome(NodeStatus::Cached { from_disk: false }, started.elapsed(), outputs);
     }
-    if let Some(values) = disk_cache.and_then(|c| c.get(&fingerprint)) {
+    // A cached model or transform is decoded and checked as it is read back; a damaged entry is computed again.
+    let loaded = |values: &Vec<crate::Value>| values.iter().all(|v| catalog.load(v).is_ok());
+    if let Some(values) = disk_cache.and_then(|c| c.get(&fingerprint)).filter(loaded) {
         let outputs: Outputs = Arc::new(values);
         if let Some(memory) = memory_cache {
             memory.put(&fingerprint, outputs.clone());

@@ -7,6 +7,7 @@ mod catalog;
 mod error;
 mod events;
 mod executor;
+pub mod metric;
 pub mod params;
 mod project;
 pub mod rng;
@@ -18,18 +19,23 @@ mod value;
 mod workflow;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
-pub use catalog::{CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, SchemaEnv};
+pub use catalog::{
+    CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, SchemaEnv, ValueLoader,
+};
 pub use error::{FileError, NodeError};
 pub use events::Event;
 pub use executor::{
     NodeObserver, NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan,
     plan_on, run,
 };
+pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};
 pub use project::{find_workflow, project_dir_from, project_dir_of};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
-pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType};
+pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType, Writes};
 pub use time::UtcTime;
 pub use validate::{Analysis, Problem, validate, validate_in};
-pub use value::{ConfusionMatrix, Curve, Evaluation, Learner, Metric, Model, Report, Table, Task, Transform, Value};
+pub use value::{
+    ConfusionMatrix, Curve, Decoded, Evaluation, Learner, Metric, Model, Report, Table, Task, Transform, Value,
+};
 pub use workflow::{Comment, Edge, FORMAT, Node, PortRef, VERSION, Workflow, migrate, write_atomic};

@@ -66,6 +66,16 @@ impl Category {
     }
 }
 
+/// What a block writes outside the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Writes {
+    /// A data file (Export Data).
+    File,
+    /// A model package (Export Model Package), which can be served.
+    Package,
+}
+
 /// One input or output port.
 #[derive(Debug, Clone, Serialize)]
 pub struct PortSpec {
@@ -173,6 +183,7 @@ pub enum TuneRange {
 
 /// The declaration of a node kind.
 #[derive(Debug, Clone, Serialize)]
+#[allow(clippy::struct_excessive_bools, reason = "independent yes/no facts a kind declares, each read on its own")]
 pub struct NodeSpec {
     /// Stable id such as `transform.normalize`.
     pub id: &'static str,
@@ -200,6 +211,14 @@ pub struct NodeSpec {
     pub uses_device: bool,
     /// Parameters worth tuning (learners), each with the range a search tries, in inspector order.
     pub tunable: Vec<(&'static str, TuneRange)>,
+    /// Whether rows pass through with their values unchanged: it only drops rows or columns or changes roles,
+    /// so a model package can look through it to the raw rows.
+    pub passes_rows_through: bool,
+    /// What it writes outside the workflow, if anything.
+    pub writes: Option<Writes>,
+    /// Whether its report holds the metrics of scored data (the engine's metric table names them): the
+    /// designer opens it after a generated workflow runs, and a package takes its metrics from it.
+    pub reports_metrics: bool,
 }
 
 impl NodeSpec {
@@ -218,7 +237,30 @@ impl NodeSpec {
             side_effect: false,
             uses_device: false,
             tunable: Vec::new(),
+            passes_rows_through: false,
+            writes: None,
+            reports_metrics: false,
         }
+    }
+
+    /// Marks the block as passing rows through with their values unchanged (it drops rows or columns, or
+    /// changes roles).
+    pub fn passes_rows_through(mut self) -> Self {
+        self.passes_rows_through = true;
+        self
+    }
+
+    /// Marks the block as writing a file or a package outside the workflow (which also makes it a side effect).
+    pub fn writes(mut self, what: Writes) -> Self {
+        self.writes = Some(what);
+        self.side_effect = true;
+        self
+    }
+
+    /// Marks the block's report as holding the metrics of scored data.
+    pub fn reports_metrics(mut self) -> Self {
+        self.reports_metrics = true;
+        self
     }
 
     /// Sets the kind version.

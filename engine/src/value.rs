@@ -123,6 +123,56 @@ pub struct Learner {
     pub params: BTreeMap<String, Json>,
 }
 
+/// Fitted state decoded into its typed struct, once, when the model or transform is loaded or fitted; predicting
+/// reads it and never parses JSON. Clones share the decoded value. Whoever changes the serialized state builds
+/// a new `Decoded` (the default, empty one) beside it.
+#[derive(Clone, Default)]
+pub struct Decoded(Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl Decoded {
+    /// A slot already holding `value`, for state fitted in this process.
+    pub fn holding<T: std::any::Any + Send + Sync>(value: T) -> Self {
+        let slot = Self::default();
+        let _ = slot.0.set(Arc::new(value));
+        slot
+    }
+
+    /// The decoded value, decoding it with `decode` the first time. A value of another type (never expected)
+    /// is decoded afresh and not kept.
+    pub fn get_or_decode<T, E>(&self, decode: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E>
+    where
+        T: std::any::Any + Send + Sync,
+    {
+        if let Some(value) = self.0.get() {
+            if let Ok(typed) = Arc::clone(value).downcast::<T>() {
+                return Ok(typed);
+            }
+            return decode().map(Arc::new);
+        }
+        let typed = Arc::new(decode()?);
+        let _ = self.0.set(Arc::clone(&typed) as Arc<dyn std::any::Any + Send + Sync>);
+        Ok(typed)
+    }
+
+    /// Whether the state has been decoded.
+    pub fn is_decoded(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_decoded() { "Decoded(yes)" } else { "Decoded(no)" })
+    }
+}
+
+/// The decoded form is a cache of the serialized state: it never makes two values differ.
+impl PartialEq for Decoded {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 /// A trained model and the feature schema it expects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -138,8 +188,11 @@ pub struct Model {
     pub features: Vec<String>,
     /// Class names in the order of its probabilities (classification), as text.
     pub classes: Vec<String>,
-    /// Algorithm-specific fitted state.
+    /// Algorithm-specific fitted state, serialized.
     pub state: Json,
+    /// The same state decoded into the algorithm's typed struct.
+    #[serde(skip)]
+    pub decoded: Decoded,
 }
 
 /// Fitted preprocessing that can be applied to other data with the same columns.
@@ -149,8 +202,11 @@ pub struct Transform {
     pub kind: String,
     /// Display name.
     pub name: String,
-    /// Kind-specific fitted state.
+    /// Kind-specific fitted state, serialized.
     pub state: Json,
+    /// The same state decoded into the kind's typed struct.
+    #[serde(skip)]
+    pub decoded: Decoded,
 }
 
 /// One named number.

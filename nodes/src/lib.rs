@@ -1,6 +1,20 @@
 //! The Pipewright block catalog: one file per node kind under `data/`, `transform/`, `model/`,
-//! `train/`, `evaluate/` and `deploy/`, the algorithms behind the model blocks under `algo/`, and
-//! [`catalog`], which registers them all.
+//! `train/`, `evaluate/` and `deploy/`, each folder's list of its blocks in its `mod.rs`, the algorithms behind
+//! the model blocks under `algo/`, and [`catalog`], every block of this build.
+
+/// Declares a category's blocks: one line per block, `role module::Kind`, where the role says what the
+/// block's declaration provides (`block`, `learner`, `transform`). It declares the module, exports the kind and
+/// writes the category's `register`. Adding a block is its file plus its line here.
+macro_rules! blocks {
+    ($($role:ident $module:ident :: $kind:ident),* $(,)?) => {
+        $(pub(crate) mod $module; pub use $module::$kind;)*
+
+        /// Registers this category's blocks.
+        pub(crate) fn register(registry: &mut crate::registry::Registry) {
+            $(registry.$role($kind);)*
+        }
+    };
+}
 
 pub mod algo;
 pub mod data;
@@ -10,6 +24,7 @@ pub mod docs;
 pub mod evaluate;
 pub mod frame;
 pub mod model;
+mod registry;
 pub mod train;
 pub mod transform;
 
@@ -19,69 +34,5 @@ use pipewright_engine::Catalog;
 
 /// Every block of this build.
 pub fn catalog() -> Catalog {
-    let mut c = Catalog::new();
-    c.register(data::SampleDataset);
-    c.register(data::ImportData);
-    c.register(data::EnterDataManually);
-    c.register(data::ExportData);
-    c.register(transform::SelectColumns);
-    c.register(transform::EditMetadata);
-    c.register(transform::CleanMissingData);
-    c.register(transform::NormalizeData);
-    c.register(transform::PrincipalComponentAnalysis);
-    c.register(transform::FilterBasedFeatureSelection);
-    c.register(transform::ConvertToIndicatorValues);
-    c.register(transform::SplitData);
-    c.register(transform::ApplyTransformation);
-    c.register(transform::ApplySqlTransformation);
-    c.register(transform::AddColumns);
-    c.register(transform::AddRows);
-    c.register(transform::JoinData);
-    c.register(transform::RemoveDuplicateRows);
-    c.register(transform::GroupDataIntoBins);
-    c.register(transform::ClipValues);
-    c.register(transform::ApplyMathOperation);
-    c.register(transform::PartitionAndSample);
-    c.register(transform::SummarizeData);
-    c.register(transform::FilterRows);
-    c.register(transform::GroupBy);
-    c.register(transform::Smote);
-    c.register(model::TwoClassLogisticRegression);
-    c.register(model::MulticlassLogisticRegression);
-    c.register(model::LinearRegression);
-    c.register(model::DecisionForest);
-    c.register(model::DecisionForestRegression);
-    c.register(model::KMeansClustering);
-    c.register(model::OneVsAllMulticlass);
-    c.register(model::DecisionTree);
-    c.register(model::KNearestNeighbors);
-    c.register(model::KNearestNeighborsRegression);
-    c.register(model::NaiveBayes);
-    c.register(model::AveragedPerceptron);
-    c.register(model::SupportVectorMachine);
-    c.register(model::PoissonRegression);
-    c.register(model::BoostedDecisionTree);
-    c.register(model::BoostedDecisionTreeRegression);
-    c.register(model::Dbscan);
-    c.register(model::AgglomerativeClustering);
-    c.register(model::GaussianMixture);
-    c.register(model::NeuralNetwork);
-    c.register(model::NeuralNetworkRegression);
-    c.register(model::OneVsOneMulticlass);
-    c.register(model::FastForestQuantileRegression);
-    c.register(model::IsolationForest);
-    c.register(model::PcaAnomalyDetection);
-    c.register(model::OneClassSvm);
-    c.register(train::TrainModel);
-    c.register(train::CrossValidateModel);
-    c.register(train::TuneModelHyperparameters);
-    c.register(train::TrainClusteringModel);
-    c.register(train::TrainAnomalyDetectionModel);
-    c.register(train::ScoreModel);
-    c.register(train::AssignDataToClusters);
-    c.register(evaluate::EvaluateModel);
-    c.register(evaluate::PermutationFeatureImportance);
-    c.register(deploy::ExportModelPackage);
-    c.register(deploy::BatchScore);
-    c
+    registry::registry().catalog().clone()
 }

@@ -84,7 +84,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
     };
     let algo = algorithm(id).unwrap_or_else(|| panic!("no algorithm {id}"));
     let set = TrainingSet { x: x.clone(), labels: Labels::None };
-    let state = algo.fit(&params, &set, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
+    let (state, decoded) = algo.fit(&params, &set, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
     let model = Model {
         algorithm: id.to_owned(),
         name: spec.name.to_owned(),
@@ -93,6 +93,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
         features: (0..x.cols).map(|j| format!("f{j}")).collect(),
         classes: Vec::new(),
         state,
+        decoded,
     };
     match algo.predict(&model, x).unwrap_or_else(|e| panic!("{id} failed to predict: {e}")) {
         Prediction::Anomalies { scores, flags } => (scores, flags),

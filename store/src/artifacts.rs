@@ -7,6 +7,26 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::{Store, StoreError};
 
+/// The value an artifact holds, read back as the run produced it (a table without its column roles, which
+/// Parquet does not keep); `None` for an unknown kind or unreadable bytes. Models and transforms are decoded and
+/// checked when they are used.
+pub fn value_of_artifact(kind: &str, bytes: &[u8]) -> Option<pipewright_engine::Value> {
+    use std::sync::Arc;
+
+    use pipewright_engine::{Model, Report, Table, Transform, Value};
+    use polars::prelude::SerReader;
+    Some(match kind {
+        "model" => Value::Model(Arc::new(serde_json::from_slice::<Model>(bytes).ok()?)),
+        "transform" => Value::Transform(Arc::new(serde_json::from_slice::<Transform>(bytes).ok()?)),
+        "report" => Value::Report(Arc::new(serde_json::from_slice::<Report>(bytes).ok()?)),
+        "table" => {
+            let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(bytes)).finish().ok()?;
+            Value::Table(Arc::new(Table::new(frame)))
+        }
+        _ => return None,
+    })
+}
+
 /// An artifact a run's node produced on one of its output ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactLink {

@@ -13,11 +13,11 @@ mod open;
 mod recorder;
 mod runs;
 
-pub use artifacts::ArtifactLink;
+pub use artifacts::{ArtifactLink, value_of_artifact};
 pub use error::StoreError;
 pub use models::{ModelMetric, ModelVersion, Registration, Stage, StageChange};
 #[doc(hidden)]
 pub use open::migration_steps;
 pub use open::{SCHEMA_VERSION, Store, store_path};
 pub use recorder::{RecordStart, Recorder, SMALL_TABLE_CELLS, artifact_of, experiment_of};
-pub use runs::{HEADLINE_METRICS, NodeRecord, RunRecord, RunSource, RunStart, RunStatus, format_utc};
+pub use runs::{NodeRecord, RunRecord, RunSource, RunStart, RunStatus, format_utc};

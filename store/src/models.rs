@@ -82,9 +82,9 @@ pub struct ModelVersion {
 }
 
 impl ModelVersion {
-    /// The version's headline metric: the first of [`crate::HEADLINE_METRICS`] it was registered with.
+    /// The version's headline metric: the first it was registered with in the engine's headline order.
     pub fn headline(&self) -> Option<&ModelMetric> {
-        crate::HEADLINE_METRICS.iter().find_map(|h| self.metrics.iter().find(|m| m.name == *h))
+        pipewright_engine::metric::headline_of(&self.metrics, |m| m.name.as_str())
     }
 }
 

@@ -125,9 +125,6 @@ pub struct RunRecord {
     pub ended_at: Option<f64>,
 }
 
-/// Metrics shown as a run's headline, in order of preference.
-pub const HEADLINE_METRICS: &[&str] = &["roc_auc", "accuracy", "r2", "rmse", "silhouette", "inertia"];
-
 const RUN_QUERY: &str = "SELECT runs.id, experiments.name, workflow_name, workflow_file, status, source, device,
     started_at, ended_at FROM runs JOIN experiments ON experiments.id = runs.experiment_id";
 
@@ -277,10 +274,10 @@ impl Store {
             .optional()?)
     }
 
-    /// The run's headline metric: the first of [`HEADLINE_METRICS`] it recorded.
+    /// The run's headline metric: the first it recorded in the engine's headline order.
     pub fn headline(&self, run: i64) -> Result<Option<(String, f64)>, StoreError> {
         let metrics = self.metrics_of(run)?;
-        Ok(HEADLINE_METRICS.iter().find_map(|h| metrics.iter().find(|m| m.2 == *h).map(|m| (m.2.clone(), m.3))))
+        Ok(pipewright_engine::metric::headline_of(metrics, |m| m.2.as_str()).map(|m| (m.2, m.3)))
     }
 
     /// The nodes recorded for a run, in the order they were recorded.

@@ -352,8 +352,9 @@ impl Designer {
     /// Opens a workflow the wizard generated in a new tab and runs it.
     fn add_generated(&mut self, workflow: Workflow) {
         let name = workflow.name.clone();
+        let reports_metrics = |kind: &str| self.catalog.get(kind).is_some_and(|e| e.spec.reports_metrics);
         let evaluate: Vec<String> =
-            workflow.nodes.iter().filter(|n| n.kind == "evaluate.evaluate_model").map(|n| n.id.clone()).collect();
+            workflow.nodes.iter().filter(|n| reports_metrics(&n.kind)).map(|n| n.id.clone()).collect();
         // Unsaved work from the start: closing asks first, and autosave keeps a recovery copy.
         self.add_tab(Document::recovered(None, Workflow::new(name.clone()), workflow));
         if let Some(tab) = self.active_tab_mut() {

@@ -237,16 +237,9 @@ pub fn headline(value: &Value) -> String {
             .evaluations
             .iter()
             .filter_map(|e| {
-                let preferred: &[(&str, &str)] = match e.task {
-                    pipewright_engine::Task::Regression => &[("rmse", "RMSE"), ("r2", "R²")],
-                    pipewright_engine::Task::Clustering => &[("silhouette", "silhouette"), ("inertia", "inertia")],
-                    _ => &[("roc_auc", "AUC"), ("macro_roc_auc", "AUC"), ("accuracy", "accuracy")],
-                };
-                let (value, label) = preferred
-                    .iter()
-                    .find_map(|(name, label)| e.metric(name).map(|v| (v, (*label).to_owned())))
-                    .or_else(|| e.metrics.first().map(|m| (m.value, m.name.clone())))?;
-                Some(format!("{label} {value:.3}"))
+                let (metric, info) = e.headline()?;
+                let label = info.map_or(metric.name.as_str(), |i| i.label);
+                Some(format!("{label} {:.3}", metric.value))
             })
             .collect::<Vec<_>>()
             .join(" · "),
@@ -593,7 +586,9 @@ impl SnarlViewer<String> for Viewer<'_> {
             self.actions.push(CanvasAction::PackageModel(id.clone()));
             ui.close();
         }
-        if kind == "deploy.export_model_package" && ui.button("🚀 Deploy locally…").clicked() {
+        let writes_package =
+            self.catalog.get(kind).is_some_and(|e| e.spec.writes == Some(pipewright_engine::Writes::Package));
+        if writes_package && ui.button("🚀 Deploy locally…").clicked() {
             self.actions.push(CanvasAction::DeployPackage(id.clone()));
             ui.close();
         }

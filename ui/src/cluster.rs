@@ -439,9 +439,7 @@ impl ClusterJob {
             v.finished = Some(match outcome {
                 Ok(s) => {
                     let metrics = s.results.metrics();
-                    let headline = metrics
-                        .iter()
-                        .find(|m| m.2 == "roc_auc" || m.2 == "rmse" || m.2 == "accuracy")
+                    let headline = pipewright_engine::metric::headline_of(metrics.iter(), |m| m.2.as_str())
                         .map(|m| format!("; {} = {:.4}", m.2, m.3))
                         .unwrap_or_default();
                     v.state = Some(s.state.clone());

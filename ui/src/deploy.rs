@@ -9,32 +9,31 @@ use std::sync::{Arc, Mutex};
 use egui::Ui;
 use serde_json::{Value as Json, json};
 
-use pipewright_deploy::{FieldType, Package, PackageInfo, ServeOptions, Server, Source, client};
-use pipewright_engine::{Catalog, Category, Report, Table, Transform, Value, Workflow};
+use pipewright_deploy::{
+    AssembleError, FieldType, Package, RunValues, ServeOptions, Server, Source, client, output_by_port,
+};
+use pipewright_engine::{Catalog, Value, Workflow};
 
 use crate::runtime::Runtime;
 
-/// Blocks a package can look through on the way back to the raw rows: they drop rows or columns or change
-/// roles, which the package needs not replay (extra fields are ignored, rows are scored one by one).
-const PASS_THROUGH: [&str; 6] = [
-    "transform.select_columns",
-    "transform.edit_metadata",
-    "transform.split_data",
-    "transform.partition_and_sample",
-    "transform.remove_duplicate_rows",
-    "transform.filter_rows",
-];
-
-/// The value a node's output port holds after the last run.
-fn output(runtime: &Runtime, catalog: &Catalog, workflow: &Workflow, node: &str, port: &str) -> Option<Value> {
-    let kind = &workflow.node(node)?.kind;
-    let (index, _) = catalog.get(kind)?.spec.output_port(port)?;
-    runtime.outputs(node)?.get(index).cloned()
+/// The designer's last run of a tab, as the values a package is assembled from.
+pub struct LastRun<'a> {
+    /// The tab's runtime.
+    pub runtime: &'a Runtime,
+    /// The catalog.
+    pub catalog: &'a Catalog,
+    /// The tab's workflow.
+    pub workflow: &'a Workflow,
 }
 
-/// A package of the model trained by `node`, from the last run's values: the fitted transforms on the way
-/// back from its data to the raw rows, in the order they were applied, and the evaluation of its scores.
-/// Also notes for the user about what the package does not include.
+impl RunValues for LastRun<'_> {
+    fn output(&self, node: &str, port: &str) -> Option<Value> {
+        output_by_port(self.catalog, self.workflow, node, port, self.runtime.outputs(node)?)
+    }
+}
+
+/// A package of the model trained by `node`, from the last run's values, and notes for the user about what the
+/// package does not include.
 pub fn assemble(
     workflow: &Workflow,
     runtime: &Runtime,
@@ -42,72 +41,17 @@ pub fn assemble(
     node: &str,
     workflow_file: Option<&Path>,
 ) -> Result<(Package, Vec<String>), String> {
-    let not_run = || "run the workflow first (▶ Run), then package the model".to_owned();
-    let Some(Value::Model(model)) = output(runtime, catalog, workflow, node, "model") else { return Err(not_run()) };
-    let title = |id: &str| {
-        workflow.node(id).map_or_else(String::new, |n| {
-            n.title.clone().unwrap_or_else(|| catalog.get(&n.kind).map_or(n.kind.clone(), |e| e.spec.name.to_owned()))
-        })
+    let source = Source {
+        workflow: workflow_file.map(|p| p.display().to_string()),
+        node: Some(node.to_owned()),
+        run: runtime.recorded_run_of(node),
     };
-    let fits = |id: &str| {
-        workflow.node(id).and_then(|n| catalog.get(&n.kind)).is_some_and(|e| e.spec.output_port("transform").is_some())
-    };
-    let mut steps: Vec<Transform> = Vec::new();
-    // The table entering the earliest transform found; the training table until one is.
-    let mut raw: Option<Table> = None;
-    let mut notes = Vec::new();
-    let mut current = node.to_owned();
-    while let Some(edge) = workflow.edge_into(&current, "data") {
-        let from = edge.from.node.clone();
-        let Some(Value::Table(entering)) = output(runtime, catalog, workflow, &from, &edge.from.port) else {
-            return Err(not_run());
-        };
-        if fits(&current) {
-            let Some(Value::Transform(t)) = output(runtime, catalog, workflow, &current, "transform") else {
-                return Err(not_run());
-            };
-            steps.insert(0, (*t).clone());
-            raw = Some((*entering).clone());
-        } else if current == node {
-            raw = Some((*entering).clone());
-        }
-        let Some(spec) = workflow.node(&from).and_then(|n| catalog.get(&n.kind)).map(|e| e.spec.clone()) else { break };
-        if fits(&from) || PASS_THROUGH.contains(&spec.id) {
-            current = from;
-            continue;
-        }
-        if spec.category != Category::Data {
-            notes.push(format!("{} is not replayed by the package: send rows as they leave it", title(&from)));
-        }
-        break;
-    }
-    let report = evaluation_of(workflow, runtime, catalog, node);
-    if report.is_none() {
-        notes.push("no Evaluate Model block scores this model: the package has no metrics".into());
-    }
-    let info = PackageInfo {
-        name: model.name.clone(),
-        report: report.as_deref(),
-        data: raw.as_ref(),
-        source: Source {
-            workflow: workflow_file.map(|p| p.display().to_string()),
-            node: Some(node.to_owned()),
-            run: runtime.recorded_run_of(node),
-        },
-    };
-    let package = Package::build(&model, &steps, &info).map_err(|e| e.to_string())?;
-    Ok((package, notes))
-}
-
-/// The report of an Evaluate Model block fed by a Score Model block that scores with `node`'s model.
-fn evaluation_of(workflow: &Workflow, runtime: &Runtime, catalog: &Catalog, node: &str) -> Option<Arc<Report>> {
-    let scorers = workflow.edges.iter().filter(|e| e.from.node == node && e.from.port == "model").map(|e| &e.to.node);
-    scorers.flat_map(|s| workflow.edges.iter().filter(move |e| &e.from.node == s)).find_map(|e| {
-        match output(runtime, catalog, workflow, &e.to.node, "report") {
-            Some(Value::Report(r)) => Some(r),
-            _ => None,
-        }
-    })
+    let last = LastRun { runtime, catalog, workflow };
+    let assembled = pipewright_deploy::assemble(workflow, catalog, &last, node, source).map_err(|e| match e {
+        AssembleError::NotRun(_) => "run the workflow first (▶ Run), then package the model".to_owned(),
+        other => other.to_string(),
+    })?;
+    Ok((assembled.package, assembled.notes))
 }
 
 /// The "Package model" window's state.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 
-use pipewright_engine::{Catalog, ParamKind, Table, Workflow};
+use pipewright_engine::{Catalog, Table, Workflow};
 use pipewright_wizard::{
     AlgorithmRule, Choice, DataSource, Focus, Goal, MAX_COMPARED, Priorities, Profile, Recommendation, Rules,
     Suggestion, generate, load, notes, recommend, suggest_goal,
@@ -120,16 +120,6 @@ impl Default for Wizard {
             picked: Vec::new(),
             preview: None,
         }
-    }
-}
-
-/// The bundled datasets, as the Sample Dataset block offers them.
-fn sample_names(catalog: &Catalog) -> Vec<String> {
-    let spec = catalog.get("data.sample_dataset").map(|e| e.spec.clone());
-    let choices = spec.and_then(|s| s.params.iter().find(|p| p.name == "dataset").map(|p| p.kind.clone()));
-    match choices {
-        Some(ParamKind::Choice { choices }) => choices.iter().map(|c| (*c).to_owned()).collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -400,7 +390,7 @@ impl Wizard {
             }
             let mut chosen = self.sample.clone();
             egui::ComboBox::from_id_salt("wizard-sample").selected_text(&chosen).show_ui(ui, |ui| {
-                for name in sample_names(catalog) {
+                for name in pipewright_wizard::sample_names(catalog) {
                     ui.selectable_value(&mut chosen, name.clone(), name);
                 }
             });

@@ -271,7 +271,7 @@ fn running_an_example_shows_states_and_its_metrics_in_the_output_panel() {
     click_node(&mut harness, "evaluate");
     settle(&mut harness);
     // The metrics table of the two models (logistic regression AUC 0.835021, as scikit-learn computes it).
-    harness.get_by_label("roc_auc");
+    harness.get_by_label("AUC");
     harness.get_by_label("0.8350");
     harness.get_by_label_contains("Finished in");
     // Editing a block makes it and everything downstream stale; blocks upstream keep their results.
@@ -757,7 +757,7 @@ fn the_wizard_goes_from_a_sample_dataset_to_evaluation_metrics_in_six_clicks() {
     assert!(kinds.contains(&"transform.convert_to_indicator_values") && kinds.contains(&"transform.split_data"));
     settle(&mut harness);
     // The evaluation is selected, so its metrics show without another click.
-    harness.get_by_label("roc_auc");
+    harness.get_by_label("AUC");
     harness.get_by_label("accuracy");
     if can_render(&mut harness) {
         harness.snapshot_options("wizard_generated_and_run", &SnapshotOptions::new().max_failed_pixels(2000));
@@ -818,7 +818,7 @@ fn the_wizard_compares_the_top_three_on_a_chosen_dataset_and_label() {
     for port in ["scored", "scored_2", "scored_3"] {
         assert!(workflow.edge_into("evaluate", port).is_some(), "{port} wired");
     }
-    harness.get_by_label("macro_f1");
+    harness.get_by_label("macro F1");
 }
 
 #[test]

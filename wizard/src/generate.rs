@@ -5,6 +5,7 @@
 use serde_json::{Value as Json, json};
 
 use pipewright_engine::{Edge, Node, PortRef, Workflow};
+use pipewright_nodes::{data, evaluate, train, transform};
 
 use crate::WizardError;
 use crate::profile::{ColumnKind, Profile};
@@ -18,6 +19,16 @@ pub const MAX_COMPARED: usize = 3;
 const COLUMN_WIDTH: f32 = 240.0;
 /// Vertical distance between branches.
 const BRANCH_HEIGHT: f32 = 230.0;
+
+/// The bundled datasets, as the Sample Dataset block offers them.
+pub fn sample_names(catalog: &pipewright_engine::Catalog) -> Vec<String> {
+    let spec = catalog.get(data::SampleDataset::ID).map(|e| e.spec.clone());
+    let choices = spec.and_then(|s| s.params.iter().find(|p| p.name == "dataset").map(|p| p.kind.clone()));
+    match choices {
+        Some(pipewright_engine::ParamKind::Choice { choices }) => choices.iter().map(|c| (*c).to_owned()).collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +55,8 @@ impl DataSource {
     /// The block that reads it.
     pub fn node(&self) -> Node {
         match self {
-            Self::Sample(name) => node("data", "data.sample_dataset", json!({ "dataset": name })),
-            Self::File(path) => node("data", "data.import_data", json!({ "path": path })),
+            Self::Sample(name) => node("data", data::SampleDataset::ID, json!({ "dataset": name })),
+            Self::File(path) => node("data", data::ImportData::ID, json!({ "path": path })),
         }
     }
 }
@@ -173,11 +184,11 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         && profile.marked_label.as_deref() != Some(label.name.as_str())
         && (label.kind != ColumnKind::Text || !goal.needs_label())
     {
-        let mark = node("label", "transform.edit_metadata", json!({ "columns": [label.name], "role": "label" }));
+        let mark = node("label", transform::EditMetadata::ID, json!({ "columns": [label.name], "role": "label" }));
         chain(&mut b, mark, "Mark the label");
     }
     if !ignored.is_empty() {
-        let ignore = node("leave_out", "transform.edit_metadata", json!({ "columns": ignored, "role": "ignored" }));
+        let ignore = node("leave_out", transform::EditMetadata::ID, json!({ "columns": ignored, "role": "ignored" }));
         let title = if ignored.len() == 1 {
             "Leave out 1 column".to_owned()
         } else {
@@ -190,7 +201,7 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
     {
         let drop = node(
             "unlabelled",
-            "transform.clean_missing_data",
+            transform::CleanMissingData::ID,
             json!({ "columns": [label.name], "mode": "remove_row" }),
         );
         chain(&mut b, drop, "Remove unlabelled rows");
@@ -200,17 +211,17 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
     let cleaned = if with_missing.is_empty() { &features } else { &with_missing };
     chain(
         &mut b,
-        node("clean", "transform.clean_missing_data", json!({ "columns": cleaned, "mode": "mean" })),
+        node("clean", transform::CleanMissingData::ID, json!({ "columns": cleaned, "mode": "mean" })),
         "Clean Missing Data",
     );
     let text: Vec<&str> =
         features.iter().copied().filter(|f| profile.column(f).is_some_and(|c| c.kind == ColumnKind::Text)).collect();
     if !text.is_empty() {
-        let indicators = node("indicators", "transform.convert_to_indicator_values", json!({ "columns": text }));
+        let indicators = node("indicators", transform::ConvertToIndicatorValues::ID, json!({ "columns": text }));
         chain(&mut b, indicators, "Convert to Indicator Values");
     }
     if choice.algorithms.iter().any(|a| a.needs_scaling) {
-        chain(&mut b, node("normalize", "transform.normalize_data", json!({ "method": "zscore" })), "Normalize Data");
+        chain(&mut b, node("normalize", transform::NormalizeData::ID, json!({ "method": "zscore" })), "Normalize Data");
     }
     let prepared = last.clone();
     let (train_data, test_data) = if goal == Goal::Structure {
@@ -222,7 +233,7 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
             params["stratify_column"] = json!(label);
         }
         column += 1;
-        let split = b.add(node("split", "transform.split_data", params), column, 0.0);
+        let split = b.add(node("split", transform::SplitData::ID, params), column, 0.0);
         b.wire((&prepared, "data"), (&split, "data"));
         ((split.clone(), "first"), (split, "second"))
     };
@@ -240,9 +251,9 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         let train_id = format!("train_{id}");
         let score_id = format!("score_{id}");
         let (train_kind, train_params, score_kind) = match goal {
-            Goal::Structure => ("train.train_clustering_model", json!({}), "train.assign_data_to_clusters"),
-            Goal::Unusual => ("train.train_anomaly_detection_model", json!({}), "train.score_model"),
-            _ => ("train.train_model", json!({ "label_column": label_name }), "train.score_model"),
+            Goal::Structure => (train::TrainClusteringModel::ID, json!({}), train::AssignDataToClusters::ID),
+            Goal::Unusual => (train::TrainAnomalyDetectionModel::ID, json!({}), train::ScoreModel::ID),
+            _ => (train::TrainModel::ID, json!({ "label_column": label_name }), train::ScoreModel::ID),
         };
         let train = b.add(node(&train_id, train_kind, train_params), learner_column + 1, y);
         b.wire((&learner, "learner"), (&train, "learner"));
@@ -252,7 +263,7 @@ pub fn generate(profile: &Profile, choice: &Choice<'_>) -> Result<Workflow, Wiza
         b.wire((&test_data.0, test_data.1), (&score, "data"));
     }
     let title = if n > 1 { format!("Compare {n} models") } else { "Evaluate".to_owned() };
-    let evaluate = b.titled(node("evaluate", "evaluate.evaluate_model", json!({})), &title, learner_column + 3, 0.0);
+    let evaluate = b.titled(node("evaluate", evaluate::EvaluateModel::ID, json!({})), &title, learner_column + 3, 0.0);
     for (i, id) in names.iter().enumerate() {
         b.wire((&format!("score_{id}"), "data"), (&evaluate, &evaluate_port(i)));
     }

@@ -9,7 +9,7 @@ mod profile;
 mod recommend;
 mod rules;
 
-pub use generate::{Choice, DataSource, MAX_COMPARED, generate};
+pub use generate::{Choice, DataSource, MAX_COMPARED, generate, sample_names};
 pub use load::load;
 pub use profile::{
     Candidate, ColumnKind, ColumnProfile, IMBALANCE_RATIO, LabelProfile, MAX_CATEGORIES, MAX_CLASSES, Profile,

@@ -46,6 +46,23 @@ pub struct IsolationForest {
     pub samples: usize,
 }
 
+impl IsolationForest {
+    /// Whether every tree is a well-formed node list (root first, children in the list, each node reached
+    /// once) splitting only on the first `features` columns.
+    pub fn check(&self, features: usize) -> Result<(), String> {
+        if self.trees.is_empty() || self.samples == 0 {
+            return Err("it has no trees".into());
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            crate::model::check_tree(&format!("tree {t}"), tree.len(), features, |i| {
+                let node = &tree[i];
+                usize::try_from(node.feature).ok().map(|f| (f, node.left as usize, node.right as usize))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// c(n): the average path length of an unsuccessful search among `n` rows (scikit-learn's
 /// `_average_path_length`).
 pub fn average_path_length(n: usize) -> f64 {

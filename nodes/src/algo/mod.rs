@@ -2,6 +2,7 @@
 
 pub mod anomaly;
 pub mod boosting;
+pub mod coordinate_descent;
 pub mod dbscan;
 pub mod forest;
 pub mod gaussian_mixture;

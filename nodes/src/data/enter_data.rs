@@ -14,6 +14,11 @@ use super::csv_reading::{CsvSettings, read_csv_bytes};
 /// A small table typed into the inspector.
 pub struct EnterDataManually;
 
+impl EnterDataManually {
+    /// The kind id.
+    pub const ID: &'static str = "data.enter_data_manually";
+}
+
 fn read(params: &Params) -> Result<Table, NodeError> {
     let text = params.text("data")?;
     if text.trim().is_empty() {
@@ -37,7 +42,7 @@ fn read(params: &Params) -> Result<Table, NodeError> {
 impl NodeKind for EnterDataManually {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "data.enter_data_manually",
+            Self::ID,
             "Enter Data Manually",
             Category::Data,
             "A small table typed as CSV text, one line per row. Column types are inferred as by Import Data; empty cells and NA are missing.",

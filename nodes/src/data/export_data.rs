@@ -10,11 +10,16 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value, Writes,
 };
 
 /// Writes a table to a CSV or Parquet file.
 pub struct ExportData;
+
+impl ExportData {
+    /// The kind id.
+    pub const ID: &'static str = "data.export_data";
+}
 
 /// The table attribute that records where a table was written.
 pub const EXPORTED_TO_ATTRIBUTE: &str = "export.path";
@@ -65,7 +70,7 @@ fn is_parquet(params: &Params, path: &str) -> Result<bool, NodeError> {
 impl NodeKind for ExportData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "data.export_data",
+            Self::ID,
             "Export Data",
             Category::Data,
             "Writes the table to a CSV or Parquet file, relative to the workflow file. The file is written to a temporary file first and then renamed, so it is never left half-written. The table passes through unchanged, so later blocks can follow.",
@@ -75,7 +80,7 @@ impl NodeKind for ExportData {
         .param("format", "Format", choice(&["auto", "csv", "parquet"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, anything else CSV).")
         .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a file that exists.")
         .output("data", PortType::Table, "The same table, unchanged")
-        .side_effect()
+        .writes(Writes::File)
     }
 
     fn output_schemas(&self, inputs: &[Option<Schema>], _params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {

@@ -20,6 +20,11 @@ use super::sqlite_reading::read_sqlite;
 /// Reads a CSV, Parquet, JSON or NDJSON file, or the result of a `SQLite` query.
 pub struct ImportData;
 
+impl ImportData {
+    /// The kind id.
+    pub const ID: &'static str = "data.import_data";
+}
+
 /// How much of a CSV file schema propagation reads.
 const PEEK_BYTES: usize = 1 << 20;
 
@@ -143,7 +148,7 @@ fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
 
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("data.import_data", "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, or the result of a SQL query on a SQLite database. Column types are inferred; malformed rows are reported with their line and column.")
+        NodeSpec::new(Self::ID, "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, or the result of a SQL query on a SQLite database. Column types are inferred; malformed rows are reported with their line and column.")
             .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3"], read: true }, "The file, relative to the workflow file.")
             .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
             .param("query", "SQL query", ParamKind::Text, json!(""), "sqlite: the query whose result is the table, for example SELECT * FROM flights WHERE year = 2024. The database is opened read-only. INTEGER values make integer columns, INTEGER mixed with REAL float columns, anything else text (BLOBs as hex); NULL is a missing value.")

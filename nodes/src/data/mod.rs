@@ -1,18 +1,19 @@
 //! Data blocks: where tables come from.
 
 mod csv_reading;
-mod enter_data;
-mod export_data;
 mod fast_csv;
-mod import_data;
 mod json_reading;
-mod sample_dataset;
 mod sqlite_reading;
 
+blocks! {
+    block sample_dataset::SampleDataset,
+    block import_data::ImportData,
+    block enter_data::EnterDataManually,
+    block export_data::ExportData,
+}
+
 pub use csv_reading::{CsvSettings, read_csv_bytes};
-pub use enter_data::EnterDataManually;
-pub use export_data::{EXPORTED_TO_ATTRIBUTE, ExportData, write_table};
-pub use import_data::{ImportData, read_file};
+pub use export_data::{EXPORTED_TO_ATTRIBUTE, write_table};
+pub use import_data::read_file;
 pub use json_reading::read_json_bytes;
-pub use sample_dataset::SampleDataset;
 pub use sqlite_reading::read_sqlite;

@@ -26,6 +26,11 @@ const DATASETS: &[(&str, &str, &str)] = &[
 /// Emits one of the bundled datasets with its label column marked.
 pub struct SampleDataset;
 
+impl SampleDataset {
+    /// The kind id.
+    pub const ID: &'static str = "data.sample_dataset";
+}
+
 fn load(name: &str) -> Result<Table, NodeError> {
     static CACHE: OnceLock<BTreeMap<&'static str, Result<DataFrame, NodeError>>> = OnceLock::new();
     let frames = CACHE.get_or_init(|| {
@@ -49,7 +54,7 @@ pub fn dataset_names() -> Vec<&'static str> {
 impl NodeKind for SampleDataset {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "data.sample_dataset",
+            Self::ID,
             "Sample Dataset",
             Category::Data,
             "A small, well-known table bundled with Pipewright: iris, wine, breast cancer, diabetes, penguins (with missing values and text columns) and titanic (mixed types). The label column is marked.",

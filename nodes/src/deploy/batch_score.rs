@@ -10,10 +10,15 @@ use super::package::{Package, ScoreError};
 /// Scores a table with a model package.
 pub struct BatchScore;
 
+impl BatchScore {
+    /// The kind id.
+    pub const ID: &'static str = "deploy.batch_score";
+}
+
 impl NodeKind for BatchScore {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "deploy.batch_score",
+            Self::ID,
             "Batch Score",
             Category::Deploy,
             "Scores raw rows with a model package (.pwmodel) written by Export Model Package: the package's own cleaning, encoding and scaling run first, then its model. Adds the columns Score Model adds (Scored Labels, Scored Probabilities_<class>…) to the rows as they are. Every row must fit the package's input fields; a problem names the row and the column.",

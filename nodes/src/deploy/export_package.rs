@@ -6,13 +6,18 @@ use polars::prelude::*;
 use serde_json::json;
 
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Transform, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Transform, Value, Writes,
 };
 
 use super::package::{Package, PackageError, PackageInfo, Source};
 
 /// Writes a trained model and the fitted transforms in front of it into one model package.
 pub struct ExportModelPackage;
+
+impl ExportModelPackage {
+    /// The kind id.
+    pub const ID: &'static str = "deploy.export_model_package";
+}
 
 /// The table attribute that records where the package was written.
 pub const PACKAGE_PATH_ATTRIBUTE: &str = "package.path";
@@ -38,7 +43,7 @@ fn fields_table(package: &Package) -> Result<Table, NodeError> {
 impl NodeKind for ExportModelPackage {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "deploy.export_model_package",
+            Self::ID,
             "Export Model Package",
             Category::Deploy,
             "Writes a model package (.pwmodel): the trained model and every fitted step in front of it (Clean Missing Data, Convert to Indicator Values, Normalize Data, PCA), so raw rows go in and predictions come out. The package holds a manifest with the input fields (JSON Schema), the outputs, the metrics and where it came from, and loads without the project: serve it with `pipewright serve`, score files with `pipewright score` or the Batch Score block.",
@@ -54,7 +59,7 @@ impl NodeKind for ExportModelPackage {
         .param("name", "Endpoint name", ParamKind::Text, json!(""), "The name the endpoint shows; empty uses the model's name.")
         .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a package that exists.")
         .output("fields", PortType::Table, "The package's input fields: name, type, whether required, allowed categories")
-        .side_effect()
+        .writes(Writes::Package)
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

@@ -259,9 +259,16 @@ impl Package {
                 package.model.algorithm
             )));
         }
-        for step in &package.steps {
-            crate::transform::column_uses(step).map_err(|e| format(e.to_string()))?;
+        // Every step and the model are decoded into their typed state now, once, and checked against each
+        // other: a damaged package is refused here, naming the step, never while scoring.
+        for (index, step) in package.steps.iter().enumerate() {
+            crate::transform::load(step)
+                .map_err(|e| format(format!("step {} ({}) of the package: {e}", index + 1, step.name)))?;
         }
+        if crate::model::algorithm(&package.model.algorithm).is_some() {
+            crate::model::load(&package.model).map_err(|e| format(format!("the package's model: {e}")))?;
+        }
+        fields::derive(&package.model, &package.steps).map_err(|e| format(format!("the package's steps: {e}")))?;
         Ok(package)
     }
 

@@ -75,8 +75,14 @@ pub(super) fn anomaly(table: &Table, source: &str, positive: Option<&str>) -> Re
     let accuracy = (counts[0][0] + counts[1][1]) as f64 / rows.len() as f64;
     let truth: Vec<bool> = rows.iter().map(|r| r.0).collect();
     let score: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    let mut out =
-        vec![metric("accuracy", accuracy), metric("precision", precision), metric("recall", recall), metric("f1", f1)];
+    let mut out = vec![
+        metric("accuracy", accuracy),
+        metric("balanced_accuracy", metrics::balanced_accuracy(&counts)),
+        metric("mcc", metrics::matthews(&counts)),
+        metric("precision", precision),
+        metric("recall", recall),
+        metric("f1", f1),
+    ];
     if let Some(auc) = metrics::roc_auc(&truth, &score) {
         out.push(metric("roc_auc", auc));
     }

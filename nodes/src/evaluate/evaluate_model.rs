@@ -17,6 +17,11 @@ use crate::train::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE, PROBABILITY_PREFI
 /// Computes metrics of scored data; with two or three inputs, side by side.
 pub struct EvaluateModel;
 
+impl EvaluateModel {
+    /// The kind id.
+    pub const ID: &'static str = "evaluate.evaluate_model";
+}
+
 fn metric(name: &str, value: f64) -> Metric {
     Metric { name: name.to_owned(), value }
 }
@@ -79,7 +84,11 @@ fn classification(table: &Table, source: &str, positive: Option<&str>) -> Result
         })
         .collect();
     let log_loss = metrics::log_loss(rows.iter().map(|&(i, a, _)| probabilities[a][i]));
-    let mut out = vec![metric("accuracy", accuracy)];
+    let mut out = vec![
+        metric("accuracy", accuracy),
+        metric("balanced_accuracy", metrics::balanced_accuracy(&counts)),
+        metric("mcc", metrics::matthews(&counts)),
+    ];
     let mut curves = Vec::new();
     let task = if k == 2 { Task::BinaryClassification } else { Task::MulticlassClassification };
     if k == 2 {
@@ -284,10 +293,10 @@ pub fn evaluate_scored(table: &Table, source: &str, options: &EvaluateOptions<'_
 impl NodeKind for EvaluateModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "evaluate.evaluate_model",
+            Self::ID,
             "Evaluate Model",
             Category::Evaluate,
-            "Metrics of scored data. Classification: accuracy, precision, recall, F1, ROC AUC, log loss, confusion matrix, ROC and precision-recall curves. Regression: MAE, RMSE, R², relative absolute and squared error. Clustering: inertia and silhouette. With two or three inputs, side by side.",
+            "Metrics of scored data. Classification: accuracy, balanced accuracy, Matthews correlation (MCC), precision, recall, F1, ROC AUC, log loss, confusion matrix, ROC and precision-recall curves. Regression: MAE, RMSE, R², relative absolute and squared error. Clustering: inertia and silhouette. With two or three inputs, side by side.",
         )
         .input("scored", PortType::Table, "Scored data (from Score Model or Assign Data to Clusters)")
         .optional_input("scored_2", PortType::Table, "Scored data of a second model, to compare")
@@ -296,7 +305,8 @@ impl NodeKind for EvaluateModel {
         .param("silhouette_sample", "Silhouette sample size", int(2, 1_000_000), json!(2000), "Clustering: the silhouette is computed on at most this many rows (it costs rows² distances).")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the silhouette sample. Empty: derived from the workflow seed.")
         .output("report", PortType::Report, "The metrics")
-        .version(2)
+        .reports_metrics()
+        .version(3)
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {

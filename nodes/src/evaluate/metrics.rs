@@ -69,6 +69,37 @@ pub fn log_loss(true_class_probability: impl Iterator<Item = f64>) -> f64 {
     sum / n.max(1) as f64
 }
 
+/// Matthews correlation coefficient of a confusion matrix (`counts[actual][predicted]`), for two or more classes
+/// as scikit-learn's `matthews_corrcoef`; 0 when it is undefined (a single class predicted or present).
+pub fn matthews(counts: &[Vec<u64>]) -> f64 {
+    let k = counts.len();
+    let total: f64 = counts.iter().flatten().map(|&c| c as f64).sum();
+    let correct: f64 = (0..k).map(|c| counts[c][c] as f64).sum();
+    let actual: Vec<f64> = counts.iter().map(|row| row.iter().map(|&c| c as f64).sum()).collect();
+    let predicted: Vec<f64> = (0..k).map(|c| counts.iter().map(|row| row[c] as f64).sum()).collect();
+    let covariance = correct * total - actual.iter().zip(&predicted).map(|(a, p)| a * p).sum::<f64>();
+    let spread_predicted = total * total - predicted.iter().map(|p| p * p).sum::<f64>();
+    let spread_actual = total * total - actual.iter().map(|a| a * a).sum::<f64>();
+    if spread_predicted == 0.0 || spread_actual == 0.0 {
+        return 0.0;
+    }
+    covariance / (spread_predicted * spread_actual).sqrt()
+}
+
+/// Balanced accuracy of a confusion matrix: the mean recall of the classes that occur, as scikit-learn's
+/// `balanced_accuracy_score`.
+pub fn balanced_accuracy(counts: &[Vec<u64>]) -> f64 {
+    let recalls: Vec<f64> = counts
+        .iter()
+        .enumerate()
+        .filter_map(|(c, row)| {
+            let actual: u64 = row.iter().sum();
+            (actual > 0).then(|| row[c] as f64 / actual as f64)
+        })
+        .collect();
+    if recalls.is_empty() { 0.0 } else { recalls.iter().sum::<f64>() / recalls.len() as f64 }
+}
+
 /// Precision, recall and F1 of one class from its confusion counts; 0 where undefined.
 pub fn precision_recall_f1(true_positives: u64, predicted: u64, actual: u64) -> (f64, f64, f64) {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };

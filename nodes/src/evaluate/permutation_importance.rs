@@ -6,9 +6,10 @@ use polars::prelude::{DataFrame, IdxCa, IdxSize, NamedFrom};
 use serde_json::{Value as Json, json};
 
 use pipewright_engine::rng::SplitMix64;
-use pipewright_engine::spec::{choice, int};
+use pipewright_engine::metric::rankable_choices;
+use pipewright_engine::spec::int;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+    Category, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
 };
 
 use super::{EvaluateOptions, evaluate_scored};
@@ -17,8 +18,10 @@ use crate::train::score;
 /// How much a trained model's score drops when one feature's values are shuffled.
 pub struct PermutationFeatureImportance;
 
-/// Metrics where lower is better: their importance is the increase.
-const LOWER_IS_BETTER: [&str; 3] = ["log_loss", "rmse", "mae"];
+impl PermutationFeatureImportance {
+    /// The kind id.
+    pub const ID: &'static str = "evaluate.permutation_feature_importance";
+}
 
 /// The metric of `model` on `table`.
 fn measure(model: &pipewright_engine::Model, table: &Table, metric: &str) -> Result<f64, NodeError> {
@@ -43,14 +46,14 @@ fn shuffled(table: &Table, column: &str, rng: &mut SplitMix64) -> Result<Table, 
 impl NodeKind for PermutationFeatureImportance {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "evaluate.permutation_feature_importance",
+            Self::ID,
             "Permutation Feature Importance",
             Category::Evaluate,
             "Scores a trained model on labelled data, then again with one feature's values shuffled, for every feature: the drop in the metric is that feature's importance (mean and standard deviation over the repeats). Works with any classification or regression model.",
         )
         .input("model", PortType::Model, "A trained classification or regression model")
         .input("data", PortType::Table, "Labelled data to measure on (usually the test set)")
-        .param("metric", "Metric", choice(&["auto", "accuracy", "roc_auc", "log_loss", "f1", "r2", "rmse", "mae"]), json!("auto"), "What the importance is measured in. auto: accuracy for classification, R² for regression.")
+        .param("metric", "Metric", ParamKind::Choice { choices: rankable_choices() }, json!("auto"), "What the importance is measured in. auto: accuracy for classification, R² for regression.")
         .param("repeats", "Repeats", int(1, 100), json!(5), "Shuffles per feature; the importance is their mean.")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the shuffles. Empty: derived from the workflow seed.")
         .output("importance", PortType::Table, "One row per feature: importance mean and standard deviation, most important first")
@@ -77,7 +80,7 @@ impl NodeKind for PermutationFeatureImportance {
             other => other,
         }
         .to_owned();
-        let sign = if LOWER_IS_BETTER.contains(&metric.as_str()) { -1.0 } else { 1.0 };
+        let info = MetricInfo::of(&metric).ok_or_else(|| NodeError::param("metric", format!("unknown metric \"{metric}\"")))?;
         let baseline = measure(&model, &table, &metric)?;
         let repeats = ctx.params.count("repeats")?;
         let mut rng = SplitMix64::new(ctx.params.seed("seed")?);
@@ -86,7 +89,7 @@ impl NodeKind for PermutationFeatureImportance {
             ctx.check_cancelled()?;
             ctx.report_progress(f as f32 / model.features.len() as f32, feature);
             let drops: Vec<f64> = (0..repeats)
-                .map(|_| Ok(sign * (baseline - measure(&model, &shuffled(&table, feature, &mut rng)?, &metric)?)))
+                .map(|_| Ok(info.loss(baseline, measure(&model, &shuffled(&table, feature, &mut rng)?, &metric)?)))
                 .collect::<Result<_, NodeError>>()?;
             let mean = drops.iter().sum::<f64>() / repeats as f64;
             // Population standard deviation, as scikit-learn's `importances_std`.

@@ -1,11 +1,11 @@
 //! Hierarchical Clustering (agglomerative).
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::hierarchical::{self, HierarchicalFit, Linkage, MAX_ROWS};
 use crate::frame::Matrix;
 
@@ -13,6 +13,11 @@ pub(super) const ID: &str = "model.agglomerative_clustering";
 
 /// Agglomerative clustering.
 pub struct AgglomerativeClustering;
+
+impl AgglomerativeClustering {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for AgglomerativeClustering {
     fn spec(&self) -> NodeSpec {
@@ -40,8 +45,10 @@ impl NodeKind for AgglomerativeClustering {
     }
 }
 
-impl Algorithm for AgglomerativeClustering {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for AgglomerativeClustering {
+    type State = HierarchicalFit;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let k = params.count("clusters")?;
         let linkage = match params.text("linkage")? {
             "complete" => Linkage::Complete,
@@ -65,11 +72,20 @@ impl Algorithm for AgglomerativeClustering {
             !ctx.cancel.is_cancelled()
         })
         .ok_or(NodeError::Cancelled)?;
-        encode_state(&fitted)
+        Ok(fitted)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fitted: HierarchicalFit = decode_state(model)?;
+    fn predict(&self, fitted: &HierarchicalFit, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Clusters(fitted.assign(x)))
+    }
+}
+
+impl FittedState for HierarchicalFit {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the cluster sizes", self.sizes.len(), self.centroids.len())?;
+        for centroid in &self.centroids {
+            super::expect_len("a centroid", centroid.len(), model.features.len())?;
+        }
+        Ok(())
     }
 }

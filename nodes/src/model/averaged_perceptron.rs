@@ -9,7 +9,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::svm::LinearScore;
 use crate::frame::Matrix;
 
@@ -17,6 +17,11 @@ pub(super) const ID: &str = "model.averaged_perceptron";
 
 /// The averaged perceptron for two classes.
 pub struct AveragedPerceptron;
+
+impl AveragedPerceptron {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// Settings of a fit.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +64,7 @@ pub(super) fn squash(margin: f64) -> f64 {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     score: LinearScore,
 }
 
@@ -90,8 +95,10 @@ impl NodeKind for AveragedPerceptron {
     }
 }
 
-impl Algorithm for AveragedPerceptron {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for AveragedPerceptron {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("the averaged perceptron needs a class label"));
         };
@@ -107,16 +114,22 @@ impl Algorithm for AveragedPerceptron {
             seed: params.seed("seed")?,
         };
         let positive: Vec<bool> = y.iter().map(|&c| c == 1).collect();
-        encode_state(&State { score: fit_perceptron(&data.x, &positive, settings) })
+        Ok(State { score: fit_perceptron(&data.x, &positive, settings) })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Probabilities(probabilities(x, 2, |row, out| {
             let p = squash(state.score.margin(row));
             out[0] = 1.0 - p;
             out[1] = p;
         })))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the weight list", self.score.weights.len(), model.features.len())?;
+        super::expect_finite("the weights", self.score.weights.iter().chain([&self.score.intercept]))
     }
 }
 

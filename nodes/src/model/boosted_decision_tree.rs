@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
 use crate::frame::Matrix;
 
@@ -15,6 +15,11 @@ pub(super) const ID: &str = "model.boosted_decision_tree";
 
 /// A gradient-boosted tree classifier.
 pub struct BoostedDecisionTree;
+
+impl BoostedDecisionTree {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// The hyperparameters of both boosted-tree blocks.
 pub(super) fn boosting_params(spec: NodeSpec) -> NodeSpec {
@@ -108,14 +113,14 @@ pub(super) fn fit_boosted(
     target: BoostTarget<'_>,
     x: &Matrix,
     ctx: &NodeContext<'_>,
-) -> Result<Json, NodeError> {
+) -> Result<BoostedTrees, NodeError> {
     let settings = settings(params)?;
     let fitted = boosting::fit(x, target, settings, &|round| {
         ctx.report_progress(round as f32 / settings.rounds as f32, "boosting rounds");
         !ctx.cancel.is_cancelled()
     })
     .ok_or(NodeError::Cancelled)?;
-    encode_state(&fitted)
+    Ok(fitted)
 }
 
 impl NodeKind for BoostedDecisionTree {
@@ -134,8 +139,10 @@ impl NodeKind for BoostedDecisionTree {
     }
 }
 
-impl Algorithm for BoostedDecisionTree {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for BoostedDecisionTree {
+    type State = BoostedTrees;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a boosted decision tree classifier needs a class label"));
         };
@@ -148,9 +155,26 @@ impl Algorithm for BoostedDecisionTree {
         fit_boosted(params, BoostTarget::Classes { y, classes: classes.len() }, &data.x, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fitted: BoostedTrees = decode_state(model)?;
+    fn predict(&self, fitted: &BoostedTrees, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let classes = model.classes.len().max(2);
         Ok(Prediction::Probabilities(probabilities(x, classes, |row, out| fitted.probabilities_row(row, out))))
+    }
+}
+
+impl FittedState for BoostedTrees {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let width = match self.link {
+            crate::algo::boosting::Link::Softmax => model.classes.len(),
+            _ => 1,
+        };
+        super::expect_len("the baseline", self.baseline.len(), width)?;
+        super::expect_finite("the baseline", &self.baseline)?;
+        for (t, tree) in self.trees.iter().enumerate() {
+            super::check_tree(&format!("tree {t}"), tree.len(), model.features.len(), |i| {
+                let node = &tree[i];
+                (node.feature != u32::MAX).then_some((node.feature as usize, node.left as usize, node.right as usize))
+            })?;
+        }
+        Ok(())
     }
 }

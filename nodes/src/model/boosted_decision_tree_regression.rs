@@ -1,11 +1,10 @@
 //! Boosted Decision Tree Regression.
 
-use serde_json::Value as Json;
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::boosted_decision_tree::{boosting_params, fit_boosted};
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, learner_output};
+use super::{Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::boosting::{BoostTarget, BoostedTrees};
 use crate::frame::Matrix;
 
@@ -13,6 +12,11 @@ pub(super) const ID: &str = "model.boosted_decision_tree_regression";
 
 /// A gradient-boosted tree regressor.
 pub struct BoostedDecisionTreeRegression;
+
+impl BoostedDecisionTreeRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for BoostedDecisionTreeRegression {
     fn spec(&self) -> NodeSpec {
@@ -30,16 +34,17 @@ impl NodeKind for BoostedDecisionTreeRegression {
     }
 }
 
-impl Algorithm for BoostedDecisionTreeRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for BoostedDecisionTreeRegression {
+    type State = BoostedTrees;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("boosted decision tree regression needs a numeric label"));
         };
         fit_boosted(params, BoostTarget::Values(y), &data.x, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fitted: BoostedTrees = decode_state(model)?;
+    fn predict(&self, fitted: &BoostedTrees, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values((0..x.rows).map(|i| fitted.value_row(x.row(i))).collect()))
     }
 }

@@ -1,11 +1,11 @@
 //! DBSCAN clustering.
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::dbscan::{self, DbscanFit};
 use crate::frame::Matrix;
 
@@ -13,6 +13,11 @@ pub(super) const ID: &str = "model.dbscan";
 
 /// Density-based clustering.
 pub struct Dbscan;
+
+impl Dbscan {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for Dbscan {
     fn spec(&self) -> NodeSpec {
@@ -46,8 +51,10 @@ impl NodeKind for Dbscan {
     }
 }
 
-impl Algorithm for Dbscan {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for Dbscan {
+    type State = DbscanFit;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let eps = params.float("eps")?;
         let min_samples = params.count("min_samples")?;
         let (fitted, _) = dbscan::fit(&data.x, eps, min_samples, &|done| {
@@ -55,11 +62,23 @@ impl Algorithm for Dbscan {
             !ctx.cancel.is_cancelled()
         })
         .ok_or(NodeError::Cancelled)?;
-        encode_state(&fitted)
+        Ok(fitted)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fitted: DbscanFit = decode_state(model)?;
+    fn predict(&self, fitted: &DbscanFit, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Clusters(fitted.assign(x)))
+    }
+}
+
+impl FittedState for DbscanFit {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the core clusters", self.core_clusters.len(), self.core.len())?;
+        for point in &self.core {
+            super::expect_len("a core point", point.len(), model.features.len())?;
+        }
+        if self.core_clusters.iter().any(|&c| c >= self.clusters) {
+            return Err("a core point belongs to no cluster".into());
+        }
+        Ok(())
     }
 }

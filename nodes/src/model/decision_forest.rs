@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::forest::{self, Forest, ForestSettings, MaxFeatures, Target};
 use crate::frame::Matrix;
 
@@ -15,6 +15,11 @@ pub(super) const ID: &str = "model.decision_forest";
 
 /// A random forest classifier.
 pub struct DecisionForest;
+
+impl DecisionForest {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// The hyperparameters of both forest blocks; `features_default` differs by task.
 pub(super) fn forest_params(spec: NodeSpec, features_default: &str) -> NodeSpec {
@@ -78,7 +83,7 @@ pub(super) fn fit_forest(
     target: Target<'_>,
     x: &Matrix,
     ctx: &NodeContext<'_>,
-) -> Result<Json, NodeError> {
+) -> Result<Forest, NodeError> {
     let settings = forest_settings(params)?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let forest = forest::fit(x, target, settings, &|_| {
@@ -87,7 +92,7 @@ pub(super) fn fit_forest(
         !ctx.cancel.is_cancelled()
     });
     match forest {
-        Some(forest) => encode_state(&forest),
+        Some(forest) => Ok(forest),
         None => Err(NodeError::Cancelled),
     }
 }
@@ -111,16 +116,43 @@ impl NodeKind for DecisionForest {
     }
 }
 
-impl Algorithm for DecisionForest {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for DecisionForest {
+    type State = Forest;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a decision forest classifier needs a class label"));
         };
         fit_forest(params, Target::Classes { y, classes: classes.len() }, &data.x, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let forest: Forest = decode_state(model)?;
+    fn predict(&self, forest: &Forest, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Probabilities(probabilities(x, forest.outputs, |row, out| forest.predict_row(row, out))))
+    }
+}
+
+/// Checks trees of a forest or a single tree: their shape, their features and the width of every leaf.
+pub(super) fn check_trees(trees: &[crate::algo::forest::Tree], features: usize, width: usize) -> Result<(), String> {
+    for (t, tree) in trees.iter().enumerate() {
+        let what = format!("tree {t}");
+        super::check_tree(&what, tree.nodes.len(), features, |i| {
+            let node = &tree.nodes[i];
+            (node.feature != u32::MAX).then_some((node.feature as usize, node.left as usize, node.right as usize))
+        })?;
+        if let Some(leaf) = tree.nodes.iter().find(|n| n.feature == u32::MAX && n.value.len() != width) {
+            return Err(format!("{what} has a leaf of {} values where {width} are expected", leaf.value.len()));
+        }
+    }
+    Ok(())
+}
+
+impl FittedState for Forest {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let width = if model.classes.is_empty() { 1 } else { model.classes.len() };
+        super::expect_len("the output width", self.outputs, width)?;
+        if self.trees.is_empty() {
+            return Err("it has no trees".into());
+        }
+        check_trees(&self.trees, model.features.len(), width)
     }
 }

@@ -1,11 +1,10 @@
 //! Decision Forest Regression.
 
-use serde_json::Value as Json;
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::decision_forest::{fit_forest, forest_params};
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, learner_output};
+use super::{Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::forest::{Forest, Target};
 use crate::frame::Matrix;
 
@@ -13,6 +12,11 @@ pub(super) const ID: &str = "model.decision_forest_regression";
 
 /// A random forest regressor.
 pub struct DecisionForestRegression;
+
+impl DecisionForestRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for DecisionForestRegression {
     fn spec(&self) -> NodeSpec {
@@ -33,16 +37,17 @@ impl NodeKind for DecisionForestRegression {
     }
 }
 
-impl Algorithm for DecisionForestRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for DecisionForestRegression {
+    type State = Forest;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("a regression forest needs a numeric label"));
         };
         fit_forest(params, Target::Values(y), &data.x, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let forest: Forest = decode_state(model)?;
+    fn predict(&self, forest: &Forest, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let mut out = [0.0];
         Ok(Prediction::Values(
             (0..x.rows)

@@ -1,12 +1,12 @@
 //! Decision Tree: one CART tree for two or more classes.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::forest::{self, Criterion, Target, Tree, TreeSettings};
 use crate::frame::Matrix;
 
@@ -15,8 +15,13 @@ pub(super) const ID: &str = "model.decision_tree";
 /// A single classification tree.
 pub struct DecisionTree;
 
+impl DecisionTree {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     tree: Tree,
     classes: usize,
 }
@@ -66,19 +71,30 @@ impl NodeKind for DecisionTree {
     }
 }
 
-impl Algorithm for DecisionTree {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for DecisionTree {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a decision tree classifier needs a class label"));
         };
         let tree = forest::fit_tree(&data.x, Target::Classes { y, classes: classes.len() }, settings(params)?);
-        encode_state(&State { tree, classes: classes.len() })
+        Ok(State { tree, classes: classes.len() })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Probabilities(probabilities(x, state.classes, |row, out| {
             out.copy_from_slice(state.tree.predict_row(row));
         })))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let width = if model.classes.is_empty() { 1 } else { model.classes.len() };
+        if !model.classes.is_empty() {
+            super::expect_len("the class count", self.classes, model.classes.len())?;
+        }
+        super::decision_forest::check_trees(std::slice::from_ref(&self.tree), model.features.len(), width)
     }
 }

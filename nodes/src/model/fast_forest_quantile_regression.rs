@@ -9,7 +9,7 @@ use pipewright_engine::{
 };
 
 use super::decision_forest::forest_settings;
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::quantile_forest::{self, QuantileForest};
 use crate::frame::Matrix;
 
@@ -22,8 +22,13 @@ pub(super) const ID: &str = "model.fast_forest_quantile_regression";
 /// requested quantiles are stored with the model and computed by [`FastForestQuantileRegression::quantiles`].
 pub struct FastForestQuantileRegression;
 
+impl FastForestQuantileRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     forest: QuantileForest,
     /// The quantiles asked for, in the order given.
     quantiles: Vec<f64>,
@@ -50,12 +55,12 @@ fn quantile_list(text: &str) -> Result<Vec<f64>, NodeError> {
 impl FastForestQuantileRegression {
     /// The model's requested quantiles and, for every row of `x`, one predicted value per quantile.
     pub fn quantiles(model: &Model, x: &Matrix) -> Result<(Vec<f64>, Matrix), NodeError> {
-        let state: State = decode_state(model)?;
+        let state = super::fitted::<State>(model)?;
         let mut out = Matrix::zeros(x.rows, state.quantiles.len());
         for i in 0..x.rows {
             out.row_mut(i).copy_from_slice(&state.forest.quantiles_row(x.row(i), &state.quantiles));
         }
-        Ok((state.quantiles, out))
+        Ok((state.quantiles.clone(), out))
     }
 }
 
@@ -114,8 +119,10 @@ impl NodeKind for FastForestQuantileRegression {
     }
 }
 
-impl Algorithm for FastForestQuantileRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for FastForestQuantileRegression {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("a quantile regression forest needs a numeric label"));
         };
@@ -128,12 +135,26 @@ impl Algorithm for FastForestQuantileRegression {
             !ctx.cancel.is_cancelled()
         })
         .ok_or(NodeError::Cancelled)?;
-        encode_state(&State { forest, quantiles })
+        Ok(State { forest, quantiles })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values((0..x.rows).map(|i| state.forest.quantiles_row(x.row(i), &[0.5])[0]).collect()))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        if self.forest.trees.is_empty() || self.quantiles.is_empty() {
+            return Err("it has no trees or no quantiles".into());
+        }
+        super::expect_len("the leaf lists", self.forest.leaves.len(), self.forest.trees.len())?;
+        super::decision_forest::check_trees(&self.forest.trees, model.features.len(), 1)?;
+        let labels = self.forest.labels.len();
+        if self.forest.leaves.iter().flatten().any(|&row| row as usize >= labels) {
+            return Err(format!("a leaf points past the {labels} training labels"));
+        }
+        Ok(())
     }
 }
 

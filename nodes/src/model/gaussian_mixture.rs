@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::gaussian_mixture::{self, Covariance, MixtureError, MixtureFit, MixtureSettings};
 use crate::frame::Matrix;
 
@@ -15,6 +15,11 @@ pub(super) const ID: &str = "model.gaussian_mixture";
 
 /// A Gaussian mixture clustering.
 pub struct GaussianMixture;
+
+impl GaussianMixture {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for GaussianMixture {
     fn spec(&self) -> NodeSpec {
@@ -72,8 +77,10 @@ fn mixture_error(e: &MixtureError) -> NodeError {
     }
 }
 
-impl Algorithm for GaussianMixture {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for GaussianMixture {
+    type State = MixtureFit;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let settings = MixtureSettings {
             components: params.count("components")?,
             covariance: if params.text("covariance")? == "diagonal" { Covariance::Diagonal } else { Covariance::Full },
@@ -94,11 +101,27 @@ impl Algorithm for GaussianMixture {
             !ctx.cancel.is_cancelled()
         })
         .map_err(|e| mixture_error(&e))?;
-        encode_state(&fitted)
+        Ok(fitted)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fitted: MixtureFit = decode_state(model)?;
+    fn predict(&self, fitted: &MixtureFit, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Clusters(fitted.assign(x).map_err(|e| mixture_error(&e))?))
+    }
+}
+
+impl FittedState for MixtureFit {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let (k, d) = (self.weights.len(), model.features.len());
+        super::expect_len("the component means", self.means.len(), k)?;
+        super::expect_len("the component covariances", self.covariances.len(), k)?;
+        let size = match self.covariance {
+            crate::algo::gaussian_mixture::Covariance::Full => d * d,
+            crate::algo::gaussian_mixture::Covariance::Diagonal => d,
+        };
+        for (mean, covariance) in self.means.iter().zip(&self.covariances) {
+            super::expect_len("a component mean", mean.len(), d)?;
+            super::expect_len("a component covariance", covariance.len(), size)?;
+        }
+        if k == 0 { Err("it has no components".into()) } else { Ok(()) }
     }
 }

@@ -8,7 +8,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::anomaly::contamination_threshold;
 use crate::algo::isolation_forest::{self, IsolationSettings};
 use crate::frame::Matrix;
@@ -18,8 +18,13 @@ pub(super) const ID: &str = "model.isolation_forest";
 /// Isolation Forest anomaly detection.
 pub struct IsolationForest;
 
+impl IsolationForest {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     forest: isolation_forest::IsolationForest,
     threshold: f64,
 }
@@ -59,8 +64,10 @@ impl NodeKind for IsolationForest {
     }
 }
 
-impl Algorithm for IsolationForest {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for IsolationForest {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let settings = IsolationSettings {
             trees: params.count("trees")?,
             max_samples: params.count("sample_size")?,
@@ -73,13 +80,19 @@ impl Algorithm for IsolationForest {
         let forest =
             isolation_forest::fit(&data.x, settings, &|| !ctx.cancel.is_cancelled()).ok_or(NodeError::Cancelled)?;
         let threshold = contamination_threshold(&forest.scores(&data.x), contamination);
-        encode_state(&State { forest, threshold })
+        Ok(State { forest, threshold })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let scores = state.forest.scores(x);
         let flags = scores.iter().map(|&s| s > state.threshold).collect();
         Ok(Prediction::Anomalies { scores, flags })
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        self.forest.check(model.features.len())?;
+        super::expect_finite("the threshold", [&self.threshold])
     }
 }

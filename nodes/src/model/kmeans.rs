@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, DeviceChoice, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{DeviceChoice, FittedState, Learn, Prediction, TrainingSet, learner_output};
 use pipewright_compute::Backend;
 
 use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings};
@@ -17,6 +17,11 @@ pub(super) const ID: &str = "model.kmeans";
 
 /// K-means clustering.
 pub struct KMeansClustering;
+
+impl KMeansClustering {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for KMeansClustering {
     fn spec(&self) -> NodeSpec {
@@ -60,8 +65,10 @@ impl NodeKind for KMeansClustering {
     }
 }
 
-impl Algorithm for KMeansClustering {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for KMeansClustering {
+    type State = KMeansFit;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let settings = KMeansSettings {
             k: params.count("clusters")?,
             init: if params.text("init")? == "random" { Init::Random } else { Init::KMeansPlusPlus },
@@ -83,17 +90,29 @@ impl Algorithm for KMeansClustering {
         })
         .map_err(crate::device::kernel_error)?
         .ok_or(NodeError::Cancelled)?;
-        encode_state(&fitted)
+        Ok(fitted)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(state, model, x, &|_| Ok(Backend::Cpu))
     }
 
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let fitted: KMeansFit = decode_state(model)?;
+    fn predict_on(&self, fitted: &KMeansFit, _model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let backend = device(x.rows * x.cols)?;
         let assigned = kmeans::assign(x, &fitted.centers, &backend).map_err(crate::device::kernel_error)?;
         Ok(Prediction::Clusters(assigned.into_iter().map(|(c, d)| (c, d.sqrt())).collect()))
+    }
+}
+
+impl FittedState for KMeansFit {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        if self.centers.is_empty() {
+            return Err("it has no cluster centres".into());
+        }
+        for center in &self.centers {
+            super::expect_len("a cluster centre", center.len(), model.features.len())?;
+            super::expect_finite("the cluster centres", center)?;
+        }
+        Ok(())
     }
 }

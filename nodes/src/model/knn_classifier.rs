@@ -1,14 +1,14 @@
 //! k-Nearest Neighbors: classifies a row by the classes of the closest training rows.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use pipewright_compute::Backend;
 
-use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::knn::{self, Metric, Weights};
 use crate::frame::Matrix;
 
@@ -16,6 +16,11 @@ pub(super) const ID: &str = "model.knn_classifier";
 
 /// A k-nearest-neighbours classifier.
 pub struct KNearestNeighbors;
+
+impl KNearestNeighbors {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// The neighbour search of both kNN blocks, checked against the training rows.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -37,8 +42,8 @@ impl Memory {
         Self { cols: x.cols, rows: x.data.clone() }
     }
 
-    pub fn matrix(self) -> Matrix {
-        Matrix { rows: self.rows.len().checked_div(self.cols).unwrap_or(0), cols: self.cols, data: self.rows }
+    pub fn matrix(&self) -> Matrix {
+        Matrix { rows: self.rows.len().checked_div(self.cols).unwrap_or(0), cols: self.cols, data: self.rows.clone() }
     }
 }
 
@@ -89,7 +94,7 @@ pub(super) fn search(params: &Params, training_rows: usize) -> Result<Search, No
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     search: Search,
     memory: Memory,
     y: Vec<usize>,
@@ -112,21 +117,22 @@ impl NodeKind for KNearestNeighbors {
     }
 }
 
-impl Algorithm for KNearestNeighbors {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for KNearestNeighbors {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a k-nearest-neighbors classifier needs a class label"));
         };
         let search = search(params, data.x.rows)?;
-        encode_state(&State { search, memory: Memory::of(&data.x), y: y.clone(), classes: classes.len() })
+        Ok(State { search, memory: Memory::of(&data.x), y: y.clone(), classes: classes.len() })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(state, model, x, &|_| Ok(Backend::Cpu))
     }
 
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict_on(&self, state: &State, _model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let Search { k, metric, weights } = state.search;
         let train = state.memory.matrix();
         // The work is every query row against every training row.
@@ -137,5 +143,28 @@ impl Algorithm for KNearestNeighbors {
             knn::shares_of(neighbours, &state.y, weights, out.row_mut(i));
         }
         Ok(Prediction::Probabilities(out))
+    }
+}
+
+impl Memory {
+    /// Whether it holds whole rows of `features` values, and how many.
+    pub fn check(&self, features: usize) -> Result<usize, String> {
+        super::expect_len("the stored row width", self.cols, features)?;
+        if self.cols == 0 || !self.rows.len().is_multiple_of(self.cols) {
+            return Err(format!("the stored rows ({} values) are not whole rows of {features}", self.rows.len()));
+        }
+        Ok(self.rows.len() / self.cols)
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let rows = self.memory.check(model.features.len())?;
+        super::expect_len("the stored labels", self.y.len(), rows)?;
+        super::expect_len("the class count", self.classes, model.classes.len())?;
+        if self.y.iter().any(|&c| c >= self.classes) {
+            return Err("a stored label is not one of the classes".into());
+        }
+        Ok(())
     }
 }

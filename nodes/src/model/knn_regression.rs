@@ -1,14 +1,13 @@
 //! k-Nearest Neighbors Regression: predicts the mean label of the closest training rows.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::knn_classifier::{Memory, Search, knn_params, search};
 use pipewright_compute::Backend;
 
-use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::knn;
 use crate::frame::Matrix;
 
@@ -17,8 +16,13 @@ pub(super) const ID: &str = "model.knn_regression";
 /// A k-nearest-neighbours regressor.
 pub struct KNearestNeighborsRegression;
 
+impl KNearestNeighborsRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     search: Search,
     memory: Memory,
     y: Vec<f64>,
@@ -40,25 +44,33 @@ impl NodeKind for KNearestNeighborsRegression {
     }
 }
 
-impl Algorithm for KNearestNeighborsRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for KNearestNeighborsRegression {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("k-nearest-neighbors regression needs a numeric label"));
         };
         let search = search(params, data.x.rows)?;
-        encode_state(&State { search, memory: Memory::of(&data.x), y: y.clone() })
+        Ok(State { search, memory: Memory::of(&data.x), y: y.clone() })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(state, model, x, &|_| Ok(Backend::Cpu))
     }
 
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict_on(&self, state: &State, _model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let Search { k, metric, weights } = state.search;
         let train = state.memory.matrix();
         let backend = device(x.rows.saturating_mul(train.rows).saturating_mul(train.cols.max(1)))?;
         let found = knn::nearest_all(&train, x, k, metric, &backend).map_err(crate::device::kernel_error)?;
         Ok(Prediction::Values(found.iter().map(|n| knn::mean_of(n, &state.y, weights)).collect()))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let rows = self.memory.check(model.features.len())?;
+        super::expect_len("the stored labels", self.y.len(), rows)
     }
 }

@@ -1,7 +1,7 @@
 //! Linear Regression: ordinary least squares, or ridge with an L2 weight.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float};
 use pipewright_engine::{
@@ -10,7 +10,7 @@ use pipewright_engine::{
 
 use pipewright_compute::{CrossB, crossprod, gram};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::linalg::solve_spd;
 use crate::frame::Matrix;
 
@@ -19,12 +19,68 @@ pub(super) const ID: &str = "model.linear_regression";
 /// Least-squares linear regression.
 pub struct LinearRegression;
 
+impl LinearRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     coefficients: Vec<f64>,
     intercept: f64,
     /// Whether the normal equations were singular and a tiny ridge was added.
     regularized: bool,
+}
+
+/// The normal equations of a linear model around the means (raw when there is no intercept): what least
+/// squares, ridge, Lasso and Elastic Net fit from. One pass over the rows gives them.
+pub(super) struct CentredSums {
+    /// `XᵀX` of the centred features, `p × p`.
+    pub gram: Vec<f64>,
+    /// `Xᵀy` of the centred features and label.
+    pub xty: Vec<f64>,
+    /// `yᵀy` of the centred label.
+    pub yty: f64,
+    /// The feature means (zeros without an intercept).
+    pub x_mean: Vec<f64>,
+    /// The label mean (zero without an intercept).
+    pub y_mean: f64,
+}
+
+impl CentredSums {
+    /// The intercept that goes with `coefficients`.
+    pub fn intercept(&self, coefficients: &[f64]) -> f64 {
+        self.y_mean - coefficients.iter().zip(&self.x_mean).map(|(w, m)| w * m).sum::<f64>()
+    }
+}
+
+/// `[X | 1]ᵀ[X | 1]` and `[X | 1]ᵀy` in one pass each (on the compute kernels); centring follows algebraically
+/// from the sums.
+pub(super) fn centred_sums(
+    x: &Matrix,
+    y: &[f64],
+    fit_intercept: bool,
+    ctx: &NodeContext<'_>,
+) -> Result<CentredSums, NodeError> {
+    let p = x.cols;
+    let n = x.rows as f64;
+    let backend = crate::device::backend(ctx, x.rows * x.cols)?;
+    let p1 = p + 1;
+    let full = gram(&backend, x.view(), true, None).map_err(crate::device::kernel_error)?;
+    let xy = crossprod(&backend, x.view(), 1, CrossB::Rows { data: y, cols: 1 }, 0, None)
+        .map_err(crate::device::kernel_error)?;
+    let (x_mean, y_mean) =
+        if fit_intercept { ((0..p).map(|a| full[p * p1 + a] / n).collect(), xy[p] / n) } else { (vec![0.0; p], 0.0) };
+    let mut gram = vec![0.0; p * p];
+    let mut xty = vec![0.0; p];
+    for a in 0..p {
+        xty[a] = xy[a] - n * x_mean[a] * y_mean;
+        for c in 0..p {
+            gram[a * p + c] = full[a * p1 + c] - n * x_mean[a] * x_mean[c];
+        }
+    }
+    let yty = y.iter().map(|v| (v - y_mean).powi(2)).sum();
+    Ok(CentredSums { gram, xty, yty, x_mean, y_mean })
 }
 
 impl NodeKind for LinearRegression {
@@ -46,49 +102,37 @@ impl NodeKind for LinearRegression {
     }
 }
 
-impl Algorithm for LinearRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for LinearRegression {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("linear regression needs a numeric label"));
         };
-        let (x, p) = (&data.x, data.x.cols);
-        let n = x.rows as f64;
-        let fit_intercept = params.bool("fit_intercept")?;
-        // [X | 1]ᵀ[X | 1] and [X | 1]ᵀy in one pass each; centring follows algebraically from the sums.
-        let backend = crate::device::backend(ctx, x.rows * x.cols)?;
-        let p1 = p + 1;
-        let full = gram(&backend, x.view(), true, None).map_err(crate::device::kernel_error)?;
-        let xy = crossprod(&backend, x.view(), 1, CrossB::Rows { data: y, cols: 1 }, 0, None)
-            .map_err(crate::device::kernel_error)?;
-        let (x_mean, y_mean) = if fit_intercept {
-            ((0..p).map(|a| full[p * p1 + a] / n).collect(), xy[p] / n)
-        } else {
-            (vec![0.0; p], 0.0)
-        };
-        let mut gram = vec![0.0; p * p];
-        let mut xty = vec![0.0; p];
-        for a in 0..p {
-            xty[a] = xy[a] - n * x_mean[a] * y_mean;
-            for c in 0..p {
-                gram[a * p + c] = full[a * p1 + c] - n * x_mean[a] * x_mean[c];
-            }
-        }
+        let p = data.x.cols;
+        let mut sums = centred_sums(&data.x, y, params.bool("fit_intercept")?, ctx)?;
         ctx.check_cancelled()?;
         let l2 = params.float("l2_weight")?;
         for a in 0..p {
-            gram[a * p + a] += l2;
+            sums.gram[a * p + a] += l2;
         }
-        let (coefficients, regularized) = solve_spd(&gram, &xty, p);
-        let intercept = y_mean - coefficients.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
-        encode_state(&State { coefficients, intercept, regularized })
+        let (coefficients, regularized) = solve_spd(&sums.gram, &sums.xty, p);
+        let intercept = sums.intercept(&coefficients);
+        Ok(State { coefficients, intercept, regularized })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values(
             (0..x.rows)
                 .map(|i| x.row(i).iter().zip(&state.coefficients).map(|(a, b)| a * b).sum::<f64>() + state.intercept)
                 .collect(),
         ))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the coefficient list", self.coefficients.len(), model.features.len())?;
+        super::expect_finite("the coefficients", self.coefficients.iter().chain([&self.intercept]))
     }
 }

@@ -1,13 +1,13 @@
 //! Support Vector Machine (linear): squared hinge loss with an L2 penalty, one-vs-rest for several classes.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::averaged_perceptron::squash;
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::svm::{self, LinearScore, SvmSettings};
 use crate::frame::Matrix;
 
@@ -16,9 +16,14 @@ pub(super) const ID: &str = "model.linear_svm";
 /// A linear support vector machine, like scikit-learn's `LinearSVC`.
 pub struct SupportVectorMachine;
 
+impl SupportVectorMachine {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// One decision function for two classes (margin > 0: the second class), or one per class.
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     scores: Vec<LinearScore>,
     classes: usize,
 }
@@ -73,8 +78,10 @@ impl NodeKind for SupportVectorMachine {
     }
 }
 
-impl Algorithm for SupportVectorMachine {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for SupportVectorMachine {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a support vector machine needs a class label"));
         };
@@ -92,11 +99,21 @@ impl Algorithm for SupportVectorMachine {
             let mask: Vec<bool> = y.iter().map(|c| c == positive).collect();
             scores.push(svm::fit_binary(&data.x, &mask, settings).0);
         }
-        encode_state(&State { scores, classes })
+        Ok(State { scores, classes })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Probabilities(probabilities(x, state.classes, |row, out| state.probabilities(row, out))))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the class list", self.classes, model.classes.len())?;
+        for score in &self.scores {
+            super::expect_len("a weight list", score.weights.len(), model.features.len())?;
+            super::expect_finite("the weights", score.weights.iter().chain([&score.intercept]))?;
+        }
+        if self.scores.is_empty() { Err("it has no weights".into()) } else { Ok(()) }
     }
 }

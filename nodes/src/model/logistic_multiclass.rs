@@ -1,17 +1,22 @@
 //! Multiclass Logistic Regression.
 
-use serde_json::Value as Json;
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::logistic_two_class::{fit_logistic, logistic_params, predict_logistic};
-use super::{Algorithm, Prediction, TrainingSet, learner_output};
+use crate::algo::logistic::LogisticCoefficients;
+use super::{Learn, Prediction, TrainingSet, learner_output};
 use crate::frame::Matrix;
 
 pub(super) const ID: &str = "model.logistic_regression_multiclass";
 
 /// Multinomial logistic regression for two or more classes.
 pub struct MulticlassLogisticRegression;
+
+impl MulticlassLogisticRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for MulticlassLogisticRegression {
     fn spec(&self) -> NodeSpec {
@@ -29,12 +34,14 @@ impl NodeKind for MulticlassLogisticRegression {
     }
 }
 
-impl Algorithm for MulticlassLogisticRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for MulticlassLogisticRegression {
+    type State = LogisticCoefficients;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         fit_logistic(params, data, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        predict_logistic(model, x)
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        Ok(predict_logistic(state, model, x))
     }
 }

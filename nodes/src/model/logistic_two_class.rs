@@ -1,13 +1,13 @@
 //! Two-Class Logistic Regression.
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::algo::logistic::{self, LogisticCoefficients, LogisticSettings};
 use crate::frame::Matrix;
 
@@ -15,6 +15,11 @@ pub(super) const ID: &str = "model.logistic_regression_two_class";
 
 /// Logistic regression for a label with two classes.
 pub struct TwoClassLogisticRegression;
+
+impl TwoClassLogisticRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// The hyperparameters shared by both logistic regression blocks.
 pub(super) fn logistic_params(spec: NodeSpec) -> NodeSpec {
@@ -46,7 +51,7 @@ pub(super) fn settings(params: &Params) -> Result<LogisticSettings, NodeError> {
     })
 }
 
-pub(super) fn fit_logistic(params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+pub(super) fn fit_logistic(params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<LogisticCoefficients, NodeError> {
     let Labels::Classes { y, classes } = &data.labels else {
         return Err(NodeError::data("logistic regression needs a class label"));
     };
@@ -58,13 +63,12 @@ pub(super) fn fit_logistic(params: &Params, data: &TrainingSet, ctx: &NodeContex
     })
     .map_err(crate::device::kernel_error)?;
     ctx.check_cancelled()?;
-    encode_state(&fitted)
+    Ok(fitted)
 }
 
-pub(super) fn predict_logistic(model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-    let coefficients: LogisticCoefficients = decode_state(model)?;
+pub(super) fn predict_logistic(coefficients: &LogisticCoefficients, model: &Model, x: &Matrix) -> Prediction {
     let classes = model.classes.len();
-    Ok(Prediction::Probabilities(probabilities(x, classes, |row, out| coefficients.probabilities(row, out))))
+    Prediction::Probabilities(probabilities(x, classes, |row, out| coefficients.probabilities(row, out)))
 }
 
 impl NodeKind for TwoClassLogisticRegression {
@@ -83,12 +87,30 @@ impl NodeKind for TwoClassLogisticRegression {
     }
 }
 
-impl Algorithm for TwoClassLogisticRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for TwoClassLogisticRegression {
+    type State = LogisticCoefficients;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         fit_logistic(params, data, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        predict_logistic(model, x)
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        Ok(predict_logistic(state, model, x))
+    }
+}
+
+impl FittedState for LogisticCoefficients {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the feature count", self.cols, model.features.len())?;
+        let blocks = if model.classes.len() == 2 { 1 } else { model.classes.len() };
+        // A two-class model fitted as multinomial keeps a block per class.
+        if self.blocks.len() != blocks && self.blocks.len() != model.classes.len() {
+            return Err(format!("it has {} coefficient blocks for {} classes", self.blocks.len(), model.classes.len()));
+        }
+        for block in &self.blocks {
+            super::expect_len("a coefficient block", block.len(), self.cols + 1)?;
+            super::expect_finite("the coefficients", block)?;
+        }
+        Ok(())
     }
 }

@@ -1,68 +1,49 @@
-//! Model blocks: each declares a learner (an algorithm and its hyperparameters) and implements
-//! [`Algorithm`], which Train Model and Score Model call.
+//! Model blocks: each declares a learner (an algorithm and its hyperparameters) and implements [`Learn`] in
+//! its own file — its typed fitted state, how it fits and predicts — and is registered with one line below.
+//! Train, Score, Cross Validate, Tune and packages call it through [`Algorithm`].
 
-mod agglomerative_clustering;
-mod averaged_perceptron;
-mod boosted_decision_tree;
-mod boosted_decision_tree_regression;
-mod dbscan;
-mod decision_forest;
-mod decision_forest_regression;
-mod decision_tree;
-mod fast_forest_quantile_regression;
-mod gaussian_mixture;
-mod isolation_forest;
-mod kmeans;
-mod knn_classifier;
-mod knn_regression;
-mod linear_regression;
-mod linear_svm;
-mod logistic_multiclass;
-mod logistic_two_class;
-mod naive_bayes;
-mod neural_network;
-mod neural_network_regression;
-mod one_class_svm;
-mod one_vs_all;
-mod one_vs_one;
-mod pca_anomaly_detection;
-mod poisson_regression;
 mod wrapper;
+
+blocks! {
+    learner logistic_two_class::TwoClassLogisticRegression,
+    learner logistic_multiclass::MulticlassLogisticRegression,
+    learner linear_regression::LinearRegression,
+    learner lasso_regression::LassoRegression,
+    learner elastic_net_regression::ElasticNetRegression,
+    learner decision_forest::DecisionForest,
+    learner decision_forest_regression::DecisionForestRegression,
+    learner kmeans::KMeansClustering,
+    learner one_vs_all::OneVsAllMulticlass,
+    learner decision_tree::DecisionTree,
+    learner knn_classifier::KNearestNeighbors,
+    learner knn_regression::KNearestNeighborsRegression,
+    learner naive_bayes::NaiveBayes,
+    learner averaged_perceptron::AveragedPerceptron,
+    learner linear_svm::SupportVectorMachine,
+    learner poisson_regression::PoissonRegression,
+    learner boosted_decision_tree::BoostedDecisionTree,
+    learner boosted_decision_tree_regression::BoostedDecisionTreeRegression,
+    learner dbscan::Dbscan,
+    learner agglomerative_clustering::AgglomerativeClustering,
+    learner gaussian_mixture::GaussianMixture,
+    learner neural_network::NeuralNetwork,
+    learner neural_network_regression::NeuralNetworkRegression,
+    learner one_vs_one::OneVsOneMulticlass,
+    learner fast_forest_quantile_regression::FastForestQuantileRegression,
+    learner isolation_forest::IsolationForest,
+    learner pca_anomaly_detection::PcaAnomalyDetection,
+    learner one_class_svm::OneClassSvm,
+}
 
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
-use pipewright_engine::{Learner, Model, NodeContext, NodeError, Params, Task, Value};
+use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, Task, Value};
 
 use crate::frame::Matrix;
-
-pub use agglomerative_clustering::AgglomerativeClustering;
-pub use averaged_perceptron::AveragedPerceptron;
-pub use boosted_decision_tree::BoostedDecisionTree;
-pub use boosted_decision_tree_regression::BoostedDecisionTreeRegression;
-pub use dbscan::Dbscan;
-pub use decision_forest::DecisionForest;
-pub use decision_forest_regression::DecisionForestRegression;
-pub use decision_tree::DecisionTree;
-pub use fast_forest_quantile_regression::FastForestQuantileRegression;
-pub use gaussian_mixture::GaussianMixture;
-pub use isolation_forest::IsolationForest;
-pub use kmeans::KMeansClustering;
-pub use knn_classifier::KNearestNeighbors;
-pub use knn_regression::KNearestNeighborsRegression;
-pub use linear_regression::LinearRegression;
-pub use linear_svm::SupportVectorMachine;
-pub use logistic_multiclass::MulticlassLogisticRegression;
-pub use logistic_two_class::TwoClassLogisticRegression;
-pub use naive_bayes::NaiveBayes;
-pub use neural_network::NeuralNetwork;
-pub use neural_network_regression::NeuralNetworkRegression;
-pub use one_class_svm::OneClassSvm;
-pub use one_vs_all::OneVsAllMulticlass;
-pub use one_vs_one::OneVsOneMulticlass;
-pub use pca_anomaly_detection::PcaAnomalyDetection;
-pub use poisson_regression::PoissonRegression;
 
 /// The label a learner is trained on.
 #[derive(Debug, Clone)]
@@ -108,53 +89,90 @@ pub enum Prediction {
 /// Picks (and records) the backend for an amount of work, in matrix elements.
 pub type DeviceChoice<'a> = dyn Fn(usize) -> Result<pipewright_compute::Backend, NodeError> + 'a;
 
-/// An algorithm behind a learner block.
+/// A fitted model's state: serialized into the model, decoded once when the model is loaded, and checked
+/// against the model it belongs to (weights against features, trees against classes) before anything predicts.
+pub(crate) trait FittedState: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// What is wrong with the state as the state of `model`, if anything; say which part is damaged.
+    fn check(&self, model: &Model) -> Result<(), String>;
+}
+
+/// What a learner block builds: the algorithm that fits its typed state and predicts from it. A learner
+/// kind implements it in its own file and is registered with one line in [`blocks`].
+pub(crate) trait Learn: Sync {
+    /// The fitted state.
+    type State: FittedState;
+
+    /// Fits the state to the training rows.
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError>;
+
+    /// Predicts for feature rows in the model's feature order.
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
+
+    /// Predicts with compute kernels where the algorithm has them: `device` gives the backend for a given
+    /// amount of work (rows × columns) and records it; the others predict on the CPU.
+    fn predict_on(
+        &self,
+        state: &Self::State,
+        model: &Model,
+        x: &Matrix,
+        device: &DeviceChoice<'_>,
+    ) -> Result<Prediction, NodeError> {
+        let _ = device;
+        self.predict(state, model, x)
+    }
+}
+
+/// A learner's algorithm as Train, Score, Cross Validate, Tune and packages call it, whatever its state type.
 pub trait Algorithm: Sync {
-    /// Fits and returns the model's state.
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError>;
+    /// Fits and returns the state, serialized and decoded.
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<(Json, Decoded), NodeError>;
+
+    /// Decodes and checks a model's state, once: a model that fails is refused here, before it predicts.
+    fn load(&self, model: &Model) -> Result<(), NodeError>;
 
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
 
-    /// Predicts with compute kernels where the algorithm has them: `device` gives the backend for a given
-    /// amount of work (rows × columns) and records it; the others predict on the CPU.
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let _ = device;
-        self.predict(model, x)
+    /// Predicts with compute kernels where the algorithm has them.
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError>;
+}
+
+impl<L: Learn> Algorithm for L {
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<(Json, Decoded), NodeError> {
+        let state = Learn::fit(self, params, data, ctx)?;
+        let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
+        Ok((json, Decoded::holding(state)))
     }
+
+    fn load(&self, model: &Model) -> Result<(), NodeError> {
+        fitted::<L::State>(model).map(drop)
+    }
+
+    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        Learn::predict(self, &*fitted::<L::State>(model)?, model, x)
+    }
+
+    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
+        Learn::predict_on(self, &*fitted::<L::State>(model)?, model, x, device)
+    }
+}
+
+/// The fitted state of a model, decoded from its JSON the first time and checked, then shared.
+pub(crate) fn fitted<T: FittedState>(model: &Model) -> Result<Arc<T>, NodeError> {
+    model.decoded.get_or_decode(|| {
+        let state: T = serde_json::from_value(model.state.clone()).map_err(|e| {
+            NodeError::data(format!("the {} model's state is unreadable ({e}): retrain it", model.name))
+        })?;
+        state.check(model).map_err(|problem| {
+            NodeError::data(format!("the {} model is damaged: {problem}; retrain it", model.name))
+        })?;
+        Ok(state)
+    })
 }
 
 /// The algorithm of a learner kind id.
 pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
-    Some(match id {
-        logistic_two_class::ID => &TwoClassLogisticRegression,
-        logistic_multiclass::ID => &MulticlassLogisticRegression,
-        linear_regression::ID => &LinearRegression,
-        decision_forest::ID => &DecisionForest,
-        decision_forest_regression::ID => &DecisionForestRegression,
-        kmeans::ID => &KMeansClustering,
-        one_vs_all::ID => &OneVsAllMulticlass,
-        decision_tree::ID => &DecisionTree,
-        knn_classifier::ID => &KNearestNeighbors,
-        knn_regression::ID => &KNearestNeighborsRegression,
-        naive_bayes::ID => &NaiveBayes,
-        averaged_perceptron::ID => &AveragedPerceptron,
-        linear_svm::ID => &SupportVectorMachine,
-        poisson_regression::ID => &PoissonRegression,
-        boosted_decision_tree::ID => &BoostedDecisionTree,
-        boosted_decision_tree_regression::ID => &BoostedDecisionTreeRegression,
-        dbscan::ID => &Dbscan,
-        agglomerative_clustering::ID => &AgglomerativeClustering,
-        gaussian_mixture::ID => &GaussianMixture,
-        isolation_forest::ID => &IsolationForest,
-        pca_anomaly_detection::ID => &PcaAnomalyDetection,
-        one_class_svm::ID => &OneClassSvm,
-        neural_network::ID => &NeuralNetwork,
-        neural_network_regression::ID => &NeuralNetworkRegression,
-        one_vs_one::ID => &OneVsOneMulticlass,
-        fast_forest_quantile_regression::ID => &FastForestQuantileRegression,
-        _ => return None,
-    })
+    crate::registry::registry().algorithm(id)
 }
 
 /// The algorithm of a learner kind id, or an error saying this build lacks it.
@@ -162,6 +180,62 @@ pub(crate) fn algorithm_of(id: &str) -> Result<&'static dyn Algorithm, NodeError
     algorithm(id).ok_or_else(|| {
         NodeError::data(format!("this Pipewright has no algorithm \"{id}\": was the workflow made by a newer version?"))
     })
+}
+
+/// Decodes and checks a trained model before it is used: a damaged model is refused here, naming what is wrong.
+pub fn load(model: &Model) -> Result<(), NodeError> {
+    match algorithm(&model.algorithm) {
+        Some(algorithm) => algorithm.load(model),
+        None => Err(NodeError::data(format!(
+            "the {} model needs the algorithm \"{}\", which this Pipewright lacks: was it made by a newer version?",
+            model.name, model.algorithm
+        ))),
+    }
+}
+
+/// Checks that a list read from a model has the expected length, naming it.
+pub(crate) fn expect_len(what: &str, found: usize, expected: usize) -> Result<(), String> {
+    if found == expected { Ok(()) } else { Err(format!("{what} has {found} entries where {expected} are expected")) }
+}
+
+/// Checks that every number of a list read from a model is finite, naming it.
+pub(crate) fn expect_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<(), String> {
+    if values.into_iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(format!("{what} holds a value that is not a finite number"))
+    }
+}
+
+/// Checks a tree stored as a node list with the root first: every child is in the list, no node is reached
+/// twice (so walking it ends), and every split reads one of the model's `features`. `split(i)` gives node `i`'s
+/// feature and children, or `None` for a leaf.
+pub(crate) fn check_tree(
+    what: &str,
+    len: usize,
+    features: usize,
+    split: impl Fn(usize) -> Option<(usize, usize, usize)>,
+) -> Result<(), String> {
+    if len == 0 {
+        return Err(format!("{what} has no nodes"));
+    }
+    let mut seen = vec![false; len];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        let Some(visited) = seen.get_mut(i) else {
+            return Err(format!("{what} points to node {i} of {len}"));
+        };
+        if std::mem::replace(visited, true) {
+            return Err(format!("{what} reaches node {i} twice"));
+        }
+        if let Some((feature, left, right)) = split(i) {
+            if feature >= features {
+                return Err(format!("{what} splits on feature {feature} of {features}"));
+            }
+            stack.extend([left, right]);
+        }
+    }
+    Ok(())
 }
 
 /// The output of every learner block: its kind, name and checked parameters.
@@ -172,17 +246,6 @@ pub(crate) fn learner_output(ctx: &NodeContext<'_>, tasks: &[Task]) -> Vec<Value
         tasks: tasks.to_vec(),
         params: ctx.params.values().clone(),
     }))]
-}
-
-/// Decodes a model's stored state.
-pub(crate) fn decode_state<T: serde::de::DeserializeOwned>(model: &Model) -> Result<T, NodeError> {
-    serde_json::from_value(model.state.clone())
-        .map_err(|e| NodeError::data(format!("the {} model's state is unreadable ({e}): retrain it", model.name)))
-}
-
-/// Encodes a model's state.
-pub(crate) fn encode_state<T: serde::Serialize>(state: &T) -> Result<Json, NodeError> {
-    serde_json::to_value(state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))
 }
 
 /// Class probabilities of every row.

@@ -1,12 +1,12 @@
 //! Naive Bayes: Gaussian class-conditional densities, features independent given the class.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::frame::Matrix;
 
 pub(super) const ID: &str = "model.naive_bayes";
@@ -14,9 +14,14 @@ pub(super) const ID: &str = "model.naive_bayes";
 /// Gaussian naive Bayes.
 pub struct NaiveBayes;
 
+impl NaiveBayes {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// Per class: log prior, feature means and variances (smoothing included).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     log_priors: Vec<f64>,
     means: Vec<Vec<f64>>,
     variances: Vec<Vec<f64>>,
@@ -115,19 +120,37 @@ impl NodeKind for NaiveBayes {
     }
 }
 
-impl Algorithm for NaiveBayes {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for NaiveBayes {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("naive Bayes needs a class label"));
         };
-        encode_state(&fit_gaussian(&data.x, y, classes.len(), params.float("var_smoothing")?)?)
+        fit_gaussian(&data.x, y, classes.len(), params.float("var_smoothing")?)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Probabilities(probabilities(x, state.log_priors.len(), |row, out| {
             state.probabilities(row, out);
         })))
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let (classes, features) = (model.classes.len(), model.features.len());
+        super::expect_len("the class priors", self.log_priors.len(), classes)?;
+        super::expect_len("the class means", self.means.len(), classes)?;
+        super::expect_len("the class variances", self.variances.len(), classes)?;
+        for (means, variances) in self.means.iter().zip(&self.variances) {
+            super::expect_len("a class's means", means.len(), features)?;
+            super::expect_len("a class's variances", variances.len(), features)?;
+            if variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err("a variance is not a positive number".into());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use pipewright_engine::{
 
 use pipewright_compute::Backend;
 
-use super::{Algorithm, DeviceChoice, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::mlp::{self, Activation, Mlp, MlpSettings, MlpTarget};
 use crate::frame::Matrix;
 
@@ -22,6 +22,11 @@ const MAX_UNITS: usize = 100_000;
 
 /// A multilayer perceptron classifier (scikit-learn's `MLPClassifier` with the Adam solver).
 pub struct NeuralNetwork;
+
+impl NeuralNetwork {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// The hyperparameters of both neural network blocks.
 pub(super) fn mlp_params(spec: NodeSpec) -> NodeSpec {
@@ -144,7 +149,7 @@ pub(super) fn fit_mlp(
     x: &Matrix,
     target: MlpTarget<'_>,
     ctx: &NodeContext<'_>,
-) -> Result<Json, NodeError> {
+) -> Result<Mlp, NodeError> {
     let settings = mlp_settings(params)?;
     // A mini-batch times the widest layer: the work of one product.
     let widest = settings.hidden.iter().copied().chain([x.cols]).max().unwrap_or(1);
@@ -156,7 +161,7 @@ pub(super) fn fit_mlp(
     })
     .map_err(crate::device::kernel_error)?;
     match fitted {
-        Some(fitted) if fitted.loss_curve.last().is_some_and(|l| l.is_finite()) => encode_state(&fitted),
+        Some(fitted) if fitted.loss_curve.last().is_some_and(|l| l.is_finite()) => Ok(fitted),
         Some(_) => Err(NodeError::param(
             "learning_rate",
             "the training loss diverged: lower the learning rate or normalize the features",
@@ -182,23 +187,45 @@ impl NodeKind for NeuralNetwork {
     }
 }
 
-impl Algorithm for NeuralNetwork {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for NeuralNetwork {
+    type State = Mlp;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("a neural network classifier needs a class label"));
         };
         fit_mlp(params, &data.x, MlpTarget::Classes { y, classes: classes.len() }, ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        self.predict_on(model, x, &|_| Ok(Backend::Cpu))
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(state, model, x, &|_| Ok(Backend::Cpu))
     }
 
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let network: Mlp = decode_state(model)?;
+    fn predict_on(&self, network: &Mlp, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let backend = device(x.rows * network.widest())?;
         let p = network.probabilities(x, model.classes.len(), &backend).map_err(crate::device::kernel_error)?;
         Ok(Prediction::Probabilities(p))
+    }
+}
+
+impl FittedState for Mlp {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let mut fan_in = model.features.len();
+        for (l, layer) in self.layers.iter().enumerate() {
+            super::expect_len(&format!("layer {l}'s inputs"), layer.fan_in, fan_in)?;
+            super::expect_len(&format!("layer {l}'s weights"), layer.weights.len(), layer.fan_in * layer.fan_out)?;
+            super::expect_len(&format!("layer {l}'s biases"), layer.biases.len(), layer.fan_out)?;
+            super::expect_finite("the weights", layer.weights.iter().chain(&layer.biases))?;
+            fan_in = layer.fan_out;
+        }
+        let outputs = match self.output {
+            crate::algo::mlp::Output::Softmax => model.classes.len(),
+            _ => 1,
+        };
+        if self.layers.is_empty() {
+            return Err("it has no layers".into());
+        }
+        super::expect_len("the output layer", fan_in, outputs)
     }
 }
 

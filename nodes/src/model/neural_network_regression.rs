@@ -1,11 +1,10 @@
 //! Neural Network Regression: a multilayer perceptron with a linear output trained on half squared error.
 
-use serde_json::Value as Json;
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::neural_network::{fit_mlp, mlp_params, mlp_settings};
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state};
+use super::{Labels, Learn, Prediction, TrainingSet};
 use crate::algo::mlp::{Mlp, MlpTarget};
 use crate::frame::Matrix;
 
@@ -13,6 +12,11 @@ pub(super) const ID: &str = "model.neural_network_regression";
 
 /// A multilayer perceptron regressor (scikit-learn's `MLPRegressor` with the Adam solver).
 pub struct NeuralNetworkRegression;
+
+impl NeuralNetworkRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for NeuralNetworkRegression {
     fn spec(&self) -> NodeSpec {
@@ -31,20 +35,21 @@ impl NodeKind for NeuralNetworkRegression {
     }
 }
 
-impl Algorithm for NeuralNetworkRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for NeuralNetworkRegression {
+    type State = Mlp;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("neural network regression needs a numeric label"));
         };
         fit_mlp(params, &data.x, MlpTarget::Values(y), ctx)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        self.predict_on(model, x, &|_| Ok(pipewright_compute::Backend::Cpu))
+    fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        self.predict_on(state, model, x, &|_| Ok(pipewright_compute::Backend::Cpu))
     }
 
-    fn predict_on(&self, model: &Model, x: &Matrix, device: &super::DeviceChoice<'_>) -> Result<Prediction, NodeError> {
-        let network: Mlp = decode_state(model)?;
+    fn predict_on(&self, network: &Mlp, _model: &Model, x: &Matrix, device: &super::DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         let backend = device(x.rows * network.widest())?;
         Ok(Prediction::Values(network.outputs(x, &backend).map_err(crate::device::kernel_error)?))
     }

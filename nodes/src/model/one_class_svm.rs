@@ -8,7 +8,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::one_class_svm::{self, OneClassFit, OneClassSettings};
 use crate::frame::Matrix;
 
@@ -17,11 +17,16 @@ pub(super) const ID: &str = "model.one_class_svm";
 /// One-class SVM anomaly detection.
 pub struct OneClassSvm;
 
+impl OneClassSvm {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// The score of a decision value `d` is `1 / (1 + exp(d / s))`, with `s` the standard deviation of the
 /// training rows' decision values: monotone decreasing in `d`, exactly ½ on the boundary (`d = 0`), so
 /// rows scored above ½ are the ones the sign of `d` flags.
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     svm: OneClassFit,
     spread: f64,
 }
@@ -81,8 +86,10 @@ impl NodeKind for OneClassSvm {
     }
 }
 
-impl Algorithm for OneClassSvm {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for OneClassSvm {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let nu = params.float("nu")?;
         if !(nu > 0.0 && nu <= 1.0) {
             return Err(NodeError::param("nu", format!("ν = {nu} is outside (0, 1]: choose a fraction such as 0.1")));
@@ -96,14 +103,23 @@ impl Algorithm for OneClassSvm {
         let count = decisions.len().max(1) as f64;
         let mean = decisions.iter().sum::<f64>() / count;
         let spread = (decisions.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / count).sqrt();
-        encode_state(&State { svm, spread: if spread > 0.0 { spread } else { 1.0 } })
+        Ok(State { svm, spread: if spread > 0.0 { spread } else { 1.0 } })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let decisions = state.svm.decisions(x);
         let scores = decisions.iter().map(|&d| state.score(d)).collect();
         let flags = decisions.iter().map(|&d| d <= 0.0).collect();
         Ok(Prediction::Anomalies { scores, flags })
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the support vector weights", self.svm.alpha.len(), self.svm.support.len())?;
+        for vector in &self.svm.support {
+            super::expect_len("a support vector", vector.len(), model.features.len())?;
+        }
+        super::expect_finite("the weights", self.svm.alpha.iter().chain([&self.svm.rho, &self.svm.gamma, &self.spread]))
     }
 }

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, algorithm_of, decode_state, encode_state};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, algorithm_of};
 use crate::frame::Matrix;
 
 pub(super) const ID: &str = "model.one_vs_all";
@@ -14,13 +14,35 @@ pub(super) const ID: &str = "model.one_vs_all";
 /// is most confident, with the probabilities normalized to sum to one (scikit-learn's `OneVsRestClassifier`).
 pub struct OneVsAllMulticlass;
 
+impl OneVsAllMulticlass {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     /// The two-class learner each model was trained with.
     inner_algorithm: String,
     inner_name: String,
     /// One fitted state per class, in class order.
     models: Vec<Json>,
+    /// The same as models, decoded once.
+    #[serde(skip)]
+    inner: super::wrapper::InnerModels,
+}
+
+impl State {
+    fn inner_models(&self, model: &Model) -> Result<&[Model], NodeError> {
+        let classes_of = |k: usize| model.classes.get(k).map(|class| binary_classes(class));
+        self.inner.of(&self.inner_algorithm, &self.inner_name, model, &self.models, classes_of)
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the inner model list", self.models.len(), model.classes.len())?;
+        self.inner_models(model).map(drop).map_err(|e| format!("an inner model: {e}"))
+    }
 }
 
 /// The binary problem of class `k` against the rest: classes `["rest", "<k>"]`.
@@ -45,8 +67,10 @@ impl NodeKind for OneVsAllMulticlass {
     }
 }
 
-impl Algorithm for OneVsAllMulticlass {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for OneVsAllMulticlass {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("one-vs-all needs a class label"));
         };
@@ -63,27 +87,17 @@ impl Algorithm for OneVsAllMulticlass {
                     classes: binary_classes(class),
                 },
             };
-            models.push(algorithm.fit(&inner_params, &binary, ctx)?);
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0);
         }
-        encode_state(&State { inner_algorithm, inner_name, models })
+        Ok(State { inner_algorithm, inner_name, models, inner: super::wrapper::InnerModels::default() })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let algorithm = algorithm_of(&state.inner_algorithm)?;
         let k = model.classes.len();
         let mut out = Matrix::zeros(x.rows, k);
-        for (c, (class, inner_state)) in model.classes.iter().zip(&state.models).enumerate() {
-            let inner = Model {
-                algorithm: state.inner_algorithm.clone(),
-                name: state.inner_name.clone(),
-                task: Task::BinaryClassification,
-                label: model.label.clone(),
-                features: model.features.clone(),
-                classes: binary_classes(class),
-                state: inner_state.clone(),
-            };
-            let Prediction::Probabilities(p) = algorithm.predict(&inner, x)? else {
+        for (c, inner) in state.inner_models(model)?.iter().enumerate() {
+            let Prediction::Probabilities(p) = algorithm.predict(inner, x)? else {
                 return Err(NodeError::data(format!("{} gives no class probabilities", state.inner_name)));
             };
             for i in 0..x.rows {

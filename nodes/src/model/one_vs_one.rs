@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, algorithm_of, decode_state, encode_state};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, algorithm_of};
 use crate::frame::Matrix;
 
 pub(super) const ID: &str = "model.one_vs_one";
@@ -20,18 +20,41 @@ pub(super) const ID: &str = "model.one_vs_one";
 /// probabilities. They rank the classes as the votes do, but are not calibrated probabilities.
 pub struct OneVsOneMulticlass;
 
+impl OneVsOneMulticlass {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 #[derive(Debug, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     /// The two-class learner each model was trained with.
     inner_algorithm: String,
     inner_name: String,
     /// One fitted state per pair (i, j), i < j, in the order (0,1), (0,2), …, (1,2), …
     models: Vec<Json>,
+    /// The same as models, decoded once.
+    #[serde(skip)]
+    inner: super::wrapper::InnerModels,
 }
 
 /// The class pairs (i, j), i < j, in scikit-learn's order.
 fn pairs(classes: usize) -> Vec<(usize, usize)> {
     (0..classes).flat_map(|i| (i + 1..classes).map(move |j| (i, j))).collect()
+}
+
+impl State {
+    fn inner_models(&self, model: &Model) -> Result<&[Model], NodeError> {
+        let all = pairs(model.classes.len());
+        let classes_of = |k: usize| all.get(k).map(|&(i, j)| vec![model.classes[i].clone(), model.classes[j].clone()]);
+        self.inner.of(&self.inner_algorithm, &self.inner_name, model, &self.models, classes_of)
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the inner model list", self.models.len(), pairs(model.classes.len()).len())?;
+        self.inner_models(model).map(drop).map_err(|e| format!("an inner model: {e}"))
+    }
 }
 
 impl NodeKind for OneVsOneMulticlass {
@@ -51,8 +74,10 @@ impl NodeKind for OneVsOneMulticlass {
     }
 }
 
-impl Algorithm for OneVsOneMulticlass {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for OneVsOneMulticlass {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Classes { y, classes } = &data.labels else {
             return Err(NodeError::data("one-vs-one needs a class label"));
         };
@@ -71,13 +96,12 @@ impl Algorithm for OneVsOneMulticlass {
                     classes: vec![classes[i].clone(), classes[j].clone()],
                 },
             };
-            models.push(algorithm.fit(&inner_params, &binary, ctx)?);
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0);
         }
-        encode_state(&State { inner_algorithm, inner_name, models })
+        Ok(State { inner_algorithm, inner_name, models, inner: super::wrapper::InnerModels::default() })
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let algorithm = algorithm_of(&state.inner_algorithm)?;
         let k = model.classes.len();
         let all = pairs(k);
@@ -86,17 +110,8 @@ impl Algorithm for OneVsOneMulticlass {
         }
         let mut votes = Matrix::zeros(x.rows, k);
         let mut confidence = Matrix::zeros(x.rows, k);
-        for (&(i, j), inner_state) in all.iter().zip(&state.models) {
-            let inner = Model {
-                algorithm: state.inner_algorithm.clone(),
-                name: state.inner_name.clone(),
-                task: Task::BinaryClassification,
-                label: model.label.clone(),
-                features: model.features.clone(),
-                classes: vec![model.classes[i].clone(), model.classes[j].clone()],
-                state: inner_state.clone(),
-            };
-            let Prediction::Probabilities(p) = algorithm.predict(&inner, x)? else {
+        for (&(i, j), inner) in all.iter().zip(state.inner_models(model)?) {
+            let Prediction::Probabilities(p) = algorithm.predict(inner, x)? else {
                 return Err(NodeError::data(format!("{} gives no class probabilities", state.inner_name)));
             };
             for r in 0..x.rows {

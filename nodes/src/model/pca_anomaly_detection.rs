@@ -1,14 +1,14 @@
 //! PCA-Based Anomaly Detection.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{Algorithm, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::anomaly::{contamination_threshold, percentile};
 use crate::algo::pca_anomaly::{self, PcaSubspace};
 use crate::frame::Matrix;
@@ -18,10 +18,15 @@ pub(super) const ID: &str = "model.pca_anomaly_detection";
 /// PCA-based anomaly detection.
 pub struct PcaAnomalyDetection;
 
+impl PcaAnomalyDetection {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// The score is `e / (e + m)` for a reconstruction error `e` and the median training error `m`: 0 on the
 /// subspace, ½ for a typical training row, approaching 1 far from it; monotone in `e`.
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     subspace: PcaSubspace,
     median_error: f64,
     threshold: f64,
@@ -81,8 +86,10 @@ impl NodeKind for PcaAnomalyDetection {
     }
 }
 
-impl Algorithm for PcaAnomalyDetection {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for PcaAnomalyDetection {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let components = params.count("components")?;
         let contamination = contamination(params)?;
         if components == 0 || components >= data.x.cols {
@@ -104,13 +111,24 @@ impl Algorithm for PcaAnomalyDetection {
         let mut state = State { subspace, median_error, threshold: 0.0 };
         let scores: Vec<f64> = errors.iter().map(|&e| state.score(e)).collect();
         state.threshold = contamination_threshold(&scores, contamination);
-        encode_state(&state)
+        Ok(state)
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let state: State = decode_state(model)?;
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let scores: Vec<f64> = state.subspace.errors(x).into_iter().map(|e| state.score(e)).collect();
         let flags = scores.iter().map(|&s| s > state.threshold).collect();
         Ok(Prediction::Anomalies { scores, flags })
+    }
+}
+
+impl FittedState for State {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        let features = model.features.len();
+        super::expect_len("the means", self.subspace.mean.len(), features)?;
+        super::expect_len("the scales", self.subspace.scale.len(), features)?;
+        for component in &self.subspace.components {
+            super::expect_len("a component", component.len(), features)?;
+        }
+        super::expect_finite("the threshold", [&self.threshold, &self.median_error])
     }
 }

@@ -1,11 +1,11 @@
 //! Poisson Regression: counts and other non-negative targets through a log link.
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{Algorithm, Labels, Prediction, TrainingSet, decode_state, encode_state, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::poisson::{self, PoissonFit, PoissonSettings};
 use crate::frame::Matrix;
 
@@ -13,6 +13,11 @@ pub(super) const ID: &str = "model.poisson_regression";
 
 /// Poisson regression, like scikit-learn's `PoissonRegressor`.
 pub struct PoissonRegression;
+
+impl PoissonRegression {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 impl NodeKind for PoissonRegression {
     fn spec(&self) -> NodeSpec {
@@ -46,8 +51,10 @@ impl NodeKind for PoissonRegression {
     }
 }
 
-impl Algorithm for PoissonRegression {
-    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Json, NodeError> {
+impl Learn for PoissonRegression {
+    type State = PoissonFit;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, _ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("Poisson regression needs a numeric label"));
         };
@@ -65,11 +72,17 @@ impl Algorithm for PoissonRegression {
             max_iterations: params.count("max_iterations")?,
             tolerance: params.float("tolerance")?,
         };
-        encode_state(&poisson::fit(&data.x, y, settings))
+        Ok(poisson::fit(&data.x, y, settings))
     }
 
-    fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        let fit: PoissonFit = decode_state(model)?;
+    fn predict(&self, fit: &PoissonFit, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values((0..x.rows).map(|i| fit.predict(x.row(i))).collect()))
+    }
+}
+
+impl FittedState for PoissonFit {
+    fn check(&self, model: &Model) -> Result<(), String> {
+        super::expect_len("the weight list", self.weights.len(), model.features.len())?;
+        super::expect_finite("the weights", self.weights.iter().chain([&self.intercept]))
     }
 }

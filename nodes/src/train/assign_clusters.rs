@@ -15,6 +15,11 @@ use crate::model::{Prediction, algorithm_of};
 /// Assigns rows to the clusters of a trained clustering model.
 pub struct AssignDataToClusters;
 
+impl AssignDataToClusters {
+    /// The kind id.
+    pub const ID: &'static str = "train.assign_data_to_clusters";
+}
+
 /// The table with the cluster of every row and its distance to the cluster centre.
 pub(crate) fn assign_table(model: &Model, table: &Table, ctx: Option<&NodeContext<'_>>) -> Result<Table, NodeError> {
     if model.task != Task::Clustering {
@@ -43,7 +48,7 @@ pub(crate) fn assign_table(model: &Model, table: &Table, ctx: Option<&NodeContex
 impl NodeKind for AssignDataToClusters {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.assign_data_to_clusters",
+            Self::ID,
             "Assign Data to Clusters",
             Category::Train,
             "Adds the nearest cluster of every row (Assignments) and its distance to that cluster's centre.",

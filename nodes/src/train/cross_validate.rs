@@ -22,6 +22,11 @@ pub const FOLD: &str = "Fold";
 /// Trains and scores a learner k times, each fold held out once, and reports per-fold and mean metrics.
 pub struct CrossValidateModel;
 
+impl CrossValidateModel {
+    /// The kind id.
+    pub const ID: &'static str = "train.cross_validate_model";
+}
+
 /// Fold of every row: rows shuffled with the seed (per class when stratified: each class in order of first
 /// appearance, shuffled and dealt round-robin, continuing where the previous class stopped) and dealt
 /// round-robin into `folds` folds, so fold sizes differ by at most one.
@@ -108,7 +113,7 @@ fn std_evaluation(folds: &[Evaluation], mean: &Evaluation) -> Evaluation {
 impl NodeKind for CrossValidateModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.cross_validate_model",
+            Self::ID,
             "Cross Validate Model",
             Category::Train,
             "Splits the rows into k folds, trains the learner k times with one fold held out, scores the held-out rows and reports each fold's metrics with their mean and standard deviation. Classification folds are stratified by default so each keeps the label's class proportions.",

@@ -1,21 +1,18 @@
 //! Training and scoring blocks.
 
-mod assign_clusters;
-mod cross_validate;
-mod score_model;
-mod train_anomaly_detection;
-mod train_clustering;
-mod train_model;
-mod tune_hyperparameters;
+blocks! {
+    block train_model::TrainModel,
+    block cross_validate::CrossValidateModel,
+    block tune_hyperparameters::TuneModelHyperparameters,
+    block train_clustering::TrainClusteringModel,
+    block train_anomaly_detection::TrainAnomalyDetectionModel,
+    block score_model::ScoreModel,
+    block assign_clusters::AssignDataToClusters,
+}
 
-pub use assign_clusters::AssignDataToClusters;
-pub use cross_validate::CrossValidateModel;
-pub use score_model::ANOMALY_SCORE;
-pub use score_model::{PROBABILITY_PREFIX, SCORED_LABELS, ScoreModel, score};
-pub use train_anomaly_detection::{TrainAnomalyDetectionModel, train_anomaly_detection};
-pub use train_clustering::TrainClusteringModel;
-pub use train_model::{TrainModel, train};
-pub use tune_hyperparameters::TuneModelHyperparameters;
+pub use score_model::{ANOMALY_SCORE, PROBABILITY_PREFIX, SCORED_LABELS, score};
+pub use train_anomaly_detection::train_anomaly_detection;
+pub use train_model::train;
 
 /// Name of the cluster index column written by clustering blocks.
 pub const ASSIGNMENTS: &str = "Assignments";

@@ -23,6 +23,11 @@ pub const ANOMALY_SCORE: &str = "Scored Probabilities";
 /// Adds predictions of a trained model.
 pub struct ScoreModel;
 
+impl ScoreModel {
+    /// The kind id.
+    pub const ID: &'static str = "train.score_model";
+}
+
 /// Checks that the table has every feature the model reads.
 pub(crate) fn require_features(model: &Model, table: &Table) -> Result<(), NodeError> {
     let missing: Vec<&str> =
@@ -100,7 +105,7 @@ pub fn score_in(model: &Model, table: &Table, ctx: Option<&NodeContext<'_>>) -> 
 impl NodeKind for ScoreModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.score_model",
+            Self::ID,
             "Score Model",
             Category::Train,
             "Adds a trained model's predictions: Scored Labels, and for classifiers one Scored Probabilities_<class> column per class.",

@@ -12,6 +12,11 @@ use crate::model::{Labels, TrainingSet, algorithm_of};
 /// Fits an anomaly-detection learner without a label.
 pub struct TrainAnomalyDetectionModel;
 
+impl TrainAnomalyDetectionModel {
+    /// The kind id.
+    pub const ID: &'static str = "train.train_anomaly_detection_model";
+}
+
 /// Fits an anomaly-detection `learner` on every feature column of `table`; a column marked as label is
 /// left out of the features and remembered, so that Score Model keeps it for Evaluate Model.
 pub fn train_anomaly_detection(learner: &Learner, table: &Table, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
@@ -34,7 +39,7 @@ pub fn train_anomaly_detection(learner: &Learner, table: &Table, ctx: &NodeConte
         return Err(NodeError::data("no feature columns: every column is ignored, a label or a score"));
     }
     let set = TrainingSet { x: feature_matrix(&table.frame, &features)?, labels: Labels::None };
-    let state = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
+    let (state, decoded) = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
     Ok(Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),
@@ -43,13 +48,14 @@ pub fn train_anomaly_detection(learner: &Learner, table: &Table, ctx: &NodeConte
         features,
         classes: Vec::new(),
         state,
+        decoded,
     })
 }
 
 impl NodeKind for TrainAnomalyDetectionModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.train_anomaly_detection_model",
+            Self::ID,
             "Train Anomaly Detection Model",
             Category::Train,
             "Trains an anomaly-detection learner (Isolation Forest, PCA-Based Anomaly Detection, One-Class SVM) on every feature column, without a label; a column marked as label is left out and kept for Evaluate Model. Score Model then adds Scored Labels (1 = anomaly) and Scored Probabilities (the anomaly score, 0 to 1).",

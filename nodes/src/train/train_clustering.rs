@@ -16,10 +16,15 @@ use crate::transform_columns;
 /// Fits a clustering learner.
 pub struct TrainClusteringModel;
 
+impl TrainClusteringModel {
+    /// The kind id.
+    pub const ID: &'static str = "train.train_clustering_model";
+}
+
 impl NodeKind for TrainClusteringModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.train_clustering_model",
+            Self::ID,
             "Train Clustering Model",
             Category::Train,
             "Fits a clustering learner such as K-Means and assigns every training row to a cluster.",
@@ -60,7 +65,7 @@ impl NodeKind for TrainClusteringModel {
             return Err(NodeError::data("no numeric feature columns to cluster on"));
         }
         let set = TrainingSet { x: feature_matrix(&table.frame, &features)?, labels: Labels::None };
-        let state = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
+        let (state, decoded) = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
         let model = Model {
             algorithm: learner.algorithm.clone(),
             name: learner.name.clone(),
@@ -69,6 +74,7 @@ impl NodeKind for TrainClusteringModel {
             features,
             classes: Vec::new(),
             state,
+            decoded,
         };
         let assigned = assign_table(&model, &table, Some(ctx))?;
         Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])

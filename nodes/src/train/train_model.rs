@@ -15,10 +15,15 @@ use crate::model::{Labels, TrainingSet, algorithm_of};
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
 
+impl TrainModel {
+    /// The kind id.
+    pub const ID: &'static str = "train.train_model";
+}
+
 impl NodeKind for TrainModel {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.train_model",
+            Self::ID,
             "Train Model",
             Category::Train,
             "Trains a classification or regression learner on a table. Every feature column is used; mark columns ignored with Edit Metadata to leave them out.",
@@ -123,7 +128,7 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
     let x = feature_matrix(&table.frame, &features)?;
     let set = TrainingSet { x, labels };
     let params = Params::from_map(learner.params.clone());
-    let state = algo.fit(&params, &set, ctx)?;
+    let (state, decoded) = algo.fit(&params, &set, ctx)?;
     let classes = match set.labels {
         Labels::Classes { classes, .. } => classes,
         _ => Vec::new(),
@@ -136,5 +141,6 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
         features,
         classes,
         state,
+        decoded,
     })
 }

@@ -8,9 +8,10 @@ use rayon::prelude::*;
 use serde_json::{Value as Json, json};
 
 use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::metric::rankable_choices;
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{
-    Category, Learner, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+    Better, Category, Learner, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
 };
 
 use super::cross_validate::assign_folds;
@@ -21,10 +22,13 @@ use crate::frame::{take_rows, text_values};
 /// Searches a learner's tunable parameters and keeps the best model.
 pub struct TuneModelHyperparameters;
 
+impl TuneModelHyperparameters {
+    /// The kind id.
+    pub const ID: &'static str = "train.tune_model_hyperparameters";
+}
+
 /// Most candidates an entire grid may have.
 const GRID_LIMIT: usize = 1000;
-/// Metrics where lower is better.
-const LOWER_IS_BETTER: [&str; 3] = ["log_loss", "rmse", "mae"];
 
 /// `points` values spread over a range: evenly, or evenly in the logarithm.
 fn grid_values(range: &TuneRange, points: usize) -> Vec<Json> {
@@ -143,7 +147,7 @@ impl Search<'_> {
 impl NodeKind for TuneModelHyperparameters {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "train.tune_model_hyperparameters",
+            Self::ID,
             "Tune Model Hyperparameters",
             Category::Train,
             "Trains the learner with many settings of its tunable parameters (the entire grid, or a random sweep over their ranges), measures each on a validation table or by cross-validation, ranks them by the chosen metric, and outputs the best model trained on all the data with the table of every setting tried. Candidates are evaluated in parallel.",
@@ -157,7 +161,7 @@ impl NodeKind for TuneModelHyperparameters {
         .param("grid_points", "Grid points per parameter", int(2, 20), json!(3), "Entire grid: values per numeric parameter (evenly spread, on a log scale where the range says so).")
         .param("runs", "Random sweep runs", int(1, 1000), json!(10), "Random sweep: how many settings to try.")
         .param("folds", "Cross-validation folds", int(2, 20), json!(3), "When no validation table is connected.")
-        .param("metric", "Metric", choice(&["auto", "accuracy", "roc_auc", "log_loss", "f1", "r2", "rmse", "mae"]), json!("auto"), "What ranks the settings. auto: accuracy for classification, R² for regression.")
+        .param("metric", "Metric", ParamKind::Choice { choices: rankable_choices() }, json!("auto"), "What ranks the settings. auto: accuracy for classification, R² for regression.")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the random sweep and the folds. Empty: derived from the workflow seed.")
         .output("model", PortType::Model, "The best setting, trained on all the training data")
         .output("sweep", PortType::Table, "Every setting tried with its metric, best first")
@@ -284,7 +288,7 @@ fn rank(
             }
         }
     }
-    let lower_better = LOWER_IS_BETTER.contains(&metric);
+    let lower_better = MetricInfo::of(metric).is_some_and(|m| m.better == Better::Lower);
     scored.sort_by(|a, b| match (a.1.is_nan(), b.1.is_nan()) {
         (false, false) if lower_better => a.1.total_cmp(&b.1),
         (false, false) => b.1.total_cmp(&a.1),

@@ -14,6 +14,11 @@ use super::rows::unique_name;
 /// Puts two tables side by side.
 pub struct AddColumns;
 
+impl AddColumns {
+    /// The kind id.
+    pub const ID: &'static str = "transform.add_columns";
+}
+
 /// The names the right table's columns get: clashing ones take the suffix (then a number).
 fn right_names(left: &[String], right: &[String], suffix: &str) -> Vec<String> {
     let mut taken: HashSet<String> = left.iter().cloned().collect();
@@ -23,7 +28,7 @@ fn right_names(left: &[String], right: &[String], suffix: &str) -> Vec<String> {
 impl NodeKind for AddColumns {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.add_columns",
+            Self::ID,
             "Add Columns",
             Category::Transform,
             "Puts the columns of the right table after those of the left table, row by row. Both tables need the same number of rows; right columns whose names are already taken get a suffix. Column roles of both tables are kept.",

@@ -13,10 +13,15 @@ use super::rows::{column_names, common_column_type, common_type};
 /// Stacks two tables.
 pub struct AddRows;
 
+impl AddRows {
+    /// The kind id.
+    pub const ID: &'static str = "transform.add_rows";
+}
+
 impl NodeKind for AddRows {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.add_rows",
+            Self::ID,
             "Add Rows",
             Category::Transform,
             "Puts the rows of the second table under those of the first. Columns are matched by name: the first table's columns come first, then those only the second has; a column one table lacks is missing in its rows. Types widen where they differ: integers and floats to floats, numbers and text to text.",

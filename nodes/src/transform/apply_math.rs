@@ -17,6 +17,11 @@ use crate::frame::{numeric_feature_columns, numeric_values};
 /// Applies a function to every number of the chosen columns.
 pub struct ApplyMathOperation;
 
+impl ApplyMathOperation {
+    /// The kind id.
+    pub const ID: &'static str = "transform.apply_math_operation";
+}
+
 const OPERATIONS: [&str; 11] =
     ["log", "log1p", "exp", "sqrt", "abs", "square", "power", "round", "floor", "ceil", "negate"];
 
@@ -44,7 +49,7 @@ pub(crate) fn operate(operation: &str, x: f64, exponent: f64, decimals: i32) -> 
 impl NodeKind for ApplyMathOperation {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.apply_math_operation",
+            Self::ID,
             "Apply Math Operation",
             Category::Transform,
             "Applies a function to every number of the chosen columns: log, log1p, exp, sqrt, abs, square, power, round (halves to even, as numpy), floor, ceil or negate. Results that are not numbers (the log or square root of a negative number) become missing cells; the log of 0 is minus infinity.",

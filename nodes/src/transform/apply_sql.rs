@@ -11,13 +11,18 @@ use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, Pa
 /// Transforms up to three tables with a SQL query (Polars SQL).
 pub struct ApplySqlTransformation;
 
+impl ApplySqlTransformation {
+    /// The kind id.
+    pub const ID: &'static str = "transform.apply_sql_transformation";
+}
+
 /// The table names the query sees, by input port.
 const TABLES: [&str; 3] = ["t1", "t2", "t3"];
 
 impl NodeKind for ApplySqlTransformation {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.apply_sql_transformation",
+            Self::ID,
             "Apply SQL Transformation",
             Category::Transform,
             "Runs a SQL query over up to three tables, named t1, t2 and t3 after the inputs they arrive on (Polars SQL: SELECT with WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, JOIN, UNION, CASE, window and string functions). Column roles of t1 are kept for columns that keep their name.",

@@ -7,10 +7,15 @@ use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, Po
 /// Replays a fitted transform (cleaning, scaling, encoding) on another table.
 pub struct ApplyTransformation;
 
+impl ApplyTransformation {
+    /// The kind id.
+    pub const ID: &'static str = "transform.apply_transformation";
+}
+
 impl NodeKind for ApplyTransformation {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.apply_transformation",
+            Self::ID,
             "Apply Transformation",
             Category::Transform,
             "Applies a transform fitted on one table (by Clean Missing Data, Normalize Data or Convert to Indicator Values) to another, for example the test data, with the same values.",

@@ -9,16 +9,21 @@ use serde_json::json;
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
     Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv,
-    Table, Transform, Value,
+    Table, Value,
 };
 
-use super::{ColumnUse, MissingCells, Reads, chosen_columns};
+use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
 use crate::frame::{nan_values, text_values};
 
 pub(super) const ID: &str = "transform.clean_missing_data";
 
 /// Fills or removes missing values.
 pub struct CleanMissingData;
+
+impl CleanMissingData {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
 
 /// What happens to one column's missing cells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,8 +35,8 @@ enum Action {
     RemoveColumn,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct State {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
     columns: BTreeMap<String, Action>,
 }
 
@@ -187,32 +192,43 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     Ok(table.with_frame(frame))
 }
 
-pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    replay(&state, table)
+impl TransformState for State {
+    fn check(&self) -> Result<(), String> {
+        match self.columns.values().find(|a| matches!(a, Action::FillNumber { value } if !value.is_finite())) {
+            Some(_) => Err("a fill value is not a finite number".into()),
+            None => Ok(()),
+        }
+    }
 }
 
-pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    Ok(state
-        .columns
-        .into_iter()
-        .map(|(column, action)| {
-            let (reads, missing, outputs) = match action {
-                Action::FillNumber { .. } => (Reads::Number, MissingCells::Filled, vec![column.clone()]),
-                Action::FillText { .. } => (Reads::Text, MissingCells::Filled, vec![column.clone()]),
-                Action::RemoveRow => (Reads::Any, MissingCells::RowRemoved, vec![column.clone()]),
-                Action::RemoveColumn => (Reads::Any, MissingCells::Filled, Vec::new()),
-            };
-            ColumnUse { column, reads, missing, outputs }
-        })
-        .collect())
-}
+impl Replay for CleanMissingData {
+    type State = State;
 
-pub(super) fn restricted(transform: &Transform, keep: &BTreeSet<String>) -> Result<Transform, NodeError> {
-    let mut state: State = super::fitted_state(transform)?;
-    state.columns.retain(|name, _| keep.contains(name));
-    super::with_state(transform, &state)
+    fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
+        replay(state, table)
+    }
+
+    fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
+        state
+            .columns
+            .iter()
+            .map(|(column, action)| {
+                let (reads, missing, outputs) = match action {
+                    Action::FillNumber { .. } => (Reads::Number, MissingCells::Filled, vec![column.clone()]),
+                    Action::FillText { .. } => (Reads::Text, MissingCells::Filled, vec![column.clone()]),
+                    Action::RemoveRow => (Reads::Any, MissingCells::RowRemoved, vec![column.clone()]),
+                    Action::RemoveColumn => (Reads::Any, MissingCells::Filled, Vec::new()),
+                };
+                ColumnUse { column: column.clone(), reads, missing, outputs }
+            })
+            .collect()
+    }
+
+    fn restricted(&self, state: &State, keep: &BTreeSet<String>) -> Option<State> {
+        let mut state = state.clone();
+        state.columns.retain(|name, _| keep.contains(name));
+        Some(state)
+    }
 }
 
 impl NodeKind for CleanMissingData {
@@ -242,7 +258,7 @@ impl NodeKind for CleanMissingData {
         let table = ctx.table("data")?;
         let state = fit(&table, ctx.params)?;
         let cleaned = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Clean Missing Data", &state, cleaned)
+        super::fitted_outputs(ID, "Clean Missing Data", state, cleaned)
     }
 }
 

@@ -17,10 +17,15 @@ use crate::frame::{numeric_feature_columns, numeric_values};
 /// Limits numbers to a range.
 pub struct ClipValues;
 
+impl ClipValues {
+    /// The kind id.
+    pub const ID: &'static str = "transform.clip_values";
+}
+
 impl NodeKind for ClipValues {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.clip_values",
+            Self::ID,
             "Clip Values",
             Category::Transform,
             "Replaces numbers below a lower bound by the bound and numbers above an upper bound by that bound, in each chosen column: bounds given as values or as percentiles of the column (linear interpolation, as pandas' quantile). Missing cells stay missing; integer columns stay integers when every clipped value is whole.",

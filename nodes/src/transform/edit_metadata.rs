@@ -15,6 +15,11 @@ use crate::frame::require_columns;
 /// Sets column roles (feature, label, ignored), categorical marks and names.
 pub struct EditMetadata;
 
+impl EditMetadata {
+    /// The kind id.
+    pub const ID: &'static str = "transform.edit_metadata";
+}
+
 fn parse_role(role: &str) -> Option<Role> {
     match role {
         "feature" => Some(Role::Feature),
@@ -38,7 +43,7 @@ fn new_names(params: &Params) -> Vec<String> {
 impl NodeKind for EditMetadata {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.edit_metadata",
+            Self::ID,
             "Edit Metadata",
             Category::Transform,
             "Marks columns as features, label or ignored, as categorical or not, and renames them.",
@@ -66,6 +71,7 @@ impl NodeKind for EditMetadata {
             json!(""),
             "Comma-separated new names, one per chosen column, in order. Empty keeps the names.",
         )
+        .passes_rows_through()
         .output("data", PortType::Table, "The table with new metadata")
     }
 

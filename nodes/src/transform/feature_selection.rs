@@ -14,6 +14,11 @@ use crate::frame::{feature_columns, numeric_values, text_values};
 /// Keeps the features that score highest against the label.
 pub struct FilterBasedFeatureSelection;
 
+impl FilterBasedFeatureSelection {
+    /// The kind id.
+    pub const ID: &'static str = "transform.filter_based_feature_selection";
+}
+
 /// Bins a numeric feature is cut into for mutual information.
 pub const MI_BINS: usize = 10;
 
@@ -73,7 +78,7 @@ pub fn mutual_information(a: &[usize], b: &[usize]) -> f64 {
 impl NodeKind for FilterBasedFeatureSelection {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.filter_based_feature_selection",
+            Self::ID,
             "Filter Based Feature Selection",
             Category::Transform,
             "Scores every numeric feature against the label and keeps the best ones. Pearson: absolute correlation (classes numbered in sorted order). Chi-squared: scikit-learn's chi2 statistic (features must not be negative). Mutual information: between the label and the feature cut into 10 equal-width bins. The other features are marked ignored, so learners leave them out; nothing is deleted.",

@@ -17,16 +17,22 @@ pub const WARNING_ATTRIBUTE: &str = "warning";
 /// Keeps the rows for which a condition holds.
 pub struct FilterRows;
 
+impl FilterRows {
+    /// The kind id.
+    pub const ID: &'static str = "transform.filter_rows";
+}
+
 impl NodeKind for FilterRows {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.filter_rows",
+            Self::ID,
             "Filter Rows",
             Category::Transform,
             "Keeps the rows for which a condition holds, such as `age >= 18 and (sex = 'female' or fare > 50)`. Conditions compare columns and values with = != < <= > >=, combine with and, or, not and parentheses, and test missing cells with `is null` / `is not null`. A comparison with a missing cell is neither true nor false, so such rows are dropped unless `is null` asks for them. Column names with spaces go in backticks.",
         )
         .input("data", PortType::Table, "The table")
         .required_param("expression", "Condition", ParamKind::Text, "The condition a row must meet to be kept; text values in single or double quotes, column names with spaces or symbols in `backticks`.")
+        .passes_rows_through()
         .output("data", PortType::Table, "The rows that meet the condition (possibly none: the summary then warns)")
     }
 

@@ -18,6 +18,11 @@ use crate::frame::{numeric_feature_columns, numeric_values};
 /// Replaces numbers by the index of the bin they fall in.
 pub struct GroupDataIntoBins;
 
+impl GroupDataIntoBins {
+    /// The kind id.
+    pub const ID: &'static str = "transform.group_data_into_bins";
+}
+
 /// Bin edges as pandas computes them: `cut` (equal width, the lowest edge lowered by 0.1 % of the
 /// range) or `qcut` (quantiles, repeated edges dropped).
 pub(crate) fn edges(sorted: &[f64], bins: usize, quantiles: bool) -> Vec<f64> {
@@ -59,7 +64,7 @@ pub(crate) fn bin_of(edges: &[f64], x: f64) -> Option<i64> {
 impl NodeKind for GroupDataIntoBins {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.group_data_into_bins",
+            Self::ID,
             "Group Data into Bins",
             Category::Transform,
             "Puts the numbers of each chosen column into bins and outputs the 0-based bin index, like pandas' cut (equal width, right-closed bins, the range widened by 0.1 % at the bottom) or qcut (quantile bins with linear interpolation; repeated edges merge bins). Missing cells stay missing.",

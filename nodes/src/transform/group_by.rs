@@ -18,6 +18,11 @@ use crate::frame::{numeric_values, require_columns, text_values};
 /// One row per distinct key with statistics of other columns.
 pub struct GroupBy;
 
+impl GroupBy {
+    /// The kind id.
+    pub const ID: &'static str = "transform.group_by";
+}
+
 /// The aggregations, in output order, with the parameter that switches each on.
 const AGGREGATIONS: [&str; 6] = ["count", "sum", "mean", "min", "max", "std"];
 
@@ -132,7 +137,7 @@ fn group(table: &Table, keys: &[String], columns: &[String], aggs: &[&str]) -> R
 impl NodeKind for GroupBy {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.group_by",
+            Self::ID,
             "Group By / Aggregate",
             Category::Transform,
             "One row per distinct combination of the key columns, sorted by the keys (numbers numerically, text alphabetically, missing keys last as their own group), with the chosen statistics of each value column: count of present cells, sum, mean, min, max and sample standard deviation (ddof 1), as pandas' groupby with dropna=False. Output columns are named column_statistic.",

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use pipewright_engine::{
-    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Role, Table, Transform,
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Role, Table,
     Value,
 };
 
-use super::{ColumnUse, MissingCells, Reads, chosen_columns};
+use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
 use crate::frame::distinct_texts;
 
 pub(super) const ID: &str = "transform.convert_to_indicator_values";
@@ -17,14 +17,19 @@ pub(super) const ID: &str = "transform.convert_to_indicator_values";
 /// Replaces categorical columns with one 0/1 column per category.
 pub struct ConvertToIndicatorValues;
 
-#[derive(Debug, Serialize, Deserialize)]
+impl ConvertToIndicatorValues {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Encoding {
     column: String,
     categories: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct State {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
     columns: Vec<Encoding>,
     keep_original: bool,
 }
@@ -74,38 +79,43 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     Ok(out.with_frame(frame))
 }
 
-pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    replay(&state, table)
+impl TransformState for State {
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    Ok(state
-        .columns
-        .into_iter()
-        .map(|e| {
-            let mut outputs: Vec<String> = e.categories.iter().map(|c| format!("{}_{c}", e.column)).collect();
-            if state.keep_original {
-                outputs.push(e.column.clone());
-            }
-            ColumnUse {
-                column: e.column,
-                reads: Reads::Category(e.categories),
-                missing: MissingCells::Encoded,
-                outputs,
-            }
-        })
-        .collect())
-}
+impl Replay for ConvertToIndicatorValues {
+    type State = State;
 
-pub(super) fn restricted(
-    transform: &Transform,
-    keep: &std::collections::BTreeSet<String>,
-) -> Result<Transform, NodeError> {
-    let mut state: State = super::fitted_state(transform)?;
-    state.columns.retain(|e| keep.contains(&e.column));
-    super::with_state(transform, &state)
+    fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
+        replay(state, table)
+    }
+
+    fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
+        state
+            .columns
+            .iter()
+            .map(|e| {
+                let mut outputs: Vec<String> = e.categories.iter().map(|c| format!("{}_{c}", e.column)).collect();
+                if state.keep_original {
+                    outputs.push(e.column.clone());
+                }
+                ColumnUse {
+                    column: e.column.clone(),
+                    reads: Reads::Category(e.categories.clone()),
+                    missing: MissingCells::Encoded,
+                    outputs,
+                }
+            })
+            .collect()
+    }
+
+    fn restricted(&self, state: &State, keep: &std::collections::BTreeSet<String>) -> Option<State> {
+        let mut state = state.clone();
+        state.columns.retain(|e| keep.contains(&e.column));
+        Some(state)
+    }
 }
 
 impl NodeKind for ConvertToIndicatorValues {
@@ -139,6 +149,6 @@ impl NodeKind for ConvertToIndicatorValues {
         }
         let state = State { columns: encodings, keep_original: ctx.params.bool("keep_original")? };
         let encoded = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Convert to Indicator Values", &state, encoded)
+        super::fitted_outputs(ID, "Convert to Indicator Values", state, encoded)
     }
 }

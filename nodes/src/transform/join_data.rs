@@ -17,6 +17,11 @@ use crate::frame::require_columns;
 /// Matches the rows of two tables on key columns.
 pub struct JoinData;
 
+impl JoinData {
+    /// The kind id.
+    pub const ID: &'static str = "transform.join_data";
+}
+
 /// Pairs of matching rows: every left row with each of its right matches in right order (an
 /// unmatched left row once, with `None`, unless `inner`), then for a full outer join the unmatched
 /// right rows in right order. Missing keys never match.
@@ -100,7 +105,7 @@ fn right_output(
 impl NodeKind for JoinData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.join_data",
+            Self::ID,
             "Join Data",
             Category::Transform,
             "Matches rows of two tables whose key columns are equal: inner keeps matched rows, left keeps every left row, full outer keeps every row of both. Output rows follow the left table, each with its matches in right-table order; a full outer join then adds the unmatched right rows. Missing keys never match. A right key named like its left key appears once; other clashing right columns get a suffix.",

@@ -2,67 +2,116 @@
 //! their input (fill values, scaling, categories) also output a fitted `Transform` that Apply
 //! Transformation replays on other data.
 
-mod add_columns;
-mod add_rows;
-mod apply_math;
-mod apply_sql;
-mod apply_transform;
-mod clean_missing;
-mod clip_values;
-mod edit_metadata;
-mod feature_selection;
 mod filter_expr;
-mod filter_rows;
-mod group_bins;
-mod group_by;
-mod indicator;
-mod join_data;
-mod normalize;
-mod partition_sample;
-mod pca;
-mod remove_duplicates;
 mod rows;
-mod select_columns;
-mod smote;
-mod split;
-mod summarize_data;
 
+blocks! {
+    block select_columns::SelectColumns,
+    block edit_metadata::EditMetadata,
+    transform clean_missing::CleanMissingData,
+    transform normalize::NormalizeData,
+    transform pca::PrincipalComponentAnalysis,
+    block feature_selection::FilterBasedFeatureSelection,
+    transform indicator::ConvertToIndicatorValues,
+    block split::SplitData,
+    block apply_transform::ApplyTransformation,
+    block apply_sql::ApplySqlTransformation,
+    block add_columns::AddColumns,
+    block add_rows::AddRows,
+    block join_data::JoinData,
+    block remove_duplicates::RemoveDuplicateRows,
+    block group_bins::GroupDataIntoBins,
+    block clip_values::ClipValues,
+    block apply_math::ApplyMathOperation,
+    block partition_sample::PartitionAndSample,
+    block summarize_data::SummarizeData,
+    block filter_rows::FilterRows,
+    block group_by::GroupBy,
+    block smote::Smote,
+}
+
+pub use filter_rows::WARNING_ATTRIBUTE;
+pub use split::split_indices;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use pipewright_engine::{NodeError, Table, Transform, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-pub use add_columns::AddColumns;
-pub use add_rows::AddRows;
-pub use apply_math::ApplyMathOperation;
-pub use apply_sql::ApplySqlTransformation;
-pub use apply_transform::ApplyTransformation;
-pub use clean_missing::CleanMissingData;
-pub use clip_values::ClipValues;
-pub use edit_metadata::EditMetadata;
-pub use feature_selection::FilterBasedFeatureSelection;
-pub use filter_rows::{FilterRows, WARNING_ATTRIBUTE};
-pub use group_bins::GroupDataIntoBins;
-pub use group_by::GroupBy;
-pub use indicator::ConvertToIndicatorValues;
-pub use join_data::JoinData;
-pub use normalize::NormalizeData;
-pub use partition_sample::PartitionAndSample;
-pub use pca::PrincipalComponentAnalysis;
-pub use remove_duplicates::RemoveDuplicateRows;
-pub use select_columns::SelectColumns;
-pub use smote::Smote;
-pub use split::{SplitData, split_indices};
-pub use summarize_data::SummarizeData;
+use pipewright_engine::{Decoded, NodeError, Table, Transform, Value};
+
+/// A fitted transform's state: serialized into the transform, decoded once when it is loaded, and checked.
+pub(crate) trait TransformState: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// What is wrong with the state, if anything; say which part is damaged.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// What a block that fits preprocessing produces: a fitted transform that Apply Transformation and model
+/// packages replay on other data. The kind implements it in its own file and is registered with one line.
+pub(crate) trait Replay: Sync {
+    /// The fitted state.
+    type State: TransformState;
+
+    /// Replays the fitted state on a table.
+    fn apply(&self, state: &Self::State, table: &Table) -> Result<Table, NodeError>;
+
+    /// The columns it reads and writes, one entry per column it reads.
+    fn column_uses(&self, state: &Self::State) -> Vec<ColumnUse>;
+
+    /// The same state working on the `keep` columns only (of those it reads); `None` when it reads its columns
+    /// together and keeps them all (PCA).
+    fn restricted(&self, state: &Self::State, keep: &BTreeSet<String>) -> Option<Self::State>;
+}
+
+/// A fitted transform's replay as packages and Apply Transformation call it, whatever its state type.
+pub trait FittedTransform: Sync {
+    /// Decodes and checks a transform's state, once: a damaged one is refused here.
+    fn load(&self, transform: &Transform) -> Result<(), NodeError>;
+    /// Replays it on a table.
+    fn apply(&self, transform: &Transform, table: &Table) -> Result<Table, NodeError>;
+    /// The columns it reads and writes.
+    fn column_uses(&self, transform: &Transform) -> Result<Vec<ColumnUse>, NodeError>;
+    /// The same transform working on the `keep` columns only.
+    fn restricted(&self, transform: &Transform, keep: &BTreeSet<String>) -> Result<Transform, NodeError>;
+}
+
+impl<R: Replay> FittedTransform for R {
+    fn load(&self, transform: &Transform) -> Result<(), NodeError> {
+        fitted::<R::State>(transform).map(drop)
+    }
+
+    fn apply(&self, transform: &Transform, table: &Table) -> Result<Table, NodeError> {
+        Replay::apply(self, &*fitted::<R::State>(transform)?, table)
+    }
+
+    fn column_uses(&self, transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
+        Ok(Replay::column_uses(self, &*fitted::<R::State>(transform)?))
+    }
+
+    fn restricted(&self, transform: &Transform, keep: &BTreeSet<String>) -> Result<Transform, NodeError> {
+        match Replay::restricted(self, &*fitted::<R::State>(transform)?, keep) {
+            Some(state) => fitted_transform(&transform.kind, &transform.name, state),
+            None => Ok(transform.clone()),
+        }
+    }
+}
+
+/// The replay of a fitted transform's kind, or an error saying this build lacks it.
+fn replay_of(transform: &Transform) -> Result<&'static dyn FittedTransform, NodeError> {
+    crate::registry::registry()
+        .fitted_transform(&transform.kind)
+        .ok_or_else(|| NodeError::data(format!("this Pipewright cannot apply a \"{}\" transform", transform.kind)))
+}
 
 /// Replays a fitted transform on a table.
 pub fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    match transform.kind.as_str() {
-        clean_missing::ID => clean_missing::apply(transform, table),
-        normalize::ID => normalize::apply(transform, table),
-        indicator::ID => indicator::apply(transform, table),
-        pca::ID => pca::apply(transform, table),
-        other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
-    }
+    replay_of(transform)?.apply(transform, table)
+}
+
+/// Decodes and checks a fitted transform before it is used: a damaged one is refused here, naming what is wrong.
+pub fn load(transform: &Transform) -> Result<(), NodeError> {
+    replay_of(transform)?.load(transform)
 }
 
 /// The kind of value a fitted transform reads from a column.
@@ -108,55 +157,50 @@ pub struct ColumnUse {
 /// The columns a fitted transform reads and writes, one entry per column it reads. Model packages use it to
 /// work out the input fields of a whole pipeline.
 pub fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
-    match transform.kind.as_str() {
-        clean_missing::ID => clean_missing::column_uses(transform),
-        normalize::ID => normalize::column_uses(transform),
-        indicator::ID => indicator::column_uses(transform),
-        pca::ID => pca::column_uses(transform),
-        other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
-    }
+    replay_of(transform)?.column_uses(transform)
 }
 
 /// The same fitted transform working on the `keep` columns only (of those it reads), so that data without the
 /// others can pass through it. A transform that reads its columns together (PCA) keeps them all.
-pub fn restricted(transform: &Transform, keep: &std::collections::BTreeSet<String>) -> Result<Transform, NodeError> {
-    match transform.kind.as_str() {
-        clean_missing::ID => clean_missing::restricted(transform, keep),
-        normalize::ID => normalize::restricted(transform, keep),
-        indicator::ID => indicator::restricted(transform, keep),
-        pca::ID => Ok(transform.clone()),
-        other => Err(NodeError::data(format!("this Pipewright cannot apply a \"{other}\" transform"))),
-    }
+pub fn restricted(transform: &Transform, keep: &BTreeSet<String>) -> Result<Transform, NodeError> {
+    replay_of(transform)?.restricted(transform, keep)
 }
 
-/// The transform with a new fitted state.
-fn with_state<S: serde::Serialize>(transform: &Transform, state: &S) -> Result<Transform, NodeError> {
-    let state = serde_json::to_value(state)
-        .map_err(|e| NodeError::data(format!("cannot store the fitted {}: {e}", transform.name)))?;
-    Ok(Transform { state, ..transform.clone() })
+/// The fitted state of a transform, decoded from its JSON the first time and checked, then shared.
+fn fitted<S: TransformState>(transform: &Transform) -> Result<Arc<S>, NodeError> {
+    transform.decoded.get_or_decode(|| {
+        let state: S = serde_json::from_value(transform.state.clone()).map_err(|e| {
+            NodeError::data(format!(
+                "the {} transform is unreadable ({e}): run the block that fitted it again",
+                transform.name
+            ))
+        })?;
+        state.check().map_err(|problem| {
+            NodeError::data(format!(
+                "the {} transform is damaged: {problem}; run the block that fitted it again",
+                transform.name
+            ))
+        })?;
+        Ok(state)
+    })
+}
+
+/// A fitted transform holding `state`, serialized and decoded.
+fn fitted_transform<S: TransformState>(kind: &str, name: &str, state: S) -> Result<Transform, NodeError> {
+    let json =
+        serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the fitted {name}: {e}")))?;
+    Ok(Transform { kind: kind.to_owned(), name: name.to_owned(), state: json, decoded: Decoded::holding(state) })
 }
 
 /// The outputs of a block that fits a transform: the transformed table, then the fitted transform.
-pub(crate) fn fitted_outputs<S: serde::Serialize>(
+pub(crate) fn fitted_outputs<S: TransformState>(
     kind: &str,
     name: &str,
-    state: &S,
+    state: S,
     table: Table,
 ) -> Result<Vec<Value>, NodeError> {
-    let state =
-        serde_json::to_value(state).map_err(|e| NodeError::data(format!("cannot store the fitted {name}: {e}")))?;
-    let transform = Transform { kind: kind.to_owned(), name: name.to_owned(), state };
+    let transform = fitted_transform(kind, name, state)?;
     Ok(vec![Value::Table(Arc::new(table)), Value::Transform(Arc::new(transform))])
-}
-
-/// The fitted state of a transform.
-pub(crate) fn fitted_state<S: serde::de::DeserializeOwned>(transform: &Transform) -> Result<S, NodeError> {
-    serde_json::from_value(transform.state.clone()).map_err(|e| {
-        NodeError::data(format!(
-            "the {} transform is unreadable ({e}): run the block that fitted it again",
-            transform.name
-        ))
-    })
 }
 
 /// The columns a transform works on: the listed ones (which must exist), or `default` when none are listed.

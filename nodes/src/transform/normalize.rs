@@ -7,10 +7,10 @@ use serde_json::json;
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
     Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table,
-    Transform, Value,
+    Value,
 };
 
-use super::{ColumnUse, MissingCells, Reads, chosen_columns};
+use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
 use pipewright_compute::column_stats;
 
 use pipewright_engine::ColumnType;
@@ -22,16 +22,21 @@ pub(super) const ID: &str = "transform.normalize_data";
 /// Rescales numeric columns.
 pub struct NormalizeData;
 
+impl NormalizeData {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// `(x - shift) / scale` per column.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Scaling {
     column: String,
     shift: f64,
     scale: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct State {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
     method: String,
     columns: Vec<Scaling>,
 }
@@ -77,32 +82,40 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     Ok(table.with_frame(frame))
 }
 
-pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    replay(&state, table)
+impl TransformState for State {
+    fn check(&self) -> Result<(), String> {
+        match self.columns.iter().find(|s| !(s.shift.is_finite() && s.scale.is_finite())) {
+            Some(s) => Err(format!("the scaling of \"{}\" is not a finite number", s.column)),
+            None => Ok(()),
+        }
+    }
 }
 
-pub(super) fn column_uses(transform: &Transform) -> Result<Vec<ColumnUse>, NodeError> {
-    let state: State = super::fitted_state(transform)?;
-    Ok(state
-        .columns
-        .into_iter()
-        .map(|s| ColumnUse {
-            outputs: vec![s.column.clone()],
-            column: s.column,
-            reads: Reads::Number,
-            missing: MissingCells::PassedOn,
-        })
-        .collect())
-}
+impl Replay for NormalizeData {
+    type State = State;
 
-pub(super) fn restricted(
-    transform: &Transform,
-    keep: &std::collections::BTreeSet<String>,
-) -> Result<Transform, NodeError> {
-    let mut state: State = super::fitted_state(transform)?;
-    state.columns.retain(|s| keep.contains(&s.column));
-    super::with_state(transform, &state)
+    fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
+        replay(state, table)
+    }
+
+    fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
+        state
+            .columns
+            .iter()
+            .map(|s| ColumnUse {
+                outputs: vec![s.column.clone()],
+                column: s.column.clone(),
+                reads: Reads::Number,
+                missing: MissingCells::PassedOn,
+            })
+            .collect()
+    }
+
+    fn restricted(&self, state: &State, keep: &std::collections::BTreeSet<String>) -> Option<State> {
+        let mut state = state.clone();
+        state.columns.retain(|s| keep.contains(&s.column));
+        Some(state)
+    }
 }
 
 impl NodeKind for NormalizeData {
@@ -129,6 +142,6 @@ impl NodeKind for NormalizeData {
         let table = ctx.table("data")?;
         let state = fit(ctx, &table)?;
         let scaled = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Normalize Data", &state, scaled)
+        super::fitted_outputs(ID, "Normalize Data", state, scaled)
     }
 }

@@ -18,6 +18,11 @@ use crate::frame::{group_ids, take_rows};
 /// Samples rows or assigns them to folds.
 pub struct PartitionAndSample;
 
+impl PartitionAndSample {
+    /// The kind id.
+    pub const ID: &'static str = "transform.partition_and_sample";
+}
+
 /// The name of the column that fold assignment adds.
 const FOLD_COLUMN: &str = "fold";
 
@@ -46,7 +51,7 @@ fn with_folds(table: &Table, params: &Params) -> Result<(Table, Vec<i64>), NodeE
 impl NodeKind for PartitionAndSample {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.partition_and_sample",
+            Self::ID,
             "Partition and Sample",
             Category::Transform,
             "Takes part of the rows: a random fraction, a stratified random fraction that keeps a column's value proportions, the first N rows, or one of K random folds (adding a fold column numbered 1 to K). The chosen rows go to the first output in table order and the others to the second.",
@@ -59,6 +64,7 @@ impl NodeKind for PartitionAndSample {
         .param("folds", "Number of folds", int(2, 1000), json!(5), "folds: into how many folds the rows are dealt.")
         .param("fold", "Fold to pick", int(0, 1000), json!(1), "folds: the fold (1 to the number of folds) in the first output; 0 puts every row, with its fold column, in the first output.")
         .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+        .passes_rows_through()
         .output("data", PortType::Table, "The chosen rows")
         .output("rest", PortType::Table, "The other rows")
     }

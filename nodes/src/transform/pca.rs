@@ -5,10 +5,10 @@ use serde_json::json;
 
 use pipewright_engine::spec::int;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Table, Transform, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Table, Value,
 };
 
-use super::chosen_columns;
+use super::{Replay, TransformState, chosen_columns};
 use crate::algo::linalg::symmetric_eigen;
 use crate::frame::{f64_column, numeric_feature_columns, numeric_values};
 
@@ -20,9 +20,14 @@ const MAX_COLUMNS: usize = 1000;
 /// Projects numeric columns onto their principal components.
 pub struct PrincipalComponentAnalysis;
 
+impl PrincipalComponentAnalysis {
+    /// The kind id.
+    pub const ID: &'static str = ID;
+}
+
 /// What is fitted: the columns, their means (and scales), the components and their variances.
-#[derive(Debug, Serialize, Deserialize)]
-struct Fitted {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Fitted {
     columns: Vec<String>,
     means: Vec<f64>,
     /// Standard deviations the centred columns are divided by (all 1 without scaling).
@@ -148,25 +153,44 @@ fn project(fitted: &Fitted, table: &Table) -> Result<Table, NodeError> {
     Ok(out)
 }
 
-/// Every analysed column feeds every component.
-pub(super) fn column_uses(transform: &Transform) -> Result<Vec<super::ColumnUse>, NodeError> {
-    let fitted: Fitted = super::fitted_state(transform)?;
-    let outputs: Vec<String> = (0..fitted.components.len()).map(component_name).collect();
-    Ok(fitted
-        .columns
-        .into_iter()
-        .map(|column| super::ColumnUse {
-            column,
-            reads: super::Reads::Number,
-            missing: super::MissingCells::PassedOn,
-            outputs: outputs.clone(),
-        })
-        .collect())
+impl TransformState for Fitted {
+    fn check(&self) -> Result<(), String> {
+        let d = self.columns.len();
+        if self.means.len() != d || self.scales.len() != d {
+            return Err(format!("its means or scales do not match its {d} columns"));
+        }
+        match self.components.iter().find(|c| c.len() != d) {
+            Some(c) => Err(format!("a component has {} values for {d} columns", c.len())),
+            None => Ok(()),
+        }
+    }
 }
 
-/// Replays a fitted analysis on another table.
-pub(super) fn apply(transform: &Transform, table: &Table) -> Result<Table, NodeError> {
-    project(&super::fitted_state(transform)?, table)
+impl Replay for PrincipalComponentAnalysis {
+    type State = Fitted;
+
+    fn apply(&self, state: &Fitted, table: &Table) -> Result<Table, NodeError> {
+        project(state, table)
+    }
+
+    /// Every analysed column feeds every component.
+    fn column_uses(&self, state: &Fitted) -> Vec<super::ColumnUse> {
+        let outputs: Vec<String> = (0..state.components.len()).map(component_name).collect();
+        state
+            .columns
+            .iter()
+            .map(|column| super::ColumnUse {
+                column: column.clone(),
+                reads: super::Reads::Number,
+                missing: super::MissingCells::PassedOn,
+                outputs: outputs.clone(),
+            })
+            .collect()
+    }
+
+    fn restricted(&self, _state: &Fitted, _keep: &std::collections::BTreeSet<String>) -> Option<Fitted> {
+        None
+    }
 }
 
 impl NodeKind for PrincipalComponentAnalysis {
@@ -189,6 +213,6 @@ impl NodeKind for PrincipalComponentAnalysis {
         let table = ctx.table("data")?;
         let fitted = fit(&table, ctx.params)?;
         let projected = project(&fitted, &table)?;
-        super::fitted_outputs(ID, "Principal Component Analysis", &fitted, projected)
+        super::fitted_outputs(ID, "Principal Component Analysis", fitted, projected)
     }
 }

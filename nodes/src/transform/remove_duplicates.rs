@@ -17,6 +17,11 @@ use crate::frame::take_rows;
 /// Keeps one row of each group of rows with equal keys.
 pub struct RemoveDuplicateRows;
 
+impl RemoveDuplicateRows {
+    /// The kind id.
+    pub const ID: &'static str = "transform.remove_duplicate_rows";
+}
+
 /// The rows to keep, in table order: the first (or last) row of each key.
 pub(crate) fn kept_rows(keys: &[String], keep_last: bool) -> Vec<usize> {
     let mut chosen: HashMap<&str, usize> = HashMap::new();
@@ -35,7 +40,7 @@ pub(crate) fn kept_rows(keys: &[String], keep_last: bool) -> Vec<usize> {
 impl NodeKind for RemoveDuplicateRows {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.remove_duplicate_rows",
+            Self::ID,
             "Remove Duplicate Rows",
             Category::Transform,
             "Removes rows whose key columns repeat an earlier (or later) row, keeping one row of each key in table order, as pandas' drop_duplicates. Missing cells are equal to each other.",
@@ -43,6 +48,7 @@ impl NodeKind for RemoveDuplicateRows {
         .input("data", PortType::Table, "The table")
         .param("columns", "Key columns", ParamKind::ColumnList { port: "data" }, json!([]), "Rows are duplicates when these columns are equal; empty compares every column.")
         .param("keep", "Row to keep", choice(&["first", "last"]), json!("first"), "first: the first row of each key stays; last: the last one.")
+        .passes_rows_through()
         .output("data", PortType::Table, "The table without duplicate rows")
     }
 

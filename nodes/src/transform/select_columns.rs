@@ -14,6 +14,11 @@ use crate::frame::require_columns;
 /// Keeps (or drops) the chosen columns.
 pub struct SelectColumns;
 
+impl SelectColumns {
+    /// The kind id.
+    pub const ID: &'static str = "transform.select_columns";
+}
+
 fn keep(all: &[String], listed: &[String], mode: &str) -> Vec<String> {
     if mode == "exclude" { all.iter().filter(|c| !listed.contains(c)).cloned().collect() } else { listed.to_vec() }
 }
@@ -21,7 +26,7 @@ fn keep(all: &[String], listed: &[String], mode: &str) -> Vec<String> {
 impl NodeKind for SelectColumns {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.select_columns",
+            Self::ID,
             "Select Columns",
             Category::Transform,
             "Keeps the chosen columns, in the order given, or drops them.",
@@ -41,6 +46,7 @@ impl NodeKind for SelectColumns {
             json!("include"),
             "include: keep only these; exclude: keep all others.",
         )
+        .passes_rows_through()
         .output("data", PortType::Table, "The table with the chosen columns")
     }
 

@@ -17,6 +17,11 @@ use crate::frame::{Matrix, feature_matrix, sorted_classes, text_values};
 /// Adds synthetic rows of the minority class.
 pub struct Smote;
 
+impl Smote {
+    /// The kind id.
+    pub const ID: &'static str = "transform.smote";
+}
+
 /// One synthetic row: `base + step · (neighbour − base)`, rows of the minority matrix.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Synthetic {
@@ -167,7 +172,7 @@ fn oversample(table: &Table, settings: &Settings) -> Result<Table, NodeError> {
 impl NodeKind for Smote {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.smote",
+            Self::ID,
             "SMOTE",
             Category::Transform,
             "Oversamples the minority class of a label (the class with fewest rows): each new row lies at a random point on the segment between a minority row and one of its nearest minority neighbours, measured on the numeric feature columns. Text, true/false and categorical columns copy the value of the row it starts from. The output is the original rows followed by the new ones; integer feature columns become decimal.",

@@ -15,6 +15,11 @@ use crate::frame::{group_ids, take_rows};
 /// Splits rows into two tables.
 pub struct SplitData;
 
+impl SplitData {
+    /// The kind id.
+    pub const ID: &'static str = "transform.split_data";
+}
+
 fn rounded(fraction: f64, n: usize) -> usize {
     ((fraction * n as f64 + 0.5).floor() as usize).min(n)
 }
@@ -55,12 +60,13 @@ pub fn split_indices(n: usize, fraction: f64, seed: Option<u64>, strata: Option<
 
 impl NodeKind for SplitData {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("transform.split_data", "Split Data", Category::Transform, "Splits rows into two tables, for example training and test data: at random, optionally stratified so that both keep the label's class proportions.")
+        NodeSpec::new(Self::ID, "Split Data", Category::Transform, "Splits rows into two tables, for example training and test data: at random, optionally stratified so that both keep the label's class proportions.")
             .input("data", PortType::Table, "The table")
             .param("fraction", "Fraction of rows in the first output", float(0.0, 1.0), json!(0.7), "For example 0.7 puts 70 % of the rows in the first output.")
             .param("randomize", "Randomized split", ParamKind::Bool, json!(true), "Off: the first rows go to the first output.")
             .param("stratify_column", "Stratification column", ParamKind::Column { port: "data" }, Json::Null, "Keep this column's value proportions in both outputs (usually the label). Empty: no stratification.")
             .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Empty: derived from the workflow seed.")
+            .passes_rows_through()
             .output("first", PortType::Table, "The first part (fraction of the rows)")
             .output("second", PortType::Table, "The rest")
     }

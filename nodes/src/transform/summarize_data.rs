@@ -16,6 +16,11 @@ use crate::frame::{numeric_values, text_values};
 /// One row of statistics per column.
 pub struct SummarizeData;
 
+impl SummarizeData {
+    /// The kind id.
+    pub const ID: &'static str = "transform.summarize_data";
+}
+
 /// The statistics columns after `column`, `count`, `missing` and `unique`.
 const STATISTICS: [&str; 8] = ["mean", "std", "min", "25%", "50%", "75%", "max", "type"];
 
@@ -92,7 +97,7 @@ fn summarize(table: &Table) -> Result<DataFrame, NodeError> {
 impl NodeKind for SummarizeData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            "transform.summarize_data",
+            Self::ID,
             "Summarize Data",
             Category::Transform,
             "One row per column of the input with the count of present cells, missing cells, distinct values, and for numeric columns the mean, sample standard deviation, minimum, quartiles (linear interpolation) and maximum, as pandas' describe; and the column's type.",

@@ -269,6 +269,7 @@ mod tests {
             features: vec!["age".into(), "fare".into()],
             classes: vec!["0".into(), "1".into()],
             state: json!({ "intercept": -0.5, "weights": weights, "scaler": { "mean": [1.0, 2.0] } }),
+            decoded: pipewright_engine::Decoded::default(),
         };
         let mut view = harness(Value::Model(Arc::new(model)));
         view.run_steps(2);

@@ -151,33 +151,16 @@ fn flow_ui(ui: &mut Ui, cards: &[Card<'_>]) {
     }
 }
 
-/// Whether a larger value of the metric is better (`None`: neither, or unknown).
-fn larger_is_better(name: &str) -> Option<bool> {
-    match name {
-        "accuracy" | "precision" | "recall" | "f1" | "roc_auc" | "macro_precision" | "macro_recall" | "macro_f1"
-        | "macro_roc_auc" | "r2" | "silhouette" => Some(true),
-        "log_loss"
-        | "mae"
-        | "rmse"
-        | "mse"
-        | "relative_absolute_error"
-        | "relative_squared_error"
-        | "inertia"
-        | "average_distance_to_center" => Some(false),
-        _ => None,
-    }
-}
-
 /// The index of the best of several values of a metric, when there is a single best.
 pub(crate) fn best_of(name: &str, values: &[Option<f64>]) -> Option<usize> {
-    let larger = larger_is_better(name)?;
+    let info = pipewright_engine::MetricInfo::of(name).filter(|m| m.better != pipewright_engine::Better::Neither)?;
     let present: Vec<(usize, f64)> =
         values.iter().enumerate().filter_map(|(i, v)| v.filter(|x| x.is_finite()).map(|x| (i, x))).collect();
     if present.len() < 2 {
         return None;
     }
-    let pick = |a: f64, b: f64| if larger { a > b } else { a < b };
-    let (best, value) = present.iter().copied().reduce(|best, next| if pick(next.1, best.1) { next } else { best })?;
+    let (best, value) =
+        present.iter().copied().reduce(|best, next| if info.is_better(next.1, best.1) { next } else { best })?;
     let tied = present.iter().filter(|(_, x)| *x == value).count() > 1;
     (!tied).then_some(best)
 }
@@ -194,7 +177,8 @@ fn metric_names(evaluations: &[Evaluation]) -> Vec<&str> {
 }
 
 fn metrics_width(evaluations: &[Evaluation]) -> f32 {
-    let longest = metric_names(evaluations).iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let longest =
+        metric_names(evaluations).iter().map(|n| pipewright_engine::metric_label(n).chars().count()).max().unwrap_or(0);
     let name = (longest as f32 * 7.5).max(60.0);
     let values: f32 =
         evaluations.iter().map(|e| (e.source.chars().count().max(10) as f32 * 7.5).max(80.0) + theme::SPACE_L).sum();
@@ -213,7 +197,7 @@ fn metrics_ui(ui: &mut Ui, evaluations: &[Evaluation]) {
         }
         ui.end_row();
         for name in metric_names(evaluations) {
-            ui.label(name);
+            ui.label(pipewright_engine::metric_label(name)).on_hover_text(name);
             let values: Vec<Option<f64>> = evaluations.iter().map(|e| e.metric(name)).collect();
             let best = best_of(name, &values);
             for (i, value) in values.iter().enumerate() {

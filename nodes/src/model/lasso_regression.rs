@@ -1,0 +1,43 @@
+//! Lasso Regression: least squares with an L1 penalty, which sets the weights of unhelpful features to exactly 0.
+
+use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
+
+use super::elastic_net_regression::{State, fit_penalized, penalized_params, predict_penalized};
+use super::{Learn, Prediction, TrainingSet, learner_output};
+use crate::frame::Matrix;
+
+/// Linear regression with an L1 penalty (scikit-learn's `Lasso`).
+pub struct LassoRegression;
+
+impl LassoRegression {
+    /// The kind id.
+    pub const ID: &'static str = "model.lasso_regression";
+}
+
+impl NodeKind for LassoRegression {
+    fn spec(&self) -> NodeSpec {
+        penalized_params(NodeSpec::new(
+            Self::ID,
+            "Lasso Regression",
+            Category::Model,
+            "Predicts a number as a weighted sum of the features, with an L1 penalty that sets the weights of unhelpful features to exactly 0: a linear model that also selects features. Fitted by coordinate descent, as scikit-learn's Lasso.",
+        ))
+        .output("learner", PortType::Learner, "Untrained lasso regression")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        Ok(learner_output(ctx, &[Task::Regression]))
+    }
+}
+
+impl Learn for LassoRegression {
+    type State = State;
+
+    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+        fit_penalized(params, 1.0, data, ctx)
+    }
+
+    fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
+        Ok(predict_penalized(state, x))
+    }
+}
