@@ -200,7 +200,6 @@ const CTRL_SHIFT: Modifiers = Modifiers::COMMAND.plus(Modifiers::SHIFT);
 impl AppCommand {
     /// Every command the palette offers, in the order it lists them when nothing is typed.
     pub const ALL: &'static [Self] = &[
-        Self::CommandPalette,
         Self::Run,
         Self::RunToSelected,
         Self::Stop,
@@ -224,6 +223,7 @@ impl AppCommand {
         Self::QuickAdd,
         Self::ToggleHistory,
         Self::FitToView,
+        Self::CommandPalette,
         Self::PackageModel,
         Self::DeploySelectedPackage,
         Self::RegisterModel,

@@ -152,9 +152,7 @@ fn row_ui(
     if enabled.is_err() {
         label = label.color(weak);
     }
-    let mut button = egui::Button::selectable(highlighted, label)
-        .min_size(egui::vec2(ui.available_width(), height))
-        .frame_when_inactive(false);
+    let mut button = egui::Button::selectable(highlighted, label).min_size(egui::vec2(ui.available_width(), height));
     let shortcut = command.shortcut_text(ui.ctx());
     match (&enabled, shortcut) {
         (Err(why), _) => button = button.right_text(RichText::new(*why).italics().color(weak)),
