@@ -151,6 +151,8 @@ fn row_ui(
     let mut label = RichText::new(command.label());
     if enabled.is_err() {
         label = label.color(weak);
+    } else if highlighted {
+        label = label.color(ui.visuals().strong_text_color());
     }
     let mut button = egui::Button::selectable(highlighted, label).min_size(egui::vec2(ui.available_width(), height));
     let shortcut = command.shortcut_text(ui.ctx());
