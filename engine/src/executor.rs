@@ -342,7 +342,7 @@ pub fn run(
     let (to_disk, finished) = std::sync::mpsc::channel::<(String, Outputs)>();
     std::thread::scope(|scope| {
         if let Some(disk) = &options.disk_cache {
-            // Without a thread for it the outputs are not cached on disk: that only costs a re-run next time.
+            // Without a thread for it nothing goes to the disk cache (the workers' sends fail quietly).
             let _ = std::thread::Builder::new().name("pipewright-disk-cache".into()).spawn_scoped(scope, move || {
                 for (fingerprint, outputs) in finished {
                     // A cache that cannot be written only costs a re-run next time.
