@@ -454,7 +454,10 @@ fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
     let flow = dir.join("titanic.flow.json");
     let cli = {
         let dir = dir.clone();
-        std::thread::spawn(move || (0..4).map(|_| pipewright(&["run", ".", "--no-cache"], &dir)).collect::<Vec<_>>())
+        std::thread::Builder::new()
+            .name("pipewright-cli-runs".into())
+            .spawn(move || (0..4).map(|_| pipewright(&["run", ".", "--no-cache"], &dir)).collect::<Vec<_>>())
+            .expect("a thread for the CLI runs")
     };
     let catalog = std::sync::Arc::new(pipewright_nodes::catalog());
     let workflow = pipewright_engine::Workflow::load(&flow).expect("loads");

@@ -342,18 +342,20 @@ pub fn run(
     let (to_disk, finished) = std::sync::mpsc::channel::<(String, Outputs)>();
     std::thread::scope(|scope| {
         if let Some(disk) = &options.disk_cache {
-            scope.spawn(move || {
+            // Without a thread for it nothing goes to the disk cache (the workers' sends fail quietly).
+            let _ = std::thread::Builder::new().name("pipewright-disk-cache".into()).spawn_scoped(scope, move || {
                 for (fingerprint, outputs) in finished {
                     // A cache that cannot be written only costs a re-run next time.
                     let _ = disk.put(&fingerprint, &outputs);
                 }
             });
         }
-        for _ in 0..threads {
+        let mut workers = 0;
+        for n in 0..threads {
             let to_disk = options.disk_cache.is_some().then(|| to_disk.clone());
             let (shared, wake, plan, index, successors, predecessors) =
                 (&shared, &wake, &plan, &index, &successors, &predecessors);
-            scope.spawn(move || {
+            let work = move || {
                 loop {
                     let next = {
                         let Ok(mut state) = shared.lock() else { return };
@@ -410,7 +412,18 @@ pub fn run(
                     state.outcomes.insert(next, outcome);
                     wake.notify_all();
                 }
-            });
+            };
+            let spawned =
+                std::thread::Builder::new().name(format!("pipewright-worker-{n}")).spawn_scoped(scope, work.clone());
+            if spawned.is_ok() {
+                workers += 1;
+            } else {
+                // No thread to be had: the run goes on with the workers it has, or on this thread alone.
+                if workers == 0 {
+                    work();
+                }
+                break;
+            }
         }
         drop(to_disk);
     });

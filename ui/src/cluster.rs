@@ -422,7 +422,7 @@ impl ClusterJob {
         let cancel = CancelToken::new();
         let options = SubmitOptions { cancel: cancel.clone(), ..SubmitOptions::default() };
         let shared = view.clone();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().name("pipewright-cluster-job".into()).spawn(move || {
             let on_update = |update: Update| {
                 let mut v = lock(&shared);
                 match update {
@@ -454,6 +454,9 @@ impl ClusterJob {
                 Err(e) => Err(e.to_string()),
             });
         });
+        if let Err(e) = spawned {
+            lock(&view).finished = Some(Err(format!("Cannot submit: no thread to follow the job on ({e})")));
+        }
         self.following = Some(Following { view, cancel });
     }
 }

@@ -390,12 +390,17 @@ impl Deploy {
         let token = Some(self.token.trim().to_owned()).filter(|t| !t.is_empty());
         let url = format!("{url}/score");
         let ctx = ctx.clone();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().name("pipewright-score-request".into()).spawn(move || {
             let result = client::post_json(&url, token.as_deref(), &record).map(|r| (r.status, r.text()));
             if let Ok(mut a) = answer.lock() {
                 *a = Some(result);
             }
             ctx.request_repaint();
         });
+        if let Err(e) = spawned
+            && let Ok(mut a) = self.answer.lock()
+        {
+            *a = Some(Err(format!("no thread to send the request on ({e})")));
+        }
     }
 }

@@ -6,6 +6,7 @@ use egui::{RichText, Ui};
 
 use pipewright_engine::Workflow;
 
+use crate::app::AppCommand;
 use crate::theme;
 
 /// An example project offered on the start page.
@@ -32,19 +33,6 @@ pub fn find_examples(projects_dir: &Path) -> Vec<Example> {
         .collect();
     examples.sort_by(|a, b| a.name.cmp(&b.name));
     examples
-}
-
-/// What the user chose on the start page.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartAction {
-    /// A new, empty workflow.
-    New,
-    /// The open-file dialog.
-    OpenDialog,
-    /// Open this file.
-    Open(PathBuf),
-    /// The cheat-sheet wizard.
-    Wizard,
 }
 
 fn card_ui(ui: &mut Ui, title: &str, subtitle: &str, width: f32) -> egui::Response {
@@ -76,10 +64,9 @@ fn card_ui(ui: &mut Ui, title: &str, subtitle: &str, width: f32) -> egui::Respon
     response
 }
 
-/// Draws the start page.
-pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option<StartAction> {
+/// Draws the start page; what the user chooses goes into `queue`.
+pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf], queue: &mut Vec<AppCommand>) {
     let dark = ui.visuals().dark_mode;
-    let mut action = None;
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         ui.add_space(theme::SPACE_L * 2.0);
         let width = ui.available_width().min(980.0);
@@ -98,15 +85,15 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                 let card = (width - 3.0 * theme::SPACE_M) / 3.0 - 2.0 * (theme::SPACE_M + 4.0);
                 ui.horizontal(|ui| {
                     if card_ui(ui, "➕  New workflow", "Start from an empty canvas", card).clicked() {
-                        action = Some(StartAction::New);
+                        queue.push(AppCommand::NewWorkflow);
                     }
                     if card_ui(ui, "📂  Open file…", "A .flow.json workflow", card).clicked() {
-                        action = Some(StartAction::OpenDialog);
+                        queue.push(AppCommand::OpenFile);
                     }
                     if card_ui(ui, "📋  Cheat-sheet wizard…", "Your data and a goal in, a runnable workflow out", card)
                         .clicked()
                     {
-                        action = Some(StartAction::Wizard);
+                        queue.push(AppCommand::NewFromWizard);
                     }
                 });
                 ui.add_space(theme::SPACE_L);
@@ -127,7 +114,7 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                                 .on_hover_text(example.path.display().to_string())
                                 .clicked()
                             {
-                                action = Some(StartAction::Open(example.path.clone()));
+                                queue.push(AppCommand::Open(example.path.clone()));
                             }
                         }
                     });
@@ -146,7 +133,7 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
                         let exists = path.exists();
                         let link = ui.add_enabled(exists, egui::Link::new(name));
                         if link.clicked() {
-                            action = Some(StartAction::Open(path.clone()));
+                            queue.push(AppCommand::Open(path.clone()));
                         }
                         let folder = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
                         ui.label(
@@ -158,5 +145,4 @@ pub fn start_ui(ui: &mut Ui, examples: &[Example], recent: &[PathBuf]) -> Option
             });
         });
     });
-    action
 }

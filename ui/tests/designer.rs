@@ -981,3 +981,63 @@ fn a_job_submitted_from_the_designer_runs_on_slurm_shows_its_progress_and_lands_
     assert_eq!(states.first().map(JobState::word), Some("queued"), "{states:?}");
     assert_eq!(view.state.as_ref().map(JobState::word), Some("done"));
 }
+
+#[test]
+fn the_command_palette_finds_a_command_as_one_types_and_runs_it_with_enter() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, two_blocks());
+    // View → Command palette… opens it, with every command and its shortcut.
+    harness.get_by_label("View").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Command palette…").click();
+    settle(&mut harness);
+    assert!(harness.state().command_palette.is_open());
+    harness.get_by_label_contains("Save as…");
+    harness.get_by_label_contains("Ctrl+Shift+S");
+    harness.key_press(Key::Escape);
+    settle(&mut harness);
+    assert!(!harness.state().command_palette.is_open(), "Escape closes it");
+    assert!(harness.query_by_label_contains("Save as…").is_none());
+
+    // Ctrl+Shift+P, then typing filters the list; Enter runs the first match.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    if can_render(&mut harness) {
+        harness.snapshot_options("command_palette", &SnapshotOptions::new().max_failed_pixels(200));
+    }
+    harness.event(egui::Event::Text("HISTORY".into()));
+    settle(&mut harness);
+    assert!(harness.query_by_label_contains("Save as…").is_none(), "commands that do not match are hidden");
+    harness.get_by_label_contains("Runs and models…");
+    assert!(!harness.state().history.open);
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert!(!harness.state().command_palette.is_open(), "running a command closes the palette");
+    assert!(harness.state().history.open, "Enter ran the command");
+    harness.get_by_label("Project history");
+    harness.state_mut().history.open = false;
+
+    // The arrow keys move the highlight: the second of the scales.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("scale".into()));
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert!((harness.state().settings().zoom - 1.25).abs() < 0.001, "{}", harness.state().settings().zoom);
+    harness.state_mut().push(pipewright_ui::AppCommand::Scale100);
+    settle(&mut harness);
+
+    // A command that cannot run now shows why, and Enter leaves it alone.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("package model".into()));
+    settle(&mut harness);
+    harness.get_by_label_contains("select a training block");
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert!(harness.state().command_palette.is_open(), "a disabled command does not run");
+}

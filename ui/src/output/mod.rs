@@ -192,7 +192,7 @@ mod tests {
         let report = Report { evaluations: vec![evaluation("scored", 0.835_021), evaluation("scored_2", 0.791)] };
         let mut harness = harness(Value::Report(Arc::new(report)));
         harness.run_steps(3);
-        harness.get_by_label("roc_auc");
+        harness.get_by_label("AUC");
         harness.get_by_label("0.8350");
         harness.get_by_label("0.7910");
         assert_eq!(harness.query_all_by_label("0.8000").count(), 2, "accuracy of both inputs");
