@@ -4,6 +4,7 @@ mod csv_reading;
 mod enter_data;
 mod export_data;
 mod fast_csv;
+mod file_kind;
 mod import_data;
 mod json_reading;
 mod sample_dataset;
