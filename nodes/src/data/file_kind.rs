@@ -76,8 +76,7 @@ pub(super) fn delimiter_mismatch(head: &[u8], delimiter: u8) -> Option<String> {
             let current = name(delimiter);
             if c == b':' {
                 format!(
-                    "its lines hold no {current} but {} colons each: it is not a {current}-separated table (Import Data reads comma, semicolon, tab, pipe or space separated text)",
-                    first
+                    "its lines hold no {current} but {first} colons each: it is not a {current}-separated table (Import Data reads comma, semicolon, tab, pipe or space separated text)"
                 )
             } else {
                 format!(
