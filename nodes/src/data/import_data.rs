@@ -122,7 +122,10 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(Data
 fn with_notes(frame: DataFrame, notes: &[String]) -> Table {
     let mut table = Table::new(frame);
     if !notes.is_empty() {
-        table.attributes.insert("warning".into(), json!(format!("renamed columns: {}", notes.join("; "))));
+        table.attributes.insert(
+            crate::transform::WARNING_ATTRIBUTE.into(),
+            json!(format!("renamed columns: {}", notes.join("; "))),
+        );
     }
     table
 }
