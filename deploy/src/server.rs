@@ -323,9 +323,22 @@ async fn score(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bod
             );
         }
     };
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return too_large();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) if over_limit(&e) => return too_large(),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the request body could not be read ({e}): send it whole, with a Content-Length that matches it or well-formed chunked encoding"
+                ),
+                &[],
+            );
+        }
     };
+    if csv && !csv_has_rows(&bytes) {
+        return error(StatusCode::BAD_REQUEST, NO_RECORDS, &[]);
+    }
     let input = if csv {
         Input::Csv(bytes)
     } else {
@@ -361,6 +374,28 @@ async fn score(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bod
     }
 }
 
+/// The answer to a body without records, JSON or CSV alike.
+const NO_RECORDS: &str = "there are no records to score";
+
+/// Whether reading a body stopped at the size limit (rather than at a body cut short or malformed).
+fn over_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Whether a CSV body has a line after its header that is not blank.
+fn csv_has_rows(bytes: &[u8]) -> bool {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut lines = text.split(|&b| b == b'\n').filter(|line| !line.trim_ascii().is_empty());
+    lines.next().is_some() && lines.next().is_some()
+}
+
 /// The records of a JSON body: one object, a list of objects, or `{"records": [...]}`.
 fn records_of(bytes: &[u8]) -> Result<Vec<Json>, String> {
     let body: Json = serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))?;
@@ -374,7 +409,7 @@ fn records_of(bytes: &[u8]) -> Result<Vec<Json>, String> {
         _ => return Err("send one record (an object of field values), a list of them, or {\"records\": [...]}".into()),
     };
     if records.is_empty() {
-        return Err("there are no records to score".into());
+        return Err(NO_RECORDS.into());
     }
     Ok(records)
 }

@@ -548,7 +548,9 @@ fn run_node(
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))
         .unwrap_or_else(|panic| Err(internal_error(entry.spec.name, panic.as_ref())))
-        .and_then(|values| check_outputs(&entry.spec, values));
+        .and_then(|values| check_outputs(&entry.spec, values))
+        .map(|values| crate::empty::mark_emptied(values, &ctx.inputs, &entry.spec, &node.id))
+        .map_err(|e| crate::empty::explain(e, &ctx.inputs, &entry.spec));
     let duration = started.elapsed();
     match result {
         Ok(values) => {

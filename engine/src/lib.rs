@@ -4,6 +4,7 @@
 
 mod cache;
 mod catalog;
+mod empty;
 mod error;
 mod events;
 mod executor;
@@ -17,11 +18,13 @@ mod time;
 mod validate;
 mod value;
 mod workflow;
+mod write_targets;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
 pub use catalog::{
     CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, SchemaEnv, ValueLoader,
 };
+pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};
 pub use events::Event;
 pub use executor::{

@@ -256,6 +256,11 @@ pub fn validate_in(workflow: &Workflow, catalog: &Catalog, base_dir: Option<&std
         }
     }
 
+    // Files written where they must not be: the project store, a workflow, an input of this workflow.
+    if let Some(base_dir) = base_dir {
+        crate::write_targets::check(workflow, &specs, &params, base_dir, &mut problems);
+    }
+
     // Report in node order.
     let position: BTreeMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     problems.sort_by_key(|p| p.node.as_deref().and_then(|n| position.get(n).copied()).unwrap_or(usize::MAX));

@@ -33,8 +33,7 @@ pub struct Workflow {
     /// Free text shown on the start page.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// The nodes in file order.
-    #[serde(default)]
+    /// The nodes in file order (required: a file without them is not a workflow, whatever else it holds).
     pub nodes: Vec<Node>,
     /// The wires.
     #[serde(default)]
@@ -133,15 +132,26 @@ impl Workflow {
         }
     }
 
-    /// Parses a workflow file's text, migrating older layouts.
+    /// Parses a workflow file's text, migrating older layouts. A byte-order mark at the start is skipped, and
+    /// a value of the wrong type is reported with its field path and line (`nodes[3].id: expected a string,
+    /// found 7 (line 12)`).
     pub fn from_json(text: &str) -> Result<Self, FileError> {
+        // Some editors on Windows start UTF-8 files with a byte-order mark; it is not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw: Json = serde_json::from_str(text).map_err(|e| FileError::Json {
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         })?;
+        let current = raw.get("version").and_then(Json::as_u64) == Some(u64::from(VERSION));
         let raw = migrate(raw)?;
-        serde_json::from_value(raw).map_err(|e| FileError::Layout(e.to_string()))
+        let parsed = if current {
+            // Read from the text itself, so that a wrong value is reported with its line.
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+        } else {
+            serde_path_to_error::deserialize(raw)
+        };
+        parsed.map_err(|e| FileError::Layout(layout_message(&e)))
     }
 
     /// Pretty-printed JSON with a trailing newline.
@@ -191,6 +201,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })
+}
+
+/// A serde error about a workflow's layout as a user reads it: the field path, what was expected and found,
+/// and the line when known.
+fn layout_message(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = error.inner();
+    let mut message = inner.to_string();
+    // serde_json appends the position itself; it is given as "(line N)" below.
+    if inner.line() > 0
+        && let Some(at) = message.rfind(" at line ")
+    {
+        message.truncate(at);
+    }
+    let path = error.path().to_string();
+    let at_root = path == "." || path.is_empty();
+    let message = if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        if at_root && field == "nodes" {
+            "no \"nodes\" field: a workflow lists its blocks in \"nodes\": [ ... ] (an empty workflow has \"nodes\": [])"
+                .to_owned()
+        } else {
+            format!("the field \"{field}\" is missing")
+        }
+    } else if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        format!("expected {expected}, found {}", found_value(found))
+    } else {
+        message
+    };
+    let located = if at_root { message } else { format!("{path}: {message}") };
+    if inner.line() > 0 { format!("{located} (line {})", inner.line()) } else { located }
+}
+
+/// serde's description of an unexpected value (``integer `7` ``, `string "x"`, `map`) as the value itself.
+fn found_value(found: &str) -> String {
+    if let Some(start) = found.find('`')
+        && let Some(end) = found.rfind('`')
+        && end > start
+    {
+        return found[start + 1..end].to_owned();
+    }
+    if let Some(text) = found.strip_prefix("string ") {
+        return text.to_owned();
+    }
+    match found {
+        "map" => "an object".to_owned(),
+        "sequence" => "an array".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// Brings a file of any known layout version to [`VERSION`].
@@ -302,6 +361,40 @@ mod tests {
         assert!(Workflow::from_json(&newer).expect_err("newer").to_string().contains("update Pipewright"));
         let foreign = json!({"format": "other", "version": 1}).to_string();
         assert!(Workflow::from_json(&foreign).expect_err("foreign").to_string().contains("\"other\""));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_field_path_and_line() {
+        let text = "{\n  \"format\": \"pipewright.workflow\",\n  \"version\": 1,\n  \"name\": \"x\",\n  \"nodes\": [\n    {\"id\": \"a\", \"kind\": \"k\"},\n    {\"id\": \"b\", \"kind\": \"k\"},\n    {\"id\": \"c\", \"kind\": \"k\"},\n    {\n      \"kind\": \"k\",\n      \"id\": 7\n    }\n  ]\n}\n";
+        let err = Workflow::from_json(text).expect_err("wrong type").to_string();
+        assert!(err.contains("nodes[3].id: expected a string, found 7 (line 11)"), "{err}");
+        let position = text.replace("\"kind\": \"k\",\n", "\"kind\": \"k\", \"position\": \"left\",\n");
+        let err = Workflow::from_json(&position).expect_err("wrong type").to_string();
+        assert!(err.contains("nodes[3].position: expected an array of length 2, found \"left\" (line 10)"), "{err}");
+        let seed = json!({"format": FORMAT, "version": 1, "name": "x", "seed": "abc", "nodes": []}).to_string();
+        let err = Workflow::from_json(&seed).expect_err("wrong type").to_string();
+        assert!(err.contains("seed: expected u64, found \"abc\" (line 1)"), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_nodes_says_so_instead_of_listing_its_wires() {
+        let text = json!({"format": FORMAT, "version": 1, "name": "x", "edges": [
+            {"from": {"node": "a", "port": "data"}, "to": {"node": "b", "port": "data"}}
+        ]})
+        .to_string();
+        let err = Workflow::from_json(&text).expect_err("no nodes").to_string();
+        assert!(err.contains("no \"nodes\" field"), "{err}");
+        assert!(!err.contains("wire"), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let text = format!("\u{feff}{}", sample().to_json());
+        assert_eq!(Workflow::from_json(&text).expect("a BOM is skipped"), sample());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bom.flow.json");
+        std::fs::write(&path, text.as_bytes()).expect("write");
+        assert_eq!(Workflow::load(&path).expect("loads"), sample());
     }
 
     #[test]

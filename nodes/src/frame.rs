@@ -112,11 +112,45 @@ impl F64Values {
     }
 }
 
-/// A column as text values (numbers formatted, nulls as `None`).
+/// A column as text values (numbers formatted, nulls and NaN as `None`).
 pub fn text_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, NodeError> {
-    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
-    let cast = column.cast(&DataType::String)?;
+    let cast = text_column(frame, name)?;
     Ok(cast.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// A column cast to text, with NaN cells missing like nulls (Polars would write them as "NaN", a class of
+/// their own).
+pub fn text_column(frame: &DataFrame, name: &str) -> Result<Column, NodeError> {
+    let column = frame.column(name).map_err(|_| missing_column(frame, name))?;
+    let text = column.cast(&DataType::String)?;
+    if !column.dtype().is_float() {
+        return Ok(text);
+    }
+    let floats = column.cast(&DataType::Float64)?;
+    let floats = floats.f64()?;
+    if !floats.iter().any(|v| v.is_some_and(f64::is_nan)) {
+        return Ok(text);
+    }
+    let texts: StringChunked =
+        text.str()?.iter().zip(floats.iter()).map(|(t, v)| if v.is_some_and(f64::is_nan) { None } else { t }).collect();
+    Ok(texts.with_name(name.into()).into_column())
+}
+
+/// Which cells of a column are missing: nulls, and NaN in a float column.
+pub fn missing_mask(column: &Column) -> Result<BooleanChunked, NodeError> {
+    if !column.dtype().is_float() {
+        return Ok(column.is_null());
+    }
+    let floats = column.cast(&DataType::Float64)?;
+    Ok(floats.f64()?.iter().map(|v| v.is_none_or(f64::is_nan)).collect())
+}
+
+/// How many cells of a column are missing: nulls, and NaN in a float column.
+pub fn missing_count(column: &Column) -> Result<usize, NodeError> {
+    if !column.dtype().is_float() {
+        return Ok(column.null_count());
+    }
+    Ok(missing_mask(column)?.sum().unwrap_or(0) as usize)
 }
 
 /// The error for a column that is not in the table, listing the ones that are.
@@ -170,12 +204,7 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
                 "column \"{name}\" has {missing} missing values: add Clean Missing Data before this block"
             )));
         }
-        let infinite = values.iter().filter(|v| v.is_infinite()).count();
-        if infinite > 0 {
-            return Err(NodeError::data(format!(
-                "column \"{name}\" has {infinite} infinite values (for example the log of 0): clip them with Clip Values or remove those rows first"
-            )));
-        }
+        require_finite("column", name, values)?;
         slices.push(values);
     }
     let mut m = Matrix::zeros(rows, cols);
@@ -192,6 +221,28 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     Ok(m)
 }
 
+/// Refuses infinite values in a column read for fitting (a feature, or a label), naming the column: a model fitted
+/// on them has no usable weights. `what` is "column" or "label".
+pub fn require_finite(what: &str, name: &str, values: &[f64]) -> Result<(), NodeError> {
+    let infinite = values.iter().filter(|v| v.is_infinite()).count();
+    if infinite == 0 {
+        return Ok(());
+    }
+    Err(NodeError::data(format!(
+        "{what} \"{name}\" has {infinite} infinite values (such as inf, 1e309 or the log of 0): clip them with Clip Values or remove those rows first"
+    )))
+}
+
+/// Refuses a numeric label column with infinite values (a text label such as "inf" is a class name).
+pub fn require_finite_label(frame: &DataFrame, label: &str) -> Result<(), NodeError> {
+    let column = frame.column(label).map_err(|_| missing_column(frame, label))?;
+    if !column.dtype().is_float() {
+        return Ok(());
+    }
+    let values: Vec<f64> = column.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
+    require_finite("label", label, &values)
+}
+
 /// Distinct non-missing values of a label column as sorted text (numerically when all are numbers).
 pub fn sorted_classes(values: &[Option<String>]) -> Vec<String> {
     let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
@@ -205,7 +256,7 @@ pub fn sorted_classes(values: &[Option<String>]) -> Vec<String> {
 
 /// The distinct non-missing values of a column as text, sorted as [`sorted_classes`] sorts them.
 pub fn distinct_texts(frame: &DataFrame, name: &str) -> Result<Vec<String>, NodeError> {
-    let column = frame.column(name).map_err(|_| missing_column(frame, name))?.cast(&DataType::String)?;
+    let column = text_column(frame, name)?;
     let distinct: std::collections::HashSet<&str> = column.str()?.iter().flatten().collect();
     Ok(sorted_classes(&distinct.into_iter().map(|v| Some(v.to_owned())).collect::<Vec<_>>()))
 }

@@ -60,6 +60,64 @@ pub(super) fn read_with_polars(bytes: &[u8], settings: &CsvSettings) -> Result<D
     }
 }
 
+/// A header whose names are unique and not empty: duplicates get `_2`, `_3`… and empty names (such as the one
+/// a trailing delimiter leaves) `column_N`, so that no column silently replaces another. Returns the bytes with
+/// the header line rewritten, and a note for the user per renamed column (none when nothing changed).
+pub(super) fn unique_header(bytes: Vec<u8>, settings: &CsvSettings) -> (Vec<u8>, Vec<String>) {
+    if !settings.has_header {
+        return (bytes, Vec::new());
+    }
+    let mut records = reader(&bytes, settings);
+    let mut header = csv::ByteRecord::new();
+    if !records.read_byte_record(&mut header).unwrap_or(false) {
+        return (bytes, Vec::new());
+    }
+    let header_end = usize::try_from(records.position().byte()).unwrap_or(0);
+    let names: Vec<String> = header.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut notes = Vec::new();
+    let mut fixed = Vec::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        let column = j + 1;
+        let new = if name.is_empty() {
+            let mut candidate = format!("column_{column}");
+            while names.contains(&candidate) || taken.contains(&candidate) {
+                candidate.push('_');
+            }
+            notes.push(format!("column {column} has no name: named \"{candidate}\""));
+            candidate
+        } else if taken.contains(name) {
+            let (mut k, mut candidate) = (2, format!("{name}_2"));
+            while names.contains(&candidate) || taken.contains(&candidate) {
+                k += 1;
+                candidate = format!("{name}_{k}");
+            }
+            let nth = names[..j].iter().filter(|n| *n == name).count() + 1;
+            let times = if nth == 2 { "twice".to_owned() } else { format!("{nth} times") };
+            notes.push(format!("\"{name}\" appears {times}: column {column} is named \"{candidate}\""));
+            candidate
+        } else {
+            name.clone()
+        };
+        taken.insert(new.clone());
+        fixed.push(new);
+    }
+    if notes.is_empty() || header_end == 0 || header_end > bytes.len() {
+        return (bytes, Vec::new());
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(settings.delimiter)
+        .quote(settings.quote.unwrap_or(b'"'))
+        .quote_style(if settings.quote.is_some() { csv::QuoteStyle::Necessary } else { csv::QuoteStyle::Never })
+        .from_writer(Vec::new());
+    if writer.write_record(&fixed).is_err() {
+        return (bytes, Vec::new());
+    }
+    let Ok(mut line) = writer.into_inner() else { return (bytes, Vec::new()) };
+    line.extend_from_slice(&bytes[header_end..]);
+    (line, notes)
+}
+
 fn reader<'a>(bytes: &'a [u8], settings: &CsvSettings) -> csv::Reader<Cursor<&'a [u8]>> {
     csv::ReaderBuilder::new()
         .delimiter(settings.delimiter)
@@ -124,15 +182,38 @@ fn diagnose(bytes: &[u8], settings: &CsvSettings, polars_message: &str) -> Strin
             for record in records.flatten() {
                 if record.get(index) == Some(value.as_str()) {
                     let line = record.position().map_or(0, csv::Position::line);
+                    // The value itself is not repeated: a file read by mistake may hold secrets.
                     return format!(
-                        "malformed CSV at line {line}, column {} (\"{column}\"): \"{value}\" does not fit the column's type inferred from the rows above; fix the value, add it to the missing-value markers, or raise the rows used for type inference",
+                        "malformed CSV at line {line}, column {} (\"{column}\"): the value does not fit the column's type inferred from the rows above; fix the value, add it to the missing-value markers, or raise the rows used for type inference",
                         index + 1
                     );
                 }
             }
         }
     }
-    format!("cannot read the CSV: {polars_message}")
+    format!("cannot read the CSV: {}", without_quoted_values(polars_message))
+}
+
+/// A parser's message with the pieces of the file it quotes (between backticks or quotes) left out.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '`' || c == '"' || c == '\'' => {
+                out.push(c);
+                quote = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -428,6 +428,10 @@ fn parse_chunk(
 }
 
 #[cfg(test)]
+#[path = "fast_csv_differential.rs"]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -13,7 +13,7 @@ use pipewright_engine::{
     Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value,
 };
 
-use super::csv_reading::{CsvSettings, read_csv_bytes, read_with_polars};
+use super::csv_reading::{CsvSettings, read_csv_bytes, read_with_polars, unique_header};
 use super::json_reading::read_json_bytes;
 use super::sqlite_reading::read_sqlite;
 
@@ -28,11 +28,15 @@ impl ImportData {
 /// How much of a CSV file schema propagation reads.
 const PEEK_BYTES: usize = 1 << 20;
 
+/// How much of a CSV file is read to check its separator before it is parsed.
+const SNIFF_LINES_BYTES: usize = 1 << 16;
+
 /// How many result rows of a `SQLite` query schema propagation reads.
 const PEEK_ROWS: usize = 1000;
 
 /// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
-fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataFrame, NodeError> {
+/// Returns the frame and notes on columns renamed to keep names unique.
+fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(DataFrame, Vec<String>), NodeError> {
     let format = match params.text("format")? {
         "auto" => {
             let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
@@ -55,24 +59,40 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
         }
         return reader
             .finish()
+            .map(|frame| (frame, Vec::new()))
             .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display())));
     }
     if format == "sqlite" {
-        return read_sqlite(path, params.text("query")?, peek_bytes.map(|_| PEEK_ROWS));
+        return read_sqlite(path, params.text("query")?, peek_bytes.map(|_| PEEK_ROWS))
+            .map(|frame| (frame, Vec::new()));
+    }
+    // A file that is not text at all (UTF-16, compressed, binary) is named for what it is, before any parser
+    // quotes a piece of it back.
+    if let Some(problem) = super::file_kind::not_text(path) {
+        return Err(NodeError::data(problem));
     }
     if format == "json" || format == "ndjson" {
         // A JSON array cannot be read in part, so schema propagation reads the whole file.
         let limit = if format == "ndjson" { peek_bytes } else { None };
         let bytes = read_bytes(path, limit)?;
         return read_json_bytes(&bytes, format == "ndjson")
+            .map(|frame| (frame, Vec::new()))
             .map_err(|e| NodeError::data(format!("{}: {e}", path.display())));
     }
     let settings = csv_settings(params)?;
+    if let Some(problem) =
+        super::file_kind::delimiter_mismatch(&read_bytes(path, Some(SNIFF_LINES_BYTES))?, settings.delimiter)
+    {
+        return Err(NodeError::data(format!(
+            "{} does not look like the table it was set up for: {problem}",
+            path.display()
+        )));
+    }
     let utf8 = params.text("encoding")? != "latin-1";
     // A whole UTF-8 file of the simple shape is read block by block, never held in memory whole.
     let streamed = peek_bytes.is_none() && utf8;
     if streamed && let Some(frame) = super::fast_csv::read_file(path, &settings) {
-        return Ok(frame);
+        return Ok((frame, Vec::new()));
     }
     let mut bytes = read_bytes(path, peek_bytes)?;
     bytes = match params.text("encoding")? {
@@ -83,16 +103,36 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
                 let at = e.utf8_error().valid_up_to();
                 #[allow(clippy::naive_bytecount, reason = "runs once, on an error path")]
                 let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-                return Err(NodeError::data(format!(
-                    "{} is not valid UTF-8 (line {line}): set the encoding parameter to latin-1",
-                    path.display()
-                )));
+                let advice = if super::file_kind::may_be_latin1(e.as_bytes()) {
+                    "set the encoding parameter to latin-1"
+                } else {
+                    "it holds bytes no text file has, so it is not latin-1 text either: check that the path names the data file you meant"
+                };
+                return Err(NodeError::data(format!("{} is not valid UTF-8 (line {line}): {advice}", path.display())));
             }
         },
     };
+    let (bytes, renamed) = unique_header(bytes, &settings);
     // Files the block reader declined go straight to Polars.
-    let read = if streamed { read_with_polars(&bytes, &settings) } else { read_csv_bytes(&bytes, &settings) };
-    read.map_err(|e| NodeError::data(format!("{}: {e}", path.display())))
+    let read = if streamed && renamed.is_empty() {
+        read_with_polars(&bytes, &settings)
+    } else {
+        read_csv_bytes(&bytes, &settings)
+    };
+    let frame = read.map_err(|e| NodeError::data(format!("{}: {e}", path.display())))?;
+    Ok((frame, renamed))
+}
+
+/// A table with the notes of its reading as its warning, which the block's summary shows.
+fn with_notes(frame: DataFrame, notes: &[String]) -> Table {
+    let mut table = Table::new(frame);
+    if !notes.is_empty() {
+        table.attributes.insert(
+            crate::transform::WARNING_ATTRIBUTE.into(),
+            json!(format!("renamed columns: {}", notes.join("; "))),
+        );
+    }
+    table
 }
 
 /// Reads a data file the way Import Data does with its default settings: the format by the extension (CSV,
@@ -100,7 +140,7 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<DataF
 pub fn read_file(path: &Path) -> Result<DataFrame, NodeError> {
     let spec = ImportData.spec();
     let defaults = spec.params.iter().map(|p| (p.name.to_owned(), p.default.clone())).collect();
-    read(path, &Params::from_map(defaults), None)
+    read(path, &Params::from_map(defaults), None).map(|(frame, _)| frame)
 }
 
 /// The file's bytes; `peek_bytes` limits them to whole lines within that many bytes.
@@ -167,11 +207,12 @@ impl NodeKind for ImportData {
             .base_dir
             .zip(params.optional_text("path"))
             .and_then(|(dir, path)| read(&dir.join(path), params, Some(PEEK_BYTES)).ok());
-        vec![schema.map(|frame| Table::new(frame).schema())]
+        vec![schema.map(|(frame, notes)| with_notes(frame, &notes).schema())]
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let path = ctx.resolve_path(ctx.params.column("path")?);
-        Ok(vec![Value::Table(Arc::new(Table::new(read(&path, ctx.params, None)?)))])
+        let (frame, notes) = read(&path, ctx.params, None)?;
+        Ok(vec![Value::Table(Arc::new(with_notes(frame, &notes)))])
     }
 }

@@ -2,6 +2,7 @@
 
 mod csv_reading;
 mod fast_csv;
+mod file_kind;
 mod json_reading;
 mod sqlite_reading;
 

@@ -71,6 +71,7 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
     if table.height() == 0 {
         return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
     }
+    crate::frame::require_finite_label(&table.frame, &label)?;
     let features = feature_columns(table, Some(&label));
     if features.is_empty() {
         return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
@@ -90,11 +91,7 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
         }
         (Labels::Values(values.into_iter().flatten().collect()), Task::Regression)
     } else {
-        let text = table
-            .frame
-            .column(&label)
-            .map_err(|_| crate::frame::missing_column(&table.frame, &label))?
-            .cast(&polars::prelude::DataType::String)?;
+        let text = crate::frame::text_column(&table.frame, &label)?;
         let values = text.str()?;
         let missing = values.null_count();
         if missing > 0 {

@@ -13,7 +13,7 @@ use pipewright_engine::{
 };
 
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
-use crate::frame::{nan_values, text_values};
+use crate::frame::{missing_count, missing_mask, nan_values, text_values};
 
 pub(super) const ID: &str = "transform.clean_missing_data";
 
@@ -90,7 +90,7 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
             "remove_row" => Action::RemoveRow,
             // The columns to drop are decided here, on the fitting data, so that the transform drops the
             // same columns from any other table.
-            "remove_column" if table.frame.column(&name).is_ok_and(|c| c.null_count() == 0) => continue,
+            "remove_column" if table.frame.column(&name).ok().map(missing_count).transpose()? == Some(0) => continue,
             "remove_column" => Action::RemoveColumn,
             "constant" => {
                 let text = params.text("replacement")?;
@@ -152,7 +152,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
         match action {
             // Columns without missing cells keep their type; filled integer columns stay integers
             // when the fill value is whole.
-            Action::FillNumber { value } if column.null_count() > 0 => {
+            Action::FillNumber { value } if missing_count(&column)? > 0 => {
                 let cast = column.cast(&DataType::Float64)?;
                 let values = cast.f64()?;
                 let filled: Float64Chunked = if values.iter().any(|v| v.is_some_and(f64::is_nan)) {
@@ -170,14 +170,14 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
                 }
                 frame.with_column(filled)?;
             }
-            Action::FillText { value } if column.null_count() > 0 => {
+            Action::FillText { value } if missing_count(&column)? > 0 => {
                 let filled: Vec<String> =
                     text_values(&frame, name)?.into_iter().map(|v| v.unwrap_or_else(|| value.clone())).collect();
                 frame.with_column(Column::new(name.as_str().into(), filled))?;
             }
             Action::FillNumber { .. } | Action::FillText { .. } => {}
             Action::RemoveRow => {
-                let missing = column.is_null();
+                let missing = missing_mask(&column)?;
                 drop_rows = Some(match drop_rows {
                     Some(m) => &m | &missing,
                     None => missing,

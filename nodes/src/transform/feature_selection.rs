@@ -100,6 +100,7 @@ impl NodeKind for FilterBasedFeatureSelection {
             })?,
         };
         let method = ctx.params.text("method")?;
+        crate::frame::require_finite_label(&table.frame, &label)?;
         let labels =
             text_values(&table.frame, &label).map_err(|_| crate::frame::missing_column(&table.frame, &label))?;
         if labels.iter().any(Option::is_none) {
