@@ -14,8 +14,8 @@ use serde_json::{Value as Json, json};
 
 use pipewright_deploy::cluster;
 use pipewright_engine::{
-    Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, Value, Workflow, find_workflow,
-    project_dir_of, run as run_workflow, validate_in,
+    Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, RunResult, Value, Workflow,
+    find_workflow, project_dir_of, run as run_workflow, validate_in,
 };
 use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
 
@@ -267,15 +267,17 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(Err(e)) = recorder.as_ref().map(|r| r.finish(&report)) {
         eprintln!("warning: {e}");
     }
+    let mut result = RunResult::of(&workflow, Some(path.clone()), &report, args.device);
+    result.run = run_id;
     if let Some(writer) = &results {
-        match writer.finish(json_result(&workflow, &path, &report, args.device)) {
-            Ok(result) => println!("{}{result}", cluster::RESULT_MARKER),
+        match writer.finish(result.clone()) {
+            Ok(written) => {
+                println!("{}{}", cluster::RESULT_MARKER, serde_json::to_string(&written).unwrap_or_default())
+            }
             Err(e) => eprintln!("error: the results could not be written: {e}"),
         }
     }
     if args.json {
-        let mut result = json_result(&workflow, &path, &report, args.device);
-        result["run"] = json!(run_id);
         println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
     } else {
         print_summary(&workflow, &report);
@@ -350,65 +352,6 @@ fn observer(
             w.node_done(outcome);
         }
     }))
-}
-
-fn status_text(status: &NodeStatus) -> (&'static str, Option<&'static str>, Option<&str>) {
-    match status {
-        NodeStatus::Finished => ("finished", None, None),
-        NodeStatus::Cached { from_disk: true } => ("cached", Some("disk"), None),
-        NodeStatus::Cached { from_disk: false } => ("cached", Some("memory"), None),
-        NodeStatus::Failed(m) => ("failed", None, Some(m)),
-        NodeStatus::Skipped(m) => ("skipped", None, Some(m)),
-    }
-}
-
-fn json_result(workflow: &Workflow, path: &Path, report: &RunReport, device: Device) -> Json {
-    let mut metrics = serde_json::Map::new();
-    let nodes: Vec<Json> = report
-        .nodes
-        .iter()
-        .map(|n| {
-            let (status, cache, error) = status_text(&n.status);
-            let kind = workflow.node(&n.node).map_or("", |w| w.kind.as_str());
-            for value in n.outputs.iter() {
-                if let Value::Report(r) = value {
-                    let per_source: serde_json::Map<String, Json> = r
-                        .evaluations
-                        .iter()
-                        .map(|e| {
-                            (
-                                e.source.clone(),
-                                Json::Object(e.metrics.iter().map(|m| (m.name.clone(), json!(m.value))).collect()),
-                            )
-                        })
-                        .collect();
-                    metrics.insert(n.node.clone(), Json::Object(per_source));
-                }
-            }
-            json!({
-                "id": n.node,
-                "kind": kind,
-                "status": status,
-                "cache_hit": cache.is_some(),
-                "cache": cache,
-                "duration_secs": n.duration.as_secs_f64(),
-                // Where the block's kernels ran; null for cache hits, skipped nodes and blocks without kernels.
-                "device": n.device,
-                "error": error,
-                "outputs": n.summaries,
-            })
-        })
-        .collect();
-    json!({
-        "workflow": workflow.name,
-        "file": path,
-        "success": report.success,
-        "cancelled": report.cancelled,
-        "device": device,
-        "duration_secs": report.duration.as_secs_f64(),
-        "nodes": nodes,
-        "metrics": metrics,
-    })
 }
 
 fn print_summary(workflow: &Workflow, report: &RunReport) {

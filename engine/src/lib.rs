@@ -11,6 +11,7 @@ mod executor;
 pub mod metric;
 pub mod params;
 mod project;
+mod result;
 pub mod rng;
 mod schema;
 pub mod spec;
@@ -34,6 +35,7 @@ pub use executor::{
 pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};
 pub use project::{find_workflow, project_dir_from, project_dir_of};
+pub use result::{CacheSource, MetricsByNode, NodeResult, NodeState, OutputFile, RunResult};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
 pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType, Writes};
 pub use time::UtcTime;

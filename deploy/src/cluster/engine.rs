@@ -254,7 +254,7 @@ pub fn submit(
     }
     let results = collect(bundle, log);
     // A job the engine forgot before it was seen to end is judged by its result.
-    let succeeded = results.result.as_ref().is_some_and(|r| r["success"] == true);
+    let succeeded = results.result.as_ref().is_some_and(|r| r.success);
     if state == JobState::Failed(slurm::FORGOTTEN.into()) && succeeded {
         state = JobState::Succeeded;
     }
@@ -466,18 +466,10 @@ impl Record {
             store.record_metric(run, &node, &source, &name, value, None)?;
         }
         if let Some(dir) = &results.dir {
-            for output in result["outputs"].as_array().into_iter().flatten() {
-                let (Some(node), Some(port), Some(kind), Some(file)) = (
-                    output["node"].as_str(),
-                    output["port"].as_str(),
-                    output["kind"].as_str(),
-                    output["file"].as_str(),
-                ) else {
-                    continue;
-                };
-                if let Ok(bytes) = std::fs::read(dir.join(file)) {
-                    let hash = store.put_artifact(kind, &bytes)?;
-                    store.link_artifact(run, node, port, &hash)?;
+            for output in &result.outputs {
+                if let Ok(bytes) = std::fs::read(dir.join(&output.file)) {
+                    let hash = store.put_artifact(&output.kind, &bytes)?;
+                    store.link_artifact(run, &output.node, &output.port, &hash)?;
                 }
             }
             // The files the workflow wrote (model packages, exported tables).
@@ -491,18 +483,17 @@ impl Record {
                 }
             }
         }
-        for node in result["nodes"].as_array().into_iter().flatten() {
-            let text = |key: &str| node[key].as_str().map(str::to_owned);
+        for node in &result.nodes {
             store.record_node(
                 run,
                 &NodeRecord {
-                    node: text("id").unwrap_or_default(),
-                    kind: text("kind").unwrap_or_default(),
-                    status: text("status").unwrap_or_else(|| "finished".into()),
-                    duration_secs: node["duration_secs"].as_f64().unwrap_or(0.0),
-                    cache_hit: node["cache_hit"].as_bool().unwrap_or(false),
-                    device: text("device"),
-                    error: text("error"),
+                    node: node.id.clone(),
+                    kind: node.kind.clone(),
+                    status: node.status.as_str().to_owned(),
+                    duration_secs: node.duration_secs,
+                    cache_hit: node.cache_hit,
+                    device: node.device.clone(),
+                    error: node.error.clone(),
                 },
             )?;
         }

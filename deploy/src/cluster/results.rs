@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde_json::{Value as Json, json};
-
-use pipewright_engine::{NodeOutcome, write_atomic};
+use pipewright_engine::{NodeOutcome, OutputFile, RunResult, write_atomic};
 
 use super::ClusterError;
 use super::bundle::Bundle;
@@ -26,7 +24,7 @@ pub const RESULT_FILE: &str = "result.json";
 pub struct ResultsWriter {
     dir: PathBuf,
     ports: HashMap<String, Vec<String>>,
-    listed: Mutex<Vec<Json>>,
+    listed: Mutex<Vec<OutputFile>>,
     trouble: Mutex<Option<String>>,
 }
 
@@ -48,7 +46,12 @@ impl ResultsWriter {
             let path = self.dir.join(&file);
             match write_atomic(&path, &bytes) {
                 Ok(()) => {
-                    lock(&self.listed).push(json!({"node": outcome.node, "port": port, "kind": kind, "file": file}));
+                    lock(&self.listed).push(OutputFile {
+                        node: outcome.node.clone(),
+                        port,
+                        kind: kind.to_owned(),
+                        file,
+                    });
                 }
                 Err(e) => {
                     lock(&self.trouble).get_or_insert_with(|| e.to_string());
@@ -59,8 +62,8 @@ impl ResultsWriter {
 
     /// Writes `result` (what `pipewright run --json` prints) with the outputs listed under `outputs` to
     /// `result.json`; returns it as written.
-    pub fn finish(&self, mut result: Json) -> Result<Json, ClusterError> {
-        result["outputs"] = Json::Array(lock(&self.listed).clone());
+    pub fn finish(&self, mut result: RunResult) -> Result<RunResult, ClusterError> {
+        result.outputs = lock(&self.listed).clone();
         let path = self.dir.join(RESULT_FILE);
         let text = serde_json::to_string_pretty(&result).unwrap_or_default() + "\n";
         write_atomic(&path, text.as_bytes())
@@ -82,7 +85,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Clone, Default)]
 pub struct JobResults {
     /// `result.json`: every block's status and time, the metrics, the outputs.
-    pub result: Option<Json>,
+    pub result: Option<RunResult>,
     /// The results folder the outputs are in, when it could be read (shared with the cluster).
     pub dir: Option<PathBuf>,
     /// The job's log.
@@ -92,48 +95,33 @@ pub struct JobResults {
 impl JobResults {
     /// The metrics: (node, source, name, value).
     pub fn metrics(&self) -> Vec<(String, String, String, f64)> {
-        let mut out = Vec::new();
-        let Some(Json::Object(nodes)) = self.result.as_ref().map(|r| &r["metrics"]) else { return out };
-        for (node, sources) in nodes {
-            let Json::Object(sources) = sources else { continue };
-            for (source, metrics) in sources {
-                let Json::Object(metrics) = metrics else { continue };
-                for (name, value) in metrics {
-                    if let Some(v) = value.as_f64() {
-                        out.push((node.clone(), source.clone(), name.clone(), v));
-                    }
-                }
-            }
-        }
-        out
+        self.result.as_ref().map(RunResult::metric_list).unwrap_or_default()
     }
 
-    /// The first failed block's message, as "node \"id\": message".
+    /// The first failed block's message, as "node \"id\" failed: message".
     pub fn failure(&self) -> Option<String> {
-        let nodes = self.result.as_ref()?["nodes"].as_array()?;
-        nodes.iter().find(|n| n["status"] == "failed").map(|n| {
-            format!(
-                "node \"{}\" failed: {}",
-                n["id"].as_str().unwrap_or("?"),
-                n["error"].as_str().unwrap_or("no message")
-            )
-        })
+        self.result.as_ref()?.failure()
     }
 }
 
 /// Reads the results of the job that just ended: `results/result.json` in the bundle when it is there
 /// (the folder is shared with the cluster), else the result line of the log.
 pub(super) fn collect(bundle: &Bundle, log: String) -> JobResults {
-    let dir = bundle.results_dir();
-    let from_file = std::fs::read_to_string(dir.join(RESULT_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+    collect_from(&bundle.results_dir(), log)
+}
+
+/// The results in folder `dir`, else in the result line of the log.
+fn collect_from(dir: &Path, log: String) -> JobResults {
+    let from_file =
+        std::fs::read_to_string(dir.join(RESULT_FILE)).ok().and_then(|t| serde_json::from_str::<RunResult>(&t).ok());
     if let Some(result) = from_file {
-        return JobResults { result: Some(result), dir: Some(dir), log };
+        return JobResults { result: Some(result), dir: Some(dir.to_path_buf()), log };
     }
     let result = log
         .lines()
         .rev()
         .find_map(|l| l.find(RESULT_MARKER).map(|i| &l[i + RESULT_MARKER.len()..]))
-        .and_then(|t| serde_json::from_str(t).ok());
+        .and_then(|t| serde_json::from_str::<RunResult>(t).ok());
     JobResults { result, dir: None, log }
 }
 
@@ -142,21 +130,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metrics_and_failures_are_read_from_a_result() {
-        let results = JobResults {
-            result: Some(json!({
-                "nodes": [{"id": "a", "status": "finished"}, {"id": "b", "status": "failed", "error": "no column"}],
-                "metrics": {"eval": {"scored": {"auc": 0.5, "accuracy": 0.75}}},
-            })),
-            ..JobResults::default()
+    fn a_result_comes_back_from_the_log_when_the_folder_is_out_of_reach() {
+        let result = RunResult {
+            workflow: "w".into(),
+            file: None,
+            success: false,
+            cancelled: false,
+            device: pipewright_engine::Device::Auto,
+            duration_secs: 1.0,
+            nodes: Vec::new(),
+            metrics: [("eval".to_owned(), [("scored".to_owned(), [("accuracy".to_owned(), 0.75)].into())].into())]
+                .into(),
+            run: None,
+            outputs: Vec::new(),
         };
-        assert_eq!(
-            results.metrics(),
-            vec![
-                ("eval".into(), "scored".into(), "auc".into(), 0.5),
-                ("eval".into(), "scored".into(), "accuracy".into(), 0.75)
-            ]
-        );
-        assert_eq!(results.failure().as_deref(), Some("node \"b\" failed: no column"));
+        let log = format!("starting\n{RESULT_MARKER}{}\nbye\n", serde_json::to_string(&result).expect("json"));
+        let dir = tempfile::tempdir().expect("a folder");
+        let read = collect_from(dir.path(), log);
+        assert_eq!(read.result.as_ref(), Some(&result));
+        assert_eq!(read.metrics(), vec![("eval".into(), "scored".into(), "accuracy".into(), 0.75)]);
     }
 }
