@@ -364,12 +364,13 @@ fn status_text(status: &NodeStatus) -> (&'static str, Option<&'static str>, Opti
 
 fn json_result(workflow: &Workflow, path: &Path, report: &RunReport, device: Device) -> Json {
     let mut metrics = serde_json::Map::new();
+    let kinds: HashMap<&str, &str> = workflow.nodes.iter().map(|n| (n.id.as_str(), n.kind.as_str())).collect();
     let nodes: Vec<Json> = report
         .nodes
         .iter()
         .map(|n| {
             let (status, cache, error) = status_text(&n.status);
-            let kind = workflow.node(&n.node).map_or("", |w| w.kind.as_str());
+            let kind = kinds.get(n.node.as_str()).copied().unwrap_or_default();
             for value in n.outputs.iter() {
                 if let Value::Report(r) = value {
                     let per_source: serde_json::Map<String, Json> = r
