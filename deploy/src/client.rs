@@ -112,7 +112,9 @@ impl Client {
         let headers = answer
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).trim().to_owned()))
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+            })
             .collect();
         let body = answer
             .body_mut()

@@ -145,9 +145,8 @@ const MANIFEST: &str = "manifest.json";
 
 /// Bytes of the files in an entry's folder.
 fn folder_bytes(path: &Path) -> u64 {
-    fs::read_dir(path).map_or(0, |files| {
-        files.filter_map(Result::ok).filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum()
-    })
+    fs::read_dir(path)
+        .map_or(0, |files| files.filter_map(Result::ok).filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum())
 }
 
 /// Whether a folder entry is the temporary folder of a write that a killed process left (over an hour old).
@@ -311,8 +310,8 @@ impl DiskCache {
     pub fn evict(&self) -> std::io::Result<()> {
         let mut guard = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let index = guard.insert(Index::load(&self.dir));
-        let target = u64::try_from(u128::from(self.budget_bytes) * u128::from(EVICT_TO_PERCENT) / 100)
-            .unwrap_or(u64::MAX);
+        let target =
+            u64::try_from(u128::from(self.budget_bytes) * u128::from(EVICT_TO_PERCENT) / 100).unwrap_or(u64::MAX);
         while index.total_bytes > target {
             let Some(oldest) = index.oldest() else { break };
             match fs::remove_dir_all(self.dir.join(&oldest)) {

@@ -27,8 +27,13 @@ fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// The row of a stored artifact (kept if it is there already).
-pub(crate) fn insert_artifact(conn: &rusqlite::Connection, hash: &str, kind: &str, bytes: usize) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR IGNORE INTO artifacts (hash, kind, bytes, created_at) VALUES (?1, ?2, ?3, ?4)")?
+pub(crate) fn insert_artifact(
+    conn: &rusqlite::Connection,
+    hash: &str,
+    kind: &str,
+    bytes: usize,
+) -> Result<(), StoreError> {
+    conn.prepare("INSERT OR IGNORE INTO artifacts (hash, kind, bytes, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![hash, kind, i64::try_from(bytes).unwrap_or(i64::MAX), crate::runs::now()])?;
     Ok(())
 }
@@ -41,7 +46,7 @@ pub(crate) fn link_artifact(
     port: &str,
     hash: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR REPLACE INTO run_artifacts (run_id, node, port, hash) VALUES (?1, ?2, ?3, ?4)")?
+    conn.prepare("INSERT OR REPLACE INTO run_artifacts (run_id, node, port, hash) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![run, node, port, hash])?;
     Ok(())
 }

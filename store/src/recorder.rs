@@ -146,7 +146,11 @@ impl Recorder {
         for (i, value) in n.outputs.iter().enumerate() {
             if let Value::Report(r) = value {
                 for e in &r.evaluations {
-                    metrics.extend(e.metrics.iter().map(|m| NodeMetric { source: &e.source, name: &m.name, value: m.value }));
+                    metrics.extend(e.metrics.iter().map(|m| NodeMetric {
+                        source: &e.source,
+                        name: &m.name,
+                        value: m.value,
+                    }));
                 }
             }
             if let Some((kind, bytes)) = artifact_of(value) {

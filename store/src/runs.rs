@@ -212,7 +212,7 @@ pub struct NodeArtifact {
 }
 
 fn insert_node(conn: &rusqlite::Connection, run: i64, node: &NodeRecord) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare(
         "INSERT OR REPLACE INTO node_runs (run_id, node, kind, status, duration_secs, cache_hit, device, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
@@ -238,7 +238,7 @@ fn insert_metric(
     value: f64,
     step: Option<i64>,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+    conn.prepare("INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![run, node, source, name, value, step])?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Dense linear algebra through `faer`: Cholesky solves for normal equations and Newton steps, symmetric
 //! eigen-decompositions for principal components, and the cross products that feed them.
 
+use faer::linalg::solvers::Solve as _;
 use faer::{Mat, MatRef, Side};
 
 /// Solves `A x = b` for a symmetric positive-definite `A` (n × n, row-major) by Cholesky.
