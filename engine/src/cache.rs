@@ -443,8 +443,9 @@ mod tests {
 
     #[test]
     fn an_entry_written_by_this_release_still_loads() {
-        // `tests/fixtures/cache/` holds entries written by `DiskCache::put` of a released version; a change to
-        // the format must keep reading them (or change the fingerprints, so that they are never looked up).
+        // `tests/fixtures/cache/` holds entries in the format `DiskCache::put` of release 0.1 writes (its Parquet
+        // file written by `put`); a change to the format must keep reading them (or change the fingerprints, so
+        // that they are never looked up).
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cache");
         let cache = DiskCache::new(&fixtures, u64::MAX);
         let values = cache.get("release-0.1").expect("the fixture entry loads");
