@@ -3,7 +3,7 @@
 //! and the same file gives the same numbers every time.
 
 use pipewright_e2e::{Scratch, assert_close, example, fixture_number, fixtures, metric};
-use pipewright_engine::NodeStatus;
+use pipewright_engine::{NodeStatus, Value};
 use serde_json::json;
 
 /// Metrics computed from the same predictions as scikit-learn must agree to rounding; the logistic
@@ -148,5 +148,49 @@ fn every_example_validates_and_round_trips() {
         let path = pipewright_engine::find_workflow(&folder).expect("flow");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(workflow.to_json(), text, "{name}: the committed file is in the canonical layout");
+    }
+}
+
+#[test]
+fn metrics_read_back_from_the_project_cache_equal_the_computed_ones_to_the_last_bit() {
+    for project in ["titanic-two-class", "penguins-multiclass", "diabetes-regression", "iris-clustering"] {
+        let scratch = Scratch::new();
+        let workflow = example(project);
+        let computed = scratch.run(&workflow);
+        let cached = scratch.run(&workflow);
+        let mut compared = 0;
+        for (a, b) in computed.nodes.iter().zip(&cached.nodes) {
+            let (Some(Value::Report(a_report)), Some(Value::Report(b_report))) = (a.outputs.first(), b.outputs.first())
+            else {
+                continue;
+            };
+            assert_eq!(a.status, NodeStatus::Finished, "{project}: {}", a.node);
+            assert_eq!(b.status, NodeStatus::Cached { from_disk: true }, "{project}: {}", b.node);
+            assert_eq!(a_report.evaluations.len(), b_report.evaluations.len());
+            for (ea, eb) in a_report.evaluations.iter().zip(&b_report.evaluations) {
+                assert_eq!(ea.metrics.len(), eb.metrics.len());
+                for (ma, mb) in ea.metrics.iter().zip(&eb.metrics) {
+                    assert_eq!(ma.name, mb.name);
+                    assert_eq!(
+                        ma.value.to_bits(),
+                        mb.value.to_bits(),
+                        "{project}: {}.{}.{}: computed {:e}, read back {:e}",
+                        a.node,
+                        ea.source,
+                        ma.name,
+                        ma.value,
+                        mb.value
+                    );
+                    compared += 1;
+                }
+                for (ca, cb) in ea.curves.iter().zip(&eb.curves) {
+                    let bits = |c: &pipewright_engine::Curve| -> Vec<[u64; 2]> {
+                        c.points.iter().map(|[x, y]| [x.to_bits(), y.to_bits()]).collect()
+                    };
+                    assert!(bits(ca) == bits(cb), "{project}: {}.{}: curve {} differs", a.node, ea.source, ca.name);
+                }
+            }
+        }
+        assert!(compared >= 2, "{project}: only {compared} metrics compared");
     }
 }

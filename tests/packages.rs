@@ -1,8 +1,8 @@
 //! Model packages and cache entries written by release 0.1 (whose fitted models were decoded from JSON at every
 //! prediction) keep loading and give the same predictions now that fitted state is typed and decoded once; and a
 //! damaged package is refused when it is loaded, naming the part that is damaged, instead of failing while it
-//! scores. The files under `tests/fixtures/release-0.1/` were written by that release's `pipewright run` and
-//! `pipewright score` on `compat.flow.json` (see the folder's README).
+//! scores. The files under `tests/fixtures/release-0.1/` were written by that release's `pipewright run` of
+//! `compat.flow.json` (see the folder's README), with the predictions the models made in that run.
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ fn texts(table: &Table, name: &str) -> Vec<Option<String>> {
 }
 
 #[test]
-fn packages_of_release_0_1_load_and_score_as_they_did() {
+fn packages_of_release_0_1_load_and_predict_what_the_models_did_in_their_run() {
     for name in ["titanic-logistic", "titanic-forest"] {
         let package = Package::read(&release().join(format!("{name}.pwmodel")))
             .unwrap_or_else(|e| panic!("{name} written by release 0.1 no longer loads: {e}"));

@@ -106,6 +106,20 @@ struct Progress {
 }
 
 impl Progress {
+    /// Bars on a terminal (nothing with `--json`), named after each block's id and title.
+    fn for_run(workflow: &Workflow, catalog: &pipewright_engine::Catalog, json: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal() && !json;
+        let names = workflow
+            .nodes
+            .iter()
+            .map(|n| {
+                let kind = catalog.get(&n.kind).map_or(n.kind.as_str(), |e| e.spec.name);
+                (n.id.clone(), format!("{} ({})", n.id, n.title.as_deref().unwrap_or(kind)))
+            })
+            .collect();
+        Self { multi: terminal.then(MultiProgress::new), bars: Mutex::new(HashMap::new()), names, quiet: json }
+    }
+
     fn line(&self, text: &str) {
         if self.quiet {
             return;
@@ -167,7 +181,7 @@ impl Progress {
                 }
                 self.line(&format!("  FAILED    {}: {message}", self.name(node)));
             }
-            Event::RunFinished { .. } => {}
+            Event::NodeDone(_) | Event::RunFinished { .. } => {}
         }
     }
 }
@@ -227,30 +241,25 @@ pub fn run(args: &RunArgs) -> ExitCode {
         eprintln!("\nStopping…");
         cancel.cancel();
     });
-    let terminal = std::io::stderr().is_terminal() && !args.json;
-    let names = workflow
-        .nodes
-        .iter()
-        .map(|n| {
-            let kind = catalog.get(&n.kind).map_or(n.kind.as_str(), |e| e.spec.name);
-            (n.id.clone(), format!("{} ({})", n.id, n.title.as_deref().unwrap_or(kind)))
-        })
-        .collect();
-    let progress = Progress {
-        multi: terminal.then(MultiProgress::new),
-        bars: Mutex::new(HashMap::new()),
-        names,
-        quiet: args.json,
-    };
+    let progress = Progress::for_run(&workflow, &catalog, args.json);
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
     let recorder = recorder_for(args, &workflow, &path, &project, &catalog, &options.base_dir);
     // `--results DIR`: each block's outputs are written as it finishes (a headless run lets go of them early).
     let Ok(results) = args.results.as_deref().map(|dir| results_writer(dir, &workflow, &catalog)).transpose() else {
         return ExitCode::from(EXIT_INVALID);
     };
-    options.on_node_done = observer(recorder.as_ref(), results.as_ref());
     options.provenance = Provenance { workflow: Some(path.clone()), run: recorder.as_ref().map(|r| r.run_id()) };
-    let report = match run_workflow(&workflow, &catalog, &options, &|e| progress.on_event(&e)) {
+    // One stream of events: the progress display, the store's recorder and the results folder subscribe to it.
+    let on_event = |event: Event| {
+        progress.on_event(&event);
+        if let Some(recorder) = &recorder {
+            recorder.on_event(&event);
+        }
+        if let Some(writer) = &results {
+            writer.on_event(&event);
+        }
+    };
+    let report = match run_workflow(&workflow, &catalog, &options, &on_event) {
         Ok(report) => report,
         Err(e) => {
             if let Some(recorder) = &recorder {
@@ -270,12 +279,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let mut result = RunResult::of(&workflow, Some(path.clone()), &report, args.device);
     result.run = run_id;
     if let Some(writer) = &results {
-        match writer.finish(result.clone()) {
-            Ok(written) => {
-                println!("{}{}", cluster::RESULT_MARKER, serde_json::to_string(&written).unwrap_or_default())
-            }
-            Err(e) => eprintln!("error: the results could not be written: {e}"),
-        }
+        write_results(writer, &result);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
@@ -285,12 +289,25 @@ pub fn run(args: &RunArgs) -> ExitCode {
             progress.line(&format!("Recorded as run {id} ({})", pipewright_store::store_path(&project).display()));
         }
     }
+    exit_code(&report)
+}
+
+/// How a finished run exits: stopped, succeeded or with a failed block.
+fn exit_code(report: &RunReport) -> ExitCode {
     if report.cancelled {
         ExitCode::from(EXIT_STOPPED)
     } else if report.success {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_NODE_FAILED)
+    }
+}
+
+/// Writes `result.json` into the results folder and prints the result as one line for the job's log.
+fn write_results(writer: &cluster::ResultsWriter, result: &RunResult) {
+    match writer.finish(result.clone()) {
+        Ok(written) => println!("{}{}", cluster::RESULT_MARKER, serde_json::to_string(&written).unwrap_or_default()),
+        Err(e) => eprintln!("error: the results could not be written: {e}"),
     }
 }
 
@@ -333,25 +350,6 @@ fn results_writer(
         })
         .collect();
     cluster::ResultsWriter::new(dir, ports).map(Arc::new).map_err(|e| eprintln!("error: --results: {e}"))
-}
-
-/// One observer of finished blocks for the store's recorder and the results folder, whichever are used.
-fn observer(
-    recorder: Option<&Arc<Recorder>>,
-    results: Option<&Arc<cluster::ResultsWriter>>,
-) -> Option<pipewright_engine::NodeObserver> {
-    let (recorder, results) = (recorder.cloned(), results.cloned());
-    if recorder.is_none() && results.is_none() {
-        return None;
-    }
-    Some(Arc::new(move |outcome| {
-        if let Some(r) = &recorder {
-            r.node_done(outcome);
-        }
-        if let Some(w) = &results {
-            w.node_done(outcome);
-        }
-    }))
 }
 
 fn print_summary(workflow: &Workflow, report: &RunReport) {

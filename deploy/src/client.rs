@@ -1,12 +1,20 @@
-//! A small blocking HTTP/1.1 client for calling an endpoint on this machine: the designer's test form and
-//! the tests use it. Plain HTTP only; one request per connection.
+//! A blocking HTTP client for the designer's test form, the engines' REST APIs (slurmrestd, the Ray Jobs API)
+//! and the tests, on `ureq`: `http://` and `https://` (rustls, certificates checked against the system's
+//! trust store, or against given certificates), one request at a time, answers of any status returned as
+//! they are.
 
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value as Json;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read or write of a request or its answer may wait.
+pub const IO_TIMEOUT: Duration = Duration::from_mins(1);
+/// The largest answer read (the engines' job lists, a scored batch).
+pub const MAX_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// An answer.
 #[derive(Debug, Clone)]
@@ -36,38 +44,132 @@ impl Response {
     }
 }
 
-/// Sends one request to `url` (`http://host:port/path`) and reads the whole answer.
-pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;
-    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-    let mut stream = connect(authority)?;
-    let timeout = Some(Duration::from_mins(1));
-    stream.set_read_timeout(timeout).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(timeout).map_err(|e| e.to_string())?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        let _ = write!(head, "{name}: {value}\r\n");
-    }
-    let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
-    stream.write_all(head.as_bytes()).map_err(|e| format!("cannot send to {authority}: {e}"))?;
-    // A server may answer (413) and close before reading a large body; the answer still counts.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| format!("no answer from {authority}: {e}"))?;
-    parse(&raw)
+/// A client: the certificates it trusts for `https://`, and its timeouts. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
 }
 
-/// Connects within 10 seconds, trying each address the name resolves to.
-fn connect(authority: &str) -> Result<TcpStream, String> {
-    let addresses = authority.to_socket_addrs().map_err(|e| format!("cannot resolve {authority}: {e}"))?;
-    let mut last = format!("{authority} resolves to no address");
-    for address in addresses {
-        match TcpStream::connect_timeout(&address, Duration::from_secs(10)) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = format!("cannot connect to {authority}: {e}"),
-        }
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
     }
-    Err(last)
+}
+
+impl Client {
+    /// A client that trusts the system's certificate authorities (those of the operating system's trust
+    /// store, where a site's own authority is installed for its internal servers).
+    pub fn new() -> Self {
+        Self::with_roots(RootCerts::PlatformVerifier)
+    }
+
+    /// A client that trusts only the certificates in `pem` (one or more PEM blocks): a server with a
+    /// self-signed certificate, or a private certificate authority.
+    pub fn trusting_pem(pem: &[u8]) -> Result<Self, String> {
+        let certificates: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(format!("the certificate cannot be read: {e}"))),
+            })
+            .collect::<Result<_, _>>()?;
+        if certificates.is_empty() {
+            return Err("no certificate found in the PEM text".into());
+        }
+        Ok(Self::with_roots(RootCerts::Specific(Arc::new(certificates))))
+    }
+
+    fn with_roots(roots: RootCerts) -> Self {
+        let config = ureq::Agent::config_builder()
+            // Every status is an answer for the caller to read (a 422 names the bad field).
+            .http_status_as_error(false)
+            // Redirects are answers too: a POST is never silently re-sent elsewhere.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            // Straight to the host: the endpoints are on this machine or on the cluster's network.
+            .proxy(None)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_per_read(Some(IO_TIMEOUT))
+            .timeout_per_write(Some(IO_TIMEOUT))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build();
+        Self { agent: config.into() }
+    }
+
+    /// Sends one request to `url` (`http://` or `https://`) and reads the whole answer. Errors name the URL.
+    pub fn request(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let sent = if body.is_empty() && matches!(method, "GET" | "HEAD" | "DELETE") {
+            builder.body(()).map_err(|e| format!("{url}: {e}")).and_then(|r| self.run(url, r))
+        } else {
+            builder.body(body).map_err(|e| format!("{url}: {e}")).and_then(|r| self.run(url, r))
+        };
+        let mut answer = sent?;
+        let status = answer.status().as_u16();
+        let headers = answer
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+            })
+            .collect();
+        let body = answer
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .map_err(|e| format!("the answer from {url} was cut short: {}", describe(&e)))?;
+        Ok(Response { status, headers, body })
+    }
+
+    fn run(
+        &self,
+        url: &str,
+        request: ureq::http::Request<impl ureq::AsSendBody>,
+    ) -> Result<ureq::http::Response<ureq::Body>, String> {
+        self.agent.run(request).map_err(|e| match e {
+            ureq::Error::ConnectionFailed | ureq::Error::Io(_) | ureq::Error::HostNotFound => {
+                format!("cannot connect to {url}: {}", describe(&e))
+            }
+            ureq::Error::Timeout(_) => format!("{url} did not answer in time: {}", describe(&e)),
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => format!("{url} is not a valid URL: {}", describe(&e)),
+            other => format!("{url}: {}", describe(&other)),
+        })
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An error in words, with what lies beneath it (a TLS error says which certificate check failed).
+fn describe(e: &ureq::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The client the functions below share (the system's certificate authorities).
+fn shared() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(Client::new)
+}
+
+/// Sends one request to `url` (`http://` or `https://`) and reads the whole answer.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
+    shared().request(method, url, headers, body)
 }
 
 /// `POST` of a JSON value.
@@ -87,64 +189,5 @@ pub fn get(url: &str, token: Option<&str>) -> Result<Response, String> {
     request("GET", url, &headers, &[])
 }
 
-fn parse(raw: &[u8]) -> Result<Response, String> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the answer has no header end")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or("the answer has no status line")?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = unchunk(&body)?;
-    } else if let Some(length) =
-        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok())
-    {
-        // Bytes past the declared length are not the body (some servers send stray bytes after it).
-        body.truncate(length);
-    }
-    Ok(Response { status, headers, body })
-}
-
-fn unchunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or("a chunk has no size line")?;
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| format!("bad chunk size {size_text}"))?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = data.get(..size).ok_or("a chunk is cut short")?;
-        out.extend_from_slice(chunk);
-        data = data.get(size + 2..).unwrap_or_default();
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_with_a_length_or_in_chunks_are_read_whole() {
-        let plain = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").expect("plain");
-        assert_eq!((plain.status, plain.text()), (200, "ok".to_owned()));
-        let chunked =
-            parse(b"HTTP/1.1 422 Unprocessable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-                .expect("chunked");
-        assert_eq!((chunked.status, chunked.text()), (422, "abcde".to_owned()));
-        assert_eq!(chunked.header("TRANSFER-ENCODING"), Some("chunked"));
-        assert!(parse(b"garbage").is_err());
-        let trailing = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}Connection: Close\r\n").expect("trailing");
-        assert_eq!(trailing.text(), "{}");
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! Deployment of model packages (`*.pwmodel`, made by the Export Model Package block): a REST scoring
 //! endpoint ([`Server`]: `POST /score`, `/health`, `/schema`, `/openapi.json`, `/metrics`, bearer-token
 //! auth, a body size limit, graceful shutdown), batch scoring of CSV and Parquet files ([`score_file`]), and
-//! a small HTTP client ([`client`]) the designer's test form and the tests call the endpoint with.
+//! an HTTP client on `ureq` ([`client`], http and https) that the designer's test form, the engines' REST APIs
+//! and the tests call with.
 //!
 //! [`assemble`] gathers a package from a run's values (the designer's last run or a recorded one).
 //!

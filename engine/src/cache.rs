@@ -1,7 +1,7 @@
 //! Result caches keyed by node fingerprints: one in memory for the process, one on disk under the
 //! project's `.pipewright/cache/` with a size budget and least-recently-used eviction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -55,10 +55,109 @@ impl MemoryCache {
 pub const DEFAULT_DISK_BUDGET_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The on-disk cache: one folder per fingerprint holding a manifest and one file per output.
+///
+/// Its accounting is incremental: the folder is listed once, when a write first needs the total (or
+/// [`DiskCache::size_bytes`] asks for it), and from then on each write adds its entry's size and each hit
+/// marks its entry as used, in memory. Only when the total passes the budget is the folder listed again (other
+/// processes may have written or removed entries meanwhile), and then least recently used entries are removed
+/// until the total is at most [`EVICT_TO_PERCENT`] % of the budget, so a full cache is listed once per that
+/// much written rather than on every write. Clones share the accounting.
 #[derive(Debug, Clone)]
 pub struct DiskCache {
     dir: PathBuf,
     budget_bytes: u64,
+    index: Arc<Mutex<Option<Index>>>,
+}
+
+/// Eviction removes entries until the cache holds at most this share of its budget.
+pub const EVICT_TO_PERCENT: u64 = 90;
+
+/// What the cache holds, by fingerprint: sizes and the order of use.
+#[derive(Debug, Default)]
+struct Index {
+    /// Fingerprint → (bytes, use stamp).
+    entries: HashMap<String, (u64, u64)>,
+    /// (use stamp, fingerprint), least recently used first.
+    by_use: BTreeSet<(u64, String)>,
+    total_bytes: u64,
+    /// The next use stamp.
+    clock: u64,
+}
+
+impl Index {
+    /// Lists the folder: every complete entry with its size, ordered by the time its manifest was last
+    /// touched. Half-written entries of processes killed while writing (older than an hour) are removed.
+    fn load(dir: &Path) -> Self {
+        let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
+        if let Ok(read) = fs::read_dir(dir) {
+            for entry in read.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    if is_stale_partial(&entry, &name) {
+                        let _ = fs::remove_dir_all(entry.path());
+                    }
+                    continue;
+                }
+                let path = entry.path();
+                let Ok(used) = fs::metadata(path.join(MANIFEST)).and_then(|m| m.modified()) else { continue };
+                found.push((used, name, folder_bytes(&path)));
+            }
+        }
+        found.sort();
+        let mut index = Self::default();
+        for (_, name, bytes) in found {
+            index.insert(name, bytes);
+        }
+        index
+    }
+
+    /// Adds (or replaces) an entry as the most recently used.
+    fn insert(&mut self, fingerprint: String, bytes: u64) {
+        self.remove(&fingerprint);
+        let stamp = self.clock;
+        self.clock += 1;
+        self.total_bytes += bytes;
+        self.by_use.insert((stamp, fingerprint.clone()));
+        self.entries.insert(fingerprint, (bytes, stamp));
+    }
+
+    /// Marks an entry as just used.
+    fn touch(&mut self, fingerprint: &str) {
+        if let Some(&(bytes, _)) = self.entries.get(fingerprint) {
+            self.insert(fingerprint.to_owned(), bytes);
+        }
+    }
+
+    fn remove(&mut self, fingerprint: &str) -> Option<u64> {
+        let (bytes, stamp) = self.entries.remove(fingerprint)?;
+        self.by_use.remove(&(stamp, fingerprint.to_owned()));
+        self.total_bytes -= bytes;
+        Some(bytes)
+    }
+
+    /// The least recently used entry.
+    fn oldest(&self) -> Option<String> {
+        self.by_use.first().map(|(_, fingerprint)| fingerprint.clone())
+    }
+}
+
+const MANIFEST: &str = "manifest.json";
+
+/// Bytes of the files in an entry's folder.
+fn folder_bytes(path: &Path) -> u64 {
+    fs::read_dir(path)
+        .map_or(0, |files| files.filter_map(Result::ok).filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum())
+}
+
+/// Whether a folder entry is the temporary folder of a write that a killed process left (over an hour old).
+fn is_stale_partial(entry: &fs::DirEntry, name: &str) -> bool {
+    let old = entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 3600);
+    Path::new(name).extension().is_some_and(|e| e == "tmp") && old
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,7 +192,7 @@ struct Manifest {
 impl DiskCache {
     /// A cache in `dir` (created on first write) with a size budget.
     pub fn new(dir: impl Into<PathBuf>, budget_bytes: u64) -> Self {
-        Self { dir: dir.into(), budget_bytes }
+        Self { dir: dir.into(), budget_bytes, index: Arc::default() }
     }
 
     /// The project's cache: `<project>/.pipewright/cache`.
@@ -106,10 +205,24 @@ impl DiskCache {
         &self.dir
     }
 
+    /// Its size budget.
+    pub fn budget_bytes(&self) -> u64 {
+        self.budget_bytes
+    }
+
+    /// The accounting, listing the folder first if this cache has not yet.
+    fn index(&self) -> std::sync::MutexGuard<'_, Option<Index>> {
+        let mut index = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if index.is_none() {
+            *index = Some(Index::load(&self.dir));
+        }
+        index
+    }
+
     /// The outputs stored under a fingerprint; any unreadable entry counts as a miss.
     pub fn get(&self, fingerprint: &str) -> Option<Vec<Value>> {
         let entry = self.dir.join(fingerprint);
-        let manifest: Manifest = serde_json::from_slice(&fs::read(entry.join("manifest.json")).ok()?).ok()?;
+        let manifest: Manifest = serde_json::from_slice(&fs::read(entry.join(MANIFEST)).ok()?).ok()?;
         let mut values = Vec::with_capacity(manifest.outputs.len());
         for stored in manifest.outputs {
             values.push(match stored {
@@ -123,15 +236,19 @@ impl DiskCache {
                 Stored::Report { value } => Value::Report(Arc::new(value)),
             });
         }
-        // Touch for least-recently-used eviction.
-        let _ = File::open(entry.join("manifest.json")).and_then(|f| f.set_modified(SystemTime::now()));
+        // Touch for least-recently-used eviction: on disk for other processes, in memory for this one (without
+        // listing the folder if nothing has been written yet).
+        let _ = File::open(entry.join(MANIFEST)).and_then(|f| f.set_modified(SystemTime::now()));
+        if let Some(index) = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+            index.touch(fingerprint);
+        }
         Some(values)
     }
 
     /// Stores outputs; written to a temporary folder and renamed, so readers never see half an entry.
     pub fn put(&self, fingerprint: &str, outputs: &[Value]) -> std::io::Result<()> {
         let entry = self.dir.join(fingerprint);
-        if entry.join("manifest.json").exists() {
+        if entry.join(MANIFEST).exists() {
             return Ok(());
         }
         fs::create_dir_all(&self.dir)?;
@@ -139,16 +256,19 @@ impl DiskCache {
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
         let mut stored = Vec::with_capacity(outputs.len());
+        let mut bytes = 0;
         for (i, value) in outputs.iter().enumerate() {
             stored.push(match value {
                 Value::Table(t) => {
                     let file = format!("{i}.parquet");
                     let mut frame = t.frame.clone();
+                    let mut out = File::create(tmp.join(&file))?;
                     // LZ4 writes several times faster than the default zstd; cache files are short-lived.
-                    ParquetWriter::new(File::create(tmp.join(&file))?)
+                    ParquetWriter::new(&mut out)
                         .with_compression(ParquetCompression::Lz4Raw)
                         .finish(&mut frame)
                         .map_err(std::io::Error::other)?;
+                    bytes += out.metadata()?.len();
                     Stored::Table {
                         file,
                         roles: t.roles.clone(),
@@ -163,60 +283,44 @@ impl DiskCache {
             });
         }
         let manifest = serde_json::to_vec(&Manifest { outputs: stored }).map_err(std::io::Error::other)?;
-        fs::write(tmp.join("manifest.json"), manifest)?;
+        bytes += manifest.len() as u64;
+        fs::write(tmp.join(MANIFEST), manifest)?;
         if fs::rename(&tmp, &entry).is_err() {
             // Another process stored the same entry first; theirs is as good as ours.
             let _ = fs::remove_dir_all(&tmp);
+            bytes = folder_bytes(&entry);
         }
-        self.evict()
+        let over_budget = {
+            let mut index = self.index();
+            let index = index.get_or_insert_default();
+            index.insert(fingerprint.to_owned(), bytes);
+            index.total_bytes > self.budget_bytes
+        };
+        if over_budget { self.evict() } else { Ok(()) }
     }
 
-    /// Total bytes stored.
+    /// Total bytes stored, as accounted (the folder is listed only the first time).
     pub fn size_bytes(&self) -> u64 {
-        self.entries().iter().map(|(_, size, _)| size).sum()
+        self.index().as_ref().map_or(0, |index| index.total_bytes)
     }
 
-    fn entries(&self) -> Vec<(PathBuf, u64, SystemTime)> {
-        let Ok(read) = fs::read_dir(&self.dir) else { return Vec::new() };
-        read.filter_map(Result::ok)
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .filter_map(|e| {
-                let path = e.path();
-                let files = fs::read_dir(&path).ok()?;
-                let size = files.filter_map(Result::ok).filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
-                let used = fs::metadata(path.join("manifest.json")).and_then(|m| m.modified()).ok()?;
-                Some((path, size, used))
-            })
-            .collect()
-    }
-
-    /// Removes least recently used entries until the cache fits its budget, and the half-written
+    /// Lists the folder afresh (entries other processes wrote or removed included), then removes least recently
+    /// used entries until the cache holds at most [`EVICT_TO_PERCENT`] % of its budget, and the half-written
     /// entries of processes that were killed while writing (older than an hour).
     pub fn evict(&self) -> std::io::Result<()> {
-        if let Ok(read) = fs::read_dir(&self.dir) {
-            let stale = |e: &fs::DirEntry| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let old = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age.as_secs() > 3600);
-                name.starts_with('.') && std::path::Path::new(&name).extension().is_some_and(|e| e == "tmp") && old
-            };
-            for entry in read.filter_map(Result::ok).filter(stale) {
-                let _ = fs::remove_dir_all(entry.path());
+        let mut guard = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = guard.insert(Index::load(&self.dir));
+        let target =
+            u64::try_from(u128::from(self.budget_bytes) * u128::from(EVICT_TO_PERCENT) / 100).unwrap_or(u64::MAX);
+        while index.total_bytes > target {
+            let Some(oldest) = index.oldest() else { break };
+            match fs::remove_dir_all(self.dir.join(&oldest)) {
+                Ok(()) => {}
+                // Another process removed it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
-        }
-        let mut entries = self.entries();
-        let mut total: u64 = entries.iter().map(|(_, s, _)| s).sum();
-        entries.sort_by_key(|(_, _, used)| *used);
-        for (path, size, _) in entries {
-            if total <= self.budget_bytes {
-                break;
-            }
-            fs::remove_dir_all(&path)?;
-            total -= size;
+            index.remove(&oldest);
         }
         Ok(())
     }
@@ -238,17 +342,7 @@ mod tests {
     fn disk_cache_round_trips_tables_and_models() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = DiskCache::new(dir.path(), u64::MAX);
-        let model = Value::Model(Arc::new(Model {
-            algorithm: "a".into(),
-            name: "A".into(),
-            task: crate::value::Task::Regression,
-            label: Some("y".into()),
-            features: vec!["x".into()],
-            classes: vec![],
-            state: serde_json::json!({"w": [1.5]}),
-            decoded: crate::value::Decoded::default(),
-        }));
-        cache.put("abc", &[table(), model]).expect("put");
+        cache.put("abc", &[table(), model()]).expect("put");
         let back = cache.get("abc").expect("hit");
         let Value::Table(t) = &back[0] else { panic!("table expected") };
         assert_eq!(t.frame.height(), 3);
@@ -270,6 +364,132 @@ mod tests {
         let tight = DiskCache::new(dir.path(), roomy.size_bytes() - 1);
         tight.evict().expect("evict");
         assert_eq!(tight.size_bytes(), 0);
+    }
+
+    /// Bytes in the cache's entry folders, counted on disk.
+    fn bytes_on_disk(dir: &Path) -> u64 {
+        fs::read_dir(dir).map_or(0, |read| {
+            read.filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| folder_bytes(&e.path()))
+                .sum()
+        })
+    }
+
+    fn entries_on_disk(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|read| read.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// A table of its own per `i`, so every entry has its own bytes.
+    fn numbered_table(i: usize) -> Value {
+        let frame = df!("x" => (0..50).map(|k| (k * i) as f64).collect::<Vec<_>>()).expect("frame");
+        Value::Table(Arc::new(Table::new(frame)))
+    }
+
+    #[test]
+    fn the_accounted_size_matches_the_folder_after_writes_evictions_and_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let probe = DiskCache::new(dir.path().join("probe"), u64::MAX);
+        probe.put("probe", &[numbered_table(1)]).expect("put");
+        let entry_bytes = bytes_on_disk(probe.dir());
+        // Room for about five entries: writing twenty evicts all along.
+        let budget = entry_bytes * 5 + entry_bytes / 2;
+        let cache = DiskCache::new(dir.path().join("cache"), budget);
+        for i in 0..20 {
+            cache.put(&format!("e{i:02}"), &[numbered_table(i)]).expect("put");
+            let on_disk = bytes_on_disk(cache.dir());
+            assert_eq!(cache.size_bytes(), on_disk, "after writing entry {i}");
+            assert!(on_disk <= budget, "entry {i}: {on_disk} bytes on disk, budget {budget}");
+        }
+        let kept = entries_on_disk(cache.dir());
+        assert!(kept.len() >= 3 && kept.len() <= 5, "{kept:?}");
+        assert_eq!(kept.last().map(String::as_str), Some("e19"), "the newest entry is kept");
+        // Restarted (a new process): the folder is listed once and agrees.
+        let restarted = DiskCache::new(cache.dir(), budget);
+        assert_eq!(restarted.size_bytes(), bytes_on_disk(cache.dir()));
+        restarted.put("after-restart", &[numbered_table(99)]).expect("put");
+        assert_eq!(restarted.size_bytes(), bytes_on_disk(cache.dir()));
+        // Another process removed an entry behind this one's back: eviction lists the folder again.
+        let victim = entries_on_disk(cache.dir())[0].clone();
+        fs::remove_dir_all(cache.dir().join(&victim)).expect("remove");
+        restarted.evict().expect("evict");
+        assert_eq!(restarted.size_bytes(), bytes_on_disk(cache.dir()));
+    }
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_entries_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let roomy = DiskCache::new(dir.path(), u64::MAX);
+        for i in 0..4 {
+            roomy.put(&format!("e{i}"), &[numbered_table(i)]).expect("put");
+        }
+        // The oldest entry was just read: it is now the most recently used.
+        assert!(roomy.get("e0").is_some());
+        let total = roomy.size_bytes();
+        // Room for a little over three entries: one must go, and it is e1, the least recently used.
+        let tight = DiskCache::new(dir.path(), total - total / 8);
+        tight.put("e4", &[numbered_table(4)]).expect("put");
+        let kept = entries_on_disk(dir.path());
+        assert!(kept.contains(&"e0".to_owned()) && kept.contains(&"e4".to_owned()), "{kept:?}");
+        assert!(!kept.contains(&"e1".to_owned()), "{kept:?}");
+        assert!(tight.size_bytes() <= tight.budget_bytes() * EVICT_TO_PERCENT / 100);
+    }
+
+    #[test]
+    fn an_entry_written_by_this_release_still_loads() {
+        // `tests/fixtures/cache/` holds entries in the format `DiskCache::put` of release 0.1 writes (its Parquet
+        // file written by `put`); a change to the format must keep reading them (or change the fingerprints, so
+        // that they are never looked up).
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cache");
+        let cache = DiskCache::new(&fixtures, u64::MAX);
+        let values = cache.get("release-0.1").expect("the fixture entry loads");
+        let Value::Table(t) = &values[0] else { panic!("table expected") };
+        assert_eq!(t.frame.shape(), (3, 2));
+        assert_eq!(t.label(), Some("y"));
+        let Value::Model(m) = &values[1] else { panic!("model expected") };
+        assert_eq!(m.state["w"][0], 1.5);
+        assert_eq!(m.features, ["x"]);
+        let Value::Report(r) = &values[2] else { panic!("report expected") };
+        assert_eq!(r.evaluations[0].metrics[0].value.to_bits(), 0.1_f64.to_bits());
+    }
+
+    /// Writes the fixture of `an_entry_written_by_this_release_still_loads`
+    /// (`cargo test --workspace --lib -- --ignored write_the_release_fixture`), once per release whose format
+    /// changed, beside the older ones.
+    #[test]
+    #[ignore = "writes the fixture; run by hand"]
+    fn write_the_release_fixture() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cache");
+        let report = Report {
+            evaluations: vec![crate::value::Evaluation {
+                source: "scored".into(),
+                task: crate::value::Task::Regression,
+                metrics: vec![crate::value::Metric { name: "rmse".into(), value: 0.1 }],
+                confusion: None,
+                curves: vec![],
+            }],
+        };
+        let _ = fs::remove_dir_all(fixtures.join("release-0.1"));
+        DiskCache::new(&fixtures, u64::MAX)
+            .put("release-0.1", &[table(), model(), Value::Report(Arc::new(report))])
+            .expect("put");
+    }
+
+    fn model() -> Value {
+        Value::Model(Arc::new(Model {
+            algorithm: "a".into(),
+            name: "A".into(),
+            task: crate::value::Task::Regression,
+            label: Some("y".into()),
+            features: vec!["x".into()],
+            classes: vec![],
+            state: serde_json::json!({"w": [1.5]}),
+            decoded: crate::value::Decoded::default(),
+        }))
     }
 
     #[test]

@@ -1,8 +1,22 @@
-//! Events a run sends to its subscribers: the canvas, the CLI progress bars, the store recorder.
+//! Events a run sends to its subscribers: the canvas, the CLI progress bars, the store recorder, the results
+//! writer. A run has this one stream: every finished block arrives with its outputs as [`Event::NodeDone`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::Device;
+use crate::executor::NodeOutcome;
+
+/// A block that is done, with its outputs: what subscribers show, record or write the moment it happens.
+#[derive(Debug, Clone)]
+pub struct Done(pub Arc<NodeOutcome>);
+
+/// Two done events are the same when they carry the same outcome.
+impl PartialEq for Done {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// Something that happened during a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +60,9 @@ pub enum Event {
         /// What went wrong.
         message: String,
     },
+    /// A node is done (ran, came from a cache, or failed), with its outcome and outputs; sent after the
+    /// node's `NodeFinished`, `NodeCached` or `NodeFailed`.
+    NodeDone(Done),
     /// The run ended.
     RunFinished {
         /// Whether every planned node finished or came from the cache.

@@ -16,10 +16,6 @@ use crate::spec::ParamKind;
 use crate::validate::{Analysis, Problem, validate_in};
 use crate::workflow::Workflow;
 
-/// Told of each node's outcome as soon as the node finished, failed or came from a cache, with its outputs
-/// (before `release_intermediate` drops them); called on the worker thread that ran the node.
-pub type NodeObserver = Arc<dyn Fn(&NodeOutcome) + Send + Sync>;
-
 /// How to run.
 #[derive(Clone, Default)]
 pub struct RunOptions {
@@ -40,8 +36,6 @@ pub struct RunOptions {
     /// Drop a node's tables and models as soon as every block that reads them has run (reports are kept),
     /// so a headless run holds only what is still needed. The designer keeps every output to show it.
     pub release_intermediate: bool,
-    /// Told of each node's outcome as it happens (the store recorder keeps models, reports and small tables).
-    pub on_node_done: Option<NodeObserver>,
     /// The workflow file and the recorded run, for blocks that write them down.
     pub provenance: Provenance,
 }
@@ -158,6 +152,7 @@ fn plan_with(
     device: Device,
 ) -> Result<Plan, RunError> {
     let analysis = validate_in(workflow, catalog, Some(base_dir));
+    let wires = Wires::of(workflow);
     let wanted: HashSet<String> = match target {
         None => workflow.nodes.iter().map(|n| n.id.clone()).collect(),
         Some(t) => {
@@ -196,7 +191,7 @@ fn plan_with(
             .as_bytes(),
         );
         for port in &spec.inputs {
-            match workflow.edge_into(&node.id, port.name) {
+            match wires.feeding(&node.id, port.name) {
                 Some(edge) => {
                     let upstream = index.get(edge.from.node.as_str()).map_or("", |&j| fingerprints[j].as_str());
                     field(format!("{}={upstream}.{}", port.name, edge.from.port).as_bytes());
@@ -224,14 +219,59 @@ fn plan_with(
 
 /// A node and every node it depends on.
 pub fn ancestors(workflow: &Workflow, node: &str) -> HashSet<String> {
+    let mut feeding: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in &workflow.edges {
+        feeding.entry(e.to.node.as_str()).or_default().push(e.from.node.as_str());
+    }
     let mut seen = HashSet::new();
-    let mut stack = vec![node.to_owned()];
+    let mut stack = vec![node];
     while let Some(n) = stack.pop() {
-        if seen.insert(n.clone()) {
-            stack.extend(workflow.edges.iter().filter(|e| e.to.node == n).map(|e| e.from.node.clone()));
+        if seen.insert(n.to_owned()) {
+            stack.extend(feeding.get(n).map_or(&[][..], Vec::as_slice));
         }
     }
     seen
+}
+
+/// The wire into each input port, looked up in constant time (the first wire where a port has several, as
+/// [`Workflow::edge_into`] finds it).
+struct Wires<'a>(HashMap<(&'a str, &'a str), &'a crate::workflow::Edge>);
+
+impl<'a> Wires<'a> {
+    fn of(workflow: &'a Workflow) -> Self {
+        let mut wires = HashMap::with_capacity(workflow.edges.len());
+        for e in &workflow.edges {
+            wires.entry((e.to.node.as_str(), e.to.port.as_str())).or_insert(e);
+        }
+        Self(wires)
+    }
+
+    fn feeding(&self, node: &str, port: &str) -> Option<&'a crate::workflow::Edge> {
+        self.0.get(&(node, port)).copied()
+    }
+}
+
+/// Per node index, where each of its input ports reads from: (upstream node index, output index).
+fn input_sources(workflow: &Workflow, catalog: &Catalog, plan: &Plan) -> Vec<Vec<Option<(usize, usize)>>> {
+    let wires = Wires::of(workflow);
+    let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let mut sources = vec![Vec::new(); workflow.nodes.len()];
+    for &i in &plan.order {
+        let node = &workflow.nodes[i];
+        let Some(entry) = catalog.get(&node.kind) else { continue };
+        sources[i] = entry
+            .spec
+            .inputs
+            .iter()
+            .map(|port| {
+                let edge = wires.feeding(&node.id, port.name)?;
+                let from = *index.get(edge.from.node.as_str())?;
+                let (k, _) = catalog.get(&workflow.nodes[from].kind)?.spec.output_port(&edge.from.port)?;
+                Some((from, k))
+            })
+            .collect();
+    }
+    sources
 }
 
 /// Content hash of a file read by a block. Hashes are remembered by path, size and modification time, so
@@ -329,6 +369,7 @@ pub fn run(
         }
     }
     let readers_left = successors.iter().map(|(&from, tos)| (from, tos.len())).collect();
+    let sources = input_sources(workflow, catalog, &plan);
     let shared = Mutex::new(Shared { ready, waiting_inputs, readers_left, running: 0, outcomes: HashMap::new() });
     let wake = Condvar::new();
     let threads = if options.threads == 0 {
@@ -353,8 +394,8 @@ pub fn run(
         let mut workers = 0;
         for n in 0..threads {
             let to_disk = options.disk_cache.is_some().then(|| to_disk.clone());
-            let (shared, wake, plan, index, successors, predecessors) =
-                (&shared, &wake, &plan, &index, &successors, &predecessors);
+            let (shared, wake, plan, sources, successors, predecessors) =
+                (&shared, &wake, &plan, &sources, &successors, &predecessors);
             let work = move || {
                 loop {
                     let next = {
@@ -376,10 +417,8 @@ pub fn run(
                             state = guard;
                         }
                     };
-                    let outcome = run_node(workflow, catalog, options, plan, index, next, shared, on_event);
-                    if let Some(observe) = &options.on_node_done {
-                        observe(&outcome);
-                    }
+                    let outcome = run_node(workflow, catalog, options, plan, &sources[next], next, shared, on_event);
+                    on_event(Event::NodeDone(crate::events::Done(Arc::new(outcome.clone()))));
                     let side_effect = catalog.get(&workflow.nodes[next].kind).is_some_and(|e| e.spec.side_effect);
                     if let (Some(to_disk), NodeStatus::Finished, false) = (&to_disk, &outcome.status, side_effect) {
                         let _ = to_disk.send((outcome.fingerprint.clone(), outcome.outputs.clone()));
@@ -468,7 +507,7 @@ fn run_node(
     catalog: &Catalog,
     options: &RunOptions,
     plan: &Plan,
-    index: &HashMap<&str, usize>,
+    sources: &[Option<(usize, usize)>],
     i: usize,
     shared: &Mutex<Shared>,
     on_event: &(dyn Fn(Event) + Sync),
@@ -517,14 +556,10 @@ fn run_node(
                 Arc::default(),
             );
         };
-        entry
-            .spec
-            .inputs
+        sources
             .iter()
-            .map(|port| {
-                let edge = workflow.edge_into(&node.id, port.name)?;
-                let from = *index.get(edge.from.node.as_str())?;
-                let (k, _) = catalog.get(&workflow.nodes[from].kind)?.spec.output_port(&edge.from.port)?;
+            .map(|source| {
+                let (from, k) = (*source)?;
                 state.outcomes.get(&from)?.outputs.get(k).cloned()
             })
             .collect()
@@ -558,13 +593,14 @@ fn run_node(
             if let Some(memory) = memory_cache {
                 memory.put(&fingerprint, outputs.clone());
             }
+            let done = NodeOutcome { device: device_used.get(), ..outcome(NodeStatus::Finished, duration, outputs) };
             on_event(Event::NodeFinished {
                 node: node.id.clone(),
                 duration,
-                summaries: outputs.iter().map(crate::value::Value::summary).collect(),
-                device: device_used.get(),
+                summaries: done.summaries.clone(),
+                device: done.device.clone(),
             });
-            NodeOutcome { device: device_used.get(), ..outcome(NodeStatus::Finished, duration, outputs) }
+            done
         }
         Err(e) => {
             let message = e.to_string();

@@ -27,10 +27,9 @@ pub use catalog::{
 };
 pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};
-pub use events::Event;
+pub use events::{Done, Event};
 pub use executor::{
-    NodeObserver, NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan,
-    plan_on, run,
+    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan, plan_on, run,
 };
 pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};

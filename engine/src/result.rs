@@ -140,6 +140,8 @@ impl RunResult {
     /// The result of a finished run of `workflow`.
     pub fn of(workflow: &Workflow, file: Option<PathBuf>, report: &RunReport, device: Device) -> Self {
         let mut metrics = MetricsByNode::new();
+        let kinds: std::collections::HashMap<&str, &str> =
+            workflow.nodes.iter().map(|n| (n.id.as_str(), n.kind.as_str())).collect();
         let nodes = report
             .nodes
             .iter()
@@ -162,7 +164,7 @@ impl RunResult {
                 let status = NodeState::of(&n.status);
                 NodeResult {
                     id: n.node.clone(),
-                    kind: workflow.node(&n.node).map(|w| w.kind.clone()).unwrap_or_default(),
+                    kind: kinds.get(n.node.as_str()).map(|k| (*k).to_owned()).unwrap_or_default(),
                     status,
                     cache_hit: cache.is_some(),
                     cache,

@@ -203,14 +203,19 @@ pub fn validate_in(workflow: &Workflow, catalog: &Catalog, base_dir: Option<&std
         }
     }
 
-    // Schema propagation and column checks.
+    // Schema propagation and column checks. The wire into each input port (the first, where there are several)
+    // is looked up by port rather than searched for, so large workflows validate in linear time.
+    let mut wired: HashMap<(&str, &str), &PortRef> = HashMap::with_capacity(workflow.edges.len());
+    for edge in &workflow.edges {
+        wired.entry((edge.to.node.as_str(), edge.to.port.as_str())).or_insert(&edge.from);
+    }
     let mut schemas: HashMap<PortRef, Schema> = HashMap::new();
     for &i in &order {
         let (node, Some(spec)) = (&workflow.nodes[i], specs[i]) else { continue };
         let inputs: Vec<Option<Schema>> = spec
             .inputs
             .iter()
-            .map(|p| workflow.edge_into(&node.id, p.name).and_then(|e| schemas.get(&e.from)).cloned())
+            .map(|p| wired.get(&(node.id.as_str(), p.name)).and_then(|from| schemas.get(*from)).cloned())
             .collect();
         for p in &spec.params {
             let (ParamKind::Column { port } | ParamKind::ColumnList { port }) = p.kind else { continue };

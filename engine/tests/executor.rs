@@ -392,3 +392,25 @@ fn blocks_without_kernels_keep_their_cache_key_under_every_device_policy() {
     // that blocks with kernels do).
     assert_eq!(auto.fingerprints, gpu.fingerprints);
 }
+
+#[test]
+fn every_node_is_done_with_its_outputs_in_the_one_event_stream() {
+    let (events, sink) = collect();
+    let options = RunOptions { release_intermediate: true, ..RunOptions::default() };
+    let report = run(&diamond(0), &catalog(), &options, &sink).expect("runs");
+    let events = events.lock().expect("lock");
+    let done: Vec<&NodeOutcome> =
+        events.iter().filter_map(|e| if let Event::NodeDone(Done(o)) = e { Some(o.as_ref()) } else { None }).collect();
+    assert_eq!(done.len(), 4, "each node is done once");
+    // Subscribers get the outputs themselves, even those a headless run lets go of before it ends.
+    for outcome in &done {
+        assert!(matches!(outcome.outputs.first(), Some(Value::Table(_))), "{} came without its table", outcome.node);
+    }
+    let released = report.nodes.iter().filter(|n| n.outputs.is_empty()).count();
+    assert!(released > 0, "a headless run released intermediate tables");
+    // A node is done after its own finish event and before the run ends.
+    let position = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).expect("seen");
+    let finished = position(&|e| matches!(e, Event::NodeFinished { node, .. } if node == "a2"));
+    let done_at = position(&|e| matches!(e, Event::NodeDone(Done(o)) if o.node == "a2"));
+    assert!(finished < done_at && done_at < events.len() - 1);
+}

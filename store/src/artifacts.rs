@@ -46,6 +46,31 @@ fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io { path: path.to_path_buf(), message: e.to_string() }
 }
 
+/// The row of a stored artifact (kept if it is there already).
+pub(crate) fn insert_artifact(
+    conn: &rusqlite::Connection,
+    hash: &str,
+    kind: &str,
+    bytes: usize,
+) -> Result<(), StoreError> {
+    conn.prepare("INSERT OR IGNORE INTO artifacts (hash, kind, bytes, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![hash, kind, i64::try_from(bytes).unwrap_or(i64::MAX), crate::runs::now()])?;
+    Ok(())
+}
+
+/// The row linking an artifact to the node and port that produced it.
+pub(crate) fn link_artifact(
+    conn: &rusqlite::Connection,
+    run: i64,
+    node: &str,
+    port: &str,
+    hash: &str,
+) -> Result<(), StoreError> {
+    conn.prepare("INSERT OR REPLACE INTO run_artifacts (run_id, node, port, hash) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![run, node, port, hash])?;
+    Ok(())
+}
+
 impl Store {
     /// The folder artifacts are stored in: `.pipewright/artifacts/` beside the store file.
     pub fn artifacts_dir(&self) -> PathBuf {
@@ -60,6 +85,13 @@ impl Store {
     /// Stores `bytes` as an artifact of `kind` (once per content) and returns its hash. The file is written
     /// beside its final name and renamed into place, so a reader never sees half an artifact.
     pub fn put_artifact(&self, kind: &str, bytes: &[u8]) -> Result<String, StoreError> {
+        let hash = self.write_artifact_file(bytes)?;
+        insert_artifact(&self.connection(), &hash, kind, bytes.len())?;
+        Ok(hash)
+    }
+
+    /// Writes an artifact's file (once per content) and returns its hash; its row is the caller's to insert.
+    pub(crate) fn write_artifact_file(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let path = self.artifact_path(&hash);
         let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
@@ -70,20 +102,12 @@ impl Store {
             std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
         }
-        self.connection().execute(
-            "INSERT OR IGNORE INTO artifacts (hash, kind, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![hash, kind, i64::try_from(bytes.len()).unwrap_or(i64::MAX), crate::runs::now()],
-        )?;
         Ok(hash)
     }
 
     /// Links an artifact to the node and port of a run that produced it.
     pub fn link_artifact(&self, run: i64, node: &str, port: &str, hash: &str) -> Result<(), StoreError> {
-        self.connection().execute(
-            "INSERT OR REPLACE INTO run_artifacts (run_id, node, port, hash) VALUES (?1, ?2, ?3, ?4)",
-            params![run, node, port, hash],
-        )?;
-        Ok(())
+        link_artifact(&self.connection(), run, node, port, hash)
     }
 
     /// The artifacts a run produced, in the order they were recorded.

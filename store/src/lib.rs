@@ -20,4 +20,6 @@ pub use models::{ModelMetric, ModelVersion, Registration, Stage, StageChange};
 pub use open::migration_steps;
 pub use open::{SCHEMA_VERSION, Store, store_path};
 pub use recorder::{RecordStart, Recorder, SMALL_TABLE_CELLS, artifact_of, experiment_of};
-pub use runs::{NodeRecord, RunRecord, RunSource, RunStart, RunStatus, format_utc};
+pub use runs::{
+    NodeArtifact, NodeMetric, NodeRecord, NodeResult, RunRecord, RunSource, RunStart, RunStatus, format_utc,
+};

@@ -4,13 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::{Map, Value as Json};
 
-use pipewright_engine::{Catalog, Device, NodeObserver, NodeOutcome, NodeStatus, RunReport, Value, Workflow};
+use pipewright_engine::{Catalog, Device, Done, Event, NodeOutcome, NodeStatus, RunReport, Value, Workflow};
 
-use crate::{NodeRecord, RunSource, RunStart, RunStatus, Store, StoreError, store_path};
+use crate::{
+    NodeArtifact, NodeMetric, NodeRecord, NodeResult, RunSource, RunStart, RunStatus, Store, StoreError, store_path,
+};
 
 /// Tables up to this many cells (rows × columns) are kept as artifacts; larger ones are the data itself,
 /// which the workflow can recompute from its inputs.
@@ -115,10 +117,11 @@ impl Recorder {
         &self.store
     }
 
-    /// An observer for [`pipewright_engine::RunOptions::on_node_done`] that records each node as it is done.
-    pub fn observer(self: &Arc<Self>) -> NodeObserver {
-        let recorder = self.clone();
-        Arc::new(move |outcome| recorder.node_done(outcome))
+    /// Subscribes to the run's events: records each node the moment it is done.
+    pub fn on_event(&self, event: &Event) {
+        if let Event::NodeDone(Done(outcome)) = event {
+            self.node_done(outcome);
+        }
     }
 
     /// Records one node's result, the metrics of its reports and its artifacts.
@@ -139,34 +142,36 @@ impl Recorder {
             NodeStatus::Skipped(m) => ("skipped", Some(m.clone())),
         };
         let (kind, ports) = self.ports.get(&n.node).map_or(("", &[][..]), |(k, p)| (k.as_str(), p.as_slice()));
+        let mut metrics = Vec::new();
+        let mut artifacts = Vec::new();
         for (i, value) in n.outputs.iter().enumerate() {
             if let Value::Report(r) = value {
                 for e in &r.evaluations {
-                    for m in &e.metrics {
-                        self.store.record_metric(self.run, &n.node, &e.source, &m.name, m.value, None)?;
-                    }
+                    metrics.extend(e.metrics.iter().map(|m| NodeMetric {
+                        source: &e.source,
+                        name: &m.name,
+                        value: m.value,
+                    }));
                 }
             }
             if let Some((kind, bytes)) = artifact_of(value) {
-                let hash = self.store.put_artifact(kind, &bytes)?;
+                let hash = self.store.write_artifact_file(&bytes)?;
                 let port = ports.get(i).map_or_else(|| i.to_string(), |p| (*p).to_owned());
-                self.store.link_artifact(self.run, &n.node, &port, &hash)?;
+                artifacts.push(NodeArtifact { port, hash, kind, bytes: bytes.len() });
             }
         }
-        // The node's row last: once it is there, so are its metrics and artifacts, even if the process dies.
-        self.store.record_node(
-            self.run,
-            &NodeRecord {
-                node: n.node.clone(),
-                kind: kind.to_owned(),
-                status: status.into(),
-                duration_secs: n.duration.as_secs_f64(),
-                cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
-                device: n.device.clone(),
-                error,
-            },
-        )?;
-        Ok(())
+        // One transaction: once the node's row is there, so are its metrics and artifacts, even if the process
+        // dies.
+        let node = NodeRecord {
+            node: n.node.clone(),
+            kind: kind.to_owned(),
+            status: status.into(),
+            duration_secs: n.duration.as_secs_f64(),
+            cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
+            device: n.device.clone(),
+            error,
+        };
+        self.store.record_node_result(self.run, &NodeResult { node: &node, metrics, artifacts })
     }
 
     /// Records the nodes not yet recorded (those skipped) and how the run ended. Returns what could not be

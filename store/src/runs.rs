@@ -173,6 +173,73 @@ pub(crate) fn process_alive(pid: i64) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
+/// What [`Store::record_node_result`] writes for one node.
+#[derive(Debug, Clone)]
+pub struct NodeResult<'a> {
+    /// The node's row.
+    pub node: &'a NodeRecord,
+    /// The metrics of its reports.
+    pub metrics: Vec<NodeMetric<'a>>,
+    /// The artifacts it produced, their files already stored.
+    pub artifacts: Vec<NodeArtifact>,
+}
+
+/// One metric of a node's report.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeMetric<'a> {
+    /// The evaluated input (`scored`, `scored_2`).
+    pub source: &'a str,
+    /// The metric's name.
+    pub name: &'a str,
+    /// Its value.
+    pub value: f64,
+}
+
+/// An artifact a node produced on one of its output ports.
+#[derive(Debug, Clone)]
+pub struct NodeArtifact {
+    /// The output port.
+    pub port: String,
+    /// Content hash of the stored file.
+    pub hash: String,
+    /// model, transform, report or table.
+    pub kind: &'static str,
+    /// Size in bytes.
+    pub bytes: usize,
+}
+
+fn insert_node(conn: &rusqlite::Connection, run: i64, node: &NodeRecord) -> Result<(), StoreError> {
+    conn.prepare(
+        "INSERT OR REPLACE INTO node_runs (run_id, node, kind, status, duration_secs, cache_hit, device, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        run,
+        node.node,
+        node.kind,
+        node.status,
+        node.duration_secs,
+        node.cache_hit,
+        node.device,
+        node.error
+    ])?;
+    Ok(())
+}
+
+fn insert_metric(
+    conn: &rusqlite::Connection,
+    run: i64,
+    node: &str,
+    source: &str,
+    name: &str,
+    value: f64,
+    step: Option<i64>,
+) -> Result<(), StoreError> {
+    conn.prepare("INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![run, node, source, name, value, step])?;
+    Ok(())
+}
+
 impl Store {
     /// Records the start of a run; returns its id.
     pub fn begin_run(&self, start: &RunStart<'_>) -> Result<i64, StoreError> {
@@ -210,20 +277,24 @@ impl Store {
 
     /// Records (or replaces) one node's result.
     pub fn record_node(&self, run: i64, node: &NodeRecord) -> Result<(), StoreError> {
-        self.connection().execute(
-            "INSERT OR REPLACE INTO node_runs (run_id, node, kind, status, duration_secs, cache_hit, device, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                run,
-                node.node,
-                node.kind,
-                node.status,
-                node.duration_secs,
-                node.cache_hit,
-                node.device,
-                node.error
-            ],
-        )?;
+        insert_node(&self.connection(), run, node)
+    }
+
+    /// Records one node's result with the metrics of its reports and the artifacts it produced (each stored
+    /// with [`Store::put_artifact`] or by the recorder beforehand), all in one transaction: a reader sees all
+    /// of it or none, and a run of many blocks commits once per block, not once per row.
+    pub fn record_node_result(&self, run: i64, result: &NodeResult<'_>) -> Result<(), StoreError> {
+        let mut conn = self.connection();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for m in &result.metrics {
+            insert_metric(&tx, run, &result.node.node, m.source, m.name, m.value, None)?;
+        }
+        for a in &result.artifacts {
+            crate::artifacts::insert_artifact(&tx, &a.hash, a.kind, a.bytes)?;
+            crate::artifacts::link_artifact(&tx, run, &result.node.node, &a.port, &a.hash)?;
+        }
+        insert_node(&tx, run, result.node)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -237,11 +308,7 @@ impl Store {
         value: f64,
         step: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.connection().execute(
-            "INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![run, node, source, name, value, step],
-        )?;
-        Ok(())
+        insert_metric(&self.connection(), run, node, source, name, value, step)
     }
 
     /// Records how a run ended.

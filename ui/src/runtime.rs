@@ -9,8 +9,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use pipewright_engine::{
-    Analysis, CancelToken, Catalog, Device, DiskCache, Event, MemoryCache, NodeStatus, Outputs, Problem, Provenance,
-    RunError, RunOptions, RunReport, Workflow, plan_on, validate_in,
+    Analysis, CancelToken, Catalog, Device, DiskCache, Done, Event, MemoryCache, NodeStatus, Outputs, Problem,
+    Provenance, RunError, RunOptions, RunReport, Workflow, plan_on, validate_in,
 };
 use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
 
@@ -281,7 +281,6 @@ impl Runtime {
             disk_cache: settings.disk_cache_dir.as_deref().map(DiskCache::for_project),
             // The designer shows every block's results.
             release_intermediate: false,
-            on_node_done: None,
             provenance: Provenance { workflow: settings.record.as_ref().map(|r| r.workflow_file.clone()), run: None },
         };
         let workflow = workflow.clone();
@@ -348,6 +347,15 @@ impl Runtime {
             }
             Event::NodeFailed { node, message } => {
                 self.phases.insert(node, Phase::Failed(message));
+            }
+            // The block's outputs show the moment it is done, before the rest of the run ends.
+            Event::NodeDone(Done(outcome)) => {
+                if outcome.status.is_success() {
+                    self.results.insert(
+                        outcome.node.clone(),
+                        NodeResult { outputs: outcome.outputs.clone(), fingerprint: outcome.fingerprint.clone() },
+                    );
+                }
             }
             Event::RunFinished { .. } => {}
         }
@@ -454,9 +462,11 @@ fn run_thread(
         let _ = sender.send(Message::Recorded(started.as_ref().map(|r| r.run_id()).map_err(ToString::to_string)));
         started.ok()
     });
-    options.on_node_done = recorder.as_ref().map(Recorder::observer);
     options.provenance.run = recorder.as_ref().map(|r| r.run_id());
     let on_event = |event: Event| {
+        if let Some(recorder) = &recorder {
+            recorder.on_event(&event);
+        }
         // The receiver is gone only when the document was closed; the run then ends unobserved.
         let _ = sender.send(Message::Event(event));
         repaint();

@@ -36,6 +36,13 @@ impl ResultsWriter {
         Ok(Self { dir: dir.to_path_buf(), ports, listed: Mutex::default(), trouble: Mutex::default() })
     }
 
+    /// Subscribes to the run's events: writes each block's outputs the moment it is done.
+    pub fn on_event(&self, event: &pipewright_engine::Event) {
+        if let pipewright_engine::Event::NodeDone(pipewright_engine::Done(outcome)) = event {
+            self.node_done(outcome);
+        }
+    }
+
     /// Writes one finished block's outputs.
     pub fn node_done(&self, outcome: &NodeOutcome) {
         let ports = self.ports.get(&outcome.node).map_or(&[][..], Vec::as_slice);
@@ -63,7 +70,7 @@ impl ResultsWriter {
     /// Writes `result` (what `pipewright run --json` prints) with the outputs listed under `outputs` to
     /// `result.json`; returns it as written.
     pub fn finish(&self, mut result: RunResult) -> Result<RunResult, ClusterError> {
-        result.outputs = lock(&self.listed).clone();
+        result.outputs.clone_from(&lock(&self.listed));
         let path = self.dir.join(RESULT_FILE);
         let text = serde_json::to_string_pretty(&result).unwrap_or_default() + "\n";
         write_atomic(&path, text.as_bytes())

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::linalg::symmetric_eigen;
+use super::linalg;
 use crate::frame::Matrix;
 
 /// A fitted subspace.
@@ -35,24 +35,9 @@ pub fn fit(x: &Matrix, components: usize, centring: bool, scaling: bool) -> PcaS
             if sd > 0.0 { sd } else { 1.0 }
         })
         .collect();
-    let mut scatter = vec![0.0; d * d];
-    let mut z = vec![0.0; d];
-    for i in 0..n {
-        for (j, zj) in z.iter_mut().enumerate() {
-            *zj = (x.get(i, j) - mean[j]) / scale[j];
-        }
-        for a in 0..d {
-            for b in a..d {
-                scatter[a * d + b] += z[a] * z[b];
-            }
-        }
-    }
-    for a in 0..d {
-        for b in 0..a {
-            scatter[a * d + b] = scatter[b * d + a];
-        }
-    }
-    let (_, vectors) = symmetric_eigen(&scatter, d);
+    let z = faer::Mat::from_fn(n, d, |i, j| (x.get(i, j) - mean[j]) / scale[j]);
+    let scatter = linalg::cross_product(z.as_ref());
+    let (_, vectors) = linalg::symmetric_eigen(&scatter, d);
     PcaSubspace { mean, scale, components: vectors.into_iter().take(components).collect() }
 }
 

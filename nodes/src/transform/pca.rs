@@ -9,12 +9,13 @@ use pipewright_engine::{
 };
 
 use super::{Replay, TransformState, chosen_columns};
-use crate::algo::linalg::symmetric_eigen;
+use crate::algo::linalg;
 use crate::frame::{f64_column, numeric_feature_columns, numeric_values};
 
 pub(super) const ID: &str = "transform.principal_component_analysis";
 
-/// Most columns analysed at once: the eigen-decomposition costs columns³ per sweep.
+/// Most columns analysed at once: the covariance matrix and its eigen-decomposition grow with columns² and
+/// columns³.
 const MAX_COLUMNS: usize = 1000;
 
 /// Projects numeric columns onto their principal components.
@@ -65,6 +66,11 @@ fn matrix_of(table: &Table, columns: &[String]) -> Result<Vec<Vec<f64>>, NodeErr
     Ok(values)
 }
 
+/// The rows as an `n × d` matrix, each column centred and divided by its scale.
+fn standardized(data: &[Vec<f64>], means: &[f64], scales: &[f64], n: usize) -> faer::Mat<f64> {
+    faer::Mat::from_fn(n, data.len(), |i, j| (data[j][i] - means[j]) / scales[j])
+}
+
 fn fit(table: &Table, params: &Params) -> Result<Fitted, NodeError> {
     let columns = chosen_columns(table, params.columns("columns"), numeric_feature_columns)?;
     if columns.is_empty() {
@@ -104,16 +110,17 @@ fn fit(table: &Table, params: &Params) -> Result<Fitted, NodeError> {
     } else {
         vec![1.0; d]
     };
-    let mut covariance = vec![0.0; d * d];
-    for a in 0..d {
-        for b in a..d {
-            let sum: f64 =
-                (0..n).map(|i| (data[a][i] - means[a]) / scales[a] * (data[b][i] - means[b]) / scales[b]).sum::<f64>();
-            covariance[a * d + b] = sum / (n - 1) as f64;
-            covariance[b * d + a] = covariance[a * d + b];
-        }
+    let z = standardized(&data, &means, &scales, n);
+    let mut covariance = linalg::cross_product(z.as_ref());
+    for c in &mut covariance {
+        *c /= (n - 1) as f64;
     }
-    let (values, vectors) = symmetric_eigen(&covariance, d);
+    let (values, vectors) = linalg::symmetric_eigen(&covariance, d);
+    if vectors.len() < wanted {
+        return Err(NodeError::data(
+            "the principal components could not be computed (the eigen-decomposition did not converge)",
+        ));
+    }
     let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
     let explained_variance: Vec<f64> = values.iter().take(wanted).map(|v| v.max(0.0)).collect();
     let explained_variance_ratio =
@@ -134,12 +141,8 @@ fn project(fitted: &Fitted, table: &Table) -> Result<Table, NodeError> {
     let n = table.height();
     let mut frame = table.frame.drop_many(fitted.columns.iter().map(String::as_str));
     let mut out = table.with_frame(frame.clone());
-    for (k, component) in fitted.components.iter().enumerate() {
-        let scores: Vec<f64> = (0..n)
-            .map(|i| {
-                component.iter().enumerate().map(|(j, w)| (data[j][i] - fitted.means[j]) / fitted.scales[j] * w).sum()
-            })
-            .collect();
+    let z = standardized(&data, &fitted.means, &fitted.scales, n);
+    for (k, scores) in linalg::project(z.as_ref(), &fitted.components).into_iter().enumerate() {
         crate::frame::set_column(&mut frame, f64_column(&component_name(k), scores))?;
     }
     out.frame = frame;
