@@ -4,11 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use serde_json::{Map, Value as Json};
 
-use pipewright_engine::{Catalog, Device, Done, Event, NodeOutcome, NodeStatus, RunReport, Value, Workflow};
+use pipewright_engine::{Catalog, Device, Done, Event, NodeOutcome, NodeState, NodeStatus, RunReport, Value, Workflow};
 
 use crate::{
     NodeArtifact, NodeMetric, NodeRecord, NodeResult, RunSource, RunStart, RunStatus, Store, StoreError, store_path,
@@ -35,9 +37,18 @@ pub struct RecordStart<'a> {
     pub source: RunSource,
 }
 
-/// A run being recorded. Share it (it is `Sync`) between the executor's observer and the code that ends the
-/// run.
+/// A run being recorded. Share it (it is `Sync`) between the run's event stream and the code that ends the run.
+/// Nodes are written by a thread of its own, off the run's critical path, in the order they are done; ending
+/// the run waits for it.
 pub struct Recorder {
+    inner: Arc<Inner>,
+    /// Outcomes waiting for the writer thread; `None` once the run ended (or without a thread: written inline).
+    queue: Mutex<Option<Sender<Arc<NodeOutcome>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the writer thread and the recorder share.
+struct Inner {
     store: Store,
     run: i64,
     /// Per node: its kind and the names of its output ports.
@@ -104,28 +115,65 @@ impl Recorder {
                 (n.id.clone(), (n.kind.clone(), names.unwrap_or_default()))
             })
             .collect();
-        Ok(Self { store, run, ports, recorded: Mutex::default(), trouble: Mutex::default() })
+        let inner = Arc::new(Inner { store, run, ports, recorded: Mutex::default(), trouble: Mutex::default() });
+        let (queue, outcomes) = channel::<Arc<NodeOutcome>>();
+        let shared = inner.clone();
+        let writer = std::thread::Builder::new()
+            .name("pipewright-recorder".into())
+            .spawn(move || {
+                for outcome in outcomes {
+                    shared.node_done(&outcome);
+                }
+            })
+            .ok();
+        // Without a thread of its own, nodes are written as they are done, on the run's threads.
+        let queue = writer.is_some().then_some(queue);
+        Ok(Self { inner, queue: Mutex::new(queue), writer: Mutex::new(writer) })
     }
 
     /// The run's id in the store.
     pub fn run_id(&self) -> i64 {
-        self.run
+        self.inner.run
     }
 
     /// The store it records into.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.inner.store
     }
 
     /// Subscribes to the run's events: records each node the moment it is done.
     pub fn on_event(&self, event: &Event) {
         if let Event::NodeDone(Done(outcome)) = event {
-            self.node_done(outcome);
+            self.enqueue(outcome.clone());
         }
     }
 
     /// Records one node's result, the metrics of its reports and its artifacts.
     pub fn node_done(&self, outcome: &NodeOutcome) {
+        self.enqueue(Arc::new(outcome.clone()));
+    }
+
+    fn enqueue(&self, outcome: Arc<NodeOutcome>) {
+        let unsent = match lock(&self.queue).as_ref() {
+            Some(queue) => queue.send(outcome).err().map(|e| e.0),
+            None => Some(outcome),
+        };
+        if let Some(outcome) = unsent {
+            self.inner.node_done(&outcome);
+        }
+    }
+
+    /// Waits until every node handed over so far is written.
+    fn drain(&self) {
+        drop(lock(&self.queue).take());
+        if let Some(writer) = lock(&self.writer).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Inner {
+    fn node_done(&self, outcome: &NodeOutcome) {
         if !lock(&self.recorded).insert(outcome.node.clone()) {
             return;
         }
@@ -135,11 +183,10 @@ impl Recorder {
     }
 
     fn record(&self, n: &NodeOutcome) -> Result<(), StoreError> {
-        let (status, error) = match &n.status {
-            NodeStatus::Finished => ("finished", None),
-            NodeStatus::Cached { .. } => ("cached", None),
-            NodeStatus::Failed(m) => ("failed", Some(m.clone())),
-            NodeStatus::Skipped(m) => ("skipped", Some(m.clone())),
+        let status = NodeState::of(&n.status).as_str();
+        let error = match &n.status {
+            NodeStatus::Failed(m) | NodeStatus::Skipped(m) => Some(m.clone()),
+            NodeStatus::Finished | NodeStatus::Cached { .. } => None,
         };
         let (kind, ports) = self.ports.get(&n.node).map_or(("", &[][..]), |(k, p)| (k.as_str(), p.as_slice()));
         let mut metrics = Vec::new();
@@ -173,12 +220,15 @@ impl Recorder {
         };
         self.store.record_node_result(self.run, &NodeResult { node: &node, metrics, artifacts })
     }
+}
 
+impl Recorder {
     /// Records the nodes not yet recorded (those skipped) and how the run ended. Returns what could not be
     /// recorded, if anything.
     pub fn finish(&self, report: &RunReport) -> Result<(), StoreError> {
+        self.drain();
         for n in &report.nodes {
-            self.node_done(n);
+            self.inner.node_done(n);
         }
         let status = if report.cancelled {
             RunStatus::Cancelled
@@ -192,8 +242,9 @@ impl Recorder {
 
     /// Records how the run ended when it ended without a report (it could not start after all).
     pub fn end(&self, status: RunStatus) -> Result<(), StoreError> {
-        self.store.finish_run(self.run, status)?;
-        match lock(&self.trouble).take() {
+        self.drain();
+        self.inner.store.finish_run(self.inner.run, status)?;
+        match lock(&self.inner.trouble).take() {
             Some(trouble) => Err(StoreError::Invalid(format!("the run's record is incomplete: {trouble}"))),
             None => Ok(()),
         }

@@ -970,7 +970,7 @@ fn a_job_submitted_from_the_designer_runs_on_slurm_shows_its_progress_and_lands_
     let job = view.job.clone().expect("job id");
     harness.get_by_label(&format!("Job {job}: done"));
     harness.get_by_label("11 / 11 blocks");
-    harness.get_by_label_contains("Succeeded: 6 metric(s) brought back");
+    harness.get_by_label_contains("Succeeded: 8 metric(s) brought back");
     harness.get_by_label("Recorded as run 1 in the project's history");
     let store = pipewright_store::Store::open(&pipewright_store::store_path(project.path())).expect("store");
     let run = store.run(1).expect("query").expect("run 1");
