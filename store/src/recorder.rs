@@ -74,7 +74,13 @@ pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
         Value::Table(t) if t.frame.height().saturating_mul(t.frame.width()) <= SMALL_TABLE_CELLS => {
             let mut bytes = Vec::new();
             let mut frame = t.frame.clone();
-            polars::prelude::ParquetWriter::new(&mut bytes).finish(&mut frame).ok()?;
+            // Small tables are many and read rarely: no compression and no column statistics, which cost more
+            // than the table itself to compute.
+            polars::prelude::ParquetWriter::new(&mut bytes)
+                .with_compression(polars::prelude::ParquetCompression::Uncompressed)
+                .with_statistics(polars::prelude::StatisticsOptions::empty())
+                .finish(&mut frame)
+                .ok()?;
             Some(("table", bytes))
         }
         Value::Table(_) | Value::Learner(_) => None,
