@@ -14,10 +14,10 @@ use serde_json::{Value as Json, json};
 
 use pipewright_deploy::cluster;
 use pipewright_engine::{
-    Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, RunResult, Value, Workflow,
-    find_workflow, project_dir_of, run as run_workflow, validate_in,
+    Device, DiskCache, Event, NodeStatus, Provenance, RunError, RunOptions, RunReport, RunResult, Session, Value,
+    Workflow, find_workflow, project_dir_of, validate_in,
 };
-use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
+use pipewright_store::{RecordStart, Recorder, RunSource};
 
 use crate::{EXIT_INVALID, EXIT_NODE_FAILED, EXIT_STOPPED};
 
@@ -243,7 +243,16 @@ pub fn run(args: &RunArgs) -> ExitCode {
     });
     let progress = Progress::for_run(&workflow, &catalog, args.json);
     progress.line(&format!("Running {} ({})", workflow.name, path.display()));
-    let recorder = recorder_for(args, &workflow, &path, &project, &catalog, &options.base_dir);
+    // Planned once: a workflow that does not plan is not run, and only one that does is recorded.
+    let session = match Session::plan(&workflow, &catalog, &options) {
+        Ok(session) => session,
+        Err(e @ RunError::Invalid(_)) => return invalid(args, &workflow, &path, &e),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let recorder = recorder_for(args, &workflow, &path, &project, &catalog);
     // `--results DIR`: each block's outputs are written as it finishes (a headless run lets go of them early).
     let Ok(results) = args.results.as_deref().map(|dir| results_writer(dir, &workflow, &catalog)).transpose() else {
         return ExitCode::from(EXIT_INVALID);
@@ -259,19 +268,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
             writer.on_event(&event);
         }
     };
-    let report = match run_workflow(&workflow, &catalog, &options, &on_event) {
-        Ok(report) => report,
-        Err(e) => {
-            if let Some(recorder) = &recorder {
-                let _ = recorder.end(RunStatus::Failed);
-            }
-            if matches!(e, RunError::Invalid(_)) {
-                return invalid(args, &workflow, &path, &e);
-            }
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
+    let report = session.run(&workflow, &catalog, &options, &on_event);
     let run_id = recorder.as_ref().map(|r| r.run_id());
     if let Some(Err(e)) = recorder.as_ref().map(|r| r.finish(&report)) {
         eprintln!("warning: {e}");
@@ -311,17 +308,16 @@ fn write_results(writer: &cluster::ResultsWriter, result: &RunResult) {
     }
 }
 
-/// The run's recording in the project's store: only a workflow that validates is a run worth recording, and
-/// a store that cannot be used (a foreign file in its place, a newer schema) is reported and left alone.
+/// The run's recording in the project's store (of a workflow that planned): a store that cannot be used (a
+/// foreign file in its place, a newer schema) is reported and left alone.
 fn recorder_for(
     args: &RunArgs,
     workflow: &Workflow,
     path: &Path,
     project: &Path,
     catalog: &pipewright_engine::Catalog,
-    base_dir: &Path,
 ) -> Option<Arc<Recorder>> {
-    if args.no_record || !validate_in(workflow, catalog, Some(base_dir)).problems.is_empty() {
+    if args.no_record {
         return None;
     }
     let start = RecordStart {

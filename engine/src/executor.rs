@@ -337,17 +337,60 @@ struct Shared {
     outcomes: HashMap<usize, NodeOutcome>,
 }
 
-/// Runs a workflow and reports every event to `on_event` (called from worker threads).
-#[allow(clippy::too_many_lines, reason = "the scheduler: its threads, queue and cache writer read best together")]
+/// Runs a workflow and reports every event to `on_event` (called from worker threads): plans it, then runs
+/// the plan.
 pub fn run(
     workflow: &Workflow,
     catalog: &Catalog,
     options: &RunOptions,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<RunReport, RunError> {
+    Ok(Session::plan(workflow, catalog, options)?.run(workflow, catalog, options, on_event))
+}
+
+/// A run planned once — validated, ordered, fingerprinted (data files hashed when a cache is used) — and then
+/// run with that plan: the designer shows the plan's blocks as queued and the CLI records only a run that
+/// planned, without validating or hashing again.
+#[derive(Debug, Clone)]
+pub struct Session {
+    plan: Plan,
+}
+
+impl Session {
+    /// Plans a run of `workflow` with `options` (its target, device policy and caches).
+    pub fn plan(workflow: &Workflow, catalog: &Catalog, options: &RunOptions) -> Result<Self, RunError> {
+        let cached = options.memory_cache.is_some() || options.disk_cache.is_some();
+        let plan = plan_with(workflow, catalog, &options.base_dir, options.target.as_deref(), cached, options.device)?;
+        Ok(Self { plan })
+    }
+
+    /// The plan: the order the blocks run in and their fingerprints.
+    pub fn planned(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Runs the plan (with the workflow, catalog and options it was planned with) and reports every event to
+    /// `on_event`, called from worker threads.
+    pub fn run(
+        self,
+        workflow: &Workflow,
+        catalog: &Catalog,
+        options: &RunOptions,
+        on_event: &(dyn Fn(Event) + Sync),
+    ) -> RunReport {
+        execute(workflow, catalog, options, &self.plan, on_event)
+    }
+}
+
+#[allow(clippy::too_many_lines, reason = "the scheduler: its threads, queue and cache writer read best together")]
+fn execute(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    options: &RunOptions,
+    plan: &Plan,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> RunReport {
     let started = Instant::now();
-    let cached = options.memory_cache.is_some() || options.disk_cache.is_some();
-    let plan = plan_with(workflow, catalog, &options.base_dir, options.target.as_deref(), cached, options.device)?;
     let planned: HashSet<usize> = plan.order.iter().copied().collect();
     let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut successors: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -369,7 +412,7 @@ pub fn run(
         }
     }
     let readers_left = successors.iter().map(|(&from, tos)| (from, tos.len())).collect();
-    let sources = input_sources(workflow, catalog, &plan);
+    let sources = input_sources(workflow, catalog, plan);
     let shared = Mutex::new(Shared { ready, waiting_inputs, readers_left, running: 0, outcomes: HashMap::new() });
     let wake = Condvar::new();
     let threads = if options.threads == 0 {
@@ -488,7 +531,7 @@ pub fn run(
     let success = !cancelled && nodes.iter().all(|n| n.status.is_success());
     let duration = started.elapsed();
     on_event(Event::RunFinished { success, cancelled, duration, device: options.device });
-    Ok(RunReport { nodes, success, cancelled, duration })
+    RunReport { nodes, success, cancelled, duration }
 }
 
 /// The error of a block that panicked: a bug, reported as the block's failure instead of ending the run.

@@ -29,7 +29,8 @@ pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};
 pub use events::{Done, Event};
 pub use executor::{
-    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, ancestors, canonical_json, plan, plan_on, run,
+    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, Session, ancestors, canonical_json, plan, plan_on,
+    run,
 };
 pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use pipewright_engine::{
     Analysis, CancelToken, Catalog, Device, DiskCache, Done, Event, MemoryCache, NodeStatus, Outputs, Problem,
-    Provenance, RunError, RunOptions, RunReport, Workflow, plan_on, validate_in,
+    Provenance, RunError, RunOptions, RunReport, Session, Workflow, plan_on, validate_in,
 };
-use pipewright_store::{RecordStart, Recorder, RunSource, RunStatus};
+use pipewright_store::{RecordStart, Recorder, RunSource};
 
 /// A node's state on the canvas.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,18 +257,6 @@ impl Runtime {
         if self.run.is_some() {
             return false;
         }
-        let planned = match plan_on(workflow, catalog, &settings.base_dir, settings.target.as_deref(), settings.device)
-        {
-            Ok(planned) => planned,
-            Err(e) => {
-                self.last_refusal = Some(e.to_string());
-                return false;
-            }
-        };
-        self.last_refusal = None;
-        for &i in &planned.order {
-            self.phases.insert(workflow.nodes[i].id.clone(), Phase::Queued);
-        }
         let (sender, messages) = channel();
         let cancel = CancelToken::new();
         let options = RunOptions {
@@ -283,12 +271,24 @@ impl Runtime {
             release_intermediate: false,
             provenance: Provenance { workflow: settings.record.as_ref().map(|r| r.workflow_file.clone()), run: None },
         };
+        // Planned once, here: the plan's blocks show as queued, and the run thread runs this plan.
+        let session = match Session::plan(workflow, catalog, &options) {
+            Ok(session) => session,
+            Err(e) => {
+                self.last_refusal = Some(e.to_string());
+                return false;
+            }
+        };
+        self.last_refusal = None;
+        for &i in &session.planned().order {
+            self.phases.insert(workflow.nodes[i].id.clone(), Phase::Queued);
+        }
         let workflow = workflow.clone();
         let catalog = catalog.clone();
         let repaint = Arc::new(repaint);
         let record = settings.record.clone();
         let spawned = std::thread::Builder::new().name("pipewright-run".into()).spawn(move || {
-            run_thread(&workflow, &catalog, options, record.as_ref(), &sender, repaint.as_ref());
+            run_thread(&workflow, &catalog, session, options, record.as_ref(), &sender, repaint.as_ref());
         });
         if let Err(e) = spawned {
             self.last_refusal = Some(format!("could not start a worker thread: {e}"));
@@ -442,6 +442,7 @@ pub struct RecordTarget {
 fn run_thread(
     workflow: &Workflow,
     catalog: &Catalog,
+    session: Session,
     mut options: RunOptions,
     record: Option<&RecordTarget>,
     sender: &Sender<Message>,
@@ -471,17 +472,11 @@ fn run_thread(
         let _ = sender.send(Message::Event(event));
         repaint();
     };
-    let result = pipewright_engine::run(workflow, catalog, &options, &on_event);
-    if let Some(recorder) = &recorder {
-        let ended = match &result {
-            Ok(report) => recorder.finish(report),
-            Err(_) => recorder.end(RunStatus::Failed),
-        };
-        if let Err(e) = ended {
-            let _ = sender.send(Message::Recorded(Err(e.to_string())));
-        }
+    let report = session.run(workflow, catalog, &options, &on_event);
+    if let Some(Err(e)) = recorder.as_ref().map(|r| r.finish(&report)) {
+        let _ = sender.send(Message::Recorded(Err(e.to_string())));
     }
-    let _ = sender.send(Message::Done(Box::new(result)));
+    let _ = sender.send(Message::Done(Box::new(Ok(report))));
     repaint();
 }
 
