@@ -295,7 +295,7 @@ mod tests {
         wf.seed = 42;
         wf.nodes.push(Node {
             id: "data".into(),
-            kind: "data.sample_dataset".into(),
+            kind: "vendor.reader".into(),
             title: Some("Iris".into()),
             params: BTreeMap::from([("dataset".into(), json!("iris"))]),
             position: [10.0, 20.0],

@@ -283,6 +283,9 @@ fn apply_to(workflow: &mut Workflow, command: &Command, catalog: &Catalog) -> Re
 mod tests {
     use super::*;
     use pipewright_engine::{Node, PortRef};
+    use pipewright_nodes::data::SampleDataset;
+    use pipewright_nodes::model::LinearRegression;
+    use pipewright_nodes::transform::SplitData;
     use serde_json::json;
 
     fn node(id: &str, kind: &str) -> Node {
@@ -302,9 +305,7 @@ mod tests {
     fn doc() -> (Document, Catalog) {
         let catalog = pipewright_nodes::catalog();
         let mut doc = Document::new(Workflow::new("test"));
-        for (id, kind) in
-            [("data", "data.sample_dataset"), ("split", "transform.split_data"), ("lr", "model.linear_regression")]
-        {
+        for (id, kind) in [("data", SampleDataset::ID), ("split", SplitData::ID), ("lr", LinearRegression::ID)] {
             doc.apply(Command::AddNode(node(id, kind)), &catalog).expect("add");
         }
         (doc, catalog)
@@ -356,7 +357,7 @@ mod tests {
             err.to_string(),
             "Split Data \"data\" takes a Table, but Linear Regression \"learner\" gives a Learner"
         );
-        doc.apply(Command::AddNode(node("split2", "transform.split_data")), &catalog).expect("add");
+        doc.apply(Command::AddNode(node("split2", SplitData::ID)), &catalog).expect("add");
         doc.apply(Command::Connect(wire("split", "first", "split2", "data")), &catalog).expect("connect");
         let err = doc.apply(Command::Connect(wire("split2", "first", "split", "data")), &catalog).expect_err("cycle");
         assert!(err.to_string().contains("cycle"), "{err}");
@@ -368,7 +369,7 @@ mod tests {
     #[test]
     fn a_new_wire_replaces_the_one_feeding_the_same_input() {
         let (mut doc, catalog) = doc();
-        doc.apply(Command::AddNode(node("data2", "data.sample_dataset")), &catalog).expect("add");
+        doc.apply(Command::AddNode(node("data2", SampleDataset::ID)), &catalog).expect("add");
         doc.apply(Command::Connect(wire("data", "data", "split", "data")), &catalog).expect("connect");
         doc.apply(Command::Connect(wire("data2", "data", "split", "data")), &catalog).expect("connect");
         assert_eq!(doc.workflow().edges, [wire("data2", "data", "split", "data")]);
@@ -377,7 +378,7 @@ mod tests {
     #[test]
     fn pasting_renames_clashing_ids_and_keeps_inner_wires() {
         let (mut doc, catalog) = doc();
-        let nodes = vec![node("data", "data.sample_dataset"), node("split", "transform.split_data")];
+        let nodes = vec![node("data", SampleDataset::ID), node("split", SplitData::ID)];
         let edges = vec![wire("data", "data", "split", "data"), wire("elsewhere", "data", "split", "data")];
         doc.apply(Command::Paste { nodes, edges }, &catalog).expect("paste");
         assert!(doc.workflow().node("data_2").is_some() && doc.workflow().node("split_2").is_some());

@@ -262,7 +262,7 @@ mod tests {
     fn models_show_their_facts_and_state() {
         let weights: Vec<f64> = (0..500).map(|i| f64::from(i) / 4.0).collect();
         let model = Model {
-            algorithm: "model.two_class_logistic_regression".into(),
+            algorithm: pipewright_nodes::model::TwoClassLogisticRegression::ID.into(),
             name: "Two-Class Logistic Regression".into(),
             task: Task::BinaryClassification,
             label: Some("survived".into()),
@@ -283,7 +283,7 @@ mod tests {
         view.run_steps(2);
         view.get_by_label("100 of 500 shown");
         let learner = Learner {
-            algorithm: "model.k_means".into(),
+            algorithm: pipewright_nodes::model::KMeansClustering::ID.into(),
             name: "K-Means Clustering".into(),
             tasks: vec![Task::Clustering],
             params: [("k".to_owned(), json!(3))].into_iter().collect(),

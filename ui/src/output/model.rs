@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn learners_list_their_hyper_parameters() {
         let learner = Learner {
-            algorithm: "model.two_class_logistic_regression".into(),
+            algorithm: pipewright_nodes::model::TwoClassLogisticRegression::ID.into(),
             name: "Two-Class Logistic Regression".into(),
             tasks: vec![Task::BinaryClassification],
             params: [("l2".to_owned(), json!(0.5)), ("max_iter".to_owned(), json!(100))].into_iter().collect(),
