@@ -9,20 +9,18 @@ use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::hierarchical::{self, HierarchicalFit, Linkage, MAX_ROWS};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.agglomerative_clustering";
-
 /// Agglomerative clustering.
 pub struct AgglomerativeClustering;
 
 impl AgglomerativeClustering {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.agglomerative_clustering";
 }
 
 impl NodeKind for AgglomerativeClustering {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            AgglomerativeClustering::ID,
             "Hierarchical Clustering",
             Category::Model,
             "Builds clusters bottom-up: every row starts alone and the two closest clusters merge until the chosen number remain (agglomerative clustering, Euclidean distances). Training rows keep the cluster the merging gave them; Assign Data to Clusters puts new rows in the cluster with the nearest centroid. Needs memory for all pairwise distances, so at most 15,000 training rows.",

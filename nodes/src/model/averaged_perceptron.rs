@@ -13,14 +13,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::svm::LinearScore;
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.averaged_perceptron";
-
 /// The averaged perceptron for two classes.
 pub struct AveragedPerceptron;
 
 impl AveragedPerceptron {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.averaged_perceptron";
 }
 
 /// Settings of a fit.
@@ -71,7 +69,7 @@ pub(crate) struct State {
 impl NodeKind for AveragedPerceptron {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            AveragedPerceptron::ID,
             "Two-Class Averaged Perceptron",
             Category::Model,
             "Separates two classes with a straight boundary learned by the perceptron rule, averaging the weights over every step. Fast and good on linearly separable data; the Scored Probabilities are the logistic function of the margin, not calibrated probabilities.",

@@ -11,14 +11,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.boosted_decision_tree";
-
 /// A gradient-boosted tree classifier.
 pub struct BoostedDecisionTree;
 
 impl BoostedDecisionTree {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.boosted_decision_tree";
 }
 
 /// The hyperparameters of both boosted-tree blocks.
@@ -126,7 +124,7 @@ pub(super) fn fit_boosted(
 impl NodeKind for BoostedDecisionTree {
     fn spec(&self) -> NodeSpec {
         boosting_params(NodeSpec::new(
-            ID,
+            BoostedDecisionTree::ID,
             "Boosted Decision Tree",
             Category::Model,
             "Classifies with an ensemble of small trees, each fitted to the errors of those before it (gradient boosting on the log loss, with histogram splits as in LightGBM and scikit-learn's HistGradientBoostingClassifier). Often the most accurate choice on tables; two or more classes.",

@@ -8,20 +8,18 @@ use super::{Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::boosting::{BoostTarget, BoostedTrees};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.boosted_decision_tree_regression";
-
 /// A gradient-boosted tree regressor.
 pub struct BoostedDecisionTreeRegression;
 
 impl BoostedDecisionTreeRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.boosted_decision_tree_regression";
 }
 
 impl NodeKind for BoostedDecisionTreeRegression {
     fn spec(&self) -> NodeSpec {
         boosting_params(NodeSpec::new(
-            ID,
+            BoostedDecisionTreeRegression::ID,
             "Boosted Decision Tree Regression",
             Category::Model,
             "Predicts a number with an ensemble of small trees, each fitted to the residuals of those before it (gradient boosting on the squared error, with histogram splits as in scikit-learn's HistGradientBoostingRegressor).",

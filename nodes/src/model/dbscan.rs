@@ -9,20 +9,18 @@ use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::dbscan::{self, DbscanFit};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.dbscan";
-
 /// Density-based clustering.
 pub struct Dbscan;
 
 impl Dbscan {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.dbscan";
 }
 
 impl NodeKind for Dbscan {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            Dbscan::ID,
             "DBSCAN",
             Category::Model,
             "Finds clusters of any shape as regions where rows lie densely (density-based spatial clustering with noise); the number of clusters follows from the data. A row with at least the minimum number of rows within the radius is a core row; core rows within the radius of each other share a cluster and rows near a core row join it. Rows near no core row are noise: they get the cluster number after the last cluster (with 2 clusters, noise is 2). Train Clustering Model and Assign Data to Clusters give every row the cluster of its nearest core row if that is within the radius, else noise; DistanceToClusterCenter is the distance to that core row. Distances are Euclidean, so normalize the features first.",

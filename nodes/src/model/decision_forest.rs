@@ -11,14 +11,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::forest::{self, Forest, ForestSettings, MaxFeatures, Target};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.decision_forest";
-
 /// A random forest classifier.
 pub struct DecisionForest;
 
 impl DecisionForest {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.decision_forest";
 }
 
 /// The hyperparameters of both forest blocks; `features_default` differs by task.
@@ -101,7 +99,7 @@ impl NodeKind for DecisionForest {
     fn spec(&self) -> NodeSpec {
         forest_params(
             NodeSpec::new(
-                ID,
+                DecisionForest::ID,
                 "Decision Forest",
                 Category::Model,
                 "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning.",

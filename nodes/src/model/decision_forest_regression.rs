@@ -8,21 +8,19 @@ use super::{Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::forest::{Forest, Target};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.decision_forest_regression";
-
 /// A random forest regressor.
 pub struct DecisionForestRegression;
 
 impl DecisionForestRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.decision_forest_regression";
 }
 
 impl NodeKind for DecisionForestRegression {
     fn spec(&self) -> NodeSpec {
         forest_params(
             NodeSpec::new(
-                ID,
+                DecisionForestRegression::ID,
                 "Decision Forest Regression",
                 Category::Model,
                 "Predicts a number as the average of many regression trees grown on bootstrap samples (a random forest).",

@@ -10,14 +10,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::forest::{self, Criterion, Target, Tree, TreeSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.decision_tree";
-
 /// A single classification tree.
 pub struct DecisionTree;
 
 impl DecisionTree {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.decision_tree";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,7 +38,7 @@ fn settings(params: &Params) -> Result<TreeSettings, NodeError> {
 impl NodeKind for DecisionTree {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            DecisionTree::ID,
             "Decision Tree",
             Category::Model,
             "Classifies by a sequence of yes/no questions on single features, learned greedily (CART). Easy to read; limit its depth to keep it from memorizing the training rows.",

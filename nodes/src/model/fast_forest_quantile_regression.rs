@@ -13,8 +13,6 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output}
 use crate::algo::quantile_forest::{self, QuantileForest};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.fast_forest_quantile_regression";
-
 /// A quantile regression forest (Meinshausen): the trees of a random forest, whose leaves keep their
 /// training labels; a row's quantiles are those of the labels of the leaves it falls into, weighted.
 ///
@@ -24,7 +22,7 @@ pub struct FastForestQuantileRegression;
 
 impl FastForestQuantileRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.fast_forest_quantile_regression";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,7 +65,7 @@ impl FastForestQuantileRegression {
 impl NodeKind for FastForestQuantileRegression {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            FastForestQuantileRegression::ID,
             "Fast Forest Quantile Regression",
             Category::Model,
             "Predicts the distribution of a number rather than only its mean: a random forest whose leaves remember their training labels gives any quantile of the label for a row (a quantile regression forest). Scored Labels is the median.",

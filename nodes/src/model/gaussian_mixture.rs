@@ -11,20 +11,18 @@ use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::gaussian_mixture::{self, Covariance, MixtureError, MixtureFit, MixtureSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.gaussian_mixture";
-
 /// A Gaussian mixture clustering.
 pub struct GaussianMixture;
 
 impl GaussianMixture {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.gaussian_mixture";
 }
 
 impl NodeKind for GaussianMixture {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            GaussianMixture::ID,
             "Gaussian Mixture Model",
             Category::Model,
             "Models the rows as drawn from a mix of Gaussian (normal) distributions, fitted by expectation–maximization, and puts each row in its most likely component. Unlike K-Means, clusters may be elongated ellipsoids of different sizes. DistanceToClusterCenter is the Euclidean distance to the component mean; the model keeps the weights, means, covariances and the training mean log-likelihood.",

@@ -13,14 +13,12 @@ use crate::algo::anomaly::contamination_threshold;
 use crate::algo::isolation_forest::{self, IsolationSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.isolation_forest";
-
 /// Isolation Forest anomaly detection.
 pub struct IsolationForest;
 
 impl IsolationForest {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.isolation_forest";
 }
 
 #[derive(Serialize, Deserialize)]
@@ -32,7 +30,7 @@ pub(crate) struct State {
 impl NodeKind for IsolationForest {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            IsolationForest::ID,
             "Isolation Forest",
             Category::Model,
             "Anomaly detection by random trees: rows that random splits isolate in few steps are anomalies. The score is 2^(−mean path length / c(sample size)), as scikit-learn's IsolationForest; train it with Train Anomaly Detection Model.",

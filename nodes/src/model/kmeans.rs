@@ -13,20 +13,18 @@ use pipewright_compute::Backend;
 use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.kmeans";
-
 /// K-means clustering.
 pub struct KMeansClustering;
 
 impl KMeansClustering {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.kmeans";
 }
 
 impl NodeKind for KMeansClustering {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            KMeansClustering::ID,
             "K-Means Clustering",
             Category::Model,
             "Groups rows into k clusters around centres that minimize the squared distance of each row to its centre.",

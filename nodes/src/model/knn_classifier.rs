@@ -12,14 +12,12 @@ use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, l
 use crate::algo::knn::{self, Metric, Weights};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.knn_classifier";
-
 /// A k-nearest-neighbours classifier.
 pub struct KNearestNeighbors;
 
 impl KNearestNeighbors {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.knn_classifier";
 }
 
 /// The neighbour search of both kNN blocks, checked against the training rows.
@@ -104,7 +102,7 @@ pub(crate) struct State {
 impl NodeKind for KNearestNeighbors {
     fn spec(&self) -> NodeSpec {
         knn_params(NodeSpec::new(
-            ID,
+            KNearestNeighbors::ID,
             "k-Nearest Neighbors",
             Category::Model,
             "Classifies a row by a vote among the k training rows closest to it. No training beyond storing the rows; scoring compares every row with every training row.",

@@ -11,14 +11,12 @@ use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, l
 use crate::algo::knn;
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.knn_regression";
-
 /// A k-nearest-neighbours regressor.
 pub struct KNearestNeighborsRegression;
 
 impl KNearestNeighborsRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.knn_regression";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,7 +29,7 @@ pub(crate) struct State {
 impl NodeKind for KNearestNeighborsRegression {
     fn spec(&self) -> NodeSpec {
         knn_params(NodeSpec::new(
-            ID,
+            KNearestNeighborsRegression::ID,
             "k-Nearest Neighbors Regression",
             Category::Model,
             "Predicts a number as the (optionally distance-weighted) mean label of the k training rows closest to a row.",

@@ -14,14 +14,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output}
 use crate::algo::linalg::solve_spd;
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.linear_regression";
-
 /// Least-squares linear regression.
 pub struct LinearRegression;
 
 impl LinearRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.linear_regression";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,7 +84,7 @@ pub(super) fn centred_sums(
 impl NodeKind for LinearRegression {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            LinearRegression::ID,
             "Linear Regression",
             Category::Model,
             "Predicts a number as a weighted sum of the features, solved exactly by least squares; an L2 weight above 0 makes it ridge regression.",

@@ -11,14 +11,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::svm::{self, LinearScore, SvmSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.linear_svm";
-
 /// A linear support vector machine, like scikit-learn's `LinearSVC`.
 pub struct SupportVectorMachine;
 
 impl SupportVectorMachine {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.linear_svm";
 }
 
 /// One decision function for two classes (margin > 0: the second class), or one per class.
@@ -49,7 +47,7 @@ impl State {
 impl NodeKind for SupportVectorMachine {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            SupportVectorMachine::ID,
             "Support Vector Machine",
             Category::Model,
             "Separates classes with the straight boundary that keeps the widest margin (a linear SVM: squared hinge loss, L2 penalty, one-vs-rest for more than two classes). Scored Probabilities are the logistic function of the margin, not calibrated probabilities.",

@@ -8,20 +8,18 @@ use crate::algo::logistic::LogisticCoefficients;
 use super::{Learn, Prediction, TrainingSet, learner_output};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.logistic_regression_multiclass";
-
 /// Multinomial logistic regression for two or more classes.
 pub struct MulticlassLogisticRegression;
 
 impl MulticlassLogisticRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.logistic_regression_multiclass";
 }
 
 impl NodeKind for MulticlassLogisticRegression {
     fn spec(&self) -> NodeSpec {
         logistic_params(NodeSpec::new(
-            ID,
+            MulticlassLogisticRegression::ID,
             "Multiclass Logistic Regression",
             Category::Model,
             "Predicts one of several classes with a softmax over one linear score per class (multinomial logistic regression).",

@@ -11,14 +11,12 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output,
 use crate::algo::logistic::{self, LogisticCoefficients, LogisticSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.logistic_regression_two_class";
-
 /// Logistic regression for a label with two classes.
 pub struct TwoClassLogisticRegression;
 
 impl TwoClassLogisticRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.logistic_regression_two_class";
 }
 
 /// The hyperparameters shared by both logistic regression blocks.
@@ -74,7 +72,7 @@ pub(super) fn predict_logistic(coefficients: &LogisticCoefficients, model: &Mode
 impl NodeKind for TwoClassLogisticRegression {
     fn spec(&self) -> NodeSpec {
         logistic_params(NodeSpec::new(
-            ID,
+            TwoClassLogisticRegression::ID,
             "Two-Class Logistic Regression",
             Category::Model,
             "Predicts one of two classes from a weighted sum of the features passed through the logistic function. Fast, interpretable, and a strong baseline.",

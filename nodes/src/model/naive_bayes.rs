@@ -9,14 +9,12 @@ use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeS
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.naive_bayes";
-
 /// Gaussian naive Bayes.
 pub struct NaiveBayes;
 
 impl NaiveBayes {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.naive_bayes";
 }
 
 /// Per class: log prior, feature means and variances (smoothing included).
@@ -99,7 +97,7 @@ fn fit_gaussian(x: &Matrix, y: &[usize], classes: usize, var_smoothing: f64) -> 
 impl NodeKind for NaiveBayes {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            NaiveBayes::ID,
             "Naive Bayes",
             Category::Model,
             "Classifies with Bayes' rule, modelling each numeric feature as a normal distribution per class and the features as independent. Very fast, needs few rows, and gives a useful baseline.",

@@ -14,8 +14,6 @@ use super::{DeviceChoice, FittedState, Labels, Learn, Prediction, TrainingSet, l
 use crate::algo::mlp::{self, Activation, Mlp, MlpSettings, MlpTarget};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.neural_network";
-
 /// Most hidden layers, and most units in one, that the text parameter accepts.
 const MAX_LAYERS: usize = 16;
 const MAX_UNITS: usize = 100_000;
@@ -25,7 +23,7 @@ pub struct NeuralNetwork;
 
 impl NeuralNetwork {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.neural_network";
 }
 
 /// The hyperparameters of both neural network blocks.
@@ -173,7 +171,7 @@ pub(super) fn fit_mlp(
 impl NodeKind for NeuralNetwork {
     fn spec(&self) -> NodeSpec {
         mlp_params(NodeSpec::new(
-            ID,
+            NeuralNetwork::ID,
             "Neural Network",
             Category::Model,
             "Classifies (two classes or more) with a multilayer perceptron: fully connected hidden layers trained by Adam on mini-batches, a logistic output for two classes and softmax for more. Normalize the features first.",

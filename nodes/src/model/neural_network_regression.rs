@@ -8,20 +8,18 @@ use super::{Labels, Learn, Prediction, TrainingSet};
 use crate::algo::mlp::{Mlp, MlpTarget};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.neural_network_regression";
-
 /// A multilayer perceptron regressor (scikit-learn's `MLPRegressor` with the Adam solver).
 pub struct NeuralNetworkRegression;
 
 impl NeuralNetworkRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.neural_network_regression";
 }
 
 impl NodeKind for NeuralNetworkRegression {
     fn spec(&self) -> NodeSpec {
         mlp_params(NodeSpec::new(
-            ID,
+            NeuralNetworkRegression::ID,
             "Neural Network Regression",
             Category::Model,
             "Predicts a number with a multilayer perceptron: fully connected hidden layers and a linear output, trained by Adam on mini-batches to minimize squared error. Normalize the features first; the label is used as is, so a label in the hundreds needs a larger learning rate or more epochs.",

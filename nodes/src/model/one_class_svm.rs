@@ -12,14 +12,12 @@ use super::{FittedState, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::one_class_svm::{self, OneClassFit, OneClassSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.one_class_svm";
-
 /// One-class SVM anomaly detection.
 pub struct OneClassSvm;
 
 impl OneClassSvm {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.one_class_svm";
 }
 
 /// The score of a decision value `d` is `1 / (1 + exp(d / s))`, with `s` the standard deviation of the
@@ -56,7 +54,7 @@ fn gamma(params: &Params, x: &Matrix) -> Result<f64, NodeError> {
 impl NodeKind for OneClassSvm {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            OneClassSvm::ID,
             "One-Class SVM",
             Category::Model,
             "Anomaly detection by a support vector machine with an RBF kernel that encloses the normal training rows (libsvm's one-class formulation, as scikit-learn's OneClassSVM). Rows with a decision value ≤ 0 are anomalies; the score is 1 / (1 + exp(d / s)), s the spread of the training decision values, so ½ is the boundary. Train it with Train Anomaly Detection Model.",

@@ -8,15 +8,13 @@ use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeS
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, algorithm_of};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.one_vs_all";
-
 /// Trains one two-class model per class (that class against all others) and predicts the class whose model
 /// is most confident, with the probabilities normalized to sum to one (scikit-learn's `OneVsRestClassifier`).
 pub struct OneVsAllMulticlass;
 
 impl OneVsAllMulticlass {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.one_vs_all";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,7 +51,7 @@ fn binary_classes(k: &str) -> Vec<String> {
 impl NodeKind for OneVsAllMulticlass {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            OneVsAllMulticlass::ID,
             "One-vs-All Multiclass",
             Category::Model,
             "Turns any two-class learner into a multiclass one: one model per class learns that class against all the others; a row gets the class whose model is most confident (probabilities normalized to sum to one).",
@@ -63,7 +61,7 @@ impl NodeKind for OneVsAllMulticlass {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        super::wrapper::wrap_two_class(ctx, ID, "One-vs-All")
+        super::wrapper::wrap_two_class(ctx, OneVsAllMulticlass::ID, "One-vs-All")
     }
 }
 

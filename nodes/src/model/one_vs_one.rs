@@ -8,8 +8,6 @@ use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeS
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, algorithm_of};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.one_vs_one";
-
 /// Trains one two-class model per pair of classes, each on the rows of those two classes only, and lets
 /// them vote, as scikit-learn's `OneVsOneClassifier` does: each pair model votes for the class it
 /// predicts (probability above one half), and a tie is broken by the summed confidences, where the
@@ -22,7 +20,7 @@ pub struct OneVsOneMulticlass;
 
 impl OneVsOneMulticlass {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.one_vs_one";
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,7 +58,7 @@ impl FittedState for State {
 impl NodeKind for OneVsOneMulticlass {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            OneVsOneMulticlass::ID,
             "One-vs-One Multiclass",
             Category::Model,
             "Turns any two-class learner into a multiclass one: one model per pair of classes, trained on the rows of those two classes; each votes, and a row gets the class with most votes (ties broken by the models' summed confidence). Probabilities are the normalized vote scores.",
@@ -70,7 +68,7 @@ impl NodeKind for OneVsOneMulticlass {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        super::wrapper::wrap_two_class(ctx, ID, "One-vs-One")
+        super::wrapper::wrap_two_class(ctx, OneVsOneMulticlass::ID, "One-vs-One")
     }
 }
 

@@ -13,14 +13,12 @@ use crate::algo::anomaly::{contamination_threshold, percentile};
 use crate::algo::pca_anomaly::{self, PcaSubspace};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.pca_anomaly_detection";
-
 /// PCA-based anomaly detection.
 pub struct PcaAnomalyDetection;
 
 impl PcaAnomalyDetection {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.pca_anomaly_detection";
 }
 
 /// The score is `e / (e + m)` for a reconstruction error `e` and the median training error `m`: 0 on the
@@ -60,7 +58,7 @@ pub(super) fn contamination(params: &Params) -> Result<f64, NodeError> {
 impl NodeKind for PcaAnomalyDetection {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            PcaAnomalyDetection::ID,
             "PCA-Based Anomaly Detection",
             Category::Model,
             "Anomaly detection by principal components: normal rows lie near the subspace of the training data's top principal axes; the score grows with a row's squared reconstruction error e as e / (e + median training error). Train it with Train Anomaly Detection Model.",

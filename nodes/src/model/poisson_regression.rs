@@ -9,20 +9,18 @@ use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output}
 use crate::algo::poisson::{self, PoissonFit, PoissonSettings};
 use crate::frame::Matrix;
 
-pub(super) const ID: &str = "model.poisson_regression";
-
 /// Poisson regression, like scikit-learn's `PoissonRegressor`.
 pub struct PoissonRegression;
 
 impl PoissonRegression {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "model.poisson_regression";
 }
 
 impl NodeKind for PoissonRegression {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            PoissonRegression::ID,
             "Poisson Regression",
             Category::Model,
             "Predicts a count or another non-negative number as exp of a weighted sum of the features (a Poisson model with a log link). The label must be 0 or more.",

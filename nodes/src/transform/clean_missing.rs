@@ -15,14 +15,12 @@ use pipewright_engine::{
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
 use crate::frame::{missing_count, missing_mask, nan_values, text_values};
 
-pub(super) const ID: &str = "transform.clean_missing_data";
-
 /// Fills or removes missing values.
 pub struct CleanMissingData;
 
 impl CleanMissingData {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "transform.clean_missing_data";
 }
 
 /// What happens to one column's missing cells.
@@ -234,7 +232,7 @@ impl Replay for CleanMissingData {
 impl NodeKind for CleanMissingData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            CleanMissingData::ID,
             "Clean Missing Data",
             Category::Transform,
             "Fills missing cells with the column's mean, median, most frequent value or a constant, or removes the rows or columns that have them. Text columns, which have no mean or median, are filled with their most frequent value.",
@@ -258,7 +256,7 @@ impl NodeKind for CleanMissingData {
         let table = ctx.table("data")?;
         let state = fit(&table, ctx.params)?;
         let cleaned = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Clean Missing Data", state, cleaned)
+        super::fitted_outputs(CleanMissingData::ID, "Clean Missing Data", state, cleaned)
     }
 }
 

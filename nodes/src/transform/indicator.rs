@@ -12,14 +12,12 @@ use pipewright_engine::{
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
 use crate::frame::distinct_texts;
 
-pub(super) const ID: &str = "transform.convert_to_indicator_values";
-
 /// Replaces categorical columns with one 0/1 column per category.
 pub struct ConvertToIndicatorValues;
 
 impl ConvertToIndicatorValues {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "transform.convert_to_indicator_values";
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,7 +119,7 @@ impl Replay for ConvertToIndicatorValues {
 impl NodeKind for ConvertToIndicatorValues {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            ConvertToIndicatorValues::ID,
             "Convert to Indicator Values",
             Category::Transform,
             "One-hot encoding: each categorical column becomes one 0/1 column per category, named column_category, in the column's place. Categories not seen here get all zeros later.",
@@ -149,6 +147,6 @@ impl NodeKind for ConvertToIndicatorValues {
         }
         let state = State { columns: encodings, keep_original: ctx.params.bool("keep_original")? };
         let encoded = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Convert to Indicator Values", state, encoded)
+        super::fitted_outputs(ConvertToIndicatorValues::ID, "Convert to Indicator Values", state, encoded)
     }
 }

@@ -17,14 +17,12 @@ use pipewright_engine::ColumnType;
 
 use crate::frame::{F64Values, f64_values, missing_column, numeric_feature_columns, numeric_values};
 
-pub(super) const ID: &str = "transform.normalize_data";
-
 /// Rescales numeric columns.
 pub struct NormalizeData;
 
 impl NormalizeData {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "transform.normalize_data";
 }
 
 /// `(x - shift) / scale` per column.
@@ -121,7 +119,7 @@ impl Replay for NormalizeData {
 impl NodeKind for NormalizeData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            NormalizeData::ID,
             "Normalize Data",
             Category::Transform,
             "Rescales numeric columns: z-score (mean 0, standard deviation 1, population formula) or min-max (0 to 1). Missing cells stay missing.",
@@ -142,6 +140,6 @@ impl NodeKind for NormalizeData {
         let table = ctx.table("data")?;
         let state = fit(ctx, &table)?;
         let scaled = replay(&state, &table)?;
-        super::fitted_outputs(ID, "Normalize Data", state, scaled)
+        super::fitted_outputs(NormalizeData::ID, "Normalize Data", state, scaled)
     }
 }

@@ -12,8 +12,6 @@ use super::{Replay, TransformState, chosen_columns};
 use crate::algo::linalg;
 use crate::frame::{f64_column, numeric_feature_columns, numeric_values};
 
-pub(super) const ID: &str = "transform.principal_component_analysis";
-
 /// Most columns analysed at once: the covariance matrix and its eigen-decomposition grow with columns² and
 /// columns³.
 const MAX_COLUMNS: usize = 1000;
@@ -23,7 +21,7 @@ pub struct PrincipalComponentAnalysis;
 
 impl PrincipalComponentAnalysis {
     /// The kind id.
-    pub const ID: &'static str = ID;
+    pub const ID: &'static str = "transform.principal_component_analysis";
 }
 
 /// What is fitted: the columns, their means (and scales), the components and their variances.
@@ -199,7 +197,7 @@ impl Replay for PrincipalComponentAnalysis {
 impl NodeKind for PrincipalComponentAnalysis {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(
-            ID,
+            PrincipalComponentAnalysis::ID,
             "Principal Component Analysis",
             Category::Transform,
             "Replaces numeric columns by their first principal components (PC1, PC2, …): centred (optionally scaled to unit variance) and projected on the directions of largest variance. The fitted transform projects other data, such as the test set, the same way. Its state records each component's explained variance.",
@@ -216,6 +214,6 @@ impl NodeKind for PrincipalComponentAnalysis {
         let table = ctx.table("data")?;
         let fitted = fit(&table, ctx.params)?;
         let projected = project(&fitted, &table)?;
-        super::fitted_outputs(ID, "Principal Component Analysis", fitted, projected)
+        super::fitted_outputs(PrincipalComponentAnalysis::ID, "Principal Component Analysis", fitted, projected)
     }
 }
