@@ -1,6 +1,6 @@
 //! The project store (`SQLite`, `<project>/.pipewright/project.db`, WAL): experiments, runs with a snapshot of
-//! the workflow, per-node results, metrics, artifacts by content hash (under `.pipewright/artifacts/`) and the
-//! model registry.
+//! the workflow, per-node results, metrics, artifacts by content hash (small ones inside the database, larger
+//! ones under `.pipewright/artifacts/`) and the model registry.
 //!
 //! The file is opened safely — a corrupt or foreign file is refused, never overwritten; older schemas are
 //! migrated through `user_version`; runs left `running` by a process that died are marked `interrupted` when
@@ -13,7 +13,7 @@ mod open;
 mod recorder;
 mod runs;
 
-pub use artifacts::{ArtifactLink, value_of_artifact};
+pub use artifacts::{ArtifactLink, INLINE_ARTIFACT_BYTES, StagedArtifact, value_of_artifact};
 pub use error::StoreError;
 pub use models::{ModelMetric, ModelVersion, Registration, Stage, StageChange};
 #[doc(hidden)]

@@ -14,7 +14,7 @@ use crate::StoreError;
 const APPLICATION_ID: i64 = 0x5057_5354;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -98,6 +98,14 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO model_stage_changes (model_id, stage, changed_at) SELECT id, stage, created_at FROM models;
     CREATE INDEX metrics_by_name ON metrics(name, run_id);
+    ",
+    // 2 → 3: small artifacts kept inside the database instead of one file each; those already stored stay
+    // files.
+    "
+    CREATE TABLE artifact_contents (
+        hash TEXT PRIMARY KEY REFERENCES artifacts(hash),
+        content BLOB NOT NULL
+    );
     ",
 ];
 

@@ -65,8 +65,10 @@ pub fn experiment_of(path: &Path) -> String {
 }
 
 /// An output value as an artifact: its kind and bytes. Learners (their parameters are in the snapshot) and
-/// large tables are not kept.
+/// large tables are not kept. Tables are written as uncompressed Arrow IPC files: many are recorded and few are
+/// read back, and Parquet's writer would spend longer deciding on each column's encoding than copying it.
 pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
+    use polars::prelude::SerWriter;
     match value {
         Value::Model(m) => Some(("model", serde_json::to_vec(m.as_ref()).ok()?)),
         Value::Transform(t) => Some(("transform", serde_json::to_vec(t.as_ref()).ok()?)),
@@ -74,13 +76,7 @@ pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
         Value::Table(t) if t.frame.height().saturating_mul(t.frame.width()) <= SMALL_TABLE_CELLS => {
             let mut bytes = Vec::new();
             let mut frame = t.frame.clone();
-            // Small tables are many and read rarely: no compression and no column statistics, which cost more
-            // than the table itself to compute.
-            polars::prelude::ParquetWriter::new(&mut bytes)
-                .with_compression(polars::prelude::ParquetCompression::Uncompressed)
-                .with_statistics(polars::prelude::StatisticsOptions::empty())
-                .finish(&mut frame)
-                .ok()?;
+            polars::prelude::IpcWriter::new(&mut bytes).with_parallel(false).finish(&mut frame).ok()?;
             Some(("table", bytes))
         }
         Value::Table(_) | Value::Learner(_) => None,
@@ -127,8 +123,10 @@ impl Recorder {
         let writer = std::thread::Builder::new()
             .name("pipewright-recorder".into())
             .spawn(move || {
-                for outcome in outcomes {
-                    shared.node_done(&outcome);
+                // What finished while the last batch was written goes into the next transaction together.
+                while let Ok(first) = outcomes.recv() {
+                    let batch: Vec<_> = std::iter::once(first).chain(outcomes.try_iter()).collect();
+                    shared.nodes_done(&batch.iter().map(AsRef::as_ref).collect::<Vec<_>>());
                 }
             })
             .ok();
@@ -165,7 +163,7 @@ impl Recorder {
             None => Some(outcome),
         };
         if let Some(outcome) = unsent {
-            self.inner.node_done(&outcome);
+            self.inner.nodes_done(&[&outcome]);
         }
     }
 
@@ -179,52 +177,65 @@ impl Recorder {
 }
 
 impl Inner {
-    fn node_done(&self, outcome: &NodeOutcome) {
-        if !lock(&self.recorded).insert(outcome.node.clone()) {
+    /// Records the nodes not recorded yet, in one transaction.
+    fn nodes_done(&self, outcomes: &[&NodeOutcome]) {
+        let fresh: Vec<&NodeOutcome> = {
+            let mut recorded = lock(&self.recorded);
+            outcomes.iter().copied().filter(|o| recorded.insert(o.node.clone())).collect()
+        };
+        if fresh.is_empty() {
             return;
         }
-        if let Err(e) = self.record(outcome) {
+        if let Err(e) = self.record(&fresh) {
             lock(&self.trouble).get_or_insert_with(|| e.to_string());
         }
     }
 
-    fn record(&self, n: &NodeOutcome) -> Result<(), StoreError> {
-        let status = NodeState::of(&n.status).as_str();
+    fn record(&self, outcomes: &[&NodeOutcome]) -> Result<(), StoreError> {
+        let rows: Vec<NodeRecord> = outcomes.iter().map(|n| self.row_of(n)).collect();
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (n, node) in outcomes.iter().zip(&rows) {
+            let ports = self.ports.get(&n.node).map_or(&[][..], |(_, p)| p.as_slice());
+            let mut metrics = Vec::new();
+            let mut artifacts = Vec::new();
+            for (i, value) in n.outputs.iter().enumerate() {
+                if let Value::Report(r) = value {
+                    for e in &r.evaluations {
+                        metrics.extend(e.metrics.iter().map(|m| NodeMetric {
+                            source: &e.source,
+                            name: &m.name,
+                            value: m.value,
+                        }));
+                    }
+                }
+                if let Some((kind, bytes)) = artifact_of(value) {
+                    let staged = self.store.stage_artifact(bytes)?;
+                    let port = ports.get(i).map_or_else(|| i.to_string(), |p| (*p).to_owned());
+                    artifacts.push(NodeArtifact { port, kind, staged });
+                }
+            }
+            results.push(NodeResult { node, metrics, artifacts });
+        }
+        // One transaction: once a node's row is there, so are its metrics and artifacts, even if the process
+        // dies.
+        self.store.record_node_results(self.run, &results)
+    }
+
+    /// A node's row.
+    fn row_of(&self, n: &NodeOutcome) -> NodeRecord {
         let error = match &n.status {
             NodeStatus::Failed(m) | NodeStatus::Skipped(m) => Some(m.clone()),
             NodeStatus::Finished | NodeStatus::Cached { .. } => None,
         };
-        let (kind, ports) = self.ports.get(&n.node).map_or(("", &[][..]), |(k, p)| (k.as_str(), p.as_slice()));
-        let mut metrics = Vec::new();
-        let mut artifacts = Vec::new();
-        for (i, value) in n.outputs.iter().enumerate() {
-            if let Value::Report(r) = value {
-                for e in &r.evaluations {
-                    metrics.extend(e.metrics.iter().map(|m| NodeMetric {
-                        source: &e.source,
-                        name: &m.name,
-                        value: m.value,
-                    }));
-                }
-            }
-            if let Some((kind, bytes)) = artifact_of(value) {
-                let hash = self.store.write_artifact_file(&bytes)?;
-                let port = ports.get(i).map_or_else(|| i.to_string(), |p| (*p).to_owned());
-                artifacts.push(NodeArtifact { port, hash, kind, bytes: bytes.len() });
-            }
-        }
-        // One transaction: once the node's row is there, so are its metrics and artifacts, even if the process
-        // dies.
-        let node = NodeRecord {
+        NodeRecord {
             node: n.node.clone(),
-            kind: kind.to_owned(),
-            status: status.into(),
+            kind: self.ports.get(&n.node).map(|(k, _)| k.clone()).unwrap_or_default(),
+            status: NodeState::of(&n.status).as_str().into(),
             duration_secs: n.duration.as_secs_f64(),
             cache_hit: matches!(n.status, NodeStatus::Cached { .. }),
             device: n.device.clone(),
             error,
-        };
-        self.store.record_node_result(self.run, &NodeResult { node: &node, metrics, artifacts })
+        }
     }
 }
 
@@ -233,9 +244,7 @@ impl Recorder {
     /// recorded, if anything.
     pub fn finish(&self, report: &RunReport) -> Result<(), StoreError> {
         self.drain();
-        for n in &report.nodes {
-            self.inner.node_done(n);
-        }
+        self.inner.nodes_done(&report.nodes.iter().collect::<Vec<_>>());
         let status = if report.cancelled {
             RunStatus::Cancelled
         } else if report.success {

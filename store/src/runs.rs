@@ -173,14 +173,14 @@ pub(crate) fn process_alive(pid: i64) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
-/// What [`Store::record_node_result`] writes for one node.
+/// What [`Store::record_node_results`] writes for one node.
 #[derive(Debug, Clone)]
 pub struct NodeResult<'a> {
     /// The node's row.
     pub node: &'a NodeRecord,
     /// The metrics of its reports.
     pub metrics: Vec<NodeMetric<'a>>,
-    /// The artifacts it produced, their files already stored.
+    /// The artifacts it produced.
     pub artifacts: Vec<NodeArtifact>,
 }
 
@@ -200,16 +200,14 @@ pub struct NodeMetric<'a> {
 pub struct NodeArtifact {
     /// The output port.
     pub port: String,
-    /// Content hash of the stored file.
-    pub hash: String,
     /// model, transform, report or table.
     pub kind: &'static str,
-    /// Size in bytes.
-    pub bytes: usize,
+    /// Its hash and size, and its content when it goes into the database.
+    pub staged: crate::StagedArtifact,
 }
 
 fn insert_node(conn: &rusqlite::Connection, run: i64, node: &NodeRecord) -> Result<(), StoreError> {
-    conn.prepare(
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO node_runs (run_id, node, kind, status, duration_secs, cache_hit, device, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
@@ -235,8 +233,10 @@ fn insert_metric(
     value: f64,
     step: Option<i64>,
 ) -> Result<(), StoreError> {
-    conn.prepare("INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![run, node, source, name, value, step])?;
+    conn.prepare_cached(
+        "INSERT INTO metrics (run_id, node, source, name, value, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![run, node, source, name, value, step])?;
     Ok(())
 }
 
@@ -280,20 +280,22 @@ impl Store {
         insert_node(&self.connection(), run, node)
     }
 
-    /// Records one node's result with the metrics of its reports and the artifacts it produced (each stored
-    /// with [`Store::put_artifact`] or by the recorder beforehand), all in one transaction: a reader sees all
-    /// of it or none, and a run of many blocks commits once per block, not once per row.
-    pub fn record_node_result(&self, run: i64, result: &NodeResult<'_>) -> Result<(), StoreError> {
+    /// Records nodes' results with the metrics of their reports and the artifacts they produced, all in one
+    /// transaction: a reader sees a node's row with all of its metrics and artifacts or none of them, and a
+    /// run of many blocks commits once per batch of finished blocks, not once per row.
+    pub fn record_node_results(&self, run: i64, results: &[NodeResult<'_>]) -> Result<(), StoreError> {
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for m in &result.metrics {
-            insert_metric(&tx, run, &result.node.node, m.source, m.name, m.value, None)?;
+        for result in results {
+            for m in &result.metrics {
+                insert_metric(&tx, run, &result.node.node, m.source, m.name, m.value, None)?;
+            }
+            for a in &result.artifacts {
+                crate::artifacts::insert_artifact(&tx, a.kind, &a.staged)?;
+                crate::artifacts::link_artifact(&tx, run, &result.node.node, &a.port, &a.staged.hash)?;
+            }
+            insert_node(&tx, run, result.node)?;
         }
-        for a in &result.artifacts {
-            crate::artifacts::insert_artifact(&tx, &a.hash, a.kind, a.bytes)?;
-            crate::artifacts::link_artifact(&tx, run, &result.node.node, &a.port, &a.hash)?;
-        }
-        insert_node(&tx, run, result.node)?;
         tx.commit()?;
         Ok(())
     }

@@ -2,8 +2,8 @@
 //! newer Pipewright would leave it.
 
 use pipewright_store::{
-    NodeRecord, Registration, RunSource, RunStart, RunStatus, SCHEMA_VERSION, Stage, StageChange, Store, StoreError,
-    format_utc, migration_steps, store_path,
+    INLINE_ARTIFACT_BYTES, NodeRecord, Registration, RunSource, RunStart, RunStatus, SCHEMA_VERSION, Stage,
+    StageChange, Store, StoreError, artifact_of, format_utc, migration_steps, store_path, value_of_artifact,
 };
 
 fn start(experiment: &str) -> RunStart<'_> {
@@ -160,20 +160,89 @@ fn artifacts_are_stored_once_by_content_and_checked_when_read() {
     let store = Store::open(&store_path(dir.path())).expect("opens");
     let first = store.begin_run(&start("flow")).expect("begins");
     let second = store.begin_run(&start("flow")).expect("begins");
-    let hash = store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores");
-    assert_eq!(store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores"), hash, "same content");
-    store.link_artifact(first, "train", "model", &hash).expect("links");
-    store.link_artifact(second, "train", "model", &hash).expect("links");
-    let path = store.artifact_path(&hash);
-    assert!(path.starts_with(dir.path().join(".pipewright").join("artifacts")), "{}", path.display());
-    let files = walk(&store.artifacts_dir());
-    assert_eq!(files, 1, "two runs, one file");
+    // A small artifact is kept inside the database: no file.
+    let small = store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores");
+    assert_eq!(store.put_artifact("model", br#"{"weights":[1,2,3]}"#).expect("stores"), small, "same content");
+    store.link_artifact(first, "train", "model", &small).expect("links");
+    store.link_artifact(second, "train", "model", &small).expect("links");
+    assert!(!store.artifact_path(&small).exists(), "kept inside the database");
     let links = store.artifacts_of(second).expect("lists");
     assert_eq!((links[0].node.as_str(), links[0].kind.as_str(), links[0].bytes), ("train", "model", 19));
-    assert_eq!(store.read_artifact(&hash).expect("reads"), br#"{"weights":[1,2,3]}"#);
+    assert_eq!(store.read_artifact(&small).expect("reads"), br#"{"weights":[1,2,3]}"#);
+    // A large one is a file, written once.
+    let large_bytes = vec![7u8; INLINE_ARTIFACT_BYTES + 1];
+    let large = store.put_artifact("report", &large_bytes).expect("stores");
+    assert_eq!(store.put_artifact("report", &large_bytes).expect("stores"), large, "same content");
+    store.link_artifact(first, "evaluate", "report", &large).expect("links");
+    store.link_artifact(second, "evaluate", "report", &large).expect("links");
+    let path = store.artifact_path(&large);
+    assert!(path.starts_with(dir.path().join(".pipewright").join("artifacts")), "{}", path.display());
+    assert_eq!(walk(&store.artifacts_dir()), 1, "two runs, one file");
+    assert_eq!(store.read_artifact(&large).expect("reads"), large_bytes);
+    // Damage to either is found when read, never passed off as the artifact.
     std::fs::write(&path, b"tampered").expect("writes");
-    let damaged = store.read_artifact(&hash).expect_err("changed content is not passed off as the artifact");
+    let damaged = store.read_artifact(&large).expect_err("changed content is not passed off as the artifact");
     assert!(damaged.to_string().contains("no longer matches"), "{damaged}");
+    rusqlite::Connection::open(store.path())
+        .expect("opens")
+        .execute("UPDATE artifact_contents SET content = x'00' WHERE hash = ?1", [&small])
+        .expect("writes");
+    let damaged = store.read_artifact(&small).expect_err("changed content is not passed off as the artifact");
+    assert!(damaged.to_string().contains("no longer matches"), "{damaged}");
+}
+
+#[test]
+fn tables_are_kept_as_arrow_and_parquet_tables_of_older_stores_still_read() {
+    use polars::prelude::{Column, DataFrame};
+    let frame = DataFrame::new(
+        3,
+        vec![
+            Column::new("age".into(), vec![Some(22.0), Some(38.0), None]),
+            Column::new("class".into(), vec!["first", "third", "third"]),
+        ],
+    )
+    .expect("frame");
+    let table = pipewright_engine::Value::Table(std::sync::Arc::new(pipewright_engine::Table::new(frame.clone())));
+    let (kind, bytes) = artifact_of(&table).expect("a small table is kept");
+    assert_eq!(kind, "table");
+    assert!(bytes.starts_with(b"ARROW1"), "Arrow IPC");
+    let read = |bytes: &[u8]| match value_of_artifact("table", bytes) {
+        Some(pipewright_engine::Value::Table(t)) => t.frame.clone(),
+        other => panic!("not a table: {other:?}"),
+    };
+    assert!(read(&bytes).equals_missing(&frame));
+    let mut parquet = Vec::new();
+    polars::prelude::ParquetWriter::new(&mut parquet).finish(&mut frame.clone()).expect("writes");
+    assert!(read(&parquet).equals_missing(&frame), "tables recorded before 0.3 are Parquet");
+    assert!(value_of_artifact("table", b"neither format").is_none());
+}
+
+#[test]
+fn artifact_files_of_a_second_schema_store_still_read_after_it_migrates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = store_path(dir.path());
+    std::fs::create_dir_all(path.parent().expect("folder")).expect("creates");
+    let content = br#"{"evaluations":[]}"#;
+    let hash = blake3_hex(content);
+    {
+        let conn = rusqlite::Connection::open(&path).expect("creates");
+        conn.execute_batch(migration_steps()[0]).expect("schema 1");
+        conn.execute_batch(migration_steps()[1]).expect("schema 2");
+        conn.execute_batch("PRAGMA user_version = 2; PRAGMA application_id = 1347900244;").expect("writes");
+        conn.execute("INSERT INTO artifacts VALUES (?1, 'report', 18, 1.0)", [&hash]).expect("writes");
+    }
+    let file = dir.path().join(".pipewright").join("artifacts").join(&hash[..2]).join(&hash);
+    std::fs::create_dir_all(file.parent().expect("folder")).expect("creates");
+    std::fs::write(&file, content).expect("writes");
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(store.schema_version().expect("reads"), SCHEMA_VERSION);
+    assert_eq!(store.read_artifact(&hash).expect("reads the file"), content);
+    assert_eq!(store.put_artifact("report", content).expect("stores"), hash, "same content, same artifact");
+    assert_eq!(store.read_artifact(&hash).expect("reads"), content);
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 fn walk(dir: &std::path::Path) -> usize {
