@@ -1,17 +1,23 @@
 //! Result caches keyed by node fingerprints: one in memory for the process, one on disk under the
 //! project's `.pipewright/cache/` with a size budget and least-recently-used eviction.
 
+mod packed;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use polars::prelude::{ParquetCompression, ParquetReader, ParquetWriter, SerReader};
+use polars::prelude::{IpcReader, IpcWriter, ParquetCompression, ParquetReader, ParquetWriter, SerReader, SerWriter};
 use serde::{Deserialize, Serialize};
 
 use crate::schema::Role;
 use crate::value::{Learner, Model, Report, Table, Transform, Value};
+
+/// Tables up to this many cells (rows × columns) go into the disk cache as uncompressed Arrow IPC, written and
+/// read at the speed of a copy; larger ones as LZ4-compressed Parquet, several times smaller on disk.
+const ARROW_MAX_CELLS: usize = 1_000_000;
 
 /// Outputs of one node run, shared.
 pub type Outputs = Arc<Vec<Value>>;
@@ -54,7 +60,9 @@ impl MemoryCache {
 /// Default size budget of the on-disk cache.
 pub const DEFAULT_DISK_BUDGET_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
-/// The on-disk cache: one folder per fingerprint holding a manifest and one file per output.
+/// The on-disk cache. An entry is a manifest and one file per table output: small entries (up to
+/// [`packed::PACKED_MAX_BYTES`]) are packed into a row of the cache's database, larger ones are a folder per
+/// fingerprint, so that a run of many small blocks does not spend its time creating files.
 ///
 /// Its accounting is incremental: the folder is listed once, when a write first needs the total (or
 /// [`DiskCache::size_bytes`] asks for it), and from then on each write adds its entry's size and each hit
@@ -67,6 +75,7 @@ pub struct DiskCache {
     dir: PathBuf,
     budget_bytes: u64,
     index: Arc<Mutex<Option<Index>>>,
+    packed: packed::Packed,
 }
 
 /// Eviction removes entries until the cache holds at most this share of its budget.
@@ -85,10 +94,11 @@ struct Index {
 }
 
 impl Index {
-    /// Lists the folder: every complete entry with its size, ordered by the time its manifest was last
-    /// touched. Half-written entries of processes killed while writing (older than an hour) are removed.
-    fn load(dir: &Path) -> Self {
-        let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
+    /// Lists the folder and the database: every complete entry with its size, ordered by the time it was last
+    /// used. Half-written entries of processes killed while writing (older than an hour) are removed.
+    fn load(dir: &Path, packed: &packed::Packed) -> Self {
+        let mut found: Vec<(SystemTime, String, u64)> =
+            packed.list().into_iter().map(|(fingerprint, bytes, used)| (used, fingerprint, bytes)).collect();
         if let Ok(read) = fs::read_dir(dir) {
             for entry in read.filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -189,10 +199,84 @@ struct Manifest {
     outputs: Vec<Stored>,
 }
 
+/// Where a table's file is read from.
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    File(File),
+}
+
+/// An entry's files: one per table output (Arrow IPC when small, Parquet otherwise) and the manifest, last.
+fn encode(outputs: &[Value]) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::with_capacity(outputs.len() + 1);
+    let mut stored = Vec::with_capacity(outputs.len());
+    for (i, value) in outputs.iter().enumerate() {
+        stored.push(match value {
+            Value::Table(t) => {
+                let mut frame = t.frame.clone();
+                let small = frame.height().saturating_mul(frame.width()) <= ARROW_MAX_CELLS;
+                let file = if small { format!("{i}.arrow") } else { format!("{i}.parquet") };
+                let mut bytes = Vec::new();
+                if small {
+                    IpcWriter::new(&mut bytes).with_parallel(false).finish(&mut frame)
+                } else {
+                    // LZ4 writes several times faster than the default zstd; cache files are short-lived.
+                    ParquetWriter::new(&mut bytes)
+                        .with_compression(ParquetCompression::Lz4Raw)
+                        .finish(&mut frame)
+                        .map(drop)
+                }
+                .map_err(std::io::Error::other)?;
+                files.push((file.clone(), bytes));
+                Stored::Table {
+                    file,
+                    roles: t.roles.clone(),
+                    categorical: t.categorical.clone(),
+                    attributes: t.attributes.clone(),
+                }
+            }
+            Value::Learner(v) => Stored::Learner { value: (**v).clone() },
+            Value::Model(v) => Stored::Model { value: (**v).clone() },
+            Value::Transform(v) => Stored::Transform { value: (**v).clone() },
+            Value::Report(v) => Stored::Report { value: (**v).clone() },
+        });
+    }
+    let manifest = serde_json::to_vec(&Manifest { outputs: stored }).map_err(std::io::Error::other)?;
+    files.push((MANIFEST.to_owned(), manifest));
+    Ok(files)
+}
+
+/// The outputs of an entry from its manifest, its tables' files opened by `open`; `None` if anything is
+/// missing or unreadable.
+fn decode<'a>(manifest: &[u8], open: impl Fn(&str) -> Option<Source<'a>>) -> Option<Vec<Value>> {
+    let manifest: Manifest = serde_json::from_slice(manifest).ok()?;
+    let mut values = Vec::with_capacity(manifest.outputs.len());
+    for stored in manifest.outputs {
+        values.push(match stored {
+            Stored::Table { file, roles, categorical, attributes } => {
+                let arrow = Path::new(&file).extension().is_some_and(|e| e == "arrow");
+                let frame = match (open(&file)?, arrow) {
+                    (Source::Bytes(bytes), true) => IpcReader::new(std::io::Cursor::new(bytes)).finish(),
+                    (Source::Bytes(bytes), false) => ParquetReader::new(std::io::Cursor::new(bytes)).finish(),
+                    (Source::File(file), true) => IpcReader::new(file).finish(),
+                    (Source::File(file), false) => ParquetReader::new(file).finish(),
+                }
+                .ok()?;
+                Value::Table(Arc::new(Table { frame, roles, categorical, attributes }))
+            }
+            Stored::Learner { value } => Value::Learner(Arc::new(value)),
+            Stored::Model { value } => Value::Model(Arc::new(value)),
+            Stored::Transform { value } => Value::Transform(Arc::new(value)),
+            Stored::Report { value } => Value::Report(Arc::new(value)),
+        });
+    }
+    Some(values)
+}
+
 impl DiskCache {
     /// A cache in `dir` (created on first write) with a size budget.
     pub fn new(dir: impl Into<PathBuf>, budget_bytes: u64) -> Self {
-        Self { dir: dir.into(), budget_bytes, index: Arc::default() }
+        let dir = dir.into();
+        Self { packed: packed::Packed::new(&dir), dir, budget_bytes, index: Arc::default() }
     }
 
     /// The project's cache: `<project>/.pipewright/cache`.
@@ -214,82 +298,47 @@ impl DiskCache {
     fn index(&self) -> std::sync::MutexGuard<'_, Option<Index>> {
         let mut index = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if index.is_none() {
-            *index = Some(Index::load(&self.dir));
+            *index = Some(Index::load(&self.dir, &self.packed));
         }
         index
     }
 
     /// The outputs stored under a fingerprint; any unreadable entry counts as a miss.
     pub fn get(&self, fingerprint: &str) -> Option<Vec<Value>> {
-        let entry = self.dir.join(fingerprint);
-        let manifest: Manifest = serde_json::from_slice(&fs::read(entry.join(MANIFEST)).ok()?).ok()?;
-        let mut values = Vec::with_capacity(manifest.outputs.len());
-        for stored in manifest.outputs {
-            values.push(match stored {
-                Stored::Table { file, roles, categorical, attributes } => {
-                    let frame = ParquetReader::new(File::open(entry.join(file)).ok()?).finish().ok()?;
-                    Value::Table(Arc::new(Table { frame, roles, categorical, attributes }))
-                }
-                Stored::Learner { value } => Value::Learner(Arc::new(value)),
-                Stored::Model { value } => Value::Model(Arc::new(value)),
-                Stored::Transform { value } => Value::Transform(Arc::new(value)),
-                Stored::Report { value } => Value::Report(Arc::new(value)),
-            });
-        }
-        // Touch for least-recently-used eviction: on disk for other processes, in memory for this one (without
-        // listing the folder if nothing has been written yet).
-        let _ = File::open(entry.join(MANIFEST)).and_then(|f| f.set_modified(SystemTime::now()));
+        let values = if let Some(content) = self.packed.get(fingerprint) {
+            let files = packed::unpack(&content)?;
+            decode(files.get(MANIFEST)?, |name| Some(Source::Bytes(files.get(name)?)))?
+        } else {
+            let entry = self.dir.join(fingerprint);
+            let values = decode(&fs::read(entry.join(MANIFEST)).ok()?, |name| {
+                Some(Source::File(File::open(entry.join(name)).ok()?))
+            })?;
+            // Touched for least-recently-used eviction by other processes.
+            let _ = File::open(entry.join(MANIFEST)).and_then(|f| f.set_modified(SystemTime::now()));
+            values
+        };
+        // Marked as used in memory for this process (without listing the folder if nothing was written yet).
         if let Some(index) = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
             index.touch(fingerprint);
         }
         Some(values)
     }
 
-    /// Stores outputs; written to a temporary folder and renamed, so readers never see half an entry.
+    /// Stores outputs, packed into the database when they are small and as a folder otherwise (written to a
+    /// temporary folder and renamed); readers never see half an entry.
     pub fn put(&self, fingerprint: &str, outputs: &[Value]) -> std::io::Result<()> {
         let entry = self.dir.join(fingerprint);
-        if entry.join(MANIFEST).exists() {
+        if entry.join(MANIFEST).exists() || self.packed.contains(fingerprint) {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(".{fingerprint}.{}.tmp", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp)?;
-        let mut stored = Vec::with_capacity(outputs.len());
-        let mut bytes = 0;
-        for (i, value) in outputs.iter().enumerate() {
-            stored.push(match value {
-                Value::Table(t) => {
-                    let file = format!("{i}.parquet");
-                    let mut frame = t.frame.clone();
-                    let mut out = File::create(tmp.join(&file))?;
-                    // LZ4 writes several times faster than the default zstd; cache files are short-lived.
-                    ParquetWriter::new(&mut out)
-                        .with_compression(ParquetCompression::Lz4Raw)
-                        .finish(&mut frame)
-                        .map_err(std::io::Error::other)?;
-                    bytes += out.metadata()?.len();
-                    Stored::Table {
-                        file,
-                        roles: t.roles.clone(),
-                        categorical: t.categorical.clone(),
-                        attributes: t.attributes.clone(),
-                    }
-                }
-                Value::Learner(v) => Stored::Learner { value: (**v).clone() },
-                Value::Model(v) => Stored::Model { value: (**v).clone() },
-                Value::Transform(v) => Stored::Transform { value: (**v).clone() },
-                Value::Report(v) => Stored::Report { value: (**v).clone() },
-            });
-        }
-        let manifest = serde_json::to_vec(&Manifest { outputs: stored }).map_err(std::io::Error::other)?;
-        bytes += manifest.len() as u64;
-        fs::write(tmp.join(MANIFEST), manifest)?;
-        if fs::rename(&tmp, &entry).is_err() {
-            // Another process stored the same entry first; theirs is as good as ours.
-            let _ = fs::remove_dir_all(&tmp);
-            bytes = folder_bytes(&entry);
-        }
+        let files = encode(outputs)?;
+        let total: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
+        let in_database =
+            (total <= packed::PACKED_MAX_BYTES).then(|| self.packed.put(fingerprint, &packed::pack(&files))).flatten();
+        let bytes = match in_database {
+            Some(bytes) => bytes,
+            None => self.put_folder(fingerprint, &files)?,
+        };
         let over_budget = {
             let mut index = self.index();
             let index = index.get_or_insert_default();
@@ -297,6 +346,24 @@ impl DiskCache {
             index.total_bytes > self.budget_bytes
         };
         if over_budget { self.evict() } else { Ok(()) }
+    }
+
+    /// Writes an entry's files as a folder; its size in bytes.
+    fn put_folder(&self, fingerprint: &str, files: &[(String, Vec<u8>)]) -> std::io::Result<u64> {
+        let entry = self.dir.join(fingerprint);
+        fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{fingerprint}.{}.tmp", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        for (name, bytes) in files {
+            fs::write(tmp.join(name), bytes)?;
+        }
+        if fs::rename(&tmp, &entry).is_err() {
+            // Another process stored the same entry first; theirs is as good as ours.
+            let _ = fs::remove_dir_all(&tmp);
+            return Ok(folder_bytes(&entry));
+        }
+        Ok(files.iter().map(|(_, bytes)| bytes.len() as u64).sum())
     }
 
     /// Total bytes stored, as accounted (the folder is listed only the first time).
@@ -309,11 +376,15 @@ impl DiskCache {
     /// entries of processes that were killed while writing (older than an hour).
     pub fn evict(&self) -> std::io::Result<()> {
         let mut guard = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let index = guard.insert(Index::load(&self.dir));
+        let index = guard.insert(Index::load(&self.dir, &self.packed));
         let target =
             u64::try_from(u128::from(self.budget_bytes) * u128::from(EVICT_TO_PERCENT) / 100).unwrap_or(u64::MAX);
         while index.total_bytes > target {
             let Some(oldest) = index.oldest() else { break };
+            if self.packed.remove(&oldest) {
+                index.remove(&oldest);
+                continue;
+            }
             match fs::remove_dir_all(self.dir.join(&oldest)) {
                 Ok(()) => {}
                 // Another process removed it first.
@@ -353,6 +424,59 @@ mod tests {
     }
 
     #[test]
+    fn small_tables_are_cached_as_arrow_and_large_ones_as_parquet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = DiskCache::new(dir.path(), u64::MAX);
+        let rows = ARROW_MAX_CELLS + 1;
+        // Values that do not compress, so the entry is too large for the database.
+        let values: Vec<i64> =
+            (0..i64::try_from(rows).expect("fits")).map(|k| (k * 2_654_435_761) % 1_000_003).collect();
+        let large = polars::prelude::DataFrame::new(rows, vec![polars::prelude::Column::new("x".into(), values)])
+            .expect("frame");
+        let large = Value::Table(Arc::new(Table::new(large)));
+        cache.put("both", &[table(), large]).expect("put");
+        let files: BTreeSet<String> = fs::read_dir(dir.path().join("both"))
+            .expect("lists")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, BTreeSet::from(["0.arrow".into(), "1.parquet".into(), MANIFEST.to_owned()]));
+        let back = cache.get("both").expect("hit");
+        let (Value::Table(small), Value::Table(large)) = (&back[0], &back[1]) else { panic!("tables expected") };
+        assert!(small.frame.equals_missing(&match table() {
+            Value::Table(t) => t.frame.clone(),
+            _ => unreachable!("a table"),
+        }));
+        assert_eq!(small.label(), Some("y"), "roles kept");
+        assert_eq!(large.frame.height(), rows);
+        assert_eq!(large.frame.column("x").expect("x").i64().expect("ints").get(1), Some(2_654_435_761 % 1_000_003));
+        assert!(!rows_on_disk(dir.path()).iter().any(|(name, _)| name == "both"), "a large entry is a folder");
+    }
+
+    #[test]
+    fn small_entries_are_rows_of_the_database_not_folders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = DiskCache::new(dir.path(), u64::MAX);
+        for i in 0..3 {
+            cache.put(&format!("e{i}"), &[numbered_table(i), model()]).expect("put");
+        }
+        assert!(folders_on_disk(dir.path()).is_empty(), "no folder per entry");
+        assert_eq!(entries_on_disk(dir.path()), ["e0", "e1", "e2"]);
+        let back = DiskCache::new(dir.path(), u64::MAX).get("e2").expect("a new process reads it");
+        let (Value::Table(t), Value::Model(m)) = (&back[0], &back[1]) else { panic!("a table and a model") };
+        assert!(t.frame.equals_missing(&match numbered_table(2) {
+            Value::Table(t) => t.frame.clone(),
+            _ => unreachable!("a table"),
+        }));
+        assert_eq!(m.features, ["x"]);
+        // A damaged row counts as a miss.
+        rusqlite::Connection::open(dir.path().join(packed::DATABASE))
+            .expect("opens")
+            .execute("UPDATE entries SET content = x'50574331ff' WHERE fingerprint = 'e1'", [])
+            .expect("damages");
+        assert!(cache.get("e1").is_none());
+    }
+
+    #[test]
     fn eviction_keeps_the_cache_within_budget() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = DiskCache::new(dir.path(), 0);
@@ -366,20 +490,45 @@ mod tests {
         assert_eq!(tight.size_bytes(), 0);
     }
 
-    /// Bytes in the cache's entry folders, counted on disk.
-    fn bytes_on_disk(dir: &Path) -> u64 {
-        fs::read_dir(dir).map_or(0, |read| {
+    /// The packed entries' sizes, read from the database directly.
+    fn rows_on_disk(dir: &Path) -> Vec<(String, u64)> {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            dir.join(packed::DATABASE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return Vec::new();
+        };
+        let mut statement = conn.prepare("SELECT fingerprint, length(content) FROM entries").expect("query");
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.unsigned_abs())))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// The entry folders (not the database's files, nor half-written folders).
+    fn folders_on_disk(dir: &Path) -> Vec<PathBuf> {
+        fs::read_dir(dir).map_or(Vec::new(), |read| {
             read.filter_map(Result::ok)
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .map(|e| folder_bytes(&e.path()))
-                .sum()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir())
+                .map(|e| e.path())
+                .collect()
         })
     }
 
+    /// Bytes of the cache's entries, counted on disk: the folders' files and the database's rows.
+    fn bytes_on_disk(dir: &Path) -> u64 {
+        folders_on_disk(dir).iter().map(|p| folder_bytes(p)).sum::<u64>()
+            + rows_on_disk(dir).iter().map(|(_, bytes)| bytes).sum::<u64>()
+    }
+
+    /// The fingerprints of the entries on disk, folders and rows, sorted.
     fn entries_on_disk(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .map(|read| read.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default();
+        let mut names: Vec<String> = folders_on_disk(dir)
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .chain(rows_on_disk(dir).into_iter().map(|(name, _)| name))
+            .collect();
         names.sort();
         names
     }
@@ -415,7 +564,10 @@ mod tests {
         assert_eq!(restarted.size_bytes(), bytes_on_disk(cache.dir()));
         // Another process removed an entry behind this one's back: eviction lists the folder again.
         let victim = entries_on_disk(cache.dir())[0].clone();
-        fs::remove_dir_all(cache.dir().join(&victim)).expect("remove");
+        rusqlite::Connection::open(cache.dir().join(packed::DATABASE))
+            .expect("opens")
+            .execute("DELETE FROM entries WHERE fingerprint = ?1", [&victim])
+            .expect("removes");
         restarted.evict().expect("evict");
         assert_eq!(restarted.size_bytes(), bytes_on_disk(cache.dir()));
     }
