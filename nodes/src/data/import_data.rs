@@ -76,7 +76,6 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(Data
         let limit = if format == "ndjson" { peek_bytes } else { None };
         let bytes = read_bytes(path, limit)?;
         return read_json_bytes(&bytes, format == "ndjson")
-            .map(|frame| (frame, Vec::new()))
             .map_err(|e| NodeError::data(format!("{}: {e}", path.display())));
     }
     let settings = csv_settings(params)?;
