@@ -1041,3 +1041,56 @@ fn the_command_palette_finds_a_command_as_one_types_and_runs_it_with_enter() {
     settle(&mut harness);
     assert!(harness.state().command_palette.is_open(), "a disabled command does not run");
 }
+
+#[test]
+fn the_palette_offers_examples_tabs_and_history_views_by_name_and_the_tab_keys_move_between_tabs() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, two_blocks());
+    open_document(&mut harness, Workflow::new("second"));
+    assert_eq!(harness.state().active_index(), Some(1));
+    // Ctrl+PageUp and Ctrl+PageDown go round the tabs.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageUp);
+    settle(&mut harness);
+    assert_eq!(harness.state().active_index(), Some(0));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageUp);
+    settle(&mut harness);
+    assert_eq!(harness.state().active_index(), Some(1), "before the first, the last");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::PageDown);
+    settle(&mut harness);
+    assert_eq!(harness.state().active_index(), Some(0), "after the last, the first");
+
+    // A tab by its title.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("tab: second".into()));
+    settle(&mut harness);
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert_eq!(harness.state().active_index(), Some(1));
+
+    // A view of the project history.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("model registry".into()));
+    settle(&mut harness);
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert!(harness.state().history.open);
+    assert_eq!(harness.state().history.view, pipewright_ui::HistoryView::Models);
+    harness.state_mut().history.open = false;
+
+    // An example by its name, found by its description too.
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("example: penguin".into()));
+    settle(&mut harness);
+    harness.get_by_label_contains("Open example: Penguin species");
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert_eq!(harness.state().tabs().len(), 3);
+    assert_eq!(
+        harness.state().active_tab().map(|t| t.document.workflow().name.clone()).as_deref(),
+        Some("Penguin species (multiclass)")
+    );
+}

@@ -17,9 +17,10 @@ use crate::runtime::Runtime;
 
 /// An application action: what the user asked the designer to do.
 ///
-/// The variants without data are the ones offered in the command palette ([`AppCommand::ALL`]); they act
-/// on the active tab and its selection. The variants with data carry what a list or a window picked (a
-/// recent file, a run, a generated workflow) and are pushed by those alone.
+/// The variants without data ([`AppCommand::ALL`]) act on the active tab and its selection. The variants with
+/// data carry what a list or a window picked (a recent file, an example, a tab, a run, a generated workflow);
+/// the command palette offers those a user picks by name (files, examples, tabs, history views) as one row
+/// each.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppCommand {
     /// A new, empty workflow in a new tab.
@@ -36,6 +37,10 @@ pub enum AppCommand {
     CloseTab,
     /// Shows the start page.
     ShowStartPage,
+    /// Shows the next tab (after the last, the first).
+    NextTab,
+    /// Shows the previous tab (before the first, the last).
+    PreviousTab,
     /// Opens the "Export job…" window for the active workflow.
     ExportJob,
     /// Opens the window that serves a model package on this machine.
@@ -103,6 +108,8 @@ pub enum AppCommand {
     Open(PathBuf),
     /// Closes the tab at this index (asking first if it has unsaved changes).
     CloseTabAt(usize),
+    /// Shows the tab at this index.
+    ShowTab(usize),
     /// Opens the block search at this canvas position.
     QuickAddAt(Pos2),
     /// Pastes workflow JSON that came from the clipboard.
@@ -150,6 +157,8 @@ pub struct CommandState {
     pub has_blocks: bool,
     /// The active tab is running.
     pub running: bool,
+    /// How many workflow tabs are open.
+    pub tabs: usize,
     /// The active document has an edit to undo.
     pub can_undo: bool,
     /// The active document has an undone edit to redo.
@@ -212,6 +221,8 @@ impl AppCommand {
         Self::NewFromWizard,
         Self::CloseTab,
         Self::ShowStartPage,
+        Self::NextTab,
+        Self::PreviousTab,
         Self::Undo,
         Self::Redo,
         Self::Cut,
@@ -257,6 +268,8 @@ impl AppCommand {
             Self::SaveAs => "Save as…",
             Self::CloseTab => "Close",
             Self::ShowStartPage => "Start page",
+            Self::NextTab => "Next tab",
+            Self::PreviousTab => "Previous tab",
             Self::ExportJob => "Export job…",
             Self::DeployModelPackage => "Deploy a model package locally…",
             Self::Quit => "Quit",
@@ -290,6 +303,7 @@ impl AppCommand {
             Self::RestoreSnapshot => "Restore as the current workflow",
             Self::Open(_) => "Open file",
             Self::CloseTabAt(_) => "Close tab",
+            Self::ShowTab(_) => "Go to tab",
             Self::QuickAddAt(_) => "Search blocks…",
             Self::PasteText(_) => "Paste blocks",
             Self::ShowHistory(_) => "Show the project history",
@@ -310,6 +324,8 @@ impl AppCommand {
             Self::SaveAs => "Save the workflow to a new file",
             Self::CloseTab => "Close this workflow's tab",
             Self::ShowStartPage => "Show the start page: examples, recent workflows, the wizard",
+            Self::NextTab => "Show the workflow in the tab to the right",
+            Self::PreviousTab => "Show the workflow in the tab to the left",
             Self::ExportJob => "Run this workflow on a Slurm, Ray or Kubernetes cluster",
             Self::DeployModelPackage => "Serve a .pwmodel package on this machine and try it",
             Self::Quit => "Close the designer",
@@ -341,6 +357,7 @@ impl AppCommand {
             Self::RestoreSnapshot => "Make this run's workflow the current one of its file (undoable)",
             Self::Open(_) => "Open a workflow file",
             Self::CloseTabAt(_) => "Close a tab",
+            Self::ShowTab(_) => "Show a tab's workflow",
             Self::QuickAddAt(_) => "Search for a block and add it here",
             Self::PasteText(_) => "Paste blocks given as workflow JSON",
             Self::ShowHistory(_) => "Open the project history window",
@@ -359,6 +376,8 @@ impl AppCommand {
             Self::Save => const { &[key(CTRL, Key::S)] },
             Self::SaveAs => const { &[key(CTRL_SHIFT, Key::S)] },
             Self::CloseTab => const { &[key(CTRL, Key::W)] },
+            Self::NextTab => const { &[key(CTRL, Key::PageDown)] },
+            Self::PreviousTab => const { &[key(CTRL, Key::PageUp)] },
             Self::Quit => const { &[key(CTRL, Key::Q)] },
             Self::Undo => const { &[key(CTRL, Key::Z)] },
             Self::Redo => const { &[key(CTRL_SHIFT, Key::Z), key(CTRL, Key::Y)] },
@@ -419,6 +438,9 @@ impl AppCommand {
             | Self::FindBlock
             | Self::QuickAdd
             | Self::FitToView => tab,
+            Self::NextTab | Self::PreviousTab => {
+                check(state.tabs > usize::from(state.has_tab), "no other workflow is open")
+            }
             Self::Undo => tab.and(check(state.can_undo, "nothing to undo")),
             Self::Redo => tab.and(check(state.can_redo, "nothing to redo")),
             Self::Cut | Self::Copy | Self::Duplicate => {
@@ -459,6 +481,7 @@ impl AppCommand {
             | Self::DeviceGpu
             | Self::Open(_)
             | Self::CloseTabAt(_)
+            | Self::ShowTab(_)
             | Self::QuickAddAt(_)
             | Self::PasteText(_)
             | Self::ShowHistory(_)

@@ -21,9 +21,11 @@ impl Designer {
 
     /// What the commands' enablement is decided from, as the designer is now.
     pub fn command_state(&self) -> CommandState {
-        let Some(tab) = self.active_tab() else { return CommandState::default() };
+        let tabs = self.tabs.len();
+        let Some(tab) = self.active_tab() else { return CommandState { tabs, ..CommandState::default() } };
         let workflow = tab.document.workflow();
         CommandState {
+            tabs,
             has_tab: true,
             read_only: tab.snapshot.is_some(),
             has_blocks: !workflow.nodes.is_empty(),
@@ -60,6 +62,18 @@ impl Designer {
             }
             AppCommand::CloseTabAt(i) => self.close_tab(i, false),
             AppCommand::ShowStartPage => self.active = None,
+            AppCommand::ShowTab(i) => {
+                if i < self.tabs.len() {
+                    self.active = Some(i);
+                }
+            }
+            AppCommand::NextTab | AppCommand::PreviousTab => {
+                let n = self.tabs.len();
+                if n > 0 {
+                    let step = if command == AppCommand::NextTab { 1 } else { n - 1 };
+                    self.active = Some(self.active.map_or(0, |i| (i + step) % n));
+                }
+            }
             AppCommand::ExportJob => self.open_export_job(),
             AppCommand::DeployModelPackage => self.deploy.open = true,
             AppCommand::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),

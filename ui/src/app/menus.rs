@@ -161,7 +161,7 @@ impl Designer {
                     None => label.on_hover_text("not saved yet"),
                 };
                 if label.clicked() {
-                    self.active = Some(i);
+                    self.queue.push(AppCommand::ShowTab(i));
                 }
                 if label.middle_clicked() || ui.small_button("×").on_hover_text("Close").clicked() {
                     self.queue.push(AppCommand::CloseTabAt(i));

@@ -169,6 +169,11 @@ impl Designer {
         self.active.and_then(|i| self.tabs.get(i))
     }
 
+    /// Which tab is active; `None` while the start page shows.
+    pub fn active_index(&self) -> Option<usize> {
+        self.active
+    }
+
     fn active_tab_mut(&mut self) -> Option<&mut Tab> {
         self.active.and_then(|i| self.tabs.get_mut(i))
     }
@@ -220,7 +225,10 @@ impl Designer {
         self.wizard.window_ui(&ctx, &catalog, &mut self.queue);
         self.deploy.windows_ui(&ctx);
         self.cluster.window_ui(&ctx, &catalog);
-        self.command_palette.palette_ui(&ctx, &state, &mut self.queue);
+        if self.command_palette.is_open() {
+            let entries = self.palette_entries();
+            self.command_palette.palette_ui(&ctx, &state, &entries, &mut self.queue);
+        }
         self.recovery_ui(&ctx);
         self.confirm_close_ui(&ctx);
         self.run_commands(&ctx);
