@@ -143,7 +143,7 @@ pub(crate) fn on_gpu(
 }
 
 /// The CPU twin: chunks of rows in parallel, four rows per pass over the accumulator.
-fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<&[f64]>) -> Vec<f64> {
+pub(crate) fn cpu(a: MatrixRef<'_>, a_ones: usize, b: CrossB<'_>, b_ones: usize, w: Option<&[f64]>) -> Vec<f64> {
     cpu_rows(a, a_ones, b, b_ones, w, 1)
 }
 

@@ -16,6 +16,7 @@ mod kmeans;
 mod knn;
 mod logistic;
 mod matrix;
+pub mod pass;
 mod stats;
 
 use std::sync::Arc;

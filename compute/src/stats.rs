@@ -6,8 +6,6 @@
 //! the cancellation of Σx² − n·mean². GPU values are f32: means and variances agree with the CPU to about
 //! 1e-6 relative on well-scaled data; min and max are the f32 roundings of the f64 values.
 
-use rayon::prelude::*;
-
 use crate::{Backend, ComputeError, Gpu};
 
 const SHADER: &str = include_str!("../shaders/stats.wgsl");
@@ -36,8 +34,9 @@ impl ColumnStats {
     }
 }
 
+/// The statistics of some of a column's cells, merged by Chan's formula.
 #[derive(Debug, Clone, Copy)]
-struct Partial {
+pub struct Partial {
     n: f64,
     mean: f64,
     m2: f64,
@@ -47,10 +46,11 @@ struct Partial {
 }
 
 impl Partial {
-    const EMPTY: Self = Self { n: 0.0, mean: 0.0, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, missing: 0.0 };
+    pub(crate) const EMPTY: Self =
+        Self { n: 0.0, mean: 0.0, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, missing: 0.0 };
 
     /// Two passes over a cache-sized chunk: count, sum, min and max, then squared deviations from the mean.
-    fn of(values: &[f64]) -> Self {
+    pub(crate) fn of(values: &[f64]) -> Self {
         let mut p = Self::EMPTY;
         let mut sum = 0.0;
         for &v in values {
@@ -70,7 +70,7 @@ impl Partial {
         p
     }
 
-    fn merge(self, b: Self) -> Self {
+    pub(crate) fn merge(self, b: Self) -> Self {
         let n = self.n + b.n;
         if n == 0.0 {
             return Self { missing: self.missing + b.missing, ..Self::EMPTY };
@@ -86,7 +86,7 @@ impl Partial {
         }
     }
 
-    fn finish(self) -> ColumnStats {
+    pub(crate) fn finish(self) -> ColumnStats {
         let none = self.n == 0.0;
         ColumnStats {
             count: self.n as usize,
@@ -107,11 +107,10 @@ pub fn column_stats(backend: &Backend, columns: &[&[f64]]) -> Result<Vec<ColumnS
     }
 }
 
+/// The CPU twin: the [`ColumnMoments`](crate::pass::ColumnMoments) pass over chunks of rows.
 fn cpu(columns: &[&[f64]]) -> Vec<ColumnStats> {
-    columns
-        .par_iter()
-        .map(|c| c.par_chunks(1 << 16).map(Partial::of).reduce(|| Partial::EMPTY, Partial::merge).finish())
-        .collect()
+    let pass = crate::pass::ColumnMoments { columns: columns.len() };
+    crate::pass::run(&pass, &crate::pass::column_chunks(columns, 1 << 16))
 }
 
 fn on_gpu(gpu: &Gpu, columns: &[&[f64]]) -> Result<Vec<ColumnStats>, ComputeError> {

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use pipewright_compute::pass::{self, CHUNK_ROWS, NewtonSums, POISSON_MAX_ETA, PoissonNewton, row_chunks};
+
 use super::linalg::solve_spd;
 use crate::frame::Matrix;
 
@@ -37,56 +39,51 @@ impl PoissonFit {
     }
 
     fn linear(&self, row: &[f64]) -> f64 {
-        (self.weights.iter().zip(row).map(|(w, x)| w * x).sum::<f64>() + self.intercept).min(700.0)
+        (self.weights.iter().zip(row).map(|(w, x)| w * x).sum::<f64>() + self.intercept).min(POISSON_MAX_ETA)
     }
 }
 
 /// The objective of `fit` at these coefficients.
 pub fn objective(x: &Matrix, y: &[f64], fit: &PoissonFit, l2: f64) -> f64 {
-    let n = x.rows as f64;
-    let loss: f64 = (0..x.rows)
-        .map(|i| {
-            let eta = fit.linear(x.row(i));
-            eta.exp() - y[i] * eta
-        })
-        .sum();
-    loss / n + 0.5 * l2 * fit.weights.iter().map(|w| w * w).sum::<f64>()
+    let chunks = row_chunks(x.view(), y, CHUNK_ROWS);
+    let theta: Vec<f64> = fit.weights.iter().copied().chain([fit.intercept]).collect();
+    penalized(&pass::run(&PoissonNewton { theta: &theta, hessian: false }, &chunks), &fit.weights, l2)
 }
 
-/// Fits; `y` must be non-negative with a positive mean (the caller checks).
+/// The mean loss of the sums plus the L2 penalty on `weights`.
+fn penalized(sums: &NewtonSums, weights: &[f64], l2: f64) -> f64 {
+    sums.loss / sums.n + 0.5 * l2 * weights.iter().map(|w| w * w).sum::<f64>()
+}
+
+/// Fits; `y` must be non-negative with a positive mean (the caller checks). Each Newton step is one pass
+/// over the rows for the gradient and Hessian, and the step-halving line search one pass per trial for the
+/// loss.
 pub fn fit(x: &Matrix, y: &[f64], s: PoissonSettings) -> PoissonFit {
     let (n, p) = (x.rows, x.cols);
+    let chunks = row_chunks(x.view(), y, CHUNK_ROWS);
     let mean = y.iter().sum::<f64>() / n as f64;
     let mut current = PoissonFit { weights: vec![0.0; p], intercept: mean.ln(), iterations: 0 };
-    let mut value = objective(x, y, &current, s.l2);
+    let theta_of = |f: &PoissonFit| -> Vec<f64> { f.weights.iter().copied().chain([f.intercept]).collect() };
+    let loss_at = |f: &PoissonFit| {
+        let theta = theta_of(f);
+        penalized(&pass::run(&PoissonNewton { theta: &theta, hessian: false }, &chunks), &f.weights, s.l2)
+    };
+    let mut value = loss_at(&current);
     let dim = p + 1;
     while current.iterations < s.max_iterations {
-        // Gradient and Hessian over the augmented row [x, 1].
-        let mut gradient = vec![0.0; dim];
-        let mut hessian = vec![0.0; dim * dim];
-        for (i, yi) in y.iter().enumerate().take(n) {
-            let row = x.row(i);
-            let mu = current.predict(row);
-            let residual = mu - yi;
-            for a in 0..dim {
-                let xa = if a < p { row[a] } else { 1.0 };
-                gradient[a] += residual * xa;
-                for c in 0..=a {
-                    let xc = if c < p { row[c] } else { 1.0 };
-                    hessian[a * dim + c] += mu * xa * xc;
-                }
-            }
+        // Gradient and Hessian over the augmented row [x, 1], as means over the rows.
+        let theta = theta_of(&current);
+        let NewtonSums { n: rows, mut gradient, mut hessian, .. } =
+            pass::run(&PoissonNewton { theta: &theta, hessian: true }, &chunks);
+        for g in &mut gradient {
+            *g /= rows;
         }
-        for a in 0..dim {
-            gradient[a] /= n as f64;
-            for c in 0..=a {
-                hessian[a * dim + c] /= n as f64;
-                hessian[c * dim + a] = hessian[a * dim + c];
-            }
-            if a < p {
-                gradient[a] += s.l2 * current.weights[a];
-                hessian[a * dim + a] += s.l2;
-            }
+        for h in &mut hessian {
+            *h /= rows;
+        }
+        for a in 0..p {
+            gradient[a] += s.l2 * current.weights[a];
+            hessian[a * dim + a] += s.l2;
         }
         if gradient.iter().all(|g| g.abs() <= s.tolerance) {
             break;
@@ -101,7 +98,7 @@ pub fn fit(x: &Matrix, y: &[f64], s: PoissonSettings) -> PoissonFit {
                 intercept: current.intercept - scale * step[p],
                 iterations: current.iterations,
             };
-            let trial_value = objective(x, y, &trial, s.l2);
+            let trial_value = loss_at(&trial);
             // Near the optimum the objective is flat to rounding: allow a rise of a few ulps.
             if trial_value <= value + 1e-13 * value.abs() || scale < 1e-10 {
                 current = trial;

@@ -8,7 +8,8 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use pipewright_compute::{CrossB, crossprod, gram};
+use pipewright_compute::pass::{self, CHUNK_ROWS, CrossMoments, Moments, row_chunks};
+use pipewright_compute::{Backend, CrossB, crossprod, gram};
 
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::linalg::solve_spd;
@@ -52,17 +53,22 @@ impl CentredSums {
     }
 }
 
-/// `[X | 1]ᵀ[X | 1]` and `[X | 1]ᵀy` in one pass each (on the compute kernels); centring follows algebraically
-/// from the sums.
+/// The centred normal equations in one pass over the rows. On the CPU: the [`CrossMoments`] pass, chunk by
+/// chunk (each chunk centred on its own means, chunks merged by Chan's formula), the same pass a cluster runs
+/// per shard. On a GPU: `[X | 1]ᵀ[X | 1]` and `[X | 1]ᵀy` on the device, centred algebraically from the sums.
 pub(super) fn centred_sums(
     x: &Matrix,
     y: &[f64],
     fit_intercept: bool,
     ctx: &NodeContext<'_>,
 ) -> Result<CentredSums, NodeError> {
+    let backend = crate::device::backend(ctx, x.rows * x.cols)?;
+    if matches!(backend, Backend::Cpu) {
+        let m = pass::run(&CrossMoments { features: x.cols }, &row_chunks(x.view(), y, CHUNK_ROWS));
+        return Ok(of_moments(m, fit_intercept));
+    }
     let p = x.cols;
     let n = x.rows as f64;
-    let backend = crate::device::backend(ctx, x.rows * x.cols)?;
     let p1 = p + 1;
     let full = gram(&backend, x.view(), true, None).map_err(crate::device::kernel_error)?;
     let xy = crossprod(&backend, x.view(), 1, CrossB::Rows { data: y, cols: 1 }, 0, None)
@@ -79,6 +85,24 @@ pub(super) fn centred_sums(
     }
     let yty = y.iter().map(|v| (v - y_mean).powi(2)).sum();
     Ok(CentredSums { gram, xty, yty, x_mean, y_mean })
+}
+
+/// The normal equations from the moments: centred with an intercept, raw (`XᵀX = C + n·x̄x̄ᵀ`) without.
+fn of_moments(m: Moments, fit_intercept: bool) -> CentredSums {
+    if fit_intercept {
+        return CentredSums { gram: m.xx, xty: m.xy, yty: m.yy, x_mean: m.x_mean, y_mean: m.y_mean };
+    }
+    let p = m.x_mean.len();
+    let mut gram = m.xx;
+    let mut xty = m.xy;
+    for a in 0..p {
+        xty[a] += m.n * m.x_mean[a] * m.y_mean;
+        for c in 0..p {
+            gram[a * p + c] += m.n * m.x_mean[a] * m.x_mean[c];
+        }
+    }
+    let yty = m.yy + m.n * m.y_mean * m.y_mean;
+    CentredSums { gram, xty, yty, x_mean: vec![0.0; p], y_mean: 0.0 }
 }
 
 impl NodeKind for LinearRegression {
