@@ -46,6 +46,20 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// The nearest of the `k` centres (`centers` holds `k × row.len()` values) to `row`, and its squared distance;
+/// the first of equally near centres.
+pub(crate) fn nearest(row: &[f64], centers: &[f64], k: usize) -> (usize, f64) {
+    let cols = row.len();
+    let mut best = (0, f64::INFINITY);
+    for c in 0..k {
+        let d = squared_distance(row, &centers[c * cols..(c + 1) * cols]);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
 impl<'a> KMeansProblem<'a> {
     /// Prepares `x` for `backend`.
     pub fn new(backend: &Backend, x: MatrixRef<'a>) -> Self {
@@ -83,29 +97,8 @@ impl<'a> KMeansProblem<'a> {
     pub fn step(&self, centers: &[f64], k: usize) -> Result<LloydStep, ComputeError> {
         let cols = self.x.cols;
         let Some((gpu, x, labels, distances)) = &self.device else {
-            let chunk = 8192;
-            let parts: Vec<(f64, Vec<f64>, Vec<usize>)> = (0..self.x.rows.div_ceil(chunk))
-                .into_par_iter()
-                .map(|c| {
-                    let mut sums = vec![0.0; k * cols];
-                    let mut counts = vec![0; k];
-                    let mut inertia = 0.0;
-                    for i in c * chunk..((c + 1) * chunk).min(self.x.rows) {
-                        let (label, d) = self.nearest(i, centers, k);
-                        inertia += d;
-                        counts[label] += 1;
-                        sums[label * cols..(label + 1) * cols].iter_mut().zip(self.x.row(i)).for_each(|(s, v)| *s += v);
-                    }
-                    (inertia, sums, counts)
-                })
-                .collect();
-            let mut step = LloydStep { inertia: 0.0, sums: vec![0.0; k * cols], counts: vec![0; k] };
-            for (inertia, sums, counts) in parts {
-                step.inertia += inertia;
-                step.sums.iter_mut().zip(&sums).for_each(|(a, b)| *a += b);
-                step.counts.iter_mut().zip(&counts).for_each(|(a, b)| *a += b);
-            }
-            return Ok(step);
+            let pass = crate::pass::Lloyd { centers, k, cols };
+            return Ok(crate::pass::run(&pass, &crate::pass::row_chunks(self.x, &[], 8192)));
         };
         let (mut encoder, inertia) = Self::dispatch_assign(gpu, x, labels, distances, centers, k)?;
         let update = gpu.pipeline("kmeans_update", UPDATE_SHADER, "main")?;
@@ -141,16 +134,7 @@ impl<'a> KMeansProblem<'a> {
     }
 
     fn nearest(&self, i: usize, centers: &[f64], k: usize) -> (usize, f64) {
-        let row = self.x.row(i);
-        let cols = self.x.cols;
-        let mut best = (0, f64::INFINITY);
-        for c in 0..k {
-            let d = squared_distance(row, &centers[c * cols..(c + 1) * cols]);
-            if d < best.1 {
-                best = (c, d);
-            }
-        }
-        best
+        nearest(self.x.row(i), centers, k)
     }
 
     fn dispatch_assign(

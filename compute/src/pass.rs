@@ -6,8 +6,9 @@
 //!
 //! The passes: [`ColumnMoments`] (count, missing, mean, variance, min and max per column, for Normalize Data,
 //! Clean Missing Data and profiles), [`CrossMoments`] (the centred normal equations of linear, ridge, Lasso and
-//! Elastic Net regression) and [`PoissonNewton`] (the loss, gradient and Hessian of a Poisson regression at a
-//! point: one pass per Newton step).
+//! Elastic Net regression), [`PoissonNewton`] (the loss, gradient and Hessian of a Poisson regression at a
+//! point: one pass per Newton step), [`ClassMoments`] (Gaussian naive Bayes) and [`Lloyd`] (one k-means
+//! iteration).
 
 use rayon::prelude::*;
 
@@ -306,6 +307,185 @@ impl Pass for PoissonNewton<'_> {
     }
 }
 
+/// A block of rows of a feature matrix with each row's class (`0..classes`).
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'a> {
+    /// The features, row after row.
+    pub x: MatrixRef<'a>,
+    /// The class of each row.
+    pub classes: &'a [usize],
+}
+
+/// `x` and `classes` cut into chunks of `chunk_rows` rows.
+pub fn labelled_chunks<'a>(x: MatrixRef<'a>, classes: &'a [usize], chunk_rows: usize) -> Vec<Labelled<'a>> {
+    let step = chunk_rows.max(1);
+    (0..x.rows)
+        .step_by(step)
+        .map(|start| {
+            let end = (start + step).min(x.rows);
+            Labelled {
+                x: MatrixRef::new(end - start, x.cols, &x.data[start * x.cols..end * x.cols]),
+                classes: &classes[start..end],
+            }
+        })
+        .collect()
+}
+
+/// Count, mean and sum of squared deviations of each feature over some rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMoments {
+    /// Rows.
+    pub n: f64,
+    /// Per feature, the mean.
+    pub mean: Vec<f64>,
+    /// Per feature, `Σ (x − mean)²`.
+    pub m2: Vec<f64>,
+}
+
+impl FeatureMoments {
+    fn empty(p: usize) -> Self {
+        Self { n: 0.0, mean: vec![0.0; p], m2: vec![0.0; p] }
+    }
+
+    /// Chan's merge of two disjoint sets of rows.
+    fn merge(mut self, b: Self) -> Self {
+        let n = self.n + b.n;
+        if b.n == 0.0 {
+            return self;
+        }
+        if self.n == 0.0 {
+            return b;
+        }
+        for j in 0..self.mean.len() {
+            let delta = b.mean[j] - self.mean[j];
+            self.m2[j] += b.m2[j] + delta * delta * self.n * b.n / n;
+            self.mean[j] += delta * b.n / n;
+        }
+        self.n = n;
+        self
+    }
+
+    /// The population variance of each feature (divided by `n`; 0 without rows).
+    pub fn variances(&self) -> Vec<f64> {
+        self.m2.iter().map(|m| if self.n > 0.0 { m / self.n } else { 0.0 }).collect()
+    }
+}
+
+/// Per class and over all rows, each feature's moments: what Gaussian naive Bayes fits from. A chunk takes two
+/// passes over its rows (means, then squared deviations); chunks merge by Chan's formula.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassMoments {
+    /// Features per row.
+    pub features: usize,
+    /// Classes.
+    pub classes: usize,
+}
+
+/// The sums of a [`ClassMoments`] pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassSums {
+    /// Per class.
+    pub by_class: Vec<FeatureMoments>,
+    /// Over all rows.
+    pub all: FeatureMoments,
+}
+
+impl Pass for ClassMoments {
+    type Chunk<'a> = Labelled<'a>;
+    type Partial = ClassSums;
+    type Output = ClassSums;
+
+    fn empty(&self) -> ClassSums {
+        ClassSums {
+            by_class: vec![FeatureMoments::empty(self.features); self.classes],
+            all: FeatureMoments::empty(self.features),
+        }
+    }
+
+    fn map(&self, chunk: &Labelled<'_>) -> ClassSums {
+        let mut s = self.empty();
+        for i in 0..chunk.x.rows {
+            let row = chunk.x.row(i);
+            for m in [&mut s.by_class[chunk.classes[i]], &mut s.all] {
+                m.n += 1.0;
+                m.mean.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+        }
+        for m in s.by_class.iter_mut().chain([&mut s.all]) {
+            if m.n > 0.0 {
+                m.mean.iter_mut().for_each(|a| *a /= m.n);
+            }
+        }
+        for i in 0..chunk.x.rows {
+            let row = chunk.x.row(i);
+            for m in [&mut s.by_class[chunk.classes[i]], &mut s.all] {
+                for ((m2, mean), v) in m.m2.iter_mut().zip(&m.mean).zip(row) {
+                    let d = v - mean;
+                    *m2 += d * d;
+                }
+            }
+        }
+        s
+    }
+
+    fn reduce(&self, a: ClassSums, b: ClassSums) -> ClassSums {
+        ClassSums {
+            by_class: a.by_class.into_iter().zip(b.by_class).map(|(a, b)| a.merge(b)).collect(),
+            all: a.all.merge(b.all),
+        }
+    }
+
+    fn finish(&self, total: ClassSums) -> ClassSums {
+        total
+    }
+}
+
+/// One Lloyd iteration of k-means over rows: each row's nearest of `k` centres, the inertia, and per
+/// cluster the sum and count of its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Lloyd<'c> {
+    /// `k × cols` centre coordinates, row after row.
+    pub centers: &'c [f64],
+    /// Clusters.
+    pub k: usize,
+    /// Features per row.
+    pub cols: usize,
+}
+
+impl Pass for Lloyd<'_> {
+    type Chunk<'a> = Rows<'a>;
+    type Partial = crate::LloydStep;
+    type Output = crate::LloydStep;
+
+    fn empty(&self) -> crate::LloydStep {
+        crate::LloydStep { inertia: 0.0, sums: vec![0.0; self.k * self.cols], counts: vec![0; self.k] }
+    }
+
+    fn map(&self, chunk: &Rows<'_>) -> crate::LloydStep {
+        let cols = self.cols;
+        let mut step = self.empty();
+        for i in 0..chunk.x.rows {
+            let row = chunk.x.row(i);
+            let (label, d) = crate::kmeans::nearest(row, self.centers, self.k);
+            step.inertia += d;
+            step.counts[label] += 1;
+            step.sums[label * cols..(label + 1) * cols].iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+        step
+    }
+
+    fn reduce(&self, mut a: crate::LloydStep, b: crate::LloydStep) -> crate::LloydStep {
+        a.inertia += b.inertia;
+        a.sums.iter_mut().zip(&b.sums).for_each(|(x, y)| *x += y);
+        a.counts.iter_mut().zip(&b.counts).for_each(|(x, y)| *x += y);
+        a
+    }
+
+    fn finish(&self, total: crate::LloydStep) -> crate::LloydStep {
+        total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +580,58 @@ mod tests {
             for (c, w) in chunked.gradient.iter().zip(&whole.gradient).chain(chunked.hessian.iter().zip(&whole.hessian))
             {
                 assert!(close(*c, *w, w.abs()), "chunks of {chunk}: {c} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn class_moments_agree_for_every_chunk_size() {
+        let (rows, p) = (400, 3);
+        let (x, _) = data(rows, p);
+        let classes: Vec<usize> = (0..rows).map(|i| (i * 7 + i / 3) % 3).collect();
+        let view = MatrixRef::new(rows, p, &x);
+        let pass = ClassMoments { features: p, classes: 3 };
+        let whole = run(&pass, &labelled_chunks(view, &classes, rows));
+        let direct = |class: usize, j: usize| {
+            let values: Vec<f64> = (0..rows).filter(|&i| classes[i] == class).map(|i| x[i * p + j]).collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            (mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>())
+        };
+        for class in 0..3 {
+            for j in 0..p {
+                let (mean, m2) = direct(class, j);
+                assert!(close(whole.by_class[class].mean[j], mean, mean) && close(whole.by_class[class].m2[j], m2, m2));
+            }
+        }
+        for chunk in [1, 9, 128] {
+            let chunked = run(&pass, &labelled_chunks(view, &classes, chunk));
+            for (c, w) in chunked.by_class.iter().chain([&chunked.all]).zip(whole.by_class.iter().chain([&whole.all])) {
+                assert_eq!(c.n, w.n);
+                for j in 0..p {
+                    assert!(
+                        close(c.mean[j], w.mean[j], w.mean[j]) && close(c.m2[j], w.m2[j], w.m2[j]),
+                        "chunks of {chunk}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lloyd_steps_agree_for_every_chunk_size() {
+        let (rows, p) = (300, 2);
+        let (x, _) = data(rows, p);
+        let centers = [1e4 + 0.2, 1e4 + 0.2, 1e4 + 0.8, 1e4 + 0.8];
+        let view = MatrixRef::new(rows, p, &x);
+        let pass = Lloyd { centers: &centers, k: 2, cols: p };
+        let whole = run(&pass, &row_chunks(view, &[], rows));
+        assert_eq!(whole.counts.iter().sum::<usize>(), rows);
+        for chunk in [1, 13, 100] {
+            let chunked = run(&pass, &row_chunks(view, &[], chunk));
+            assert_eq!(chunked.counts, whole.counts);
+            assert!(close(chunked.inertia, whole.inertia, whole.inertia));
+            for (c, w) in chunked.sums.iter().zip(&whole.sums) {
+                assert!(close(*c, *w, *w));
             }
         }
     }

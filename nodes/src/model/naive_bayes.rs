@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float};
+use pipewright_compute::pass::{self, CHUNK_ROWS, ClassMoments, labelled_chunks};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
@@ -52,29 +53,13 @@ impl State {
 /// feature variance added, as scikit-learn's `GaussianNB` does.
 fn fit_gaussian(x: &Matrix, y: &[usize], classes: usize, var_smoothing: f64) -> Result<State, NodeError> {
     let (n, p) = (x.rows, x.cols);
-    let mut counts = vec![0.0f64; classes];
-    let mut means = vec![vec![0.0; p]; classes];
-    for i in 0..n {
-        counts[y[i]] += 1.0;
-        means[y[i]].iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v);
-    }
-    for (k, m) in means.iter_mut().enumerate() {
-        for v in m.iter_mut() {
-            *v /= counts[k].max(1.0);
-        }
-    }
-    let mut variances = vec![vec![0.0; p]; classes];
-    for i in 0..n {
-        let (m, var) = (&means[y[i]], &mut variances[y[i]]);
-        var.iter_mut().zip(x.row(i)).zip(m).for_each(|((s, v), mu)| *s += (v - mu) * (v - mu));
-    }
+    // One pass: per class and over all rows, each feature's mean and squared deviations.
+    let sums = pass::run(&ClassMoments { features: p, classes }, &labelled_chunks(x.view(), y, CHUNK_ROWS));
+    let counts: Vec<f64> = sums.by_class.iter().map(|m| m.n).collect();
+    let means: Vec<Vec<f64>> = sums.by_class.iter().map(|m| m.mean.clone()).collect();
+    let mut variances: Vec<Vec<f64>> = sums.by_class.iter().map(|m| m.m2.clone()).collect();
     // The largest variance of any feature over all rows sets the smoothing's scale.
-    let largest = (0..p)
-        .map(|j| {
-            let mean = (0..n).map(|i| x.get(i, j)).sum::<f64>() / n as f64;
-            (0..n).map(|i| (x.get(i, j) - mean).powi(2)).sum::<f64>() / n as f64
-        })
-        .fold(0.0, f64::max);
+    let largest = sums.all.variances().into_iter().fold(0.0, f64::max);
     let epsilon = var_smoothing * largest;
     for (k, var) in variances.iter_mut().enumerate() {
         for v in var.iter_mut() {
