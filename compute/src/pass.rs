@@ -636,3 +636,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// Times the normal equations as the [`CrossMoments`] pass against one Gram product over the whole matrix
+    /// (`cargo test --workspace --lib -- --ignored --nocapture normal_equations_timing`); prints, asserts nothing.
+    #[test]
+    #[ignore = "a timing, run by hand"]
+    fn normal_equations_timing() {
+        let (rows, p) = (1_000_000, 20);
+        let x: Vec<f64> = (0..rows * p).map(|i| ((i * 2_654_435_761) % 1_000_003) as f64 / 1e3).collect();
+        let y: Vec<f64> = (0..rows).map(|i| x[i * p] * 0.5 + (i % 7) as f64).collect();
+        let view = MatrixRef::new(rows, p, &x);
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let m = run(&CrossMoments { features: p }, &row_chunks(view, &y, CHUNK_ROWS));
+            let pass = started.elapsed();
+            let started = std::time::Instant::now();
+            let full = crossprod::cpu(view, 1, CrossB::Same, 0, None);
+            let xy = crossprod::cpu(view, 1, CrossB::Rows { data: &y, cols: 1 }, 0, None);
+            let gram = started.elapsed();
+            println!(
+                "pass {:.3} s, one Gram product {:.3} s, ratio {:.2} ({} {})",
+                pass.as_secs_f64(),
+                gram.as_secs_f64(),
+                pass.as_secs_f64() / gram.as_secs_f64(),
+                m.xx[0],
+                full[0] + xy[0]
+            );
+        }
+    }
+}
