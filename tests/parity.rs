@@ -116,6 +116,7 @@ fn fit_predict(
         progress: &progress,
         spec: &spec,
         provenance: &pipewright_engine::Provenance::default(),
+        memory_budget: u64::MAX,
     };
     let (state, decoded) = algo.fit(&params, train, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
     let model = Model {

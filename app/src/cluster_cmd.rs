@@ -110,7 +110,7 @@ pub struct SubmitArgs {
 }
 
 /// `16G`, `512M`, `1T` or a plain number of MiB.
-fn parse_memory(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_memory(text: &str) -> Result<u64, String> {
     let upper = text.trim().to_ascii_uppercase();
     let t = upper.trim_end_matches("IB").trim_end_matches('B');
     let (number, factor) = match t.chars().last() {

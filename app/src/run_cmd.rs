@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// run history keeps to DIR/outputs/, and print the result as one `pipewright-result:` line (cluster jobs).
     #[arg(long, value_name = "DIR")]
     results: Option<PathBuf>,
+    /// Memory a block may hold (such as 4G or 512M; default half of the machine's memory): a CSV or Parquet
+    /// file larger than half of it is streamed through the blocks that work row by row, a batch at a time.
+    #[arg(long, value_name = "SIZE", value_parser = crate::cluster_cmd::parse_memory)]
+    memory_budget: Option<u64>,
 }
 
 /// Loads a workflow, printing the error and returning the exit code on failure.
@@ -233,6 +237,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         disk_cache: (!args.no_cache).then(|| DiskCache::for_project(&project)),
         // Nothing reads a table once its consumers have run: a headless run holds only what is still needed.
         release_intermediate: true,
+        memory_budget: args.memory_budget.map(|mib| mib * 1024 * 1024),
         ..RunOptions::default()
     };
     // Ctrl-C stops the run: blocks not yet started are skipped, running ones stop at their next check.

@@ -97,6 +97,15 @@ pub struct Provenance {
     pub run: Option<i64>,
 }
 
+/// A table input as it came: whole in memory, or streamed.
+#[derive(Debug, Clone)]
+pub enum Rows {
+    /// In memory.
+    Table(Arc<Table>),
+    /// Read from its source a batch at a time.
+    Stream(Arc<crate::stream::TableStream>),
+}
+
 /// Everything a node sees while it runs.
 pub struct NodeContext<'a> {
     /// The node id, for messages.
@@ -119,6 +128,8 @@ pub struct NodeContext<'a> {
     pub spec: &'a NodeSpec,
     /// The workflow file and the recorded run, when known.
     pub provenance: &'a Provenance,
+    /// Bytes a block may hold in memory; a table read from a larger file is streamed.
+    pub memory_budget: u64,
 }
 
 impl NodeContext<'_> {
@@ -141,20 +152,31 @@ impl NodeContext<'_> {
         }
     }
 
-    /// A required table input.
+    /// A required table input, in memory: a streamed table is read whole (its batches stacked).
     pub fn table(&self, port: &str) -> Result<Arc<Table>, NodeError> {
         match self.required(port)? {
             Value::Table(t) => Ok(t.clone()),
+            Value::Stream(s) => Ok(Arc::new(s.collect()?)),
             other => Err(Self::wrong(port, "Table", other)),
         }
     }
 
-    /// An optional table input.
+    /// An optional table input, in memory.
     pub fn optional_table(&self, port: &str) -> Result<Option<Arc<Table>>, NodeError> {
         match self.input(port)? {
             None => Ok(None),
             Some(Value::Table(t)) => Ok(Some(t.clone())),
+            Some(Value::Stream(s)) => Ok(Some(Arc::new(s.collect()?))),
             Some(other) => Err(Self::wrong(port, "Table", other)),
+        }
+    }
+
+    /// A required table input as it came: in memory, or streamed for a block that works row by row.
+    pub fn rows(&self, port: &str) -> Result<Rows, NodeError> {
+        match self.required(port)? {
+            Value::Table(t) => Ok(Rows::Table(t.clone())),
+            Value::Stream(s) => Ok(Rows::Stream(s.clone())),
+            other => Err(Self::wrong(port, "Table", other)),
         }
     }
 

@@ -38,6 +38,19 @@ pub struct RunOptions {
     pub release_intermediate: bool,
     /// The workflow file and the recorded run, for blocks that write them down.
     pub provenance: Provenance,
+    /// Bytes a block may hold in memory: a table read from a larger file is streamed a batch at a time.
+    /// `None`: half of the machine's memory ([`default_memory_budget`]).
+    pub memory_budget: Option<u64>,
+}
+
+/// Half of the machine's physical memory (4 GiB where it cannot be read).
+pub fn default_memory_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    total.map_or(4 << 30, |bytes| bytes / 2)
 }
 
 /// What happened to one node.
@@ -623,6 +636,7 @@ fn run_node(
         progress: &progress,
         spec: &entry.spec,
         provenance: &options.provenance,
+        memory_budget: options.memory_budget.unwrap_or_else(default_memory_budget),
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))
         .unwrap_or_else(|panic| Err(internal_error(entry.spec.name, panic.as_ref())))

@@ -15,6 +15,7 @@ mod result;
 pub mod rng;
 mod schema;
 pub mod spec;
+pub mod stream;
 mod time;
 mod validate;
 mod value;
@@ -23,14 +24,14 @@ mod write_targets;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
 pub use catalog::{
-    CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, SchemaEnv, ValueLoader,
+    CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, Rows, SchemaEnv, ValueLoader,
 };
 pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};
 pub use events::{Done, Event};
 pub use executor::{
-    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, Session, ancestors, canonical_json, plan, plan_on,
-    run,
+    NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, Session, ancestors, canonical_json,
+    default_memory_budget, plan, plan_on, run,
 };
 pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};
@@ -38,6 +39,7 @@ pub use project::{find_workflow, project_dir_from, project_dir_of};
 pub use result::{CacheSource, MetricsByNode, NodeResult, NodeState, OutputFile, RunResult};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
 pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType, Writes};
+pub use stream::{BatchSource, Batches, Step, TableStream};
 pub use time::UtcTime;
 pub use validate::{Analysis, Problem, validate, validate_in};
 pub use value::{

@@ -274,6 +274,8 @@ pub struct Report {
 pub enum Value {
     /// A table.
     Table(Arc<Table>),
+    /// A table read from its source a batch at a time (larger than the memory budget).
+    Stream(Arc<crate::stream::TableStream>),
     /// An untrained model.
     Learner(Arc<Learner>),
     /// A trained model.
@@ -288,7 +290,7 @@ impl Value {
     /// The port type it flows on.
     pub fn port_type(&self) -> PortType {
         match self {
-            Self::Table(_) => PortType::Table,
+            Self::Table(_) | Self::Stream(_) => PortType::Table,
             Self::Learner(_) => PortType::Learner,
             Self::Model(_) => PortType::Model,
             Self::Transform(_) => PortType::Transform,
@@ -307,6 +309,7 @@ impl Value {
                     None => shape,
                 }
             }
+            Self::Stream(s) => format!("streamed from {}, a batch at a time", s.describe()),
             Self::Learner(l) => format!("learner: {}", l.name),
             Self::Model(m) => format!("model: {} on {} features", m.name, m.features.len()),
             Self::Transform(t) => format!("transform: {}", t.name),

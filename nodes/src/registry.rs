@@ -71,7 +71,7 @@ fn load_value(value: &Value) -> Result<(), NodeError> {
     match value {
         Value::Model(model) => crate::model::load(model),
         Value::Transform(transform) => crate::transform::load(transform),
-        Value::Table(_) | Value::Learner(_) | Value::Report(_) => Ok(()),
+        Value::Table(_) | Value::Stream(_) | Value::Learner(_) | Value::Report(_) => Ok(()),
     }
 }
 

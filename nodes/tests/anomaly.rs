@@ -81,6 +81,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
         progress: &progress,
         spec: &spec,
         provenance: &pipewright_engine::Provenance::default(),
+        memory_budget: u64::MAX,
     };
     let algo = algorithm(id).unwrap_or_else(|| panic!("no algorithm {id}"));
     let set = TrainingSet { x: x.clone(), labels: Labels::None };

@@ -79,7 +79,8 @@ pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
             polars::prelude::IpcWriter::new(&mut bytes).with_parallel(false).finish(&mut frame).ok()?;
             Some(("table", bytes))
         }
-        Value::Table(_) | Value::Learner(_) => None,
+        // A streamed table is larger than memory; the workflow can read it again from its source.
+        Value::Table(_) | Value::Stream(_) | Value::Learner(_) => None,
     }
 }
 

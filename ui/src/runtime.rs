@@ -270,6 +270,7 @@ impl Runtime {
             // The designer shows every block's results.
             release_intermediate: false,
             provenance: Provenance { workflow: settings.record.as_ref().map(|r| r.workflow_file.clone()), run: None },
+            memory_budget: None,
         };
         // Planned once, here: the plan's blocks show as queued, and the run thread runs this plan.
         let session = match Session::plan(workflow, catalog, &options) {

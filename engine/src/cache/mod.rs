@@ -234,6 +234,8 @@ fn encode(outputs: &[Value]) -> std::io::Result<Vec<(String, Vec<u8>)>> {
                     attributes: t.attributes.clone(),
                 }
             }
+            // A streamed table is larger than memory: its block runs again rather than writing it all out.
+            Value::Stream(_) => return Err(std::io::Error::other("a streamed table is not cached")),
             Value::Learner(v) => Stored::Learner { value: (**v).clone() },
             Value::Model(v) => Stored::Model { value: (**v).clone() },
             Value::Transform(v) => Stored::Transform { value: (**v).clone() },

@@ -5,12 +5,13 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use polars::prelude::{CsvWriter, ParquetWriter, SerWriter};
+use polars::prelude::{CsvWriter, DataFrame, ParquetWriter, SerWriter};
 use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value, Writes,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Schema, SchemaEnv, Table, Value,
+    Writes,
 };
 
 /// Writes a table to a CSV or Parquet file.
@@ -27,6 +28,18 @@ pub const EXPORTED_TO_ATTRIBUTE: &str = "export.path";
 /// Writes `table` to `path` atomically: into a temporary file beside it, then renamed over it, so a
 /// reader never sees half a file and a failed write leaves any earlier file intact.
 pub fn write_table(table: &Table, path: &Path, parquet: bool, overwrite: bool) -> Result<(), NodeError> {
+    write_batches(std::iter::once(Ok(table.frame.clone())), path, parquet, overwrite, &mut |_| Ok(())).map(drop)
+}
+
+/// Writes batches of rows to `path` as one file, atomically as [`write_table`] does; `on_batch` hears the
+/// rows written so far after each batch (and may stop the write with an error). Returns the rows written.
+pub fn write_batches(
+    batches: impl Iterator<Item = Result<DataFrame, NodeError>>,
+    path: &Path,
+    parquet: bool,
+    overwrite: bool,
+    on_batch: &mut dyn FnMut(usize) -> Result<(), NodeError>,
+) -> Result<usize, NodeError> {
     let io = |what: &str, e: &dyn std::fmt::Display| NodeError::Io(format!("cannot {what} {}: {e}", path.display()));
     if path.exists() && !overwrite {
         return Err(NodeError::param(
@@ -41,16 +54,48 @@ pub fn write_table(table: &Table, path: &Path, parquet: bool, overwrite: bool) -
     let temporary = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&temporary).map_err(|e| io("create a temporary file for", &e))?;
-        let mut frame = table.frame.clone();
+        let mut rows = 0;
         if parquet {
-            ParquetWriter::new(file).finish(&mut frame).map_err(|e| io("write", &e))?;
+            let mut writer = None;
+            let mut file = Some(file);
+            for batch in batches {
+                let batch = batch?;
+                if writer.is_none() {
+                    let file = file.take().ok_or_else(|| io("write", &"the file was already handed on"))?;
+                    writer = Some(ParquetWriter::new(file).batched(batch.schema()).map_err(|e| io("write", &e))?);
+                }
+                if let Some(w) = writer.as_mut() {
+                    w.write_batch(&batch).map_err(|e| io("write", &e))?;
+                }
+                rows += batch.height();
+                on_batch(rows)?;
+            }
+            match (writer, file) {
+                (Some(w), _) => {
+                    w.finish().map_err(|e| io("write", &e))?;
+                }
+                // No batch at all: an empty table.
+                (None, Some(file)) => {
+                    ParquetWriter::new(file).finish(&mut DataFrame::empty()).map_err(|e| io("write", &e))?;
+                }
+                (None, None) => {}
+            }
         } else {
             let mut writer = BufWriter::new(file);
-            CsvWriter::new(&mut writer).finish(&mut frame).map_err(|e| io("write", &e))?;
+            for batch in batches {
+                let mut batch = batch?;
+                CsvWriter::new(&mut writer)
+                    .include_header(rows == 0)
+                    .finish(&mut batch)
+                    .map_err(|e| io("write", &e))?;
+                rows += batch.height().max(1);
+                on_batch(rows)?;
+            }
             writer.flush().map_err(|e| io("write", &e))?;
             writer.into_inner().map_err(|e| io("write", &e.error()))?.sync_all().map_err(|e| io("write", &e))?;
         }
-        std::fs::rename(&temporary, path).map_err(|e| io("replace", &e))
+        std::fs::rename(&temporary, path).map_err(|e| io("replace", &e))?;
+        Ok(rows)
     })();
     if result.is_err() {
         // Best effort: the temporary file is ours and useless after a failure.
@@ -88,10 +133,25 @@ impl NodeKind for ExportData {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
         let relative = ctx.params.column("path")?;
         let path = ctx.resolve_path(relative);
-        write_table(&table, &path, is_parquet(ctx.params, relative)?, ctx.params.bool("overwrite")?)?;
+        let (parquet, overwrite) = (is_parquet(ctx.params, relative)?, ctx.params.bool("overwrite")?);
+        let table = match ctx.rows("data")? {
+            Rows::Table(table) => table,
+            // Streamed: written a batch at a time, with the rows so far as progress; Stop ends it between batches.
+            Rows::Stream(stream) => {
+                let mut on_batch = |rows: usize| {
+                    ctx.check_cancelled()?;
+                    (ctx.progress)(0.0, &format!("{rows} rows written"));
+                    Ok(())
+                };
+                write_batches(stream.batches()?, &path, parquet, overwrite, &mut on_batch)?;
+                let mut out = (*stream).clone();
+                out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
+                return Ok(vec![Value::Stream(Arc::new(out))]);
+            }
+        };
+        write_table(&table, &path, parquet, overwrite)?;
         let mut out = (*table).clone();
         out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
         Ok(vec![Value::Table(Arc::new(out))])

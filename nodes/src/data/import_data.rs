@@ -10,12 +10,14 @@ use serde_json::json;
 
 use pipewright_engine::spec::{choice, int};
 use pipewright_engine::{
+    BatchSource, TableStream,
     Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table, Value,
 };
 
 use super::csv_reading::{CsvSettings, read_csv_bytes, read_with_polars, unique_header};
 use super::json_reading::read_json_bytes;
 use super::sqlite_reading::read_sqlite;
+use super::stream_source::{CsvSource, ParquetSource};
 
 /// Reads a CSV, Parquet, JSON or NDJSON file, or the result of a `SQLite` query.
 pub struct ImportData;
@@ -37,19 +39,7 @@ const PEEK_ROWS: usize = 1000;
 /// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
 /// Returns the frame and notes on columns renamed to keep names unique.
 fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(DataFrame, Vec<String>), NodeError> {
-    let format = match params.text("format")? {
-        "auto" => {
-            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-            match extension.as_str() {
-                "parquet" => "parquet",
-                "json" => "json",
-                "ndjson" | "jsonl" => "ndjson",
-                "db" | "sqlite" | "sqlite3" => "sqlite",
-                _ => "csv",
-            }
-        }
-        other => other,
-    };
+    let format = format_of(path, params)?;
     let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
     if format == "parquet" {
         let file = File::open(path).map_err(open_error)?;
@@ -120,6 +110,49 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(Data
     };
     let frame = read.map_err(|e| NodeError::data(format!("{}: {e}", path.display())))?;
     Ok((frame, renamed))
+}
+
+/// The file's format as the parameters say: given, or by the extension.
+fn format_of<'p>(path: &Path, params: &'p Params) -> Result<&'p str, NodeError> {
+    Ok(match params.text("format")? {
+        "auto" => {
+            let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            match extension.as_str() {
+                "parquet" => "parquet",
+                "json" => "json",
+                "ndjson" | "jsonl" => "ndjson",
+                "db" | "sqlite" | "sqlite3" => "sqlite",
+                _ => "csv",
+            }
+        }
+        other => other,
+    })
+}
+
+/// The file as a stream when it is larger than half the memory budget (its table would take about as much
+/// again): CSV with a header in UTF-8, or Parquet. Other files, and smaller ones, are read whole.
+fn stream_of(path: &Path, params: &Params, memory_budget: u64) -> Result<Option<TableStream>, NodeError> {
+    let Ok(size) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(None) };
+    if size <= memory_budget / 2 {
+        return Ok(None);
+    }
+    // Batches of about an eighth of the budget, so a few of them in flight stay well inside it.
+    let batch_bytes = usize::try_from(memory_budget / 8).unwrap_or(usize::MAX).clamp(1 << 20, 64 << 20);
+    let source: Arc<dyn BatchSource> = match format_of(path, params)? {
+        "parquet" => Arc::new(ParquetSource::new(path, batch_bytes)?),
+        "csv" => {
+            let settings = csv_settings(params)?;
+            if !settings.has_header || params.text("encoding")? == "latin-1" {
+                return Ok(None);
+            }
+            if let Some(problem) = super::file_kind::not_text(path) {
+                return Err(NodeError::data(problem));
+            }
+            Arc::new(CsvSource::new(path, settings, batch_bytes))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(TableStream::new(source)))
 }
 
 /// A table with the notes of its reading as its warning, which the block's summary shows.
@@ -211,6 +244,9 @@ impl NodeKind for ImportData {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let path = ctx.resolve_path(ctx.params.column("path")?);
+        if let Some(stream) = stream_of(&path, ctx.params, ctx.memory_budget)? {
+            return Ok(vec![Value::Stream(Arc::new(stream))]);
+        }
         let (frame, notes) = read(&path, ctx.params, None)?;
         Ok(vec![Value::Table(Arc::new(with_notes(frame, &notes)))])
     }

@@ -5,6 +5,7 @@ mod fast_csv;
 mod file_kind;
 mod json_reading;
 mod sqlite_reading;
+mod stream_source;
 
 blocks! {
     block sample_dataset::SampleDataset,

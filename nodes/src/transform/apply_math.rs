@@ -8,7 +8,7 @@ use serde_json::json;
 use pipewright_engine::spec::{choice, float, int};
 use pipewright_engine::{
     Category, ColumnInfo, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role,
-    Schema, SchemaEnv, Value,
+    Rows, Schema, SchemaEnv, Table, Value,
 };
 
 use super::chosen_columns;
@@ -82,23 +82,33 @@ impl NodeKind for ApplyMathOperation {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
-        let columns = chosen_columns(&table, ctx.params.columns("columns"), numeric_feature_columns)?;
-        let operation = ctx.params.text("operation")?;
+        let listed = ctx.params.columns("columns");
+        let operation = ctx.params.text("operation")?.to_owned();
         let exponent = ctx.params.float("exponent")?;
         let decimals = i32::try_from(ctx.params.int("decimals")?)
             .map_err(|_| NodeError::param("decimals", "use a number between -15 and 15"))?;
         let append = ctx.params.text("output")? == "append";
-        let mut frame = table.frame.clone();
-        for name in &columns {
-            let results: Vec<Option<f64>> = numeric_values(&table.frame, name)?
-                .into_iter()
-                .map(|v| v.map(|x| operate(operation, x, exponent, decimals)).filter(|y| !y.is_nan()))
-                .collect();
-            let out_name = if append { format!("{name}_{operation}") } else { name.clone() };
-            frame.with_column(Column::new(out_name.into(), results))?;
-        }
-        Ok(vec![Value::Table(Arc::new(table.with_frame(frame)))])
+        // The table's metadata (roles) with the rows of `frame`: the whole table, or one streamed batch.
+        let apply = move |table: &Table| -> Result<DataFrame, NodeError> {
+            let columns = chosen_columns(table, listed.clone(), numeric_feature_columns)?;
+            let mut frame = table.frame.clone();
+            for name in &columns {
+                let results: Vec<Option<f64>> = numeric_values(&table.frame, name)?
+                    .into_iter()
+                    .map(|v| v.map(|x| operate(&operation, x, exponent, decimals)).filter(|y| !y.is_nan()))
+                    .collect();
+                let out_name = if append { format!("{name}_{operation}") } else { name.clone() };
+                frame.with_column(Column::new(out_name.into(), results))?;
+            }
+            Ok(frame)
+        };
+        Ok(vec![match ctx.rows("data")? {
+            Rows::Table(table) => Value::Table(Arc::new(table.with_frame(apply(&table)?))),
+            Rows::Stream(stream) => {
+                let meta = stream.clone();
+                Value::Stream(Arc::new(stream.then(Arc::new(move |frame| apply(&meta.table_of(frame))))))
+            }
+        }])
     }
 }
 

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use serde_json::json;
 
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Schema, SchemaEnv, Value,
 };
 
 use super::filter_expr::{evaluate, parse};
@@ -41,12 +41,20 @@ impl NodeKind for FilterRows {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
         let text = ctx.params.text("expression")?;
         let expr = parse(text)?;
-        let keep = evaluate(&expr, &table.frame)?;
-        let mask = BooleanChunked::from_slice("keep".into(), &keep);
-        let mut out = table.with_frame(table.frame.filter(&mask)?);
+        let filter = move |frame: &DataFrame| -> Result<DataFrame, NodeError> {
+            let keep = evaluate(&expr, frame)?;
+            Ok(frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?)
+        };
+        let table = match ctx.rows("data")? {
+            Rows::Table(table) => table,
+            // Streamed: the same condition on every batch.
+            Rows::Stream(stream) => {
+                return Ok(vec![Value::Stream(Arc::new(stream.then(Arc::new(move |frame| filter(&frame)))))]);
+            }
+        };
+        let mut out = table.with_frame(filter(&table.frame)?);
         out.attributes.remove(WARNING_ATTRIBUTE);
         if out.height() == 0 {
             out.attributes.insert(

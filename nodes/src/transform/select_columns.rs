@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use polars::prelude::DataFrame;
 use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Schema, SchemaEnv, Value,
 };
 
 use crate::frame::require_columns;
@@ -59,14 +60,20 @@ impl NodeKind for SelectColumns {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
         let listed = ctx.params.columns("columns");
-        if listed.is_empty() && ctx.params.text("mode")? == "include" {
+        let mode = ctx.params.text("mode")?.to_owned();
+        if listed.is_empty() && mode == "include" {
             return Err(NodeError::param("columns", "choose at least one column to keep"));
         }
-        require_columns(&table.frame, &listed)?;
-        let all: Vec<String> = table.frame.get_column_names().iter().map(ToString::to_string).collect();
-        let frame = table.frame.select(keep(&all, &listed, ctx.params.text("mode")?))?;
-        Ok(vec![Value::Table(Arc::new(table.with_frame(frame)))])
+        let select = move |frame: &DataFrame| -> Result<DataFrame, NodeError> {
+            require_columns(frame, &listed)?;
+            let all: Vec<String> = frame.get_column_names().iter().map(ToString::to_string).collect();
+            Ok(frame.select(keep(&all, &listed, &mode))?)
+        };
+        Ok(vec![match ctx.rows("data")? {
+            Rows::Table(table) => Value::Table(Arc::new(table.with_frame(select(&table.frame)?))),
+            // Streamed: the same selection on every batch.
+            Rows::Stream(stream) => Value::Stream(Arc::new(stream.then(Arc::new(move |frame| select(&frame))))),
+        }])
     }
 }

@@ -40,17 +40,46 @@ enum TableTab {
 pub struct OutputView {
     table_tab: TableTab,
     profiles: ProfileCache,
+    /// The first rows of the streamed table shown last, by its address.
+    preview: Option<(usize, Result<Arc<Table>, String>)>,
 }
+
+/// Rows a streamed table shows: it is larger than memory, so only its start is read.
+const PREVIEW_ROWS: usize = 1000;
 
 impl OutputView {
     /// Draws `value` in full into `ui` (which is the bottom panel's content area).
     pub fn show_ui(&mut self, ui: &mut Ui, value: &Value) {
         match value {
             Value::Table(table) => self.table_ui(ui, table),
+            Value::Stream(stream) => self.stream_ui(ui, stream),
             Value::Report(report) => report::report_ui(ui, report),
             Value::Learner(learner) => model::learner_ui(ui, learner),
             Value::Model(fitted) => model::model_ui(ui, fitted),
             Value::Transform(transform) => model::transform_ui(ui, transform),
+        }
+    }
+
+    fn stream_ui(&mut self, ui: &mut Ui, stream: &Arc<pipewright_engine::TableStream>) {
+        let key = Arc::as_ptr(stream) as usize;
+        if self.preview.as_ref().map(|(k, _)| *k) != Some(key) {
+            self.preview = Some((key, stream.head(PREVIEW_ROWS).map(Arc::new).map_err(|e| e.to_string())));
+        }
+        let dark = ui.visuals().dark_mode;
+        ui.label(
+            RichText::new(format!(
+                "Streamed from {} a batch at a time: larger than the memory budget, so only the first {} rows are shown.",
+                stream.describe(),
+                group_digits(PREVIEW_ROWS)
+            ))
+            .color(theme::weak_text(dark)),
+        );
+        match self.preview.as_ref().map(|(_, p)| p.clone()) {
+            Some(Ok(table)) => self.table_ui(ui, &table),
+            Some(Err(why)) => {
+                ui.colored_label(theme::error(dark), why);
+            }
+            None => {}
         }
     }
 

@@ -1,0 +1,123 @@
+//! Files larger than the memory budget: `pipewright run --memory-budget` streams them through the blocks that
+//! work row by row, a batch at a time, and writes the same file an in-memory run writes, in bounded memory.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+/// A CSV of `rows` rows (about 39 bytes each): an id, a number with missing cells, a number, a city, a label.
+fn write_data(path: &Path, rows: usize, bad_line: Option<usize>) {
+    let mut text = String::with_capacity(rows * 40 + 32);
+    text.push_str("id,a,b,city,label\n");
+    let cities = ["Cherbourg", "Queenstown", "Southampton"];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..rows {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let a = if i % 13 == 5 { String::new() } else { format!("{:.6}", (state % 100_000_000) as f64 / 1e6) };
+        let b = if bad_line == Some(i + 2) {
+            "oops".to_owned()
+        } else {
+            format!("{:.6}", (state >> 40) as f64 / 1e6 - 8.0)
+        };
+        let _ = writeln!(text, "{i},{a},{b},{},{}", cities[i % 3], i % 2);
+    }
+    std::fs::write(path, text).expect("writes the data");
+}
+
+/// Import → Select Columns → Filter Rows → Apply Math Operation → Export Data.
+fn write_flow(dir: &Path) {
+    let node = |id: &str, kind: &str, params: serde_json::Value| serde_json::json!({ "id": id, "kind": kind, "params": params, "position": [0.0, 0.0] });
+    let edge = |from: &str, to: &str| serde_json::json!({ "from": { "node": from, "port": "data" }, "to": { "node": to, "port": "data" } });
+    let flow = serde_json::json!({
+        "format": "pipewright.workflow",
+        "version": 1,
+        "name": "streamed",
+        "nodes": [
+            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+            node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "a", "b", "city"] })),
+            node("filter", "transform.filter_rows", serde_json::json!({ "expression": "a > 20 or a is null" })),
+            node("math", "transform.apply_math_operation", serde_json::json!({ "columns": ["b"], "operation": "abs" })),
+            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+        ],
+        "edges": [edge("import", "select"), edge("select", "filter"), edge("filter", "math"), edge("math", "export")],
+    });
+    std::fs::write(dir.join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+}
+
+/// Runs `pipewright run` in `dir` with `extra` arguments; its exit status, stderr and peak resident memory in
+/// MiB (from the kernel's accounting of the finished child, read by Python's `resource` module).
+fn run(dir: &Path, extra: &[&str]) -> (bool, String, f64) {
+    let script = "import resource, subprocess, sys\n\
+                  p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n\
+                  sys.stderr.write(p.stderr)\n\
+                  print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n\
+                  sys.exit(p.returncode)";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_pipewright"),
+            "run",
+            "streamed.flow.json",
+            "--no-cache",
+            "--no-record",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .expect("python3 runs (the tests need it, as .ci/run does)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let peak = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(f64::NAN);
+    (out.status.success(), stderr, peak)
+}
+
+#[test]
+fn a_file_several_times_the_memory_budget_streams_in_bounded_memory_and_writes_what_memory_writes() {
+    let budget_mib = 8.0;
+    // A small run: what the process takes before any data.
+    let small = tempfile::tempdir().expect("tempdir");
+    write_data(&small.path().join("data.csv"), 1000, None);
+    write_flow(small.path());
+    let (ok, stderr, baseline) = run(small.path(), &[]);
+    assert!(ok, "{stderr}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 1_500_000, None);
+    let size_mib = std::fs::metadata(dir.path().join("data.csv")).expect("size").len() as f64 / 1_048_576.0;
+    assert!(size_mib > 6.0 * budget_mib, "the file ({size_mib:.0} MiB) is several times the budget");
+    write_flow(dir.path());
+    let (ok, stderr, in_memory) = run(dir.path(), &[]);
+    assert!(ok, "{stderr}");
+    let whole = std::fs::read(dir.path().join("out.csv")).expect("the in-memory run wrote its file");
+    let (ok, stderr, streamed) = run(dir.path(), &["--memory-budget", "8M"]);
+    assert!(ok, "{stderr}");
+    let batched = std::fs::read(dir.path().join("out.csv")).expect("the streamed run wrote its file");
+    assert!(whole == batched, "the streamed run writes the same bytes ({} vs {})", whole.len(), batched.len());
+    assert!(whole.len() > 1 << 20, "most rows pass the filter");
+
+    // Peak memory: the budget plus a constant (thread pools, buffers of one batch in each block), far below
+    // what holding the file takes.
+    let over = streamed - baseline;
+    println!("peak: baseline {baseline:.0} MiB, in memory {in_memory:.0} MiB, streamed {streamed:.0} MiB");
+    assert!(over < budget_mib + 96.0, "streamed: {over:.0} MiB over the baseline, budget {budget_mib} MiB");
+    assert!(in_memory - baseline > size_mib, "in memory: {:.0} MiB over the baseline", in_memory - baseline);
+}
+
+#[test]
+fn a_malformed_row_deep_in_a_streamed_file_names_its_lines_and_leaves_no_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 600_000, Some(550_000));
+    write_flow(dir.path());
+    let (ok, stderr, _) = run(dir.path(), &["--memory-budget", "8M"]);
+    assert!(!ok, "the run fails");
+    assert!(stderr.contains("\"b\"") && stderr.contains("line 550000"), "{stderr}");
+    assert!(!stderr.contains("oops"), "the file's values are never quoted: {stderr}");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("lists")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("out"))
+        .collect();
+    assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
+}

@@ -1,0 +1,134 @@
+//! Tables too large to hold: a [`TableStream`] is a source of row batches (a file read a block at a time)
+//! and the row-wise steps of the blocks it passed through, applied batch by batch when something reads it. A
+//! chain of row-wise blocks is so fused into one pass over the file, and memory holds a batch, not the table.
+//!
+//! Blocks that need every row at once read a stream through [`NodeContext::table`](crate::NodeContext::table),
+//! which collects it; blocks that work row by row add a step ([`TableStream::then`]); Export Data writes it
+//! batch by batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use serde_json::Value as Json;
+
+use crate::error::NodeError;
+use crate::schema::Role;
+use crate::value::Table;
+
+/// Batches of rows, in file order.
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<DataFrame, NodeError>> + Send + 'a>;
+
+/// Where a stream's rows come from.
+pub trait BatchSource: Send + Sync + std::fmt::Debug {
+    /// The rows, a batch at a time, from the start; every batch has the same columns and types.
+    fn batches(&self) -> Result<Batches<'_>, NodeError>;
+    /// What it reads, for messages ("titanic.csv").
+    fn describe(&self) -> String;
+}
+
+/// A row-wise step: a batch in, the same rows transformed (or some of them kept) out.
+pub type Step = Arc<dyn Fn(DataFrame) -> Result<DataFrame, NodeError> + Send + Sync>;
+
+/// A table read from its source a batch at a time.
+#[derive(Clone)]
+pub struct TableStream {
+    source: Arc<dyn BatchSource>,
+    steps: Vec<Step>,
+    /// Roles of columns that are not plain features.
+    pub roles: BTreeMap<String, Role>,
+    /// Numeric columns marked categorical.
+    pub categorical: BTreeSet<String>,
+    /// Facts blocks leave for later blocks.
+    pub attributes: BTreeMap<String, Json>,
+}
+
+impl std::fmt::Debug for TableStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableStream")
+            .field("source", &self.source)
+            .field("steps", &self.steps.len())
+            .field("roles", &self.roles)
+            .field("categorical", &self.categorical)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
+}
+
+impl TableStream {
+    /// The rows of `source`, untransformed.
+    pub fn new(source: Arc<dyn BatchSource>) -> Self {
+        Self {
+            source,
+            steps: Vec::new(),
+            roles: BTreeMap::new(),
+            categorical: BTreeSet::new(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// The same stream with one more row-wise step; roles and marks are the caller's to adjust.
+    #[must_use]
+    pub fn then(&self, step: Step) -> Self {
+        let mut next = self.clone();
+        next.steps.push(step);
+        next
+    }
+
+    /// What it reads, for messages.
+    pub fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    /// The batches with every step applied; empty batches are passed on (a filter may keep no row of one).
+    pub fn batches(&self) -> Result<Batches<'_>, NodeError> {
+        let source = self.source.batches()?;
+        Ok(Box::new(source.map(move |batch| self.steps.iter().try_fold(batch?, |frame, step| step(frame)))))
+    }
+
+    /// The metadata of this stream on a frame: a table of the same roles and marks.
+    pub fn table_of(&self, frame: DataFrame) -> Table {
+        let meta = Table {
+            frame: DataFrame::default(),
+            roles: self.roles.clone(),
+            categorical: self.categorical.clone(),
+            attributes: self.attributes.clone(),
+        };
+        meta.with_frame(frame)
+    }
+
+    /// Every row in memory: the batches stacked.
+    pub fn collect(&self) -> Result<Table, NodeError> {
+        let mut frame: Option<DataFrame> = None;
+        for batch in self.batches()? {
+            let batch = batch?;
+            match &mut frame {
+                None => frame = Some(batch),
+                Some(all) => {
+                    all.vstack_mut(&batch)?;
+                }
+            }
+        }
+        let mut frame = frame.unwrap_or_default();
+        frame.rechunk_mut();
+        Ok(self.table_of(frame))
+    }
+
+    /// The first rows (at most `rows`), for previews: reads only as many batches as it takes.
+    pub fn head(&self, rows: usize) -> Result<Table, NodeError> {
+        let mut frame: Option<DataFrame> = None;
+        for batch in self.batches()? {
+            let batch = batch?;
+            match &mut frame {
+                None => frame = Some(batch),
+                Some(all) => {
+                    all.vstack_mut(&batch)?;
+                }
+            }
+            if frame.as_ref().is_some_and(|f| f.height() >= rows) {
+                break;
+            }
+        }
+        Ok(self.table_of(frame.unwrap_or_default().head(Some(rows))))
+    }
+}
