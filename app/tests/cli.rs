@@ -470,6 +470,7 @@ fn the_designer_and_a_cli_run_record_into_one_project_at_once() {
             device: pipewright_engine::Device::Auto,
             disk_cache_dir: None,
             record: Some(RecordTarget { project: dir.clone(), workflow_file: flow.clone() }),
+            memory_budget: None,
         };
         assert!(runtime.start(&workflow, &catalog, settings, || {}), "{:?}", runtime.last_refusal);
         let started = std::time::Instant::now();

@@ -270,7 +270,7 @@ impl Runtime {
             // The designer shows every block's results.
             release_intermediate: false,
             provenance: Provenance { workflow: settings.record.as_ref().map(|r| r.workflow_file.clone()), run: None },
-            memory_budget: None,
+            memory_budget: settings.memory_budget,
         };
         // Planned once, here: the plan's blocks show as queued, and the run thread runs this plan.
         let session = match Session::plan(workflow, catalog, &options) {
@@ -429,6 +429,8 @@ pub struct RunSettings {
     pub disk_cache_dir: Option<PathBuf>,
     /// Where to record the run (none for unsaved workflows).
     pub record: Option<RecordTarget>,
+    /// Bytes a block may hold; `None`: half of the machine's memory.
+    pub memory_budget: Option<u64>,
 }
 
 /// The project store a designer run is recorded in.

@@ -24,6 +24,17 @@ pub struct Settings {
     pub device: String,
     /// Interface scale (1.0 = 100%).
     pub zoom: f32,
+    /// Memory a block may hold, in MiB; a larger CSV or Parquet file streams through row-wise blocks. `None`:
+    /// half of the machine's memory.
+    pub memory_budget_mib: Option<u64>,
+}
+
+/// The memory budgets the Run menu offers, in MiB, besides the default.
+pub const MEMORY_BUDGETS_MIB: [u64; 6] = [512, 1024, 2048, 4096, 8192, 16384];
+
+/// A budget in MiB as people read it ("512 MiB", "4 GiB").
+pub fn budget_text(mib: u64) -> String {
+    if mib >= 1024 && mib.is_multiple_of(1024) { format!("{} GiB", mib / 1024) } else { format!("{mib} MiB") }
 }
 
 impl Settings {

@@ -1094,3 +1094,29 @@ fn the_palette_offers_examples_tabs_and_history_views_by_name_and_the_tab_keys_m
         Some("Penguin species (multiclass)")
     );
 }
+
+#[test]
+fn the_memory_budget_is_a_setting_chosen_from_the_run_menu_or_the_palette() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    open_document(&mut harness, two_blocks());
+    assert_eq!(harness.state().settings().memory_budget_mib, None, "half of the machine by default");
+    harness.get_by_label("Run").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Memory budget: half of this machine");
+    harness.key_press(Key::Escape);
+    settle(&mut harness);
+
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    settle(&mut harness);
+    harness.event(egui::Event::Text("memory budget: 1 gib".into()));
+    settle(&mut harness);
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    assert_eq!(harness.state().settings().memory_budget_mib, Some(1024));
+    let saved = std::fs::read_to_string(config.path().join("settings.json")).expect("saved");
+    assert!(saved.contains("\"memory_budget_mib\": 1024"), "{saved}");
+    harness.get_by_label("Run").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Memory budget: 1 GiB");
+}

@@ -55,6 +55,7 @@ fn a_blocks_table_shows_the_moment_it_is_done_while_the_run_goes_on() {
         device: Device::Cpu,
         disk_cache_dir: None,
         record: None,
+        memory_budget: None,
     };
     assert!(runtime.start(&workflow, &catalog, settings, || {}), "{:?}", runtime.last_refusal);
     let started = Instant::now();

@@ -110,6 +110,8 @@ pub enum AppCommand {
     CloseTabAt(usize),
     /// Shows the tab at this index.
     ShowTab(usize),
+    /// Sets the memory a block may hold, in MiB (`None`: half of the machine's memory).
+    SetMemoryBudget(Option<u64>),
     /// Opens the block search at this canvas position.
     QuickAddAt(Pos2),
     /// Pastes workflow JSON that came from the clipboard.
@@ -304,6 +306,7 @@ impl AppCommand {
             Self::Open(_) => "Open file",
             Self::CloseTabAt(_) => "Close tab",
             Self::ShowTab(_) => "Go to tab",
+            Self::SetMemoryBudget(_) => "Set the memory budget",
             Self::QuickAddAt(_) => "Search blocks…",
             Self::PasteText(_) => "Paste blocks",
             Self::ShowHistory(_) => "Show the project history",
@@ -358,6 +361,9 @@ impl AppCommand {
             Self::Open(_) => "Open a workflow file",
             Self::CloseTabAt(_) => "Close a tab",
             Self::ShowTab(_) => "Show a tab's workflow",
+            Self::SetMemoryBudget(_) => {
+                "Memory a block may hold: a larger CSV or Parquet file streams through row-wise blocks, a batch at a time"
+            }
             Self::QuickAddAt(_) => "Search for a block and add it here",
             Self::PasteText(_) => "Paste blocks given as workflow JSON",
             Self::ShowHistory(_) => "Open the project history window",
@@ -482,6 +488,7 @@ impl AppCommand {
             | Self::Open(_)
             | Self::CloseTabAt(_)
             | Self::ShowTab(_)
+            | Self::SetMemoryBudget(_)
             | Self::QuickAddAt(_)
             | Self::PasteText(_)
             | Self::ShowHistory(_)

@@ -122,6 +122,12 @@ impl Designer {
                     tab.runtime.stop();
                 }
             }
+            AppCommand::SetMemoryBudget(mib) => {
+                if self.settings.memory_budget_mib != mib {
+                    self.settings.memory_budget_mib = mib;
+                    self.save_settings();
+                }
+            }
             AppCommand::DeviceAuto => self.set_device("auto"),
             AppCommand::DeviceCpu => self.set_device("cpu"),
             AppCommand::DeviceGpu => self.set_device("gpu"),
@@ -158,6 +164,7 @@ impl Designer {
             self.notify(format!("Cannot run on the GPU: {e}; choose the cpu or auto device"), true);
             return;
         }
+        let memory_budget = self.settings.memory_budget_mib.map(|mib| mib * 1024 * 1024);
         let Some(tab) = self.active_tab_mut() else { return };
         let settings = RunSettings {
             base_dir: tab.base_dir(),
@@ -168,6 +175,7 @@ impl Designer {
             record: tab
                 .workflow_file()
                 .map(|file| RecordTarget { project: project_dir_of(file), workflow_file: file.to_path_buf() }),
+            memory_budget,
         };
         let repaint = {
             let ctx = ctx.clone();

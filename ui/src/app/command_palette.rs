@@ -90,6 +90,19 @@ impl Designer {
         ] {
             entries.push(PaletteEntry::named(AppCommand::ShowHistory(view), format!("Project history: {name}"), help));
         }
+        let default = crate::settings::budget_text(pipewright_engine::default_memory_budget() / (1024 * 1024));
+        entries.push(PaletteEntry::named(
+            AppCommand::SetMemoryBudget(None),
+            format!("Memory budget: half of this machine ({default})"),
+            AppCommand::SetMemoryBudget(None).help(),
+        ));
+        for mib in crate::settings::MEMORY_BUDGETS_MIB {
+            entries.push(PaletteEntry::named(
+                AppCommand::SetMemoryBudget(Some(mib)),
+                format!("Memory budget: {}", crate::settings::budget_text(mib)),
+                AppCommand::SetMemoryBudget(None).help(),
+            ));
+        }
         for path in &self.settings.recent {
             let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
             entries.push(PaletteEntry::named(

@@ -103,6 +103,8 @@ impl Designer {
             for command in [AppCommand::PackageModel, AppCommand::DeploySelectedPackage, AppCommand::RegisterModel] {
                 command.menu_item_ui(ui, state, queue);
             }
+            ui.separator();
+            memory_budget_menu_ui(ui, self.settings.memory_budget_mib, queue);
         });
     }
 
@@ -224,6 +226,28 @@ impl Designer {
             });
         });
     }
+}
+
+/// The Run menu's memory budget: half of the machine by default, or one of a few sizes.
+fn memory_budget_menu_ui(ui: &mut Ui, chosen: Option<u64>, queue: &mut Vec<AppCommand>) {
+    let default = crate::settings::budget_text(pipewright_engine::default_memory_budget() / (1024 * 1024));
+    let current = chosen.map_or_else(|| format!("half of this machine ({default})"), crate::settings::budget_text);
+    let help = AppCommand::SetMemoryBudget(None).help();
+    ui.menu_button(format!("Memory budget: {current}"), |ui| {
+        ui.label(RichText::new(help).color(theme::weak_text(ui.visuals().dark_mode)));
+        if ui.radio(chosen.is_none(), format!("Half of this machine ({default})")).clicked() {
+            queue.push(AppCommand::SetMemoryBudget(None));
+            ui.close();
+        }
+        for mib in crate::settings::MEMORY_BUDGETS_MIB {
+            if ui.radio(chosen == Some(mib), crate::settings::budget_text(mib)).clicked() {
+                queue.push(AppCommand::SetMemoryBudget(Some(mib)));
+                ui.close();
+            }
+        }
+    })
+    .response
+    .on_hover_text(help);
 }
 
 /// The top bar's "in use" text for a device setting, and its tooltip. The adapters are listed once, on a
