@@ -34,7 +34,11 @@ pub const MEMORY_BUDGETS_MIB: [u64; 6] = [512, 1024, 2048, 4096, 8192, 16384];
 
 /// A budget in MiB as people read it ("512 MiB", "4 GiB").
 pub fn budget_text(mib: u64) -> String {
-    if mib >= 1024 && mib.is_multiple_of(1024) { format!("{} GiB", mib / 1024) } else { format!("{mib} MiB") }
+    match mib {
+        0..1024 => format!("{mib} MiB"),
+        _ if mib.is_multiple_of(1024) => format!("{} GiB", mib / 1024),
+        _ => format!("{:.1} GiB", mib as f64 / 1024.0),
+    }
 }
 
 impl Settings {

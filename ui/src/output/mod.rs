@@ -68,7 +68,7 @@ impl OutputView {
         let dark = ui.visuals().dark_mode;
         ui.label(
             RichText::new(format!(
-                "Streamed from {} a batch at a time: larger than the memory budget, so only the first {} rows are shown.",
+                "Streamed from {}, a batch at a time: larger than the memory budget, so only the first {} rows are shown.",
                 stream.describe(),
                 group_digits(PREVIEW_ROWS)
             ))
