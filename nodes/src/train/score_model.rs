@@ -5,7 +5,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use pipewright_engine::{
-    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Rows, Table, Task, Value,
 };
 
 use pipewright_compute::Backend;
@@ -117,6 +117,19 @@ impl NodeKind for ScoreModel {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(vec![Value::Table(Arc::new(score_in(&*ctx.model("model")?, &*ctx.table("data")?, Some(ctx))?))])
+        let model = ctx.model("model")?;
+        match ctx.rows("data")? {
+            Rows::Table(table) => Ok(vec![Value::Table(Arc::new(score_in(&model, &table, Some(ctx))?))]),
+            // Streamed: every batch scored as it passes (on the CPU); the roles come from scoring the first row.
+            Rows::Stream(stream) => {
+                let first = score_in(&model, &stream.head(1)?, None)?;
+                let meta = stream.clone();
+                let step = move |frame: DataFrame| Ok(score_in(&model, &meta.table_of(frame), None)?.frame);
+                let mut out = stream.then(Arc::new(step));
+                out.roles = first.roles;
+                out.categorical = first.categorical;
+                Ok(vec![Value::Stream(Arc::new(out))])
+            }
+        }
     }
 }

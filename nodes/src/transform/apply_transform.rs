@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Value};
+use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Rows, Value};
 
 /// Replays a fitted transform (cleaning, scaling, encoding) on another table.
 pub struct ApplyTransformation;
@@ -26,7 +26,19 @@ impl NodeKind for ApplyTransformation {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let out = super::apply(&*ctx.transform("transform")?, &*ctx.table("data")?)?;
-        Ok(vec![Value::Table(Arc::new(out))])
+        let transform = ctx.transform("transform")?;
+        match ctx.rows("data")? {
+            Rows::Table(table) => Ok(vec![Value::Table(Arc::new(super::apply(&transform, &table)?))]),
+            // Streamed: replayed on every batch; the roles come from replaying it on the first row.
+            Rows::Stream(stream) => {
+                let first = super::apply(&transform, &stream.head(1)?)?;
+                let meta = stream.clone();
+                let step = move |frame| Ok(super::apply(&transform, &meta.table_of(frame))?.frame);
+                let mut out = stream.then(Arc::new(step));
+                out.roles = first.roles;
+                out.categorical = first.categorical;
+                Ok(vec![Value::Stream(Arc::new(out))])
+            }
+        }
     }
 }

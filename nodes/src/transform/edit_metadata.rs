@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use polars::prelude::DataFrame;
 use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Schema, SchemaEnv, Table,
-    Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role, Rows, Schema, SchemaEnv,
+    Table, Value,
 };
 
 use crate::frame::require_columns;
@@ -38,6 +39,43 @@ fn new_names(params: &Params) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `table` with the roles, marks and names the parameters set.
+fn edited(table: &Table, params: &Params) -> Result<Table, NodeError> {
+        let columns = params.columns("columns");
+        require_columns(&table.frame, &columns)?;
+        let names = new_names(params);
+        if !names.is_empty() && names.len() != columns.len() {
+            return Err(NodeError::param(
+                "new_names",
+                format!("give {} names, one per chosen column; got {}", columns.len(), names.len()),
+            ));
+        }
+        let mut out: Table = (*table).clone();
+        if let Some(role) = parse_role(params.text("role")?) {
+            if role == Role::Label {
+                out.roles.retain(|_, r| *r != Role::Label);
+            }
+            for c in &columns {
+                out.roles.insert(c.clone(), role);
+            }
+        }
+        match params.text("categorical")? {
+            "categorical" => out.categorical.extend(columns.iter().cloned()),
+            "not_categorical" => out.categorical.retain(|c| !columns.contains(c)),
+            _ => {}
+        }
+        for (old, new) in columns.iter().zip(&names) {
+            out.frame.rename(old, new.as_str().into())?;
+            if let Some(role) = out.roles.remove(old) {
+                out.roles.insert(new.clone(), role);
+            }
+            if out.categorical.remove(old) {
+                out.categorical.insert(new.clone());
+            }
+        }
+        Ok(out)
 }
 
 impl NodeKind for EditMetadata {
@@ -99,39 +137,24 @@ impl NodeKind for EditMetadata {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
-        let columns = ctx.params.columns("columns");
-        require_columns(&table.frame, &columns)?;
-        let names = new_names(ctx.params);
-        if !names.is_empty() && names.len() != columns.len() {
-            return Err(NodeError::param(
-                "new_names",
-                format!("give {} names, one per chosen column; got {}", columns.len(), names.len()),
-            ));
-        }
-        let mut out: Table = (*table).clone();
-        if let Some(role) = parse_role(ctx.params.text("role")?) {
-            if role == Role::Label {
-                out.roles.retain(|_, r| *r != Role::Label);
-            }
-            for c in &columns {
-                out.roles.insert(c.clone(), role);
-            }
-        }
-        match ctx.params.text("categorical")? {
-            "categorical" => out.categorical.extend(columns.iter().cloned()),
-            "not_categorical" => out.categorical.retain(|c| !columns.contains(c)),
-            _ => {}
-        }
-        for (old, new) in columns.iter().zip(&names) {
-            out.frame.rename(old, new.as_str().into())?;
-            if let Some(role) = out.roles.remove(old) {
-                out.roles.insert(new.clone(), role);
-            }
-            if out.categorical.remove(old) {
-                out.categorical.insert(new.clone());
+        match ctx.rows("data")? {
+            Rows::Table(table) => Ok(vec![Value::Table(Arc::new(edited(&table, ctx.params)?))]),
+            // Streamed: the roles and marks change once; renamed columns are renamed in every batch.
+            Rows::Stream(stream) => {
+                let meta = edited(&stream.head(0)?, ctx.params)?;
+                let renames: Vec<(String, String)> =
+                    ctx.params.columns("columns").into_iter().zip(new_names(ctx.params)).collect();
+                let step = move |mut frame: DataFrame| {
+                    for (old, new) in &renames {
+                        frame.rename(old, new.as_str().into())?;
+                    }
+                    Ok(frame)
+                };
+                let mut out = stream.then(Arc::new(step));
+                out.roles = meta.roles;
+                out.categorical = meta.categorical;
+                Ok(vec![Value::Stream(Arc::new(out))])
             }
         }
-        Ok(vec![Value::Table(Arc::new(out))])
     }
 }
