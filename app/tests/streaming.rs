@@ -27,7 +27,9 @@ fn write_data(path: &Path, rows: usize, bad_line: Option<usize>) {
 }
 
 fn node(id: &str, kind: &str, params: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({ "id": id, "kind": kind, "params": params, "position": [0.0, 0.0] })
+    let mut node = serde_json::json!({ "id": id, "kind": kind, "position": [0.0, 0.0] });
+    node["params"] = params;
+    node
 }
 
 fn wire(from: &str, from_port: &str, to: &str, to_port: &str) -> serde_json::Value {
