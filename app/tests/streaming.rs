@@ -184,3 +184,37 @@ fn a_model_trained_in_memory_scores_a_streamed_file_as_it_scores_one_in_memory()
     assert_eq!(whole.lines().count(), 600_001);
     assert!(whole == batched, "the streamed run writes the same rows and scores");
 }
+
+#[test]
+fn normalize_data_fits_over_the_batches_of_a_streamed_file_and_scales_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 400_000, None);
+    let flow = serde_json::json!({
+        "format": "pipewright.workflow",
+        "version": 1,
+        "name": "streamed",
+        "nodes": [
+            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+            node("normalize", "transform.normalize_data", serde_json::json!({ "columns": ["a", "b"] })),
+            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+        ],
+        "edges": [wire("import", "data", "normalize", "data"), wire("normalize", "data", "export", "data")],
+    });
+    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    let (ok, stderr, _) = run(dir.path(), &[]);
+    assert!(ok, "{stderr}");
+    let whole = std::fs::read_to_string(dir.path().join("out.csv")).expect("the in-memory run wrote its file");
+    let (ok, stderr, _) = run(dir.path(), &["--memory-budget", "4M"]);
+    assert!(ok, "{stderr}");
+    let batched = std::fs::read_to_string(dir.path().join("out.csv")).expect("the streamed run wrote its file");
+    assert_eq!(whole.lines().count(), batched.lines().count());
+    // The statistics are merged over other chunks than in memory: equal to rounding.
+    for (i, (w, b)) in whole.lines().zip(batched.lines()).enumerate().skip(1) {
+        for (x, y) in w.split(',').zip(b.split(',')).skip(1).take(2) {
+            match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "line {i}: {x} vs {y}"),
+                _ => assert_eq!(x, y, "line {i}"),
+            }
+        }
+    }
+}

@@ -203,6 +203,24 @@ pub(crate) fn fitted_outputs<S: TransformState>(
     Ok(vec![Value::Table(Arc::new(table)), Value::Transform(Arc::new(transform))])
 }
 
+/// The outputs of a block that fitted a transform on a streamed table: the stream with the transform applied to
+/// each batch as it passes (roles from applying it to the first row), then the fitted transform.
+pub(crate) fn fitted_stream_outputs<S: TransformState>(
+    kind: &str,
+    name: &str,
+    state: S,
+    stream: &pipewright_engine::TableStream,
+) -> Result<Vec<Value>, NodeError> {
+    let transform = Arc::new(fitted_transform(kind, name, state)?);
+    let first = apply(&transform, &stream.head(1)?)?;
+    let meta = stream.clone();
+    let replayed = transform.clone();
+    let mut out = stream.then(Arc::new(move |frame| Ok(apply(&replayed, &meta.table_of(frame))?.frame)));
+    out.roles = first.roles;
+    out.categorical = first.categorical;
+    Ok(vec![Value::Stream(Arc::new(out)), Value::Transform(transform)])
+}
+
 /// The columns a transform works on: the listed ones (which must exist), or `default` when none are listed.
 pub fn chosen_columns(
     table: &Table,

@@ -6,12 +6,13 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv, Table,
-    Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Schema, SchemaEnv, Table,
+    TableStream, Value,
 };
 
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
-use pipewright_compute::column_stats;
+use pipewright_compute::pass::{ColumnMoments, Columns, Pass};
+use pipewright_compute::{ColumnStats, column_stats};
 
 use pipewright_engine::ColumnType;
 
@@ -40,12 +41,31 @@ pub(crate) struct State {
 }
 
 fn fit(ctx: &NodeContext<'_>, table: &Table) -> Result<State, NodeError> {
-    let method = ctx.params.text("method")?.to_owned();
     let columns = chosen_columns(table, ctx.params.columns("columns"), numeric_feature_columns)?;
     let values = columns.iter().map(|c| f64_values(&table.frame, c)).collect::<Result<Vec<_>, _>>()?;
     let backend = crate::device::backend(ctx, table.frame.height() * columns.len())?;
     let slices: Vec<&[f64]> = values.iter().map(F64Values::as_slice).collect();
     let stats = column_stats(&backend, &slices).map_err(crate::device::kernel_error)?;
+    state_of(ctx.params.text("method")?, columns, &stats)
+}
+
+/// Fits on a streamed table: the column statistics in one pass over its batches, merged in order.
+fn fit_stream(ctx: &NodeContext<'_>, stream: &TableStream) -> Result<State, NodeError> {
+    let columns = chosen_columns(&stream.head(0)?, ctx.params.columns("columns"), numeric_feature_columns)?;
+    let pass = ColumnMoments { columns: columns.len() };
+    let mut total = pass.empty();
+    for batch in stream.batches()? {
+        let batch = batch?;
+        ctx.check_cancelled()?;
+        let values = columns.iter().map(|c| f64_values(&batch, c)).collect::<Result<Vec<_>, _>>()?;
+        let chunk = Columns(values.iter().map(F64Values::as_slice).collect());
+        total = pass.reduce(total, pass.map(&chunk));
+    }
+    state_of(ctx.params.text("method")?, columns, &pass.finish(total))
+}
+
+/// The scaling of each column from its statistics.
+fn state_of(method: &str, columns: Vec<String>, stats: &[ColumnStats]) -> Result<State, NodeError> {
     let mut out = Vec::with_capacity(columns.len());
     for (column, s) in columns.into_iter().zip(stats) {
         if s.count == 0 {
@@ -56,7 +76,7 @@ fn fit(ctx: &NodeContext<'_>, table: &Table) -> Result<State, NodeError> {
         // A constant column maps to 0.
         out.push(Scaling { column, shift, scale: if spread > 0.0 { spread } else { 1.0 } });
     }
-    Ok(State { method, columns: out })
+    Ok(State { method: method.to_owned(), columns: out })
 }
 
 fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
@@ -137,7 +157,14 @@ impl NodeKind for NormalizeData {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
+        let table = match ctx.rows("data")? {
+            Rows::Table(table) => table,
+            // Streamed: fitted in one pass over the batches, then applied to each batch as it passes.
+            Rows::Stream(stream) => {
+                let state = fit_stream(ctx, &stream)?;
+                return super::fitted_stream_outputs(NormalizeData::ID, "Normalize Data", state, &stream);
+            }
+        };
         let state = fit(ctx, &table)?;
         let scaled = replay(&state, &table)?;
         super::fitted_outputs(NormalizeData::ID, "Normalize Data", state, scaled)
