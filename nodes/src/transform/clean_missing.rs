@@ -8,8 +8,8 @@ use serde_json::json;
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
-    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Schema, SchemaEnv,
-    Table, Value,
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Schema,
+    SchemaEnv, Table, TableStream, Value,
 };
 
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
@@ -67,32 +67,79 @@ fn statistic(values: &mut [f64], mode: &str) -> Option<f64> {
     Some(best)
 }
 
-fn text_mode(frame: &DataFrame, name: &str) -> Result<Option<String>, NodeError> {
-    let column = frame.column(name).map_err(|_| crate::frame::missing_column(frame, name))?.cast(&DataType::String)?;
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for v in column.str()?.iter().flatten() {
-        *counts.entry(v).or_default() += 1;
-    }
-    // The most frequent value; among tied ones, the smallest.
-    Ok(counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(v, _)| v.to_owned()))
+/// What fitting needs of one column, gathered over its rows a batch at a time: for a mean the running sum in
+/// row order (so a streamed table gives the very bits of one in memory), for a median or a numeric mode the
+/// present values, for a text fill each value's count, for dropping the column its missing cells.
+enum Gather {
+    Nothing,
+    Sum { sum: f64, n: usize },
+    Values(Vec<f64>),
+    Texts(std::collections::HashMap<String, usize>),
+    Missing(usize),
 }
 
-fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
-    let columns = chosen_columns(table, params.columns("columns"), |t| {
+/// The columns to clean and what each needs gathered; `meta` has the table's columns (any rows).
+fn gather_plan(meta: &Table, params: &Params) -> Result<Vec<(String, Gather)>, NodeError> {
+    let columns = chosen_columns(meta, params.columns("columns"), |t| {
         t.frame.get_column_names().iter().map(ToString::to_string).collect()
     })?;
     let mode = params.text("mode")?;
+    Ok(columns
+        .into_iter()
+        .map(|name| {
+            let gather = match mode {
+                "remove_row" | "constant" => Gather::Nothing,
+                "remove_column" => Gather::Missing(0),
+                "mean" if is_numeric(meta, &name) => Gather::Sum { sum: 0.0, n: 0 },
+                _ if is_numeric(meta, &name) => Gather::Values(Vec::new()),
+                _ => Gather::Texts(std::collections::HashMap::new()),
+            };
+            (name, gather)
+        })
+        .collect())
+}
+
+/// Adds a batch of rows to what is gathered.
+fn gather(frame: &DataFrame, plan: &mut [(String, Gather)]) -> Result<(), NodeError> {
+    for (name, gather) in plan {
+        match gather {
+            Gather::Nothing => {}
+            Gather::Missing(count) => *count += missing_count(frame.column(name)?)?,
+            Gather::Sum { sum, n } => {
+                // Summed in row order straight from the column, without a copy.
+                let cast = frame.column(name)?.cast(&DataType::Float64)?;
+                for v in cast.f64()?.iter().flatten().filter(|v| !v.is_nan()) {
+                    *sum += v;
+                    *n += 1;
+                }
+            }
+            Gather::Values(values) => values.extend(nan_values(frame, name)?.into_iter().filter(|v| !v.is_nan())),
+            Gather::Texts(counts) => {
+                let column =
+                    frame.column(name).map_err(|_| crate::frame::missing_column(frame, name))?.cast(&DataType::String)?;
+                for v in column.str()?.iter().flatten() {
+                    *counts.entry(v.to_owned()).or_default() += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fitted actions from what was gathered.
+fn actions(meta: &Table, params: &Params, plan: Vec<(String, Gather)>) -> Result<State, NodeError> {
+    let mode = params.text("mode")?;
     let mut out = BTreeMap::new();
-    for name in columns {
-        let action = match mode {
-            "remove_row" => Action::RemoveRow,
+    for (name, gathered) in plan {
+        let action = match (mode, gathered) {
+            ("remove_row", _) => Action::RemoveRow,
             // The columns to drop are decided here, on the fitting data, so that the transform drops the
             // same columns from any other table.
-            "remove_column" if table.frame.column(&name).ok().map(missing_count).transpose()? == Some(0) => continue,
-            "remove_column" => Action::RemoveColumn,
-            "constant" => {
+            ("remove_column", Gather::Missing(0)) => continue,
+            ("remove_column", _) => Action::RemoveColumn,
+            ("constant", _) => {
                 let text = params.text("replacement")?;
-                if is_numeric(table, &name) {
+                if is_numeric(meta, &name) {
                     let value = text.trim().parse::<f64>().map_err(|_| {
                         NodeError::param(
                             "replacement",
@@ -104,38 +151,46 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
                     Action::FillText { value: text.to_owned() }
                 }
             }
-            stat => {
-                if is_numeric(table, &name) {
-                    let value = if stat == "mean" {
-                        // Summed in row order straight from the column, without a copy.
-                        let cast = table.frame.column(&name)?.cast(&DataType::Float64)?;
-                        let (sum, n) = cast
-                            .f64()?
-                            .iter()
-                            .flatten()
-                            .filter(|v| !v.is_nan())
-                            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-                        (n > 0).then(|| sum / n as f64)
-                    } else {
-                        let mut present = nan_values(&table.frame, &name)?;
-                        present.retain(|v| !v.is_nan());
-                        statistic(&mut present, stat)
-                    };
-                    let value = value.ok_or_else(|| {
-                        NodeError::data(format!("column \"{name}\" has no values to compute a {stat} from"))
-                    })?;
-                    Action::FillNumber { value }
-                } else {
-                    // Text has no mean or median: its most frequent value fills it.
-                    let value = text_mode(&table.frame, &name)?
-                        .ok_or_else(|| NodeError::data(format!("column \"{name}\" has no values to fill from")))?;
-                    Action::FillText { value }
-                }
+            (stat, Gather::Sum { sum, n }) => Action::FillNumber {
+                value: (n > 0).then(|| sum / n as f64).ok_or_else(|| no_values(&name, stat))?,
+            },
+            (stat, Gather::Values(mut present)) => {
+                Action::FillNumber { value: statistic(&mut present, stat).ok_or_else(|| no_values(&name, stat))? }
             }
+            // Text has no mean or median: its most frequent value (among tied ones, the smallest) fills it.
+            (_, Gather::Texts(counts)) => Action::FillText {
+                value: counts
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                    .map(|(v, _)| v)
+                    .ok_or_else(|| NodeError::data(format!("column \"{name}\" has no values to fill from")))?,
+            },
+            (_, Gather::Nothing | Gather::Missing(_)) => continue,
         };
         out.insert(name, action);
     }
     Ok(State { columns: out })
+}
+
+fn no_values(name: &str, stat: &str) -> NodeError {
+    NodeError::data(format!("column \"{name}\" has no values to compute a {stat} from"))
+}
+
+fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
+    let mut plan = gather_plan(table, params)?;
+    gather(&table.frame, &mut plan)?;
+    actions(table, params, plan)
+}
+
+/// Fits on a streamed table: what each column needs gathered over its batches, in row order.
+fn fit_stream(stream: &TableStream, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+    let meta = stream.head(0)?;
+    let mut plan = gather_plan(&meta, ctx.params)?;
+    for batch in stream.batches()? {
+        ctx.check_cancelled()?;
+        gather(&batch?, &mut plan)?;
+    }
+    actions(&meta, ctx.params, plan)
 }
 
 fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
@@ -253,7 +308,14 @@ impl NodeKind for CleanMissingData {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
+        let table = match ctx.rows("data")? {
+            Rows::Table(table) => table,
+            // Streamed: fitted over the batches, then applied to each batch as it passes.
+            Rows::Stream(stream) => {
+                let state = fit_stream(&stream, ctx)?;
+                return super::fitted_stream_outputs(CleanMissingData::ID, "Clean Missing Data", state, &stream);
+            }
+        };
         let state = fit(&table, ctx.params)?;
         let cleaned = replay(&state, &table)?;
         super::fitted_outputs(CleanMissingData::ID, "Clean Missing Data", state, cleaned)
@@ -274,6 +336,13 @@ mod tests {
             [Some("b"), Some("a"), None, Some("b"), Some("a")],
         )])
         .expect("a frame");
-        assert_eq!(text_mode(&frame, "t").expect("a text column"), Some("a".into()), "ties go to the smallest");
+        let table = Table::new(frame);
+        let params = Params::from_map(
+            [("mode".to_owned(), json!("mode")), ("columns".to_owned(), json!(["t"]))].into_iter().collect(),
+        );
+        let mut plan = gather_plan(&table, &params).expect("a plan");
+        gather(&table.frame, &mut plan).expect("gathers");
+        let state = actions(&table, &params, plan).expect("fits");
+        assert_eq!(state.columns["t"], Action::FillText { value: "a".into() }, "ties go to the smallest");
     }
 }
