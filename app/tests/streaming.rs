@@ -245,3 +245,61 @@ fn clean_missing_data_fills_a_streamed_file_with_the_mean_an_in_memory_run_compu
     assert!(whole == batched, "the streamed run fills with the same mean");
     assert!(!whole.lines().skip(1).any(|l| l.split(',').nth(1) == Some("")), "no missing cell is left in a");
 }
+
+/// `pipewright run --json` in `dir` with `extra` arguments: the metrics of every evaluation.
+fn metrics(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["run", "streamed.flow.json", "--no-cache", "--no-record", "--json"])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .expect("pipewright runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    result["metrics"].clone()
+}
+
+#[test]
+fn ridge_and_lasso_train_on_a_streamed_file_from_one_pass_and_evaluate_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 600_000, None);
+    write_data(&dir.path().join("test.csv"), 3000, None);
+    let mut nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b", "label"] })),
+        node("test", "data.import_data", serde_json::json!({ "path": "test.csv" })),
+    ];
+    let mut edges = vec![wire("import", "data", "select", "data")];
+    for (name, kind, params) in [
+        ("ridge", "model.linear_regression", serde_json::json!({ "l2_weight": 1.0 })),
+        ("lasso", "model.lasso_regression", serde_json::json!({ "alpha": 0.001 })),
+    ] {
+        let (train, score, evaluate) = (format!("train_{name}"), format!("score_{name}"), format!("evaluate_{name}"));
+        nodes.push(node(name, kind, params));
+        nodes.push(node(&train, "train.train_model", serde_json::json!({ "label_column": "label" })));
+        nodes.push(node(&score, "train.score_model", serde_json::json!({})));
+        nodes.push(node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})));
+        edges.extend([
+            wire(name, "learner", &train, "learner"),
+            wire("select", "data", &train, "data"),
+            wire(&train, "model", &score, "model"),
+            wire("test", "data", &score, "data"),
+            wire(&score, "data", &evaluate, "scored"),
+        ]);
+    }
+    let flow = serde_json::json!({
+        "format": "pipewright.workflow", "version": 1, "name": "streamed", "nodes": nodes, "edges": edges,
+    });
+    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    let whole = metrics(dir.path(), &[]);
+    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
+    for model in ["evaluate_ridge", "evaluate_lasso"] {
+        let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
+        let names = w.as_object().expect("metrics").keys().cloned().collect::<Vec<_>>();
+        assert!(names.contains(&"rmse".to_owned()), "{w}");
+        for name in names {
+            let (a, b) = (w[&name].as_f64().expect("a number"), s[&name].as_f64().expect("a number"));
+            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{model} {name}: {a} in memory, {b} streamed");
+        }
+    }
+}

@@ -9,7 +9,8 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::linear_regression::centred_sums;
+use super::linear_regression::{CentredSums, centred_sums, of_moments};
+use pipewright_compute::pass::Moments;
 use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
 use crate::algo::coordinate_descent::{self, ElasticNetSettings, NormalEquations};
 use crate::frame::Matrix;
@@ -62,13 +63,35 @@ pub(super) fn fit_penalized(
         return Err(NodeError::data("a penalized linear regression needs a numeric label"));
     };
     let sums = centred_sums(&data.x, y, params.bool("fit_intercept")?, ctx)?;
+    penalized_from_sums(params, l1_ratio, &sums, data.x.rows, ctx)
+}
+
+/// Fits a penalized linear model from the centred moments (one pass over a streamed table's batches).
+pub(super) fn penalized_from_moments(
+    params: &Params,
+    l1_ratio: f64,
+    moments: &Moments,
+    ctx: &NodeContext<'_>,
+) -> Result<State, NodeError> {
+    let sums = of_moments(moments.clone(), params.bool("fit_intercept")?);
+    penalized_from_sums(params, l1_ratio, &sums, moments.n as usize, ctx)
+}
+
+/// Coordinate descent on the normal equations of `rows` rows.
+fn penalized_from_sums(
+    params: &Params,
+    l1_ratio: f64,
+    sums: &CentredSums,
+    rows: usize,
+    ctx: &NodeContext<'_>,
+) -> Result<State, NodeError> {
     let settings = ElasticNetSettings {
         alpha: params.float("alpha")?,
         l1_ratio,
         max_iterations: params.count("max_iterations")?,
         tolerance: params.float("tolerance")?,
     };
-    let equations = NormalEquations { gram: &sums.gram, xty: &sums.xty, yty: sums.yty, rows: data.x.rows };
+    let equations = NormalEquations { gram: &sums.gram, xty: &sums.xty, yty: sums.yty, rows };
     let fit = coordinate_descent::fit(&equations, settings, |sweep| {
         ctx.report_progress(sweep as f32 / settings.max_iterations as f32, "coordinate descent");
         !ctx.cancel.is_cancelled()
@@ -116,6 +139,12 @@ impl Learn for ElasticNetRegression {
 
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
         fit_penalized(params, params.float("l1_ratio")?, data, ctx)
+    }
+
+    const FROM_MOMENTS: bool = true;
+
+    fn fit_from_moments(&self, params: &Params, moments: &Moments, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+        penalized_from_moments(params, params.float("l1_ratio")?, moments, ctx)
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

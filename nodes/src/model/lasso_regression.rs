@@ -37,6 +37,17 @@ impl Learn for LassoRegression {
         fit_penalized(params, 1.0, data, ctx)
     }
 
+    const FROM_MOMENTS: bool = true;
+
+    fn fit_from_moments(
+        &self,
+        params: &Params,
+        moments: &pipewright_compute::pass::Moments,
+        ctx: &NodeContext<'_>,
+    ) -> Result<State, NodeError> {
+        super::elastic_net_regression::penalized_from_moments(params, 1.0, moments, ctx)
+    }
+
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(predict_penalized(state, x))
     }

@@ -87,8 +87,20 @@ pub(super) fn centred_sums(
     Ok(CentredSums { gram, xty, yty, x_mean, y_mean })
 }
 
+/// Least squares (or ridge) from the normal equations.
+fn solve(params: &Params, mut sums: CentredSums) -> Result<State, NodeError> {
+    let p = sums.xty.len();
+    let l2 = params.float("l2_weight")?;
+    for a in 0..p {
+        sums.gram[a * p + a] += l2;
+    }
+    let (coefficients, regularized) = solve_spd(&sums.gram, &sums.xty, p);
+    let intercept = sums.intercept(&coefficients);
+    Ok(State { coefficients, intercept, regularized })
+}
+
 /// The normal equations from the moments: centred with an intercept, raw (`XᵀX = C + n·x̄x̄ᵀ`) without.
-fn of_moments(m: Moments, fit_intercept: bool) -> CentredSums {
+pub(super) fn of_moments(m: Moments, fit_intercept: bool) -> CentredSums {
     if fit_intercept {
         return CentredSums { gram: m.xx, xty: m.xy, yty: m.yy, x_mean: m.x_mean, y_mean: m.y_mean };
     }
@@ -131,16 +143,15 @@ impl Learn for LinearRegression {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("linear regression needs a numeric label"));
         };
-        let p = data.x.cols;
-        let mut sums = centred_sums(&data.x, y, params.bool("fit_intercept")?, ctx)?;
+        let sums = centred_sums(&data.x, y, params.bool("fit_intercept")?, ctx)?;
         ctx.check_cancelled()?;
-        let l2 = params.float("l2_weight")?;
-        for a in 0..p {
-            sums.gram[a * p + a] += l2;
-        }
-        let (coefficients, regularized) = solve_spd(&sums.gram, &sums.xty, p);
-        let intercept = sums.intercept(&coefficients);
-        Ok(State { coefficients, intercept, regularized })
+        solve(params, sums)
+    }
+
+    const FROM_MOMENTS: bool = true;
+
+    fn fit_from_moments(&self, params: &Params, moments: &Moments, _ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+        solve(params, of_moments(moments.clone(), params.bool("fit_intercept")?))
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

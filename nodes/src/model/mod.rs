@@ -43,6 +43,8 @@ use serde_json::Value as Json;
 
 use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, Task, Value};
 
+use pipewright_compute::pass::Moments;
+
 use crate::frame::Matrix;
 
 /// The label a learner is trained on.
@@ -105,6 +107,21 @@ pub(crate) trait Learn: Sync {
     /// Fits the state to the training rows.
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError>;
 
+    /// Whether [`Learn::fit_from_moments`] fits it: its fit needs the centred normal equations and nothing else.
+    const FROM_MOMENTS: bool = false;
+
+    /// Fits from the centred moments of features and label, which one pass over a streamed table's batches
+    /// gives ([`pipewright_compute::pass::CrossMoments`]); only for learners with [`Learn::FROM_MOMENTS`].
+    fn fit_from_moments(
+        &self,
+        params: &Params,
+        moments: &Moments,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let _ = (params, moments, ctx);
+        Err(NodeError::data("this learner fits from the rows themselves, not from their moments"))
+    }
+
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
 
@@ -130,6 +147,17 @@ pub trait Algorithm: Sync {
     /// Decodes and checks a model's state, once: a model that fails is refused here, before it predicts.
     fn load(&self, model: &Model) -> Result<(), NodeError>;
 
+    /// Whether it fits from the centred moments alone (so from one pass over a streamed table).
+    fn fits_from_moments(&self) -> bool;
+
+    /// Fits from the centred moments of features and label.
+    fn fit_from_moments(
+        &self,
+        params: &Params,
+        moments: &Moments,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(Json, Decoded), NodeError>;
+
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
 
@@ -146,6 +174,21 @@ impl<L: Learn> Algorithm for L {
 
     fn load(&self, model: &Model) -> Result<(), NodeError> {
         fitted::<L::State>(model).map(drop)
+    }
+
+    fn fits_from_moments(&self) -> bool {
+        L::FROM_MOMENTS
+    }
+
+    fn fit_from_moments(
+        &self,
+        params: &Params,
+        moments: &Moments,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(Json, Decoded), NodeError> {
+        let state = Learn::fit_from_moments(self, params, moments, ctx)?;
+        let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
+        Ok((json, Decoded::holding(state)))
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

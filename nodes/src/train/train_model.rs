@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use pipewright_compute::pass::{CrossMoments, Pass, Rows as PassRows};
 use pipewright_engine::{
-    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Table, Task,
-    Value,
+    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Table,
+    TableStream, Task, Value,
 };
 
 use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
@@ -37,10 +38,81 @@ impl NodeKind for TrainModel {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let learner = ctx.learner("learner")?;
+        // A streamed table is fitted from one pass over its batches by the learners whose fit needs only the
+        // centred moments; the others read it whole.
+        if let Rows::Stream(stream) = ctx.rows("data")?
+            && algorithm_of(&learner.algorithm)?.fits_from_moments()
+        {
+            let model = train_stream(&learner, &stream, ctx.params.optional_text("label_column"), ctx)?;
+            return Ok(vec![Value::Model(Arc::new(model))]);
+        }
         let table = ctx.table("data")?;
         let model = train(&learner, &table, ctx.params.optional_text("label_column"), ctx)?;
         Ok(vec![Value::Model(Arc::new(model))])
     }
+}
+
+/// Fits a regression `learner` whose fit needs only the centred moments on a streamed table: the moments in one
+/// pass over its batches ([`CrossMoments`], chunks merged by Chan's formula), with the checks an in-memory fit
+/// makes on every batch.
+fn train_stream(
+    learner: &Learner,
+    stream: &TableStream,
+    label: Option<&str>,
+    ctx: &NodeContext<'_>,
+) -> Result<Model, NodeError> {
+    let algo = algorithm_of(&learner.algorithm)?;
+    let meta = stream.head(0)?;
+    let label = match label {
+        Some(l) => l.to_owned(),
+        None => meta.label().map(str::to_owned).ok_or_else(|| {
+            NodeError::param("label_column", "choose the label column (no column is marked as label)")
+        })?,
+    };
+    if meta.frame.column(&label).is_err() {
+        return Err(NodeError::param("label_column", crate::frame::missing_column(&meta.frame, &label).to_string()));
+    }
+    let features = feature_columns(&meta, Some(&label));
+    if features.is_empty() {
+        return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
+    }
+    let pass = CrossMoments { features: features.len() };
+    let mut total = pass.empty();
+    for batch in stream.batches()? {
+        let batch = batch?;
+        ctx.check_cancelled()?;
+        crate::frame::require_finite_label(&batch, &label)?;
+        let values = numeric_values(&batch, &label).map_err(|_| {
+            NodeError::data(format!(
+                "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
+                learner.name
+            ))
+        })?;
+        if values.iter().any(Option::is_none) {
+            return Err(NodeError::data(format!(
+                "label \"{label}\" has missing values: remove those rows with Clean Missing Data"
+            )));
+        }
+        let y: Vec<f64> = values.into_iter().flatten().collect();
+        let x = feature_matrix(&batch, &features)?;
+        total = pass.reduce(total, pass.map(&PassRows { x: x.view(), y: &y }));
+        (ctx.progress)(0.0, &format!("{} rows read", total.n));
+    }
+    if total.n == 0.0 {
+        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+    }
+    let params = Params::from_map(learner.params.clone());
+    let (state, decoded) = algo.fit_from_moments(&params, &total, ctx)?;
+    Ok(Model {
+        algorithm: learner.algorithm.clone(),
+        name: learner.name.clone(),
+        task: Task::Regression,
+        label: Some(label),
+        features,
+        classes: Vec::new(),
+        state,
+        decoded,
+    })
 }
 
 /// Fits `learner` on `table` to predict `label` (or the column marked as label): what Train Model does, also
