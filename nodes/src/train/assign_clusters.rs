@@ -5,7 +5,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use pipewright_engine::{
-    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Table, Task, Value,
+    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, PortType, Role, Rows, Table, Task, Value,
 };
 
 use super::{ASSIGNMENTS, CLUSTERING_FEATURES, DISTANCE};
@@ -60,6 +60,20 @@ impl NodeKind for AssignDataToClusters {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        Ok(vec![Value::Table(Arc::new(assign_table(&*ctx.model("model")?, &*ctx.table("data")?, Some(ctx))?))])
+        let model = ctx.model("model")?;
+        match ctx.rows("data")? {
+            Rows::Table(table) => Ok(vec![Value::Table(Arc::new(assign_table(&model, &table, Some(ctx))?))]),
+            // Streamed: every batch assigned as it passes (on the CPU); the roles come from the first row.
+            Rows::Stream(stream) => {
+                let first = assign_table(&model, &stream.head(1)?, None)?;
+                let meta = stream.clone();
+                let step = move |frame: DataFrame| Ok(assign_table(&model, &meta.table_of(frame), None)?.frame);
+                let mut out = stream.then(Arc::new(step));
+                out.roles = first.roles;
+                out.categorical = first.categorical;
+                out.attributes = first.attributes;
+                Ok(vec![Value::Stream(Arc::new(out))])
+            }
+        }
     }
 }

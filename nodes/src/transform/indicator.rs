@@ -1,16 +1,18 @@
 //! Convert to Indicator Values (one-hot encoding).
 
+use std::sync::Arc;
+
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use pipewright_engine::{
-    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Role, Table,
+    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Role, Rows, Table,
     Value,
 };
 
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState, chosen_columns};
-use crate::frame::distinct_texts;
+use crate::frame::{distinct_texts, sorted_classes};
 
 /// Replaces categorical columns with one 0/1 column per category.
 pub struct ConvertToIndicatorValues;
@@ -132,11 +134,32 @@ impl NodeKind for ConvertToIndicatorValues {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
-        let columns = chosen_columns(&table, ctx.params.columns("columns"), categorical_features)?;
+        let rows = ctx.rows("data")?;
+        let meta = match &rows {
+            Rows::Table(table) => table.clone(),
+            Rows::Stream(stream) => Arc::new(stream.head(0)?),
+        };
+        let columns = chosen_columns(&meta, ctx.params.columns("columns"), categorical_features)?;
+        // Each column's categories: of the whole table, or gathered over a stream's batches.
+        let mut found: Vec<std::collections::HashSet<String>> = vec![std::collections::HashSet::new(); columns.len()];
+        let mut add = |frame: &DataFrame| -> Result<(), NodeError> {
+            for (set, column) in found.iter_mut().zip(&columns) {
+                set.extend(distinct_texts(frame, column)?);
+            }
+            Ok(())
+        };
+        match &rows {
+            Rows::Table(table) => add(&table.frame)?,
+            Rows::Stream(stream) => {
+                for batch in stream.batches()? {
+                    ctx.check_cancelled()?;
+                    add(&batch?)?;
+                }
+            }
+        }
         let mut encodings = Vec::with_capacity(columns.len());
-        for column in columns {
-            let categories = distinct_texts(&table.frame, &column)?;
+        for (column, set) in columns.into_iter().zip(found) {
+            let categories = sorted_classes(&set.into_iter().map(Some).collect::<Vec<_>>());
             if categories.len() > 1000 {
                 return Err(NodeError::data(format!(
                     "column \"{column}\" has {} categories; more than 1000 indicators is rarely useful: exclude it or mark it ignored",
@@ -146,6 +169,18 @@ impl NodeKind for ConvertToIndicatorValues {
             encodings.push(Encoding { column, categories });
         }
         let state = State { columns: encodings, keep_original: ctx.params.bool("keep_original")? };
+        let table = match rows {
+            Rows::Table(table) => table,
+            // Streamed: every batch encoded as it passes, with the categories of the whole stream.
+            Rows::Stream(stream) => {
+                return super::fitted_stream_outputs(
+                    ConvertToIndicatorValues::ID,
+                    "Convert to Indicator Values",
+                    state,
+                    &stream,
+                );
+            }
+        };
         let encoded = replay(&state, &table)?;
         super::fitted_outputs(ConvertToIndicatorValues::ID, "Convert to Indicator Values", state, encoded)
     }
