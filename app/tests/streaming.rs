@@ -350,3 +350,42 @@ fn indicators_and_cluster_assignments_of_a_streamed_file_are_those_of_an_in_memo
     assert!(header.contains("city_Cherbourg") && header.contains("Assignments"), "{header}");
     assert!(whole == batched, "the streamed run writes the same indicators and assignments");
 }
+
+#[test]
+fn batch_score_scores_a_streamed_file_with_a_package_as_it_scores_one_in_memory() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = "titanic-deploy.flow.json";
+    std::fs::copy(root.join("projects/titanic-deploy").join(example), dir.path().join(example)).expect("copies");
+    let made = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["run", example, "--no-record"])
+        .current_dir(dir.path())
+        .output()
+        .expect("pipewright runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // Every passenger 300 times (quoted names with commas included): about 37 MiB.
+    let passengers = std::fs::read_to_string(root.join("assets/datasets/titanic.csv")).expect("the dataset");
+    let (header, body) = passengers.split_once('\n').expect("a header");
+    let mut text = format!("{header}\n");
+    for _ in 0..300 {
+        text.push_str(body.trim_end());
+        text.push('\n');
+    }
+    std::fs::write(dir.path().join("passengers.csv"), text).expect("writes");
+    let flow = serde_json::json!({
+        "format": "pipewright.workflow",
+        "version": 1,
+        "name": "streamed",
+        "nodes": [
+            node("import", "data.import_data", serde_json::json!({ "path": "passengers.csv" })),
+            node("score", "deploy.batch_score", serde_json::json!({ "package": "models/titanic-survival.pwmodel" })),
+            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+        ],
+        "edges": [wire("import", "data", "score", "data"), wire("score", "data", "export", "data")],
+    });
+    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    let (whole, batched) = both_ways(dir.path());
+    assert!(whole.lines().next().is_some_and(|h| h.ends_with("Scored Probabilities_yes")), "scored");
+    assert_eq!(whole.lines().count(), 1309 * 300 + 1);
+    assert!(whole == batched, "the streamed run writes the same scores");
+}

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use pipewright_engine::{Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Value};
+use pipewright_engine::{
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Rows, Table, Value,
+};
 
 use super::fields::describe_rows;
 use super::package::{Package, ScoreError};
@@ -29,18 +31,32 @@ impl NodeKind for BatchScore {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
         let path = ctx.resolve_path(ctx.params.text("package")?);
-        let package = Package::read(&path).map_err(|e| NodeError::param("package", e.to_string()))?;
-        ctx.report_progress(0.1, "scoring");
-        let scored = package.score_table(&table).map_err(|e| match e {
-            ScoreError::Invalid(problems) => NodeError::data(format!(
-                "the rows do not fit the package \"{}\": {}",
-                package.manifest.name,
-                describe_rows(&problems)
-            )),
-            ScoreError::Failed(e) => e,
-        })?;
-        Ok(vec![Value::Table(Arc::new(scored))])
+        let package = Arc::new(Package::read(&path).map_err(|e| NodeError::param("package", e.to_string()))?);
+        let score = move |table: &Table| {
+            package.score_table(table).map_err(|e| match e {
+                ScoreError::Invalid(problems) => NodeError::data(format!(
+                    "the rows do not fit the package \"{}\": {}",
+                    package.manifest.name,
+                    describe_rows(&problems)
+                )),
+                ScoreError::Failed(e) => e,
+            })
+        };
+        match ctx.rows("data")? {
+            Rows::Table(table) => {
+                ctx.report_progress(0.1, "scoring");
+                Ok(vec![Value::Table(Arc::new(score(&table)?))])
+            }
+            // Streamed: every batch scored as it passes; the roles come from scoring the first row.
+            Rows::Stream(stream) => {
+                let first = score(&stream.head(1)?)?;
+                let meta = stream.clone();
+                let mut out = stream.then(Arc::new(move |frame| Ok(score(&meta.table_of(frame))?.frame)));
+                out.roles = first.roles;
+                out.categorical = first.categorical;
+                Ok(vec![Value::Stream(Arc::new(out))])
+            }
+        }
     }
 }
