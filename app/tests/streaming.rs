@@ -389,3 +389,40 @@ fn batch_score_scores_a_streamed_file_with_a_package_as_it_scores_one_in_memory(
     assert_eq!(whole.lines().count(), 1309 * 300 + 1);
     assert!(whole == batched, "the streamed run writes the same scores");
 }
+
+#[test]
+fn stop_ends_a_streaming_run_between_batches_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 3_000_000, None);
+    write_flow(dir.path());
+    let child = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["run", "streamed.flow.json", "--no-cache", "--no-record", "--memory-budget", "4M"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pipewright starts");
+    // Once the export has begun (its temporary file exists), Ctrl-C.
+    let started = std::time::Instant::now();
+    let writing = || {
+        std::fs::read_dir(dir.path())
+            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".out.csv"))))
+    };
+    while !writing() && started.elapsed() < std::time::Duration::from_mins(1) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(writing(), "the export began");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill runs").success());
+    let out = child.wait_with_output().expect("pipewright ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stopped, not finished: {stderr}");
+    assert!(stderr.contains("Stopping"), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("lists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("out.csv"))
+        .collect();
+    assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
+}
