@@ -82,13 +82,13 @@ pub fn write_batches(
             }
         } else {
             let mut writer = BufWriter::new(file);
+            let mut header = true;
             for batch in batches {
                 let mut batch = batch?;
-                CsvWriter::new(&mut writer)
-                    .include_header(rows == 0)
-                    .finish(&mut batch)
-                    .map_err(|e| io("write", &e))?;
-                rows += batch.height().max(1);
+                CsvWriter::new(&mut writer).include_header(header).finish(&mut batch).map_err(|e| io("write", &e))?;
+                // The header once, with the first batch (even one a filter left empty).
+                header = false;
+                rows += batch.height();
                 on_batch(rows)?;
             }
             writer.flush().map_err(|e| io("write", &e))?;
@@ -155,5 +155,46 @@ impl NodeKind for ExportData {
         let mut out = (*table).clone();
         out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
         Ok(vec![Value::Table(Arc::new(out))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::{Column, DataFrame};
+
+    use super::*;
+
+    fn batch(values: &[i64]) -> DataFrame {
+        DataFrame::new(values.len(), vec![Column::new("x".into(), values.to_vec())]).expect("a batch")
+    }
+
+    #[test]
+    fn batches_make_one_csv_with_one_header_even_when_the_first_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.csv");
+        let mut seen = Vec::new();
+        let batches = [batch(&[]), batch(&[1, 2]), batch(&[]), batch(&[3])].map(Ok);
+        let mut on_batch = |rows: usize| {
+            seen.push(rows);
+            Ok(())
+        };
+        let rows = write_batches(batches.into_iter(), &path, false, true, &mut on_batch).expect("writes");
+        assert_eq!(rows, 3);
+        assert_eq!(seen, [0, 2, 2, 3], "rows written after each batch");
+        assert_eq!(std::fs::read_to_string(&path).expect("reads"), "x\n1\n2\n3\n");
+    }
+
+    #[test]
+    fn a_failing_batch_leaves_no_file_and_keeps_the_one_there() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.parquet");
+        std::fs::write(&path, b"the earlier file").expect("writes");
+        let batches = [Ok(batch(&[1])), Err(NodeError::data("line 7: not a number"))];
+        let err = write_batches(batches.into_iter(), &path, true, true, &mut |_| Ok(())).expect_err("fails");
+        assert!(err.to_string().contains("line 7"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("reads"), b"the earlier file");
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).expect("lists").flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        assert_eq!(names, ["out.parquet"], "no temporary file is left");
     }
 }
