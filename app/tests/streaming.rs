@@ -36,23 +36,29 @@ fn wire(from: &str, from_port: &str, to: &str, to_port: &str) -> serde_json::Val
     serde_json::json!({ "from": { "node": from, "port": from_port }, "to": { "node": to, "port": to_port } })
 }
 
+/// Writes `streamed.flow.json` into `dir`.
+fn write_workflow(dir: &Path, nodes: Vec<serde_json::Value>, edges: Vec<serde_json::Value>) {
+    let mut flow = serde_json::json!({ "format": "pipewright.workflow", "version": 1, "name": "streamed" });
+    flow["nodes"] = serde_json::Value::Array(nodes);
+    flow["edges"] = serde_json::Value::Array(edges);
+    std::fs::write(dir.join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+}
+
 /// Import → Select Columns → Filter Rows → Apply Math Operation → Export Data.
 fn write_flow(dir: &Path) {
     let edge = |from: &str, to: &str| wire(from, "data", to, "data");
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
-            node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "a", "b", "city"] })),
-            node("filter", "transform.filter_rows", serde_json::json!({ "expression": "a > 20 or a is null" })),
-            node("math", "transform.apply_math_operation", serde_json::json!({ "columns": ["b"], "operation": "abs" })),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [edge("import", "select"), edge("select", "filter"), edge("filter", "math"), edge("math", "export")],
-    });
-    std::fs::write(dir.join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "a", "b", "city"] })),
+        node("filter", "transform.filter_rows", serde_json::json!({ "expression": "a > 20 or a is null" })),
+        node("math", "transform.apply_math_operation", serde_json::json!({ "columns": ["b"], "operation": "abs" })),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir,
+        nodes,
+        vec![edge("import", "select"), edge("select", "filter"), edge("filter", "math"), edge("math", "export")],
+    );
 }
 
 /// Runs `pipewright run` in `dir` with `extra` arguments; its exit status, stderr and peak resident memory in
@@ -134,24 +140,23 @@ fn a_malformed_row_deep_in_a_streamed_file_names_its_lines_and_leaves_no_output(
 /// A linear regression trained on a small file in memory scores a large streamed one: Import → Select Columns
 /// → Apply Transformation (the training data's z-scores) → Edit Metadata (a rename) → Score Model → Export.
 fn write_scoring_flow(dir: &Path) {
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("train_data", "data.import_data", serde_json::json!({ "path": "train.csv" })),
-            node("train_select", "transform.select_columns", serde_json::json!({ "columns": ["b", "label"] })),
-            node("normalize", "transform.normalize_data", serde_json::json!({ "columns": ["b"] })),
-            node("linear", "model.linear_regression", serde_json::json!({})),
-            node("train", "train.train_model", serde_json::json!({ "label_column": "label" })),
-            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
-            node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b", "label"] })),
-            node("apply", "transform.apply_transformation", serde_json::json!({})),
-            node("rename", "transform.edit_metadata", serde_json::json!({ "columns": ["id"], "new_names": "row" })),
-            node("score", "train.score_model", serde_json::json!({})),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [
+    let nodes = vec![
+        node("train_data", "data.import_data", serde_json::json!({ "path": "train.csv" })),
+        node("train_select", "transform.select_columns", serde_json::json!({ "columns": ["b", "label"] })),
+        node("normalize", "transform.normalize_data", serde_json::json!({ "columns": ["b"] })),
+        node("linear", "model.linear_regression", serde_json::json!({})),
+        node("train", "train.train_model", serde_json::json!({ "label_column": "label" })),
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b", "label"] })),
+        node("apply", "transform.apply_transformation", serde_json::json!({})),
+        node("rename", "transform.edit_metadata", serde_json::json!({ "columns": ["id"], "new_names": "row" })),
+        node("score", "train.score_model", serde_json::json!({})),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir,
+        nodes,
+        vec![
             wire("train_data", "data", "train_select", "data"),
             wire("train_select", "data", "normalize", "data"),
             wire("linear", "learner", "train", "learner"),
@@ -164,8 +169,7 @@ fn write_scoring_flow(dir: &Path) {
             wire("rename", "data", "score", "data"),
             wire("score", "data", "export", "data"),
         ],
-    });
-    std::fs::write(dir.join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    );
 }
 
 #[test]
@@ -189,24 +193,17 @@ fn a_model_trained_in_memory_scores_a_streamed_file_as_it_scores_one_in_memory()
 fn normalize_data_fits_over_the_batches_of_a_streamed_file_and_scales_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_data(&dir.path().join("data.csv"), 400_000, None);
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
-            node("normalize", "transform.normalize_data", serde_json::json!({ "columns": ["a", "b"] })),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [wire("import", "data", "normalize", "data"), wire("normalize", "data", "export", "data")],
-    });
-    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
-    let (ok, stderr, _) = run(dir.path(), &[]);
-    assert!(ok, "{stderr}");
-    let whole = std::fs::read_to_string(dir.path().join("out.csv")).expect("the in-memory run wrote its file");
-    let (ok, stderr, _) = run(dir.path(), &["--memory-budget", "4M"]);
-    assert!(ok, "{stderr}");
-    let batched = std::fs::read_to_string(dir.path().join("out.csv")).expect("the streamed run wrote its file");
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("normalize", "transform.normalize_data", serde_json::json!({ "columns": ["a", "b"] })),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![wire("import", "data", "normalize", "data"), wire("normalize", "data", "export", "data")],
+    );
+    let (whole, batched) = both_ways(dir.path());
     assert_eq!(whole.lines().count(), batched.lines().count());
     // The statistics are merged over other chunks than in memory: equal to rounding.
     for (i, (w, b)) in whole.lines().zip(batched.lines()).enumerate().skip(1) {
@@ -223,24 +220,17 @@ fn normalize_data_fits_over_the_batches_of_a_streamed_file_and_scales_as_in_memo
 fn clean_missing_data_fills_a_streamed_file_with_the_mean_an_in_memory_run_computes() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_data(&dir.path().join("data.csv"), 400_000, None);
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
-            node("clean", "transform.clean_missing_data", serde_json::json!({ "columns": ["a"], "mode": "mean" })),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [wire("import", "data", "clean", "data"), wire("clean", "data", "export", "data")],
-    });
-    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
-    let (ok, stderr, _) = run(dir.path(), &[]);
-    assert!(ok, "{stderr}");
-    let whole = std::fs::read_to_string(dir.path().join("out.csv")).expect("the in-memory run wrote its file");
-    let (ok, stderr, _) = run(dir.path(), &["--memory-budget", "4M"]);
-    assert!(ok, "{stderr}");
-    let batched = std::fs::read_to_string(dir.path().join("out.csv")).expect("the streamed run wrote its file");
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("clean", "transform.clean_missing_data", serde_json::json!({ "columns": ["a"], "mode": "mean" })),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![wire("import", "data", "clean", "data"), wire("clean", "data", "export", "data")],
+    );
+    let (whole, batched) = both_ways(dir.path());
     // The mean is summed in row order either way: the same bits, the same file.
     assert!(whole == batched, "the streamed run fills with the same mean");
     assert!(!whole.lines().skip(1).any(|l| l.split(',').nth(1) == Some("")), "no missing cell is left in a");
@@ -287,10 +277,7 @@ fn ridge_and_lasso_train_on_a_streamed_file_from_one_pass_and_evaluate_as_in_mem
             wire(&score, "data", &evaluate, "scored"),
         ]);
     }
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow", "version": 1, "name": "streamed", "nodes": nodes, "edges": edges,
-    });
-    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    write_workflow(dir.path(), nodes, edges);
     let whole = metrics(dir.path(), &[]);
     let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
     for model in ["evaluate_ridge", "evaluate_lasso"] {
@@ -320,21 +307,20 @@ fn indicators_and_cluster_assignments_of_a_streamed_file_are_those_of_an_in_memo
     let dir = tempfile::tempdir().expect("tempdir");
     write_data(&dir.path().join("data.csv"), 400_000, None);
     write_data(&dir.path().join("train.csv"), 3000, None);
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("train_data", "data.import_data", serde_json::json!({ "path": "train.csv" })),
-            node("train_select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b"] })),
-            node("kmeans", "model.kmeans", serde_json::json!({ "clusters": 3, "seed": 7 })),
-            node("cluster", "train.train_clustering_model", serde_json::json!({})),
-            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
-            node("indicators", "transform.convert_to_indicator_values", serde_json::json!({ "columns": ["city"] })),
-            node("assign", "train.assign_data_to_clusters", serde_json::json!({})),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [
+    let nodes = vec![
+        node("train_data", "data.import_data", serde_json::json!({ "path": "train.csv" })),
+        node("train_select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b"] })),
+        node("kmeans", "model.kmeans", serde_json::json!({ "clusters": 3, "seed": 7 })),
+        node("cluster", "train.train_clustering_model", serde_json::json!({})),
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("indicators", "transform.convert_to_indicator_values", serde_json::json!({ "columns": ["city"] })),
+        node("assign", "train.assign_data_to_clusters", serde_json::json!({})),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![
             wire("train_data", "data", "train_select", "data"),
             wire("kmeans", "learner", "cluster", "learner"),
             wire("train_select", "data", "cluster", "data"),
@@ -343,8 +329,7 @@ fn indicators_and_cluster_assignments_of_a_streamed_file_are_those_of_an_in_memo
             wire("indicators", "data", "assign", "data"),
             wire("assign", "data", "export", "data"),
         ],
-    });
-    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    );
     let (whole, batched) = both_ways(dir.path());
     let header = whole.lines().next().expect("a header");
     assert!(header.contains("city_Cherbourg") && header.contains("Assignments"), "{header}");
@@ -372,18 +357,16 @@ fn batch_score_scores_a_streamed_file_with_a_package_as_it_scores_one_in_memory(
         text.push('\n');
     }
     std::fs::write(dir.path().join("passengers.csv"), text).expect("writes");
-    let flow = serde_json::json!({
-        "format": "pipewright.workflow",
-        "version": 1,
-        "name": "streamed",
-        "nodes": [
-            node("import", "data.import_data", serde_json::json!({ "path": "passengers.csv" })),
-            node("score", "deploy.batch_score", serde_json::json!({ "package": "models/titanic-survival.pwmodel" })),
-            node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
-        ],
-        "edges": [wire("import", "data", "score", "data"), wire("score", "data", "export", "data")],
-    });
-    std::fs::write(dir.path().join("streamed.flow.json"), flow.to_string()).expect("writes the workflow");
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "passengers.csv" })),
+        node("score", "deploy.batch_score", serde_json::json!({ "package": "models/titanic-survival.pwmodel" })),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![wire("import", "data", "score", "data"), wire("score", "data", "export", "data")],
+    );
     let (whole, batched) = both_ways(dir.path());
     assert!(whole.lines().next().is_some_and(|h| h.ends_with("Scored Probabilities_yes")), "scored");
     assert_eq!(whole.lines().count(), 1309 * 300 + 1);

@@ -75,6 +75,21 @@ impl TableStream {
         next
     }
 
+    /// The stream with `f` applied to every batch as a table with this stream's roles and marks. The result
+    /// has the roles, marks and attributes `f` gives the first row (read now, so a problem shows at once).
+    pub fn map_tables(
+        &self,
+        f: impl Fn(&Table) -> Result<Table, NodeError> + Send + Sync + 'static,
+    ) -> Result<Self, NodeError> {
+        let first = f(&self.head(1)?)?;
+        let meta = self.clone();
+        let mut out = self.then(Arc::new(move |frame| Ok(f(&meta.table_of(frame))?.frame)));
+        out.roles = first.roles;
+        out.categorical = first.categorical;
+        out.attributes = first.attributes;
+        Ok(out)
+    }
+
     /// What it reads, for messages.
     pub fn describe(&self) -> String {
         self.source.describe()
@@ -99,23 +114,19 @@ impl TableStream {
 
     /// Every row in memory: the batches stacked.
     pub fn collect(&self) -> Result<Table, NodeError> {
-        let mut frame: Option<DataFrame> = None;
-        for batch in self.batches()? {
-            let batch = batch?;
-            match &mut frame {
-                None => frame = Some(batch),
-                Some(all) => {
-                    all.vstack_mut(&batch)?;
-                }
-            }
-        }
-        let mut frame = frame.unwrap_or_default();
+        let mut frame = self.stacked(usize::MAX)?;
         frame.rechunk_mut();
         Ok(self.table_of(frame))
     }
 
     /// The first rows (at most `rows`), for previews: reads only as many batches as it takes.
     pub fn head(&self, rows: usize) -> Result<Table, NodeError> {
+        Ok(self.table_of(self.stacked(rows)?.head(Some(rows))))
+    }
+
+    /// The batches stacked until they hold at least `rows` rows (all of them for `usize::MAX`); the first batch
+    /// always, so an empty result still has the columns.
+    fn stacked(&self, rows: usize) -> Result<DataFrame, NodeError> {
         let mut frame: Option<DataFrame> = None;
         for batch in self.batches()? {
             let batch = batch?;
@@ -129,6 +140,6 @@ impl TableStream {
                 break;
             }
         }
-        Ok(self.table_of(frame.unwrap_or_default().head(Some(rows))))
+        Ok(frame.unwrap_or_default())
     }
 }

@@ -49,14 +49,7 @@ impl NodeKind for BatchScore {
                 Ok(vec![Value::Table(Arc::new(score(&table)?))])
             }
             // Streamed: every batch scored as it passes; the roles come from scoring the first row.
-            Rows::Stream(stream) => {
-                let first = score(&stream.head(1)?)?;
-                let meta = stream.clone();
-                let mut out = stream.then(Arc::new(move |frame| Ok(score(&meta.table_of(frame))?.frame)));
-                out.roles = first.roles;
-                out.categorical = first.categorical;
-                Ok(vec![Value::Stream(Arc::new(out))])
-            }
+            Rows::Stream(stream) => Ok(vec![Value::Stream(Arc::new(stream.map_tables(score)?))]),
         }
     }
 }

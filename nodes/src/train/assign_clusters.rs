@@ -65,14 +65,7 @@ impl NodeKind for AssignDataToClusters {
             Rows::Table(table) => Ok(vec![Value::Table(Arc::new(assign_table(&model, &table, Some(ctx))?))]),
             // Streamed: every batch assigned as it passes (on the CPU); the roles come from the first row.
             Rows::Stream(stream) => {
-                let first = assign_table(&model, &stream.head(1)?, None)?;
-                let meta = stream.clone();
-                let step = move |frame: DataFrame| Ok(assign_table(&model, &meta.table_of(frame), None)?.frame);
-                let mut out = stream.then(Arc::new(step));
-                out.roles = first.roles;
-                out.categorical = first.categorical;
-                out.attributes = first.attributes;
-                Ok(vec![Value::Stream(Arc::new(out))])
+                Ok(vec![Value::Stream(Arc::new(stream.map_tables(move |table| assign_table(&model, table, None))?))])
             }
         }
     }

@@ -122,13 +122,7 @@ impl NodeKind for ScoreModel {
             Rows::Table(table) => Ok(vec![Value::Table(Arc::new(score_in(&model, &table, Some(ctx))?))]),
             // Streamed: every batch scored as it passes (on the CPU); the roles come from scoring the first row.
             Rows::Stream(stream) => {
-                let first = score_in(&model, &stream.head(1)?, None)?;
-                let meta = stream.clone();
-                let step = move |frame: DataFrame| Ok(score_in(&model, &meta.table_of(frame), None)?.frame);
-                let mut out = stream.then(Arc::new(step));
-                out.roles = first.roles;
-                out.categorical = first.categorical;
-                Ok(vec![Value::Stream(Arc::new(out))])
+                Ok(vec![Value::Stream(Arc::new(stream.map_tables(move |table| score_in(&model, table, None))?))])
             }
         }
     }

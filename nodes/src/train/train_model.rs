@@ -52,6 +52,24 @@ impl NodeKind for TrainModel {
     }
 }
 
+/// The label column (the one given, or the one marked) and the feature columns of `table`, or what is wrong.
+fn label_and_features(table: &Table, label: Option<&str>) -> Result<(String, Vec<String>), NodeError> {
+    let label = match label {
+        Some(l) => l.to_owned(),
+        None => table.label().map(str::to_owned).ok_or_else(|| {
+            NodeError::param("label_column", "choose the label column (no column is marked as label)")
+        })?,
+    };
+    if table.frame.column(&label).is_err() {
+        return Err(NodeError::param("label_column", crate::frame::missing_column(&table.frame, &label).to_string()));
+    }
+    let features = feature_columns(table, Some(&label));
+    if features.is_empty() {
+        return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
+    }
+    Ok((label, features))
+}
+
 /// Fits a regression `learner` whose fit needs only the centred moments on a streamed table: the moments in one
 /// pass over its batches ([`CrossMoments`], chunks merged by Chan's formula), with the checks an in-memory fit
 /// makes on every batch.
@@ -63,19 +81,7 @@ fn train_stream(
 ) -> Result<Model, NodeError> {
     let algo = algorithm_of(&learner.algorithm)?;
     let meta = stream.head(0)?;
-    let label = match label {
-        Some(l) => l.to_owned(),
-        None => meta.label().map(str::to_owned).ok_or_else(|| {
-            NodeError::param("label_column", "choose the label column (no column is marked as label)")
-        })?,
-    };
-    if meta.frame.column(&label).is_err() {
-        return Err(NodeError::param("label_column", crate::frame::missing_column(&meta.frame, &label).to_string()));
-    }
-    let features = feature_columns(&meta, Some(&label));
-    if features.is_empty() {
-        return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
-    }
+    let (label, features) = label_and_features(&meta, label)?;
     let pass = CrossMoments { features: features.len() };
     let mut total = pass.empty();
     for batch in stream.batches()? {
@@ -131,23 +137,11 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
             message: format!("{} is an anomaly-detection learner: use Train Anomaly Detection Model", learner.name),
         });
     }
-    let label = match label {
-        Some(l) => l.to_owned(),
-        None => table.label().map(str::to_owned).ok_or_else(|| {
-            NodeError::param("label_column", "choose the label column (no column is marked as label)")
-        })?,
-    };
-    if table.frame.column(&label).is_err() {
-        return Err(NodeError::param("label_column", crate::frame::missing_column(&table.frame, &label).to_string()));
-    }
+    let (label, features) = label_and_features(table, label)?;
     if table.height() == 0 {
         return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
     }
     crate::frame::require_finite_label(&table.frame, &label)?;
-    let features = feature_columns(table, Some(&label));
-    if features.is_empty() {
-        return Err(NodeError::data("no feature columns: every column other than the label is ignored or a score"));
-    }
     let (labels, task) = if learner.tasks.contains(&Task::Regression) {
         let values = numeric_values(&table.frame, &label).map_err(|_| {
             NodeError::data(format!(

@@ -31,13 +31,7 @@ impl NodeKind for ApplyTransformation {
             Rows::Table(table) => Ok(vec![Value::Table(Arc::new(super::apply(&transform, &table)?))]),
             // Streamed: replayed on every batch; the roles come from replaying it on the first row.
             Rows::Stream(stream) => {
-                let first = super::apply(&transform, &stream.head(1)?)?;
-                let meta = stream.clone();
-                let step = move |frame| Ok(super::apply(&transform, &meta.table_of(frame))?.frame);
-                let mut out = stream.then(Arc::new(step));
-                out.roles = first.roles;
-                out.categorical = first.categorical;
-                Ok(vec![Value::Stream(Arc::new(out))])
+                Ok(vec![Value::Stream(Arc::new(stream.map_tables(move |table| super::apply(&transform, table))?))])
             }
         }
     }

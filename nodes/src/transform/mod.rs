@@ -212,12 +212,8 @@ pub(crate) fn fitted_stream_outputs<S: TransformState>(
     stream: &pipewright_engine::TableStream,
 ) -> Result<Vec<Value>, NodeError> {
     let transform = Arc::new(fitted_transform(kind, name, state)?);
-    let first = apply(&transform, &stream.head(1)?)?;
-    let meta = stream.clone();
     let replayed = transform.clone();
-    let mut out = stream.then(Arc::new(move |frame| Ok(apply(&replayed, &meta.table_of(frame))?.frame)));
-    out.roles = first.roles;
-    out.categorical = first.categorical;
+    let out = stream.map_tables(move |table| apply(&replayed, table))?;
     Ok(vec![Value::Stream(Arc::new(out)), Value::Transform(transform)])
 }
 
