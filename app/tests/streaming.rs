@@ -250,7 +250,7 @@ fn metrics(dir: &Path, extra: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn ridge_and_lasso_train_on_a_streamed_file_from_one_pass_and_evaluate_as_in_memory() {
+fn ridge_lasso_and_poisson_train_over_passes_of_a_streamed_file_and_evaluate_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_data(&dir.path().join("data.csv"), 600_000, None);
     write_data(&dir.path().join("test.csv"), 3000, None);
@@ -263,6 +263,7 @@ fn ridge_and_lasso_train_on_a_streamed_file_from_one_pass_and_evaluate_as_in_mem
     for (name, kind, params) in [
         ("ridge", "model.linear_regression", serde_json::json!({ "l2_weight": 1.0 })),
         ("lasso", "model.lasso_regression", serde_json::json!({ "alpha": 0.001 })),
+        ("poisson", "model.poisson_regression", serde_json::json!({})),
     ] {
         let (train, score, evaluate) = (format!("train_{name}"), format!("score_{name}"), format!("evaluate_{name}"));
         nodes.push(node(name, kind, params));
@@ -280,7 +281,7 @@ fn ridge_and_lasso_train_on_a_streamed_file_from_one_pass_and_evaluate_as_in_mem
     write_workflow(dir.path(), nodes, edges);
     let whole = metrics(dir.path(), &[]);
     let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
-    for model in ["evaluate_ridge", "evaluate_lasso"] {
+    for model in ["evaluate_ridge", "evaluate_lasso", "evaluate_poisson"] {
         let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
         let names = w.as_object().expect("metrics").keys().cloned().collect::<Vec<_>>();
         assert!(names.contains(&"rmse".to_owned()), "{w}");

@@ -59,22 +59,36 @@ fn penalized(sums: &NewtonSums, weights: &[f64], l2: f64) -> f64 {
 /// over the rows for the gradient and Hessian, and the step-halving line search one pass per trial for the
 /// loss.
 pub fn fit(x: &Matrix, y: &[f64], s: PoissonSettings) -> PoissonFit {
-    let (n, p) = (x.rows, x.cols);
     let chunks = row_chunks(x.view(), y, CHUNK_ROWS);
-    let mean = y.iter().sum::<f64>() / n as f64;
+    let mean = y.iter().sum::<f64>() / x.rows as f64;
+    let fitted = fit_over(x.cols, mean, s, |pass| Ok::<_, std::convert::Infallible>(pass::run(pass, &chunks)));
+    match fitted {
+        Ok(fit) => fit,
+        Err(never) => match never {},
+    }
+}
+
+/// Fits with `sums` running a [`PoissonNewton`] pass over all the rows (in memory, or a streamed table's
+/// batches), given `p` features and the label's mean.
+pub fn fit_over<E>(
+    p: usize,
+    mean: f64,
+    s: PoissonSettings,
+    sums: impl Fn(&PoissonNewton<'_>) -> Result<NewtonSums, E>,
+) -> Result<PoissonFit, E> {
     let mut current = PoissonFit { weights: vec![0.0; p], intercept: mean.ln(), iterations: 0 };
     let theta_of = |f: &PoissonFit| -> Vec<f64> { f.weights.iter().copied().chain([f.intercept]).collect() };
-    let loss_at = |f: &PoissonFit| {
+    let loss_at = |f: &PoissonFit| -> Result<f64, E> {
         let theta = theta_of(f);
-        penalized(&pass::run(&PoissonNewton { theta: &theta, hessian: false }, &chunks), &f.weights, s.l2)
+        Ok(penalized(&sums(&PoissonNewton { theta: &theta, hessian: false })?, &f.weights, s.l2))
     };
-    let mut value = loss_at(&current);
+    let mut value = loss_at(&current)?;
     let dim = p + 1;
     while current.iterations < s.max_iterations {
         // Gradient and Hessian over the augmented row [x, 1], as means over the rows.
         let theta = theta_of(&current);
         let NewtonSums { n: rows, mut gradient, mut hessian, .. } =
-            pass::run(&PoissonNewton { theta: &theta, hessian: true }, &chunks);
+            sums(&PoissonNewton { theta: &theta, hessian: true })?;
         for g in &mut gradient {
             *g /= rows;
         }
@@ -98,7 +112,7 @@ pub fn fit(x: &Matrix, y: &[f64], s: PoissonSettings) -> PoissonFit {
                 intercept: current.intercept - scale * step[p],
                 iterations: current.iterations,
             };
-            let trial_value = loss_at(&trial);
+            let trial_value = loss_at(&trial)?;
             // Near the optimum the objective is flat to rounding: allow a rise of a few ulps.
             if trial_value <= value + 1e-13 * value.abs() || scale < 1e-10 {
                 current = trial;
@@ -108,7 +122,7 @@ pub fn fit(x: &Matrix, y: &[f64], s: PoissonSettings) -> PoissonFit {
             scale *= 0.5;
         }
     }
-    current
+    Ok(current)
 }
 
 #[cfg(test)]

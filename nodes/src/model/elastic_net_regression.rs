@@ -11,7 +11,7 @@ use pipewright_engine::{
 
 use super::linear_regression::{CentredSums, centred_sums, of_moments};
 use pipewright_compute::pass::Moments;
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
 use crate::algo::coordinate_descent::{self, ElasticNetSettings, NormalEquations};
 use crate::frame::Matrix;
 
@@ -141,10 +141,15 @@ impl Learn for ElasticNetRegression {
         fit_penalized(params, params.float("l1_ratio")?, data, ctx)
     }
 
-    const FROM_MOMENTS: bool = true;
+    const STREAMS: bool = true;
 
-    fn fit_from_moments(&self, params: &Params, moments: &Moments, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
-        penalized_from_moments(params, params.float("l1_ratio")?, moments, ctx)
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<State, NodeError> {
+        penalized_from_moments(params, params.float("l1_ratio")?, &batches.moments(ctx)?, ctx)
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

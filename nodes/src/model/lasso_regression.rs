@@ -37,15 +37,15 @@ impl Learn for LassoRegression {
         fit_penalized(params, 1.0, data, ctx)
     }
 
-    const FROM_MOMENTS: bool = true;
+    const STREAMS: bool = true;
 
-    fn fit_from_moments(
+    fn fit_batches(
         &self,
         params: &Params,
-        moments: &pipewright_compute::pass::Moments,
+        batches: &super::TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
     ) -> Result<State, NodeError> {
-        super::elastic_net_regression::penalized_from_moments(params, 1.0, moments, ctx)
+        super::elastic_net_regression::penalized_from_moments(params, 1.0, &batches.moments(ctx)?, ctx)
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -11,7 +11,7 @@ use pipewright_engine::{
 use pipewright_compute::pass::{self, CHUNK_ROWS, CrossMoments, Moments, row_chunks};
 use pipewright_compute::{Backend, CrossB, crossprod, gram};
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
 use crate::algo::linalg::solve_spd;
 use crate::frame::Matrix;
 
@@ -148,10 +148,15 @@ impl Learn for LinearRegression {
         solve(params, sums)
     }
 
-    const FROM_MOMENTS: bool = true;
+    const STREAMS: bool = true;
 
-    fn fit_from_moments(&self, params: &Params, moments: &Moments, _ctx: &NodeContext<'_>) -> Result<State, NodeError> {
-        solve(params, of_moments(moments.clone(), params.bool("fit_intercept")?))
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<State, NodeError> {
+        solve(params, of_moments(batches.moments(ctx)?, params.bool("fit_intercept")?))
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -43,7 +43,8 @@ use serde_json::Value as Json;
 
 use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, Task, Value};
 
-use pipewright_compute::pass::Moments;
+use pipewright_compute::pass::{CrossMoments, Moments, Pass, Rows as PassRows};
+use pipewright_engine::TableStream;
 
 use crate::frame::Matrix;
 
@@ -61,6 +62,65 @@ pub enum Labels {
     Values(Vec<f64>),
     /// No label (clustering).
     None,
+}
+
+/// The training rows of a streamed table for a regression learner, read a batch at a time as often as its fit
+/// needs: the features in the model's order and the numeric label, checked on every batch as an in-memory
+/// fit checks them.
+pub struct TrainingBatches<'a> {
+    /// The table.
+    pub stream: &'a TableStream,
+    /// The feature columns, in the model's order.
+    pub features: &'a [String],
+    /// The label column.
+    pub label: &'a str,
+    /// The learner's name, for messages.
+    pub learner: &'a str,
+}
+
+impl TrainingBatches<'_> {
+    /// One pass: `f` with each batch's features and label, in row order (Stop ends it between batches).
+    pub fn each(
+        &self,
+        ctx: &NodeContext<'_>,
+        mut f: impl FnMut(&Matrix, &[f64]) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let label = self.label;
+        for batch in self.stream.batches()? {
+            let batch = batch?;
+            ctx.check_cancelled()?;
+            crate::frame::require_finite_label(&batch, label)?;
+            let values = crate::frame::numeric_values(&batch, label).map_err(|_| {
+                NodeError::data(format!(
+                    "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
+                    self.learner
+                ))
+            })?;
+            if values.iter().any(Option::is_none) {
+                return Err(NodeError::data(format!(
+                    "label \"{label}\" has missing values: remove those rows with Clean Missing Data"
+                )));
+            }
+            let y: Vec<f64> = values.into_iter().flatten().collect();
+            f(&crate::frame::feature_matrix(&batch, self.features)?, &y)?;
+        }
+        Ok(())
+    }
+
+    /// The centred moments of features and label, in one pass ([`CrossMoments`], batches merged by Chan's
+    /// formula): what linear, ridge, Lasso and Elastic Net regression fit from.
+    pub fn moments(&self, ctx: &NodeContext<'_>) -> Result<Moments, NodeError> {
+        let pass = CrossMoments { features: self.features.len() };
+        let mut total = pass.empty();
+        self.each(ctx, |x, y| {
+            total = pass.reduce(std::mem::replace(&mut total, pass.empty()), pass.map(&PassRows { x: x.view(), y }));
+            Ok(())
+        })?;
+        if total.n == 0.0 {
+            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+        }
+        Ok(total)
+    }
 }
 
 /// Rows ready for an algorithm.
@@ -107,19 +167,19 @@ pub(crate) trait Learn: Sync {
     /// Fits the state to the training rows.
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError>;
 
-    /// Whether [`Learn::fit_from_moments`] fits it: its fit needs the centred normal equations and nothing else.
-    const FROM_MOMENTS: bool = false;
+    /// Whether [`Learn::fit_batches`] fits it: its fit is passes over the rows (sums a batch at a time), so a
+    /// streamed table is fitted without holding it.
+    const STREAMS: bool = false;
 
-    /// Fits from the centred moments of features and label, which one pass over a streamed table's batches
-    /// gives ([`pipewright_compute::pass::CrossMoments`]); only for learners with [`Learn::FROM_MOMENTS`].
-    fn fit_from_moments(
+    /// Fits from passes over the batches of a streamed table; only for learners with [`Learn::STREAMS`].
+    fn fit_batches(
         &self,
         params: &Params,
-        moments: &Moments,
+        batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
     ) -> Result<Self::State, NodeError> {
-        let _ = (params, moments, ctx);
-        Err(NodeError::data("this learner fits from the rows themselves, not from their moments"))
+        let _ = (params, batches, ctx);
+        Err(NodeError::data("this learner fits on the rows in memory, not over passes"))
     }
 
     /// Predicts for feature rows in the model's feature order.
@@ -147,14 +207,14 @@ pub trait Algorithm: Sync {
     /// Decodes and checks a model's state, once: a model that fails is refused here, before it predicts.
     fn load(&self, model: &Model) -> Result<(), NodeError>;
 
-    /// Whether it fits from the centred moments alone (so from one pass over a streamed table).
-    fn fits_from_moments(&self) -> bool;
+    /// Whether it fits over passes (so over a streamed table's batches, without holding it).
+    fn streams(&self) -> bool;
 
-    /// Fits from the centred moments of features and label.
-    fn fit_from_moments(
+    /// Fits from passes over the batches of a streamed table.
+    fn fit_batches(
         &self,
         params: &Params,
-        moments: &Moments,
+        batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
     ) -> Result<(Json, Decoded), NodeError>;
 
@@ -176,17 +236,17 @@ impl<L: Learn> Algorithm for L {
         fitted::<L::State>(model).map(drop)
     }
 
-    fn fits_from_moments(&self) -> bool {
-        L::FROM_MOMENTS
+    fn streams(&self) -> bool {
+        L::STREAMS
     }
 
-    fn fit_from_moments(
+    fn fit_batches(
         &self,
         params: &Params,
-        moments: &Moments,
+        batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
     ) -> Result<(Json, Decoded), NodeError> {
-        let state = Learn::fit_from_moments(self, params, moments, ctx)?;
+        let state = Learn::fit_batches(self, params, batches, ctx)?;
         let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
         Ok((json, Decoded::holding(state)))
     }

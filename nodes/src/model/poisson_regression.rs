@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use pipewright_compute::pass::{Pass, Rows as PassRows};
 use pipewright_engine::spec::{TuneRange, float, int};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
@@ -56,26 +57,66 @@ impl Learn for PoissonRegression {
         let Labels::Values(y) = &data.labels else {
             return Err(NodeError::data("Poisson regression needs a numeric label"));
         };
-        let negative = y.iter().filter(|v| **v < 0.0).count();
-        if negative > 0 {
-            return Err(NodeError::data(format!(
-                "Poisson regression needs a label of 0 or more, but {negative} rows are negative: use Linear Regression or shift the label"
-            )));
+        check_labels(y.iter().filter(|v| **v < 0.0).count(), y.iter().all(|v| *v == 0.0))?;
+        Ok(poisson::fit(&data.x, y, settings(params)?))
+    }
+
+    const STREAMS: bool = true;
+
+    /// One pass for the label's mean (and its checks), then one per Newton step and per line-search trial.
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &super::TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<PoissonFit, NodeError> {
+        let (mut sum, mut rows, mut negative) = (0.0, 0usize, 0usize);
+        batches.each(ctx, |_, y| {
+            sum += y.iter().sum::<f64>();
+            rows += y.len();
+            negative += y.iter().filter(|v| **v < 0.0).count();
+            Ok(())
+        })?;
+        if rows == 0 {
+            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
-        if y.iter().all(|v| *v == 0.0) {
-            return Err(NodeError::data("every label is 0: Poisson regression needs some positive labels"));
-        }
-        let settings = PoissonSettings {
-            l2: params.float("l2_weight")?,
-            max_iterations: params.count("max_iterations")?,
-            tolerance: params.float("tolerance")?,
-        };
-        Ok(poisson::fit(&data.x, y, settings))
+        check_labels(negative, sum == 0.0)?;
+        let settings = settings(params)?;
+        poisson::fit_over(batches.features.len(), sum / rows as f64, settings, |pass| {
+            let mut total = pass.empty();
+            batches.each(ctx, |x, y| {
+                let chunk = PassRows { x: x.view(), y };
+                total = pass.reduce(std::mem::replace(&mut total, pass.empty()), pass.map(&chunk));
+                Ok(())
+            })?;
+            Ok(total)
+        })
     }
 
     fn predict(&self, fit: &PoissonFit, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values((0..x.rows).map(|i| fit.predict(x.row(i))).collect()))
     }
+}
+
+/// Refuses negative labels and a label that is 0 everywhere.
+fn check_labels(negative: usize, all_zero: bool) -> Result<(), NodeError> {
+    if negative > 0 {
+        return Err(NodeError::data(format!(
+            "Poisson regression needs a label of 0 or more, but {negative} rows are negative: use Linear Regression or shift the label"
+        )));
+    }
+    if all_zero {
+        return Err(NodeError::data("every label is 0: Poisson regression needs some positive labels"));
+    }
+    Ok(())
+}
+
+fn settings(params: &Params) -> Result<PoissonSettings, NodeError> {
+    Ok(PoissonSettings {
+        l2: params.float("l2_weight")?,
+        max_iterations: params.count("max_iterations")?,
+        tolerance: params.float("tolerance")?,
+    })
 }
 
 impl FittedState for PoissonFit {

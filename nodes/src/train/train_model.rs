@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use pipewright_compute::pass::{CrossMoments, Pass, Rows as PassRows};
 use pipewright_engine::{
     Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Table,
     TableStream, Task, Value,
 };
 
 use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
-use crate::model::{Labels, TrainingSet, algorithm_of};
+use crate::model::{Labels, TrainingBatches, TrainingSet, algorithm_of};
 
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
@@ -38,10 +37,10 @@ impl NodeKind for TrainModel {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let learner = ctx.learner("learner")?;
-        // A streamed table is fitted from one pass over its batches by the learners whose fit needs only the
-        // centred moments; the others read it whole.
+        // A streamed table is fitted over passes of its batches by the learners whose fit is sums over rows;
+        // the others read it whole.
         if let Rows::Stream(stream) = ctx.rows("data")?
-            && algorithm_of(&learner.algorithm)?.fits_from_moments()
+            && algorithm_of(&learner.algorithm)?.streams()
         {
             let model = train_stream(&learner, &stream, ctx.params.optional_text("label_column"), ctx)?;
             return Ok(vec![Value::Model(Arc::new(model))]);
@@ -70,9 +69,8 @@ fn label_and_features(table: &Table, label: Option<&str>) -> Result<(String, Vec
     Ok((label, features))
 }
 
-/// Fits a regression `learner` whose fit needs only the centred moments on a streamed table: the moments in one
-/// pass over its batches ([`CrossMoments`], chunks merged by Chan's formula), with the checks an in-memory fit
-/// makes on every batch.
+/// Fits a regression `learner` whose fit is passes over the rows on a streamed table, with the checks an
+/// in-memory fit makes on every batch.
 fn train_stream(
     learner: &Learner,
     stream: &TableStream,
@@ -82,33 +80,9 @@ fn train_stream(
     let algo = algorithm_of(&learner.algorithm)?;
     let meta = stream.head(0)?;
     let (label, features) = label_and_features(&meta, label)?;
-    let pass = CrossMoments { features: features.len() };
-    let mut total = pass.empty();
-    for batch in stream.batches()? {
-        let batch = batch?;
-        ctx.check_cancelled()?;
-        crate::frame::require_finite_label(&batch, &label)?;
-        let values = numeric_values(&batch, &label).map_err(|_| {
-            NodeError::data(format!(
-                "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
-                learner.name
-            ))
-        })?;
-        if values.iter().any(Option::is_none) {
-            return Err(NodeError::data(format!(
-                "label \"{label}\" has missing values: remove those rows with Clean Missing Data"
-            )));
-        }
-        let y: Vec<f64> = values.into_iter().flatten().collect();
-        let x = feature_matrix(&batch, &features)?;
-        total = pass.reduce(total, pass.map(&PassRows { x: x.view(), y: &y }));
-        (ctx.progress)(0.0, &format!("{} rows read", total.n));
-    }
-    if total.n == 0.0 {
-        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
-    }
     let params = Params::from_map(learner.params.clone());
-    let (state, decoded) = algo.fit_from_moments(&params, &total, ctx)?;
+    let batches = TrainingBatches { stream, features: &features, label: &label, learner: &learner.name };
+    let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
     Ok(Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),
