@@ -331,48 +331,8 @@ pub fn labelled_chunks<'a>(x: MatrixRef<'a>, classes: &'a [usize], chunk_rows: u
         .collect()
 }
 
-/// Count, mean and sum of squared deviations of each feature over some rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureMoments {
-    /// Rows.
-    pub n: f64,
-    /// Per feature, the mean.
-    pub mean: Vec<f64>,
-    /// Per feature, `Σ (x − mean)²`.
-    pub m2: Vec<f64>,
-}
-
-impl FeatureMoments {
-    fn empty(p: usize) -> Self {
-        Self { n: 0.0, mean: vec![0.0; p], m2: vec![0.0; p] }
-    }
-
-    /// Chan's merge of two disjoint sets of rows.
-    fn merge(mut self, b: Self) -> Self {
-        let n = self.n + b.n;
-        if b.n == 0.0 {
-            return self;
-        }
-        if self.n == 0.0 {
-            return b;
-        }
-        for j in 0..self.mean.len() {
-            let delta = b.mean[j] - self.mean[j];
-            self.m2[j] += b.m2[j] + delta * delta * self.n * b.n / n;
-            self.mean[j] += delta * b.n / n;
-        }
-        self.n = n;
-        self
-    }
-
-    /// The population variance of each feature (divided by `n`; 0 without rows).
-    pub fn variances(&self) -> Vec<f64> {
-        self.m2.iter().map(|m| if self.n > 0.0 { m / self.n } else { 0.0 }).collect()
-    }
-}
-
-/// Per class and over all rows, each feature's moments: what Gaussian naive Bayes fits from. A chunk takes two
-/// passes over its rows (means, then squared deviations); chunks merge by Chan's formula.
+/// Per class and over all rows, each feature's statistics: the [`ColumnMoments`] partials of the class's rows
+/// (two passes over each chunk's cells, merged by Chan's formula), what Gaussian naive Bayes fits from.
 #[derive(Debug, Clone, Copy)]
 pub struct ClassMoments {
     /// Features per row.
@@ -381,62 +341,58 @@ pub struct ClassMoments {
     pub classes: usize,
 }
 
-/// The sums of a [`ClassMoments`] pass.
+/// The statistics of a [`ClassMoments`] pass.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClassSums {
-    /// Per class.
-    pub by_class: Vec<FeatureMoments>,
-    /// Over all rows.
-    pub all: FeatureMoments,
+pub struct ClassStats {
+    /// Per class: rows, then each feature's statistics.
+    pub by_class: Vec<(usize, Vec<ColumnStats>)>,
+    /// Each feature's statistics over all rows.
+    pub all: Vec<ColumnStats>,
 }
 
 impl Pass for ClassMoments {
     type Chunk<'a> = Labelled<'a>;
-    type Partial = ClassSums;
-    type Output = ClassSums;
+    /// Per class (and last, over all rows): rows, and each feature's partial.
+    type Partial = Vec<(usize, Vec<Partial>)>;
+    type Output = ClassStats;
 
-    fn empty(&self) -> ClassSums {
-        ClassSums {
-            by_class: vec![FeatureMoments::empty(self.features); self.classes],
-            all: FeatureMoments::empty(self.features),
-        }
+    fn empty(&self) -> Self::Partial {
+        vec![(0, vec![Partial::EMPTY; self.features]); self.classes + 1]
     }
 
-    fn map(&self, chunk: &Labelled<'_>) -> ClassSums {
-        let mut s = self.empty();
-        for i in 0..chunk.x.rows {
-            let row = chunk.x.row(i);
-            for m in [&mut s.by_class[chunk.classes[i]], &mut s.all] {
-                m.n += 1.0;
-                m.mean.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-            }
+    fn map(&self, chunk: &Labelled<'_>) -> Self::Partial {
+        let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); self.classes + 1];
+        for (i, &class) in chunk.classes.iter().enumerate() {
+            rows_of[class].push(i);
         }
-        for m in s.by_class.iter_mut().chain([&mut s.all]) {
-            if m.n > 0.0 {
-                m.mean.iter_mut().for_each(|a| *a /= m.n);
-            }
-        }
-        for i in 0..chunk.x.rows {
-            let row = chunk.x.row(i);
-            for m in [&mut s.by_class[chunk.classes[i]], &mut s.all] {
-                for ((m2, mean), v) in m.m2.iter_mut().zip(&m.mean).zip(row) {
-                    let d = v - mean;
-                    *m2 += d * d;
-                }
-            }
-        }
-        s
+        rows_of[self.classes] = (0..chunk.x.rows).collect();
+        let mut column = Vec::with_capacity(chunk.x.rows);
+        rows_of
+            .iter()
+            .map(|rows| {
+                let partials = (0..self.features)
+                    .map(|j| {
+                        column.clear();
+                        column.extend(rows.iter().map(|&i| chunk.x.row(i)[j]));
+                        Partial::of(&column)
+                    })
+                    .collect();
+                (rows.len(), partials)
+            })
+            .collect()
     }
 
-    fn reduce(&self, a: ClassSums, b: ClassSums) -> ClassSums {
-        ClassSums {
-            by_class: a.by_class.into_iter().zip(b.by_class).map(|(a, b)| a.merge(b)).collect(),
-            all: a.all.merge(b.all),
-        }
+    fn reduce(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial {
+        a.into_iter()
+            .zip(b)
+            .map(|((na, a), (nb, b))| (na + nb, a.into_iter().zip(b).map(|(a, b)| a.merge(b)).collect()))
+            .collect()
     }
 
-    fn finish(&self, total: ClassSums) -> ClassSums {
-        total
+    fn finish(&self, mut total: Self::Partial) -> ClassStats {
+        let finish = |partials: Vec<Partial>| partials.into_iter().map(Partial::finish).collect();
+        let all = total.pop().map(|(_, partials)| finish(partials)).unwrap_or_default();
+        ClassStats { by_class: total.into_iter().map(|(rows, partials)| (rows, finish(partials))).collect(), all }
     }
 }
 
@@ -595,21 +551,25 @@ mod tests {
         let direct = |class: usize, j: usize| {
             let values: Vec<f64> = (0..rows).filter(|&i| classes[i] == class).map(|i| x[i * p + j]).collect();
             let mean = values.iter().sum::<f64>() / values.len() as f64;
-            (mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>())
+            (values.len(), mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64)
         };
         for class in 0..3 {
             for j in 0..p {
-                let (mean, m2) = direct(class, j);
-                assert!(close(whole.by_class[class].mean[j], mean, mean) && close(whole.by_class[class].m2[j], m2, m2));
+                let (n, mean, variance) = direct(class, j);
+                let (rows_in, stats) = &whole.by_class[class];
+                assert_eq!(*rows_in, n);
+                assert!(close(stats[j].mean, mean, mean) && close(stats[j].variance, variance, variance));
             }
         }
+        assert_eq!(whole.all[0].count, rows);
         for chunk in [1, 9, 128] {
             let chunked = run(&pass, &labelled_chunks(view, &classes, chunk));
-            for (c, w) in chunked.by_class.iter().chain([&chunked.all]).zip(whole.by_class.iter().chain([&whole.all])) {
-                assert_eq!(c.n, w.n);
-                for j in 0..p {
+            let pairs = chunked.by_class.iter().map(|(_, s)| s).chain([&chunked.all]);
+            for (c, w) in pairs.zip(whole.by_class.iter().map(|(_, s)| s).chain([&whole.all])) {
+                for (c, w) in c.iter().zip(w) {
+                    assert_eq!(c.count, w.count);
                     assert!(
-                        close(c.mean[j], w.mean[j], w.mean[j]) && close(c.m2[j], w.m2[j], w.m2[j]),
+                        close(c.mean, w.mean, w.mean) && close(c.variance, w.variance, w.variance),
                         "chunks of {chunk}"
                     );
                 }

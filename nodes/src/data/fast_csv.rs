@@ -164,7 +164,7 @@ pub fn read_file(path: &std::path::Path, settings: &CsvSettings) -> Option<DataF
 }
 
 /// Appends up to `want` bytes from `source` to `buffer`; `Some(true)` at the end of the source.
-fn fill(source: &mut impl std::io::Read, buffer: &mut Vec<u8>, want: usize) -> Option<bool> {
+pub(super) fn fill(source: &mut impl std::io::Read, buffer: &mut Vec<u8>, want: usize) -> Option<bool> {
     let start = buffer.len();
     buffer.resize(start + want, 0);
     let mut filled = start;

@@ -3,7 +3,6 @@
 //! slices of rows.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -44,20 +43,7 @@ fn record_end(bytes: &[u8], quote: Option<u8>) -> usize {
 
 /// Reads up to `want` more bytes into `buffer`; whether the file ended.
 fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, NodeError> {
-    let start = buffer.len();
-    buffer.resize(start + want, 0);
-    let mut filled = start;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(NodeError::Io(format!("cannot read {}: {e}", path.display()))),
-        }
-    }
-    let ended = filled < buffer.len();
-    buffer.truncate(filled);
-    Ok(ended)
+    super::fast_csv::fill(file, buffer, want).ok_or_else(|| NodeError::Io(format!("cannot read {}", path.display())))
 }
 
 /// The CSV batches of one reading.

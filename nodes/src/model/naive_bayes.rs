@@ -55,15 +55,19 @@ fn fit_gaussian(x: &Matrix, y: &[usize], classes: usize, var_smoothing: f64) -> 
     let (n, p) = (x.rows, x.cols);
     // One pass: per class and over all rows, each feature's mean and squared deviations.
     let sums = pass::run(&ClassMoments { features: p, classes }, &labelled_chunks(x.view(), y, CHUNK_ROWS));
-    let counts: Vec<f64> = sums.by_class.iter().map(|m| m.n).collect();
-    let means: Vec<Vec<f64>> = sums.by_class.iter().map(|m| m.mean.clone()).collect();
-    let mut variances: Vec<Vec<f64>> = sums.by_class.iter().map(|m| m.m2.clone()).collect();
+    let counts: Vec<f64> = sums.by_class.iter().map(|(rows, _)| *rows as f64).collect();
+    // A class without rows here (a fold may lack one) has no statistics: 0, as its prior is.
+    let known = |v: f64| if v.is_nan() { 0.0 } else { v };
+    let means: Vec<Vec<f64>> =
+        sums.by_class.iter().map(|(_, s)| s.iter().map(|c| known(c.mean)).collect()).collect();
+    let mut variances: Vec<Vec<f64>> =
+        sums.by_class.iter().map(|(_, s)| s.iter().map(|c| known(c.variance)).collect()).collect();
     // The largest variance of any feature over all rows sets the smoothing's scale.
-    let largest = sums.all.variances().into_iter().fold(0.0, f64::max);
+    let largest = sums.all.iter().map(|c| c.variance).fold(0.0, f64::max);
     let epsilon = var_smoothing * largest;
-    for (k, var) in variances.iter_mut().enumerate() {
+    for var in &mut variances {
         for v in var.iter_mut() {
-            *v = *v / counts[k].max(1.0) + epsilon;
+            *v += epsilon;
         }
         if let Some(j) = var.iter().position(|v| *v <= 0.0) {
             return Err(NodeError::param(
