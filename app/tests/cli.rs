@@ -63,7 +63,7 @@ fn run_prints_metrics_then_serves_the_second_run_from_the_cache() {
         "{result:#}"
     );
     let r2 = result["metrics"]["evaluate"]["scored"]["r2"].as_f64().expect("r2");
-    assert!((r2 - 0.4574).abs() < 1e-3, "{r2}");
+    assert!((r2 - 0.3533).abs() < 1e-3, "{r2}");
     // --set on the last node re-runs that node alone.
     let third = pipewright(&["run", ".", "--json", "--set", "evaluate.silhouette_sample=100"], &project);
     let result: Json = serde_json::from_slice(&third.stdout).expect("json");

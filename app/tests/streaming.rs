@@ -250,16 +250,15 @@ fn metrics(dir: &Path, extra: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn ridge_lasso_and_poisson_train_over_passes_of_a_streamed_file_and_evaluate_as_in_memory() {
+fn ridge_lasso_and_poisson_train_over_passes_of_a_streamed_split_and_evaluate_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_data(&dir.path().join("data.csv"), 600_000, None);
-    write_data(&dir.path().join("test.csv"), 3000, None);
     let mut nodes = vec![
         node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
         node("select", "transform.select_columns", serde_json::json!({ "columns": ["id", "b", "label"] })),
-        node("test", "data.import_data", serde_json::json!({ "path": "test.csv" })),
+        node("split", "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": 3 })),
     ];
-    let mut edges = vec![wire("import", "data", "select", "data")];
+    let mut edges = vec![wire("import", "data", "select", "data"), wire("select", "data", "split", "data")];
     for (name, kind, params) in [
         ("ridge", "model.linear_regression", serde_json::json!({ "l2_weight": 1.0 })),
         ("lasso", "model.lasso_regression", serde_json::json!({ "alpha": 0.001 })),
@@ -272,9 +271,9 @@ fn ridge_lasso_and_poisson_train_over_passes_of_a_streamed_file_and_evaluate_as_
         nodes.push(node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})));
         edges.extend([
             wire(name, "learner", &train, "learner"),
-            wire("select", "data", &train, "data"),
+            wire("split", "first", &train, "data"),
             wire(&train, "model", &score, "model"),
-            wire("test", "data", &score, "data"),
+            wire("split", "second", &score, "data"),
             wire(&score, "data", &evaluate, "scored"),
         ]);
     }
@@ -409,4 +408,51 @@ fn stop_ends_a_streaming_run_between_batches_and_leaves_no_partial_file() {
         .filter(|n| n.contains("out.csv"))
         .collect();
     assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
+}
+
+#[test]
+fn a_streamed_split_and_fold_assignment_are_the_same_for_any_batch_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 400_000, None);
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node(
+            "split",
+            "transform.split_data",
+            serde_json::json!({ "fraction": 0.7, "seed": 3, "stratify_column": "city" }),
+        ),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+        node(
+            "folds",
+            "transform.partition_and_sample",
+            serde_json::json!({ "mode": "folds", "folds": 4, "fold": 2, "seed": 5 }),
+        ),
+        node("export_rest", "data.export_data", serde_json::json!({ "path": "rest.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![
+            wire("import", "data", "split", "data"),
+            wire("split", "first", "export", "data"),
+            wire("split", "second", "folds", "data"),
+            wire("folds", "rest", "export_rest", "data"),
+        ],
+    );
+    let outputs = |extra: &[&str]| {
+        let (ok, stderr, _) = run(dir.path(), extra);
+        assert!(ok, "{stderr}");
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("an exported file");
+        (read("out.csv"), read("rest.csv"))
+    };
+    let (first, rest) = outputs(&[]);
+    let rows = first.lines().count() - 1;
+    assert!((rows as f64 - 0.7 * 400_000.0).abs() <= 3.0, "{rows} rows in the first part");
+    assert!(rest.lines().next().is_some_and(|h| h.ends_with(",fold")), "the fold column is added");
+    // Batches of about 1, 2 and 3 MiB: the same rows in each part.
+    for budget in ["4M", "16M", "24M"] {
+        let (streamed_first, streamed_rest) = outputs(&["--memory-budget", budget]);
+        assert!(streamed_first == first, "the first part with a {budget} budget");
+        assert!(streamed_rest == rest, "the other folds with a {budget} budget");
+    }
 }

@@ -39,7 +39,7 @@ pub use project::{find_workflow, project_dir_from, project_dir_of};
 pub use result::{CacheSource, MetricsByNode, NodeResult, NodeState, OutputFile, RunResult};
 pub use schema::{ColumnInfo, ColumnType, Role, Schema};
 pub use spec::{Category, NodeSpec, ParamKind, ParamSpec, PortSpec, PortType, Writes};
-pub use stream::{BatchSource, Batches, Step, TableStream};
+pub use stream::{BatchSource, Batches, FrameBatches, PassStep, PassStepMaker, Step, TableStream};
 pub use time::UtcTime;
 pub use validate::{Analysis, Problem, validate, validate_in};
 pub use value::{

@@ -48,6 +48,27 @@ impl SplitMix64 {
     }
 }
 
+/// `SplitMix64`'s output function: a bijective scramble of 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A uniform float in `[0, 1)` that depends only on `seed` and `words` (for example a stratum and a row
+/// number): each word is added with the golden-ratio step and scrambled, as `SplitMix64` does. Row-level
+/// draws made this way are the same however the rows are chunked, and on a shard that knows its offsets.
+pub fn keyed_f64(seed: u64, words: &[u64]) -> f64 {
+    (keyed_u64(seed, words) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// 64 random bits that depend only on `seed` and `words`; see [`keyed_f64`].
+pub fn keyed_u64(seed: u64, words: &[u64]) -> u64 {
+    words.iter().fold(mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15)), |state, &word| {
+        mix(state ^ word.wrapping_add(0x9E37_79B9_7F4A_7C15))
+    })
+}
+
 /// The seed of a stochastic node that sets none: derived from the workflow seed and the node id,
 /// so that two nodes differ, and the same file gives the same numbers on every run.
 pub fn derive_seed(workflow_seed: u64, node_id: &str) -> u64 {
@@ -74,6 +95,17 @@ mod tests {
         assert_eq!(derive_seed(7, "a"), derive_seed(7, "a"));
         assert_ne!(derive_seed(7, "a"), derive_seed(7, "b"));
         assert_ne!(derive_seed(7, "a"), derive_seed(8, "a"));
+    }
+
+    #[test]
+    fn keyed_draws_are_uniform_and_depend_on_every_word() {
+        let draws: Vec<f64> = (0..10_000u64).map(|row| keyed_f64(5, &[0, row])).collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
+        assert_ne!(keyed_f64(5, &[0, 1]), keyed_f64(5, &[1, 0]));
+        assert_ne!(keyed_f64(5, &[0, 1]), keyed_f64(6, &[0, 1]));
+        assert_eq!(keyed_f64(5, &[0, 1]), keyed_f64(5, &[0, 1]));
     }
 
     #[test]

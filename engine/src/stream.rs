@@ -30,17 +30,63 @@ pub trait BatchSource: Send + Sync + std::fmt::Debug {
 /// A row-wise step: a batch in, the same rows transformed (or some of them kept) out.
 pub type Step = Arc<dyn Fn(DataFrame) -> Result<DataFrame, NodeError> + Send + Sync>;
 
+/// A step that remembers what it saw in earlier batches of one pass (a running row number, counts per
+/// stratum): batches come to it in order, so what it does to a row does not depend on how rows were batched.
+pub type PassStep = Box<dyn FnMut(DataFrame) -> Result<DataFrame, NodeError> + Send>;
+
+/// Makes a fresh [`PassStep`] for every pass over the stream.
+pub type PassStepMaker = Arc<dyn Fn() -> PassStep + Send + Sync>;
+
+/// A stage as one pass runs it.
+enum Live<'a> {
+    Plain(&'a Step),
+    Pass(PassStep),
+}
+
+#[derive(Clone)]
+enum Stage {
+    Plain(Step),
+    PerPass(PassStepMaker),
+}
+
 /// A table read from its source a batch at a time.
 #[derive(Clone)]
 pub struct TableStream {
     source: Arc<dyn BatchSource>,
-    steps: Vec<Step>,
+    steps: Vec<Stage>,
     /// Roles of columns that are not plain features.
     pub roles: BTreeMap<String, Role>,
     /// Numeric columns marked categorical.
     pub categorical: BTreeSet<String>,
     /// Facts blocks leave for later blocks.
     pub attributes: BTreeMap<String, Json>,
+}
+
+/// Rows already in memory, handed out in batches of a fixed number of rows: a stream over a table, for tests of
+/// how a block behaves on any batching and for shards of a table.
+#[derive(Debug)]
+pub struct FrameBatches {
+    frame: DataFrame,
+    rows: usize,
+}
+
+impl FrameBatches {
+    /// `frame` in batches of `rows` rows (at least one).
+    pub fn new(frame: DataFrame, rows: usize) -> Self {
+        Self { frame, rows: rows.max(1) }
+    }
+}
+
+impl BatchSource for FrameBatches {
+    fn batches(&self) -> Result<Batches<'_>, NodeError> {
+        let height = self.frame.height();
+        let starts = (0..height.max(1)).step_by(self.rows);
+        Ok(Box::new(starts.map(move |start| Ok(self.frame.slice(i64::try_from(start).unwrap_or(i64::MAX), self.rows)))))
+    }
+
+    fn describe(&self) -> String {
+        format!("a table of {} rows", self.frame.height())
+    }
 }
 
 impl std::fmt::Debug for TableStream {
@@ -71,7 +117,15 @@ impl TableStream {
     #[must_use]
     pub fn then(&self, step: Step) -> Self {
         let mut next = self.clone();
-        next.steps.push(step);
+        next.steps.push(Stage::Plain(step));
+        next
+    }
+
+    /// The same stream with one more step that starts afresh on every pass and sees the batches in order.
+    #[must_use]
+    pub fn then_per_pass(&self, make: PassStepMaker) -> Self {
+        let mut next = self.clone();
+        next.steps.push(Stage::PerPass(make));
         next
     }
 
@@ -98,7 +152,20 @@ impl TableStream {
     /// The batches with every step applied; empty batches are passed on (a filter may keep no row of one).
     pub fn batches(&self) -> Result<Batches<'_>, NodeError> {
         let source = self.source.batches()?;
-        Ok(Box::new(source.map(move |batch| self.steps.iter().try_fold(batch?, |frame, step| step(frame)))))
+        let mut live: Vec<Live<'_>> = self
+            .steps
+            .iter()
+            .map(|stage| match stage {
+                Stage::Plain(step) => Live::Plain(step),
+                Stage::PerPass(make) => Live::Pass(make()),
+            })
+            .collect();
+        Ok(Box::new(source.map(move |batch| {
+            live.iter_mut().try_fold(batch?, |frame, step| match step {
+                Live::Plain(step) => step(frame),
+                Live::Pass(step) => step(frame),
+            })
+        })))
     }
 
     /// The metadata of this stream on a frame: a table of the same roles and marks.

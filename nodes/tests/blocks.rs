@@ -1389,7 +1389,7 @@ fn decision_forest_regression_on_the_diabetes_example_split() {
     let floor = fx_f64("rf_regression_diabetes/test_r2/min") - 0.05;
     for evaluation in ran.evaluations("evaluate.report") {
         let r2 = evaluation.metric("r2").expect("r2");
-        assert!(r2 >= floor && r2 > 0.3, "{}: R² {r2} below {floor}", evaluation.source);
+        assert!(r2 >= floor && r2 > 0.2, "{}: R² {r2} below {floor}", evaluation.source);
     }
     let predictions = |node: &str| floats(ran.table(node), "Scored Labels");
     assert_eq!(predictions("s0.data"), predictions("s0_again.data"), "the same seed grows the same forest");

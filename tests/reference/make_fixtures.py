@@ -126,43 +126,52 @@ def fisher_yates(items: list[int], rng: SplitMix64) -> list[int]:
     return perm
 
 
-def take_count(fraction: float, n: int) -> int:
-    return math.floor(fraction * n + 0.5)
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix(z: int) -> int:
+    """SplitMix64's output function."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def keyed_f64(seed: int, words) -> float:
+    """pipewright_engine::rng::keyed_f64: a uniform draw from a seed and a few words."""
+    state = mix((seed + GOLDEN) & M64)
+    for w in words:
+        state = mix(state ^ ((w + GOLDEN) & M64))
+    return (state >> 11) * (1.0 / (1 << 53))
 
 
 def split_rows(n: int, fraction: float, seed: int, labels=None):
-    """Split Data.  labels: None (not stratified) or a sequence of n label values."""
-    rng = SplitMix64(seed)
+    """Split Data (RowSampler in nodes/src/transform/split.rs): row j of stratum s (strata numbered in
+    order of first appearance) is taken when keyed_f64(seed, [s, j]) < fraction*(j+1) - taken.
+    labels: None (not stratified) or a sequence of n label values."""
+    strata: dict = {}  # key -> [number, seen, taken]
     first: list[int] = []
     second: list[int] = []
-    if labels is None:
-        perm = fisher_yates(list(range(n)), rng)
-        k = take_count(fraction, n)
-        first, second = perm[:k], perm[k:]
-        group_counts = None
-    else:
-        assert len(labels) == n
-        groups: dict = {}  # insertion-ordered = order of first appearance
-        for i, v in enumerate(labels):
+    for i in range(n):
+        if labels is None:
+            key = None
+        else:
+            v = labels[i]
             key = None if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v)
-            groups.setdefault(key, []).append(i)
-        group_counts = []
-        for key, rows in groups.items():
-            perm = fisher_yates(rows, rng)
-            k = take_count(fraction, len(rows))
-            first.extend(perm[:k])
-            second.extend(perm[k:])
-            group_counts.append({"label": key, "rows": len(rows), "first": k,
-                                 "second": len(rows) - k})
-    first, second = sorted(first), sorted(second)
-    # self-checks
+        st = strata.setdefault(key, [len(strata), 0, 0])
+        share = fraction * float(st[1] + 1) - float(st[2])
+        take = keyed_f64(seed, [st[0], st[1]]) < share
+        st[1] += 1
+        st[2] += int(take)
+        (first if take else second).append(i)
+    group_counts = None
+    if labels is not None:
+        group_counts = [{"label": key, "rows": seen, "first": taken, "second": seen - taken}
+                        for key, (_, seen, taken) in strata.items()]
+    # self-checks: a partition, every stratum within one row of its share
     assert len(first) + len(second) == n
     assert sorted(first + second) == list(range(n))
-    assert not set(first) & set(second)
-    if labels is None:
-        assert len(first) == take_count(fraction, n)
-    else:
-        assert len(first) == sum(g["first"] for g in group_counts)
+    for _, seen, taken in strata.values():
+        assert abs(taken - fraction * seen) < 1.0
     return first, second, group_counts
 
 
@@ -786,9 +795,8 @@ def main() -> None:
         "scikit-learn": sklearn.__version__,
         "inputs_sha256": {f: sha256(f) for f in files},
         "csv_reading": "only empty cells are missing",
-        "split_rule": "SplitMix64 Fisher-Yates; k = floor(fraction*n + 0.5); both parts "
-                      "sorted ascending; stratified: groups by label string in order of "
-                      "first appearance, one rng shared by all groups",
+        "split_rule": "row by row: row j of stratum s (strata by label string in order of first "
+                      "appearance) is taken when keyed_f64(seed, [s, j]) < fraction*(j+1) - taken",
     }
     fx["splitmix64_reference"] = fx_splitmix()
     fx.update(fx_splits(iris, penguins))

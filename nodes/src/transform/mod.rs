@@ -31,7 +31,7 @@ blocks! {
 }
 
 pub use filter_rows::WARNING_ATTRIBUTE;
-pub use split::split_indices;
+pub use split::RowSampler;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,19 +1,16 @@
 //! Partition and Sample.
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::rng::{SplitMix64, keyed_u64};
 use pipewright_engine::spec::{choice, float, int};
 use pipewright_engine::{
     Category, ColumnInfo, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Role,
-    Schema, SchemaEnv, Table, Value,
+    Schema, SchemaEnv, Value,
 };
 
-use super::split_indices;
-use crate::frame::{group_ids, take_rows};
+use super::split::{Chooser, first_rows, sampled, two_parts};
 
 /// Samples rows or assigns them to folds.
 pub struct PartitionAndSample;
@@ -26,26 +23,45 @@ impl PartitionAndSample {
 /// The name of the column that fold assignment adds.
 const FOLD_COLUMN: &str = "fold";
 
-/// The 1-based fold of each row: a seeded shuffle (`SplitMix64`, as Split Data), then positions dealt
-/// round-robin, so fold sizes differ by at most one.
-pub(crate) fn assign_folds(n: usize, folds: usize, seed: u64) -> Vec<i64> {
-    let mut order: Vec<usize> = (0..n).collect();
-    SplitMix64::new(seed).shuffle(&mut order);
-    let mut fold = vec![0; n];
-    for (position, row) in order.into_iter().enumerate() {
-        fold[row] = i64::try_from(position % folds).unwrap_or(0) + 1;
-    }
-    fold
+/// Deals rows to folds 1 to K in table order: every block of K consecutive rows gets each fold once, in an
+/// order shuffled (`SplitMix64`) from a seed drawn from the node's seed and the block's number. Fold sizes so
+/// differ by at most one, and a row's fold depends only on its place in the table, never on batches.
+#[derive(Debug, Clone)]
+pub(crate) struct FoldDealer {
+    seed: u64,
+    order: Vec<i64>,
+    seen: u64,
 }
 
-fn with_folds(table: &Table, params: &Params) -> Result<(Table, Vec<i64>), NodeError> {
-    let folds = params.count("folds")?;
-    let fold = assign_folds(table.height(), folds, params.seed("seed")?);
-    let mut frame = table.frame.clone();
-    frame.with_column(Column::new(FOLD_COLUMN.into(), fold.clone()))?;
-    let mut out = table.with_frame(frame);
-    out.categorical.insert(FOLD_COLUMN.into());
-    Ok((out, fold))
+impl FoldDealer {
+    pub(crate) fn new(folds: usize, seed: u64) -> Self {
+        Self { seed, order: (1..=folds).map(|f| i64::try_from(f).unwrap_or(i64::MAX)).collect(), seen: 0 }
+    }
+
+    /// The fold of the next row.
+    pub(crate) fn next(&mut self) -> i64 {
+        let folds = self.order.len() as u64;
+        let place = self.seen % folds;
+        if place == 0 {
+            self.order.sort_unstable();
+            SplitMix64::new(keyed_u64(self.seed, &[self.seen / folds])).shuffle(&mut self.order);
+        }
+        self.seen += 1;
+        self.order[place as usize]
+    }
+}
+
+/// Adds the fold column to each batch and chooses the rows of fold `pick` (every row for 0).
+fn dealt(folds: usize, pick: i64, seed: u64) -> impl Fn() -> Chooser + Send + Sync + 'static {
+    move || {
+        let mut dealer = FoldDealer::new(folds, seed);
+        Box::new(move |mut frame: DataFrame| {
+            let fold: Vec<i64> = (0..frame.height()).map(|_| dealer.next()).collect();
+            let chosen: Vec<bool> = fold.iter().map(|&f| pick == 0 || f == pick).collect();
+            frame.with_column(Column::new(FOLD_COLUMN.into(), fold))?;
+            Ok((frame, BooleanChunked::from_slice("chosen".into(), &chosen)))
+        })
+    }
 }
 
 impl NodeKind for PartitionAndSample {
@@ -81,41 +97,27 @@ impl NodeKind for PartitionAndSample {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let table = ctx.table("data")?;
-        let n = table.height();
-        let (table, chosen): (Table, Vec<usize>) = match ctx.params.text("mode")? {
-            "head" => ((*table).clone(), (0..ctx.params.count("count")?.min(n)).collect()),
+        let rows = ctx.rows("data")?;
+        match ctx.params.text("mode")? {
+            "head" => two_parts(rows, first_rows(ctx.params.count("count")?), |_| ()),
             "folds" => {
-                let (out, fold) = with_folds(&table, ctx.params)?;
                 let pick = ctx.params.int("fold")?;
-                let folds = ctx.params.int("folds")?;
-                if pick > folds {
+                let folds = ctx.params.count("folds")?;
+                if usize::try_from(pick).is_ok_and(|pick| pick > folds) {
                     return Err(NodeError::param(
                         "fold",
                         format!("there are only {folds} folds: pick 1 to {folds}, or 0 for all"),
                     ));
                 }
-                let rows = (0..n).filter(|&i| pick == 0 || fold[i] == pick).collect();
-                (out, rows)
+                two_parts(rows, dealt(folds, pick, ctx.params.seed("seed")?), |marks| {
+                    marks.insert(FOLD_COLUMN.into());
+                })
             }
             mode => {
-                let strata = if mode == "stratified" {
-                    let column = ctx.params.column("stratify_column")?;
-                    Some(group_ids(&table.frame, column)?)
-                } else {
-                    None
-                };
-                let seed = ctx.params.seed("seed")?;
-                let (first, _) = split_indices(n, ctx.params.float("fraction")?, Some(seed), strata.as_deref());
-                ((*table).clone(), first)
+                let column = if mode == "stratified" { Some(ctx.params.column("stratify_column")?.to_owned()) } else { None };
+                two_parts(rows, sampled(ctx.params.float("fraction")?, ctx.params.seed("seed")?, column), |_| ())
             }
-        };
-        let mut is_chosen = vec![false; n];
-        for &i in &chosen {
-            is_chosen[i] = true;
         }
-        let rest: Vec<usize> = (0..n).filter(|&i| !is_chosen[i]).collect();
-        Ok(vec![Value::Table(Arc::new(take_rows(&table, &chosen)?)), Value::Table(Arc::new(take_rows(&table, &rest)?))])
     }
 }
 
@@ -125,10 +127,22 @@ mod tests {
 
     #[test]
     fn folds_are_balanced_and_seeded() {
-        let folds = assign_folds(10, 3, 7);
-        let sizes: Vec<usize> = (1..=3).map(|f| folds.iter().filter(|&&x| x == f).count()).collect();
-        assert_eq!(sizes, [4, 3, 3]);
-        assert_eq!(folds, assign_folds(10, 3, 7));
-        assert_ne!(folds, assign_folds(10, 3, 8));
+        let deal = |n: usize, folds: usize, seed: u64| {
+            let mut dealer = FoldDealer::new(folds, seed);
+            (0..n).map(|_| dealer.next()).collect::<Vec<_>>()
+        };
+        let folds = deal(10, 3, 7);
+        let mut sizes: Vec<usize> = (1..=3).map(|f| folds.iter().filter(|&&x| x == f).count()).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [3, 3, 4]);
+        assert_eq!(folds, deal(10, 3, 7));
+        assert_ne!(deal(30, 3, 7), deal(30, 3, 8));
+    }
+
+    #[test]
+    fn folds_are_the_same_for_any_batching() {
+        let id: Vec<i64> = (0..997).collect();
+        let frame = DataFrame::new(997, vec![Column::new("id".into(), id)]).expect("frame");
+        super::super::split::tests::assert_same_for_any_batching(&frame, dealt(5, 2, 11));
     }
 }
