@@ -1,7 +1,6 @@
 //! Opening the store: refusing files that are not ours, migrating older schemas, and marking the runs of
 //! processes that died as interrupted.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -132,14 +131,6 @@ fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// Whether an existing file starts like an `SQLite` database.
-fn looks_like_sqlite(path: &Path) -> Result<bool, StoreError> {
-    let mut header = [0u8; 16];
-    let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let read = file.read(&mut header).map_err(|e| io(path, e))?;
-    Ok(read == 0 || (read == 16 && &header == b"SQLite format 3\0"))
-}
-
 /// Brings a store's schema to [`SCHEMA_VERSION`]. One writer migrates at a time; the others see the result once
 /// it is committed.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -204,9 +195,9 @@ impl Store {
         if !path.exists() {
             create(path)?;
         }
-        if !looks_like_sqlite(path)? {
-            return Err(StoreError::Foreign(path.to_path_buf()));
-        }
+        // The header is SQLite's to check (a foreign file fails with NotADatabase, below). Opening and closing
+        // another descriptor on the file here would drop every POSIX lock this process holds on it, those of
+        // other open stores included, and a store whose locks are gone can lose committed runs.
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -352,3 +352,38 @@ fn writers_that_create_a_new_store_at_once_keep_every_run() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+/// A second store opened in a process that holds one must not take the first one's file locks away: with them
+/// gone, another process closing the database believes it is the last user, folds the write-ahead log into the
+/// file and deletes it, and what the first store commits afterwards goes to a deleted log no one else sees.
+#[test]
+fn opening_a_second_store_in_one_process_keeps_the_first_ones_runs_visible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = store_path(dir.path());
+    // Another process (a CLI run) opening the store and listing its runs.
+    let other_process_lists = || -> Option<String> {
+        let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+                      print(sorted(r[0] for r in c.execute('SELECT id FROM runs')))\nc.close()";
+        match std::process::Command::new("python3").args(["-c", script]).arg(&path).output() {
+            Ok(out) => {
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            }
+            Err(e) if std::env::var_os("CI").is_none() => {
+                println!("skipped: python3 is needed to open the store from another process ({e})");
+                None
+            }
+            Err(e) => panic!("python3 is needed under CI: {e}"),
+        }
+    };
+    let first = Store::open(&path).expect("opens");
+    let earlier = first.begin_run(&start("titanic")).expect("begins");
+    // The designer's history panel holds `first`; a run opens its own store.
+    drop(Store::open(&path).expect("opens again"));
+    let Some(seen) = other_process_lists() else { return };
+    assert_eq!(seen, format!("[{earlier}]"));
+    let later = first.begin_run(&start("titanic")).expect("begins");
+    first.finish_run(later, RunStatus::Succeeded).expect("finishes");
+    let Some(seen) = other_process_lists() else { return };
+    assert_eq!(seen, format!("[{earlier}, {later}]"), "another process sees every committed run");
+}
