@@ -244,8 +244,10 @@ fn metrics(dir: &Path, extra: &[&str]) -> serde_json::Value {
         .current_dir(dir)
         .output()
         .expect("pipewright runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let failed: Vec<&serde_json::Value> =
+        result["nodes"].as_array().into_iter().flatten().filter(|n| n["status"] == "failed").collect();
+    assert!(out.status.success(), "{} {failed:?}", String::from_utf8_lossy(&out.stderr));
     result["metrics"].clone()
 }
 
@@ -408,6 +410,52 @@ fn stop_ends_a_streaming_run_between_batches_and_leaves_no_partial_file() {
         .filter(|n| n.contains("out.csv"))
         .collect();
     assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
+}
+
+#[test]
+fn logistic_regression_and_naive_bayes_train_over_passes_of_a_streamed_split_and_evaluate_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Past 400,000 training rows the two-class Hessian is taken on every second row, counted over the table.
+    write_data(&dir.path().join("data.csv"), 520_000, None);
+    let mut nodes = vec![node("import", "data.import_data", serde_json::json!({ "path": "data.csv" }))];
+    let mut edges = Vec::new();
+    for (name, kind, label) in [
+        ("two_class", "model.logistic_regression_two_class", "label"),
+        ("multiclass", "model.logistic_regression_multiclass", "city"),
+        ("bayes", "model.naive_bayes", "label"),
+    ] {
+        let [select, split, train, score, evaluate] =
+            ["select", "split", "train", "score", "evaluate"].map(|step| format!("{step}_{name}"));
+        nodes.extend([
+            node(&select, "transform.select_columns", serde_json::json!({ "columns": ["id", "b", label] })),
+            node(&split, "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": 4 })),
+            node(name, kind, serde_json::json!({})),
+            node(&train, "train.train_model", serde_json::json!({ "label_column": label })),
+            node(&score, "train.score_model", serde_json::json!({})),
+            node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})),
+        ]);
+        edges.extend([
+            wire("import", "data", &select, "data"),
+            wire(&select, "data", &split, "data"),
+            wire(name, "learner", &train, "learner"),
+            wire(&split, "first", &train, "data"),
+            wire(&train, "model", &score, "model"),
+            wire(&split, "second", &score, "data"),
+            wire(&score, "data", &evaluate, "scored"),
+        ]);
+    }
+    write_workflow(dir.path(), nodes, edges);
+    let whole = metrics(dir.path(), &[]);
+    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
+    for model in ["evaluate_two_class", "evaluate_multiclass", "evaluate_bayes"] {
+        let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
+        let names = w.as_object().expect("metrics").keys().cloned().collect::<Vec<_>>();
+        assert!(names.contains(&"accuracy".to_owned()) && names.contains(&"log_loss".to_owned()), "{w}");
+        for name in names {
+            let (a, b) = (w[&name].as_f64().expect("a number"), s[&name].as_f64().expect("a number"));
+            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{model} {name}: {a} in memory, {b} streamed");
+        }
+    }
 }
 
 #[test]

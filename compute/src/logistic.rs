@@ -151,6 +151,37 @@ fn cpu_binary_hessian(data: LogisticData<'_>, theta: &[f64]) -> Vec<f64> {
     scaled_gram(x, &weights, stride)
 }
 
+/// The Hessian's share of some consecutive rows of a larger table, on the CPU: summed over the parts of a table
+/// (in any batches), the table's Hessian as [`LogisticProblem::hessian`] computes it in memory. The part's rows
+/// are rows `first_row..` of a table of `total_rows`; for two classes only those on the table's sampling stride
+/// count, scaled as the whole table's sample is.
+pub fn hessian_part(data: LogisticData<'_>, theta: &[f64], first_row: usize, total_rows: usize) -> Vec<f64> {
+    if data.blocks != 1 {
+        return cpu(data, theta, true).hessian;
+    }
+    let x = data.x;
+    let stride = hessian_stride(total_rows);
+    let sampled: Vec<usize> = (0..x.rows).filter(|i| (first_row + i).is_multiple_of(stride)).collect();
+    let mut rows = Vec::with_capacity(sampled.len() * x.cols);
+    let weights: Vec<f64> = sampled
+        .iter()
+        .map(|&i| {
+            rows.extend_from_slice(x.row(i));
+            let z = theta[..x.cols].iter().zip(x.row(i)).map(|(a, b)| a * b).sum::<f64>() + theta[x.cols];
+            let (p, _) = sigmoid_and_softplus(z);
+            p * (1.0 - p)
+        })
+        .collect();
+    let mut hessian = crossprod::gram_every(MatrixRef::new(sampled.len(), x.cols, &rows), true, &weights, 1);
+    if stride > 1 {
+        let scale = total_rows as f64 / total_rows.div_ceil(stride) as f64;
+        for h in &mut hessian {
+            *h *= scale;
+        }
+    }
+    hessian
+}
+
 fn scaled_gram(x: MatrixRef<'_>, weights: &[f64], stride: usize) -> Vec<f64> {
     let mut hessian = crossprod::gram_every(x, true, weights, stride);
     if stride > 1 {
@@ -344,4 +375,52 @@ fn on_gpu(
         }
     }
     Ok(Evaluation { loss, gradient, hessian })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of a noisy problem with `cols` features and a class per row.
+    fn problem(rows: usize, cols: usize, classes: usize) -> (Vec<f64>, Vec<usize>) {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let x: Vec<f64> = (0..rows * cols).map(|_| next()).collect();
+        let y = (0..rows).map(|i| ((x[i * cols] + 0.3 * next() + 0.5) * classes as f64) as usize % classes).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn hessian_parts_of_any_batching_sum_to_the_whole_tables_hessian() {
+        // Two classes past the sampling threshold (every second row), and three classes.
+        for (rows, classes) in [(2 * HESSIAN_ROWS + 7, 2), (5000, 3)] {
+            let cols = 3;
+            let (x, y) = problem(rows, cols, classes);
+            let blocks = if classes == 2 { 1 } else { classes };
+            let theta: Vec<f64> = (0..blocks * (cols + 1)).map(|i| 0.1 * i as f64 - 0.2).collect();
+            let data = |start: usize, end: usize| LogisticData {
+                x: MatrixRef::new(end - start, cols, &x[start * cols..end * cols]),
+                y: &y[start..end],
+                blocks,
+            };
+            let whole = LogisticProblem::new(&Backend::Cpu, data(0, rows)).hessian(&theta).expect("cpu");
+            for batch in [1001, 65_536, rows] {
+                let mut sum = vec![0.0; whole.len()];
+                for start in (0..rows).step_by(batch) {
+                    let part = hessian_part(data(start, (start + batch).min(rows)), &theta, start, rows);
+                    for (s, p) in sum.iter_mut().zip(part) {
+                        *s += p;
+                    }
+                }
+                for (a, b) in whole.iter().zip(&sum) {
+                    assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "batches of {batch}: {a} vs {b}");
+                }
+            }
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! backtracking line search. It minimizes the same objective as scikit-learn's
 //! `LogisticRegression(C = 1/l2)`: the summed log loss plus `l2/2 · ‖w‖²`, intercepts unpenalized.
 
-use pipewright_compute::{Backend, ComputeError, Evaluation, LogisticData, LogisticProblem};
+use pipewright_compute::{Backend, Evaluation, LogisticData, LogisticProblem};
+use pipewright_engine::NodeError;
 
 use super::linalg::solve_spd;
 use crate::frame::Matrix;
@@ -75,6 +76,31 @@ fn softmax(z: &mut [f64]) {
     }
 }
 
+/// The summed log loss of a fit's rows as Newton's method asks for it: loss and gradient at a point, and the
+/// Hessian. In memory it is one [`LogisticProblem`]; over a streamed table, a pass of its batches per call.
+pub trait LogLoss {
+    /// Loss and gradient at `theta` (no Hessian).
+    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError>;
+    /// The Hessian at `theta`, `dim × dim`.
+    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError>;
+    /// Relative precision of the loss: decreases smaller than this times the loss are noise.
+    fn precision(&self) -> f64;
+}
+
+impl LogLoss for LogisticProblem<'_> {
+    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
+        LogisticProblem::evaluate(self, theta, false).map_err(crate::device::kernel_error)
+    }
+
+    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
+        LogisticProblem::hessian(self, theta).map_err(crate::device::kernel_error)
+    }
+
+    fn precision(&self) -> f64 {
+        self.loss_precision()
+    }
+}
+
 /// Fits the model on `backend`. `y` holds class indices in `0..classes`.
 pub fn fit(
     x: &Matrix,
@@ -82,15 +108,27 @@ pub fn fit(
     classes: usize,
     settings: LogisticSettings,
     backend: &Backend,
-    mut on_iteration: impl FnMut(usize) -> bool,
-) -> Result<LogisticCoefficients, ComputeError> {
+    on_iteration: impl FnMut(usize) -> bool,
+) -> Result<LogisticCoefficients, NodeError> {
     let blocks = if classes <= 2 { 1 } else { classes };
-    let problem = LogisticProblem::new(backend, LogisticData { x: x.view(), y, blocks });
-    let noise = problem.loss_precision();
-    let p1 = x.cols + 1;
+    let mut problem = LogisticProblem::new(backend, LogisticData { x: x.view(), y, blocks });
+    fit_loss(&mut problem, x.cols, blocks, settings, on_iteration)
+}
+
+/// Newton's method with a backtracking line search on `loss`, the log loss of rows with `cols` features and
+/// `blocks` coefficient blocks (1 for two classes), plus the L2 penalty.
+pub fn fit_loss(
+    loss: &mut dyn LogLoss,
+    cols: usize,
+    blocks: usize,
+    settings: LogisticSettings,
+    mut on_iteration: impl FnMut(usize) -> bool,
+) -> Result<LogisticCoefficients, NodeError> {
+    let noise = loss.precision();
+    let p1 = cols + 1;
     let dim = blocks * p1;
     let mut theta = vec![0.0; dim];
-    let is_weight = |i: usize| i % p1 != x.cols;
+    let is_weight = |i: usize| i % p1 != cols;
     // The penalty's share of the loss and gradient (intercepts are never penalized; without an intercept
     // their gradient is zero so they stay at 0).
     let penalized = |theta: &[f64], e: &mut Evaluation| {
@@ -106,14 +144,14 @@ pub fn fit(
     };
     let mut iterations = 0;
     // Loss and gradient at the current point: from the line search's accepted candidate after the first step.
-    let mut e = problem.evaluate(&theta, false)?;
+    let mut e = loss.evaluate(&theta)?;
     penalized(&theta, &mut e);
     for iteration in 0..settings.max_iterations {
         iterations = iteration + 1;
         if !on_iteration(iteration) {
             break;
         }
-        let mut hessian = problem.hessian(&theta)?;
+        let mut hessian = loss.hessian(&theta)?;
         for i in 0..dim {
             hessian[i * dim + i] += if is_weight(i) {
                 settings.l2
@@ -128,9 +166,9 @@ pub fn fit(
             // Adding one constant to every class's intercept changes no probability, so the Hessian is singular
             // along that direction and rounding in the gradient (f32 on a GPU) would push the intercepts along
             // it without bound. Keep the intercept steps summing to zero.
-            let mean = (0..blocks).map(|k| step[k * p1 + x.cols]).sum::<f64>() / blocks as f64;
+            let mean = (0..blocks).map(|k| step[k * p1 + cols]).sum::<f64>() / blocks as f64;
             for k in 0..blocks {
-                step[k * p1 + x.cols] -= mean;
+                step[k * p1 + cols] -= mean;
             }
         }
         // Backtracking line search on the objective.
@@ -139,7 +177,7 @@ pub fn fit(
         let mut accepted = false;
         for _ in 0..30 {
             let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let mut c = problem.evaluate(&candidate, false)?;
+            let mut c = loss.evaluate(&candidate)?;
             penalized(&candidate, &mut c);
             if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= noise * e.loss.abs() {
                 theta = candidate;
@@ -154,7 +192,7 @@ pub fn fit(
             break;
         }
     }
-    Ok(LogisticCoefficients { cols: x.cols, blocks: theta.chunks(p1).map(<[f64]>::to_vec).collect(), iterations })
+    Ok(LogisticCoefficients { cols, blocks: theta.chunks(p1).map(<[f64]>::to_vec).collect(), iterations })
 }
 
 #[cfg(test)]

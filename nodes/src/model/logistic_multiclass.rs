@@ -3,9 +3,9 @@
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::logistic_two_class::{fit_logistic, logistic_params, predict_logistic};
+use super::logistic_two_class::{fit_logistic, fit_logistic_batches, logistic_params, predict_logistic};
 use crate::algo::logistic::LogisticCoefficients;
-use super::{Learn, Prediction, TrainingSet, learner_output};
+use super::{Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
 use crate::frame::Matrix;
 
 /// Multinomial logistic regression for two or more classes.
@@ -37,6 +37,17 @@ impl Learn for MulticlassLogisticRegression {
 
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         fit_logistic(params, data, ctx)
+    }
+
+    const STREAMS: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_logistic_batches(params, batches, ctx)
     }
 
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -7,8 +7,10 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
-use crate::algo::logistic::{self, LogisticCoefficients, LogisticSettings};
+use pipewright_compute::{Backend, Evaluation, LogisticData, LogisticProblem, MatrixRef, hessian_part};
+
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
+use crate::algo::logistic::{self, LogLoss, LogisticCoefficients, LogisticSettings};
 use crate::frame::Matrix;
 
 /// Logistic regression for a label with two classes.
@@ -58,8 +60,78 @@ pub(super) fn fit_logistic(params: &Params, data: &TrainingSet, ctx: &NodeContex
     let fitted = logistic::fit(&data.x, y, classes.len(), settings, &backend, |i| {
         ctx.report_progress(i as f32 / settings.max_iterations as f32, "Newton iterations");
         !ctx.cancel.is_cancelled()
-    })
-    .map_err(crate::device::kernel_error)?;
+    })?;
+    ctx.check_cancelled()?;
+    Ok(fitted)
+}
+
+/// The log loss of a streamed table's rows: a pass of its batches for each evaluation, on the CPU.
+struct BatchedLoss<'a> {
+    batches: &'a TrainingBatches<'a>,
+    ctx: &'a NodeContext<'a>,
+    blocks: usize,
+    rows: usize,
+    passes: usize,
+}
+
+impl BatchedLoss<'_> {
+    fn pass(&mut self, what: &str) {
+        self.passes += 1;
+        self.ctx.report_progress(0.0, &format!("pass {} over the rows ({what})", self.passes));
+    }
+}
+
+impl LogLoss for BatchedLoss<'_> {
+    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
+        self.pass("loss and gradient");
+        let blocks = self.blocks;
+        let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
+        self.batches.each_labelled(self.ctx, |x, y, _| {
+            let part = LogisticProblem::new(&Backend::Cpu, LogisticData { x: x.view(), y, blocks })
+                .evaluate(theta, false)
+                .map_err(crate::device::kernel_error)?;
+            total.loss += part.loss;
+            for (t, p) in total.gradient.iter_mut().zip(part.gradient) {
+                *t += p;
+            }
+            Ok(())
+        })?;
+        Ok(total)
+    }
+
+    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
+        self.pass("curvature");
+        let (blocks, rows) = (self.blocks, self.rows);
+        let mut total = vec![0.0; theta.len() * theta.len()];
+        self.batches.each_labelled(self.ctx, |x, y, first_row| {
+            let part = hessian_part(LogisticData { x: x.view(), y, blocks }, theta, first_row, rows);
+            for (t, p) in total.iter_mut().zip(part) {
+                *t += p;
+            }
+            Ok(())
+        })?;
+        Ok(total)
+    }
+
+    fn precision(&self) -> f64 {
+        LogisticProblem::new(&Backend::Cpu, LogisticData { x: MatrixRef::new(0, 0, &[]), y: &[], blocks: 1 })
+            .loss_precision()
+    }
+}
+
+/// Fits over passes of a streamed table: Newton's method as in memory, each loss, gradient and Hessian a pass.
+pub(super) fn fit_logistic_batches(
+    params: &Params,
+    batches: &TrainingBatches<'_>,
+    ctx: &NodeContext<'_>,
+) -> Result<LogisticCoefficients, NodeError> {
+    let Some(classes) = batches.classes else {
+        return Err(NodeError::data("logistic regression needs a class label"));
+    };
+    let settings = settings(params)?;
+    let blocks = if classes.names.len() <= 2 { 1 } else { classes.names.len() };
+    let mut loss = BatchedLoss { batches, ctx, blocks, rows: classes.rows, passes: 0 };
+    let fitted = logistic::fit_loss(&mut loss, batches.features.len(), blocks, settings, |_| !ctx.cancel.is_cancelled())?;
     ctx.check_cancelled()?;
     Ok(fitted)
 }
@@ -90,6 +162,17 @@ impl Learn for TwoClassLogisticRegression {
 
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
         fit_logistic(params, data, ctx)
+    }
+
+    const STREAMS: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_logistic_batches(params, batches, ctx)
     }
 
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -64,9 +64,8 @@ pub enum Labels {
     None,
 }
 
-/// The training rows of a streamed table for a regression learner, read a batch at a time as often as its fit
-/// needs: the features in the model's order and the numeric label, checked on every batch as an in-memory
-/// fit checks them.
+/// The training rows of a streamed table, read a batch at a time as often as a fit needs: the features in the
+/// model's order and the label, checked on every batch as an in-memory fit checks them.
 pub struct TrainingBatches<'a> {
     /// The table.
     pub stream: &'a TableStream,
@@ -76,9 +75,55 @@ pub struct TrainingBatches<'a> {
     pub label: &'a str,
     /// The learner's name, for messages.
     pub learner: &'a str,
+    /// For a classifier, the label's classes and the number of rows, from a first pass; `None` for regression.
+    pub classes: Option<&'a StreamClasses>,
+}
+
+/// What a first pass over a streamed table finds of a class label.
+#[derive(Debug, Clone)]
+pub struct StreamClasses {
+    /// The classes, in the model's order.
+    pub names: Vec<String>,
+    /// Rows in the table.
+    pub rows: usize,
 }
 
 impl TrainingBatches<'_> {
+    /// One pass for a classifier: `f` with each batch's features, each row's class index and the batch's first
+    /// row's place in the table, in row order (Stop ends it between batches).
+    pub fn each_labelled(
+        &self,
+        ctx: &NodeContext<'_>,
+        mut f: impl FnMut(&Matrix, &[usize], usize) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let Some(classes) = self.classes else {
+            return Err(NodeError::data(format!("{} needs a class label", self.learner)));
+        };
+        let index: std::collections::HashMap<&str, usize> =
+            classes.names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+        let mut first_row = 0;
+        for batch in self.stream.batches()? {
+            let batch = batch?;
+            ctx.check_cancelled()?;
+            let text = crate::frame::text_column(&batch, self.label)?;
+            let y = text
+                .str()?
+                .iter()
+                .map(|v| {
+                    v.and_then(|c| index.get(c).copied()).ok_or_else(|| {
+                        NodeError::data(format!(
+                            "label \"{}\" has missing values: remove those rows with Clean Missing Data",
+                            self.label
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<usize>, NodeError>>()?;
+            f(&crate::frame::feature_matrix(&batch, self.features)?, &y, first_row)?;
+            first_row += y.len();
+        }
+        Ok(())
+    }
+
     /// One pass: `f` with each batch's features and label, in row order (Stop ends it between batches).
     pub fn each(
         &self,

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use pipewright_engine::spec::{TuneRange, float};
-use pipewright_compute::pass::{self, CHUNK_ROWS, ClassMoments, labelled_chunks};
+use pipewright_compute::pass::{self, CHUNK_ROWS, ClassMoments, ClassStats, Labelled, Pass, labelled_chunks};
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
 use crate::frame::Matrix;
 
 /// Gaussian naive Bayes.
@@ -52,9 +52,13 @@ impl State {
 /// Fits class priors, means and variances; every variance gets `var_smoothing` × the largest
 /// feature variance added, as scikit-learn's `GaussianNB` does.
 fn fit_gaussian(x: &Matrix, y: &[usize], classes: usize, var_smoothing: f64) -> Result<State, NodeError> {
-    let (n, p) = (x.rows, x.cols);
     // One pass: per class and over all rows, each feature's mean and squared deviations.
-    let sums = pass::run(&ClassMoments { features: p, classes }, &labelled_chunks(x.view(), y, CHUNK_ROWS));
+    let sums = pass::run(&ClassMoments { features: x.cols, classes }, &labelled_chunks(x.view(), y, CHUNK_ROWS));
+    from_moments(&sums, x.rows, var_smoothing)
+}
+
+/// Priors, means and smoothed variances from the class statistics of `n` rows.
+fn from_moments(sums: &ClassStats, n: usize, var_smoothing: f64) -> Result<State, NodeError> {
     let counts: Vec<f64> = sums.by_class.iter().map(|(rows, _)| *rows as f64).collect();
     // A class without rows here (a fold may lack one) has no statistics: 0, as its prior is.
     let known = |v: f64| if v.is_nan() { 0.0 } else { v };
@@ -115,6 +119,28 @@ impl Learn for NaiveBayes {
             return Err(NodeError::data("naive Bayes needs a class label"));
         };
         fit_gaussian(&data.x, y, classes.len(), params.float("var_smoothing")?)
+    }
+
+    const STREAMS: bool = true;
+
+    /// One pass: each batch's class moments, merged in row order.
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let Some(classes) = batches.classes else {
+            return Err(NodeError::data("naive Bayes needs a class label"));
+        };
+        let moments = ClassMoments { features: batches.features.len(), classes: classes.names.len() };
+        let mut total = moments.empty();
+        batches.each_labelled(ctx, |x, y, _| {
+            let part = moments.map(&Labelled { x: x.view(), classes: y });
+            total = moments.reduce(std::mem::replace(&mut total, moments.empty()), part);
+            Ok(())
+        })?;
+        from_moments(&moments.finish(total), classes.rows, params.float("var_smoothing")?)
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

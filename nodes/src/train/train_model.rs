@@ -10,7 +10,7 @@ use pipewright_engine::{
 };
 
 use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
-use crate::model::{Labels, TrainingBatches, TrainingSet, algorithm_of};
+use crate::model::{Labels, StreamClasses, TrainingBatches, TrainingSet, algorithm_of};
 
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
@@ -69,8 +69,8 @@ fn label_and_features(table: &Table, label: Option<&str>) -> Result<(String, Vec
     Ok((label, features))
 }
 
-/// Fits a regression `learner` whose fit is passes over the rows on a streamed table, with the checks an
-/// in-memory fit makes on every batch.
+/// Fits a `learner` whose fit is passes over the rows on a streamed table, with the checks an in-memory fit
+/// makes on every batch; a classifier's classes come from a first pass.
 fn train_stream(
     learner: &Learner,
     stream: &TableStream,
@@ -81,18 +81,75 @@ fn train_stream(
     let meta = stream.head(0)?;
     let (label, features) = label_and_features(&meta, label)?;
     let params = Params::from_map(learner.params.clone());
-    let batches = TrainingBatches { stream, features: &features, label: &label, learner: &learner.name };
+    let (task, classes) = if learner.tasks.contains(&Task::Regression) {
+        (Task::Regression, None)
+    } else {
+        let classes = stream_classes(stream, &label, ctx)?;
+        (classification_task(learner, &label, classes.names.len())?, Some(classes))
+    };
+    let batches =
+        TrainingBatches { stream, features: &features, label: &label, learner: &learner.name, classes: classes.as_ref() };
     let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
     Ok(Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),
-        task: Task::Regression,
+        task,
         label: Some(label),
         features,
-        classes: Vec::new(),
+        classes: classes.map(|c| c.names).unwrap_or_default(),
         state,
         decoded,
     })
+}
+
+/// One pass over a streamed table: the classes of `label` (in the model's order) and the rows, or why the label
+/// cannot be learned.
+fn stream_classes(stream: &TableStream, label: &str, ctx: &NodeContext<'_>) -> Result<StreamClasses, NodeError> {
+    let (mut seen, mut rows, mut missing) = (std::collections::HashSet::new(), 0, 0);
+    for batch in stream.batches()? {
+        let batch = batch?;
+        ctx.check_cancelled()?;
+        crate::frame::require_finite_label(&batch, label)?;
+        let text = crate::frame::text_column(&batch, label)?;
+        let values = text.str()?;
+        missing += values.null_count();
+        rows += batch.height();
+        for value in values.iter().flatten() {
+            if !seen.contains(value) {
+                seen.insert(value.to_owned());
+            }
+        }
+    }
+    if missing > 0 {
+        return Err(NodeError::data(format!(
+            "label \"{label}\" has {missing} missing values: remove those rows with Clean Missing Data"
+        )));
+    }
+    if rows == 0 {
+        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+    }
+    let names = crate::frame::sorted_classes(&seen.into_iter().map(Some).collect::<Vec<_>>());
+    Ok(StreamClasses { names, rows })
+}
+
+/// The task of a classifier for a label with `classes` classes, or why `learner` cannot learn it.
+fn classification_task(learner: &Learner, label: &str, classes: usize) -> Result<Task, NodeError> {
+    let task = match classes {
+        0 | 1 => {
+            return Err(NodeError::data(format!(
+                "label \"{label}\" has {classes} class: a classifier needs at least two"
+            )));
+        }
+        2 => Task::BinaryClassification,
+        _ => Task::MulticlassClassification,
+    };
+    if !learner.tasks.contains(&task) {
+        return Err(NodeError::data(format!(
+            "{} needs a label with exactly two classes; \"{label}\" has {classes}: use a multiclass learner",
+            learner.name
+        )));
+    }
+    Ok(task)
 }
 
 /// Fits `learner` on `table` to predict `label` (or the column marked as label): what Train Model does, also
@@ -140,23 +197,7 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
             )));
         }
         let classes = distinct_texts(&table.frame, &label)?;
-        let task = match classes.len() {
-            0 | 1 => {
-                return Err(NodeError::data(format!(
-                    "label \"{label}\" has {} class: a classifier needs at least two",
-                    classes.len()
-                )));
-            }
-            2 => Task::BinaryClassification,
-            _ => Task::MulticlassClassification,
-        };
-        if !learner.tasks.contains(&task) {
-            return Err(NodeError::data(format!(
-                "{} needs a label with exactly two classes; \"{label}\" has {}: use a multiclass learner",
-                learner.name,
-                classes.len()
-            )));
-        }
+        let task = classification_task(learner, &label, classes.len())?;
         let index: std::collections::HashMap<&str, usize> =
             classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
         let y = values.iter().map(|v| v.and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
