@@ -4,7 +4,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use pipewright_compute::{Backend, ComputeError, KMeansProblem};
+use pipewright_compute::{Backend, ComputeError, KMeansProblem, LloydStep};
+use pipewright_engine::NodeError;
 use pipewright_engine::rng::SplitMix64;
 
 use crate::frame::Matrix;
@@ -120,19 +121,41 @@ fn seed_random(x: &Matrix, k: usize, rng: &mut SplitMix64) -> Vec<Vec<f64>> {
     rows[..k].iter().map(|&i| x.row(i).to_vec()).collect()
 }
 
-/// Fits k-means with the Lloyd iterations on `backend`; `keep_going` is asked before each start and each
-/// iteration. `Ok(None)` when stopped or `k` exceeds the rows.
-pub fn fit(
-    x: &Matrix,
-    s: KMeansSettings,
-    backend: &Backend,
-    keep_going: &dyn Fn(usize) -> bool,
-) -> Result<Option<KMeansFit>, ComputeError> {
-    if s.k == 0 || s.k > x.rows {
-        return Ok(None);
+/// Rows the seeding looks at: past this many, every k-th row by its place in the table (a sample that a pass
+/// over a streamed table draws the same way), so seeding costs the same for a million rows as for a billion.
+pub const SEED_ROWS: usize = 100_000;
+
+/// The rows k-means reads: a matrix in memory, or passes over a streamed table.
+pub trait LloydRows {
+    /// Rows.
+    fn rows(&self) -> usize;
+    /// Features per row.
+    fn cols(&self) -> usize;
+    /// The mean over the columns of their population variances (the scale of the tolerance).
+    fn mean_variance(&mut self) -> Result<f64, NodeError>;
+    /// The rows whose place is a multiple of `stride`, in order.
+    fn sample(&mut self, stride: usize) -> Result<Matrix, NodeError>;
+    /// One Lloyd step from `centers` (`k × cols`).
+    fn step(&mut self, centers: &[f64], k: usize) -> Result<LloydStep, NodeError>;
+}
+
+/// A matrix in memory, on `backend`.
+struct InMemory<'a> {
+    x: &'a Matrix,
+    problem: KMeansProblem<'a>,
+}
+
+impl LloydRows for InMemory<'_> {
+    fn rows(&self) -> usize {
+        self.x.rows
     }
-    let problem = KMeansProblem::new(backend, x.view());
-    let mean_variance = {
+
+    fn cols(&self) -> usize {
+        self.x.cols
+    }
+
+    fn mean_variance(&mut self) -> Result<f64, NodeError> {
+        let x = self.x;
         // Two passes over row chunks in parallel: column means, then squared deviations.
         let sums = |f: &(dyn Fn(usize, f64) -> f64 + Sync)| -> Vec<f64> {
             x.data
@@ -149,30 +172,65 @@ pub fn fit(
         let n = x.rows as f64;
         let means: Vec<f64> = sums(&|_, v| v).into_iter().map(|s| s / n).collect();
         let total: f64 = sums(&|j, v| (v - means[j]) * (v - means[j])).into_iter().map(|s| s / n).sum();
-        total / x.cols.max(1) as f64
-    };
-    let threshold = s.tolerance * mean_variance;
+        Ok(total / x.cols.max(1) as f64)
+    }
+
+    fn sample(&mut self, stride: usize) -> Result<Matrix, NodeError> {
+        let rows: Vec<f64> = (0..self.x.rows).step_by(stride.max(1)).flat_map(|i| self.x.row(i).to_vec()).collect();
+        Ok(Matrix { rows: rows.len() / self.x.cols.max(1), cols: self.x.cols, data: rows })
+    }
+
+    fn step(&mut self, centers: &[f64], k: usize) -> Result<LloydStep, NodeError> {
+        self.problem.step(centers, k).map_err(crate::device::kernel_error)
+    }
+}
+
+/// Fits k-means to `x` on `backend`; `None` when `keep_going` says stop (or `k` is out of range).
+pub fn fit(
+    x: &Matrix,
+    s: KMeansSettings,
+    backend: &Backend,
+    keep_going: &dyn Fn(usize) -> bool,
+) -> Result<Option<KMeansFit>, NodeError> {
+    let mut rows = InMemory { x, problem: KMeansProblem::new(backend, x.view()) };
+    fit_rows(&mut rows, s, keep_going)
+}
+
+/// Fits k-means to `rows`: seeding on a sample of at most about [`SEED_ROWS`] rows (all of them below that), then
+/// Lloyd steps over every row, for each start; the start with the least inertia wins.
+pub fn fit_rows(
+    rows: &mut dyn LloydRows,
+    s: KMeansSettings,
+    keep_going: &dyn Fn(usize) -> bool,
+) -> Result<Option<KMeansFit>, NodeError> {
+    let (n, cols) = (rows.rows(), rows.cols());
+    if s.k == 0 || s.k > n {
+        return Ok(None);
+    }
+    let threshold = s.tolerance * rows.mean_variance()?;
+    let sample = rows.sample((n / SEED_ROWS).max(1))?;
     let mut rng = SplitMix64::new(s.seed);
     let mut best: Option<KMeansFit> = None;
     for start in 0..s.n_init.max(1) {
         if !keep_going(start) {
             return Ok(None);
         }
+        let k = s.k.min(sample.rows);
         let mut centers = match s.init {
-            Init::KMeansPlusPlus => seed_plus_plus(x, s.k, &mut rng),
-            Init::Random => seed_random(x, s.k, &mut rng),
+            Init::KMeansPlusPlus => seed_plus_plus(&sample, k, &mut rng),
+            Init::Random => seed_random(&sample, k, &mut rng),
         };
         let mut iterations = 0;
         for _ in 0..s.max_iterations {
             iterations += 1;
-            let step = problem.step(&centers.concat(), s.k)?;
+            let step = rows.step(&centers.concat(), k)?;
             let mut shift = 0.0;
             for (c, center) in centers.iter_mut().enumerate() {
                 if step.counts[c] == 0 {
                     continue; // An empty cluster keeps its centre.
                 }
                 let new: Vec<f64> =
-                    step.sums[c * x.cols..(c + 1) * x.cols].iter().map(|v| v / step.counts[c] as f64).collect();
+                    step.sums[c * cols..(c + 1) * cols].iter().map(|v| v / step.counts[c] as f64).collect();
                 shift += squared_distance(&new, center);
                 *center = new;
             }
@@ -180,7 +238,7 @@ pub fn fit(
                 break;
             }
         }
-        let inertia = problem.step(&centers.concat(), s.k)?.inertia;
+        let inertia = rows.step(&centers.concat(), k)?.inertia;
         if best.as_ref().is_none_or(|b| inertia < b.inertia) {
             best = Some(KMeansFit { centers, inertia, iterations });
         }

@@ -7,10 +7,11 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{DeviceChoice, FittedState, Learn, Prediction, TrainingSet, learner_output};
-use pipewright_compute::Backend;
+use super::{DeviceChoice, FittedState, Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
+use pipewright_compute::pass::{self, CHUNK_ROWS, ColumnMoments, Columns, Lloyd, Pass, row_chunks};
+use pipewright_compute::{Backend, LloydStep};
 
-use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings};
+use crate::algo::kmeans::{self, Init, KMeansFit, KMeansSettings, LloydRows};
 use crate::frame::Matrix;
 
 /// K-means clustering.
@@ -63,18 +64,97 @@ impl NodeKind for KMeansClustering {
     }
 }
 
+fn settings(params: &Params) -> Result<KMeansSettings, NodeError> {
+    Ok(KMeansSettings {
+        k: params.count("clusters")?,
+        init: if params.text("init")? == "random" { Init::Random } else { Init::KMeansPlusPlus },
+        n_init: params.count("starts")?,
+        max_iterations: params.count("max_iterations")?,
+        tolerance: params.float("tolerance")?,
+        seed: params.seed("seed")?,
+    })
+}
+
+/// The rows of a streamed table as k-means reads them: a pass of its batches for every step.
+struct BatchedRows<'a> {
+    batches: &'a TrainingBatches<'a>,
+    ctx: &'a NodeContext<'a>,
+    rows: usize,
+    mean_variance: f64,
+    passes: usize,
+}
+
+impl<'a> BatchedRows<'a> {
+    /// Counts the rows and measures the columns' variances, in one pass.
+    fn new(batches: &'a TrainingBatches<'a>, ctx: &'a NodeContext<'a>) -> Result<Self, NodeError> {
+        let cols = batches.features.len();
+        let moments = ColumnMoments { columns: cols };
+        let mut total = moments.empty();
+        let mut rows = 0;
+        batches.each_rows(ctx, |x, _| {
+            rows += x.rows;
+            let columns: Vec<Vec<f64>> = (0..cols).map(|j| (0..x.rows).map(|i| x.get(i, j)).collect()).collect();
+            let part = moments.map(&Columns(columns.iter().map(Vec::as_slice).collect()));
+            total = moments.reduce(std::mem::replace(&mut total, moments.empty()), part);
+            Ok(())
+        })?;
+        if rows == 0 {
+            return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+        }
+        let variances: f64 = moments.finish(total).into_iter().map(|c| c.variance).sum();
+        Ok(Self { batches, ctx, rows, mean_variance: variances / cols.max(1) as f64, passes: 1 })
+    }
+
+    fn pass(&mut self, what: &str) {
+        self.passes += 1;
+        self.ctx.report_progress(0.0, &format!("pass {} over the rows ({what})", self.passes));
+    }
+}
+
+impl LloydRows for BatchedRows<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.batches.features.len()
+    }
+
+    fn mean_variance(&mut self) -> Result<f64, NodeError> {
+        Ok(self.mean_variance)
+    }
+
+    fn sample(&mut self, stride: usize) -> Result<Matrix, NodeError> {
+        self.pass("seeding sample");
+        let cols = self.cols();
+        let mut data = Vec::new();
+        self.batches.each_rows(self.ctx, |x, first_row| {
+            for i in (0..x.rows).filter(|i| (first_row + i).is_multiple_of(stride.max(1))) {
+                data.extend_from_slice(x.row(i));
+            }
+            Ok(())
+        })?;
+        Ok(Matrix { rows: data.len() / cols.max(1), cols, data })
+    }
+
+    fn step(&mut self, centers: &[f64], k: usize) -> Result<LloydStep, NodeError> {
+        self.pass("Lloyd step");
+        let lloyd = Lloyd { centers, k, cols: self.cols() };
+        let mut total = lloyd.empty();
+        self.batches.each_rows(self.ctx, |x, _| {
+            let part = pass::run(&lloyd, &row_chunks(x.view(), &[], CHUNK_ROWS));
+            total = lloyd.reduce(std::mem::replace(&mut total, lloyd.empty()), part);
+            Ok(())
+        })?;
+        Ok(total)
+    }
+}
+
 impl Learn for KMeansClustering {
     type State = KMeansFit;
 
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
-        let settings = KMeansSettings {
-            k: params.count("clusters")?,
-            init: if params.text("init")? == "random" { Init::Random } else { Init::KMeansPlusPlus },
-            n_init: params.count("starts")?,
-            max_iterations: params.count("max_iterations")?,
-            tolerance: params.float("tolerance")?,
-            seed: params.seed("seed")?,
-        };
+        let settings = settings(params)?;
         if settings.k > data.x.rows {
             return Err(NodeError::param(
                 "clusters",
@@ -85,10 +165,30 @@ impl Learn for KMeansClustering {
         let fitted = kmeans::fit(&data.x, settings, &backend, &|start| {
             ctx.report_progress(start as f32 / settings.n_init as f32, "k-means starts");
             !ctx.cancel.is_cancelled()
-        })
-        .map_err(crate::device::kernel_error)?
+        })?
         .ok_or(NodeError::Cancelled)?;
         Ok(fitted)
+    }
+
+    const STREAMS: bool = true;
+
+    /// A pass for the row count and the columns' variances, one for the seeding sample, then one per Lloyd
+    /// step, on the CPU.
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let settings = settings(params)?;
+        let mut rows = BatchedRows::new(batches, ctx)?;
+        if settings.k > rows.rows {
+            return Err(NodeError::param(
+                "clusters",
+                format!("{} clusters need at least as many rows; the table has {}", settings.k, rows.rows),
+            ));
+        }
+        kmeans::fit_rows(&mut rows, settings, &|_| !ctx.cancel.is_cancelled())?.ok_or(NodeError::Cancelled)
     }
 
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -71,7 +71,7 @@ pub struct TrainingBatches<'a> {
     pub stream: &'a TableStream,
     /// The feature columns, in the model's order.
     pub features: &'a [String],
-    /// The label column.
+    /// The label column (empty for a clustering learner).
     pub label: &'a str,
     /// The learner's name, for messages.
     pub learner: &'a str,
@@ -89,6 +89,24 @@ pub struct StreamClasses {
 }
 
 impl TrainingBatches<'_> {
+    /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in
+    /// the table, in row order (Stop ends it between batches).
+    pub fn each_rows(
+        &self,
+        ctx: &NodeContext<'_>,
+        mut f: impl FnMut(&Matrix, usize) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let mut first_row = 0;
+        for batch in self.stream.batches()? {
+            let batch = batch?;
+            ctx.check_cancelled()?;
+            let x = crate::frame::feature_matrix(&batch, self.features)?;
+            f(&x, first_row)?;
+            first_row += x.rows;
+        }
+        Ok(())
+    }
+
     /// One pass for a classifier: `f` with each batch's features, each row's class index and the batch's first
     /// row's place in the table, in row order (Stop ends it between batches).
     pub fn each_labelled(

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use serde_json::json;
 
 use pipewright_engine::{
-    Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
+    Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
+    Task, Value,
 };
 
 use super::assign_clusters::assign_table;
 use crate::frame::{feature_matrix, numeric_feature_columns};
-use crate::model::{Labels, TrainingSet, algorithm_of};
+use crate::model::{Labels, TrainingBatches, TrainingSet, algorithm_of};
 use crate::transform_columns;
 
 /// Fits a clustering learner.
@@ -49,7 +50,6 @@ impl NodeKind for TrainClusteringModel {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let learner = ctx.learner("learner")?;
-        let table = ctx.table("data")?;
         if learner.tasks != [Task::Clustering] {
             return Err(NodeError::Input {
                 port: "learner".into(),
@@ -57,6 +57,24 @@ impl NodeKind for TrainClusteringModel {
             });
         }
         let algo = algorithm_of(&learner.algorithm)?;
+        let params = Params::from_map(learner.params.clone());
+        // A streamed table is fitted over passes of its batches by the learners whose fit is sums over rows, and
+        // its rows are assigned as they pass; the others read it whole.
+        if let Rows::Stream(stream) = ctx.rows("data")?
+            && algo.streams()
+        {
+            let features = transform_columns(&stream.head(0)?, ctx.params.columns("columns"), numeric_feature_columns)?;
+            if features.is_empty() {
+                return Err(NodeError::data("no numeric feature columns to cluster on"));
+            }
+            let batches = TrainingBatches { stream: &stream, features: &features, label: "", learner: &learner.name, classes: None };
+            let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
+            let model = Arc::new(clustering_model(&learner, features, state, decoded));
+            let assigning = model.clone();
+            let assigned = stream.map_tables(move |table| assign_table(&assigning, table, None))?;
+            return Ok(vec![Value::Model(model), Value::Stream(Arc::new(assigned))]);
+        }
+        let table = ctx.table("data")?;
         if table.height() == 0 {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
@@ -65,18 +83,23 @@ impl NodeKind for TrainClusteringModel {
             return Err(NodeError::data("no numeric feature columns to cluster on"));
         }
         let set = TrainingSet { x: feature_matrix(&table.frame, &features)?, labels: Labels::None };
-        let (state, decoded) = algo.fit(&Params::from_map(learner.params.clone()), &set, ctx)?;
-        let model = Model {
-            algorithm: learner.algorithm.clone(),
-            name: learner.name.clone(),
-            task: Task::Clustering,
-            label: None,
-            features,
-            classes: Vec::new(),
-            state,
-            decoded,
-        };
+        let (state, decoded) = algo.fit(&params, &set, ctx)?;
+        let model = clustering_model(&learner, features, state, decoded);
         let assigned = assign_table(&model, &table, Some(ctx))?;
         Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
+    }
+}
+
+/// The trained model of a clustering learner.
+fn clustering_model(learner: &Learner, features: Vec<String>, state: serde_json::Value, decoded: Decoded) -> Model {
+    Model {
+        algorithm: learner.algorithm.clone(),
+        name: learner.name.clone(),
+        task: Task::Clustering,
+        label: None,
+        features,
+        classes: Vec::new(),
+        state,
+        decoded,
     }
 }
