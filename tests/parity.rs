@@ -117,6 +117,7 @@ fn fit_predict(
         spec: &spec,
         provenance: &pipewright_engine::Provenance::default(),
         memory_budget: u64::MAX,
+        spill: &pipewright_engine::spill::SpillDir::beside(None),
     };
     let (state, decoded) = algo.fit(&params, train, &ctx).unwrap_or_else(|e| panic!("{id} failed to fit: {e}"));
     let model = Model {

@@ -540,3 +540,49 @@ fn a_streamed_split_and_fold_assignment_are_the_same_for_any_batch_size() {
         assert!(streamed_rest == rest, "the other folds with a {budget} budget");
     }
 }
+
+#[test]
+fn a_block_output_larger_than_the_budget_is_spilled_and_read_back_as_a_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_data(&dir.path().join("data.csv"), 200_000, None);
+    let nodes = vec![
+        node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+        node("twice", "transform.add_rows", serde_json::json!({})),
+        node("export", "data.export_data", serde_json::json!({ "path": "out.csv" })),
+    ];
+    write_workflow(
+        dir.path(),
+        nodes,
+        vec![
+            wire("import", "data", "twice", "top"),
+            wire("import", "data", "twice", "bottom"),
+            wire("twice", "data", "export", "data"),
+        ],
+    );
+    let result = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args(["run", "streamed.flow.json", "--no-record", "--json"])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .expect("pipewright runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+        let twice =
+            result["nodes"].as_array().expect("nodes").iter().find(|n| n["id"] == "twice").expect("twice").clone();
+        (
+            twice["outputs"][0].as_str().unwrap_or_default().to_owned(),
+            std::fs::read(dir.path().join("out.csv")).expect("out"),
+        )
+    };
+    let (in_memory, whole) = result(&["--no-cache"]);
+    assert!(!in_memory.contains("spill"), "{in_memory}");
+    // Twice the rows of an 8 MiB file take more than half of a 12 MiB budget: the rows go on from disk.
+    let (summary, spilled) = result(&["--memory-budget", "12M"]);
+    assert!(summary.contains("a spill on disk"), "{summary}");
+    assert!(whole == spilled, "the spilled table exports the same bytes");
+    // With the project's cache on, spills go to .pipewright/spill and are gone once the run has ended.
+    let spill_dir = dir.path().join(".pipewright/spill");
+    assert!(spill_dir.is_dir(), "the run spilled into the project");
+    assert_eq!(std::fs::read_dir(&spill_dir).expect("lists").count(), 0, "no spill is left behind");
+}

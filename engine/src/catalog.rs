@@ -130,6 +130,8 @@ pub struct NodeContext<'a> {
     pub provenance: &'a Provenance,
     /// Bytes a block may hold in memory; a table read from a larger file is streamed.
     pub memory_budget: u64,
+    /// Where tables that do not fit the budget go on disk.
+    pub spill: &'a crate::spill::SpillDir,
 }
 
 impl NodeContext<'_> {

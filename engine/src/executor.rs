@@ -625,6 +625,7 @@ fn run_node(
         on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() });
     };
     let device_used = crate::catalog::DeviceRecord::default();
+    let spill = crate::spill::SpillDir::beside(options.disk_cache.as_ref().map(crate::cache::DiskCache::dir));
     let ctx = NodeContext {
         node_id: &node.id,
         params: &plan.analysis.params[i],
@@ -637,10 +638,12 @@ fn run_node(
         spec: &entry.spec,
         provenance: &options.provenance,
         memory_budget: options.memory_budget.unwrap_or_else(default_memory_budget),
+        spill: &spill,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))
         .unwrap_or_else(|panic| Err(internal_error(entry.spec.name, panic.as_ref())))
         .and_then(|values| check_outputs(&entry.spec, values))
+        .and_then(|values| spill_large(values, &ctx))
         .map(|values| crate::empty::mark_emptied(values, &ctx.inputs, &entry.spec, &node.id))
         .map_err(|e| crate::empty::explain(e, &ctx.inputs, &entry.spec));
     let duration = started.elapsed();
@@ -665,6 +668,27 @@ fn run_node(
             outcome(NodeStatus::Failed(message), duration, Arc::default())
         }
     }
+}
+
+/// Tables larger than half the memory budget go on to later blocks as streams of a spill on disk (in the
+/// project's `.pipewright/spill/`), so the rest of the run holds a batch of them, not all.
+fn spill_large(values: Vec<crate::value::Value>, ctx: &NodeContext<'_>) -> Result<Vec<crate::value::Value>, NodeError> {
+    use crate::value::Value;
+    let too_large = |t: &crate::value::Table| t.frame.estimated_size() as u64 > ctx.memory_budget / 2;
+    if !values.iter().any(|v| matches!(v, Value::Table(t) if too_large(t))) {
+        return Ok(values);
+    }
+    values
+        .into_iter()
+        .zip(&ctx.spec.outputs)
+        .map(|(value, port)| match value {
+            Value::Table(table) if too_large(&table) => {
+                let what = format!("the {} output of block \"{}\"", port.name, ctx.node_id);
+                Ok(Value::Stream(Arc::new(ctx.spill.table(&table, &what)?)))
+            }
+            other => Ok(other),
+        })
+        .collect()
 }
 
 fn check_outputs(

@@ -15,6 +15,7 @@ mod result;
 pub mod rng;
 mod schema;
 pub mod spec;
+pub mod spill;
 pub mod stream;
 mod time;
 mod validate;

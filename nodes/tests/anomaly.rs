@@ -82,6 +82,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
         spec: &spec,
         provenance: &pipewright_engine::Provenance::default(),
         memory_budget: u64::MAX,
+        spill: &pipewright_engine::spill::SpillDir::beside(None),
     };
     let algo = algorithm(id).unwrap_or_else(|| panic!("no algorithm {id}"));
     let set = TrainingSet { x: x.clone(), labels: Labels::None };

@@ -139,7 +139,7 @@ fn stream_of(path: &Path, params: &Params, memory_budget: u64) -> Result<Option<
     // Batches of about an eighth of the budget, so a few of them in flight stay well inside it.
     let batch_bytes = usize::try_from(memory_budget / 8).unwrap_or(usize::MAX).clamp(1 << 20, 64 << 20);
     let source: Arc<dyn BatchSource> = match format_of(path, params)? {
-        "parquet" => Arc::new(ParquetSource::new(path, batch_bytes)?),
+        "parquet" => Arc::new(ParquetSource::open(path, batch_bytes)?),
         "csv" => {
             let settings = csv_settings(params)?;
             if !settings.has_header || params.text("encoding")? == "latin-1" {

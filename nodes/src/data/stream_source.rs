@@ -187,47 +187,8 @@ impl BatchSource for CsvSource {
     }
 }
 
-/// A Parquet file read in slices of `batch_rows` rows.
-#[derive(Debug)]
-pub struct ParquetSource {
-    path: PathBuf,
-    rows: usize,
-    batch_rows: usize,
-}
-
-impl ParquetSource {
-    /// `path`, in slices of about `batch_bytes` of decoded data.
-    pub fn new(path: &Path, batch_bytes: usize) -> Result<Self, NodeError> {
-        let unreadable = |e: &dyn std::fmt::Display| {
-            NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display()))
-        };
-        let file = File::open(path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", path.display())))?;
-        let mut reader = ParquetReader::new(file);
-        let rows = reader.num_rows().map_err(|e| unreadable(&e))?;
-        let columns = reader.schema().map_err(|e| unreadable(&e))?.len().max(1);
-        // Decoded, a cell takes about 8 bytes (numbers) to a few dozen (text).
-        let batch_rows = (batch_bytes / (columns * 16)).clamp(1024, 1 << 20);
-        Ok(Self { path: path.to_path_buf(), rows, batch_rows })
-    }
-}
-
-impl BatchSource for ParquetSource {
-    fn batches(&self) -> Result<Batches<'_>, NodeError> {
-        let starts = (0..self.rows).step_by(self.batch_rows);
-        Ok(Box::new(starts.map(move |start| {
-            let file = File::open(&self.path)
-                .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", self.path.display())))?;
-            ParquetReader::new(file)
-                .with_slice(Some((start, self.batch_rows.min(self.rows - start))))
-                .finish()
-                .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", self.path.display())))
-        })))
-    }
-
-    fn describe(&self) -> String {
-        file_name(&self.path)
-    }
-}
+/// A Parquet file read in slices of rows.
+pub use pipewright_engine::spill::ParquetBatches as ParquetSource;
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
@@ -307,7 +268,7 @@ mod tests {
         )
         .expect("frame");
         ParquetWriter::new(File::create(&path).expect("creates")).finish(&mut frame).expect("writes");
-        let source = ParquetSource::new(&path, 32 * 1024).expect("opens");
+        let source = ParquetSource::open(&path, 32 * 1024).expect("opens");
         let batches: Vec<DataFrame> = source.batches().expect("opens").collect::<Result<_, _>>().expect("reads");
         assert!(batches.len() > 1);
         let mut stacked = batches[0].clone();

@@ -172,6 +172,8 @@ impl Learn for KMeansClustering {
 
     const STREAMS: bool = true;
 
+    const MANY_PASSES: bool = true;
+
     /// A pass for the row count and the columns' variances, one for the seeding sample, then one per Lloyd
     /// step, on the CPU.
     fn fit_batches(

@@ -41,6 +41,8 @@ impl Learn for MulticlassLogisticRegression {
 
     const STREAMS: bool = true;
 
+    const MANY_PASSES: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

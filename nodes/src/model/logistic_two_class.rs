@@ -166,6 +166,8 @@ impl Learn for TwoClassLogisticRegression {
 
     const STREAMS: bool = true;
 
+    const MANY_PASSES: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

@@ -88,6 +88,25 @@ pub struct StreamClasses {
     pub rows: usize,
 }
 
+/// The training columns of `stream` (the features and, for a learner with a label, the label) read once into a
+/// spill when `many_passes`, so that each later pass reads them from disk instead of parsing the source and
+/// running the blocks before again; else the stream itself.
+pub fn training_stream(
+    stream: &TableStream,
+    features: &[String],
+    label: Option<&str>,
+    many_passes: bool,
+    ctx: &NodeContext<'_>,
+) -> Result<TableStream, NodeError> {
+    if !many_passes {
+        return Ok(stream.clone());
+    }
+    let columns: Vec<String> = features.iter().cloned().chain(label.map(str::to_owned)).collect();
+    let narrowed = stream.then(Arc::new(move |frame: polars::prelude::DataFrame| Ok(frame.select(columns.clone())?)));
+    ctx.report_progress(0.0, "reading the training columns into a spill for the passes to come");
+    ctx.spill.stream(&narrowed, &format!("the training columns of block \"{}\"", ctx.node_id))
+}
+
 impl TrainingBatches<'_> {
     /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in
     /// the table, in row order (Stop ends it between batches).
@@ -234,6 +253,10 @@ pub(crate) trait Learn: Sync {
     /// streamed table is fitted without holding it.
     const STREAMS: bool = false;
 
+    /// Whether its fit over a streamed table reads it many times (an iterative method): the training columns
+    /// are then read once into a spill, and the passes read the spill instead of parsing the source again.
+    const MANY_PASSES: bool = false;
+
     /// Fits from passes over the batches of a streamed table; only for learners with [`Learn::STREAMS`].
     fn fit_batches(
         &self,
@@ -273,6 +296,9 @@ pub trait Algorithm: Sync {
     /// Whether it fits over passes (so over a streamed table's batches, without holding it).
     fn streams(&self) -> bool;
 
+    /// Whether its fit over passes reads the rows many times.
+    fn many_passes(&self) -> bool;
+
     /// Fits from passes over the batches of a streamed table.
     fn fit_batches(
         &self,
@@ -301,6 +327,10 @@ impl<L: Learn> Algorithm for L {
 
     fn streams(&self) -> bool {
         L::STREAMS
+    }
+
+    fn many_passes(&self) -> bool {
+        L::MANY_PASSES
     }
 
     fn fit_batches(

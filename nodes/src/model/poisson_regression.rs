@@ -63,6 +63,8 @@ impl Learn for PoissonRegression {
 
     const STREAMS: bool = true;
 
+    const MANY_PASSES: bool = true;
+
     /// One pass for the label's mean (and its checks), then one per Newton step and per line-search trial.
     fn fit_batches(
         &self,

@@ -11,7 +11,7 @@ use pipewright_engine::{
 
 use super::assign_clusters::assign_table;
 use crate::frame::{feature_matrix, numeric_feature_columns};
-use crate::model::{Labels, TrainingBatches, TrainingSet, algorithm_of};
+use crate::model::{Labels, TrainingBatches, TrainingSet, algorithm_of, training_stream};
 use crate::transform_columns;
 
 /// Fits a clustering learner.
@@ -67,7 +67,8 @@ impl NodeKind for TrainClusteringModel {
             if features.is_empty() {
                 return Err(NodeError::data("no numeric feature columns to cluster on"));
             }
-            let batches = TrainingBatches { stream: &stream, features: &features, label: "", learner: &learner.name, classes: None };
+            let training = training_stream(&stream, &features, None, algo.many_passes(), ctx)?;
+            let batches = TrainingBatches { stream: &training, features: &features, label: "", learner: &learner.name, classes: None };
             let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
             let model = Arc::new(clustering_model(&learner, features, state, decoded));
             let assigning = model.clone();

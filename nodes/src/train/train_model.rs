@@ -10,7 +10,7 @@ use pipewright_engine::{
 };
 
 use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
-use crate::model::{Labels, StreamClasses, TrainingBatches, TrainingSet, algorithm_of};
+use crate::model::{Labels, StreamClasses, TrainingBatches, TrainingSet, algorithm_of, training_stream};
 
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
@@ -81,6 +81,8 @@ fn train_stream(
     let meta = stream.head(0)?;
     let (label, features) = label_and_features(&meta, label)?;
     let params = Params::from_map(learner.params.clone());
+    // Spilled first, so that the classes' pass reads the spill too.
+    let stream = &training_stream(stream, &features, Some(&label), algo.many_passes(), ctx)?;
     let (task, classes) = if learner.tasks.contains(&Task::Regression) {
         (Task::Regression, None)
     } else {
