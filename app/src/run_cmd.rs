@@ -105,9 +105,14 @@ fn apply_overrides(workflow: &mut Workflow, overrides: &[String]) -> Result<(), 
 struct Progress {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// Without a terminal: when each running block last printed its progress.
+    printed: Mutex<HashMap<String, std::time::Instant>>,
     names: HashMap<String, String>,
     quiet: bool,
 }
+
+/// How often a long block prints its progress when stderr is not a terminal (a log, a cluster job's output).
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     /// Bars on a terminal (nothing with `--json`), named after each block's id and title.
@@ -121,7 +126,13 @@ impl Progress {
                 (n.id.clone(), format!("{} ({})", n.id, n.title.as_deref().unwrap_or(kind)))
             })
             .collect();
-        Self { multi: terminal.then(MultiProgress::new), bars: Mutex::new(HashMap::new()), names, quiet: json }
+        Self {
+            multi: terminal.then(MultiProgress::new),
+            bars: Mutex::new(HashMap::new()),
+            printed: Mutex::new(HashMap::new()),
+            names,
+            quiet: json,
+        }
     }
 
     fn line(&self, text: &str) {
@@ -144,6 +155,9 @@ impl Progress {
         let Ok(mut bars) = self.bars.lock() else { return };
         match event {
             Event::NodeStarted { node } => {
+                if let Ok(mut printed) = self.printed.lock() {
+                    printed.insert(node.clone(), std::time::Instant::now());
+                }
                 if let Some(m) = &self.multi {
                     let bar = m.add(ProgressBar::new(1000));
                     bar.set_style(
@@ -155,9 +169,19 @@ impl Progress {
                     bars.insert(node.clone(), bar);
                 }
             }
-            Event::NodeProgress { node, fraction, .. } => {
+            Event::NodeProgress { node, fraction, message } => {
                 if let Some(bar) = bars.get(node) {
                     bar.set_position((fraction * 1000.0) as u64);
+                    if !message.is_empty() {
+                        bar.set_message(format!("{}: {message}", self.name(node)));
+                    }
+                } else if !message.is_empty()
+                    && let Ok(mut printed) = self.printed.lock()
+                    && printed.get(node).is_some_and(|at| at.elapsed() >= PROGRESS_LINE_EVERY)
+                {
+                    printed.insert(node.clone(), std::time::Instant::now());
+                    drop(printed);
+                    self.line(&format!("  running   {}: {message}", self.name(node)));
                 }
             }
             Event::NodeCached { node, from_disk } => {

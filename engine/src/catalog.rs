@@ -158,7 +158,21 @@ impl NodeContext<'_> {
     pub fn table(&self, port: &str) -> Result<Arc<Table>, NodeError> {
         match self.required(port)? {
             Value::Table(t) => Ok(t.clone()),
-            Value::Stream(s) => Ok(Arc::new(s.collect()?)),
+            Value::Stream(s) => {
+                let mut frame: Option<polars::prelude::DataFrame> = None;
+                for batch in self.read(s, "reading into memory")? {
+                    let batch = batch?;
+                    match &mut frame {
+                        None => frame = Some(batch),
+                        Some(all) => {
+                            all.vstack_mut(&batch)?;
+                        }
+                    }
+                }
+                let mut frame = frame.unwrap_or_default();
+                frame.rechunk_mut();
+                Ok(Arc::new(s.table_of(frame)))
+            }
             other => Err(Self::wrong(port, "Table", other)),
         }
     }
@@ -237,6 +251,101 @@ impl NodeContext<'_> {
     /// Reports progress.
     pub fn report_progress(&self, fraction: f32, message: &str) {
         (self.progress)(fraction.clamp(0.0, 1.0), message);
+    }
+
+    /// The batches of `stream` for a pass named `what` ("pass 3"), reporting as they are read, at most twice a
+    /// second: the rows read, the rows per second and, when the source knows about how many it holds, the
+    /// fraction done and the time left. Stop ends the pass between batches.
+    pub fn read<'s>(
+        &'s self,
+        stream: &'s crate::stream::TableStream,
+        what: &str,
+    ) -> Result<crate::stream::Batches<'s>, NodeError> {
+        let total = stream.rows_hint();
+        let started = std::time::Instant::now();
+        let mut shown = started;
+        let mut rows = 0usize;
+        let what = what.to_owned();
+        let progress = self.progress;
+        let cancel = self.cancel;
+        Ok(Box::new(stream.counted_batches()?.map(move |batch| {
+            if cancel.is_cancelled() {
+                return Err(NodeError::Cancelled);
+            }
+            let (frame, read) = batch?;
+            let first = rows == 0;
+            rows += read;
+            // The first batch names the pass at once; then twice a second at most.
+            if first || shown.elapsed() >= std::time::Duration::from_millis(500) {
+                shown = std::time::Instant::now();
+                let (fraction, message) = reading_progress(&what, rows, total, started.elapsed());
+                progress(fraction, &message);
+            }
+            Ok(frame)
+        })))
+    }
+}
+
+/// What a pass that has read `rows` rows (of about `total`) in `elapsed` says: the fraction done and a line
+/// such as "pass 2: 1,200,000 of 4,000,000 rows, 850,000 rows/s, about 3 s left".
+pub fn reading_progress(what: &str, rows: usize, total: Option<usize>, elapsed: std::time::Duration) -> (f32, String) {
+    let rate = rows as f64 / elapsed.as_secs_f64().max(1e-3);
+    let rate_text = format!("{} rows/s", group_digits(rate as usize));
+    // Too early for a rate worth reading: how far, alone.
+    if elapsed < std::time::Duration::from_millis(250) {
+        return match total.filter(|&t| t > 0) {
+            Some(total) => (
+                (rows as f64 / total as f64).min(1.0) as f32,
+                format!("{what}: {} of about {} rows", group_digits(rows), group_digits(total)),
+            ),
+            None => (0.0, format!("{what}: {} rows", group_digits(rows))),
+        };
+    }
+    match total.filter(|&t| t > 0) {
+        Some(total) => {
+            let fraction = (rows as f64 / total as f64).min(1.0);
+            let left = (total.saturating_sub(rows)) as f64 / rate.max(1.0);
+            let left = if left < 60.0 { format!("{left:.0} s") } else { format!("{:.0} min", left / 60.0) };
+            let message = format!(
+                "{what}: {} of about {} rows, {rate_text}, about {left} left",
+                group_digits(rows),
+                group_digits(total)
+            );
+            (fraction as f32, message)
+        }
+        None => (0.0, format!("{what}: {} rows, {rate_text}", group_digits(rows))),
+    }
+}
+
+/// `1234567` as "1,234,567".
+fn group_digits(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod reading_tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_reports_rows_rate_and_time_left() {
+        let (fraction, message) =
+            reading_progress("pass 2", 1_200_000, Some(4_000_000), std::time::Duration::from_secs(2));
+        assert!((fraction - 0.3).abs() < 1e-6);
+        assert_eq!(message, "pass 2: 1,200,000 of about 4,000,000 rows, 600,000 rows/s, about 5 s left");
+        let (_, message) = reading_progress("reading", 999, None, std::time::Duration::from_secs(1));
+        assert_eq!(message, "reading: 999 rows, 999 rows/s");
+        let (_, message) = reading_progress("pass 1", 1_000, Some(1_000_000), std::time::Duration::from_secs(1));
+        assert!(message.ends_with("about 17 min left"), "{message}");
+        let (_, message) = reading_progress("pass 3", 1_000, Some(4_000), std::time::Duration::from_millis(10));
+        assert_eq!(message, "pass 3: 1,000 of about 4,000 rows", "no rate from the first moments of a pass");
     }
 }
 

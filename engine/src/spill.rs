@@ -81,14 +81,14 @@ impl SpillDir {
 
     /// Reads `stream` once into a spill and returns it as a stream of the spilled rows, with the same roles and
     /// marks: what a fit that takes many passes reads instead of its source.
-    pub fn stream(&self, stream: &TableStream, what: &str) -> Result<TableStream, NodeError> {
+    pub fn stream(&self, stream: &TableStream, batches: Batches<'_>, what: &str) -> Result<TableStream, NodeError> {
         let meta = Table {
             frame: DataFrame::default(),
             roles: stream.roles.clone(),
             categorical: stream.categorical.clone(),
             attributes: stream.attributes.clone(),
         };
-        self.write(stream.batches()?, what, &meta)
+        self.write(batches, what, &meta)
     }
 
     fn failed(&self, what: &str, failed: Failed) -> NodeError {
@@ -233,6 +233,10 @@ impl BatchSource for ParquetBatches {
         })))
     }
 
+    fn rows_hint(&self) -> Option<usize> {
+        Some(self.rows)
+    }
+
     fn describe(&self) -> String {
         if self.spill.is_some() {
             return "a spill on disk".into();
@@ -272,7 +276,7 @@ mod tests {
         assert!(back.frame.equals_missing(&original.frame));
         assert!(back.categorical.contains("id"));
         // Spilled again from the stream (what a fit of many passes does), then both dropped: no file is left.
-        let again = spill.stream(&stream, "training columns").expect("spills");
+        let again = spill.stream(&stream, stream.batches().expect("reads"), "training columns").expect("spills");
         assert!(again.collect().expect("collects").frame.equals_missing(&original.frame));
         drop((stream, again));
         assert_eq!(files(), 0);

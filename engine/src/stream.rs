@@ -19,12 +19,19 @@ use crate::value::Table;
 /// Batches of rows, in file order.
 pub type Batches<'a> = Box<dyn Iterator<Item = Result<DataFrame, NodeError>> + Send + 'a>;
 
+/// Batches with the number of source rows each came from (before any filter).
+pub type CountedBatches<'a> = Box<dyn Iterator<Item = Result<(DataFrame, usize), NodeError>> + Send + 'a>;
+
 /// Where a stream's rows come from.
 pub trait BatchSource: Send + Sync + std::fmt::Debug {
     /// The rows, a batch at a time, from the start; every batch has the same columns and types.
     fn batches(&self) -> Result<Batches<'_>, NodeError>;
     /// What it reads, for messages ("titanic.csv").
     fn describe(&self) -> String;
+    /// About how many rows it holds, when that is known or cheap to estimate (for progress and time left).
+    fn rows_hint(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A row-wise step: a batch in, the same rows transformed (or some of them kept) out.
@@ -86,6 +93,10 @@ impl BatchSource for FrameBatches {
 
     fn describe(&self) -> String {
         format!("a table of {} rows", self.frame.height())
+    }
+
+    fn rows_hint(&self) -> Option<usize> {
+        Some(self.frame.height())
     }
 }
 
@@ -151,6 +162,16 @@ impl TableStream {
 
     /// The batches with every step applied; empty batches are passed on (a filter may keep no row of one).
     pub fn batches(&self) -> Result<Batches<'_>, NodeError> {
+        Ok(Box::new(self.counted_batches()?.map(|batch| batch.map(|(frame, _)| frame))))
+    }
+
+    /// About how many rows the source holds (before any filter), when it knows.
+    pub fn rows_hint(&self) -> Option<usize> {
+        self.source.rows_hint()
+    }
+
+    /// The batches with every step applied, each with the number of source rows it came from.
+    pub fn counted_batches(&self) -> Result<CountedBatches<'_>, NodeError> {
         let source = self.source.batches()?;
         let mut live: Vec<Live<'_>> = self
             .steps
@@ -161,10 +182,13 @@ impl TableStream {
             })
             .collect();
         Ok(Box::new(source.map(move |batch| {
-            live.iter_mut().try_fold(batch?, |frame, step| match step {
+            let batch = batch?;
+            let read = batch.height();
+            let frame = live.iter_mut().try_fold(batch, |frame, step| match step {
                 Live::Plain(step) => step(frame),
                 Live::Pass(step) => step(frame),
-            })
+            })?;
+            Ok((frame, read))
         })))
     }
 

@@ -140,12 +140,8 @@ impl NodeKind for ExportData {
             Rows::Table(table) => table,
             // Streamed: written a batch at a time, with the rows so far as progress; Stop ends it between batches.
             Rows::Stream(stream) => {
-                let mut on_batch = |rows: usize| {
-                    ctx.check_cancelled()?;
-                    (ctx.progress)(0.0, &format!("{rows} rows written"));
-                    Ok(())
-                };
-                write_batches(stream.batches()?, &path, parquet, overwrite, &mut on_batch)?;
+                let mut on_batch = |_rows: usize| ctx.check_cancelled();
+                write_batches(ctx.read(&stream, "writing")?, &path, parquet, overwrite, &mut on_batch)?;
                 let mut out = (*stream).clone();
                 out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
                 return Ok(vec![Value::Stream(Arc::new(out))]);

@@ -81,7 +81,6 @@ struct BatchedRows<'a> {
     ctx: &'a NodeContext<'a>,
     rows: usize,
     mean_variance: f64,
-    passes: usize,
 }
 
 impl<'a> BatchedRows<'a> {
@@ -102,12 +101,7 @@ impl<'a> BatchedRows<'a> {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
         let variances: f64 = moments.finish(total).into_iter().map(|c| c.variance).sum();
-        Ok(Self { batches, ctx, rows, mean_variance: variances / cols.max(1) as f64, passes: 1 })
-    }
-
-    fn pass(&mut self, what: &str) {
-        self.passes += 1;
-        self.ctx.report_progress(0.0, &format!("pass {} over the rows ({what})", self.passes));
+        Ok(Self { batches, ctx, rows, mean_variance: variances / cols.max(1) as f64 })
     }
 }
 
@@ -125,7 +119,6 @@ impl LloydRows for BatchedRows<'_> {
     }
 
     fn sample(&mut self, stride: usize) -> Result<Matrix, NodeError> {
-        self.pass("seeding sample");
         let cols = self.cols();
         let mut data = Vec::new();
         self.batches.each_rows(self.ctx, |x, first_row| {
@@ -138,7 +131,6 @@ impl LloydRows for BatchedRows<'_> {
     }
 
     fn step(&mut self, centers: &[f64], k: usize) -> Result<LloydStep, NodeError> {
-        self.pass("Lloyd step");
         let lloyd = Lloyd { centers, k, cols: self.cols() };
         let mut total = lloyd.empty();
         self.batches.each_rows(self.ctx, |x, _| {

@@ -71,19 +71,10 @@ struct BatchedLoss<'a> {
     ctx: &'a NodeContext<'a>,
     blocks: usize,
     rows: usize,
-    passes: usize,
-}
-
-impl BatchedLoss<'_> {
-    fn pass(&mut self, what: &str) {
-        self.passes += 1;
-        self.ctx.report_progress(0.0, &format!("pass {} over the rows ({what})", self.passes));
-    }
 }
 
 impl LogLoss for BatchedLoss<'_> {
     fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
-        self.pass("loss and gradient");
         let blocks = self.blocks;
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         self.batches.each_labelled(self.ctx, |x, y, _| {
@@ -100,7 +91,6 @@ impl LogLoss for BatchedLoss<'_> {
     }
 
     fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
-        self.pass("curvature");
         let (blocks, rows) = (self.blocks, self.rows);
         let mut total = vec![0.0; theta.len() * theta.len()];
         self.batches.each_labelled(self.ctx, |x, y, first_row| {
@@ -130,7 +120,7 @@ pub(super) fn fit_logistic_batches(
     };
     let settings = settings(params)?;
     let blocks = if classes.names.len() <= 2 { 1 } else { classes.names.len() };
-    let mut loss = BatchedLoss { batches, ctx, blocks, rows: classes.rows, passes: 0 };
+    let mut loss = BatchedLoss { batches, ctx, blocks, rows: classes.rows };
     let fitted = logistic::fit_loss(&mut loss, batches.features.len(), blocks, settings, |_| !ctx.cancel.is_cancelled())?;
     ctx.check_cancelled()?;
     Ok(fitted)

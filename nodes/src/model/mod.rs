@@ -77,6 +77,8 @@ pub struct TrainingBatches<'a> {
     pub learner: &'a str,
     /// For a classifier, the label's classes and the number of rows, from a first pass; `None` for regression.
     pub classes: Option<&'a StreamClasses>,
+    /// Passes made so far, for progress.
+    passes: std::sync::atomic::AtomicUsize,
 }
 
 /// What a first pass over a streamed table finds of a class label.
@@ -103,11 +105,28 @@ pub fn training_stream(
     }
     let columns: Vec<String> = features.iter().cloned().chain(label.map(str::to_owned)).collect();
     let narrowed = stream.then(Arc::new(move |frame: polars::prelude::DataFrame| Ok(frame.select(columns.clone())?)));
-    ctx.report_progress(0.0, "reading the training columns into a spill for the passes to come");
-    ctx.spill.stream(&narrowed, &format!("the training columns of block \"{}\"", ctx.node_id))
+    let batches = ctx.read(&narrowed, "reading the training columns into a spill")?;
+    ctx.spill.stream(&narrowed, batches, &format!("the training columns of block \"{}\"", ctx.node_id))
 }
 
-impl TrainingBatches<'_> {
+impl<'a> TrainingBatches<'a> {
+    /// The training rows of `stream` for `learner`.
+    pub fn new(
+        stream: &'a TableStream,
+        features: &'a [String],
+        label: &'a str,
+        learner: &'a str,
+        classes: Option<&'a StreamClasses>,
+    ) -> Self {
+        Self { stream, features, label, learner, classes, passes: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// The next pass's batches, with its number in the progress shown.
+    fn pass<'s>(&'s self, ctx: &'s NodeContext<'_>) -> Result<pipewright_engine::Batches<'s>, NodeError> {
+        let pass = self.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        ctx.read(self.stream, &format!("pass {pass}"))
+    }
+
     /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in
     /// the table, in row order (Stop ends it between batches).
     pub fn each_rows(
@@ -116,9 +135,8 @@ impl TrainingBatches<'_> {
         mut f: impl FnMut(&Matrix, usize) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
         let mut first_row = 0;
-        for batch in self.stream.batches()? {
+        for batch in self.pass(ctx)? {
             let batch = batch?;
-            ctx.check_cancelled()?;
             let x = crate::frame::feature_matrix(&batch, self.features)?;
             f(&x, first_row)?;
             first_row += x.rows;
@@ -139,9 +157,8 @@ impl TrainingBatches<'_> {
         let index: std::collections::HashMap<&str, usize> =
             classes.names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
         let mut first_row = 0;
-        for batch in self.stream.batches()? {
+        for batch in self.pass(ctx)? {
             let batch = batch?;
-            ctx.check_cancelled()?;
             let text = crate::frame::text_column(&batch, self.label)?;
             let y = text
                 .str()?
@@ -168,9 +185,8 @@ impl TrainingBatches<'_> {
         mut f: impl FnMut(&Matrix, &[f64]) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
         let label = self.label;
-        for batch in self.stream.batches()? {
+        for batch in self.pass(ctx)? {
             let batch = batch?;
-            ctx.check_cancelled()?;
             crate::frame::require_finite_label(&batch, label)?;
             let values = crate::frame::numeric_values(&batch, label).map_err(|_| {
                 NodeError::data(format!(

@@ -68,7 +68,7 @@ impl NodeKind for TrainClusteringModel {
                 return Err(NodeError::data("no numeric feature columns to cluster on"));
             }
             let training = training_stream(&stream, &features, None, algo.many_passes(), ctx)?;
-            let batches = TrainingBatches { stream: &training, features: &features, label: "", learner: &learner.name, classes: None };
+            let batches = TrainingBatches::new(&training, &features, "", &learner.name, None);
             let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
             let model = Arc::new(clustering_model(&learner, features, state, decoded));
             let assigning = model.clone();

@@ -90,7 +90,7 @@ fn train_stream(
         (classification_task(learner, &label, classes.names.len())?, Some(classes))
     };
     let batches =
-        TrainingBatches { stream, features: &features, label: &label, learner: &learner.name, classes: classes.as_ref() };
+        TrainingBatches::new(stream, &features, &label, &learner.name, classes.as_ref());
     let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
     Ok(Model {
         algorithm: learner.algorithm.clone(),
@@ -108,9 +108,8 @@ fn train_stream(
 /// cannot be learned.
 fn stream_classes(stream: &TableStream, label: &str, ctx: &NodeContext<'_>) -> Result<StreamClasses, NodeError> {
     let (mut seen, mut rows, mut missing) = (std::collections::HashSet::new(), 0, 0);
-    for batch in stream.batches()? {
+    for batch in ctx.read(stream, "classes")? {
         let batch = batch?;
-        ctx.check_cancelled()?;
         crate::frame::require_finite_label(&batch, label)?;
         let text = crate::frame::text_column(&batch, label)?;
         let values = text.str()?;

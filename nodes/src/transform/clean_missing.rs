@@ -186,8 +186,7 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
 fn fit_stream(stream: &TableStream, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
     let meta = stream.head(0)?;
     let mut plan = gather_plan(&meta, ctx.params)?;
-    for batch in stream.batches()? {
-        ctx.check_cancelled()?;
+    for batch in ctx.read(stream, "statistics")? {
         gather(&batch?, &mut plan)?;
     }
     actions(&meta, ctx.params, plan)

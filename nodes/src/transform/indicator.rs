@@ -151,8 +151,7 @@ impl NodeKind for ConvertToIndicatorValues {
         match &rows {
             Rows::Table(table) => add(&table.frame)?,
             Rows::Stream(stream) => {
-                for batch in stream.batches()? {
-                    ctx.check_cancelled()?;
+                for batch in ctx.read(stream, "categories")? {
                     add(&batch?)?;
                 }
             }

@@ -54,9 +54,8 @@ fn fit_stream(ctx: &NodeContext<'_>, stream: &TableStream) -> Result<State, Node
     let columns = chosen_columns(&stream.head(0)?, ctx.params.columns("columns"), numeric_feature_columns)?;
     let pass = ColumnMoments { columns: columns.len() };
     let mut total = pass.empty();
-    for batch in stream.batches()? {
+    for batch in ctx.read(stream, "statistics")? {
         let batch = batch?;
-        ctx.check_cancelled()?;
         let values = columns.iter().map(|c| f64_values(&batch, c)).collect::<Result<Vec<_>, _>>()?;
         let chunk = Columns(values.iter().map(F64Values::as_slice).collect());
         total = pass.reduce(total, pass.map(&chunk));

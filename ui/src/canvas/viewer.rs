@@ -228,8 +228,15 @@ impl SnarlViewer<String> for Viewer<'_> {
                 ui.painter().circle_filled(dot.center(), 4.0, color);
                 ui.label(egui::RichText::new(status_text(&phase)).font(theme::small_font()).color(color));
             });
-            if let Phase::Running { fraction: Some(f), .. } = phase {
-                ui.add(egui::ProgressBar::new(f).desired_height(4.0).desired_width(theme::NODE_WIDTH - 24.0));
+            if let Phase::Running { fraction, message } = &phase {
+                if let Some(f) = fraction {
+                    ui.add(egui::ProgressBar::new(*f).desired_height(4.0).desired_width(theme::NODE_WIDTH - 24.0));
+                }
+                // Long blocks say how far they are: rows read, rows per second, time left.
+                if !message.is_empty() {
+                    let text = egui::RichText::new(message.as_str()).font(theme::small_font());
+                    ui.add(egui::Label::new(text.color(theme::weak_text(self.dark))).wrap());
+                }
             }
             if let Some(outputs) = self.runtime.outputs(&id)
                 && let Some(first) = outputs.first()
