@@ -158,22 +158,18 @@ impl NodeContext<'_> {
     pub fn table(&self, port: &str) -> Result<Arc<Table>, NodeError> {
         match self.required(port)? {
             Value::Table(t) => Ok(t.clone()),
-            Value::Stream(s) => {
-                let mut frame: Option<polars::prelude::DataFrame> = None;
-                for batch in self.read(s, "reading into memory")? {
-                    let batch = batch?;
-                    match &mut frame {
-                        None => frame = Some(batch),
-                        Some(all) => {
-                            all.vstack_mut(&batch)?;
-                        }
-                    }
-                }
-                let mut frame = frame.unwrap_or_default();
-                frame.rechunk_mut();
-                Ok(Arc::new(s.table_of(frame)))
-            }
+            Value::Stream(s) => Ok(Arc::new(self.collect(s)?)),
             other => Err(Self::wrong(port, "Table", other)),
+        }
+    }
+
+    /// An optional table input, in memory or streamed.
+    pub fn optional_rows(&self, port: &str) -> Result<Option<Rows>, NodeError> {
+        match self.input(port)? {
+            None => Ok(None),
+            Some(Value::Table(t)) => Ok(Some(Rows::Table(t.clone()))),
+            Some(Value::Stream(s)) => Ok(Some(Rows::Stream(s.clone()))),
+            Some(other) => Err(Self::wrong(port, "Table", other)),
         }
     }
 
@@ -251,6 +247,23 @@ impl NodeContext<'_> {
     /// Reports progress.
     pub fn report_progress(&self, fraction: f32, message: &str) {
         (self.progress)(fraction.clamp(0.0, 1.0), message);
+    }
+
+    /// Every row of `stream` in memory, read with progress (Stop ends it between batches).
+    pub fn collect(&self, stream: &crate::stream::TableStream) -> Result<Table, NodeError> {
+        let mut frame: Option<polars::prelude::DataFrame> = None;
+        for batch in self.read(stream, "reading into memory")? {
+            let batch = batch?;
+            match &mut frame {
+                None => frame = Some(batch),
+                Some(all) => {
+                    all.vstack_mut(&batch)?;
+                }
+            }
+        }
+        let mut frame = frame.unwrap_or_default();
+        frame.rechunk_mut();
+        Ok(stream.table_of(frame))
     }
 
     /// The batches of `stream` for a pass named `what` ("pass 3"), reporting as they are read, at most twice a

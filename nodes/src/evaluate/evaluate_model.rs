@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::spec::int;
 use pipewright_engine::{
     Category, ConfusionMatrix, Curve, Evaluation, Metric, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind,
-    PortType, Report, Role, Table, Task, Value,
+    PortType, Report, Role, Rows, Table, Task, Value,
 };
 
 use super::metrics;
@@ -310,12 +310,33 @@ impl NodeKind for EvaluateModel {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let mut evaluations = vec![evaluate(&*ctx.table("scored")?, "scored", ctx)?];
+        let mut evaluations = vec![evaluate(&scored_rows(ctx, ctx.rows("scored")?)?, "scored", ctx)?];
         for port in ["scored_2", "scored_3"] {
-            if let Some(other) = ctx.optional_table(port)? {
-                evaluations.push(evaluate(&other, port, ctx)?);
+            if let Some(rows) = ctx.optional_rows(port)? {
+                evaluations.push(evaluate(&scored_rows(ctx, rows)?, port, ctx)?);
             }
         }
         Ok(vec![Value::Report(Arc::new(Report { evaluations }))])
     }
+}
+
+/// The scored rows in memory. A streamed table of predictions is read with its label and score columns
+/// alone (what the metrics need), so a test part of tens of millions of rows takes a few columns' memory.
+fn scored_rows(ctx: &NodeContext<'_>, rows: Rows) -> Result<Table, NodeError> {
+    let stream = match rows {
+        Rows::Table(table) => return Ok((*table).clone()),
+        Rows::Stream(stream) => stream,
+    };
+    let meta = stream.head(0)?;
+    let names: Vec<String> = meta.frame.get_column_names().iter().map(ToString::to_string).collect();
+    let clustering = names.iter().any(|n| n == ASSIGNMENTS);
+    let keep: Vec<String> = names
+        .into_iter()
+        .filter(|n| matches!(meta.roles.get(n), Some(Role::Label | Role::Score)))
+        .collect();
+    if clustering || keep.is_empty() {
+        return ctx.collect(&stream);
+    }
+    let narrowed = stream.then(Arc::new(move |frame: polars::prelude::DataFrame| Ok(frame.select(keep.clone())?)));
+    ctx.collect(&narrowed)
 }
