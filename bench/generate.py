@@ -33,6 +33,9 @@ CHUNK = 250_000
 SEED_CLS = 20240601
 SEED_REG = 20240602
 SEED_BLOBS = 20240603
+SEED_BIG = 20241205
+BIG_ROWS = 50_000_000
+BIG_CHUNK = 1_000_000
 MISSING = 0.01
 
 
@@ -45,13 +48,15 @@ def size_name(rows: int) -> str:
     return str(rows)
 
 
-def dataset_paths(out: Path, rows: int) -> dict[str, Path]:
+def dataset_paths(out: Path, rows: int, big_rows: int = BIG_ROWS) -> dict[str, Path]:
     """The files for a data size, keyed cls, cls_head (W4), reg, blobs."""
     s = size_name(rows)
     head = max(rows // 10, 1)
     head_name = "cls_100k" if rows == DEFAULT_ROWS else f"cls_{s}_head{size_name(head)}"
     return {
         "cls": out / f"cls_{s}.csv",
+        "cls_parquet": out / f"cls_{s}.parquet",
+        "cls_big": out / f"cls_{size_name(big_rows)}.csv",
         "cls_head": out / f"{head_name}.csv",
         "reg": out / f"reg_{s}.csv",
         "blobs": out / f"blobs_{s}.csv",
@@ -191,6 +196,71 @@ def gen_cls(rows: int, path: Path, head_path: Path) -> None:
     _write_csv(path, columns, rows, head_path, max(rows // 10, 1))
 
 
+def _weak_levels(rng, y, levels, tilt):
+    """A text column weakly related to the label: with probability 0.3 a level drawn from a label-specific
+    distribution, otherwise uniformly."""
+    import numpy as np
+
+    rows, k = len(y), len(levels)
+    uniform = rng.integers(0, k, size=rows)
+    u = rng.random(rows)
+    cum = np.cumsum(tilt, axis=1)[y]
+    tilted = (u[:, None] > cum).sum(axis=1).clip(max=k - 1)
+    use_tilt = rng.random(rows) < 0.3
+    return levels[np.where(use_tilt, tilted, uniform)]
+
+
+def gen_cls_big(rows: int, path: Path) -> None:
+    """W8's file: the columns of cls (f00..f19, cat_a, cat_b, label, ~1% missing) for tens of millions of rows,
+    written a million rows at a time, so it never needs the memory a whole-array generator would. The rows come
+    from one fixed model, the same as make_classification's in shape (10 informative features around two
+    Gaussian clusters per class on the vertices of a hypercube of side 2, 5 redundant linear combinations of
+    them, 5 of noise, 2% of labels flipped); each chunk draws its rows from its own seeded generator."""
+    import numpy as np
+
+    structure = np.random.default_rng(SEED_BIG)
+    informative, redundant, noise = 10, 5, 5
+    vertices = structure.choice([-1.0, 1.0], size=(4, informative))
+    transforms = structure.uniform(-1.0, 1.0, size=(4, informative, informative))
+    mixing = structure.uniform(-1.0, 1.0, size=(informative, redundant))
+    a_levels = np.array([f"a{i}" for i in range(1, 6)])
+    b_levels = np.array([f"b{i:02d}" for i in range(1, 13)])
+    tilt_a = np.array([[0.4, 0.3, 0.15, 0.1, 0.05], [0.05, 0.1, 0.15, 0.3, 0.4]])
+    tilt_b = np.stack([np.linspace(2, 1, 12), np.linspace(1, 2, 12)])
+    tilt_b /= tilt_b.sum(axis=1, keepdims=True)
+    write, _ = _frame_writer()
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "wb") as fh:
+        for chunk, start in enumerate(range(0, rows, BIG_CHUNK)):
+            n = min(BIG_CHUNK, rows - start)
+            rng = np.random.default_rng([SEED_BIG, chunk])
+            cluster = rng.integers(0, 4, size=n)
+            y = cluster // 2
+            z = rng.standard_normal((n, informative))
+            x_inf = np.einsum("ni,nij->nj", z, transforms[cluster]) + vertices[cluster]
+            X = np.hstack([x_inf, x_inf @ mixing, rng.standard_normal((n, noise))])
+            flip = rng.random(n) < 0.02
+            y = np.where(flip, rng.integers(0, 2, size=n), y)
+            cat_a = _weak_levels(rng, y, a_levels, tilt_a)
+            cat_b = _weak_levels(rng, y, b_levels, tilt_b)
+            X[rng.random(X.shape) < MISSING] = np.nan
+            columns = {f"f{j:02d}": X[:, j] for j in range(X.shape[1])}
+            columns["cat_a"] = cat_a
+            columns["cat_b"] = cat_b
+            columns["label"] = y.astype(np.int64)
+            write(columns, fh, chunk == 0)
+    os.replace(tmp, path)
+
+
+def to_parquet(csv: Path, parquet: Path) -> None:
+    """The same table as Parquet (for the Parquet variants of W1 and W5), written with polars."""
+    import polars as pl
+
+    tmp = parquet.with_suffix(".parquet.tmp")
+    pl.read_csv(csv).write_parquet(tmp)
+    os.replace(tmp, parquet)
+
+
 def gen_reg(rows: int, path: Path) -> None:
     import numpy as np
     from sklearn.datasets import make_regression
@@ -213,9 +283,9 @@ def gen_blobs(rows: int, path: Path) -> None:
     _write_csv(path, columns, rows)
 
 
-def generate(out: Path, rows: int, sets: list[str], force: bool = False, log=print) -> dict[str, Path]:
+def generate(out: Path, rows: int, sets: list[str], force: bool = False, log=print, big_rows: int = BIG_ROWS) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    paths = dataset_paths(out, rows)
+    paths = dataset_paths(out, rows, big_rows)
     _, writer = _frame_writer()
     for name in sets:
         targets = [paths["cls"], paths["cls_head"]] if name == "cls" else [paths[name]]
@@ -228,8 +298,14 @@ def generate(out: Path, rows: int, sets: list[str], force: bool = False, log=pri
             gen_reg(rows, paths["reg"])
         elif name == "blobs":
             gen_blobs(rows, paths["blobs"])
+        elif name == "cls_big":
+            gen_cls_big(big_rows, paths["cls_big"])
+        elif name == "cls_parquet":
+            if not paths["cls"].exists():
+                gen_cls(rows, paths["cls"], paths["cls_head"])
+            to_parquet(paths["cls"], paths["cls_parquet"])
         else:
-            raise SystemExit(f"unknown set {name!r} (cls, reg, blobs)")
+            raise SystemExit(f"unknown set {name!r} (cls, reg, blobs, cls_big, cls_parquet)")
         log(f"generated {', '.join(p.name for p in targets)} in {time.perf_counter() - t0:.1f}s ({writer} writer)")
     return paths
 
@@ -238,12 +314,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the large sets (default 1,000,000)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default bench/data)")
-    p.add_argument("--sets", default="cls,reg,blobs", help="comma-separated: cls (with its W4 head), reg, blobs")
+    p.add_argument("--sets", default="cls,reg,blobs", help="comma-separated: cls (with its W4 head), reg, blobs, cls_big (W8), cls_parquet (W1P, W5P)")
+    p.add_argument("--big-rows", type=int, default=BIG_ROWS, help="rows of cls_big, W8's file (default 50,000,000, about 10 GB)")
     p.add_argument("--force", action="store_true", help="rewrite files that exist")
     args = p.parse_args(argv)
     if args.rows < 10:
         p.error("--rows must be at least 10")
-    generate(args.out.resolve(), args.rows, [s for s in args.sets.split(",") if s], args.force)
+    generate(args.out.resolve(), args.rows, [s for s in args.sets.split(",") if s], args.force, big_rows=args.big_rows)
     return 0
 
 

@@ -8,7 +8,8 @@ the data to the last metric (imports excluded); "fit_seconds" covers the model f
   reference.py W2 --data reg_1m.csv
   reference.py W3 --data blobs_1m.csv
   reference.py W4 --data cls_100k.csv
-  reference.py W5 --data cls_1m.csv --engine pandas|polars
+  reference.py W5 --data cls_1m.csv --engine pandas|polars      (a .parquet file for the Parquet variant)
+  reference.py W7 --data cls_1m.csv --engine lightgbm|hgb
   reference.py W6 --data-dir DIR            (reads iris.csv, wine.csv, breast_cancer.csv, diabetes.csv)
   reference.py export-w6 --data-dir DIR     (writes those four files, each with an integer fold column 0..4)
 """
@@ -43,7 +44,7 @@ def numeric_columns(df: pd.DataFrame, exclude: list[str]) -> list[str]:
 def read_classification(path: str, t0: float) -> tuple[pd.DataFrame, np.ndarray, list[str], float]:
     """W1 and W4's preparation: read, take the label, mean-impute the numeric columns, one-hot cat_a and cat_b.
     Returns the frame, the labels, the numeric columns and the seconds spent reading (from t0)."""
-    df = pd.read_csv(path)
+    df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
     t_read = time.perf_counter() - t0
     y = df.pop("label").to_numpy()
     num = numeric_columns(df, [])
@@ -176,14 +177,14 @@ def w5(path: str, engine: str) -> dict:
         import polars as pl
 
         t0 = time.perf_counter()
-        df = pl.read_csv(path)
+        df = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
         seconds = time.perf_counter() - t0
         rows = df.height
         nulls = int(sum(df.null_count().row(0)))
         columns = df.width
     else:
         t0 = time.perf_counter()
-        df = pd.read_csv(path)
+        df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
         seconds = time.perf_counter() - t0
         rows = len(df)
         nulls = int(df.isna().sum().sum())
@@ -194,6 +195,45 @@ def w5(path: str, engine: str) -> dict:
         "seconds": seconds,
         "rows": rows,
         "metrics": {"rows": rows, "columns": columns, "nulls": nulls},
+    }
+
+
+def w7(path: str, engine: str) -> dict:
+    """Gradient boosting: 100 trees of at most 31 leaves, learning rate 0.1, 255 bins, with LightGBM (all cores)
+    or scikit-learn's HistGradientBoosting (no early stopping), after W4's preparation."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    t0 = time.perf_counter()
+    df, y, num, t_read = read_classification(path, t0)
+    X = df.to_numpy(dtype=np.float64)
+    cut = int(round(0.8 * len(y)))
+    X_train, X_test, y_train, y_test = X[:cut], X[cut:], y[:cut], y[cut:]
+    if engine == "lightgbm":
+        import os
+
+        import lightgbm as lgb
+
+        model = lgb.LGBMClassifier(n_estimators=100, num_leaves=31, learning_rate=0.1, max_bin=255,
+                                   n_jobs=os.cpu_count(), verbose=-1)
+    else:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(max_iter=100, max_leaf_nodes=31, learning_rate=0.1, max_bins=255,
+                                               early_stopping=False)
+    t_fit = time.perf_counter()
+    model.fit(X_train, y_train)
+    fit = time.perf_counter() - t_fit
+    proba = model.predict_proba(X_test)[:, 1]
+    pred = model.classes_[(proba >= 0.5).astype(int)]
+    metrics = {"accuracy": accuracy_score(y_test, pred), "roc_auc": roc_auc_score(y_test, proba)}
+    return {
+        "workload": "W7",
+        "engine": engine,
+        "seconds": time.perf_counter() - t0,
+        "read_seconds": t_read,
+        "fit_seconds": fit,
+        "rows": len(y),
+        "metrics": metrics,
     }
 
 
@@ -269,10 +309,11 @@ def w6(data_dir: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("workload", choices=["W1", "W2", "W3", "W4", "W5", "W6", "export-w6"])
-    p.add_argument("--data", help="the CSV file (W1-W5)")
+    p.add_argument("workload", choices=["W1", "W2", "W3", "W4", "W5", "W6", "W7", "export-w6"])
+    p.add_argument("--data", help="the CSV or Parquet file (W1-W5, W7)")
     p.add_argument("--data-dir", help="folder of the W6 CSV files")
-    p.add_argument("--engine", choices=["pandas", "polars"], default="pandas", help="W5's reader")
+    p.add_argument("--engine", choices=["pandas", "polars", "lightgbm", "hgb"], default=None,
+                   help="W5's reader (pandas, polars; default pandas), W7's library (lightgbm, hgb; default lightgbm)")
     args = p.parse_args(argv)
     w = args.workload
     if w in ("W6", "export-w6"):
@@ -282,7 +323,12 @@ def main(argv=None) -> int:
     else:
         if not args.data:
             p.error(f"{w} needs --data")
-        result = {"W1": w1, "W2": w2, "W3": w3, "W4": w4}[w](args.data) if w != "W5" else w5(args.data, args.engine)
+        if w == "W5":
+            result = w5(args.data, args.engine or "pandas")
+        elif w == "W7":
+            result = w7(args.data, args.engine or "lightgbm")
+        else:
+            result = {"W1": w1, "W2": w2, "W3": w3, "W4": w4}[w](args.data)
     emit(result)
     return 0
 

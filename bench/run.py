@@ -27,12 +27,14 @@ REPO = BENCH.parent
 WORKFLOWS = BENCH / "workflows"
 OUT = BENCH / "out"
 VENV = BENCH / ".venv"
-PACKAGES = ["pandas", "scikit-learn", "polars", "numpy", "psutil"]
+PACKAGES = ["pandas", "scikit-learn", "polars", "numpy", "psutil", "lightgbm", "pyarrow"]
 
 sys.path.insert(0, str(BENCH))
 from generate import DEFAULT_ROWS, dataset_paths  # noqa: E402  (standard library only at import time)
 
-ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "INCR", "OVERHEAD"]
+ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W1P", "W5P", "W8", "INCR", "OVERHEAD"]
+# Workloads that are another one on other data: W1P and W5P read Parquet, W8 is W1 on cls_big (50M rows).
+SAME_AS = {"W1P": "W1", "W5P": "W5", "W8": "W1"}
 W6_SETS = {
     "iris": ["logistic", "tree", "forest", "knn", "naive_bayes"],
     "wine": ["logistic", "tree", "forest", "knn", "naive_bayes"],
@@ -40,7 +42,12 @@ W6_SETS = {
     "diabetes": ["linear", "ridge"],
 }
 # The node whose duration is Pipewright's fit time, per workload.
-FIT_NODES = {"W1": ["train"], "W2": ["train_linear", "train_ridge"], "W3": ["train"], "W4": ["train"]}
+FIT_NODES = {"W1": ["train"], "W2": ["train_linear", "train_ridge"], "W3": ["train"], "W4": ["train"], "W7": ["train"]}
+
+
+def kind(workload: str) -> str:
+    """The workload whose flow, quality and reference a workload shares ("W8" → "W1")."""
+    return SAME_AS.get(workload, workload)
 
 
 def log(msg: str) -> None:
@@ -86,7 +93,7 @@ class Child:
         return lines[-1][:200] if lines else f"exit code {self.rc}"
 
 
-def run_child(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path | None = None) -> Child:
+def run_child(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path | None = None, memory_cap: int | None = None) -> Child:
     """Runs cmd; wall seconds from start to exit, and its peak resident set size.
 
     The peak comes from the rusage that wait4() returns for this one child (ru_maxrss, KiB on Linux): the
@@ -96,7 +103,15 @@ def run_child(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+        def cap():
+            # An address-space limit makes a program that outgrows the machine fail with its own out-of-memory
+            # error instead of being killed by the kernel (or pushing the machine into swap).
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
+
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True,
+                                preexec_fn=cap if memory_cap else None)
         result = {}
 
         def wait():
@@ -149,7 +164,7 @@ def setup_python(args) -> str:
     if not Path(python).exists():
         log(f"creating {VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    if not python_has(python, ["numpy", "pandas", "sklearn", "polars", "psutil"]):
+    if not python_has(python, ["numpy", "pandas", "sklearn", "polars", "psutil", "lightgbm", "pyarrow"]):
         log(f"installing {' '.join(PACKAGES)} into {VENV}")
         rc = subprocess.run([python, "-m", "pip", "install", "--quiet", *PACKAGES]).returncode
         if rc != 0:
@@ -161,7 +176,7 @@ def python_versions(python: str) -> dict:
     code = (
         "import json, sys\n"
         "v = {'python': sys.version.split()[0]}\n"
-        "for m in ('numpy', 'pandas', 'sklearn', 'polars'):\n"
+        "for m in ('numpy', 'pandas', 'sklearn', 'polars', 'lightgbm', 'pyarrow'):\n"
         "    try:\n"
         "        v[m] = __import__(m).__version__\n"
         "    except ImportError:\n"
@@ -191,14 +206,17 @@ def find_pipewright(args) -> str:
 
 
 def ensure_data(args, python: str, workloads: list[str]) -> dict[str, Path]:
-    paths = dataset_paths(args.data_dir, args.rows)
+    paths = dataset_paths(args.data_dir, args.rows, args.big_rows)
     needed = set()
     for w in workloads:
-        needed |= {"W1": {"cls"}, "W4": {"cls"}, "W5": {"cls"}, "INCR": {"cls"}, "W2": {"reg"}, "W3": {"blobs"}}.get(w, set())
-    missing = [s for s in ("cls", "reg", "blobs") if s in needed and not (paths[s].exists() and (s != "cls" or paths["cls_head"].exists()))]
+        needed |= {"W1": {"cls"}, "W4": {"cls"}, "W5": {"cls"}, "INCR": {"cls"}, "W2": {"reg"}, "W3": {"blobs"}, "W7": {"cls"},
+                   "W1P": {"cls", "cls_parquet"}, "W5P": {"cls", "cls_parquet"}, "W8": {"cls_big"}}.get(w, set())
+    sets = ("cls", "reg", "blobs", "cls_parquet", "cls_big")
+    missing = [s for s in sets if s in needed and not (paths[s].exists() and (s != "cls" or paths["cls_head"].exists()))]
     if missing:
-        log(f"generating {', '.join(missing)} ({args.rows:,} rows) into {args.data_dir}")
-        cmd = [python, str(BENCH / "generate.py"), "--rows", str(args.rows), "--out", str(args.data_dir), "--sets", ",".join(missing)]
+        log(f"generating {', '.join(missing)} ({args.rows:,} rows; cls_big {args.big_rows:,}) into {args.data_dir}")
+        cmd = [python, str(BENCH / "generate.py"), "--rows", str(args.rows), "--big-rows", str(args.big_rows),
+               "--out", str(args.data_dir), "--sets", ",".join(missing)]
         subprocess.run(cmd, check=True)
     w6_dir = args.data_dir / "w6"
     paths["w6"] = w6_dir
@@ -219,8 +237,12 @@ def set_arg(node: str, param: str, value) -> list[str]:
 
 
 def path_overrides(workload: str, paths: dict[str, Path]) -> list[str]:
-    if workload in ("W1", "W5", "INCR"):
+    if workload in ("W1", "W5", "INCR", "W7"):
         return set_arg("import", "path", str(paths["cls"]))
+    if workload in ("W1P", "W5P"):
+        return set_arg("import", "path", str(paths["cls_parquet"]))
+    if workload == "W8":
+        return set_arg("import", "path", str(paths["cls_big"]))
     if workload == "W2":
         return set_arg("import", "path", str(paths["reg"]))
     if workload == "W3":
@@ -239,7 +261,8 @@ def validate(pw: str, flow: Path) -> tuple[bool, str]:
 
 def prepare_flow(pw: str, workload: str, notes: list[str]) -> Path:
     """The workflow file to run; for W6, a copy without fold_column when this build does not know it."""
-    flow = WORKFLOWS / {"W1": "w1", "W2": "w2", "W3": "w3", "W4": "w4", "W5": "w5", "W6": "w6", "INCR": "w1"}[workload]
+    flows = {"W1": "w1", "W2": "w2", "W3": "w3", "W4": "w4", "W5": "w5", "W6": "w6", "W7": "w7", "INCR": "w1"}
+    flow = WORKFLOWS / flows[kind(workload)]
     flow = flow.with_suffix(".flow.json")
     ok, text = validate(pw, flow)
     if ok:
@@ -293,6 +316,7 @@ def pw_summary(child: Child) -> dict:
 
 
 def pw_quality(workload: str, s: dict, extra: dict) -> dict:
+    workload = kind(workload)
     m = s.get("metrics", {})
     ev = m.get("evaluate", {})
     if workload == "W1":
@@ -305,7 +329,7 @@ def pw_quality(workload: str, s: dict, extra: dict) -> dict:
         }
     if workload == "W3":
         return {"inertia": ev.get("scored", {}).get("inertia")}
-    if workload == "W4":
+    if workload in ("W4", "W7"):
         x = ev.get("scored", {})
         return {k: x.get(k) for k in ("accuracy", "roc_auc")}
     if workload == "W5":
@@ -334,6 +358,11 @@ def close(a, b, tol, relative=False) -> bool:
 
 def quality_match(workload: str, pw: dict, ref: dict) -> tuple[bool, str]:
     """(match, detail) by the tolerances of BENCHMARKS.md."""
+    if not ref:
+        return False, "no reference result"
+    workload = kind(workload)
+    if workload == "W7":
+        return close(pw.get("roc_auc"), ref.get("roc_auc"), 0.005), "AUC within 0.005"
     if workload == "W1":
         ok = close(pw.get("accuracy"), ref.get("accuracy"), 0.002) and close(pw.get("roc_auc"), ref.get("roc_auc"), 0.002)
         return ok, "acc & AUC within 0.002"
@@ -365,6 +394,7 @@ def fmt(v, digits=4) -> str:
 
 
 def quality_text(workload: str, q: dict) -> str:
+    workload = kind(workload)
     if not q:
         return "-"
     if workload == "W1":
@@ -373,7 +403,7 @@ def quality_text(workload: str, q: dict) -> str:
         return " ".join(f"{m} rmse {fmt(q[m].get('rmse'))} r2 {fmt(q[m].get('r2'))}" for m in ("linear", "ridge") if m in q)
     if workload == "W3":
         return f"inertia {fmt(q.get('inertia'))}"
-    if workload == "W4":
+    if workload in ("W4", "W7"):
         return f"acc {fmt(q.get('accuracy'))} auc {fmt(q.get('roc_auc'))}"
     if workload == "W5":
         return f"rows {fmt(q.get('rows'))} nulls {fmt(q.get('nulls'))}"
@@ -396,21 +426,22 @@ def median(values):
 
 def reference_cmd(python: str, workload: str, paths: dict[str, Path], engine: str | None = None) -> list[str]:
     script = str(BENCH / "reference.py")
-    data = {"W1": paths["cls"], "W2": paths["reg"], "W3": paths["blobs"], "W4": paths["cls_head"], "W5": paths["cls"]}
+    data = {"W1": paths["cls"], "W2": paths["reg"], "W3": paths["blobs"], "W4": paths["cls_head"], "W5": paths["cls"],
+            "W7": paths["cls"], "W1P": paths["cls_parquet"], "W5P": paths["cls_parquet"], "W8": paths["cls_big"]}
     if workload == "W6":
         return [python, script, "W6", "--data-dir", str(paths["w6"])]
-    cmd = [python, script, workload, "--data", str(data[workload])]
+    cmd = [python, script, kind(workload), "--data", str(data[workload])]
     if engine:
         cmd += ["--engine", engine]
     return cmd
 
 
-def w5_null_count(pw: str, paths: dict[str, Path], timeout: float, notes: list[str]) -> int | None:
-    """Pipewright's null count of cls: Import Data → Summarize Data → Export Data, outside any timing."""
+def w5_null_count(pw: str, data: Path, timeout: float, notes: list[str]) -> int | None:
+    """Pipewright's null count of `data`: Import Data → Summarize Data → Export Data, outside any timing."""
     OUT.mkdir(parents=True, exist_ok=True)
     counts = OUT / "w5_counts.csv"
     counts.unlink(missing_ok=True)
-    extra = set_arg("import", "path", str(paths["cls"])) + set_arg("export", "path", str(counts))
+    extra = set_arg("import", "path", str(data)) + set_arg("export", "path", str(counts))
     child = pipewright_run(pw, WORKFLOWS / "w5_check.flow.json", extra, "cpu", timeout)
     if child.rc != 0 or not counts.exists():
         notes.append(f"W5: the null-count check failed: {child.error_text()}")
@@ -426,18 +457,34 @@ def w5_null_count(pw: str, paths: dict[str, Path], timeout: float, notes: list[s
         return None
 
 
-def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok):
+def total_memory() -> int:
+    """Physical memory in bytes (16 GiB where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 16 << 30
+
+
+def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok, lightgbm_ok):
     """Runs one of W1..W6: Pipewright on each device and the reference, interleaved, `repeat` times."""
     flow = prepare_flow(pw, workload, notes)
     extra = path_overrides(workload, paths)
     engines = [None]
-    if workload == "W5":
+    if kind(workload) == "W5":
         engines = ["pandas", "polars"] if polars_ok else ["pandas"]
         if not polars_ok:
-            notes.append("W5: polars is not installed in the benchmark Python: the polars reference was skipped")
+            notes.append(f"{workload}: polars is not installed in the benchmark Python: the polars reference was skipped")
+    if workload == "W7":
+        engines = ["lightgbm", "hgb"] if lightgbm_ok else ["hgb"]
+        if not lightgbm_ok:
+            notes.append("W7: lightgbm is not installed in the benchmark Python: only HistGradientBoosting ran")
+    # W8 reads about 10 GB per run: --w8-repeat runs (default 1); its reference runs under an address-space cap
+    # of the machine's memory less 2 GiB, so pandas fails with MemoryError rather than being killed by the kernel.
+    repeat = args.w8_repeat if workload == "W8" else args.repeat
+    memory_cap = max(total_memory() - (2 << 30), 1 << 30) if workload == "W8" else None
     pw_runs = {d: [] for d in devices}
     ref_runs = {e: [] for e in engines}
-    for r in range(args.repeat):
+    for r in range(repeat):
         for d in devices:
             child = pipewright_run(pw, flow, extra, d, args.timeout)
             s = pw_summary(child)
@@ -446,14 +493,14 @@ def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok)
             notes.extend(f"{workload} --device {d}: {l.strip()}" for l in child.stderr.splitlines() if l.strip().startswith("note:"))
             log(f"  {workload} pipewright --device {d} #{r + 1}: {child.wall:.2f}s {fmt(child.peak_mib, 0)} MiB" + ("" if s["ok"] else f" FAILED: {s['error']}"))
         for e in engines:
-            child = run_child(reference_cmd(python, workload, paths, e), args.timeout)
+            child = run_child(reference_cmd(python, workload, paths, e), args.timeout, memory_cap=memory_cap)
             res = child.json_line() if child.rc == 0 else None
             ref_runs[e].append({"ok": res is not None, "wall_seconds": child.wall, "peak_mib": child.peak_mib, "result": res, "error": None if res else child.error_text()})
             label = f"reference{'/' + e if e else ''}"
             log(f"  {workload} {label} #{r + 1}: " + (f"{res['seconds']:.2f}s (wall {child.wall:.2f}s) {fmt(child.peak_mib, 0)} MiB" if res else f"FAILED: {child.error_text()}"))
     extra_q = {}
-    if workload == "W5":
-        extra_q["pw_nulls"] = w5_null_count(pw, paths, args.timeout, notes)
+    if kind(workload) == "W5":
+        extra_q["pw_nulls"] = w5_null_count(pw, paths["cls_parquet" if workload == "W5P" else "cls"], args.timeout, notes)
     rows = []
     for e in engines:
         refs = ref_runs[e]
@@ -472,7 +519,7 @@ def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok)
         for d in devices:
             runs = pw_runs[d]
             ok_runs = [x for x in runs if x["ok"]]
-            fit_nodes = FIT_NODES.get(workload, [])
+            fit_nodes = FIT_NODES.get(kind(workload), [])
             fits = [sum(x["nodes"].get(n, {}).get("duration_secs") or 0.0 for n in fit_nodes) for x in ok_runs] if fit_nodes else []
             q = pw_quality(workload, ok_runs[0], extra_q) if ok_runs else {}
             reported = sorted({n.get("device") for n in ok_runs[0]["nodes"].values() if n.get("device")}) if ok_runs else []
@@ -606,6 +653,18 @@ def print_table(rows, incr, overhead, notes, meta) -> None:
                 pv = next(iter(p.get(k, {}).values()), None) if p.get(k) else None
                 d = abs(pv - rv) if (pv is not None and rv is not None) else None
                 print(f"| {k:<26} | {fmt(pv):>10} | {fmt(rv):>10} | {fmt(d):>7} |")
+    by_name = {(r["workload"], r["device"]): r for r in rows}
+    for (name, device), r in by_name.items():
+        w1 = by_name.get(("W1", device))
+        if name == "W8" and r["pipewright"]["ok"]:
+            per_million = r["pipewright"]["seconds"] / (meta["big_rows"] / 1e6)
+            line = f"\nW8 on {device}: {fmt(per_million, 2)} s per million rows, peak {fmt(r['pipewright']['peak_mib'], 0)} MiB"
+            if w1 and w1["pipewright"]["ok"]:
+                w1_per_million = w1["pipewright"]["seconds"] / (meta["rows"] / 1e6)
+                line += f"; W1: {fmt(w1_per_million, 2)} s per million rows (ratio {fmt(per_million / w1_per_million, 2)})"
+            ref = r["reference"]
+            line += "; reference: " + (f"{fmt(ref['seconds'], 1)} s" if ref["ok"] else f"failed ({(ref['error'] or '')[:80]})")
+            print(line)
     if incr:
         c, ch, ag = incr["cold"], incr["changed_last_node"], incr["unchanged_rerun"]
         print(f"\nIncremental re-run of W1 ({incr['device']}, with the project cache, {fmt(incr['cache_mib'], 0)} MiB on disk):")
@@ -636,6 +695,8 @@ def main(argv=None) -> int:
     p.add_argument("--pipewright", help="the pipewright binary (default: cargo build --release --bin pipewright)")
     p.add_argument("--json-out", type=Path, help="write every measurement as JSON to this file")
     p.add_argument("--timeout", type=float, default=3600, help="seconds one child process may run (default 3600)")
+    p.add_argument("--big-rows", type=int, default=50_000_000, help="rows of W8's file cls_big (default 50,000,000, about 10 GB)")
+    p.add_argument("--w8-repeat", type=int, default=1, help="runs of each side of W8 (default 1: a run reads about 10 GB)")
     args = p.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
@@ -654,6 +715,7 @@ def main(argv=None) -> int:
     python = setup_python(args)
     versions = python_versions(python)
     polars_ok = bool(versions.get("polars"))
+    lightgbm_ok = bool(versions.get("lightgbm"))
     paths = ensure_data(args, python, workloads)
     pw = find_pipewright(args)
     pw_version = subprocess.run([pw, "--version"], capture_output=True, text=True).stdout.strip()
@@ -667,6 +729,7 @@ def main(argv=None) -> int:
         "python": python,
         "reference_versions": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         "rows": args.rows,
+        "big_rows": args.big_rows,
         "repeat": args.repeat,
         "devices": devices,
         "data": {k: str(v) for k, v in paths.items()},
@@ -678,7 +741,7 @@ def main(argv=None) -> int:
         if w in ("INCR", "OVERHEAD"):
             continue
         log(f"{w}:")
-        rows.extend(bench_workload(w, args, pw, python, paths, devices, notes, polars_ok))
+        rows.extend(bench_workload(w, args, pw, python, paths, devices, notes, polars_ok, lightgbm_ok))
     incr = overhead = None
     if "INCR" in workloads:
         log("INCR: W1 with the cache, then evaluate.seed changed")

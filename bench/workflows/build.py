@@ -138,6 +138,23 @@ def w4() -> Flow:
     return f
 
 
+def w7() -> Flow:
+    f = Flow(
+        "Benchmark W7: gradient boosting on cls_1m",
+        "read cls_1m, mean-impute, one-hot cat_a and cat_b, 80/20 split (first 80% of the rows train), boosted "
+        "decision tree (100 trees, at most 31 leaves, learning rate 0.1, 255 bins), score, evaluate.",
+    )
+    f.node("import", "data.import_data", {"path": "../data/cls_1m.csv"})
+    f.node("clean", "transform.clean_missing_data", {"mode": "mean"}, {"data": "import.data"})
+    f.node("indicators", "transform.convert_to_indicator_values", {"columns": ["cat_a", "cat_b"]}, {"data": "clean.data"})
+    f.node("split", "transform.split_data", {"fraction": 0.8, "randomize": False}, {"data": "indicators.data"})
+    f.node("boost", "model.boosted_decision_tree", {"trees": 100, "max_leaves": 31, "learning_rate": 0.1, "max_bins": 255})
+    f.node("train", "train.train_model", {"label_column": "label"}, {"learner": "boost.learner", "data": "split.first"})
+    f.node("score", "train.score_model", {}, {"model": "train.model", "data": "split.second"})
+    f.node("evaluate", "evaluate.evaluate_model", {}, {"scored": "score.data"})
+    return f
+
+
 def w5() -> Flow:
     f = Flow("Benchmark W5: read cls_1m", "Import Data alone: read cls_1m into a table.")
     f.node("import", "data.import_data", {"path": "../data/cls_1m.csv"})
@@ -230,6 +247,7 @@ FLOWS = {
     "w5": w5,
     "w5_check": w5_check,
     "w6": w6,
+    "w7": w7,
     "overhead200": overhead,
 }
 
