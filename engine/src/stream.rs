@@ -69,6 +69,26 @@ pub struct TableStream {
     pub attributes: BTreeMap<String, Json>,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::{IntoColumn as _, NamedFrom as _, Series};
+
+    #[test]
+    fn a_page_is_the_rows_it_names_for_any_batching() {
+        let ids: Vec<i64> = (0..1000).collect();
+        let frame = DataFrame::new(1000, vec![Series::new("id".into(), ids).into_column()]).expect("frame");
+        for batch in [1, 7, 100, 1000] {
+            let stream = TableStream::new(Arc::new(FrameBatches::new(frame.clone(), batch)));
+            for (start, rows) in [(0, 10), (95, 10), (990, 50), (1000, 10), (3, 0)] {
+                let page = stream.page(start, rows).expect("reads");
+                let expected = frame.slice(i64::try_from(start).expect("start"), rows);
+                assert!(page.frame.equals(&expected), "rows {start}+{rows} in batches of {batch}: {:?}", page.frame);
+            }
+        }
+    }
+}
+
 /// Rows already in memory, handed out in batches of a fixed number of rows: a stream over a table, for tests of
 /// how a block behaves on any batching and for shards of a table.
 #[derive(Debug)]
@@ -213,6 +233,38 @@ impl TableStream {
     /// The first rows (at most `rows`), for previews: reads only as many batches as it takes.
     pub fn head(&self, rows: usize) -> Result<Table, NodeError> {
         Ok(self.table_of(self.stacked(rows)?.head(Some(rows))))
+    }
+
+    /// Rows `start..start + rows` (fewer at the end), for a viewer that pages through the table: the batches
+    /// before them are read and dropped, the ones after them not read at all.
+    pub fn page(&self, start: usize, rows: usize) -> Result<Table, NodeError> {
+        let mut seen = 0usize;
+        let mut page: Option<DataFrame> = None;
+        for batch in self.batches()? {
+            let batch = batch?;
+            let (from, to) = (seen, seen + batch.height());
+            seen = to;
+            if page.is_none() && to <= start && to > 0 {
+                continue;
+            }
+            let skip = start.saturating_sub(from).min(batch.height());
+            let wanted = (start + rows).saturating_sub(from.max(start));
+            let part = batch.slice(i64::try_from(skip).unwrap_or(i64::MAX), wanted);
+            match &mut page {
+                None => page = Some(part),
+                Some(all) => {
+                    all.vstack_mut(&part)?;
+                }
+            }
+            if seen >= start + rows {
+                break;
+            }
+        }
+        match page {
+            Some(page) => Ok(self.table_of(page)),
+            // Past the end: no rows, with the columns.
+            None => self.head(0),
+        }
     }
 
     /// The batches stacked until they hold at least `rows` rows (all of them for `usize::MAX`); the first batch

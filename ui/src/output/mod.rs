@@ -40,12 +40,19 @@ enum TableTab {
 pub struct OutputView {
     table_tab: TableTab,
     profiles: ProfileCache,
-    /// The first rows of the streamed table shown last, by its address.
-    preview: Option<(usize, Result<Arc<Table>, String>)>,
+    /// The page of the streamed table shown last: the stream's address, the page, and its rows.
+    preview: Option<(usize, usize, Result<Arc<Table>, String>)>,
+    /// Which page of a streamed table to show.
+    page: usize,
+    /// A page being read off the UI thread: the stream's address, the page, and where its rows arrive.
+    reading: Option<(usize, usize, PageArrival)>,
 }
 
-/// Rows a streamed table shows: it is larger than memory, so only its start is read.
-const PREVIEW_ROWS: usize = 1000;
+/// Where the rows of a page read on its own thread arrive.
+type PageArrival = std::sync::mpsc::Receiver<Result<Table, String>>;
+
+/// Rows a page of a streamed table holds: it is larger than memory, so it is read a page at a time.
+const PAGE_ROWS: usize = 1000;
 
 impl OutputView {
     /// Draws `value` in full into `ui` (which is the bottom panel's content area).
@@ -60,30 +67,96 @@ impl OutputView {
         }
     }
 
+    /// A streamed table, a page of rows at a time: the page is read from its source on a thread of its own
+    /// (the rows before it are read and dropped), so a deep page of a large file never freezes the window.
     fn stream_ui(&mut self, ui: &mut Ui, stream: &Arc<pipewright_engine::TableStream>) {
         let key = Arc::as_ptr(stream) as usize;
-        if self.preview.as_ref().map(|(k, _)| *k) != Some(key) {
-            self.preview = Some((key, stream.head(PREVIEW_ROWS).map(Arc::new).map_err(|e| e.to_string())));
+        if self.preview.as_ref().is_some_and(|(k, _, _)| *k != key)
+            || self.reading.as_ref().is_some_and(|(k, _, _)| *k != key)
+        {
+            // Another stream: start at its first page.
+            (self.preview, self.reading, self.page) = (None, None, 0);
+        }
+        if let Some((_, page, arrived)) = &self.reading
+            && let Ok(rows) = arrived.try_recv()
+        {
+            self.preview = Some((key, *page, rows.map(Arc::new)));
+            self.reading = None;
+        }
+        let shown = self.preview.as_ref().is_some_and(|(_, p, _)| *p == self.page);
+        let asked = self.reading.as_ref().is_some_and(|(_, p, _)| *p == self.page);
+        if !shown && !asked {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let (reader, repaint, start) = (stream.clone(), ui.ctx().clone(), self.page * PAGE_ROWS);
+            let spawned = std::thread::Builder::new().name("pipewright-page".into()).spawn(move || {
+                let _ = sender.send(reader.page(start, PAGE_ROWS).map_err(|e| e.to_string()));
+                repaint.request_repaint();
+            });
+            match spawned {
+                Ok(_) => self.reading = Some((key, self.page, receiver)),
+                Err(e) => {
+                    self.preview = Some((key, self.page, Err(format!("cannot start a thread to read rows: {e}"))));
+                }
+            }
         }
         let dark = ui.visuals().dark_mode;
-        ui.label(
-            RichText::new(format!(
-                "Streamed from {}, a batch at a time: larger than the memory budget, so only the first {} rows are shown.",
-                stream.describe(),
-                group_digits(PREVIEW_ROWS)
-            ))
-            .color(theme::weak_text(dark)),
-        );
-        match self.preview.as_ref().map(|(_, p)| p.clone()) {
-            Some(Ok(table)) => self.table_ui(ui, &table),
+        let total = stream.rows_hint();
+        ui.horizontal(|ui| {
+            let first = self.page * PAGE_ROWS;
+            let last = total.map_or(first + PAGE_ROWS, |t| (first + PAGE_ROWS).min(t));
+            let of = total.map(|t| format!(" of about {}", group_digits(t))).unwrap_or_default();
+            ui.label(
+                RichText::new(format!(
+                    "Streamed from {}, a batch at a time (larger than the memory budget). Rows {}–{}{of}:",
+                    stream.describe(),
+                    group_digits(first + 1),
+                    group_digits(last),
+                ))
+                .color(theme::weak_text(dark)),
+            );
+            if ui.add_enabled(self.page > 0, egui::Button::new("◀ Previous")).clicked() {
+                self.page -= 1;
+            }
+            let more = total.is_none_or(|t| (self.page + 1) * PAGE_ROWS < t);
+            if ui.add_enabled(more, egui::Button::new("Next ▶")).clicked() {
+                self.page += 1;
+            }
+            if self.reading.is_some() {
+                ui.spinner();
+            }
+        });
+        match self.preview.as_ref().map(|(_, _, p)| p.clone()) {
+            Some(Ok(table)) => {
+                if self.table_tab == TableTab::Profile {
+                    ui.label(
+                        RichText::new(format!(
+                            "The profile is of the {} rows of this page, a sample of the table, not of all its rows.",
+                            group_digits(table.height())
+                        ))
+                        .color(theme::weak_text(dark)),
+                    );
+                }
+                let first_row = self.preview.as_ref().map_or(0, |(_, page, _)| page * PAGE_ROWS);
+                self.page_ui(ui, &table, first_row);
+            }
             Some(Err(why)) => {
                 ui.colored_label(theme::error(dark), why);
             }
-            None => {}
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading rows…");
+                });
+            }
         }
     }
 
     fn table_ui(&mut self, ui: &mut Ui, table: &Arc<Table>) {
+        self.page_ui(ui, table, 0);
+    }
+
+    /// A table, or a page of a larger one whose first row is number `first_row + 1`.
+    fn page_ui(&mut self, ui: &mut Ui, table: &Arc<Table>, first_row: usize) {
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.table_tab, TableTab::Data, "Data");
             ui.selectable_value(&mut self.table_tab, TableTab::Profile, "Profile");
@@ -93,7 +166,7 @@ impl OutputView {
         });
         ui.add_space(theme::SPACE_S);
         match self.table_tab {
-            TableTab::Data => table::data_tab_ui(ui, table),
+            TableTab::Data => table::page_ui(ui, table, first_row),
             TableTab::Profile => profile_view::profile_tab_ui(ui, &mut self.profiles, table),
         }
     }
@@ -137,6 +210,31 @@ mod tests {
         let mut table = Table::new(frame);
         table.roles.insert("city".into(), Role::Label);
         Value::Table(Arc::new(table))
+    }
+
+    #[test]
+    fn a_streamed_table_pages_through_its_rows_read_off_the_ui_thread() {
+        let ids: Vec<i64> = (100_000..102_500).collect();
+        let frame = df!("id" => ids).expect("frame");
+        let source = pipewright_engine::FrameBatches::new(frame, 300);
+        let stream = pipewright_engine::TableStream::new(Arc::new(source));
+        let mut harness = harness(Value::Stream(Arc::new(stream)));
+        step_until(&mut harness, "100005");
+        harness.get_by_label_contains("Rows 1–1,000 of about 2,500");
+        harness.get_by_label("Next ▶").click();
+        step_until(&mut harness, "101005");
+        harness.get_by_label_contains("Rows 1,001–2,000 of about 2,500");
+        harness.get_by_label("1006");
+        assert!(harness.query_by_label("100005").is_none(), "the first page is gone");
+        harness.get_by_label("Next ▶").click();
+        step_until(&mut harness, "102005");
+        harness.get_by_label_contains("Rows 2,001–2,500 of about 2,500");
+        harness.get_by_label("◀ Previous").click();
+        step_until(&mut harness, "101005");
+        // The profile says it is of the page, not of the table.
+        harness.get_by_label("Profile").click();
+        harness.run_steps(2);
+        harness.get_by_label_contains("a sample of the table");
     }
 
     #[test]

@@ -24,17 +24,19 @@ struct Geometry {
     lefts: Vec<f32>,
     widths: Vec<f32>,
     rows: usize,
+    /// The table's first row's number less one (a page of a larger table starts further down).
+    first_row: usize,
 }
 
 impl Geometry {
-    fn new(ui: &Ui, table: &Table) -> Self {
+    fn new(ui: &Ui, table: &Table, first_row: usize) -> Self {
         let body = ui.text_style_height(&egui::TextStyle::Body);
         // An even whole number keeps row edges exact far down a million-row table.
         let row_height = (body + theme::SPACE_S).ceil();
         let row_height = row_height + row_height % 2.0;
         let header_height = body + ui.text_style_height(&egui::TextStyle::Small) + 2.0 * theme::SPACE_S;
         let rows = table.height();
-        let digits = rows.max(1).to_string().len() as f32;
+        let digits = (first_row + rows).max(1).to_string().len() as f32;
         let index_width = digits * CHAR_WIDTH + 2.0 * theme::SPACE_M;
         let widths: Vec<f32> = table.frame.columns().iter().map(|c| column_width(table, c)).collect();
         let lefts = widths
@@ -45,7 +47,7 @@ impl Geometry {
                 Some(this)
             })
             .collect();
-        Self { row_height, header_height, index_width, lefts, widths, rows }
+        Self { row_height, header_height, index_width, lefts, widths, rows, first_row }
     }
 
     fn size(&self) -> Vec2 {
@@ -107,11 +109,16 @@ fn header_detail(table: &Table, column: &Column) -> String {
 
 /// Draws the grid of `table`.
 pub fn data_tab_ui(ui: &mut Ui, table: &Table) {
+    page_ui(ui, table, 0);
+}
+
+/// Draws the grid of `table`, a page of a larger table whose rows are numbered from `first_row + 1`.
+pub fn page_ui(ui: &mut Ui, table: &Table, first_row: usize) {
     if table.frame.width() == 0 {
         ui.label(RichText::new("The table has no columns.").color(theme::weak_text(ui.visuals().dark_mode)));
         return;
     }
-    let geometry = Geometry::new(ui, table);
+    let geometry = Geometry::new(ui, table, first_row);
     egui::ScrollArea::both()
         .id_salt("output-data")
         .auto_shrink([false, false])
@@ -181,7 +188,8 @@ fn row_numbers_ui(ui: &mut Ui, geometry: &Geometry, origin: Pos2, viewport: Rect
     for row in rows {
         let top = origin.y + geometry.header_height + geometry.row_height * row as f32;
         let rect = Rect::from_min_size(pos2(left, top), vec2(geometry.index_width, geometry.row_height));
-        let number = RichText::new((row + 1).to_string()).color(theme::weak_text(dark)).monospace();
+        let number =
+            RichText::new((geometry.first_row + row + 1).to_string()).color(theme::weak_text(dark)).monospace();
         text_cell_ui(ui, rect, number, Align::Max, ("row", row));
     }
 }
@@ -255,7 +263,15 @@ mod tests {
             *l += w;
             Some(this)
         });
-        Geometry { row_height: 20.0, header_height: 40.0, index_width: 50.0, lefts: lefts.collect(), widths, rows }
+        Geometry {
+            row_height: 20.0,
+            header_height: 40.0,
+            index_width: 50.0,
+            lefts: lefts.collect(),
+            widths,
+            rows,
+            first_row: 0,
+        }
     }
 
     #[test]
