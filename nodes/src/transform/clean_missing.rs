@@ -74,12 +74,15 @@ enum Gather {
     Nothing,
     Sum { sum: f64, n: usize },
     Values(Vec<f64>),
+    /// A streamed table's median: the count and range of the present values, narrowed by later passes.
+    Range { n: usize, min: f64, max: f64 },
     Texts(std::collections::HashMap<String, usize>),
     Missing(usize),
 }
 
-/// The columns to clean and what each needs gathered; `meta` has the table's columns (any rows).
-fn gather_plan(meta: &Table, params: &Params) -> Result<Vec<(String, Gather)>, NodeError> {
+/// The columns to clean and what each needs gathered; `meta` has the table's columns (any rows). `streamed`: a
+/// median is found over passes ([`exact_medians`]) instead of from every value held at once.
+fn gather_plan(meta: &Table, params: &Params, streamed: bool) -> Result<Vec<(String, Gather)>, NodeError> {
     let columns = chosen_columns(meta, params.columns("columns"), |t| {
         t.frame.get_column_names().iter().map(ToString::to_string).collect()
     })?;
@@ -91,6 +94,9 @@ fn gather_plan(meta: &Table, params: &Params) -> Result<Vec<(String, Gather)>, N
                 "remove_row" | "constant" => Gather::Nothing,
                 "remove_column" => Gather::Missing(0),
                 "mean" if is_numeric(meta, &name) => Gather::Sum { sum: 0.0, n: 0 },
+                "median" if streamed && is_numeric(meta, &name) => {
+                    Gather::Range { n: 0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+                }
                 _ if is_numeric(meta, &name) => Gather::Values(Vec::new()),
                 _ => Gather::Texts(std::collections::HashMap::new()),
             };
@@ -114,6 +120,13 @@ fn gather(frame: &DataFrame, plan: &mut [(String, Gather)]) -> Result<(), NodeEr
                 }
             }
             Gather::Values(values) => values.extend(nan_values(frame, name)?.into_iter().filter(|v| !v.is_nan())),
+            Gather::Range { n, min, max } => {
+                for v in nan_values(frame, name)?.into_iter().filter(|v| !v.is_nan()) {
+                    *n += 1;
+                    *min = min.min(v);
+                    *max = max.max(v);
+                }
+            }
             Gather::Texts(counts) => {
                 let column =
                     frame.column(name).map_err(|_| crate::frame::missing_column(frame, name))?.cast(&DataType::String)?;
@@ -165,7 +178,7 @@ fn actions(meta: &Table, params: &Params, plan: Vec<(String, Gather)>) -> Result
                     .map(|(v, _)| v)
                     .ok_or_else(|| NodeError::data(format!("column \"{name}\" has no values to fill from")))?,
             },
-            (_, Gather::Nothing | Gather::Missing(_)) => continue,
+            (_, Gather::Nothing | Gather::Missing(_) | Gather::Range { .. }) => continue,
         };
         out.insert(name, action);
     }
@@ -177,7 +190,7 @@ fn no_values(name: &str, stat: &str) -> NodeError {
 }
 
 fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
-    let mut plan = gather_plan(table, params)?;
+    let mut plan = gather_plan(table, params, false)?;
     gather(&table.frame, &mut plan)?;
     actions(table, params, plan)
 }
@@ -185,11 +198,146 @@ fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
 /// Fits on a streamed table: what each column needs gathered over its batches, in row order.
 fn fit_stream(stream: &TableStream, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
     let meta = stream.head(0)?;
-    let mut plan = gather_plan(&meta, ctx.params)?;
+    let mut plan = gather_plan(&meta, ctx.params, true)?;
     for batch in ctx.read(stream, "statistics")? {
         gather(&batch?, &mut plan)?;
     }
-    actions(&meta, ctx.params, plan)
+    let ranges: Vec<(String, usize, f64, f64)> = plan
+        .iter()
+        .filter_map(|(name, g)| match g {
+            Gather::Range { n, min, max } => Some((name.clone(), *n, *min, *max)),
+            _ => None,
+        })
+        .collect();
+    let mut pass = |n: usize| ctx.read(stream, &format!("median pass {n}"));
+    let medians = exact_medians(&mut pass, &ranges, MEDIAN_HELD)?;
+    let mut state = actions(&meta, ctx.params, plan)?;
+    for ((name, _, _, _), median) in ranges.iter().zip(medians) {
+        let value = median.ok_or_else(|| no_values(name, "median"))?;
+        state.columns.insert(name.clone(), Action::FillNumber { value });
+    }
+    Ok(state)
+}
+
+/// Bins of a histogram pass of [`exact_medians`].
+const MEDIAN_BINS: usize = 4096;
+/// Values a last pass of [`exact_medians`] holds per column at most (in a run).
+const MEDIAN_HELD: usize = 1 << 20;
+
+/// The exact median of each column (`None` for one without values), in memory bounded by [`MEDIAN_HELD`]
+/// values a column whatever the table's size: given each column's count and range, every pass counts the values
+/// in equal-width bins of the range that still holds the two middle values and narrows it to the bins holding
+/// them, until few enough values lie in it to be held and sorted (or all are equal). Usually two passes; the
+/// result is the very number an in-memory median gives (the middle value, or the midpoint of the two).
+fn exact_medians<'s>(
+    read: &mut dyn FnMut(usize) -> Result<pipewright_engine::Batches<'s>, NodeError>,
+    ranges: &[(String, usize, f64, f64)],
+    held_at_most: usize,
+) -> Result<Vec<Option<f64>>, NodeError> {
+    struct Search {
+        /// The ranks (0-based, among the present values) of the two middle values.
+        ranks: (usize, usize),
+        /// The range that holds them, and how many values lie below it.
+        low: f64,
+        high: f64,
+        below: usize,
+        /// The values in the range, held once few enough.
+        held: Option<Vec<f64>>,
+        done: Option<f64>,
+    }
+    let mut searches: Vec<Search> = ranges
+        .iter()
+        .map(|&(_, n, min, max)| Search {
+            ranks: ((n.max(1) - 1) / 2, n / 2),
+            low: min,
+            high: max,
+            below: 0,
+            held: None,
+            done: None,
+        })
+        .collect();
+    for (search, &(_, n, _, _)) in searches.iter_mut().zip(ranges) {
+        if n == 0 {
+            search.done = Some(f64::NAN);
+        } else if search.low == search.high {
+            search.done = Some(search.low);
+        } else if !(search.high - search.low).is_finite() {
+            // Infinite values: no bins to count in; the values are held.
+            search.held = Some(Vec::new());
+        }
+    }
+    let mut pass = 0;
+    while searches.iter().any(|s| s.done.is_none()) {
+        pass += 1;
+        // Counts per bin, with each bin's smallest and largest value; or the values, once they are few.
+        let mut bins: Vec<Vec<(usize, f64, f64)>> = searches
+            .iter()
+            .map(|s| if s.done.is_some() || s.held.is_some() { Vec::new() } else { vec![(0, f64::INFINITY, f64::NEG_INFINITY); MEDIAN_BINS] })
+            .collect();
+        for batch in read(pass)? {
+            let batch = batch?;
+            for ((search, bins), (name, _, _, _)) in searches.iter_mut().zip(&mut bins).zip(ranges) {
+                if search.done.is_some() {
+                    continue;
+                }
+                let (low, high) = (search.low, search.high);
+                let values = nan_values(&batch, name)?;
+                let inside = values.into_iter().filter(|v| !v.is_nan() && *v >= low && *v <= high);
+                if let Some(held) = &mut search.held {
+                    held.extend(inside);
+                } else {
+                    let scale = MEDIAN_BINS as f64 / (high - low);
+                    for v in inside {
+                        let bin = (((v - low) * scale) as usize).min(MEDIAN_BINS - 1);
+                        let (count, min, max) = &mut bins[bin];
+                        *count += 1;
+                        *min = min.min(v);
+                        *max = max.max(v);
+                    }
+                }
+            }
+        }
+        for (search, bins) in searches.iter_mut().zip(bins) {
+            if search.done.is_some() {
+                continue;
+            }
+            if let Some(mut held) = search.held.take() {
+                held.sort_by(f64::total_cmp);
+                let (a, b) = (search.ranks.0 - search.below, search.ranks.1 - search.below);
+                search.done = Some(if a == b { held[a] } else { f64::midpoint(held[a], held[b]) });
+                continue;
+            }
+            // The bins that hold the two middle ranks, and the values below the first of them.
+            let (mut seen, mut first, mut last) = (search.below, None, None);
+            for (i, &(count, _, _)) in bins.iter().enumerate() {
+                if first.is_none() && seen + count > search.ranks.0 {
+                    first = Some((i, seen));
+                }
+                if seen + count > search.ranks.1 {
+                    last = Some(i);
+                    break;
+                }
+                seen += count;
+            }
+            let (Some((first, below)), Some(last)) = (first, last) else {
+                return Err(NodeError::data("the median's values changed between passes over the table"));
+            };
+            if first != last {
+                // Two middle values in different bins are neighbours: the largest value of the first bin and
+                // the smallest of the second.
+                search.done = Some(f64::midpoint(bins[first].2, bins[last].1));
+                continue;
+            }
+            let (inside, low, high) = bins[first];
+            (search.low, search.high, search.below) = (low, high, below);
+            if low == high {
+                search.done = Some(low);
+            } else if inside <= held_at_most {
+                search.held = Some(Vec::with_capacity(inside));
+            }
+        }
+    }
+    Ok(searches.into_iter().map(|s| s.done.filter(|v| !v.is_nan())).collect())
 }
 
 fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
@@ -323,6 +471,55 @@ impl NodeKind for CleanMissingData {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn medians_over_passes_equal_the_in_memory_median_in_bounded_memory() {
+        use pipewright_engine::{FrameBatches, TableStream};
+        let mut state = 0x1234_5678_9abc_def1_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let spread: Vec<f64> = (0..20_001).map(|_| next() * 1e6 - 3e5).collect();
+        let even: Vec<f64> = spread[..20_000].to_vec();
+        let extremes: Vec<f64> = (0..10_000).map(|i| if i < 5000 { -7.0 } else { 9.0 }).collect();
+        let ties: Vec<f64> = (0..9999).map(|i| f64::from(i % 3)).collect();
+        let tiny_gaps: Vec<f64> = (0..5000).map(|i| 1.0 + f64::from(i) * 1e-12).collect();
+        let infinite: Vec<f64> = (0..101).map(|i| if i == 0 { f64::INFINITY } else { f64::from(i) }).collect();
+        let same = vec![4.25; 777];
+        for (case, values) in [
+            ("spread", spread),
+            ("even", even),
+            ("extremes", extremes),
+            ("ties", ties),
+            ("tiny gaps", tiny_gaps),
+            ("infinite", infinite),
+            ("same", same),
+        ] {
+            let mut sorted = values.clone();
+            let expected = statistic(&mut sorted, "median").expect("values");
+            let n = values.len();
+            let (min, max) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            // Missing cells too, which are not values.
+            let column: Vec<Option<f64>> = values.iter().enumerate().flat_map(|(i, v)| [Some(*v)].into_iter().chain((i % 10 == 0).then_some(None))).collect();
+            let frame = DataFrame::new(column.len(), vec![Column::new("x".into(), column)]).expect("frame");
+            let stream = TableStream::new(std::sync::Arc::new(FrameBatches::new(frame, 997)));
+            let mut passes = 0;
+            let mut read = |_: usize| {
+                passes += 1;
+                stream.batches()
+            };
+            let found = exact_medians(&mut read, &[("x".into(), n, min, max)], 64).expect("medians");
+            assert_eq!(found, vec![Some(expected)], "{case}");
+            assert!(passes <= 6, "{case}: {passes} passes");
+        }
+        let mut read = |_: usize| -> Result<pipewright_engine::Batches<'static>, NodeError> { unreachable!("no pass") };
+        let none = exact_medians(&mut read, &[("x".into(), 0, f64::INFINITY, f64::NEG_INFINITY)], 64).expect("medians");
+        assert_eq!(none, vec![None], "a column without values has no median");
+    }
+
     use super::*;
 
     #[test]
@@ -339,7 +536,7 @@ mod tests {
         let params = Params::from_map(
             [("mode".to_owned(), json!("mode")), ("columns".to_owned(), json!(["t"]))].into_iter().collect(),
         );
-        let mut plan = gather_plan(&table, &params).expect("a plan");
+        let mut plan = gather_plan(&table, &params, false).expect("a plan");
         gather(&table.frame, &mut plan).expect("gathers");
         let state = actions(&table, &params, plan).expect("fits");
         assert_eq!(state.columns["t"], Action::FillText { value: "a".into() }, "ties go to the smallest");
