@@ -462,6 +462,49 @@ fn logistic_regression_and_naive_bayes_train_over_passes_of_a_streamed_split_and
 }
 
 #[test]
+fn boosted_trees_train_on_the_bins_of_a_streamed_file_and_score_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Past 400,000 rows the bin edges are found on every second row, counted over the table.
+    write_data(&dir.path().join("data.csv"), 450_000, None);
+    let mut nodes = vec![node("import", "data.import_data", serde_json::json!({ "path": "data.csv" }))];
+    let mut edges = Vec::new();
+    for (name, kind, label) in [
+        ("classes", "model.boosted_decision_tree", "label"),
+        ("numbers", "model.boosted_decision_tree_regression", "a"),
+    ] {
+        let [select, clean, split, train, score, evaluate] =
+            ["select", "clean", "split", "train", "score", "evaluate"].map(|step| format!("{step}_{name}"));
+        nodes.extend([
+            node(&select, "transform.select_columns", serde_json::json!({ "columns": ["id", "b", label] })),
+            node(&clean, "transform.clean_missing_data", serde_json::json!({ "mode": "remove_row" })),
+            node(&split, "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": 2 })),
+            node(name, kind, serde_json::json!({ "trees": 4, "max_leaves": 15 })),
+            node(&train, "train.train_model", serde_json::json!({ "label_column": label })),
+            node(&score, "train.score_model", serde_json::json!({})),
+            node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})),
+        ]);
+        edges.extend([
+            wire("import", "data", &select, "data"),
+            wire(&select, "data", &clean, "data"),
+            wire(&clean, "data", &split, "data"),
+            wire(name, "learner", &train, "learner"),
+            wire(&split, "first", &train, "data"),
+            wire(&train, "model", &score, "model"),
+            wire(&split, "second", &score, "data"),
+            wire(&score, "data", &evaluate, "scored"),
+        ]);
+    }
+    write_workflow(dir.path(), nodes, edges);
+    let whole = metrics(dir.path(), &[]);
+    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
+    for model in ["evaluate_classes", "evaluate_numbers"] {
+        let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
+        assert!(w.as_object().is_some_and(|m| m.len() >= 4), "{w}");
+        assert_eq!(w, s, "{model}: the same bins grow the same trees");
+    }
+}
+
+#[test]
 fn k_means_trains_over_passes_of_a_streamed_file_and_assigns_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Past 100,000 rows the seeding looks at every k-th row, counted over the table.

@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
 use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
 use crate::frame::Matrix;
 
@@ -113,12 +113,88 @@ pub(super) fn fit_boosted(
     ctx: &NodeContext<'_>,
 ) -> Result<BoostedTrees, NodeError> {
     let settings = settings(params)?;
-    let fitted = boosting::fit(x, target, settings, &|round| {
-        ctx.report_progress(round as f32 / settings.rounds as f32, "boosting rounds");
+    boosting::fit(x, target, settings, &keep_going(ctx, settings.rounds)).ok_or(NodeError::Cancelled)
+}
+
+/// Fits boosted trees over passes of a streamed table: the rows counted (a classifier's from its classes'
+/// pass), the bin edges found on every k-th row as in memory, then every row read into one byte a feature, the
+/// label beside it; the trees grow on those bins as on a table in memory's, to the same trees.
+pub(super) fn fit_boosted_batches(
+    params: &Params,
+    batches: &TrainingBatches<'_>,
+    ctx: &NodeContext<'_>,
+) -> Result<BoostedTrees, NodeError> {
+    let settings = settings(params)?;
+    let cols = batches.features.len();
+    let rows = if let Some(classes) = batches.classes {
+        classes.rows
+    } else {
+        let mut rows = 0;
+        batches.each(ctx, |x, _| {
+            rows += x.rows;
+            Ok(())
+        })?;
+        rows
+    };
+    if rows == 0 {
+        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+    }
+    let stride = boosting::bin_sample_stride(rows);
+    let mut sample: Vec<Vec<f64>> = vec![Vec::new(); cols];
+    let mut take_sample = |x: &Matrix, first_row: usize| {
+        for i in (0..x.rows).filter(|i| (first_row + i).is_multiple_of(stride)) {
+            for (j, column) in sample.iter_mut().enumerate() {
+                column.push(x.get(i, j));
+            }
+        }
+    };
+    let mut bins: Vec<Vec<u8>> = vec![Vec::with_capacity(rows); cols];
+    let append = |bins: &mut Vec<Vec<u8>>, part: Vec<Vec<u8>>| {
+        for (all, part) in bins.iter_mut().zip(part) {
+            all.extend(part);
+        }
+    };
+    let fitted = if let Some(classes) = batches.classes {
+        batches.each_labelled(ctx, |x, _, first_row| {
+            take_sample(x, first_row);
+            Ok(())
+        })?;
+        let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
+        drop(sample);
+        let mut y = Vec::with_capacity(rows);
+        batches.each_labelled(ctx, |x, labels, _| {
+            append(&mut bins, boosting::binned(&thresholds, x));
+            y.extend_from_slice(labels);
+            Ok(())
+        })?;
+        let target = BoostTarget::Classes { y: &y, classes: classes.names.len() };
+        boosting::fit_binned(&bins, &thresholds, target, settings, &keep_going(ctx, settings.rounds))
+    } else {
+        let mut first_row = 0;
+        batches.each(ctx, |x, _| {
+            take_sample(x, first_row);
+            first_row += x.rows;
+            Ok(())
+        })?;
+        let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
+        drop(sample);
+        let mut y = Vec::with_capacity(rows);
+        batches.each(ctx, |x, values| {
+            append(&mut bins, boosting::binned(&thresholds, x));
+            y.extend_from_slice(values);
+            Ok(())
+        })?;
+        boosting::fit_binned(&bins, &thresholds, BoostTarget::Values(&y), settings, &keep_going(ctx, settings.rounds))
+    };
+    fitted.ok_or(NodeError::Cancelled)
+}
+
+/// Progress of the boosting rounds, and whether to go on.
+fn keep_going<'c>(ctx: &'c NodeContext<'_>, rounds: usize) -> impl Fn(usize) -> bool + 'c {
+    move |round| {
+        ctx.report_progress(round as f32 / rounds as f32, "boosting rounds");
         !ctx.cancel.is_cancelled()
-    })
-    .ok_or(NodeError::Cancelled)?;
-    Ok(fitted)
+    }
 }
 
 impl NodeKind for BoostedDecisionTree {
@@ -151,6 +227,19 @@ impl Learn for BoostedDecisionTree {
             )));
         }
         fit_boosted(params, BoostTarget::Classes { y, classes: classes.len() }, &data.x, ctx)
+    }
+
+    const STREAMS: bool = true;
+
+    const MANY_PASSES: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_boosted_batches(params, batches, ctx)
     }
 
     fn predict(&self, fitted: &BoostedTrees, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -42,6 +42,19 @@ impl Learn for BoostedDecisionTreeRegression {
         fit_boosted(params, BoostTarget::Values(y), &data.x, ctx)
     }
 
+    const STREAMS: bool = true;
+
+    const MANY_PASSES: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &super::TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        super::boosted_decision_tree::fit_boosted_batches(params, batches, ctx)
+    }
+
     fn predict(&self, fitted: &BoostedTrees, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(Prediction::Values((0..x.rows).map(|i| fitted.value_row(x.row(i))).collect()))
     }
