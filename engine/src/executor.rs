@@ -625,7 +625,9 @@ fn run_node(
         on_event(Event::NodeProgress { node: node_id.clone(), fraction, message: message.to_owned() });
     };
     let device_used = crate::catalog::DeviceRecord::default();
-    let spill = crate::spill::SpillDir::beside(options.disk_cache.as_ref().map(crate::cache::DiskCache::dir));
+    let memory_budget = options.memory_budget.unwrap_or_else(default_memory_budget);
+    let spill = crate::spill::SpillDir::beside(options.disk_cache.as_ref().map(crate::cache::DiskCache::dir))
+        .with_budget(memory_budget);
     let ctx = NodeContext {
         node_id: &node.id,
         params: &plan.analysis.params[i],
@@ -637,7 +639,7 @@ fn run_node(
         progress: &progress,
         spec: &entry.spec,
         provenance: &options.provenance,
-        memory_budget: options.memory_budget.unwrap_or_else(default_memory_budget),
+        memory_budget,
         spill: &spill,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| entry.kind.run(&ctx)))

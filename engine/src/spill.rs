@@ -18,10 +18,11 @@ use crate::error::NodeError;
 use crate::stream::{BatchSource, Batches, TableStream};
 use crate::value::Table;
 
-/// Where a run spills.
+/// Where a run spills, and in batches of about how many bytes it writes and reads spills.
 #[derive(Debug, Clone)]
 pub struct SpillDir {
     dir: PathBuf,
+    batch_bytes: usize,
 }
 
 /// A spilled file, deleted when the last reader is gone.
@@ -39,7 +40,20 @@ impl Drop for SpillFile {
 impl SpillDir {
     /// Spills under `dir` (created when first needed).
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self { dir, batch_bytes: 8 << 20 }
+    }
+
+    /// The same folder, with batches of about an eighth of `memory_budget` (1 to 64 MiB), so that a few of them
+    /// in flight stay well inside it and a large spill is read in few, large row groups.
+    #[must_use]
+    pub fn with_budget(mut self, memory_budget: u64) -> Self {
+        self.batch_bytes = usize::try_from(memory_budget / 8).unwrap_or(usize::MAX).clamp(1 << 20, 64 << 20);
+        self
+    }
+
+    /// Rows of a batch of `columns` columns (numbers take 8 bytes a cell).
+    fn batch_rows(&self, columns: usize) -> usize {
+        (self.batch_bytes / (columns.max(1) * 8)).clamp(1024, 1 << 22)
     }
 
     /// The spill folder beside a project cache folder (`.pipewright/cache` → `.pipewright/spill`), or the
@@ -71,7 +85,7 @@ impl SpillDir {
 
     /// Writes `table` to a spill and returns it as a stream with the same roles and marks.
     pub fn table(&self, table: &Table, what: &str) -> Result<TableStream, NodeError> {
-        let batch_rows = batch_rows(table.frame.width());
+        let batch_rows = self.batch_rows(table.frame.width());
         let height = table.frame.height();
         let batches = (0..height.max(1))
             .step_by(batch_rows)
@@ -91,14 +105,12 @@ impl SpillDir {
         self.write(batches, what, &meta)
     }
 
-    fn failed(&self, what: &str, failed: Failed) -> NodeError {
-        match failed {
-            Failed::Disk(message) => NodeError::Io(format!(
-                "cannot spill {what} to {}: {message}; free some space there or raise the memory budget",
-                self.dir.display()
-            )),
-            Failed::Reading(e) => e,
-        }
+    /// The error of a spill that could not be written (the disk is full, say).
+    fn failed(&self, what: &str, message: &str) -> NodeError {
+        NodeError::Io(format!(
+            "cannot spill {what} to {}: {message}; free some space there or raise the memory budget",
+            self.dir.display()
+        ))
     }
 
     fn write(
@@ -108,69 +120,184 @@ impl SpillDir {
         // Its roles, marks and attributes are the stream's (its frame is not read).
         meta: &Table,
     ) -> Result<TableStream, NodeError> {
-        let path = self.next_path(what)?;
-        let tmp = path.with_extension("parquet.tmp");
-        let written = write_parquet(&tmp, batches).map_err(|e| self.failed(what, e));
-        let renamed = written.and_then(|()| {
-            std::fs::rename(&tmp, &path)
-                .map_err(|e| NodeError::Io(format!("cannot spill {what} to {}: {e}", path.display())))
-        });
-        if let Err(e) = renamed {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+        let mut writer = self.writer(what)?;
+        for batch in batches {
+            writer.push(&batch?)?;
         }
-        let file = Arc::new(SpillFile { path: path.clone() });
-        let source = ParquetBatches::open(&path, usize::MAX)?.holding(file);
+        let source = writer.finish()?;
         let mut stream = TableStream::new(Arc::new(source));
         stream.roles.clone_from(&meta.roles);
         stream.categorical.clone_from(&meta.categorical);
         stream.attributes.clone_from(&meta.attributes);
         Ok(stream)
     }
+
+    /// A spill to write a batch at a time, named for messages by `what`.
+    fn writer(&self, what: &str) -> Result<SpillWriter, NodeError> {
+        let path = self.next_path(what)?;
+        let tmp = path.with_extension("parquet.tmp");
+        let file = File::create(&tmp).map_err(|e| self.failed(what, &e.to_string()))?;
+        Ok(SpillWriter {
+            dir: self.clone(),
+            what: what.to_owned(),
+            path,
+            tmp,
+            file: Some(file),
+            writer: None,
+            finished: false,
+        })
+    }
+}
+
+/// A spill being written: batches pushed in order, then finished into a source that reads it back. Dropped
+/// unfinished (an error, a stopped run), it removes its partial file.
+struct SpillWriter {
+    dir: SpillDir,
+    what: String,
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    finished: bool,
+}
+
+impl SpillWriter {
+    fn disk(&self, e: &dyn std::fmt::Display) -> NodeError {
+        self.dir.failed(&self.what, &e.to_string())
+    }
+
+    fn push(&mut self, batch: &DataFrame) -> Result<(), NodeError> {
+        if self.writer.is_none() {
+            let Some(file) = self.file.take() else { return Ok(()) };
+            let writer = ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Lz4Raw)
+                .batched(batch.schema())
+                .map_err(|e| self.disk(&e))?;
+            self.writer = Some(writer);
+        }
+        let mut batch = batch.clone();
+        batch.rechunk_mut();
+        let written = self.writer.as_mut().map(|w| w.write_batch(&batch));
+        written.transpose().map_err(|e| self.disk(&e)).map(drop)
+    }
+
+    fn finish(mut self) -> Result<ParquetBatches, NodeError> {
+        match self.writer.take() {
+            Some(writer) => writer.finish().map(drop).map_err(|e| self.disk(&e))?,
+            // No batch at all: an empty file with no columns.
+            None => {
+                if let Some(file) = self.file.take() {
+                    ParquetWriter::new(file).finish(&mut DataFrame::default()).map(drop).map_err(|e| self.disk(&e))?;
+                }
+            }
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| self.disk(&e))?;
+        self.finished = true;
+        let file = Arc::new(SpillFile { path: self.path.clone() });
+        Ok(ParquetBatches::open(&self.path, self.dir.batch_bytes)?.holding(file))
+    }
+}
+
+impl Drop for SpillWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A source read once from itself, then (when read again) copied into a spill as it is read the second time,
+/// and from the third time on from the spill: a CSV file a workflow reads many times (fits of several
+/// transforms, then a model) is parsed twice, not every time.
+#[derive(Debug)]
+pub struct SpillOnReread {
+    inner: Arc<dyn BatchSource>,
+    spill: SpillDir,
+    state: std::sync::Mutex<Reread>,
+}
+
+#[derive(Debug, Default)]
+struct Reread {
+    /// Passes read to the end.
+    complete: usize,
+    /// The spill, once written.
+    spilled: Option<Arc<ParquetBatches>>,
+}
+
+impl SpillOnReread {
+    /// `inner`, spilled to `spill` when read a second time.
+    pub fn new(inner: Arc<dyn BatchSource>, spill: SpillDir) -> Self {
+        Self { inner, spill, state: std::sync::Mutex::new(Reread::default()) }
+    }
+}
+
+impl BatchSource for SpillOnReread {
+    fn batches(&self) -> Result<Batches<'_>, NodeError> {
+        let (complete, spilled) = {
+            let state =
+                self.state.lock().map_err(|_| NodeError::data("internal error: a spill's state is poisoned"))?;
+            (state.complete, state.spilled.clone())
+        };
+        if let Some(spilled) = spilled {
+            let batches: Vec<usize> = (0..spilled.rows).step_by(spilled.batch_rows).collect();
+            return Ok(Box::new(batches.into_iter().map(move |start| spilled.read(start))));
+        }
+        let mut writer = if complete >= 1 {
+            Some(self.spill.writer(&format!("a copy of {}", self.inner.describe()))?)
+        } else {
+            None
+        };
+        let mut inner = self.inner.batches()?;
+        let mut done = false;
+        Ok(Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            match inner.next() {
+                Some(Ok(batch)) => {
+                    if let Some(w) = &mut writer
+                        && let Err(e) = w.push(&batch)
+                    {
+                        done = true;
+                        return Some(Err(e));
+                    }
+                    Some(Ok(batch))
+                }
+                Some(Err(e)) => {
+                    done = true;
+                    Some(Err(e))
+                }
+                None => {
+                    done = true;
+                    let spilled = match writer.take().map(SpillWriter::finish).transpose() {
+                        Ok(spilled) => spilled.map(Arc::new),
+                        Err(e) => return Some(Err(e)),
+                    };
+                    if let Ok(mut state) = self.state.lock() {
+                        state.complete += 1;
+                        if state.spilled.is_none() {
+                            state.spilled = spilled;
+                        }
+                    }
+                    None
+                }
+            }
+        })))
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn rows_hint(&self) -> Option<usize> {
+        let spilled = self.state.lock().ok().and_then(|s| s.spilled.as_ref().map(|p| p.rows));
+        spilled.or_else(|| self.inner.rows_hint())
+    }
 }
 
 /// Rows per row group and per batch read back: about 8 MiB of numbers.
 fn batch_rows(columns: usize) -> usize {
     ((8 << 20) / (columns.max(1) * 8)).clamp(1024, 1 << 20)
-}
-
-/// Why a spill was not written.
-#[derive(Debug)]
-enum Failed {
-    /// The file could not be written (the disk is full, say).
-    Disk(String),
-    /// The rows could not be read.
-    Reading(NodeError),
-}
-
-/// Writes the batches to `path` as Parquet (LZ4), a row group per batch.
-fn write_parquet(path: &Path, batches: impl Iterator<Item = Result<DataFrame, NodeError>>) -> Result<(), Failed> {
-    let io = |e: &dyn std::fmt::Display| Failed::Disk(e.to_string());
-    let file = File::create(path).map_err(|e| io(&e))?;
-    let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
-    let mut file = Some(file);
-    for batch in batches {
-        let mut batch = batch.map_err(Failed::Reading)?;
-        if writer.is_none() {
-            let Some(file) = file.take() else { break };
-            writer = Some(
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .batched(batch.schema())
-                    .map_err(|e| io(&e))?,
-            );
-        }
-        if let Some(writer) = &mut writer {
-            batch.rechunk_mut();
-            writer.write_batch(&batch).map_err(|e| io(&e))?;
-        }
-    }
-    if let Some(writer) = writer {
-        return writer.finish().map(drop).map_err(|e| io(&e));
-    }
-    // No batch at all: an empty file with no columns.
-    let Some(file) = file else { return Ok(()) };
-    ParquetWriter::new(file).finish(&mut DataFrame::default()).map(drop).map_err(|e| io(&e))
 }
 
 /// Removes spills of processes that are no longer running (a run that ended without dropping its streams).
@@ -220,17 +347,22 @@ impl ParquetBatches {
     }
 }
 
+impl ParquetBatches {
+    /// The batch that starts at row `start`.
+    fn read(&self, start: usize) -> Result<DataFrame, NodeError> {
+        let file =
+            File::open(&self.path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", self.path.display())))?;
+        ParquetReader::new(file)
+            .with_slice(Some((start, self.batch_rows.min(self.rows - start))))
+            .finish()
+            .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", self.path.display())))
+    }
+}
+
 impl BatchSource for ParquetBatches {
     fn batches(&self) -> Result<Batches<'_>, NodeError> {
         let starts = (0..self.rows).step_by(self.batch_rows);
-        Ok(Box::new(starts.map(move |start| {
-            let file = File::open(&self.path)
-                .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", self.path.display())))?;
-            ParquetReader::new(file)
-                .with_slice(Some((start, self.batch_rows.min(self.rows - start))))
-                .finish()
-                .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", self.path.display())))
-        })))
+        Ok(Box::new(starts.map(move |start| self.read(start))))
     }
 
     fn rows_hint(&self) -> Option<usize> {
@@ -285,24 +417,55 @@ mod tests {
     #[test]
     fn a_full_disk_is_a_clear_error_and_leaves_no_file() {
         // /dev/full answers every write with "no space left on device".
-        let Ok(file) = File::create("/dev/full") else { return };
-        drop(file);
-        let frame = table(50_000).frame;
-        let failed = write_parquet(Path::new("/dev/full"), std::iter::once(Ok(frame))).expect_err("the disk is full");
-        assert!(matches!(&failed, Failed::Disk(m) if m.contains("No space left on device")), "{failed:?}");
-        let message = SpillDir::new("/work/.pipewright/spill".into()).failed("block x's output", failed).to_string();
+        let Ok(full) = File::create("/dev/full") else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spill = SpillDir::new(dir.path().join("spill"));
+        let tmp = dir.path().join("partial.parquet.tmp");
+        std::fs::write(&tmp, b"partial").expect("writes");
+        let mut writer = SpillWriter {
+            dir: spill.clone(),
+            what: "block x's output".into(),
+            path: dir.path().join("whole.parquet"),
+            tmp: tmp.clone(),
+            file: Some(full),
+            writer: None,
+            finished: false,
+        };
+        let failed = writer.push(&table(50_000).frame).and_then(|()| writer.finish().map(drop)).expect_err("full");
+        let message = failed.to_string();
         assert!(
-            message.starts_with("cannot spill block x's output to /work/.pipewright/spill: ")
+            message.starts_with(&format!("cannot spill block x's output to {}: ", spill.dir().display()))
                 && message.contains("No space left on device")
                 && message.ends_with("raise the memory budget"),
             "{message}"
         );
-        // A source that fails mid-way: its error, and no partial spill.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let spill = SpillDir::new(dir.path().join("spill"));
+        assert!(!tmp.exists(), "the partial spill is removed");
+        // A source that fails mid-way: its own error, and no partial spill.
         let batches = vec![Ok(table(10).frame), Err(NodeError::data("line 30000001: not a number"))];
         let error = spill.write(batches.into_iter(), "block x's output", &table(1)).expect_err("fails");
         assert_eq!(error.to_string(), NodeError::data("line 30000001: not a number").to_string());
         assert_eq!(std::fs::read_dir(spill.dir()).expect("lists").count(), 0, "no partial spill is left");
+    }
+
+    #[test]
+    fn a_source_read_again_is_copied_into_a_spill_and_read_from_it_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spill = SpillDir::new(dir.path().join("spill"));
+        let original = table(30_000);
+        let inner = Arc::new(crate::stream::FrameBatches::new(original.frame.clone(), 4096));
+        let source = SpillOnReread::new(inner, spill.clone());
+        let stream = TableStream::new(Arc::new(source));
+        let files = || std::fs::read_dir(spill.dir()).map_or(0, Iterator::count);
+        // A preview that stops early is no pass; then a whole pass, from the source.
+        assert_eq!(stream.head(10).expect("reads").height(), 10);
+        assert!(stream.collect().expect("reads").frame.equals_missing(&original.frame));
+        assert_eq!(files(), 0, "read once: nothing spilled");
+        // The second pass copies it; later ones read the copy. Every pass gives the same rows.
+        for _ in 0..3 {
+            assert!(stream.collect().expect("reads").frame.equals_missing(&original.frame));
+            assert_eq!(files(), 1);
+        }
+        drop(stream);
+        assert_eq!(files(), 0, "the copy goes with the stream");
     }
 }

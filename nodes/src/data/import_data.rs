@@ -131,7 +131,14 @@ fn format_of<'p>(path: &Path, params: &'p Params) -> Result<&'p str, NodeError> 
 
 /// The file as a stream when it is larger than half the memory budget (its table would take about as much
 /// again): CSV with a header in UTF-8, or Parquet. Other files, and smaller ones, are read whole.
-fn stream_of(path: &Path, params: &Params, memory_budget: u64) -> Result<Option<TableStream>, NodeError> {
+/// A CSV file read more than once (the fits of several blocks, then a model) is copied into a spill the second
+/// time, and read from it after.
+fn stream_of(
+    path: &Path,
+    params: &Params,
+    memory_budget: u64,
+    spill: &pipewright_engine::spill::SpillDir,
+) -> Result<Option<TableStream>, NodeError> {
     let Ok(size) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(None) };
     if size <= memory_budget / 2 {
         return Ok(None);
@@ -148,7 +155,8 @@ fn stream_of(path: &Path, params: &Params, memory_budget: u64) -> Result<Option<
             if let Some(problem) = super::file_kind::not_text(path) {
                 return Err(NodeError::data(problem));
             }
-            Arc::new(CsvSource::new(path, settings, batch_bytes))
+            let csv = Arc::new(CsvSource::new(path, settings, batch_bytes));
+            Arc::new(pipewright_engine::spill::SpillOnReread::new(csv, spill.clone()))
         }
         _ => return Ok(None),
     };
@@ -244,7 +252,7 @@ impl NodeKind for ImportData {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let path = ctx.resolve_path(ctx.params.column("path")?);
-        if let Some(stream) = stream_of(&path, ctx.params, ctx.memory_budget)? {
+        if let Some(stream) = stream_of(&path, ctx.params, ctx.memory_budget, ctx.spill)? {
             return Ok(vec![Value::Stream(Arc::new(stream))]);
         }
         let (frame, notes) = read(&path, ctx.params, None)?;
