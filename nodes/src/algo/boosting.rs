@@ -199,13 +199,17 @@ struct Split {
     bin: usize,
 }
 
-/// A leaf that may still be split.
+/// A leaf that may still be split, with each feature's histogram of its rows (empty when it cannot be split).
 struct Open {
     node: usize,
     rows: Vec<u32>,
     depth: usize,
     split: Option<Split>,
+    histograms: Vec<Histogram>,
 }
+
+/// One feature's histogram: per bin the sums of the gradients and hessians of its rows, and their number.
+type Histogram = Vec<(f64, f64, u32)>;
 
 struct Grower<'a> {
     bins: &'a [Vec<u8>],
@@ -218,35 +222,70 @@ impl Grower<'_> {
         rows.iter().fold((0.0, 0.0), |(a, b), &r| (a + g[r as usize], b + h[r as usize]))
     }
 
-    fn find_split(&self, rows: &[u32], depth: usize, g: &[f64], h: &[f64], features: &[usize]) -> Option<Split> {
+    /// Whether a leaf of `rows` rows at `depth` may be split at all.
+    fn splittable(&self, rows: usize, depth: usize) -> bool {
         let s = self.settings;
-        if rows.len() < 2 * s.min_samples_leaf || s.max_depth.is_some_and(|d| depth >= d) {
-            return None;
-        }
-        let (sum_g, sum_h) = Self::sums(rows, g, h);
-        let parent = sum_g * sum_g / (sum_h + s.l2);
-        features
+        rows >= 2 * s.min_samples_leaf && s.max_depth.is_none_or(|d| depth < d)
+    }
+
+    /// Each feature's histogram of `rows` (empty for a feature without bin edges), the features in parallel.
+    fn histograms(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Histogram> {
+        self.bins
             .par_iter()
-            .filter_map(|&f| {
-                let edges = self.thresholds[f].len();
-                if edges == 0 {
-                    return None;
+            .zip(self.thresholds)
+            .map(|(column, edges)| {
+                if edges.is_empty() {
+                    return Vec::new();
                 }
-                let column = &self.bins[f];
-                let mut hist = vec![(0.0f64, 0.0f64, 0usize); edges + 1];
+                let mut hist = vec![(0.0f64, 0.0f64, 0u32); edges.len() + 1];
                 for &r in rows {
                     let slot = &mut hist[column[r as usize] as usize];
                     slot.0 += g[r as usize];
                     slot.1 += h[r as usize];
                     slot.2 += 1;
                 }
+                hist
+            })
+            .collect()
+    }
+
+    /// The histograms of a parent's other child: the parent's less this child's (as `LightGBM` and scikit-learn
+    /// derive the larger child's, building only the smaller one's from its rows).
+    fn difference(parent: &[Histogram], child: &[Histogram]) -> Vec<Histogram> {
+        parent
+            .iter()
+            .zip(child)
+            .map(|(p, c)| p.iter().zip(c).map(|(a, b)| (a.0 - b.0, a.1 - b.1, a.2 - b.2)).collect())
+            .collect()
+    }
+
+    /// The best split of a leaf of `rows` rows with gradient and hessian sums `sums`, from its histograms.
+    fn find_split(
+        &self,
+        histograms: &[Histogram],
+        rows: usize,
+        sums: (f64, f64),
+        depth: usize,
+        features: &[usize],
+    ) -> Option<Split> {
+        let s = self.settings;
+        if !self.splittable(rows, depth) {
+            return None;
+        }
+        let (sum_g, sum_h) = sums;
+        let parent = sum_g * sum_g / (sum_h + s.l2);
+        features
+            .par_iter()
+            .filter_map(|&f| {
+                let edges = self.thresholds[f].len();
+                let hist = histograms.get(f).filter(|h| !h.is_empty())?;
                 let (mut lg, mut lh, mut ln) = (0.0, 0.0, 0usize);
                 let mut best: Option<Split> = None;
                 for (bin, &(bg, bh, bn)) in hist[..edges].iter().enumerate() {
                     lg += bg;
                     lh += bh;
-                    ln += bn;
-                    let rn = rows.len() - ln;
+                    ln += bn as usize;
+                    let rn = rows - ln;
                     if ln < s.min_samples_leaf || lh < MIN_HESSIAN {
                         continue;
                     }
@@ -296,8 +335,9 @@ impl Grower<'_> {
         let leaf = BoostNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: 0.0 };
         let mut nodes = vec![leaf.clone()];
         let all: Vec<u32> = (0..rows as u32).collect();
-        let root_split = self.find_split(&all, 0, g, h, &draw(rng));
-        let mut open = vec![Open { node: 0, rows: all, depth: 0, split: root_split }];
+        let histograms = if self.splittable(rows, 0) { self.histograms(&all, g, h) } else { Vec::new() };
+        let root_split = self.find_split(&histograms, rows, Self::sums(&all, g, h), 0, &draw(rng));
+        let mut open = vec![Open { node: 0, rows: all, depth: 0, split: root_split, histograms }];
         let mut leaves = 1;
         while leaves < s.max_leaves {
             // The open leaf with the largest gain; the earliest on ties.
@@ -329,9 +369,23 @@ impl Grower<'_> {
             node.left = li as u32;
             node.right = li as u32 + 1;
             leaves += 1;
-            for (index, rows) in [(li, left), (li + 1, right)] {
-                let split = self.find_split(&rows, parent.depth + 1, g, h, &draw(rng));
-                open.push(Open { node: index, rows, depth: parent.depth + 1, split });
+            // The smaller child's histograms from its rows, the larger's from the parent's less those.
+            let depth = parent.depth + 1;
+            let (left_small, small, large) =
+                if left.len() <= right.len() { (true, &left, &right) } else { (false, &right, &left) };
+            let (mut small_h, mut large_h) = (Vec::new(), Vec::new());
+            if self.splittable(small.len(), depth) || self.splittable(large.len(), depth) {
+                small_h = self.histograms(small, g, h);
+                if self.splittable(large.len(), depth) {
+                    large_h = Self::difference(&parent.histograms, &small_h);
+                }
+            }
+            let (left_h, right_h) = if left_small { (small_h, large_h) } else { (large_h, small_h) };
+            drop(parent.histograms);
+            for (index, rows, histograms) in [(li, left, left_h), (li + 1, right, right_h)] {
+                let sums = Self::sums(&rows, g, h);
+                let split = self.find_split(&histograms, rows.len(), sums, depth, &draw(rng));
+                open.push(Open { node: index, rows, depth, split, histograms });
             }
         }
         let mut contribution = vec![0.0; rows];
