@@ -85,6 +85,12 @@ pub trait LogLoss {
     fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError>;
     /// Relative precision of the loss: decreases smaller than this times the loss are noise.
     fn precision(&self) -> f64;
+    /// Loss and gradient at `theta`, and the Hessian there too when it comes at little cost (a loss read over
+    /// passes computes it in the same pass, so a step whose point is accepted needs no pass of its own for the
+    /// next curvature).
+    fn evaluate_fused(&mut self, theta: &[f64]) -> Result<(Evaluation, Option<Vec<f64>>), NodeError> {
+        Ok((self.evaluate(theta)?, None))
+    }
 }
 
 impl LogLoss for LogisticProblem<'_> {
@@ -143,15 +149,19 @@ pub fn fit_loss(
         }
     };
     let mut iterations = 0;
-    // Loss and gradient at the current point: from the line search's accepted candidate after the first step.
-    let mut e = loss.evaluate(&theta)?;
+    // Loss and gradient at the current point (and its Hessian when it came along): from the line search's
+    // accepted candidate after the first step.
+    let (mut e, mut next_hessian) = loss.evaluate_fused(&theta)?;
     penalized(&theta, &mut e);
     for iteration in 0..settings.max_iterations {
         iterations = iteration + 1;
         if !on_iteration(iteration) {
             break;
         }
-        let mut hessian = loss.hessian(&theta)?;
+        let mut hessian = match next_hessian.take() {
+            Some(hessian) => hessian,
+            None => loss.hessian(&theta)?,
+        };
         for i in 0..dim {
             hessian[i * dim + i] += if is_weight(i) {
                 settings.l2
@@ -177,11 +187,12 @@ pub fn fit_loss(
         let mut accepted = false;
         for _ in 0..30 {
             let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let mut c = loss.evaluate(&candidate)?;
+            let (mut c, candidate_hessian) = loss.evaluate_fused(&candidate)?;
             penalized(&candidate, &mut c);
             if c.loss <= e.loss - 1e-4 * t * slope || (e.loss - c.loss).abs() <= noise * e.loss.abs() {
                 theta = candidate;
                 e = c;
+                next_hessian = candidate_hessian;
                 accepted = true;
                 break;
             }

@@ -73,16 +73,40 @@ struct BatchedLoss<'a> {
     rows: usize,
 }
 
-impl LogLoss for BatchedLoss<'_> {
-    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
-        let blocks = self.blocks;
+impl BatchedLoss<'_> {
+    /// One pass: loss and gradient at `theta`, with the Hessian's parts summed beside them when `curvature`.
+    fn pass(&self, theta: &[f64], curvature: bool) -> Result<(Evaluation, Option<Vec<f64>>), NodeError> {
+        let (blocks, rows) = (self.blocks, self.rows);
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
-        self.batches.each_labelled(self.ctx, |x, y, _| {
-            let part = LogisticProblem::new(&Backend::Cpu, LogisticData { x: x.view(), y, blocks })
-                .evaluate(theta, false)
-                .map_err(crate::device::kernel_error)?;
+        let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
+        self.batches.each_labelled(self.ctx, |x, y, first_row| {
+            let data = LogisticData { x: x.view(), y, blocks };
+            let part = LogisticProblem::new(&Backend::Cpu, data).evaluate(theta, false).map_err(crate::device::kernel_error)?;
             total.loss += part.loss;
             for (t, p) in total.gradient.iter_mut().zip(part.gradient) {
+                *t += p;
+            }
+            if let Some(hessian) = &mut hessian {
+                for (t, p) in hessian.iter_mut().zip(hessian_part(data, theta, first_row, rows)) {
+                    *t += p;
+                }
+            }
+            Ok(())
+        })?;
+        Ok((total, hessian))
+    }
+}
+
+impl LogLoss for BatchedLoss<'_> {
+    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
+        Ok(self.pass(theta, false)?.0)
+    }
+
+    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
+        let mut total = vec![0.0; theta.len() * theta.len()];
+        self.batches.each_labelled(self.ctx, |x, y, first_row| {
+            let data = LogisticData { x: x.view(), y, blocks: self.blocks };
+            for (t, p) in total.iter_mut().zip(hessian_part(data, theta, first_row, self.rows)) {
                 *t += p;
             }
             Ok(())
@@ -90,17 +114,10 @@ impl LogLoss for BatchedLoss<'_> {
         Ok(total)
     }
 
-    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
-        let (blocks, rows) = (self.blocks, self.rows);
-        let mut total = vec![0.0; theta.len() * theta.len()];
-        self.batches.each_labelled(self.ctx, |x, y, first_row| {
-            let part = hessian_part(LogisticData { x: x.view(), y, blocks }, theta, first_row, rows);
-            for (t, p) in total.iter_mut().zip(part) {
-                *t += p;
-            }
-            Ok(())
-        })?;
-        Ok(total)
+    /// The Hessian in the same pass as the loss: it is taken on a sample of rows, so it costs little beside them,
+    /// and saves Newton's method a pass a step.
+    fn evaluate_fused(&mut self, theta: &[f64]) -> Result<(Evaluation, Option<Vec<f64>>), NodeError> {
+        self.pass(theta, true)
     }
 
     fn precision(&self) -> f64 {
