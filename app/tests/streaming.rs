@@ -283,12 +283,18 @@ fn ridge_lasso_and_poisson_train_over_passes_of_a_streamed_split_and_evaluate_as
         ]);
     }
     write_workflow(dir.path(), nodes, edges);
-    let whole = metrics(dir.path(), &[]);
-    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
-    for model in ["evaluate_ridge", "evaluate_lasso", "evaluate_poisson"] {
+    same_metrics_both_ways(dir.path(), &["evaluate_ridge", "evaluate_lasso", "evaluate_poisson"], &["rmse"]);
+}
+
+/// Runs the workflow in `dir` in memory and streamed (a 4 MiB budget): each evaluation's metrics, which must hold
+/// `expected` among them, agree to 1e-9.
+fn same_metrics_both_ways(dir: &Path, evaluations: &[&str], expected: &[&str]) {
+    let whole = metrics(dir, &[]);
+    let streamed = metrics(dir, &["--memory-budget", "4M"]);
+    for model in evaluations {
         let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
         let names = w.as_object().expect("metrics").keys().cloned().collect::<Vec<_>>();
-        assert!(names.contains(&"rmse".to_owned()), "{w}");
+        assert!(expected.iter().all(|e| names.iter().any(|n| n == e)), "{w}");
         for name in names {
             let (a, b) = (w[&name].as_f64().expect("a number"), s[&name].as_f64().expect("a number"));
             assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{model} {name}: {a} in memory, {b} streamed");
@@ -415,31 +421,33 @@ fn stop_ends_a_streaming_run_between_batches_and_leaves_no_partial_file() {
     assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
 }
 
-#[test]
-fn logistic_regression_and_naive_bayes_train_over_passes_of_a_streamed_split_and_evaluate_as_in_memory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // Past 400,000 training rows the two-class Hessian is taken on every second row, counted over the table.
-    write_data(&dir.path().join("data.csv"), 520_000, None);
+/// Writes a workflow that imports `data.csv` and, for each model `(name, kind, params, label)`, selects `id`,
+/// `b` and the label (removing rows with missing cells when `clean`), splits 80/20 with `seed`, trains on the
+/// first part, scores the second and evaluates it as `evaluate_{name}`.
+fn write_model_flows(dir: &Path, models: &[(&str, &str, serde_json::Value, &str)], clean: bool, seed: u64) {
     let mut nodes = vec![node("import", "data.import_data", serde_json::json!({ "path": "data.csv" }))];
     let mut edges = Vec::new();
-    for (name, kind, label) in [
-        ("two_class", "model.logistic_regression_two_class", "label"),
-        ("multiclass", "model.logistic_regression_multiclass", "city"),
-        ("bayes", "model.naive_bayes", "label"),
-    ] {
-        let [select, split, train, score, evaluate] =
-            ["select", "split", "train", "score", "evaluate"].map(|step| format!("{step}_{name}"));
+    for (name, kind, params, label) in models {
+        let [select, cleaned, split, train, score, evaluate] =
+            ["select", "clean", "split", "train", "score", "evaluate"].map(|step| format!("{step}_{name}"));
         nodes.extend([
             node(&select, "transform.select_columns", serde_json::json!({ "columns": ["id", "b", label] })),
-            node(&split, "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": 4 })),
-            node(name, kind, serde_json::json!({})),
+            node(&split, "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": seed })),
+            node(name, kind, params.clone()),
             node(&train, "train.train_model", serde_json::json!({ "label_column": label })),
             node(&score, "train.score_model", serde_json::json!({})),
             node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})),
         ]);
+        let before_split = if clean {
+            nodes.push(node(&cleaned, "transform.clean_missing_data", serde_json::json!({ "mode": "remove_row" })));
+            edges.push(wire(&select, "data", &cleaned, "data"));
+            cleaned
+        } else {
+            select.clone()
+        };
         edges.extend([
             wire("import", "data", &select, "data"),
-            wire(&select, "data", &split, "data"),
+            wire(&before_split, "data", &split, "data"),
             wire(name, "learner", &train, "learner"),
             wire(&split, "first", &train, "data"),
             wire(&train, "model", &score, "model"),
@@ -447,18 +455,22 @@ fn logistic_regression_and_naive_bayes_train_over_passes_of_a_streamed_split_and
             wire(&score, "data", &evaluate, "scored"),
         ]);
     }
-    write_workflow(dir.path(), nodes, edges);
-    let whole = metrics(dir.path(), &[]);
-    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
-    for model in ["evaluate_two_class", "evaluate_multiclass", "evaluate_bayes"] {
-        let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
-        let names = w.as_object().expect("metrics").keys().cloned().collect::<Vec<_>>();
-        assert!(names.contains(&"accuracy".to_owned()) && names.contains(&"log_loss".to_owned()), "{w}");
-        for name in names {
-            let (a, b) = (w[&name].as_f64().expect("a number"), s[&name].as_f64().expect("a number"));
-            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{model} {name}: {a} in memory, {b} streamed");
-        }
-    }
+    write_workflow(dir, nodes, edges);
+}
+
+#[test]
+fn logistic_regression_and_naive_bayes_train_over_passes_of_a_streamed_split_and_evaluate_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Past 400,000 training rows the two-class Hessian is taken on every second row, counted over the table.
+    write_data(&dir.path().join("data.csv"), 520_000, None);
+    let models = [
+        ("two_class", "model.logistic_regression_two_class", serde_json::json!({}), "label"),
+        ("multiclass", "model.logistic_regression_multiclass", serde_json::json!({}), "city"),
+        ("bayes", "model.naive_bayes", serde_json::json!({}), "label"),
+    ];
+    write_model_flows(dir.path(), &models, false, 4);
+    let evaluations = ["evaluate_two_class", "evaluate_multiclass", "evaluate_bayes"];
+    same_metrics_both_ways(dir.path(), &evaluations, &["accuracy", "log_loss"]);
 }
 
 #[test]
@@ -466,35 +478,12 @@ fn boosted_trees_train_on_the_bins_of_a_streamed_file_and_score_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Past 400,000 rows the bin edges are found on every second row, counted over the table.
     write_data(&dir.path().join("data.csv"), 450_000, None);
-    let mut nodes = vec![node("import", "data.import_data", serde_json::json!({ "path": "data.csv" }))];
-    let mut edges = Vec::new();
-    for (name, kind, label) in [
-        ("classes", "model.boosted_decision_tree", "label"),
-        ("numbers", "model.boosted_decision_tree_regression", "a"),
-    ] {
-        let [select, clean, split, train, score, evaluate] =
-            ["select", "clean", "split", "train", "score", "evaluate"].map(|step| format!("{step}_{name}"));
-        nodes.extend([
-            node(&select, "transform.select_columns", serde_json::json!({ "columns": ["id", "b", label] })),
-            node(&clean, "transform.clean_missing_data", serde_json::json!({ "mode": "remove_row" })),
-            node(&split, "transform.split_data", serde_json::json!({ "fraction": 0.8, "seed": 2 })),
-            node(name, kind, serde_json::json!({ "trees": 4, "max_leaves": 15 })),
-            node(&train, "train.train_model", serde_json::json!({ "label_column": label })),
-            node(&score, "train.score_model", serde_json::json!({})),
-            node(&evaluate, "evaluate.evaluate_model", serde_json::json!({})),
-        ]);
-        edges.extend([
-            wire("import", "data", &select, "data"),
-            wire(&select, "data", &clean, "data"),
-            wire(&clean, "data", &split, "data"),
-            wire(name, "learner", &train, "learner"),
-            wire(&split, "first", &train, "data"),
-            wire(&train, "model", &score, "model"),
-            wire(&split, "second", &score, "data"),
-            wire(&score, "data", &evaluate, "scored"),
-        ]);
-    }
-    write_workflow(dir.path(), nodes, edges);
+    let trees = serde_json::json!({ "trees": 4, "max_leaves": 15 });
+    let models = [
+        ("classes", "model.boosted_decision_tree", trees.clone(), "label"),
+        ("numbers", "model.boosted_decision_tree_regression", trees, "a"),
+    ];
+    write_model_flows(dir.path(), &models, true, 2);
     let whole = metrics(dir.path(), &[]);
     let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
     for model in ["evaluate_classes", "evaluate_numbers"] {
