@@ -135,6 +135,28 @@ fn a_malformed_row_deep_in_a_streamed_file_names_its_lines_and_leaves_no_output(
         .filter(|n| n.contains("out"))
         .collect();
     assert!(left.is_empty(), "no output file, whole or partial: {left:?}");
+    // Recorded and with the project cache on: the run is in the history as failed, and nothing of it is left in
+    // the cache or the spill folder.
+    let out = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["run", "streamed.flow.json", "--memory-budget", "8M"])
+        .current_dir(dir.path())
+        .output()
+        .expect("pipewright runs");
+    assert!(!out.status.success());
+    let runs = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["runs", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("pipewright runs");
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs as JSON");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    let spill = dir.path().join(".pipewright/spill");
+    assert!(!spill.exists() || std::fs::read_dir(&spill).expect("lists").next().is_none(), "no spill is left");
+    let cache = dir.path().join(".pipewright/cache");
+    let cached = std::fs::read_dir(&cache).map_or(0, |entries| {
+        entries.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).count()
+    });
+    assert_eq!(cached, 0, "no cache entry of a streamed or failed block");
 }
 
 /// A linear regression trained on a small file in memory scores a large streamed one: Import → Select Columns
