@@ -137,11 +137,11 @@ pub(crate) fn two_parts(
     }
 }
 
-/// The number of rows: the table's, or a stream's counted in one pass.
-pub(crate) fn row_count(rows: &Rows) -> Result<usize, NodeError> {
+/// The number of rows: the table's, or a stream's counted in one pass (with progress; Stop ends it).
+pub(crate) fn row_count(rows: &Rows, ctx: &NodeContext<'_>) -> Result<usize, NodeError> {
     match rows {
         Rows::Table(table) => Ok(table.height()),
-        Rows::Stream(stream) => stream.batches()?.try_fold(0, |n, batch| Ok(n + batch?.height())),
+        Rows::Stream(stream) => ctx.read(stream, "counting rows")?.try_fold(0, |n, batch| Ok(n + batch?.height())),
     }
 }
 
@@ -179,7 +179,7 @@ impl NodeKind for SplitData {
         let rows = ctx.rows("data")?;
         let fraction = ctx.params.float("fraction")?;
         if !ctx.params.bool("randomize")? {
-            let count = rounded(fraction, row_count(&rows)?);
+            let count = rounded(fraction, row_count(&rows, ctx)?);
             return two_parts(rows, first_rows(count), |_| ());
         }
         let column = ctx.params.optional_text("stratify_column").map(str::to_owned);
