@@ -81,6 +81,30 @@ pub fn nan_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>, NodeError> 
     Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
+/// Whether a float column holds a NaN among its present values: read from its buffers, not value by value.
+pub fn has_nan(values: &Float64Chunked) -> bool {
+    values.downcast_iter().any(|array| match array.validity() {
+        None => array.values().iter().any(|x| x.is_nan()),
+        Some(valid) => array.values().iter().zip(valid.iter()).any(|(x, ok)| ok && x.is_nan()),
+    })
+}
+
+/// Calls `f` with each present value of a float column that is not NaN, in row order, read from its buffers.
+pub fn for_each_number(values: &Float64Chunked, mut f: impl FnMut(f64)) {
+    for array in values.downcast_iter() {
+        match array.validity() {
+            None => array.values().iter().filter(|x| !x.is_nan()).for_each(|&x| f(x)),
+            Some(valid) => {
+                for (&x, ok) in array.values().iter().zip(valid.iter()) {
+                    if ok && !x.is_nan() {
+                        f(x);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A numeric column's values with missing cells as NaN, borrowed from the table when it is an f64 column
 /// without nulls (most feature columns), else copied as [`nan_values`] does.
 pub fn f64_values(frame: &DataFrame, name: &str) -> Result<F64Values, NodeError> {
@@ -145,12 +169,16 @@ pub fn missing_mask(column: &Column) -> Result<BooleanChunked, NodeError> {
     Ok(floats.f64()?.iter().map(|v| v.is_none_or(f64::is_nan)).collect())
 }
 
-/// How many cells of a column are missing: nulls, and NaN in a float column.
+/// How many cells of a column are missing: nulls, and NaN in a float column (counted from its buffers).
 pub fn missing_count(column: &Column) -> Result<usize, NodeError> {
     if !column.dtype().is_float() {
         return Ok(column.null_count());
     }
-    Ok(missing_mask(column)?.sum().unwrap_or(0) as usize)
+    let floats = column.cast(&DataType::Float64)?;
+    let values = floats.f64()?;
+    let mut numbers = 0usize;
+    for_each_number(values, |_| numbers += 1);
+    Ok(values.len() - numbers)
 }
 
 /// The error for a column that is not in the table, listing the ones that are.

@@ -114,10 +114,10 @@ fn gather(frame: &DataFrame, plan: &mut [(String, Gather)]) -> Result<(), NodeEr
             Gather::Sum { sum, n } => {
                 // Summed in row order straight from the column, without a copy.
                 let cast = frame.column(name)?.cast(&DataType::Float64)?;
-                for v in cast.f64()?.iter().flatten().filter(|v| !v.is_nan()) {
+                crate::frame::for_each_number(cast.f64()?, |v| {
                     *sum += v;
                     *n += 1;
-                }
+                });
             }
             Gather::Values(values) => values.extend(nan_values(frame, name)?.into_iter().filter(|v| !v.is_nan())),
             Gather::Range { n, min, max } => {
@@ -355,7 +355,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             Action::FillNumber { value } if missing_count(&column)? > 0 => {
                 let cast = column.cast(&DataType::Float64)?;
                 let values = cast.f64()?;
-                let filled: Float64Chunked = if values.iter().any(|v| v.is_some_and(f64::is_nan)) {
+                let filled: Float64Chunked = if crate::frame::has_nan(values) {
                     // NaN cells are missing too.
                     nan_values(&frame, name)?
                         .into_iter()

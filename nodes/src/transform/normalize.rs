@@ -88,7 +88,7 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
         }
         let cast = column.cast(&DataType::Float64)?;
         let values = cast.f64()?;
-        let scaled: Float64Chunked = if values.iter().any(|v| v.is_some_and(f64::is_nan)) {
+        let scaled: Float64Chunked = if crate::frame::has_nan(values) {
             // NaN cells are missing: they come out as missing cells.
             values.iter().map(|v| v.filter(|x| !x.is_nan()).map(|x| (x - s.shift) / s.scale)).collect()
         } else {
