@@ -85,10 +85,15 @@ impl CsvBatches<'_> {
         self.line += lines;
         let mut bytes = self.header.clone();
         bytes.extend_from_slice(&block);
-        let frame = read_csv_bytes(&bytes, &self.source.settings).map_err(|e| {
-            // The reader counts lines in the batch (its header is line 1): name the file's lines instead.
-            NodeError::data(format!("{}: {}", path.display(), shift_lines(&e.to_string(), first_line - 2)))
-        })?;
+        // The purpose-built reader where the block has its simple shape (as an in-memory read does), Polars'
+        // reader otherwise, whose errors name the line.
+        let frame = match super::fast_csv::read(&bytes, &self.source.settings) {
+            Some(frame) => frame,
+            None => read_csv_bytes(&bytes, &self.source.settings).map_err(|e| {
+                // The reader counts lines in the batch (its header is line 1): name the file's lines instead.
+                NodeError::data(format!("{}: {}", path.display(), shift_lines(&e.to_string(), first_line - 2)))
+            })?,
+        };
         Ok(Some(match &self.schema {
             None => {
                 self.schema = Some(frame.schema().as_ref().clone());
