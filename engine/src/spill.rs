@@ -51,6 +51,11 @@ impl SpillDir {
         self
     }
 
+    /// Bytes a batch of a streamed or spilled table holds, about.
+    pub fn batch_bytes(&self) -> usize {
+        self.batch_bytes
+    }
+
     /// Rows of a batch of `columns` columns (numbers take 8 bytes a cell).
     fn batch_rows(&self, columns: usize) -> usize {
         (self.batch_bytes / (columns.max(1) * 8)).clamp(1024, 1 << 22)
@@ -144,6 +149,7 @@ impl SpillDir {
             tmp,
             file: Some(file),
             writer: None,
+            columns: 0,
             finished: false,
         })
     }
@@ -158,6 +164,8 @@ struct SpillWriter {
     tmp: PathBuf,
     file: Option<File>,
     writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    /// Columns of the batches written.
+    columns: usize,
     finished: bool,
 }
 
@@ -174,6 +182,7 @@ impl SpillWriter {
                 .batched(batch.schema())
                 .map_err(|e| self.disk(&e))?;
             self.writer = Some(writer);
+            self.columns = batch.width();
         }
         let mut batch = batch.clone();
         batch.rechunk_mut();
@@ -194,7 +203,7 @@ impl SpillWriter {
         std::fs::rename(&self.tmp, &self.path).map_err(|e| self.disk(&e))?;
         self.finished = true;
         let file = Arc::new(SpillFile { path: self.path.clone() });
-        Ok(ParquetBatches::open(&self.path, self.dir.batch_bytes)?.holding(file))
+        Ok(ParquetBatches::open(&self.path, self.dir.batch_bytes)?.holding(file, &self.dir, self.columns))
     }
 }
 
@@ -295,11 +304,6 @@ impl BatchSource for SpillOnReread {
     }
 }
 
-/// Rows per row group and per batch read back: about 8 MiB of numbers.
-fn batch_rows(columns: usize) -> usize {
-    ((8 << 20) / (columns.max(1) * 8)).clamp(1024, 1 << 20)
-}
-
 /// Removes spills of processes that are no longer running (a run that ended without dropping its streams).
 fn remove_orphans(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -323,7 +327,7 @@ pub struct ParquetBatches {
 }
 
 impl ParquetBatches {
-    /// `path`, in slices of about `batch_bytes` of decoded data (`usize::MAX`: the file's row groups' size).
+    /// `path`, in slices of about `batch_bytes` of decoded data.
     pub fn open(path: &Path, batch_bytes: usize) -> Result<Self, NodeError> {
         let unreadable = |e: &dyn std::fmt::Display| {
             NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display()))
@@ -332,16 +336,14 @@ impl ParquetBatches {
         let mut reader = ParquetReader::new(file);
         let rows = reader.num_rows().map_err(|e| unreadable(&e))?;
         let columns = reader.schema().map_err(|e| unreadable(&e))?.len().max(1);
-        let batch_rows = if batch_bytes == usize::MAX {
-            batch_rows(columns)
-        } else {
-            // Decoded, a cell takes about 8 bytes (numbers) to a few dozen (text).
-            (batch_bytes / (columns * 16)).clamp(1024, 1 << 20)
-        };
+        // Decoded, a cell takes about 8 bytes (numbers) to a few dozen (text).
+        let batch_rows = (batch_bytes / (columns * 16)).clamp(1024, 1 << 20);
         Ok(Self { path: path.to_path_buf(), rows, batch_rows, spill: None })
     }
 
-    fn holding(mut self, spill: Arc<SpillFile>) -> Self {
+    /// The source of a spill: kept as long as the source is, read in the spill folder's batches.
+    fn holding(mut self, spill: Arc<SpillFile>, dir: &SpillDir, columns: usize) -> Self {
+        self.batch_rows = dir.batch_rows(columns);
         self.spill = Some(spill);
         self
     }
@@ -429,6 +431,7 @@ mod tests {
             tmp: tmp.clone(),
             file: Some(full),
             writer: None,
+            columns: 0,
             finished: false,
         };
         let failed = writer.push(&table(50_000).frame).and_then(|()| writer.finish().map(drop)).expect_err("full");

@@ -144,7 +144,7 @@ fn stream_of(
         return Ok(None);
     }
     // Batches of about an eighth of the budget, so a few of them in flight stay well inside it.
-    let batch_bytes = usize::try_from(memory_budget / 8).unwrap_or(usize::MAX).clamp(1 << 20, 64 << 20);
+    let batch_bytes = spill.batch_bytes();
     let source: Arc<dyn BatchSource> = match format_of(path, params)? {
         "parquet" => Arc::new(ParquetSource::open(path, batch_bytes)?),
         "csv" => {

@@ -40,7 +40,9 @@ pub(crate) fn rounded(fraction: f64, n: usize) -> usize {
 pub struct RowSampler {
     fraction: f64,
     seed: u64,
-    strata: HashMap<Option<String>, Stratum>,
+    /// The strata of values, and the stratum of missing values (or of every row without a column).
+    strata: HashMap<String, Stratum>,
+    missing: Option<Stratum>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,21 +55,28 @@ struct Stratum {
 impl RowSampler {
     /// A sampler of `fraction` (0 to 1) of the rows, from `seed`.
     pub fn new(fraction: f64, seed: u64) -> Self {
-        Self { fraction, seed, strata: HashMap::new() }
+        Self { fraction, seed, strata: HashMap::new(), missing: None }
     }
 
     /// Whether the next row of `stratum` is taken.
     pub fn take(&mut self, stratum: Option<&str>) -> bool {
-        let next = self.strata.len() as u64;
-        let state = match self.strata.get_mut(&stratum.map(str::to_owned)) {
-            Some(state) => state,
-            None => self.strata.entry(stratum.map(str::to_owned)).or_insert(Stratum { number: next, seen: 0, taken: 0 }),
+        let next = Stratum { number: (self.strata.len() + usize::from(self.missing.is_some())) as u64, seen: 0, taken: 0 };
+        let (fraction, seed) = (self.fraction, self.seed);
+        let decide = |state: &mut Stratum| {
+            let share = fraction * (state.seen + 1) as f64 - state.taken as f64;
+            let take = keyed_f64(seed, &[state.number, state.seen]) < share;
+            state.seen += 1;
+            state.taken += u64::from(take);
+            take
         };
-        let share = self.fraction * (state.seen + 1) as f64 - state.taken as f64;
-        let take = keyed_f64(self.seed, &[state.number, state.seen]) < share;
-        state.seen += 1;
-        state.taken += u64::from(take);
-        take
+        // Looked up by the borrowed value: only a row of a new stratum allocates.
+        match stratum {
+            None => decide(self.missing.get_or_insert(next)),
+            Some(value) => match self.strata.get_mut(value) {
+                Some(state) => decide(state),
+                None => decide(self.strata.entry(value.to_owned()).or_insert(next)),
+            },
+        }
     }
 
     /// Which rows of the next batch are taken, the stratum of a row being its value in `column`.
@@ -252,7 +261,7 @@ pub(crate) mod tests {
             let stratum = ["a", "b", "c"][(row % 7 % 3) as usize];
             let s = (row % 7 % 3) as usize;
             taken[s] += u64::from(sampler.take(Some(stratum)));
-            let seen = sampler.strata[&Some(stratum.to_owned())].seen;
+            let seen = sampler.strata[stratum].seen;
             assert!((taken[s] as f64 - 0.3 * seen as f64).abs() < 1.0, "stratum {stratum} after {seen} rows: {}", taken[s]);
         }
     }
