@@ -121,10 +121,26 @@ impl<'a> TrainingBatches<'a> {
         Self { stream, features, label, learner, classes, passes: std::sync::atomic::AtomicUsize::new(0) }
     }
 
-    /// The next pass's batches, with its number in the progress shown.
-    fn pass<'s>(&'s self, ctx: &'s NodeContext<'_>) -> Result<pipewright_engine::Batches<'s>, NodeError> {
+    /// One pass: `f` with each batch and its first row's place in the table, in row order, with the pass's
+    /// number in the progress shown (Stop ends it between batches).
+    fn pass(
+        &self,
+        ctx: &NodeContext<'_>,
+        mut f: impl FnMut(&polars::prelude::DataFrame, usize) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
         let pass = self.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        ctx.read(self.stream, &format!("pass {pass}"))
+        let mut first_row = 0;
+        for batch in ctx.read(self.stream, &format!("pass {pass}"))? {
+            let batch = batch?;
+            f(&batch, first_row)?;
+            first_row += batch.height();
+        }
+        Ok(())
+    }
+
+    /// A batch's features in the model's order.
+    fn features_of(&self, batch: &polars::prelude::DataFrame) -> Result<Matrix, NodeError> {
+        crate::frame::feature_matrix(batch, self.features)
     }
 
     /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in
@@ -134,14 +150,7 @@ impl<'a> TrainingBatches<'a> {
         ctx: &NodeContext<'_>,
         mut f: impl FnMut(&Matrix, usize) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        let mut first_row = 0;
-        for batch in self.pass(ctx)? {
-            let batch = batch?;
-            let x = crate::frame::feature_matrix(&batch, self.features)?;
-            f(&x, first_row)?;
-            first_row += x.rows;
-        }
-        Ok(())
+        self.pass(ctx, |batch, first_row| f(&self.features_of(batch)?, first_row))
     }
 
     /// One pass for a classifier: `f` with each batch's features, each row's class index and the batch's first
@@ -156,10 +165,8 @@ impl<'a> TrainingBatches<'a> {
         };
         let index: std::collections::HashMap<&str, usize> =
             classes.names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let mut first_row = 0;
-        for batch in self.pass(ctx)? {
-            let batch = batch?;
-            let text = crate::frame::text_column(&batch, self.label)?;
+        self.pass(ctx, |batch, first_row| {
+            let text = crate::frame::text_column(batch, self.label)?;
             let y = text
                 .str()?
                 .iter()
@@ -172,10 +179,8 @@ impl<'a> TrainingBatches<'a> {
                     })
                 })
                 .collect::<Result<Vec<usize>, NodeError>>()?;
-            f(&crate::frame::feature_matrix(&batch, self.features)?, &y, first_row)?;
-            first_row += y.len();
-        }
-        Ok(())
+            f(&self.features_of(batch)?, &y, first_row)
+        })
     }
 
     /// One pass: `f` with each batch's features and label, in row order (Stop ends it between batches).
@@ -185,10 +190,9 @@ impl<'a> TrainingBatches<'a> {
         mut f: impl FnMut(&Matrix, &[f64]) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
         let label = self.label;
-        for batch in self.pass(ctx)? {
-            let batch = batch?;
-            crate::frame::require_finite_label(&batch, label)?;
-            let values = crate::frame::numeric_values(&batch, label).map_err(|_| {
+        self.pass(ctx, |batch, _| {
+            crate::frame::require_finite_label(batch, label)?;
+            let values = crate::frame::numeric_values(batch, label).map_err(|_| {
                 NodeError::data(format!(
                     "{} predicts numbers but label \"{label}\" is not numeric: use a classification learner",
                     self.learner
@@ -200,9 +204,8 @@ impl<'a> TrainingBatches<'a> {
                 )));
             }
             let y: Vec<f64> = values.into_iter().flatten().collect();
-            f(&crate::frame::feature_matrix(&batch, self.features)?, &y)?;
-        }
-        Ok(())
+            f(&self.features_of(batch)?, &y)
+        })
     }
 
     /// The centred moments of features and label, in one pass ([`CrossMoments`], batches merged by Chan's
