@@ -43,7 +43,7 @@ pub struct KMeansFit {
     pub centers: Vec<Vec<f64>>,
     /// Sum of squared distances of rows to their centre.
     pub inertia: f64,
-    /// Lloyd iterations of the kept start.
+    /// Lloyd iterations over every row of the kept start (after those on the seeding sample).
     pub iterations: usize,
 }
 
@@ -196,14 +196,15 @@ pub fn fit(
     fit_rows(&mut rows, s, keep_going)
 }
 
-/// Fits k-means to `rows`: seeding on a sample of at most about [`SEED_ROWS`] rows (all of them below that), then
-/// Lloyd steps over every row, for each start; the start with the least inertia wins.
+/// Fits k-means to `rows`: seeding on a sample of at most about [`SEED_ROWS`] rows (all of them below that), Lloyd
+/// steps on that sample until they converge, then Lloyd steps over every row, for each start; the start with the least
+/// inertia wins. [`KMeansFit::iterations`] counts the steps over every row.
 pub fn fit_rows(
     rows: &mut dyn LloydRows,
     s: KMeansSettings,
     keep_going: &dyn Fn(usize) -> bool,
 ) -> Result<Option<KMeansFit>, NodeError> {
-    let (n, cols) = (rows.rows(), rows.cols());
+    let n = rows.rows();
     if s.k == 0 || s.k > n {
         return Ok(None);
     }
@@ -220,30 +221,57 @@ pub fn fit_rows(
             Init::KMeansPlusPlus => seed_plus_plus(&sample, k, &mut rng),
             Init::Random => seed_random(&sample, k, &mut rng),
         };
-        let mut iterations = 0;
-        for _ in 0..s.max_iterations {
-            iterations += 1;
-            let step = rows.step(&centers.concat(), k)?;
-            let mut shift = 0.0;
-            for (c, center) in centers.iter_mut().enumerate() {
-                if step.counts[c] == 0 {
-                    continue; // An empty cluster keeps its centre.
-                }
-                let new: Vec<f64> =
-                    step.sums[c * cols..(c + 1) * cols].iter().map(|v| v / step.counts[c] as f64).collect();
-                shift += squared_distance(&new, center);
-                *center = new;
-            }
-            if shift <= threshold || !keep_going(start) {
-                break;
+        if sample.rows < n {
+            // Converged on the sample first (a tenth of a full step each), the full Lloyd steps start near their
+            // end: on 1M blobs, 41 full steps from the seeds become a handful.
+            let mut on_sample = InMemory { x: &sample, problem: KMeansProblem::new(&Backend::Cpu, sample.view()) };
+            let refined = lloyd(&mut on_sample, &mut centers, threshold, s.max_iterations, &|| keep_going(start))?;
+            if refined.is_none() {
+                return Ok(None);
             }
         }
+        let Some(iterations) = lloyd(rows, &mut centers, threshold, s.max_iterations, &|| keep_going(start))? else {
+            return Ok(None);
+        };
         let inertia = rows.step(&centers.concat(), k)?.inertia;
         if best.as_ref().is_none_or(|b| inertia < b.inertia) {
             best = Some(KMeansFit { centers, inertia, iterations });
         }
     }
     Ok(best)
+}
+
+/// Lloyd steps from `centers` until they move less than `threshold` (squared, summed) or `max_iterations`; the
+/// steps taken, or `None` when `keep_going` says stop.
+fn lloyd(
+    rows: &mut dyn LloydRows,
+    centers: &mut [Vec<f64>],
+    threshold: f64,
+    max_iterations: usize,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Option<usize>, NodeError> {
+    let (k, cols) = (centers.len(), rows.cols());
+    let mut iterations = 0;
+    for _ in 0..max_iterations {
+        iterations += 1;
+        let step = rows.step(&centers.concat(), k)?;
+        let mut shift = 0.0;
+        for (c, center) in centers.iter_mut().enumerate() {
+            if step.counts[c] == 0 {
+                continue; // An empty cluster keeps its centre.
+            }
+            let new: Vec<f64> = step.sums[c * cols..(c + 1) * cols].iter().map(|v| v / step.counts[c] as f64).collect();
+            shift += squared_distance(&new, center);
+            *center = new;
+        }
+        if !keep_going() {
+            return Ok(None);
+        }
+        if shift <= threshold {
+            break;
+        }
+    }
+    Ok(Some(iterations))
 }
 
 #[cfg(test)]
@@ -267,5 +295,53 @@ mod tests {
         assert_eq!(labels[0].0, labels[2].0);
         assert_ne!(labels[0].0, labels[3].0);
         assert!((fit.inertia - 4.0 * 0.1 * 0.1 * 2.0 / 3.0).abs() < 1e-9, "{}", fit.inertia);
+    }
+
+    /// Overlapping Gaussian blobs, `n` rows of `cols` features around `k` centres in [-10, 10], deviation 4.
+    fn blobs(n: usize, cols: usize, k: usize, seed: u64) -> Matrix {
+        let mut rng = SplitMix64::new(seed);
+        let centres: Vec<f64> = (0..k * cols).map(|_| rng.next_f64() * 20.0 - 10.0).collect();
+        let mut data = Vec::with_capacity(n * cols);
+        for i in 0..n {
+            let c = i % k;
+            for j in 0..cols {
+                let (u, v) = (rng.next_f64().max(f64::MIN_POSITIVE), rng.next_f64());
+                data.push(centres[c * cols + j] + 4.0 * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos());
+            }
+        }
+        Matrix { rows: n, cols, data }
+    }
+
+    #[test]
+    fn a_start_converged_on_the_sample_needs_fewer_full_steps_for_the_same_inertia() {
+        let x = blobs(3 * SEED_ROWS, 16, 8, 2);
+        let s = KMeansSettings {
+            k: 8,
+            init: Init::KMeansPlusPlus,
+            n_init: 1,
+            max_iterations: 300,
+            tolerance: 1e-4,
+            seed: 3,
+        };
+        let fit = fit(&x, s, &Backend::Cpu, &|_| true).expect("cpu").expect("fits");
+
+        // The same seeds, Lloyd steps on every row from the start.
+        let mut rows = InMemory { x: &x, problem: KMeansProblem::new(&Backend::Cpu, x.view()) };
+        let threshold = s.tolerance * rows.mean_variance().expect("variance");
+        let sample = rows.sample(3).expect("sample");
+        let mut centers = seed_plus_plus(&sample, s.k, &mut SplitMix64::new(s.seed));
+        let plain = lloyd(&mut rows, &mut centers, threshold, s.max_iterations, &|| true).expect("cpu").expect("runs");
+        let plain_inertia = rows.step(&centers.concat(), s.k).expect("cpu").inertia;
+
+        assert!(
+            (fit.inertia - plain_inertia).abs() <= 0.005 * plain_inertia,
+            "inertia {} against {plain_inertia}",
+            fit.inertia
+        );
+        assert!(
+            fit.iterations < plain,
+            "{} full steps after the sample against {plain} from the seeds",
+            fit.iterations
+        );
     }
 }
