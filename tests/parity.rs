@@ -108,7 +108,7 @@ fn fit_predict(
     let ctx = NodeContext {
         node_id: "parity",
         params: &params,
-        inputs: Vec::new(),
+        inputs: Vec::new().into(),
         base_dir: Path::new("."),
         device: Device::Cpu,
         device_used: &device_used,

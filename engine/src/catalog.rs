@@ -113,7 +113,7 @@ pub struct NodeContext<'a> {
     /// Resolved parameters.
     pub params: &'a Params,
     /// Input values in port order; `None` for unconnected optional ports.
-    pub inputs: Vec<Option<Value>>,
+    pub inputs: Inputs,
     /// The folder relative paths are resolved against (the workflow file's folder).
     pub base_dir: &'a Path,
     /// The device policy of the run.
@@ -134,17 +134,90 @@ pub struct NodeContext<'a> {
     pub spill: &'a crate::spill::SpillDir,
 }
 
+/// A block's input values in port order, each `None` for an unconnected optional port. A table that the run
+/// hands over to its last reader can be taken out ([`NodeContext::take_table`]) and changed in place.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    values: std::sync::Mutex<Vec<Option<Value>>>,
+    taken: std::sync::Mutex<Vec<usize>>,
+}
+
+impl From<Vec<Option<Value>>> for Inputs {
+    fn from(values: Vec<Option<Value>>) -> Self {
+        Self { values: std::sync::Mutex::new(values), taken: std::sync::Mutex::default() }
+    }
+}
+
+impl Inputs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<Value>>> {
+        self.values.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The values still held (a taken table is `None`).
+    pub fn snapshot(&self) -> Vec<Option<Value>> {
+        self.lock().clone()
+    }
+
+    fn get(&self, index: usize) -> Option<Value> {
+        self.lock().get(index).cloned().flatten()
+    }
+
+    fn was_taken(&self, index: usize) -> bool {
+        self.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&index)
+    }
+
+    /// The table at `index`, out of the inputs: the only reference to it when the run handed it over.
+    fn take_table(&self, index: usize) -> Option<Arc<Table>> {
+        let mut values = self.lock();
+        let slot = values.get_mut(index)?;
+        match slot {
+            // A table without rows stays: the messages about empty tables read it after the block ran.
+            Some(Value::Table(t)) if t.height() > 0 => {}
+            _ => return None,
+        }
+        let Some(Value::Table(table)) = slot.take() else { return None };
+        self.taken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(index);
+        Some(table)
+    }
+}
+
 impl NodeContext<'_> {
-    fn input(&self, port: &str) -> Result<Option<&Value>, NodeError> {
+    fn port_index(&self, port: &str) -> Result<usize, NodeError> {
         let (index, _) = self
             .spec
             .input_port(port)
             .ok_or_else(|| NodeError::Input { port: port.into(), message: "no such port".into() })?;
-        Ok(self.inputs.get(index).and_then(Option::as_ref))
+        Ok(index)
     }
 
-    fn required(&self, port: &str) -> Result<&Value, NodeError> {
+    fn input(&self, port: &str) -> Result<Option<Value>, NodeError> {
+        let index = self.port_index(port)?;
+        if self.inputs.was_taken(index) {
+            return Err(NodeError::Data(format!(
+                "internal error: input \"{port}\" was read after the block took it (please report this)"
+            )));
+        }
+        Ok(self.inputs.get(index))
+    }
+
+    fn required(&self, port: &str) -> Result<Value, NodeError> {
         self.input(port)?.ok_or_else(|| NodeError::Input { port: port.into(), message: "not connected".into() })
+    }
+
+    /// A required table input for a block whose output is this table changed: taken out of the inputs, so that
+    /// when the run handed it over (this block is its last reader and nothing else holds it) its columns can be
+    /// changed in place without a copy. Otherwise it shares its columns with the input, and a changed column is
+    /// a new one. A streamed table is read whole. The port cannot be read again after this.
+    pub fn take_table(&self, port: &str) -> Result<Table, NodeError> {
+        let index = self.port_index(port)?;
+        if let Some(table) = self.inputs.take_table(index) {
+            return Ok(Arc::unwrap_or_clone(table));
+        }
+        match self.required(port)? {
+            Value::Table(t) => Ok(Arc::unwrap_or_clone(t)),
+            Value::Stream(s) => self.collect(&s),
+            other => Err(Self::wrong(port, "Table", &other)),
+        }
     }
 
     fn wrong(port: &str, expected: &str, got: &Value) -> NodeError {
@@ -157,9 +230,9 @@ impl NodeContext<'_> {
     /// A required table input, in memory: a streamed table is read whole (its batches stacked).
     pub fn table(&self, port: &str) -> Result<Arc<Table>, NodeError> {
         match self.required(port)? {
-            Value::Table(t) => Ok(t.clone()),
-            Value::Stream(s) => Ok(Arc::new(self.collect(s)?)),
-            other => Err(Self::wrong(port, "Table", other)),
+            Value::Table(t) => Ok(t),
+            Value::Stream(s) => Ok(Arc::new(self.collect(&s)?)),
+            other => Err(Self::wrong(port, "Table", &other)),
         }
     }
 
@@ -167,9 +240,9 @@ impl NodeContext<'_> {
     pub fn optional_rows(&self, port: &str) -> Result<Option<Rows>, NodeError> {
         match self.input(port)? {
             None => Ok(None),
-            Some(Value::Table(t)) => Ok(Some(Rows::Table(t.clone()))),
-            Some(Value::Stream(s)) => Ok(Some(Rows::Stream(s.clone()))),
-            Some(other) => Err(Self::wrong(port, "Table", other)),
+            Some(Value::Table(t)) => Ok(Some(Rows::Table(t))),
+            Some(Value::Stream(s)) => Ok(Some(Rows::Stream(s))),
+            Some(other) => Err(Self::wrong(port, "Table", &other)),
         }
     }
 
@@ -177,42 +250,55 @@ impl NodeContext<'_> {
     pub fn optional_table(&self, port: &str) -> Result<Option<Arc<Table>>, NodeError> {
         match self.input(port)? {
             None => Ok(None),
-            Some(Value::Table(t)) => Ok(Some(t.clone())),
+            Some(Value::Table(t)) => Ok(Some(t)),
             Some(Value::Stream(s)) => Ok(Some(Arc::new(s.collect()?))),
-            Some(other) => Err(Self::wrong(port, "Table", other)),
+            Some(other) => Err(Self::wrong(port, "Table", &other)),
         }
     }
 
     /// A required table input as it came: in memory, or streamed for a block that works row by row.
     pub fn rows(&self, port: &str) -> Result<Rows, NodeError> {
         match self.required(port)? {
-            Value::Table(t) => Ok(Rows::Table(t.clone())),
-            Value::Stream(s) => Ok(Rows::Stream(s.clone())),
-            other => Err(Self::wrong(port, "Table", other)),
+            Value::Table(t) => Ok(Rows::Table(t)),
+            Value::Stream(s) => Ok(Rows::Stream(s)),
+            other => Err(Self::wrong(port, "Table", &other)),
+        }
+    }
+
+    /// A required table input as it came, for a block whose outputs are made from its columns: in memory, taken
+    /// out of the inputs as [`take_table`](Self::take_table) does (the `Arc` is then the only reference to it
+    /// when the run handed the table over), or streamed.
+    pub fn take_rows(&self, port: &str) -> Result<Rows, NodeError> {
+        match self.rows(port)? {
+            Rows::Table(table) => {
+                drop(table);
+                Ok(Rows::Table(Arc::new(self.take_table(port)?)))
+            }
+            stream @ Rows::Stream(_) => Ok(stream),
         }
     }
 
     /// A required learner input.
     pub fn learner(&self, port: &str) -> Result<Arc<Learner>, NodeError> {
         match self.required(port)? {
-            Value::Learner(l) => Ok(l.clone()),
-            other => Err(Self::wrong(port, "Learner", other)),
+            Value::Learner(l) => Ok(l),
+            other => Err(Self::wrong(port, "Learner", &other)),
         }
     }
 
     /// A required model input.
     pub fn model(&self, port: &str) -> Result<Arc<Model>, NodeError> {
         match self.required(port)? {
-            Value::Model(m) => Ok(m.clone()),
-            other => Err(Self::wrong(port, "Model", other)),
+            Value::Model(m) => Ok(m),
+            other => Err(Self::wrong(port, "Model", &other)),
         }
     }
 
     /// A required transform input.
     pub fn transform(&self, port: &str) -> Result<Arc<Transform>, NodeError> {
         match self.required(port)? {
-            Value::Transform(t) => Ok(t.clone()),
-            other => Err(Self::wrong(port, "Transform", other)),
+            Value::Transform(t) => Ok(t),
+            other => Err(Self::wrong(port, "Transform", &other)),
         }
     }
 
@@ -220,8 +306,8 @@ impl NodeContext<'_> {
     pub fn optional_transform(&self, port: &str) -> Result<Option<Arc<Transform>>, NodeError> {
         match self.input(port)? {
             None => Ok(None),
-            Some(Value::Transform(t)) => Ok(Some(t.clone())),
-            Some(other) => Err(Self::wrong(port, "Transform", other)),
+            Some(Value::Transform(t)) => Ok(Some(t)),
+            Some(other) => Err(Self::wrong(port, "Transform", &other)),
         }
     }
 
@@ -229,8 +315,8 @@ impl NodeContext<'_> {
     pub fn optional_report(&self, port: &str) -> Result<Option<Arc<Report>>, NodeError> {
         match self.input(port)? {
             None => Ok(None),
-            Some(Value::Report(r)) => Ok(Some(r.clone())),
-            Some(other) => Err(Self::wrong(port, "Report", other)),
+            Some(Value::Report(r)) => Ok(Some(r)),
+            Some(other) => Err(Self::wrong(port, "Report", &other)),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::error::NodeError;
 use crate::events::Event;
 use crate::spec::ParamKind;
 use crate::validate::{Analysis, Problem, validate_in};
+use crate::value::Value;
 use crate::workflow::Workflow;
 
 /// How to run.
@@ -346,6 +347,9 @@ struct Shared {
     waiting_inputs: HashMap<usize, usize>,
     /// Per node, the successors that have not run yet (for `release_intermediate`).
     readers_left: HashMap<usize, usize>,
+    /// Per output (node, port), the inputs reading it that have not started yet: the last one is handed the
+    /// table (for `release_intermediate`).
+    output_readers: HashMap<(usize, usize), usize>,
     running: usize,
     outcomes: HashMap<usize, NodeOutcome>,
 }
@@ -426,7 +430,20 @@ fn execute(
     }
     let readers_left = successors.iter().map(|(&from, tos)| (from, tos.len())).collect();
     let sources = input_sources(workflow, catalog, plan);
-    let shared = Mutex::new(Shared { ready, waiting_inputs, readers_left, running: 0, outcomes: HashMap::new() });
+    let mut output_readers: HashMap<(usize, usize), usize> = HashMap::new();
+    for &i in &plan.order {
+        for &(from, k) in sources[i].iter().flatten() {
+            *output_readers.entry((from, k)).or_default() += 1;
+        }
+    }
+    let shared = Mutex::new(Shared {
+        ready,
+        waiting_inputs,
+        readers_left,
+        output_readers,
+        running: 0,
+        outcomes: HashMap::new(),
+    });
     let wake = Condvar::new();
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
@@ -498,7 +515,7 @@ fn execute(
                                 *n
                             });
                             if let (0, Some(done)) = (left, state.outcomes.get_mut(&from))
-                                && !done.outputs.iter().any(|v| matches!(v, crate::value::Value::Report(_)))
+                                && !done.outputs.iter().any(|v| matches!(v, Value::Report(_)))
                             {
                                 done.outputs = Arc::default();
                             }
@@ -547,6 +564,42 @@ fn execute(
     RunReport { nodes, success, cancelled, duration }
 }
 
+/// A block's inputs from the outputs of the blocks before it (`None` when the run's state is poisoned). With
+/// `release`, the last reader of a table is handed it ([`hand_over`]).
+fn gather_inputs(
+    shared: &Mutex<Shared>,
+    sources: &[Option<(usize, usize)>],
+    release: bool,
+) -> Option<Vec<Option<Value>>> {
+    let mut state = shared.lock().ok()?;
+    let inputs = sources
+        .iter()
+        .map(|source| {
+            let (from, k) = (*source)?;
+            let left = state.output_readers.get_mut(&(from, k)).map_or(0, |n| {
+                *n = n.saturating_sub(1);
+                *n
+            });
+            let done = state.outcomes.get_mut(&from)?;
+            if release && left == 0 { hand_over(done, k) } else { done.outputs.get(k).cloned() }
+        })
+        .collect();
+    Some(inputs)
+}
+
+/// Output `k` of a finished block, for the last block that reads it: a table with rows leaves the block's
+/// outputs (an empty table stands in its place, read by no one), so that the reader holds the only reference and
+/// can change its columns in place. Other values are shared.
+fn hand_over(done: &mut NodeOutcome, k: usize) -> Option<Value> {
+    match done.outputs.get(k)? {
+        Value::Table(t) if t.height() > 0 => {
+            let released = Value::Table(Arc::new(crate::value::Table::new(polars::prelude::DataFrame::empty())));
+            Some(std::mem::replace(&mut Arc::make_mut(&mut done.outputs)[k], released))
+        }
+        other => Some(other.clone()),
+    }
+}
+
 /// The error of a block that panicked: a bug, reported as the block's failure instead of ending the run.
 fn internal_error(block: &str, panic: &(dyn std::any::Any + Send)) -> NodeError {
     let what = panic
@@ -574,7 +627,7 @@ fn run_node(
         node: node.id.clone(),
         status,
         duration,
-        summaries: outputs.iter().map(crate::value::Value::summary).collect(),
+        summaries: outputs.iter().map(Value::summary).collect(),
         outputs,
         fingerprint: fingerprint.clone(),
         device: None,
@@ -604,21 +657,12 @@ fn run_node(
         return outcome(NodeStatus::Failed(message), started.elapsed(), Arc::default());
     };
     on_event(Event::NodeStarted { node: node.id.clone() });
-    let inputs = {
-        let Ok(state) = shared.lock() else {
-            return outcome(
-                NodeStatus::Failed("internal error: run state poisoned".into()),
-                Duration::ZERO,
-                Arc::default(),
-            );
-        };
-        sources
-            .iter()
-            .map(|source| {
-                let (from, k) = (*source)?;
-                state.outcomes.get(&from)?.outputs.get(k).cloned()
-            })
-            .collect()
+    let Some(inputs) = gather_inputs(shared, sources, options.release_intermediate) else {
+        return outcome(
+            NodeStatus::Failed("internal error: run state poisoned".into()),
+            Duration::ZERO,
+            Arc::default(),
+        );
     };
     let node_id = node.id.clone();
     let progress = move |fraction: f32, message: &str| {
@@ -631,7 +675,7 @@ fn run_node(
     let ctx = NodeContext {
         node_id: &node.id,
         params: &plan.analysis.params[i],
-        inputs,
+        inputs: inputs.into(),
         base_dir: &options.base_dir,
         device: options.device,
         device_used: &device_used,
@@ -646,8 +690,8 @@ fn run_node(
         .unwrap_or_else(|panic| Err(internal_error(entry.spec.name, panic.as_ref())))
         .and_then(|values| check_outputs(&entry.spec, values))
         .and_then(|values| spill_large(values, &ctx))
-        .map(|values| crate::empty::mark_emptied(values, &ctx.inputs, &entry.spec, &node.id))
-        .map_err(|e| crate::empty::explain(e, &ctx.inputs, &entry.spec));
+        .map(|values| crate::empty::mark_emptied(values, &ctx.inputs.snapshot(), &entry.spec, &node.id))
+        .map_err(|e| crate::empty::explain(e, &ctx.inputs.snapshot(), &entry.spec));
     let duration = started.elapsed();
     match result {
         Ok(values) => {
@@ -674,8 +718,7 @@ fn run_node(
 
 /// Tables larger than half the memory budget go on to later blocks as streams of a spill on disk (in the
 /// project's `.pipewright/spill/`), so the rest of the run holds a batch of them, not all.
-fn spill_large(values: Vec<crate::value::Value>, ctx: &NodeContext<'_>) -> Result<Vec<crate::value::Value>, NodeError> {
-    use crate::value::Value;
+fn spill_large(values: Vec<Value>, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
     let too_large = |t: &crate::value::Table| t.frame.estimated_size() as u64 > ctx.memory_budget / 2;
     if !values.iter().any(|v| matches!(v, Value::Table(t) if too_large(t))) {
         return Ok(values);
@@ -693,10 +736,7 @@ fn spill_large(values: Vec<crate::value::Value>, ctx: &NodeContext<'_>) -> Resul
         .collect()
 }
 
-fn check_outputs(
-    spec: &crate::spec::NodeSpec,
-    values: Vec<crate::value::Value>,
-) -> Result<Vec<crate::value::Value>, NodeError> {
+fn check_outputs(spec: &crate::spec::NodeSpec, values: Vec<Value>) -> Result<Vec<Value>, NodeError> {
     if values.len() != spec.outputs.len() {
         return Err(NodeError::Data(format!(
             "internal error in {}: produced {} outputs for {} ports",

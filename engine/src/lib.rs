@@ -25,7 +25,8 @@ mod write_targets;
 
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
 pub use catalog::{
-    CancelToken, Catalog, Device, DeviceRecord, Entry, NodeContext, NodeKind, Provenance, Rows, SchemaEnv, ValueLoader,
+    CancelToken, Catalog, Device, DeviceRecord, Entry, Inputs, NodeContext, NodeKind, Provenance, Rows, SchemaEnv,
+    ValueLoader,
 };
 pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pipewright_engine::spec::{float, int};
 use pipewright_engine::*;
-use polars::prelude::{Column, DataFrame};
+use polars::prelude::{Column, DataFrame, IntoColumn};
 use serde_json::json;
 
 static SOURCE_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -69,6 +69,31 @@ impl NodeKind for Add {
     }
 }
 
+/// Doubles `x` of the table it takes, in the column's own buffer when nothing else holds it; `in_place` says
+/// whether it could.
+struct Double;
+impl NodeKind for Double {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new("test.double", "Double", Category::Transform, "2 x").input("a", PortType::Table, "in").output(
+            "out",
+            PortType::Table,
+            "x doubled, and whether in place",
+        )
+    }
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        let table = ctx.take_table("a")?;
+        let mut x = table.frame.column("x")?.f64()?.clone();
+        drop(table);
+        let before = x.downcast_iter().next().map(|a| a.values().as_ptr());
+        x.apply_mut(|v| 2.0 * v);
+        let in_place = x.downcast_iter().next().map(|a| a.values().as_ptr()) == before;
+        let rows = x.len();
+        let frame =
+            DataFrame::new(x.len(), vec![x.into_column(), Column::new("in_place".into(), vec![in_place; rows])])?;
+        Ok(vec![Value::Table(Arc::new(Table::new(frame)))])
+    }
+}
+
 /// Always fails.
 struct Fail;
 impl NodeKind for Fail {
@@ -101,6 +126,7 @@ fn catalog() -> Catalog {
     let mut c = Catalog::new();
     c.register(Source);
     c.register(Add);
+    c.register(Double);
     c.register(Fail);
     c.register(NeedsModel);
     c
@@ -413,4 +439,58 @@ fn every_node_is_done_with_its_outputs_in_the_one_event_stream() {
     let finished = position(&|e| matches!(e, Event::NodeFinished { node, .. } if node == "a2"));
     let done_at = position(&|e| matches!(e, Event::NodeDone(Done(o)) if o.node == "a2"));
     assert!(finished < done_at && done_at < events.len() - 1);
+}
+
+fn in_place(report: &RunReport, node: &str) -> bool {
+    let outcome = report.node(node).expect("node ran");
+    let Value::Table(t) = &outcome.outputs[0] else { panic!("table expected") };
+    t.frame.column("in_place").expect("in_place").bool().expect("bool").get(0).expect("value")
+}
+
+#[test]
+fn the_last_reader_of_a_table_is_handed_it_and_changes_it_in_place() {
+    // s1 → a1 (s1 alone) → d (doubles a1's table): d is a1's only reader.
+    let mut wf = Workflow::new("hand over");
+    wf.nodes = vec![
+        node("s1", "test.source", &json!({"value": 1.5})),
+        node("a1", "test.add", &json!({})),
+        node("d", "test.double", &json!({})),
+    ];
+    wf.edges = vec![edge("s1", "data", "a1", "a"), edge("a1", "sum", "d", "a")];
+    let headless = RunOptions { release_intermediate: true, ..RunOptions::default() };
+    let report = run(&wf, &catalog(), &headless, &|_| {}).expect("runs");
+    assert!(report.success, "{:?}", report.nodes.iter().map(|n| &n.status).collect::<Vec<_>>());
+    assert_eq!(first_x(&report, "d"), 3.0);
+    assert!(in_place(&report, "d"), "the only reader of a released table owns it");
+    assert!(report.node("a1").expect("ran").outputs.is_empty(), "a1's table went to d");
+
+    // The designer keeps every output to show it: d works on a copy, and a1's table is unchanged.
+    let report = run(&wf, &catalog(), &RunOptions::default(), &|_| {}).expect("runs");
+    assert_eq!(first_x(&report, "d"), 3.0);
+    assert!(!in_place(&report, "d"), "a table the run keeps is never changed by a reader");
+    assert_eq!(first_x(&report, "a1"), 1.5);
+}
+
+#[test]
+fn a_table_with_several_readers_is_changed_only_in_a_copy() {
+    // s1 → d1, d2 and a1: whichever runs last may own it, the others read the values s1 made.
+    let mut wf = Workflow::new("readers");
+    wf.nodes = vec![
+        node("s1", "test.source", &json!({"value": 1.5})),
+        node("d1", "test.double", &json!({})),
+        node("d2", "test.double", &json!({})),
+        node("a1", "test.add", &json!({})),
+    ];
+    wf.edges = vec![edge("s1", "data", "d1", "a"), edge("s1", "data", "d2", "a"), edge("s1", "data", "a1", "a")];
+    for threads in [1, 3] {
+        let headless = RunOptions { release_intermediate: true, threads, ..RunOptions::default() };
+        for _ in 0..10 {
+            let report = run(&wf, &catalog(), &headless, &|_| {}).expect("runs");
+            assert_eq!(first_x(&report, "d1"), 3.0);
+            assert_eq!(first_x(&report, "d2"), 3.0);
+            assert_eq!(first_x(&report, "a1"), 1.5, "a reader saw a table changed by another");
+            let owners = ["d1", "d2"].iter().filter(|d| in_place(&report, d)).count();
+            assert!(owners <= 1, "two readers changed one table in place");
+        }
+    }
 }

@@ -89,6 +89,42 @@ pub fn has_nan(values: &Float64Chunked) -> bool {
     })
 }
 
+/// `frame` with every column passed through `f`, which returns it as it is or rewritten. Columns are handed to
+/// `f` by value, so one that nothing else holds can be rewritten in its own buffer; they keep their order.
+pub fn map_columns(
+    frame: DataFrame,
+    f: impl FnMut(Column) -> Result<Column, NodeError>,
+) -> Result<DataFrame, NodeError> {
+    let height = frame.height();
+    let columns: Vec<Column> = frame.into_columns().into_iter().map(f).collect::<Result<_, _>>()?;
+    Ok(DataFrame::new(height, columns)?)
+}
+
+/// A numeric column rewritten as floats by `f`: `f` changes the values and returns their validity (missing cells)
+/// from the one it is given. The column's own buffer is rewritten, without a copy, when it is in one chunk and
+/// nothing else holds it (a block that took its input table, see
+/// [`NodeContext::take_table`](pipewright_engine::NodeContext::take_table)); a copy in one chunk is rewritten
+/// otherwise, and for a column of another type.
+pub fn rewrite_f64(
+    column: Column,
+    mut f: impl FnMut(&mut [f64], Option<polars_arrow::bitmap::Bitmap>) -> Option<polars_arrow::bitmap::Bitmap>,
+) -> Result<Column, NodeError> {
+    let name = column.name().clone();
+    let series = column.take_materialized_series();
+    let series = if series.dtype() == &DataType::Float64 { series } else { series.cast(&DataType::Float64)? };
+    let values = series.f64()?.clone();
+    drop(series);
+    // One chunk, so that later blocks read the column as one slice (a file is parsed in many).
+    let values = if values.chunks().len() > 1 { values.rechunk().into_owned() } else { values };
+    let chunks = values.downcast_into_iter().map(|array| {
+        let (_, buffer, validity) = array.into_inner();
+        let mut values = buffer.into_mut().right_or_else(|shared| shared.iter().copied().collect());
+        let validity = f(&mut values, validity);
+        polars_arrow::array::PrimitiveArray::from_vec(values).with_validity(validity)
+    });
+    Ok(Float64Chunked::from_chunk_iter(name, chunks).into_column())
+}
+
 /// Calls `f` with each present value of a float column that is not NaN, in row order, read from its buffers.
 pub fn for_each_number(values: &Float64Chunked, mut f: impl FnMut(f64)) {
     for array in values.downcast_iter() {
@@ -320,4 +356,36 @@ pub fn f64_column(name: &str, values: Vec<f64>) -> Column {
 pub fn set_column(frame: &mut DataFrame, column: Column) -> Result<(), NodeError> {
     frame.with_column(column)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_values(column: &Column) -> *const f64 {
+        column.f64().expect("f64").downcast_iter().next().expect("a chunk").values().as_ptr()
+    }
+
+    #[test]
+    fn a_column_nothing_else_holds_is_rewritten_in_its_own_buffer_and_a_shared_one_in_a_copy() {
+        let column = Column::new("x".into(), vec![1.0, f64::NAN, 3.0]);
+        let before = first_values(&column);
+        let kept = column.clone();
+        let doubled = rewrite_f64(column, |values, validity| {
+            values.iter_mut().for_each(|v| *v *= 2.0);
+            validity
+        })
+        .expect("rewrites");
+        assert_ne!(first_values(&doubled), before, "a shared buffer is copied");
+        assert_eq!(kept.f64().expect("f64").get(0), Some(1.0), "the other holder's values are unchanged");
+
+        let before = first_values(&kept);
+        let doubled = rewrite_f64(kept, |values, validity| {
+            values.iter_mut().for_each(|v| *v *= 2.0);
+            validity
+        })
+        .expect("rewrites");
+        assert_eq!(first_values(&doubled), before, "the only holder's buffer is rewritten");
+        assert_eq!(doubled.f64().expect("f64").get(2), Some(6.0));
+    }
 }

@@ -73,7 +73,7 @@ fn fit_score(id: &str, overrides: &Json, x: &Matrix) -> (Vec<f64>, Vec<bool>) {
     let ctx = NodeContext {
         node_id: "anomaly",
         params: &params,
-        inputs: Vec::new(),
+        inputs: Vec::new().into(),
         base_dir: Path::new("."),
         device: Device::Cpu,
         device_used: &device_used,

@@ -43,7 +43,7 @@ pub struct RecordStart<'a> {
 pub struct Recorder {
     inner: Arc<Inner>,
     /// Outcomes waiting for the writer thread; `None` once the run ended (or without a thread: written inline).
-    queue: Mutex<Option<Sender<Arc<NodeOutcome>>>>,
+    queue: Mutex<Option<Sender<Finished>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -69,18 +69,30 @@ pub fn experiment_of(path: &Path) -> String {
 /// read back, and Parquet's writer would spend longer deciding on each column's encoding than copying it.
 pub fn artifact_of(value: &Value) -> Option<(&'static str, Vec<u8>)> {
     use polars::prelude::SerWriter;
+    if !is_recorded(value) {
+        return None;
+    }
     match value {
         Value::Model(m) => Some(("model", serde_json::to_vec(m.as_ref()).ok()?)),
         Value::Transform(t) => Some(("transform", serde_json::to_vec(t.as_ref()).ok()?)),
         Value::Report(r) => Some(("report", serde_json::to_vec(r.as_ref()).ok()?)),
-        Value::Table(t) if t.frame.height().saturating_mul(t.frame.width()) <= SMALL_TABLE_CELLS => {
+        Value::Table(t) => {
             let mut bytes = Vec::new();
             let mut frame = t.frame.clone();
             polars::prelude::IpcWriter::new(&mut bytes).with_parallel(false).finish(&mut frame).ok()?;
             Some(("table", bytes))
         }
-        // A streamed table is larger than memory; the workflow can read it again from its source.
-        Value::Table(_) | Value::Stream(_) | Value::Learner(_) => None,
+        Value::Stream(_) | Value::Learner(_) => None,
+    }
+}
+
+/// Whether a value is recorded with its run: models, transforms, reports and small tables. A larger table is
+/// not (the workflow can read it again from its source), nor a streamed one, nor an untrained learner.
+fn is_recorded(value: &Value) -> bool {
+    match value {
+        Value::Model(_) | Value::Transform(_) | Value::Report(_) => true,
+        Value::Table(t) => t.frame.height().saturating_mul(t.frame.width()) <= SMALL_TABLE_CELLS,
+        Value::Stream(_) | Value::Learner(_) => false,
     }
 }
 
@@ -119,7 +131,7 @@ impl Recorder {
             })
             .collect();
         let inner = Arc::new(Inner { store, run, ports, recorded: Mutex::default(), trouble: Mutex::default() });
-        let (queue, outcomes) = channel::<Arc<NodeOutcome>>();
+        let (queue, outcomes) = channel::<Finished>();
         let shared = inner.clone();
         let writer = std::thread::Builder::new()
             .name("pipewright-recorder".into())
@@ -127,7 +139,7 @@ impl Recorder {
                 // What finished while the last batch was written goes into the next transaction together.
                 while let Ok(first) = outcomes.recv() {
                     let batch: Vec<_> = std::iter::once(first).chain(outcomes.try_iter()).collect();
-                    shared.nodes_done(&batch.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+                    shared.nodes_done(&batch.iter().collect::<Vec<_>>());
                 }
             })
             .ok();
@@ -149,22 +161,19 @@ impl Recorder {
     /// Subscribes to the run's events: records each node the moment it is done.
     pub fn on_event(&self, event: &Event) {
         if let Event::NodeDone(Done(outcome)) = event {
-            self.enqueue(outcome.clone());
+            self.node_done(outcome);
         }
     }
 
     /// Records one node's result, the metrics of its reports and its artifacts.
     pub fn node_done(&self, outcome: &NodeOutcome) {
-        self.enqueue(Arc::new(outcome.clone()));
-    }
-
-    fn enqueue(&self, outcome: Arc<NodeOutcome>) {
+        let finished = Finished::of(outcome);
         let unsent = match lock(&self.queue).as_ref() {
-            Some(queue) => queue.send(outcome).err().map(|e| e.0),
-            None => Some(outcome),
+            Some(queue) => queue.send(finished).err().map(|e| e.0),
+            None => Some(finished),
         };
-        if let Some(outcome) = unsent {
-            self.inner.nodes_done(&[&outcome]);
+        if let Some(finished) = unsent {
+            self.inner.nodes_done(&[&finished]);
         }
     }
 
@@ -177,12 +186,28 @@ impl Recorder {
     }
 }
 
+/// What the recorder keeps of a finished node until it is written: the outcome with only the outputs that are
+/// recorded (a large table is not, and must not be kept alive: the block reading it next may change it in place),
+/// each with its port number.
+struct Finished {
+    outcome: NodeOutcome,
+    ports: Vec<usize>,
+}
+
+impl Finished {
+    fn of(outcome: &NodeOutcome) -> Self {
+        let (ports, outputs): (Vec<usize>, Vec<Value>) =
+            outcome.outputs.iter().enumerate().filter(|(_, v)| is_recorded(v)).map(|(i, v)| (i, v.clone())).unzip();
+        Self { outcome: NodeOutcome { outputs: Arc::new(outputs), ..outcome.clone() }, ports }
+    }
+}
+
 impl Inner {
     /// Records the nodes not recorded yet, in one transaction.
-    fn nodes_done(&self, outcomes: &[&NodeOutcome]) {
-        let fresh: Vec<&NodeOutcome> = {
+    fn nodes_done(&self, outcomes: &[&Finished]) {
+        let fresh: Vec<&Finished> = {
             let mut recorded = lock(&self.recorded);
-            outcomes.iter().copied().filter(|o| recorded.insert(o.node.clone())).collect()
+            outcomes.iter().copied().filter(|o| recorded.insert(o.outcome.node.clone())).collect()
         };
         if fresh.is_empty() {
             return;
@@ -192,14 +217,14 @@ impl Inner {
         }
     }
 
-    fn record(&self, outcomes: &[&NodeOutcome]) -> Result<(), StoreError> {
-        let rows: Vec<NodeRecord> = outcomes.iter().map(|n| self.row_of(n)).collect();
+    fn record(&self, outcomes: &[&Finished]) -> Result<(), StoreError> {
+        let rows: Vec<NodeRecord> = outcomes.iter().map(|f| self.row_of(&f.outcome)).collect();
         let mut results = Vec::with_capacity(outcomes.len());
-        for (n, node) in outcomes.iter().zip(&rows) {
-            let ports = self.ports.get(&n.node).map_or(&[][..], |(_, p)| p.as_slice());
+        for (f, node) in outcomes.iter().zip(&rows) {
+            let ports = self.ports.get(&f.outcome.node).map_or(&[][..], |(_, p)| p.as_slice());
             let mut metrics = Vec::new();
             let mut artifacts = Vec::new();
-            for (i, value) in n.outputs.iter().enumerate() {
+            for (&i, value) in f.ports.iter().zip(f.outcome.outputs.iter()) {
                 if let Value::Report(r) = value {
                     for e in &r.evaluations {
                         metrics.extend(e.metrics.iter().map(|m| NodeMetric {
@@ -245,7 +270,8 @@ impl Recorder {
     /// recorded, if anything.
     pub fn finish(&self, report: &RunReport) -> Result<(), StoreError> {
         self.drain();
-        self.inner.nodes_done(&report.nodes.iter().collect::<Vec<_>>());
+        let finished: Vec<Finished> = report.nodes.iter().map(Finished::of).collect();
+        self.inner.nodes_done(&finished.iter().collect::<Vec<_>>());
         let status = if report.cancelled {
             RunStatus::Cancelled
         } else if report.success {

@@ -45,8 +45,11 @@ impl NodeKind for TrainModel {
             let model = train_stream(&learner, &stream, ctx.params.optional_text("label_column"), ctx)?;
             return Ok(vec![Value::Model(Arc::new(model))]);
         }
-        let table = ctx.table("data")?;
-        let model = train(&learner, &table, ctx.params.optional_text("label_column"), ctx)?;
+        // The table is let go once its matrix is built: the fit holds one copy of the training data, not two.
+        let table = ctx.take_table("data")?;
+        let prepared = prepare(&learner, &table, ctx.params.optional_text("label_column"))?;
+        drop(table);
+        let model = fit_prepared(&learner, prepared, ctx)?;
         Ok(vec![Value::Model(Arc::new(model))])
     }
 }
@@ -156,7 +159,19 @@ fn classification_task(learner: &Learner, label: &str, classes: usize) -> Result
 /// Fits `learner` on `table` to predict `label` (or the column marked as label): what Train Model does, also
 /// used per fold by Cross Validate Model and per candidate by Tune Model Hyperparameters.
 pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
-    let algo = algorithm_of(&learner.algorithm)?;
+    fit_prepared(learner, prepare(learner, table, label)?, ctx)
+}
+
+/// What a fit reads from the training table, so that the table itself can be let go before the fit.
+struct Prepared {
+    set: TrainingSet,
+    task: Task,
+    label: String,
+    features: Vec<String>,
+}
+
+/// The checks of a fit of `learner` on `table` and its training set: the feature matrix and the labels.
+fn prepare(learner: &Learner, table: &Table, label: Option<&str>) -> Result<Prepared, NodeError> {
     if learner.tasks == [Task::Clustering] {
         return Err(NodeError::Input {
             port: "learner".into(),
@@ -205,7 +220,13 @@ pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeCo
         (Labels::Classes { y, classes }, task)
     };
     let x = feature_matrix(&table.frame, &features)?;
-    let set = TrainingSet { x, labels };
+    Ok(Prepared { set: TrainingSet { x, labels }, task, label, features })
+}
+
+/// Fits `learner` on a prepared training set.
+fn fit_prepared(learner: &Learner, prepared: Prepared, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
+    let Prepared { set, task, label, features } = prepared;
+    let algo = algorithm_of(&learner.algorithm)?;
     let params = Params::from_map(learner.params.clone());
     let (state, decoded) = algo.fit(&params, &set, ctx)?;
     let classes = match set.labels {

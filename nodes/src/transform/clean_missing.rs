@@ -340,56 +340,70 @@ fn exact_medians<'s>(
     Ok(searches.into_iter().map(|s| s.done.filter(|v| !v.is_nan())).collect())
 }
 
-fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
-    let mut frame = table.frame.clone();
+fn replay(state: &State, table: Table) -> Result<Table, NodeError> {
+    let facts = Table { frame: DataFrame::empty(), ..table };
+    let frame = table.frame;
+    // First what each column needs, read from the frame; then the numeric fills in the columns' own buffers.
+    let mut fills: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut texts: BTreeMap<&str, Column> = BTreeMap::new();
     let mut drop_rows: Option<BooleanChunked> = None;
+    let mut drop_columns: Vec<&str> = Vec::new();
     for (name, action) in &state.columns {
         let column = match (frame.column(name), action) {
-            (Ok(column), _) => column.clone(),
+            (Ok(column), _) => column,
             (Err(_), Action::RemoveColumn) => continue,
             (Err(_), _) => return Err(crate::frame::missing_column(&frame, name)),
         };
         match action {
-            // Columns without missing cells keep their type; filled integer columns stay integers
-            // when the fill value is whole.
-            Action::FillNumber { value } if missing_count(&column)? > 0 => {
-                let cast = column.cast(&DataType::Float64)?;
-                let values = cast.f64()?;
-                let filled: Float64Chunked = if crate::frame::has_nan(values) {
-                    // NaN cells are missing too.
-                    nan_values(&frame, name)?
-                        .into_iter()
-                        .map(|v| if v.is_nan() { *value } else { v })
-                        .collect_ca(name.as_str().into())
-                } else {
-                    values.fill_null_with_values(*value)?.with_name(name.as_str().into())
-                };
-                let mut filled = filled.into_column();
-                if column.dtype().is_integer() && value.fract() == 0.0 {
-                    filled = filled.cast(column.dtype())?;
+            // Columns without missing cells keep their type.
+            Action::FillNumber { value } if missing_count(column)? > 0 => {
+                if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
+                    // Reuses the clear "not numbers" message.
+                    nan_values(&frame, name)?;
                 }
-                frame.with_column(filled)?;
+                fills.insert(name, *value);
             }
-            Action::FillText { value } if missing_count(&column)? > 0 => {
+            Action::FillText { value } if missing_count(column)? > 0 => {
                 let filled: Vec<String> =
                     text_values(&frame, name)?.into_iter().map(|v| v.unwrap_or_else(|| value.clone())).collect();
-                frame.with_column(Column::new(name.as_str().into(), filled))?;
+                texts.insert(name, Column::new(name.as_str().into(), filled));
             }
             Action::FillNumber { .. } | Action::FillText { .. } => {}
             Action::RemoveRow => {
-                let missing = missing_mask(&column)?;
+                let missing = missing_mask(column)?;
                 drop_rows = Some(match drop_rows {
                     Some(m) => &m | &missing,
                     None => missing,
                 });
             }
-            Action::RemoveColumn => frame = frame.drop(name)?,
+            Action::RemoveColumn => drop_columns.push(name),
         }
+    }
+    let mut frame = crate::frame::map_columns(frame, |column| {
+        if let Some(text) = texts.remove(column.name().as_str()) {
+            return Ok(text);
+        }
+        let Some(&value) = fills.get(column.name().as_str()) else { return Ok(column) };
+        let dtype = column.dtype().clone();
+        // Missing cells are nulls, and NaN in a float column.
+        let filled = crate::frame::rewrite_f64(column, |values, validity| {
+            for (i, x) in values.iter_mut().enumerate() {
+                if x.is_nan() || validity.as_ref().is_some_and(|v| !v.get_bit(i)) {
+                    *x = value;
+                }
+            }
+            None
+        })?;
+        // Filled integer columns stay integers when the fill value is whole.
+        Ok(if dtype.is_integer() && value.fract() == 0.0 { filled.cast(&dtype)? } else { filled })
+    })?;
+    for name in drop_columns {
+        frame = frame.drop(name)?;
     }
     if let Some(mask) = drop_rows {
         frame = frame.filter(&!&mask)?;
     }
-    Ok(table.with_frame(frame))
+    Ok(facts.with_frame(frame))
 }
 
 impl TransformState for State {
@@ -405,7 +419,7 @@ impl Replay for CleanMissingData {
     type State = State;
 
     fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
-        replay(state, table)
+        replay(state, table.clone())
     }
 
     fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
@@ -464,7 +478,8 @@ impl NodeKind for CleanMissingData {
             }
         };
         let state = fit(&table, ctx.params)?;
-        let cleaned = replay(&state, &table)?;
+        drop(table);
+        let cleaned = replay(&state, ctx.take_table("data")?)?;
         super::fitted_outputs(CleanMissingData::ID, "Clean Missing Data", state, cleaned)
     }
 }

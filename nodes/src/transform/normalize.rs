@@ -1,6 +1,5 @@
 //! Normalize Data.
 
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -78,25 +77,34 @@ fn state_of(method: &str, columns: Vec<String>, stats: &[ColumnStats]) -> Result
     Ok(State { method: method.to_owned(), columns: out })
 }
 
-fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
-    let mut frame = table.frame.clone();
+fn replay(state: &State, table: Table) -> Result<Table, NodeError> {
+    let Table { frame, roles, categorical, attributes } = table;
+    let mut scalings = std::collections::HashMap::new();
     for s in &state.columns {
         let column = frame.column(&s.column).map_err(|_| missing_column(&frame, &s.column))?;
         if !matches!(ColumnType::of(column.dtype()), ColumnType::Numeric | ColumnType::Bool) {
             // Reuses the clear "not numbers" message.
             numeric_values(&frame, &s.column)?;
         }
-        let cast = column.cast(&DataType::Float64)?;
-        let values = cast.f64()?;
-        let scaled: Float64Chunked = if crate::frame::has_nan(values) {
-            // NaN cells are missing: they come out as missing cells.
-            values.iter().map(|v| v.filter(|x| !x.is_nan()).map(|x| (x - s.shift) / s.scale)).collect()
-        } else {
-            &(values - s.shift) / s.scale
-        };
-        frame.with_column(scaled.with_name(s.column.as_str().into()).into_column())?;
+        scalings.insert(s.column.as_str(), (s.shift, s.scale));
     }
-    Ok(table.with_frame(frame))
+    let frame = crate::frame::map_columns(frame, |column| {
+        let Some(&(shift, scale)) = scalings.get(column.name().as_str()) else { return Ok(column) };
+        crate::frame::rewrite_f64(column, |values, validity| {
+            // NaN cells are missing: they come out as missing cells.
+            let present = |i: usize| validity.as_ref().is_none_or(|v| v.get_bit(i));
+            let validity = if values.iter().enumerate().any(|(i, x)| x.is_nan() && present(i)) {
+                Some(values.iter().enumerate().map(|(i, x)| !x.is_nan() && present(i)).collect())
+            } else {
+                validity.clone()
+            };
+            for x in values.iter_mut() {
+                *x = (*x - shift) / scale;
+            }
+            validity
+        })
+    })?;
+    Ok(Table { frame, roles, categorical, attributes })
 }
 
 impl TransformState for State {
@@ -112,7 +120,7 @@ impl Replay for NormalizeData {
     type State = State;
 
     fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
-        replay(state, table)
+        replay(state, table.clone())
     }
 
     fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
@@ -165,7 +173,8 @@ impl NodeKind for NormalizeData {
             }
         };
         let state = fit(ctx, &table)?;
-        let scaled = replay(&state, &table)?;
+        drop(table);
+        let scaled = replay(&state, ctx.take_table("data")?)?;
         super::fitted_outputs(NormalizeData::ID, "Normalize Data", state, scaled)
     }
 }

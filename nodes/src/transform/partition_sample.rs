@@ -97,7 +97,7 @@ impl NodeKind for PartitionAndSample {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let rows = ctx.rows("data")?;
+        let rows = ctx.take_rows("data")?;
         match ctx.params.text("mode")? {
             "head" => two_parts(rows, first_rows(ctx.params.count("count")?), |_| ()),
             "folds" => {

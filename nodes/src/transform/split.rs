@@ -121,10 +121,21 @@ pub(crate) fn two_parts(
 ) -> Result<Vec<Value>, NodeError> {
     match rows {
         Rows::Table(table) => {
-            let (frame, chosen) = make()(table.frame.clone())?;
-            let mut first = table.with_frame(frame.filter(&chosen)?);
-            mark(&mut first.categorical);
-            let second = first.with_frame(frame.filter(&!&chosen)?);
+            let table = Arc::unwrap_or_clone(table);
+            let mut facts = pipewright_engine::Table { frame: DataFrame::empty(), ..table };
+            mark(&mut facts.categorical);
+            let (frame, chosen) = make()(table.frame)?;
+            let others = !&chosen;
+            let first_rows = chosen.sum().unwrap_or(0) as usize;
+            let (mut first, mut second) = (Vec::new(), Vec::new());
+            // Column by column, each source column let go once both parts have theirs: a table that this block
+            // alone holds is never in memory twice.
+            for column in frame.into_columns() {
+                first.push(column.filter(&chosen)?);
+                second.push(column.filter(&others)?);
+            }
+            let first = facts.with_frame(DataFrame::new(first_rows, first)?);
+            let second = facts.with_frame(DataFrame::new(others.len() - first_rows, second)?);
             Ok(vec![Value::Table(Arc::new(first)), Value::Table(Arc::new(second))])
         }
         Rows::Stream(stream) => {
@@ -185,7 +196,7 @@ impl NodeKind for SplitData {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let rows = ctx.rows("data")?;
+        let rows = ctx.take_rows("data")?;
         let fraction = ctx.params.float("fraction")?;
         if !ctx.params.bool("randomize")? {
             let count = rounded(fraction, row_count(&rows, ctx)?);
