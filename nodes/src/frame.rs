@@ -372,7 +372,9 @@ mod tests {
         let before = first_values(&column);
         let kept = column.clone();
         let doubled = rewrite_f64(column, |values, validity| {
-            values.iter_mut().for_each(|v| *v *= 2.0);
+            for v in values.iter_mut() {
+                *v *= 2.0;
+            }
             validity
         })
         .expect("rewrites");
@@ -381,7 +383,9 @@ mod tests {
 
         let before = first_values(&kept);
         let doubled = rewrite_f64(kept, |values, validity| {
-            values.iter_mut().for_each(|v| *v *= 2.0);
+            for v in values.iter_mut() {
+                *v *= 2.0;
+            }
             validity
         })
         .expect("rewrites");
