@@ -93,13 +93,18 @@ fn replay(state: &State, table: Table) -> Result<Table, NodeError> {
         crate::frame::rewrite_f64(column, |values, validity| {
             // NaN cells are missing: they come out as missing cells.
             let present = |i: usize| validity.as_ref().is_none_or(|v| v.get_bit(i));
-            let validity = if values.iter().enumerate().any(|(i, x)| x.is_nan() && present(i)) {
-                Some(values.iter().enumerate().map(|(i, x)| !x.is_nan() && present(i)).collect())
-            } else {
-                validity.clone()
-            };
+            if values.iter().enumerate().any(|(i, x)| x.is_nan() && present(i)) {
+                let validity = values.iter().enumerate().map(|(i, x)| !x.is_nan() && present(i)).collect();
+                for x in values.iter_mut() {
+                    *x = (*x - shift) / scale;
+                }
+                return Some(validity);
+            }
+            // Times the reciprocal, as the scaling always was: the same bits, so that trees fitted on scaled
+            // columns split the same rows.
+            let factor = 1.0 / scale;
             for x in values.iter_mut() {
-                *x = (*x - shift) / scale;
+                *x = (*x - shift) * factor;
             }
             validity
         })
