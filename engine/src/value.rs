@@ -1,4 +1,5 @@
-//! The values that flow on wires. All are immutable once produced and shared through `Arc`.
+//! The values that flow on wires, shared through `Arc`: none changes while another holder can see it (a block may
+//! change a table in place only when the run handed it the only reference, see `NodeContext::take_table`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
