@@ -41,6 +41,13 @@ def numeric_columns(df: pd.DataFrame, exclude: list[str]) -> list[str]:
     return [c for c in df.columns if c not in exclude and pd.api.types.is_numeric_dtype(df[c])]
 
 
+def accuracy_and_auc(model, X_test: np.ndarray, y_test: np.ndarray) -> dict:
+    """Accuracy (class at probability 0.5) and ROC AUC of a fitted two-class model on the test rows."""
+    proba = model.predict_proba(X_test)[:, 1]
+    pred = model.classes_[(proba >= 0.5).astype(int)]
+    return {"accuracy": accuracy_score(y_test, pred), "roc_auc": roc_auc_score(y_test, proba)}
+
+
 def read_classification(path: str, t0: float) -> tuple[pd.DataFrame, np.ndarray, list[str], float]:
     """W1 and W4's preparation: read, take the label, mean-impute the numeric columns, one-hot cat_a and cat_b.
     Returns the frame, the labels, the numeric columns and the seconds spent reading (from t0)."""
@@ -158,9 +165,7 @@ def w4(path: str) -> dict:
     t_fit = time.perf_counter()
     model.fit(X_train, y_train)
     fit = time.perf_counter() - t_fit
-    proba = model.predict_proba(X_test)[:, 1]
-    pred = model.classes_[(proba >= 0.5).astype(int)]
-    metrics = {"accuracy": accuracy_score(y_test, pred), "roc_auc": roc_auc_score(y_test, proba)}
+    metrics = accuracy_and_auc(model, X_test, y_test)
     seconds = time.perf_counter() - t0
     return {
         "workload": "W4",
@@ -223,9 +228,7 @@ def w7(path: str, engine: str) -> dict:
     t_fit = time.perf_counter()
     model.fit(X_train, y_train)
     fit = time.perf_counter() - t_fit
-    proba = model.predict_proba(X_test)[:, 1]
-    pred = model.classes_[(proba >= 0.5).astype(int)]
-    metrics = {"accuracy": accuracy_score(y_test, pred), "roc_auc": roc_auc_score(y_test, proba)}
+    metrics = accuracy_and_auc(model, X_test, y_test)
     return {
         "workload": "W7",
         "engine": engine,

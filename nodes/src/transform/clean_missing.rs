@@ -490,14 +490,8 @@ mod tests {
     #[test]
     fn medians_over_passes_equal_the_in_memory_median_in_bounded_memory() {
         use pipewright_engine::{FrameBatches, TableStream};
-        let mut state = 0x1234_5678_9abc_def1_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let spread: Vec<f64> = (0..20_001).map(|_| next() * 1e6 - 3e5).collect();
+        let mut rng = pipewright_engine::rng::SplitMix64::new(0x1234_5678_9abc_def1);
+        let spread: Vec<f64> = (0..20_001).map(|_| rng.next_f64() * 1e6 - 3e5).collect();
         let even: Vec<f64> = spread[..20_000].to_vec();
         let extremes: Vec<f64> = (0..10_000).map(|i| if i < 5000 { -7.0 } else { 9.0 }).collect();
         let ties: Vec<f64> = (0..9999).map(|i| f64::from(i % 3)).collect();
