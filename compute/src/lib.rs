@@ -26,7 +26,7 @@ pub use dense::{DenseGradients, dense_backward, dense_forward};
 pub use gpu::{AdapterInfo, Gpu, adapters, preferred_adapter, shared};
 pub use kmeans::{Assignment, KMeansProblem, LloydStep, assign};
 pub use knn::{Metric, nearest_cpu, nearest_neighbours};
-pub use logistic::{Evaluation, LogisticData, LogisticProblem, hessian_part, logistic_evaluate};
+pub use logistic::{Evaluation, HESSIAN_ROWS, LogisticData, LogisticProblem, hessian_part, logistic_evaluate};
 pub use matrix::MatrixRef;
 pub use stats::{ColumnStats, column_stats};
 

@@ -250,16 +250,14 @@ pub fn numeric_feature_columns(table: &Table) -> Vec<String> {
         .collect()
 }
 
-/// Reads the named columns into a matrix; text columns and missing values are errors that say what to do.
-pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+/// The named columns as a fit reads them, in place where they can be ([`f64_values`]); text columns and missing
+/// values are errors that say what to do.
+pub fn feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
     use rayon::prelude::*;
-    let rows = frame.height();
-    let cols = features.len();
     // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
     // Read in parallel, reported in column order: the first unusable column is the one named, every time.
     let columns: Vec<Result<F64Values, NodeError>> = features.par_iter().map(|name| f64_values(frame, name)).collect();
     let columns: Vec<F64Values> = columns.into_iter().collect::<Result<_, _>>()?;
-    let mut slices: Vec<&[f64]> = Vec::with_capacity(cols);
     for (name, values) in features.iter().zip(&columns) {
         let values = values.as_slice();
         let missing = values.iter().filter(|x| x.is_nan()).count();
@@ -269,8 +267,16 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
             )));
         }
         require_finite("column", name, values)?;
-        slices.push(values);
     }
+    Ok(columns)
+}
+
+/// Reads the named columns into a matrix; text columns and missing values are errors that say what to do.
+pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    use rayon::prelude::*;
+    let (rows, cols) = (frame.height(), features.len());
+    let columns = feature_values(frame, features)?;
+    let slices: Vec<&[f64]> = columns.iter().map(F64Values::as_slice).collect();
     let mut m = Matrix::zeros(rows, cols);
     // Row blocks in parallel, each written row after row from the columns.
     let block = 4096;

@@ -3,9 +3,11 @@
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::logistic_two_class::{fit_logistic, fit_logistic_batches, logistic_params, predict_logistic};
+use super::logistic_two_class::{
+    fit_logistic, fit_logistic_batches, fit_logistic_columns, logistic_params, predict_logistic,
+};
 use crate::algo::logistic::LogisticCoefficients;
-use super::{Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
+use super::{Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output};
 use crate::frame::Matrix;
 
 /// Multinomial logistic regression for two or more classes.
@@ -50,6 +52,17 @@ impl Learn for MulticlassLogisticRegression {
         ctx: &NodeContext<'_>,
     ) -> Result<Self::State, NodeError> {
         fit_logistic_batches(params, batches, ctx)
+    }
+
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_logistic_columns(params, data, ctx)
     }
 
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -9,7 +9,9 @@ use pipewright_engine::{
 
 use pipewright_compute::{Backend, Evaluation, LogisticData, LogisticProblem, MatrixRef, hessian_part};
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
+use super::{
+    FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output, probabilities,
+};
 use crate::algo::logistic::{self, LogLoss, LogisticCoefficients, LogisticSettings};
 use crate::frame::Matrix;
 
@@ -75,26 +77,124 @@ struct BatchedLoss<'a> {
 
 impl BatchedLoss<'_> {
     /// One pass: loss and gradient at `theta`, with the Hessian's parts summed beside them when `curvature`.
-    fn pass(&self, theta: &[f64], curvature: bool) -> Result<(Evaluation, Option<Vec<f64>>), NodeError> {
+    fn pass(&self, theta: &[f64], curvature: bool) -> Result<Part, NodeError> {
         let (blocks, rows) = (self.blocks, self.rows);
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
         self.batches.each_labelled(self.ctx, |x, y, first_row| {
-            let data = LogisticData { x: x.view(), y, blocks };
-            let part = LogisticProblem::new(&Backend::Cpu, data).evaluate(theta, false).map_err(crate::device::kernel_error)?;
-            total.loss += part.loss;
-            for (t, p) in total.gradient.iter_mut().zip(part.gradient) {
-                *t += p;
-            }
-            if let Some(hessian) = &mut hessian {
-                for (t, p) in hessian.iter_mut().zip(hessian_part(data, theta, first_row, rows)) {
-                    *t += p;
-                }
-            }
+            let part = loss_part(LogisticData { x: x.view(), y, blocks }, theta, first_row, rows, curvature)?;
+            add_part(&mut total, &mut hessian, part);
             Ok(())
         })?;
         Ok((total, hessian))
     }
+}
+
+/// A part of a sum over rows: loss and gradient, and the Hessian when it was asked for.
+type Part = (Evaluation, Option<Vec<f64>>);
+
+/// The loss and gradient at `theta` of some consecutive rows of a table, from `first_row` of `total_rows`, on the
+/// CPU, with the rows' share of the Hessian when `curvature`.
+fn loss_part(
+    data: LogisticData<'_>,
+    theta: &[f64],
+    first_row: usize,
+    total_rows: usize,
+    curvature: bool,
+) -> Result<Part, NodeError> {
+    let part = LogisticProblem::new(&Backend::Cpu, data).evaluate(theta, false).map_err(crate::device::kernel_error)?;
+    Ok((part, curvature.then(|| hessian_part(data, theta, first_row, total_rows))))
+}
+
+/// Adds a part's loss, gradient and Hessian to the totals.
+fn add_part(total: &mut Evaluation, hessian: &mut Option<Vec<f64>>, (part, part_hessian): Part) {
+    total.loss += part.loss;
+    for (t, p) in total.gradient.iter_mut().zip(part.gradient) {
+        *t += p;
+    }
+    if let (Some(hessian), Some(part_hessian)) = (hessian, part_hessian) {
+        for (t, p) in hessian.iter_mut().zip(part_hessian) {
+            *t += p;
+        }
+    }
+}
+
+/// Rows a part of [`ColumnLoss`] reads as one row-major block: 4,096 rows of 37 features are 1.2 MB.
+const COLUMN_BLOCK_ROWS: usize = 4096;
+
+/// The log loss of a table's rows read from its columns on the CPU: blocks of rows in parallel, each copied out of
+/// the columns into a small row-major block, their sums added in row order (the same for any number of threads).
+struct ColumnLoss<'a> {
+    data: &'a TrainingColumns<'a>,
+    y: &'a [usize],
+    blocks: usize,
+}
+
+impl ColumnLoss<'_> {
+    fn sums(&self, theta: &[f64], curvature: bool) -> Result<Part, NodeError> {
+        use rayon::prelude::*;
+        let (rows, cols) = (self.data.rows, self.data.columns.len());
+        let parts: Vec<Result<Part, NodeError>> = (0..rows.div_ceil(COLUMN_BLOCK_ROWS))
+            .into_par_iter()
+            .map_init(Vec::new, |block, b| {
+                let (start, end) = (b * COLUMN_BLOCK_ROWS, ((b + 1) * COLUMN_BLOCK_ROWS).min(rows));
+                self.data.block_into(start, end, block);
+                let x = MatrixRef::new(end - start, cols, block);
+                loss_part(LogisticData { x, y: &self.y[start..end], blocks: self.blocks }, theta, start, rows, curvature)
+            })
+            .collect();
+        let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
+        let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
+        for part in parts {
+            add_part(&mut total, &mut hessian, part?);
+        }
+        Ok((total, hessian))
+    }
+}
+
+impl LogLoss for ColumnLoss<'_> {
+    fn evaluate(&mut self, theta: &[f64]) -> Result<Evaluation, NodeError> {
+        Ok(self.sums(theta, false)?.0)
+    }
+
+    fn hessian(&mut self, theta: &[f64]) -> Result<Vec<f64>, NodeError> {
+        self.sums(theta, true)?.1.ok_or_else(|| NodeError::data("internal error: no Hessian (please report this)"))
+    }
+
+    /// The Hessian in the pass of the loss, as over a streamed table.
+    fn evaluate_fused(&mut self, theta: &[f64]) -> Result<Part, NodeError> {
+        self.sums(theta, true)
+    }
+
+    fn precision(&self) -> f64 {
+        cpu_loss_precision()
+    }
+}
+
+/// Fits on the CPU from the training table's columns, without a row-major copy of them: Newton's method as in
+/// memory, each evaluation a parallel pass over blocks of rows.
+pub(super) fn fit_logistic_columns(
+    params: &Params,
+    data: &TrainingColumns<'_>,
+    ctx: &NodeContext<'_>,
+) -> Result<LogisticCoefficients, NodeError> {
+    let Labels::Classes { y, classes } = data.labels else {
+        return Err(NodeError::data("logistic regression needs a class label"));
+    };
+    let settings = settings(params)?;
+    let blocks = if classes.len() <= 2 { 1 } else { classes.len() };
+    let mut loss = ColumnLoss { data, y, blocks };
+    let fitted = logistic::fit_loss(&mut loss, data.columns.len(), blocks, settings, |i| {
+        ctx.report_progress(i as f32 / settings.max_iterations as f32, "Newton iterations");
+        !ctx.cancel.is_cancelled()
+    })?;
+    ctx.check_cancelled()?;
+    Ok(fitted)
+}
+
+/// The precision of the loss as the CPU kernels sum it.
+fn cpu_loss_precision() -> f64 {
+    LogisticProblem::new(&Backend::Cpu, LogisticData { x: MatrixRef::new(0, 0, &[]), y: &[], blocks: 1 }).loss_precision()
 }
 
 impl LogLoss for BatchedLoss<'_> {
@@ -116,13 +216,12 @@ impl LogLoss for BatchedLoss<'_> {
 
     /// The Hessian in the same pass as the loss: it is taken on a sample of rows, so it costs little beside them,
     /// and saves Newton's method a pass a step.
-    fn evaluate_fused(&mut self, theta: &[f64]) -> Result<(Evaluation, Option<Vec<f64>>), NodeError> {
+    fn evaluate_fused(&mut self, theta: &[f64]) -> Result<Part, NodeError> {
         self.pass(theta, true)
     }
 
     fn precision(&self) -> f64 {
-        LogisticProblem::new(&Backend::Cpu, LogisticData { x: MatrixRef::new(0, 0, &[]), y: &[], blocks: 1 })
-            .loss_precision()
+        cpu_loss_precision()
     }
 }
 
@@ -184,6 +283,17 @@ impl Learn for TwoClassLogisticRegression {
         fit_logistic_batches(params, batches, ctx)
     }
 
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_logistic_columns(params, data, ctx)
+    }
+
     fn predict(&self, state: &Self::State, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(predict_logistic(state, model, x))
     }
@@ -202,5 +312,57 @@ impl FittedState for LogisticCoefficients {
             super::expect_finite("the coefficients", block)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipewright_engine::rng::SplitMix64;
+
+    /// `rows` × `cols` features and labels of `classes` classes, loosely related.
+    fn data(rows: usize, cols: usize, classes: usize) -> (Vec<Vec<f64>>, Vec<usize>) {
+        let mut rng = SplitMix64::new(11);
+        let columns: Vec<Vec<f64>> = (0..cols).map(|_| (0..rows).map(|_| rng.next_f64() * 4.0 - 2.0).collect()).collect();
+        let y = (0..rows)
+            .map(|r| {
+                let score = columns[0][r] - 0.5 * columns[1 % cols][r] + rng.next_f64();
+                ((score + 3.0).max(0.0) as usize).min(classes - 1)
+            })
+            .collect();
+        (columns, y)
+    }
+
+    #[test]
+    fn the_loss_read_from_columns_equals_the_loss_of_the_matrix() {
+        // Past the rows where the two-class Hessian is sampled (every third row: blocks of 4,096 rows start off
+        // the stride), and not a whole number of blocks.
+        let (rows, cols) = (3 * pipewright_compute::HESSIAN_ROWS + 1234, 5);
+        for classes in [2, 3] {
+            let (columns, y) = data(rows, cols, classes);
+            let blocks = if classes == 2 { 1 } else { classes };
+            let labels = Labels::Classes { y: y.clone(), classes: (0..classes).map(|c| c.to_string()).collect() };
+            let set = TrainingColumns { columns: columns.iter().map(Vec::as_slice).collect(), rows, labels: &labels };
+            let matrix: Vec<f64> = (0..rows).flat_map(|r| columns.iter().map(move |c| c[r])).collect();
+            let theta: Vec<f64> = (0..blocks * (cols + 1)).map(|i| 0.1 * i as f64 - 0.3).collect();
+
+            let mut from_columns = ColumnLoss { data: &set, y: &y, blocks };
+            let (e, hessian) = from_columns.evaluate_fused(&theta).expect("cpu");
+            let whole = LogisticData { x: MatrixRef::new(rows, cols, &matrix), y: &y, blocks };
+            let expected = LogisticProblem::new(&Backend::Cpu, whole).evaluate(&theta, true).expect("cpu");
+
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+            assert!(close(e.loss, expected.loss), "{classes} classes: loss {} against {}", e.loss, expected.loss);
+            for (a, b) in e.gradient.iter().zip(&expected.gradient) {
+                assert!(close(*a, *b), "{classes} classes: gradient {a} against {b}");
+            }
+            let hessian = hessian.expect("asked for");
+            let expected_hessian =
+                if blocks == 1 { LogisticProblem::new(&Backend::Cpu, whole).hessian(&theta).expect("cpu") } else { expected.hessian };
+            assert_eq!(hessian.len(), expected_hessian.len());
+            for (a, b) in hessian.iter().zip(&expected_hessian) {
+                assert!(close(*a, *b), "{classes} classes: Hessian {a} against {b}");
+            }
+        }
     }
 }

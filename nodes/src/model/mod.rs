@@ -224,6 +224,29 @@ impl<'a> TrainingBatches<'a> {
     }
 }
 
+/// Training rows as the table's own feature columns, for a learner that fits from them
+/// ([`Learn::FITS_COLUMNS`]) instead of from a row-major copy.
+pub struct TrainingColumns<'a> {
+    /// The feature columns, in the model's order, each `rows` long.
+    pub columns: Vec<&'a [f64]>,
+    /// Rows.
+    pub rows: usize,
+    /// The label.
+    pub labels: &'a Labels,
+}
+
+impl TrainingColumns<'_> {
+    /// Rows `start..end` as a row-major block, written into `out` (cleared first): a block small enough to stay
+    /// in cache is what a fit's kernels then read.
+    pub fn block_into(&self, start: usize, end: usize, out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve((end - start) * self.columns.len());
+        for r in start..end {
+            out.extend(self.columns.iter().map(|column| column[r]));
+        }
+    }
+}
+
 /// Rows ready for an algorithm.
 pub struct TrainingSet {
     /// Features, one row per table row.
@@ -276,6 +299,21 @@ pub(crate) trait Learn: Sync {
     /// are then read once into a spill, and the passes read the spill instead of parsing the source again.
     const MANY_PASSES: bool = false;
 
+    /// Whether [`Learn::fit_columns`] fits it on the CPU from the training table's columns as they are: the fit
+    /// then holds no row-major copy of the table.
+    const FITS_COLUMNS: bool = false;
+
+    /// Fits from the training table's columns; only for learners with [`Learn::FITS_COLUMNS`].
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let _ = (params, data, ctx);
+        Err(NodeError::data("this learner fits on a matrix of the rows, not on the table's columns"))
+    }
+
     /// Fits from passes over the batches of a streamed table; only for learners with [`Learn::STREAMS`].
     fn fit_batches(
         &self,
@@ -326,6 +364,17 @@ pub trait Algorithm: Sync {
         ctx: &NodeContext<'_>,
     ) -> Result<(Json, Decoded), NodeError>;
 
+    /// Whether it fits on the CPU from the training table's columns as they are.
+    fn fits_columns(&self) -> bool;
+
+    /// Fits from the training table's columns.
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(Json, Decoded), NodeError>;
+
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
 
@@ -335,9 +384,7 @@ pub trait Algorithm: Sync {
 
 impl<L: Learn> Algorithm for L {
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<(Json, Decoded), NodeError> {
-        let state = Learn::fit(self, params, data, ctx)?;
-        let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
-        Ok((json, Decoded::holding(state)))
+        stored(Learn::fit(self, params, data, ctx)?)
     }
 
     fn load(&self, model: &Model) -> Result<(), NodeError> {
@@ -358,9 +405,20 @@ impl<L: Learn> Algorithm for L {
         batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
     ) -> Result<(Json, Decoded), NodeError> {
-        let state = Learn::fit_batches(self, params, batches, ctx)?;
-        let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
-        Ok((json, Decoded::holding(state)))
+        stored(Learn::fit_batches(self, params, batches, ctx)?)
+    }
+
+    fn fits_columns(&self) -> bool {
+        L::FITS_COLUMNS
+    }
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(Json, Decoded), NodeError> {
+        stored(Learn::fit_columns(self, params, data, ctx)?)
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
@@ -370,6 +428,12 @@ impl<L: Learn> Algorithm for L {
     fn predict_on(&self, model: &Model, x: &Matrix, device: &DeviceChoice<'_>) -> Result<Prediction, NodeError> {
         Learn::predict_on(self, &*fitted::<L::State>(model)?, model, x, device)
     }
+}
+
+/// A fitted state as a model keeps it: serialized, and decoded already.
+fn stored<T: FittedState>(state: T) -> Result<(Json, Decoded), NodeError> {
+    let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
+    Ok((json, Decoded::holding(state)))
 }
 
 /// The fitted state of a model, decoded from its JSON the first time and checked, then shared.

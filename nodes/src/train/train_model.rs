@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use pipewright_compute::Backend;
 use pipewright_engine::{
-    Category, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows, Table,
-    TableStream, Task, Value,
+    Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
+    Table, TableStream, Task, Value,
 };
 
-use crate::frame::{distinct_texts, feature_columns, feature_matrix, numeric_values};
-use crate::model::{Labels, StreamClasses, TrainingBatches, TrainingSet, algorithm_of, training_stream};
+use crate::frame::{Matrix, distinct_texts, feature_columns, feature_matrix, numeric_values};
+use crate::model::{
+    Labels, StreamClasses, TrainingBatches, TrainingColumns, TrainingSet, algorithm_of, training_stream,
+};
 
 /// Fits a learner on a table with a label.
 pub struct TrainModel;
@@ -45,11 +48,15 @@ impl NodeKind for TrainModel {
             let model = train_stream(&learner, &stream, ctx.params.optional_text("label_column"), ctx)?;
             return Ok(vec![Value::Model(Arc::new(model))]);
         }
-        // The table is let go once its matrix is built: the fit holds one copy of the training data, not two.
         let table = ctx.take_table("data")?;
-        let prepared = prepare(&learner, &table, ctx.params.optional_text("label_column"))?;
-        drop(table);
-        let model = fit_prepared(&learner, prepared, ctx)?;
+        let model = match prepare(&learner, &table, ctx.params.optional_text("label_column"), ctx)? {
+            // The table is let go once its matrix is built: the fit holds one copy of the training data, not two.
+            Prepared::Matrix(x, target) => {
+                drop(table);
+                fit_matrix(&learner, x, target, ctx)?
+            }
+            Prepared::Columns(target) => fit_columns(&learner, &table, target, ctx)?,
+        };
         Ok(vec![Value::Model(Arc::new(model))])
     }
 }
@@ -159,19 +166,30 @@ fn classification_task(learner: &Learner, label: &str, classes: usize) -> Result
 /// Fits `learner` on `table` to predict `label` (or the column marked as label): what Train Model does, also
 /// used per fold by Cross Validate Model and per candidate by Tune Model Hyperparameters.
 pub fn train(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
-    fit_prepared(learner, prepare(learner, table, label)?, ctx)
+    match prepare(learner, table, label, ctx)? {
+        Prepared::Matrix(x, target) => fit_matrix(learner, x, target, ctx),
+        Prepared::Columns(target) => fit_columns(learner, table, target, ctx),
+    }
 }
 
-/// What a fit reads from the training table, so that the table itself can be let go before the fit.
-struct Prepared {
-    set: TrainingSet,
+/// What a fit learns to predict: the label's values, the task, and the columns that are its features.
+struct Target {
+    labels: Labels,
     task: Task,
     label: String,
     features: Vec<String>,
 }
 
-/// The checks of a fit of `learner` on `table` and its training set: the feature matrix and the labels.
-fn prepare(learner: &Learner, table: &Table, label: Option<&str>) -> Result<Prepared, NodeError> {
+/// How a fit reads the training table's features.
+enum Prepared {
+    /// As a row-major matrix, built here: the table itself can be let go before the fit.
+    Matrix(Matrix, Target),
+    /// As the table's own columns, by a learner that fits from them on the CPU ([`crate::model::Algorithm::fits_columns`]).
+    Columns(Target),
+}
+
+/// The checks of a fit of `learner` on `table`, its target, and how the fit reads the features.
+fn prepare(learner: &Learner, table: &Table, label: Option<&str>, ctx: &NodeContext<'_>) -> Result<Prepared, NodeError> {
     if learner.tasks == [Task::Clustering] {
         return Err(NodeError::Input {
             port: "learner".into(),
@@ -219,21 +237,43 @@ fn prepare(learner: &Learner, table: &Table, label: Option<&str>) -> Result<Prep
         let y = values.iter().map(|v| v.and_then(|c| index.get(c).copied()).unwrap_or(0)).collect();
         (Labels::Classes { y, classes }, task)
     };
-    let x = feature_matrix(&table.frame, &features)?;
-    Ok(Prepared { set: TrainingSet { x, labels }, task, label, features })
+    let target = Target { labels, task, label, features };
+    if algorithm_of(&learner.algorithm)?.fits_columns()
+        && matches!(crate::device::backend(ctx, table.height() * target.features.len())?, Backend::Cpu)
+    {
+        return Ok(Prepared::Columns(target));
+    }
+    Ok(Prepared::Matrix(feature_matrix(&table.frame, &target.features)?, target))
 }
 
-/// Fits `learner` on a prepared training set.
-fn fit_prepared(learner: &Learner, prepared: Prepared, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
-    let Prepared { set, task, label, features } = prepared;
+/// Fits `learner` on the matrix of its features.
+fn fit_matrix(learner: &Learner, x: Matrix, target: Target, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
     let algo = algorithm_of(&learner.algorithm)?;
     let params = Params::from_map(learner.params.clone());
+    let set = TrainingSet { x, labels: target.labels };
     let (state, decoded) = algo.fit(&params, &set, ctx)?;
-    let classes = match set.labels {
+    Ok(model_of(learner, Target { labels: set.labels, ..target }, state, decoded))
+}
+
+/// Fits `learner` on the feature columns of `table` as they are.
+fn fit_columns(learner: &Learner, table: &Table, target: Target, ctx: &NodeContext<'_>) -> Result<Model, NodeError> {
+    let algo = algorithm_of(&learner.algorithm)?;
+    let params = Params::from_map(learner.params.clone());
+    let values = crate::frame::feature_values(&table.frame, &target.features)?;
+    let columns = values.iter().map(crate::frame::F64Values::as_slice).collect();
+    let data = TrainingColumns { columns, rows: table.height(), labels: &target.labels };
+    let (state, decoded) = algo.fit_columns(&params, &data, ctx)?;
+    Ok(model_of(learner, target, state, decoded))
+}
+
+/// The model of a fit.
+fn model_of(learner: &Learner, target: Target, state: Json, decoded: Decoded) -> Model {
+    let Target { labels, task, label, features } = target;
+    let classes = match labels {
         Labels::Classes { classes, .. } => classes,
         _ => Vec::new(),
     };
-    Ok(Model {
+    Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),
         task,
@@ -242,5 +282,5 @@ fn fit_prepared(learner: &Learner, prepared: Prepared, ctx: &NodeContext<'_>) ->
         classes,
         state,
         decoded,
-    })
+    }
 }
