@@ -11,7 +11,7 @@ use pipewright_engine::{
 
 use super::linear_regression::{CentredSums, centred_sums, of_moments};
 use pipewright_compute::pass::Moments;
-use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output};
 use crate::algo::coordinate_descent::{self, ElasticNetSettings, NormalEquations};
 use crate::frame::Matrix;
 
@@ -150,6 +150,12 @@ impl Learn for ElasticNetRegression {
         ctx: &NodeContext<'_>,
     ) -> Result<State, NodeError> {
         penalized_from_moments(params, params.float("l1_ratio")?, &batches.moments(ctx)?, ctx)
+    }
+
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(&self, params: &Params, data: &TrainingColumns<'_>, ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+        penalized_from_moments(params, params.float("l1_ratio")?, &data.moments()?, ctx)
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -48,6 +48,17 @@ impl Learn for LassoRegression {
         super::elastic_net_regression::penalized_from_moments(params, 1.0, &batches.moments(ctx)?, ctx)
     }
 
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &super::TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<State, NodeError> {
+        super::elastic_net_regression::penalized_from_moments(params, 1.0, &data.moments()?, ctx)
+    }
+
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         Ok(predict_penalized(state, x))
     }

@@ -11,7 +11,7 @@ use pipewright_engine::{
 use pipewright_compute::pass::{self, CHUNK_ROWS, CrossMoments, Moments, row_chunks};
 use pipewright_compute::{Backend, CrossB, crossprod, gram};
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output};
 use crate::algo::linalg::solve_spd;
 use crate::frame::Matrix;
 
@@ -157,6 +157,12 @@ impl Learn for LinearRegression {
         ctx: &NodeContext<'_>,
     ) -> Result<State, NodeError> {
         solve(params, of_moments(batches.moments(ctx)?, params.bool("fit_intercept")?))
+    }
+
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(&self, params: &Params, data: &TrainingColumns<'_>, _ctx: &NodeContext<'_>) -> Result<State, NodeError> {
+        solve(params, of_moments(data.moments()?, params.bool("fit_intercept")?))
     }
 
     fn predict(&self, state: &State, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -119,11 +119,8 @@ fn add_part(total: &mut Evaluation, hessian: &mut Option<Vec<f64>>, (part, part_
     }
 }
 
-/// Rows a part of [`ColumnLoss`] reads as one row-major block: 4,096 rows of 37 features are 1.2 MB.
-const COLUMN_BLOCK_ROWS: usize = 4096;
-
-/// The log loss of a table's rows read from its columns on the CPU: blocks of rows in parallel, each copied out of
-/// the columns into a small row-major block, their sums added in row order (the same for any number of threads).
+/// The log loss of a table's rows read from its columns on the CPU, a block of rows at a time in parallel
+/// ([`TrainingColumns::map_blocks`]).
 struct ColumnLoss<'a> {
     data: &'a TrainingColumns<'a>,
     y: &'a [usize],
@@ -132,17 +129,10 @@ struct ColumnLoss<'a> {
 
 impl ColumnLoss<'_> {
     fn sums(&self, theta: &[f64], curvature: bool) -> Result<Part, NodeError> {
-        use rayon::prelude::*;
-        let (rows, cols) = (self.data.rows, self.data.columns.len());
-        let parts: Vec<Result<Part, NodeError>> = (0..rows.div_ceil(COLUMN_BLOCK_ROWS))
-            .into_par_iter()
-            .map_init(Vec::new, |block, b| {
-                let (start, end) = (b * COLUMN_BLOCK_ROWS, ((b + 1) * COLUMN_BLOCK_ROWS).min(rows));
-                self.data.block_into(start, end, block);
-                let x = MatrixRef::new(end - start, cols, block);
-                loss_part(LogisticData { x, y: &self.y[start..end], blocks: self.blocks }, theta, start, rows, curvature)
-            })
-            .collect();
+        let (total_rows, blocks) = (self.data.rows, self.blocks);
+        let parts = self.data.map_blocks(|x, rows| {
+            loss_part(LogisticData { x, y: &self.y[rows.clone()], blocks }, theta, rows.start, total_rows, curvature)
+        });
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
         for part in parts {

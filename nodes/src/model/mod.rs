@@ -43,6 +43,7 @@ use serde_json::Value as Json;
 
 use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, Task, Value};
 
+use pipewright_compute::MatrixRef;
 use pipewright_compute::pass::{CrossMoments, Moments, Pass, Rows as PassRows};
 use pipewright_engine::TableStream;
 
@@ -235,15 +236,39 @@ pub struct TrainingColumns<'a> {
     pub labels: &'a Labels,
 }
 
+/// Rows a block of [`TrainingColumns::map_blocks`] holds: 4,096 rows of 37 features are 1.2 MB.
+const COLUMN_BLOCK_ROWS: usize = 4096;
+
 impl TrainingColumns<'_> {
-    /// Rows `start..end` as a row-major block, written into `out` (cleared first): a block small enough to stay
-    /// in cache is what a fit's kernels then read.
-    pub fn block_into(&self, start: usize, end: usize, out: &mut Vec<f64>) {
-        out.clear();
-        out.reserve((end - start) * self.columns.len());
-        for r in start..end {
-            out.extend(self.columns.iter().map(|column| column[r]));
-        }
+    /// `f` on every block of consecutive rows, given as a small row-major copy of their features (small enough to
+    /// stay in cache) and the range of rows it holds; the blocks in parallel, the results in row order (the same
+    /// for any number of threads).
+    pub fn map_blocks<T: Send>(&self, f: impl Fn(MatrixRef<'_>, std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
+        use rayon::prelude::*;
+        let (rows, cols) = (self.rows, self.columns.len());
+        (0..rows.div_ceil(COLUMN_BLOCK_ROWS))
+            .into_par_iter()
+            .map_init(Vec::new, |block: &mut Vec<f64>, b| {
+                let (start, end) = (b * COLUMN_BLOCK_ROWS, ((b + 1) * COLUMN_BLOCK_ROWS).min(rows));
+                block.clear();
+                block.reserve((end - start) * cols);
+                for r in start..end {
+                    block.extend(self.columns.iter().map(|column| column[r]));
+                }
+                f(MatrixRef::new(end - start, cols, block), start..end)
+            })
+            .collect()
+    }
+
+    /// The centred moments of features and label ([`CrossMoments`], blocks merged in row order): what linear,
+    /// ridge, Lasso and Elastic Net regression fit from.
+    pub fn moments(&self) -> Result<Moments, NodeError> {
+        let Labels::Values(y) = self.labels else {
+            return Err(NodeError::data("a linear regression needs a numeric label"));
+        };
+        let pass = CrossMoments { features: self.columns.len() };
+        let partials = self.map_blocks(|x, rows| pass.map(&PassRows { x, y: &y[rows] }));
+        Ok(partials.into_iter().fold(pass.empty(), |a, b| pass.reduce(a, b)))
     }
 }
 
@@ -533,4 +558,42 @@ pub(crate) fn probabilities(x: &Matrix, classes: usize, row_fn: impl Fn(&[f64], 
     let mut out = Matrix::zeros(x.rows, classes);
     out.data.par_chunks_mut(classes.max(1)).enumerate().for_each(|(i, row)| row_fn(x.row(i), row));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipewright_engine::rng::SplitMix64;
+
+    #[test]
+    fn moments_read_from_columns_equal_those_of_the_matrix() {
+        // Not a whole number of blocks, with a large offset where a careless sum would lose digits.
+        let (rows, cols) = (3 * COLUMN_BLOCK_ROWS + 77, 4);
+        let mut rng = SplitMix64::new(5);
+        let columns: Vec<Vec<f64>> = (0..cols).map(|_| (0..rows).map(|_| 1e4 + rng.next_f64()).collect()).collect();
+        let y: Vec<f64> = (0..rows).map(|r| 2.0 * columns[0][r] - columns[3][r] + rng.next_f64()).collect();
+        let labels = Labels::Values(y.clone());
+        let set = TrainingColumns { columns: columns.iter().map(Vec::as_slice).collect(), rows, labels: &labels };
+        let matrix: Vec<f64> = (0..rows).flat_map(|r| columns.iter().map(move |c| c[r])).collect();
+
+        let got = set.moments().expect("a numeric label");
+        let expected = pipewright_compute::pass::run(
+            &CrossMoments { features: cols },
+            &pipewright_compute::pass::row_chunks(MatrixRef::new(rows, cols, &matrix), &y, 1000),
+        );
+        // Sums merged in other orders differ in their last digits, against the scale of the largest sum.
+        let scale = expected.xx.iter().chain([&expected.yy]).fold(1.0_f64, |m, v| m.max(v.abs()));
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-11 * scale.max(a.abs());
+        assert_eq!(got.n, expected.n);
+        assert!(close(got.y_mean, expected.y_mean) && close(got.yy, expected.yy));
+        for (a, b) in got
+            .x_mean
+            .iter()
+            .chain(&got.xx)
+            .chain(&got.xy)
+            .zip(expected.x_mean.iter().chain(&expected.xx).chain(&expected.xy))
+        {
+            assert!(close(*a, *b), "{a} against {b}");
+        }
+    }
 }
