@@ -102,7 +102,14 @@ fn loss_part(
     total_rows: usize,
     curvature: bool,
 ) -> Result<Part, NodeError> {
-    let part = LogisticProblem::new(&Backend::Cpu, data).evaluate(theta, false).map_err(crate::device::kernel_error)?;
+    let problem = LogisticProblem::new(&Backend::Cpu, data);
+    if curvature && data.blocks > 1 {
+        // Several classes: every row counts in the Hessian, which the kernel sums in the pass of the loss.
+        let mut part = problem.evaluate(theta, true).map_err(crate::device::kernel_error)?;
+        let hessian = std::mem::take(&mut part.hessian);
+        return Ok((part, Some(hessian)));
+    }
+    let part = problem.evaluate(theta, false).map_err(crate::device::kernel_error)?;
     Ok((part, curvature.then(|| hessian_part(data, theta, first_row, total_rows))))
 }
 
