@@ -1,6 +1,7 @@
 //! Algorithms the model blocks use, written for this project and checked against scikit-learn.
 
 pub mod anomaly;
+pub mod bins;
 pub mod boosting;
 pub mod coordinate_descent;
 pub mod dbscan;

@@ -148,12 +148,7 @@ pub(super) fn fit_boosted_batches(
             }
         }
     };
-    let mut bins: Vec<Vec<u8>> = vec![Vec::with_capacity(rows); cols];
-    let append = |bins: &mut Vec<Vec<u8>>, part: Vec<Vec<u8>>| {
-        for (all, part) in bins.iter_mut().zip(part) {
-            all.extend(part);
-        }
-    };
+    let mut bins = boosting::BinnedRows::with_capacity(rows, cols);
     let fitted = if let Some(classes) = batches.classes {
         batches.each_labelled(ctx, |x, _, first_row| {
             take_sample(x, first_row);
@@ -163,12 +158,12 @@ pub(super) fn fit_boosted_batches(
         drop(sample);
         let mut y = Vec::with_capacity(rows);
         batches.each_labelled(ctx, |x, labels, _| {
-            append(&mut bins, boosting::binned(&thresholds, x));
+            bins.append(&boosting::binned(&thresholds, x));
             y.extend_from_slice(labels);
             Ok(())
         })?;
         let target = BoostTarget::Classes { y: &y, classes: classes.names.len() };
-        boosting::fit_binned(&bins, &thresholds, target, settings, &keep_going(ctx, settings.rounds))
+        boosting::fit_binned(bins, &thresholds, target, settings, &keep_going(ctx, settings.rounds))
     } else {
         let mut first_row = 0;
         batches.each(ctx, |x, _| {
@@ -180,11 +175,11 @@ pub(super) fn fit_boosted_batches(
         drop(sample);
         let mut y = Vec::with_capacity(rows);
         batches.each(ctx, |x, values| {
-            append(&mut bins, boosting::binned(&thresholds, x));
+            bins.append(&boosting::binned(&thresholds, x));
             y.extend_from_slice(values);
             Ok(())
         })?;
-        boosting::fit_binned(&bins, &thresholds, BoostTarget::Values(&y), settings, &keep_going(ctx, settings.rounds))
+        boosting::fit_binned(bins, &thresholds, BoostTarget::Values(&y), settings, &keep_going(ctx, settings.rounds))
     };
     fitted.ok_or(NodeError::Cancelled)
 }
