@@ -377,7 +377,7 @@ impl<'a> Grower<'a> {
         let mut total = parts.next().unwrap_or_default();
         for part in parts {
             total.iter_mut().zip(&part).for_each(|(t, &b)| t.add(b));
-            pool.push(part);
+            give_back(pool, part);
         }
         total
     }
@@ -451,8 +451,14 @@ impl<'a> Grower<'a> {
                 let (mut i, mut j) = (0, out.len());
                 let mut cells = [0u8; GATHER_ROWS];
                 for block in part.chunks(GATHER_ROWS) {
-                    for (cell, &r) in cells.iter_mut().zip(block) {
-                        *cell = data[r as usize * cols + column];
+                    if let Some(by_column) = self.packed.columns.get(column) {
+                        for (cell, &r) in cells.iter_mut().zip(block) {
+                            *cell = by_column[r as usize];
+                        }
+                    } else {
+                        for (cell, &r) in cells.iter_mut().zip(block) {
+                            *cell = data[r as usize * cols + column];
+                        }
                     }
                     for (&cell, &r) in cells.iter().zip(block) {
                         let left = left_of_cell[usize::from(cell)];
@@ -567,7 +573,7 @@ impl<'a> Grower<'a> {
                     large_h = std::mem::take(&mut parent_h);
                 }
             }
-            pool.push(parent_h);
+            give_back(pool, parent_h);
             let (left_h, right_h) = if left_small { (small_h, large_h) } else { (large_h, small_h) };
             for (index, begin, end, sums, histograms) in
                 [(li, parent.begin, middle, left_sums, left_h), (li + 1, middle, parent.end, right_sums, right_h)]
@@ -576,7 +582,7 @@ impl<'a> Grower<'a> {
                 let histograms = if split.is_some() {
                     histograms
                 } else {
-                    pool.push(histograms);
+                    give_back(pool, histograms);
                     Vec::new()
                 };
                 open.push(Open { node: index, begin, end, depth, sums, split, histograms });
@@ -588,9 +594,16 @@ impl<'a> Grower<'a> {
             for &r in &order[leaf.begin..leaf.end] {
                 raw[r as usize * k + c] += value;
             }
-            pool.push(leaf.histograms);
+            give_back(pool, leaf.histograms);
         }
         nodes
+    }
+}
+
+/// Keeps a histogram's buffer for the next leaf (an empty one has none to keep).
+fn give_back(pool: &mut Vec<Histograms>, histograms: Histograms) {
+    if histograms.capacity() > 0 {
+        pool.push(histograms);
     }
 }
 
@@ -609,19 +622,37 @@ pub fn thresholds_of(sample: &[Vec<f64>], max_bins: usize) -> Vec<Vec<f64>> {
     sample.par_iter().map(|c| bin_thresholds(c, max_bins)).collect()
 }
 
+/// Rows binned at a time in parallel.
+const BIN_ROWS: usize = 4096;
+
 /// Each row's values as bins (one byte a cell).
 pub fn binned(thresholds: &[Vec<f64>], x: &Matrix) -> BinnedRows {
     let cols = thresholds.len();
     let mut data = vec![0u8; x.rows * cols];
-    data.par_chunks_mut(cols.max(1) * 1024).enumerate().for_each(|(chunk, out)| {
+    data.par_chunks_mut(cols.max(1) * BIN_ROWS).enumerate().for_each(|(chunk, out)| {
         for (i, row) in out.chunks_mut(cols.max(1)).enumerate() {
-            let values = x.row(chunk * 1024 + i);
+            let values = x.row(chunk * BIN_ROWS + i);
             for ((b, t), &v) in row.iter_mut().zip(thresholds).zip(values) {
                 *b = bin_of(t, v);
             }
         }
     });
     BinnedRows { rows: x.rows, cols, data }
+}
+
+/// The rows of the feature columns `columns` (each `rows` long) as bins, one byte a cell, row after row.
+pub fn binned_columns(thresholds: &[Vec<f64>], columns: &[&[f64]], rows: usize) -> BinnedRows {
+    let cols = thresholds.len();
+    let mut data = vec![0u8; rows * cols];
+    data.par_chunks_mut(cols.max(1) * BIN_ROWS).enumerate().for_each(|(chunk, out)| {
+        let start = chunk * BIN_ROWS;
+        for (j, (t, column)) in thresholds.iter().zip(columns).enumerate() {
+            for (i, &v) in column[start..start + out.len() / cols].iter().enumerate() {
+                out[i * cols + j] = bin_of(t, v);
+            }
+        }
+    });
+    BinnedRows { rows, cols, data }
 }
 
 /// Fits a boosted ensemble; `keep_going` is asked before each round and stops the fit when it says no.
@@ -637,6 +668,21 @@ pub fn fit(
     let thresholds = thresholds_of(&sample, settings.max_bins);
     drop(sample);
     fit_binned(binned(&thresholds, x), &thresholds, target, settings, keep_going)
+}
+
+/// Fits a boosted ensemble on feature columns (each `rows` long), with no row-major copy of their values.
+pub fn fit_columns(
+    columns: &[&[f64]],
+    rows: usize,
+    target: BoostTarget<'_>,
+    settings: BoostingSettings,
+    keep_going: &dyn Fn(usize) -> bool,
+) -> Option<BoostedTrees> {
+    let stride = bin_sample_stride(rows);
+    let sample: Vec<Vec<f64>> = columns.iter().map(|c| c[..rows].iter().step_by(stride).copied().collect()).collect();
+    let thresholds = thresholds_of(&sample, settings.max_bins);
+    drop(sample);
+    fit_binned(binned_columns(&thresholds, columns, rows), &thresholds, target, settings, keep_going)
 }
 
 /// The gradient and hessian of every row and output for the current raw scores: `gh[c][r]`.
@@ -911,5 +957,16 @@ mod tests {
         let one = fit_on(1);
         assert_eq!(one, fit_on(3), "every sum is cut into the same parts");
         assert!(one.trees.iter().all(|t| t.len() == 2 * s.max_leaves - 1));
+    }
+
+    #[test]
+    fn trees_fitted_from_columns_equal_those_fitted_from_the_matrix() {
+        let (x, y) = numbers_and_indicators();
+        let columns: Vec<Vec<f64>> = (0..x.cols).map(|j| (0..x.rows).map(|i| x.get(i, j)).collect()).collect();
+        let refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let s = BoostingSettings { rounds: 5, ..settings() };
+        let target = BoostTarget::Classes { y: &y, classes: 2 };
+        let from_columns = fit_columns(&refs, x.rows, target, s, &|_| true).expect("fits");
+        assert_eq!(from_columns, fit(&x, target, s, &|_| true).expect("fits"));
     }
 }

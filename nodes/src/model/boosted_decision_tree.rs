@@ -7,7 +7,9 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
+use super::{
+    FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output, probabilities,
+};
 use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
 use crate::frame::Matrix;
 
@@ -116,6 +118,32 @@ pub(super) fn fit_boosted(
     boosting::fit(x, target, settings, &keep_going(ctx, settings.rounds)).ok_or(NodeError::Cancelled)
 }
 
+/// The class of every row and the number of classes, at least two.
+fn classes_of(labels: &Labels) -> Result<(&[usize], usize), NodeError> {
+    let Labels::Classes { y, classes } = labels else {
+        return Err(NodeError::data("a boosted decision tree classifier needs a class label"));
+    };
+    if classes.len() < 2 {
+        return Err(NodeError::data(format!(
+            "the label has only one class ({}): a classifier needs rows of at least two classes",
+            classes.first().map_or("none", String::as_str)
+        )));
+    }
+    Ok((y, classes.len()))
+}
+
+/// Fits boosted trees from the training table's columns, with progress and cancellation.
+pub(super) fn fit_boosted_columns(
+    params: &Params,
+    target: BoostTarget<'_>,
+    data: &TrainingColumns<'_>,
+    ctx: &NodeContext<'_>,
+) -> Result<BoostedTrees, NodeError> {
+    let settings = settings(params)?;
+    boosting::fit_columns(&data.columns, data.rows, target, settings, &keep_going(ctx, settings.rounds))
+        .ok_or(NodeError::Cancelled)
+}
+
 /// Fits boosted trees over passes of a streamed table: the rows counted (a classifier's from its classes'
 /// pass), the bin edges found on every k-th row as in memory, then every row read into one byte a feature, the
 /// label beside it; the trees grow on those bins as on a table in memory's, to the same trees.
@@ -212,16 +240,20 @@ impl Learn for BoostedDecisionTree {
     type State = BoostedTrees;
 
     fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<Self::State, NodeError> {
-        let Labels::Classes { y, classes } = &data.labels else {
-            return Err(NodeError::data("a boosted decision tree classifier needs a class label"));
-        };
-        if classes.len() < 2 {
-            return Err(NodeError::data(format!(
-                "the label has only one class ({}): a classifier needs rows of at least two classes",
-                classes.first().map_or("none", String::as_str)
-            )));
-        }
-        fit_boosted(params, BoostTarget::Classes { y, classes: classes.len() }, &data.x, ctx)
+        let (y, classes) = classes_of(&data.labels)?;
+        fit_boosted(params, BoostTarget::Classes { y, classes }, &data.x, ctx)
+    }
+
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let (y, classes) = classes_of(data.labels)?;
+        fit_boosted_columns(params, BoostTarget::Classes { y, classes }, data, ctx)
     }
 
     const STREAMS: bool = true;

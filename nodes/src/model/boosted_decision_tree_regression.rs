@@ -3,8 +3,8 @@
 
 use pipewright_engine::{Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, Params, PortType, Task, Value};
 
-use super::boosted_decision_tree::{boosting_params, fit_boosted};
-use super::{Labels, Learn, Prediction, TrainingSet, learner_output};
+use super::boosted_decision_tree::{boosting_params, fit_boosted, fit_boosted_columns};
+use super::{Labels, Learn, Prediction, TrainingColumns, TrainingSet, learner_output};
 use crate::algo::boosting::{BoostTarget, BoostedTrees};
 use crate::frame::Matrix;
 
@@ -40,6 +40,20 @@ impl Learn for BoostedDecisionTreeRegression {
             return Err(NodeError::data("boosted decision tree regression needs a numeric label"));
         };
         fit_boosted(params, BoostTarget::Values(y), &data.x, ctx)
+    }
+
+    const FITS_COLUMNS: bool = true;
+
+    fn fit_columns(
+        &self,
+        params: &Params,
+        data: &TrainingColumns<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        let Labels::Values(y) = data.labels else {
+            return Err(NodeError::data("boosted decision tree regression needs a numeric label"));
+        };
+        fit_boosted_columns(params, BoostTarget::Values(y), data, ctx)
     }
 
     const STREAMS: bool = true;
