@@ -129,6 +129,97 @@ impl BoostedTrees {
     }
 }
 
+/// Rows scored together, tree after tree.
+const SCORE_ROWS: usize = 64;
+
+/// A tree laid out for scoring many rows at once: every leaf leads to itself on both sides (with a threshold no
+/// number passes), so each row takes the same number of steps, the tree's depth, with no branch on where it is.
+struct Steps {
+    /// `(feature, left, right)` and `(threshold, value)` of each node.
+    links: Vec<(u32, u32, u32)>,
+    cuts: Vec<(f64, f64)>,
+    depth: usize,
+}
+
+impl Steps {
+    fn of(tree: &[BoostNode]) -> Self {
+        let mut links = Vec::with_capacity(tree.len());
+        let mut cuts = Vec::with_capacity(tree.len());
+        for (i, node) in tree.iter().enumerate() {
+            if node.feature == u32::MAX {
+                links.push((0, i as u32, i as u32));
+                cuts.push((f64::INFINITY, node.value));
+            } else {
+                links.push((node.feature, node.left, node.right));
+                cuts.push((node.threshold, 0.0));
+            }
+        }
+        let mut depth = 0;
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            let node = &tree[i];
+            if node.feature == u32::MAX {
+                depth = depth.max(d);
+            } else {
+                stack.push((node.left as usize, d + 1));
+                stack.push((node.right as usize, d + 1));
+            }
+        }
+        Self { links, cuts, depth }
+    }
+}
+
+impl BoostedTrees {
+    /// The raw scores of every row of `x`, row after row (`outputs()` a row), equal to [`BoostedTrees::raw_row`]'s:
+    /// blocks of rows in parallel, each block taken through one tree at a time.
+    pub fn raw_rows(&self, x: &Matrix) -> Vec<f64> {
+        let k = self.outputs();
+        let steps: Vec<Steps> = self.trees.iter().map(|t| Steps::of(t)).collect();
+        let mut out = vec![0.0; x.rows * k];
+        out.par_chunks_mut(SCORE_ROWS * k).enumerate().for_each(|(block, out)| {
+            let start = block * SCORE_ROWS;
+            let rows = out.len() / k;
+            for o in out.chunks_exact_mut(k) {
+                o.copy_from_slice(&self.baseline);
+            }
+            let mut at = [0u32; SCORE_ROWS];
+            for (t, tree) in steps.iter().enumerate() {
+                at[..rows].fill(0);
+                for _ in 0..tree.depth {
+                    for (i, a) in at[..rows].iter_mut().enumerate() {
+                        let (feature, left, right) = tree.links[*a as usize];
+                        let threshold = tree.cuts[*a as usize].0;
+                        // NaN compares false and goes right, as its bin is the last one.
+                        *a = if x.get(start + i, feature as usize) <= threshold { left } else { right };
+                    }
+                }
+                for (i, &a) in at[..rows].iter().enumerate() {
+                    out[i * k + t % k] += tree.cuts[a as usize].1;
+                }
+            }
+        });
+        out
+    }
+
+    /// Class probabilities of every row of `x`, one row of `classes` (at least two) per row.
+    pub fn probabilities(&self, x: &Matrix, classes: usize) -> Matrix {
+        let raw = self.raw_rows(x);
+        let k = self.outputs();
+        let mut out = Matrix::zeros(x.rows, classes);
+        out.data.par_chunks_mut(classes).zip(raw.par_chunks(k)).for_each(|(p, raw)| {
+            if self.link == Link::Logistic {
+                let q = sigmoid(raw[0]);
+                p[0] = 1.0 - q;
+                p[1] = q;
+            } else {
+                p[..k].copy_from_slice(raw);
+                softmax(&mut p[..k]);
+            }
+        });
+        out
+    }
+}
+
 fn leaf_value(tree: &[BoostNode], row: &[f64]) -> f64 {
     let mut i = 0;
     loop {
@@ -932,6 +1023,10 @@ mod tests {
         let target = BoostTarget::Classes { y: &y, classes: 2 };
         let a = fit_packed(&packed, &thresholds, target, s, &|_| true).expect("fits");
         let b = fit_packed(&plain, &thresholds, target, s, &|_| true).expect("fits");
+        // Rows too many to copy column by column are partitioned from the rows themselves, to the same trees.
+        let mut by_rows = packed.clone();
+        by_rows.columns.clear();
+        assert_eq!(fit_packed(&by_rows, &thresholds, target, s, &|_| true).expect("fits"), a);
         assert_eq!(a.trees.len(), b.trees.len());
         for (ta, tb) in a.trees.iter().zip(&b.trees) {
             assert_eq!(ta.len(), tb.len());
@@ -968,5 +1063,36 @@ mod tests {
         let target = BoostTarget::Classes { y: &y, classes: 2 };
         let from_columns = fit_columns(&refs, x.rows, target, s, &|_| true).expect("fits");
         assert_eq!(from_columns, fit(&x, target, s, &|_| true).expect("fits"));
+    }
+
+    #[test]
+    fn rows_scored_in_blocks_get_the_scores_of_rows_scored_one_by_one() {
+        let (mut x, y) = numbers_and_indicators();
+        // Missing values go right in both.
+        for i in (0..x.rows).step_by(7) {
+            x.data[i * x.cols] = f64::NAN;
+        }
+        let classes = [2, 3];
+        for k in classes {
+            let y: Vec<usize> = y.iter().enumerate().map(|(i, &c)| if k == 3 && i % 5 == 0 { 2 } else { c }).collect();
+            let fit = fit(
+                &x,
+                BoostTarget::Classes { y: &y, classes: k },
+                BoostingSettings { rounds: 4, ..settings() },
+                &|_| true,
+            )
+            .expect("fits");
+            let p = fit.probabilities(&x, k);
+            let mut one = vec![0.0; k];
+            for i in 0..x.rows {
+                fit.probabilities_row(x.row(i), &mut one);
+                assert_eq!(p.row(i), one.as_slice(), "row {i} of {k} classes");
+            }
+        }
+        let values: Vec<f64> = y.iter().map(|&c| c as f64).collect();
+        let fit = fit(&x, BoostTarget::Values(&values), BoostingSettings { rounds: 3, ..settings() }, &|_| true)
+            .expect("fits");
+        let raw = fit.raw_rows(&x);
+        assert!((0..x.rows).all(|i| raw[i] == fit.value_row(x.row(i))));
     }
 }

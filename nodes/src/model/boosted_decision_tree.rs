@@ -8,7 +8,7 @@ use pipewright_engine::{
 };
 
 use super::{
-    FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output, probabilities,
+    FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingColumns, TrainingSet, learner_output,
 };
 use crate::algo::boosting::{self, BoostTarget, BoostedTrees, BoostingSettings};
 use crate::frame::Matrix;
@@ -271,7 +271,7 @@ impl Learn for BoostedDecisionTree {
 
     fn predict(&self, fitted: &BoostedTrees, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
         let classes = model.classes.len().max(2);
-        Ok(Prediction::Probabilities(probabilities(x, classes, |row, out| fitted.probabilities_row(row, out))))
+        Ok(Prediction::Probabilities(fitted.probabilities(x, classes)))
     }
 }
 

@@ -70,6 +70,6 @@ impl Learn for BoostedDecisionTreeRegression {
     }
 
     fn predict(&self, fitted: &BoostedTrees, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
-        Ok(Prediction::Values((0..x.rows).map(|i| fitted.value_row(x.row(i))).collect()))
+        Ok(Prediction::Values(fitted.raw_rows(x)))
     }
 }
