@@ -251,6 +251,10 @@ fn softmax(v: &mut [f64]) {
 /// Bin edges of one feature as scikit-learn finds them: midpoints of the distinct values when there
 /// are at most `max_bins`, else the `averaged_inverted_cdf` percentiles at `100 i / max_bins`.
 pub fn bin_thresholds(values: &[f64], max_bins: usize) -> Vec<f64> {
+    // Few distinct values (indicator columns, codes) are found without sorting every value.
+    if let Some(distinct) = few_distinct(values, max_bins) {
+        return distinct.windows(2).map(|w| f64::midpoint(w[0], w[1])).collect();
+    }
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
     sorted.sort_unstable_by(f64::total_cmp);
     let mut distinct = sorted.clone();
@@ -274,6 +278,22 @@ pub fn bin_thresholds(values: &[f64], max_bins: usize) -> Vec<f64> {
             }
         })
         .collect()
+}
+
+/// The distinct numbers of `values` in order (missing values left out), or `None` when there are more than `most`.
+fn few_distinct(values: &[f64], most: usize) -> Option<Vec<f64>> {
+    let mut distinct: Vec<f64> = Vec::new();
+    for &v in values.iter().filter(|v| !v.is_nan()) {
+        // −0 and 0 are one value, as when sorted values are deduplicated.
+        let v = v + 0.0;
+        if let Err(at) = distinct.binary_search_by(|d| d.total_cmp(&v)) {
+            if distinct.len() == most {
+                return None;
+            }
+            distinct.insert(at, v);
+        }
+    }
+    Some(distinct)
 }
 
 /// The bin of a value: the number of edges below it; missing values take the last bin.
