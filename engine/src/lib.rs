@@ -45,6 +45,7 @@ pub use stream::{BatchSource, Batches, FrameBatches, PassStep, PassStepMaker, St
 pub use time::UtcTime;
 pub use validate::{Analysis, Problem, validate, validate_in};
 pub use value::{
-    ConfusionMatrix, Curve, Decoded, Evaluation, Learner, Metric, Model, Report, Table, Task, Transform, Value,
+    ConfusionMatrix, Curve, Decoded, Evaluation, Learner, Metric, Model, Report, StateJson, Table, Task, Transform,
+    Value,
 };
 pub use workflow::{Comment, Edge, FORMAT, Node, PortRef, VERSION, Workflow, migrate, write_atomic};

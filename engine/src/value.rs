@@ -133,8 +133,13 @@ pub struct Decoded(Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>
 impl Decoded {
     /// A slot already holding `value`, for state fitted in this process.
     pub fn holding<T: std::any::Any + Send + Sync>(value: T) -> Self {
+        Self::holding_shared(Arc::new(value))
+    }
+
+    /// A slot already holding the shared `value`.
+    pub fn holding_shared<T: std::any::Any + Send + Sync>(value: Arc<T>) -> Self {
         let slot = Self::default();
-        let _ = slot.0.set(Arc::new(value));
+        let _ = slot.0.set(value);
         slot
     }
 
@@ -174,6 +179,65 @@ impl PartialEq for Decoded {
     }
 }
 
+/// A model's fitted state as JSON: read from a file, or, for a state fitted in this process, serialized from the
+/// typed state the first time it is read (when the model is stored, shown or packaged), so that a run that only
+/// scores with the model never pays for it. Clones share it.
+#[derive(Clone)]
+pub struct StateJson {
+    json: Arc<std::sync::OnceLock<Json>>,
+    make: Option<Arc<dyn Fn() -> Json + Send + Sync>>,
+}
+
+impl StateJson {
+    /// JSON made by `make` the first time it is read.
+    pub fn lazy(make: impl Fn() -> Json + Send + Sync + 'static) -> Self {
+        Self { json: Arc::default(), make: Some(Arc::new(make)) }
+    }
+
+    /// The JSON, made now if it has not been yet.
+    pub fn get(&self) -> &Json {
+        self.json.get_or_init(|| self.make.as_ref().map_or(Json::Null, |make| make()))
+    }
+}
+
+impl From<Json> for StateJson {
+    fn from(json: Json) -> Self {
+        Self { json: Arc::new(std::sync::OnceLock::from(json)), make: None }
+    }
+}
+
+impl std::ops::Deref for StateJson {
+    type Target = Json;
+
+    fn deref(&self) -> &Json {
+        self.get()
+    }
+}
+
+impl PartialEq for StateJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl std::fmt::Debug for StateJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for StateJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StateJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Json::deserialize(deserializer).map(Self::from)
+    }
+}
+
 /// A trained model and the feature schema it expects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -190,7 +254,7 @@ pub struct Model {
     /// Class names in the order of its probabilities (classification), as text.
     pub classes: Vec<String>,
     /// Algorithm-specific fitted state, serialized.
-    pub state: Json,
+    pub state: StateJson,
     /// The same state decoded into the algorithm's typed struct.
     #[serde(skip)]
     pub decoded: Decoded,
@@ -321,5 +385,32 @@ impl Value {
                 .collect::<Vec<_>>()
                 .join(", "),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_lazy_state_is_serialized_once_when_first_read_and_equals_the_same_json_read_from_a_file() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let lazy = StateJson::lazy(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            serde_json::json!({ "w": [1.5, -2.0] })
+        });
+        let shared = lazy.clone();
+        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing read it yet");
+        assert_eq!(shared["w"][1], -2.0);
+        assert_eq!(lazy.get(), shared.get());
+        assert_eq!(made.load(Ordering::SeqCst), 1, "clones share the one serialization");
+        let text = serde_json::to_string(&lazy).expect("serializes");
+        assert_eq!(text, r#"{"w":[1.5,-2.0]}"#);
+        let read: StateJson = serde_json::from_str(&text).expect("reads");
+        assert_eq!(read, lazy);
+        assert_eq!(made.load(Ordering::SeqCst), 1);
     }
 }

@@ -641,7 +641,7 @@ mod tests {
             label: Some("y".into()),
             features: vec!["x".into()],
             classes: vec![],
-            state: serde_json::json!({"w": [1.5]}),
+            state: serde_json::json!({"w": [1.5]}).into(),
             decoded: crate::value::Decoded::default(),
         }))
     }

@@ -3,11 +3,11 @@
 //! each from its own seed, so the result does not depend on the number of threads. [`fit_tree`]
 //! grows one tree on every row with every feature (the Decision Tree block), with Gini or entropy splits.
 //!
-//! Nodes of up to [`BINNED_FROM_ROWS`] rows find their splits exactly, by sorting. Larger nodes (the top of
-//! trees on large tables) scan histograms instead: each feature is cut once per fit into at most 256 bins at
-//! its quantiles (exactly at its distinct values when it has no more), and a split falls between bins. This
-//! makes a node cost a pass over its rows rather than a sort; features with few distinct values (indicators,
-//! counts) split exactly as before.
+//! Tables of up to [`BINNED_FROM_ROWS`] rows find every split exactly, by sorting, as scikit-learn does. On
+//! larger tables, nodes of more than [`BINNED_NODE_ROWS`] rows scan histograms instead: each feature is cut once
+//! per fit into at most 256 bins at its quantiles (exactly at its distinct values when it has no more), and a split
+//! falls between bins. This makes a node cost a pass over its rows rather than a sort; features with few distinct
+//! values (indicators, counts) split exactly as before, and the small nodes near the leaves sort their values.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -157,8 +157,11 @@ impl Forest {
     }
 }
 
-/// Nodes with more rows than this split on binned values.
+/// Tables with more rows than this are binned, for the splits of their nodes of more than [`BINNED_NODE_ROWS`].
 pub const BINNED_FROM_ROWS: usize = 4096;
+
+/// Nodes of a binned table with more rows than this split on bins; smaller ones sort their values.
+pub const BINNED_NODE_ROWS: usize = 256;
 
 /// Every feature cut into at most 256 bins, for the splits of large nodes.
 struct Binned {
@@ -200,7 +203,8 @@ impl Binned {
         Self { edges, codes: codes.concat(), rows: x.rows }
     }
 
-    /// The best split of `rows` on feature `f`: its score (as [`best_split`] scores) and threshold.
+    /// The best split of `rows` on feature `f`: its score (as [`best_split`] scores), threshold and the last
+    /// bin that goes left.
     fn best_split(
         &self,
         f: usize,
@@ -209,20 +213,22 @@ impl Binned {
         criterion: Criterion,
         rows: &[usize],
         min_leaf: usize,
-    ) -> Option<(f64, f64)> {
+    ) -> Option<(f64, f64, usize)> {
         let edges = &self.edges[f];
         let bins = edges.len() + 1;
         let codes = &self.codes[f * self.rows..(f + 1) * self.rows];
         let n = rows.len();
         let mut count = vec![0usize; bins];
-        let mut best: Option<(f64, f64)> = None;
+        let mut best: Option<(f64, f64, usize)> = None;
         match target {
             Target::Classes { y, .. } => {
-                let mut hist = vec![0.0f64; bins * outputs];
+                let mut tally = vec![0u32; bins * outputs];
                 for &r in rows {
-                    let b = usize::from(codes[r]);
-                    hist[b * outputs + y[r]] += 1.0;
-                    count[b] += 1;
+                    tally[usize::from(codes[r]) * outputs + y[r]] += 1;
+                }
+                let hist: Vec<f64> = tally.iter().map(|&c| f64::from(c)).collect();
+                for (c, h) in count.iter_mut().zip(tally.chunks_exact(outputs)) {
+                    *c = h.iter().map(|&v| v as usize).sum();
                 }
                 let mut right = vec![0.0f64; outputs];
                 for b in 0..bins {
@@ -253,8 +259,8 @@ impl Binned {
                         Criterion::Gini => sq(&left) / nl as f64 + sq(&right) / nr as f64,
                         Criterion::Entropy => entropy_score(&left, nl as f64) + entropy_score(&right, nr as f64),
                     };
-                    if score > parent + 1e-12 && best.is_none_or(|(s, _)| score > s) {
-                        best = Some((score, edges[b]));
+                    if score > parent + 1e-12 && best.is_none_or(|(s, _, _)| score > s) {
+                        best = Some((score, edges[b], b));
                     }
                 }
             }
@@ -280,8 +286,8 @@ impl Binned {
                     }
                     let right = total - left;
                     let score = left * left / nl as f64 + right * right / nr as f64;
-                    if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(s, _)| score > s) {
-                        best = Some((score, edges[b]));
+                    if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(s, _, _)| score > s) {
+                        best = Some((score, edges[b], b));
                     }
                 }
             }
@@ -302,19 +308,37 @@ pub fn fit(
         Target::Values(_) => 1,
     };
     let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
+    // Each thread keeps its buffers from tree to tree: how often each row is drawn, the rows, the split's scratch.
+    let buffers = || (Vec::<u32>::new(), Vec::<usize>::new(), Vec::<usize>::new());
     let trees: Option<Vec<Tree>> = (0..settings.trees)
         .into_par_iter()
-        .map(|t| {
+        .map_init(buffers, |(times, rows, scratch), t| {
             if !keep_going(t) {
                 return None;
             }
             let mut rng = SplitMix64::new(settings.seed ^ (t as u64).wrapping_mul(0xA24B_AED4_963E_E407));
-            let rows: Vec<usize> = if settings.bootstrap {
-                (0..x.rows).map(|_| rng.below(x.rows)).collect()
+            rows.clear();
+            if settings.bootstrap {
+                // The draws in the order of the rows, so that a node's rows are read front to back.
+                times.clear();
+                times.resize(x.rows, 0);
+                for _ in 0..x.rows {
+                    times[rng.below(x.rows)] += 1;
+                }
+                rows.extend(times.iter().enumerate().flat_map(|(r, &k)| std::iter::repeat_n(r, k as usize)));
             } else {
-                (0..x.rows).collect()
-            };
-            Some(grow(x, binned.as_ref(), target, outputs, rows, settings, Criterion::Gini, &mut rng))
+                rows.extend(0..x.rows);
+            }
+            Some(grow(
+                x,
+                binned.as_ref(),
+                target,
+                outputs,
+                (rows.as_mut_slice(), scratch),
+                settings,
+                Criterion::Gini,
+                &mut rng,
+            ))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
@@ -336,8 +360,9 @@ pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree 
         seed: 0,
     };
     let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
-    let rows = (0..x.rows).collect();
-    grow(x, binned.as_ref(), target, outputs, rows, forest, settings.criterion, &mut SplitMix64::new(0))
+    let mut rows: Vec<usize> = (0..x.rows).collect();
+    let buffers = (rows.as_mut_slice(), &mut Vec::new());
+    grow(x, binned.as_ref(), target, outputs, buffers, forest, settings.criterion, &mut SplitMix64::new(0))
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -364,33 +389,31 @@ fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
     }
 }
 
+/// Grows one tree on `rows` (a bootstrap sample may hold a row more than once), with `scratch` for its splits.
+/// The rows of a node are a stretch of one buffer, split in place, children in the order of the rows; a node's
+/// value is computed once it is a leaf.
 #[allow(clippy::too_many_arguments)]
 fn grow(
     x: &Matrix,
     binned: Option<&Binned>,
     target: Target<'_>,
     outputs: usize,
-    rows: Vec<usize>,
+    (rows, scratch): (&mut [usize], &mut Vec<usize>),
     s: ForestSettings,
     criterion: Criterion,
     rng: &mut SplitMix64,
 ) -> Tree {
-    let mut nodes: Vec<TreeNode> = Vec::new();
-    let leaf = |rows: &[usize]| TreeNode {
-        feature: u32::MAX,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        value: leaf_value(target, outputs, rows),
-    };
-    // Work list of (node index, rows, depth).
-    nodes.push(leaf(&rows));
-    let mut work = vec![(0usize, rows, 0usize)];
+    let placeholder = TreeNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: Vec::new() };
+    let mut nodes: Vec<TreeNode> = vec![placeholder.clone()];
+    // Work list of (node index, its rows' stretch, depth).
+    let mut work = vec![(0usize, 0usize, rows.len(), 0usize)];
     let mut features: Vec<usize> = (0..x.cols).collect();
     let tries = s.max_features.count(x.cols);
     let mut pairs: Vec<(f64, usize)> = Vec::new();
-    while let Some((at, rows, depth)) = work.pop() {
-        if depth >= s.max_depth || rows.len() < 2 * s.min_samples_leaf.max(1) || is_pure(target, &rows) {
+    while let Some((at, begin, end, depth)) = work.pop() {
+        let node_rows = &rows[begin..end];
+        if depth >= s.max_depth || node_rows.len() < 2 * s.min_samples_leaf.max(1) || is_pure(target, node_rows) {
+            nodes[at].value = leaf_value(target, outputs, node_rows);
             continue;
         }
         // Partial Fisher–Yates: the first `tries` entries are a random subset.
@@ -398,40 +421,70 @@ fn grow(
             let j = i + rng.below(x.cols - i);
             features.swap(i, j);
         }
-        let mut best: Option<(f64, usize, f64)> = None;
+        // (score, feature, threshold, last bin on the left when the split was found on bins).
+        let mut best: Option<(f64, usize, f64, Option<usize>)> = None;
         for &f in &features[..tries] {
             let found = match binned {
-                Some(binned) if rows.len() > BINNED_FROM_ROWS => {
-                    binned.best_split(f, target, outputs, criterion, &rows, s.min_samples_leaf.max(1))
-                }
+                Some(binned) if node_rows.len() > BINNED_NODE_ROWS => binned
+                    .best_split(f, target, outputs, criterion, node_rows, s.min_samples_leaf.max(1))
+                    .map(|(score, threshold, bin)| (score, threshold, Some(bin))),
                 _ => {
                     pairs.clear();
-                    pairs.extend(rows.iter().map(|&r| (x.get(r, f), r)));
+                    pairs.extend(node_rows.iter().map(|&r| (x.get(r, f), r)));
                     pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
                     best_split(target, outputs, criterion, &pairs, s.min_samples_leaf.max(1))
+                        .map(|(score, threshold)| (score, threshold, None))
                 }
             };
-            if let Some((score, threshold)) = found
-                && best.is_none_or(|(b, _, _)| score > b + 1e-12)
+            if let Some((score, threshold, bin)) = found
+                && best.is_none_or(|(b, ..)| score > b + 1e-12)
             {
-                best = Some((score, f, threshold));
+                best = Some((score, f, threshold, bin));
             }
         }
-        let Some((_, feature, threshold)) = best else { continue };
-        let (left, right): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&r| x.get(r, feature) <= threshold);
+        let Some((_, feature, threshold, bin)) = best else {
+            nodes[at].value = leaf_value(target, outputs, node_rows);
+            continue;
+        };
+        // A value is at most the threshold exactly when its bin is at most the split's last bin on the left.
+        let node_rows = &mut rows[begin..end];
+        let middle = begin
+            + match (bin, binned) {
+                (Some(bin), Some(binned)) => {
+                    let codes = &binned.codes[feature * binned.rows..(feature + 1) * binned.rows];
+                    split_in_place(node_rows, scratch, |r| usize::from(codes[r]) <= bin)
+                }
+                _ => split_in_place(node_rows, scratch, |r| x.get(r, feature) <= threshold),
+            };
         let li = nodes.len();
-        nodes.push(leaf(&left));
-        nodes.push(leaf(&right));
+        nodes.push(placeholder.clone());
+        nodes.push(placeholder.clone());
         let node = &mut nodes[at];
         node.feature = feature as u32;
         node.threshold = threshold;
         node.left = li as u32;
         node.right = li as u32 + 1;
-        node.value = Vec::new();
-        work.push((li, left, depth + 1));
-        work.push((li + 1, right, depth + 1));
+        work.push((li, begin, middle, depth + 1));
+        work.push((li + 1, middle, end, depth + 1));
     }
     Tree { nodes }
+}
+
+/// Moves the rows that go left to the front of `rows`, both sides keeping their order; returns how many go left.
+fn split_in_place(rows: &mut [usize], scratch: &mut Vec<usize>, goes_left: impl Fn(usize) -> bool) -> usize {
+    scratch.clear();
+    let mut left = 0;
+    for i in 0..rows.len() {
+        let r = rows[i];
+        if goes_left(r) {
+            rows[left] = r;
+            left += 1;
+        } else {
+            scratch.push(r);
+        }
+    }
+    rows[left..].copy_from_slice(scratch);
+    left
 }
 
 /// The best split of sorted `(value, row)` pairs: a score to maximize (higher = purer children) and
@@ -622,7 +675,8 @@ mod binned_tests {
         pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let exact = best_split(target, 2, Criterion::Gini, &pairs, 1).expect("a split");
         let on_bins = binned.best_split(1, target, 2, Criterion::Gini, &rows, 1).expect("a split");
-        assert_eq!(exact, on_bins);
+        assert_eq!(exact, (on_bins.0, on_bins.1));
+        assert_eq!(binned.edges[1][on_bins.2], on_bins.1, "the last bin on the left ends at the threshold");
         // Feature 0 is continuous: the binned threshold lands next to the exact one.
         let mut pairs: Vec<(f64, usize)> = rows.iter().map(|&r| (x.get(r, 0), r)).collect();
         pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));

@@ -39,9 +39,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value as Json;
 
-use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, Task, Value};
+use pipewright_engine::{Decoded, Learner, Model, NodeContext, NodeError, Params, StateJson, Task, Value};
 
 use pipewright_compute::MatrixRef;
 use pipewright_compute::pass::{CrossMoments, Moments, Pass, Rows as PassRows};
@@ -370,7 +369,12 @@ pub(crate) trait Learn: Sync {
 /// A learner's algorithm as Train, Score, Cross Validate, Tune and packages call it, whatever its state type.
 pub trait Algorithm: Sync {
     /// Fits and returns the state, serialized and decoded.
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<(Json, Decoded), NodeError>;
+    fn fit(
+        &self,
+        params: &Params,
+        data: &TrainingSet,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(StateJson, Decoded), NodeError>;
 
     /// Decodes and checks a model's state, once: a model that fails is refused here, before it predicts.
     fn load(&self, model: &Model) -> Result<(), NodeError>;
@@ -387,7 +391,7 @@ pub trait Algorithm: Sync {
         params: &Params,
         batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
-    ) -> Result<(Json, Decoded), NodeError>;
+    ) -> Result<(StateJson, Decoded), NodeError>;
 
     /// Whether it fits on the CPU from the training table's columns as they are.
     fn fits_columns(&self) -> bool;
@@ -398,7 +402,7 @@ pub trait Algorithm: Sync {
         params: &Params,
         data: &TrainingColumns<'_>,
         ctx: &NodeContext<'_>,
-    ) -> Result<(Json, Decoded), NodeError>;
+    ) -> Result<(StateJson, Decoded), NodeError>;
 
     /// Predicts for feature rows in the model's feature order.
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError>;
@@ -408,8 +412,13 @@ pub trait Algorithm: Sync {
 }
 
 impl<L: Learn> Algorithm for L {
-    fn fit(&self, params: &Params, data: &TrainingSet, ctx: &NodeContext<'_>) -> Result<(Json, Decoded), NodeError> {
-        stored(Learn::fit(self, params, data, ctx)?)
+    fn fit(
+        &self,
+        params: &Params,
+        data: &TrainingSet,
+        ctx: &NodeContext<'_>,
+    ) -> Result<(StateJson, Decoded), NodeError> {
+        Ok(stored(Learn::fit(self, params, data, ctx)?))
     }
 
     fn load(&self, model: &Model) -> Result<(), NodeError> {
@@ -429,8 +438,8 @@ impl<L: Learn> Algorithm for L {
         params: &Params,
         batches: &TrainingBatches<'_>,
         ctx: &NodeContext<'_>,
-    ) -> Result<(Json, Decoded), NodeError> {
-        stored(Learn::fit_batches(self, params, batches, ctx)?)
+    ) -> Result<(StateJson, Decoded), NodeError> {
+        Ok(stored(Learn::fit_batches(self, params, batches, ctx)?))
     }
 
     fn fits_columns(&self) -> bool {
@@ -442,8 +451,8 @@ impl<L: Learn> Algorithm for L {
         params: &Params,
         data: &TrainingColumns<'_>,
         ctx: &NodeContext<'_>,
-    ) -> Result<(Json, Decoded), NodeError> {
-        stored(Learn::fit_columns(self, params, data, ctx)?)
+    ) -> Result<(StateJson, Decoded), NodeError> {
+        Ok(stored(Learn::fit_columns(self, params, data, ctx)?))
     }
 
     fn predict(&self, model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {
@@ -456,15 +465,21 @@ impl<L: Learn> Algorithm for L {
 }
 
 /// A fitted state as a model keeps it: serialized, and decoded already.
-fn stored<T: FittedState>(state: T) -> Result<(Json, Decoded), NodeError> {
-    let json = serde_json::to_value(&state).map_err(|e| NodeError::data(format!("cannot store the model: {e}")))?;
-    Ok((json, Decoded::holding(state)))
+fn stored<T: FittedState>(state: T) -> (StateJson, Decoded) {
+    let state = Arc::new(state);
+    let typed = Arc::clone(&state);
+    // Serialized only when something reads it. A state is numbers, lists and maps keyed by text: it serializes.
+    let json = StateJson::lazy(move || {
+        serde_json::to_value(&*typed)
+            .unwrap_or_else(|e| serde_json::json!({ "unstorable": format!("cannot store the model: {e}") }))
+    });
+    (json, Decoded::holding_shared(state))
 }
 
 /// The fitted state of a model, decoded from its JSON the first time and checked, then shared.
 pub(crate) fn fitted<T: FittedState>(model: &Model) -> Result<Arc<T>, NodeError> {
     model.decoded.get_or_decode(|| {
-        let state: T = serde_json::from_value(model.state.clone()).map_err(|e| {
+        let state: T = serde_json::from_value(model.state.get().clone()).map_err(|e| {
             NodeError::data(format!("the {} model's state is unreadable ({e}): retrain it", model.name))
         })?;
         state.check(model).map_err(|problem| {

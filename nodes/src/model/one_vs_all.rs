@@ -85,7 +85,7 @@ impl Learn for OneVsAllMulticlass {
                     classes: binary_classes(class),
                 },
             };
-            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0);
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0.get().clone());
         }
         Ok(State { inner_algorithm, inner_name, models, inner: super::wrapper::InnerModels::default() })
     }

@@ -94,7 +94,7 @@ impl Learn for OneVsOneMulticlass {
                     classes: vec![classes[i].clone(), classes[j].clone()],
                 },
             };
-            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0);
+            models.push(algorithm.fit(&inner_params, &binary, ctx)?.0.get().clone());
         }
         Ok(State { inner_algorithm, inner_name, models, inner: super::wrapper::InnerModels::default() })
     }

@@ -84,7 +84,7 @@ impl InnerModels {
                     label: outer.label.clone(),
                     features: outer.features.clone(),
                     classes,
-                    state: state.clone(),
+                    state: state.clone().into(),
                     decoded: pipewright_engine::Decoded::default(),
                 };
                 inner_algorithm.load(&inner)?;

@@ -92,7 +92,7 @@ impl NodeKind for TrainClusteringModel {
 }
 
 /// The trained model of a clustering learner.
-fn clustering_model(learner: &Learner, features: Vec<String>, state: serde_json::Value, decoded: Decoded) -> Model {
+fn clustering_model(learner: &Learner, features: Vec<String>, state: pipewright_engine::StateJson, decoded: Decoded) -> Model {
     Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use pipewright_compute::Backend;
 use pipewright_engine::{
     Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
-    Table, TableStream, Task, Value,
+    StateJson, Table, TableStream, Task, Value,
 };
 
 use crate::frame::{Matrix, distinct_texts, feature_columns, feature_matrix, numeric_values};
@@ -267,7 +267,7 @@ fn fit_columns(learner: &Learner, table: &Table, target: Target, ctx: &NodeConte
 }
 
 /// The model of a fit.
-fn model_of(learner: &Learner, target: Target, state: Json, decoded: Decoded) -> Model {
+fn model_of(learner: &Learner, target: Target, state: StateJson, decoded: Decoded) -> Model {
     let Target { labels, task, label, features } = target;
     let classes = match labels {
         Labels::Classes { classes, .. } => classes,

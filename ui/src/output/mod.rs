@@ -395,7 +395,7 @@ mod tests {
             label: Some("survived".into()),
             features: vec!["age".into(), "fare".into()],
             classes: vec!["0".into(), "1".into()],
-            state: json!({ "intercept": -0.5, "weights": weights, "scaler": { "mean": [1.0, 2.0] } }),
+            state: json!({ "intercept": -0.5, "weights": weights, "scaler": { "mean": [1.0, 2.0] } }).into(),
             decoded: pipewright_engine::Decoded::default(),
         };
         let mut view = harness(Value::Model(Arc::new(model)));
