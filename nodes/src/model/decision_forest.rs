@@ -102,7 +102,7 @@ impl NodeKind for DecisionForest {
                 DecisionForest::ID,
                 "Decision Forest",
                 Category::Model,
-                "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning.",
+                "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning. On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature, as histogram forests do; smaller tables and nodes split exactly, as scikit-learn's RandomForestClassifier.",
             ),
             "sqrt",
         )

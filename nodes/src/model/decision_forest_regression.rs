@@ -23,7 +23,7 @@ impl NodeKind for DecisionForestRegression {
                 DecisionForestRegression::ID,
                 "Decision Forest Regression",
                 Category::Model,
-                "Predicts a number as the average of many regression trees grown on bootstrap samples (a random forest).",
+                "Predicts a number as the average of many regression trees grown on bootstrap samples (a random forest). On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature; smaller tables and nodes split exactly, as scikit-learn's RandomForestRegressor.",
             ),
             "all",
         )

@@ -41,7 +41,7 @@ impl NodeKind for DecisionTree {
             DecisionTree::ID,
             "Decision Tree",
             Category::Model,
-            "Classifies by a sequence of yes/no questions on single features, learned greedily (CART). Easy to read; limit its depth to keep it from memorizing the training rows.",
+            "Classifies by a sequence of yes/no questions on single features, learned greedily (CART). Easy to read; limit its depth to keep it from memorizing the training rows. On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature.",
         )
         .param(
             "criterion",
