@@ -516,6 +516,32 @@ fn boosted_trees_train_on_the_bins_of_a_streamed_file_and_score_as_in_memory() {
 }
 
 #[test]
+fn forests_grow_on_the_bins_of_a_streamed_file_alike_for_any_batch_size_and_close_to_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Past 400,000 rows the bin edges are found on every second row, counted over the table.
+    write_data(&dir.path().join("data.csv"), 450_000, None);
+    let trees = serde_json::json!({ "trees": 6, "max_depth": 8, "seed": 3 });
+    let models = [
+        ("classes", "model.decision_forest", trees.clone(), "label"),
+        ("numbers", "model.decision_forest_regression", trees, "a"),
+    ];
+    write_model_flows(dir.path(), &models, true, 2);
+    let whole = metrics(dir.path(), &[]);
+    let streamed = metrics(dir.path(), &["--memory-budget", "4M"]);
+    let other_batches = metrics(dir.path(), &["--memory-budget", "16M"]);
+    for (model, metric) in [("evaluate_classes", "accuracy"), ("evaluate_numbers", "r2")] {
+        let (w, s) = (&whole[model]["scored"], &streamed[model]["scored"]);
+        assert!(s.as_object().is_some_and(|m| m.len() >= 4), "{s}");
+        assert_eq!(s, &other_batches[model]["scored"], "{model}: the same bins grow the same trees in any batches");
+        // In memory the small nodes split exactly and the edges come from every row: close, not equal (were they
+        // equal, the streamed table would have been fitted in memory).
+        assert_ne!(w, s, "{model}: fitted over the stream, on bins");
+        let (a, b) = (w[metric].as_f64().expect("a number"), s[metric].as_f64().expect("a number"));
+        assert!((a - b).abs() <= 0.02, "{model} {metric}: {a} in memory, {b} streamed");
+    }
+}
+
+#[test]
 fn k_means_trains_over_passes_of_a_streamed_file_and_assigns_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Past 100,000 rows the seeding looks at every k-th row, counted over the table.

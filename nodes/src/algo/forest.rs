@@ -178,24 +178,8 @@ impl Binned {
         let columns: Vec<(Vec<f64>, Vec<u8>)> = (0..x.cols)
             .into_par_iter()
             .map(|f| {
-                let mut sorted: Vec<f64> = (0..x.rows).map(|r| x.get(r, f)).collect();
-                sorted.sort_unstable_by(f64::total_cmp);
-                let mut distinct = sorted.clone();
-                distinct.dedup();
-                let mut edges: Vec<f64> = if distinct.len() <= 256 {
-                    distinct.windows(2).map(|w| midpoint(w[0], w[1])).collect()
-                } else {
-                    // Quantiles of the values: between the value at each quantile and the next larger one.
-                    (1..256)
-                        .filter_map(|b| {
-                            let v = sorted[b * sorted.len() / 256];
-                            let next = distinct.partition_point(|d| *d <= v);
-                            distinct.get(next).map(|&n| midpoint(v, n))
-                        })
-                        .collect()
-                };
-                edges.dedup();
-                let codes = (0..x.rows).map(|r| edges.partition_point(|e| *e < x.get(r, f)) as u8).collect();
+                let edges = edges_of((0..x.rows).map(|r| x.get(r, f)).collect());
+                let codes = (0..x.rows).map(|r| code_of(&edges, x.get(r, f))).collect();
                 (edges, codes)
             })
             .collect();
@@ -296,9 +280,89 @@ impl Binned {
     }
 }
 
+/// The edges of one feature's bins: between its distinct values when it has at most 256, else between the value
+/// at each 256th quantile and the next larger one.
+fn edges_of(mut sorted: Vec<f64>) -> Vec<f64> {
+    sorted.sort_unstable_by(f64::total_cmp);
+    let mut distinct = sorted.clone();
+    distinct.dedup();
+    let mut edges: Vec<f64> = if distinct.len() <= 256 {
+        distinct.windows(2).map(|w| midpoint(w[0], w[1])).collect()
+    } else {
+        (1..256)
+            .filter_map(|b| {
+                let v = sorted[b * sorted.len() / 256];
+                let next = distinct.partition_point(|d| *d <= v);
+                distinct.get(next).map(|&n| midpoint(v, n))
+            })
+            .collect()
+    };
+    edges.dedup();
+    edges
+}
+
+/// The bin of a value: the number of edges below it.
+fn code_of(edges: &[f64], v: f64) -> u8 {
+    edges.partition_point(|e| *e < v) as u8
+}
+
+/// The features of a table read in batches (a streamed table) as a forest grows on them: bin edges found on a
+/// sample of the rows, then every row's bin of every feature, one byte a cell (50 million rows of 38 features
+/// take 1.9 GB). Trees grown on them split on bins at every node.
+pub struct StreamBins {
+    binned: Binned,
+}
+
+impl StreamBins {
+    /// Room for `rows` rows, with each feature's edges found on its sampled values `sample[j]`.
+    pub fn new(sample: Vec<Vec<f64>>, rows: usize) -> Self {
+        let edges: Vec<Vec<f64>> = sample.into_par_iter().map(edges_of).collect();
+        let codes = vec![0u8; edges.len() * rows];
+        Self { binned: Binned { edges, codes, rows } }
+    }
+
+    /// Bins the rows of `x`, rows `first_row..` of the table.
+    pub fn fill(&mut self, x: &Matrix, first_row: usize) {
+        let rows = self.binned.rows;
+        let edges = &self.binned.edges;
+        self.binned.codes.par_chunks_mut(rows).zip(edges).enumerate().for_each(|(f, (column, edges))| {
+            for (i, code) in column[first_row..first_row + x.rows].iter_mut().enumerate() {
+                *code = code_of(edges, x.get(i, f));
+            }
+        });
+    }
+}
+
+/// Grows a forest on binned rows (see [`StreamBins`]); `keep_going` is asked before each tree.
+pub fn fit_bins(
+    bins: &StreamBins,
+    target: Target<'_>,
+    settings: ForestSettings,
+    keep_going: &(dyn Fn(usize) -> bool + Sync),
+) -> Option<Forest> {
+    grow_forest(None, &bins.binned, bins.binned.rows, target, settings, keep_going)
+}
+
 /// Grows a forest; `keep_going` is asked before each tree and stops the fit when it says no.
 pub fn fit(
     x: &Matrix,
+    target: Target<'_>,
+    settings: ForestSettings,
+    keep_going: &(dyn Fn(usize) -> bool + Sync),
+) -> Option<Forest> {
+    let binned = if x.rows > BINNED_FROM_ROWS {
+        Binned::new(x)
+    } else {
+        Binned { edges: Vec::new(), codes: Vec::new(), rows: 0 }
+    };
+    grow_forest(Some(x), &binned, x.rows, target, settings, keep_going)
+}
+
+/// Grows the trees of a forest on `rows` rows: on the matrix `x` and its bins, or on the bins alone.
+fn grow_forest(
+    x: Option<&Matrix>,
+    binned: &Binned,
+    rows_in_table: usize,
     target: Target<'_>,
     settings: ForestSettings,
     keep_going: &(dyn Fn(usize) -> bool + Sync),
@@ -307,7 +371,7 @@ pub fn fit(
         Target::Classes { classes, .. } => classes,
         Target::Values(_) => 1,
     };
-    let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
+    let binned = (!binned.edges.is_empty()).then_some(binned);
     // Each thread keeps its buffers from tree to tree: how often each row is drawn, the rows, the split's scratch.
     let buffers = || (Vec::<u32>::new(), Vec::<usize>::new(), Vec::<usize>::new());
     let trees: Option<Vec<Tree>> = (0..settings.trees)
@@ -321,24 +385,15 @@ pub fn fit(
             if settings.bootstrap {
                 // The draws in the order of the rows, so that a node's rows are read front to back.
                 times.clear();
-                times.resize(x.rows, 0);
-                for _ in 0..x.rows {
-                    times[rng.below(x.rows)] += 1;
+                times.resize(rows_in_table, 0);
+                for _ in 0..rows_in_table {
+                    times[rng.below(rows_in_table)] += 1;
                 }
                 rows.extend(times.iter().enumerate().flat_map(|(r, &k)| std::iter::repeat_n(r, k as usize)));
             } else {
-                rows.extend(0..x.rows);
+                rows.extend(0..rows_in_table);
             }
-            Some(grow(
-                x,
-                binned.as_ref(),
-                target,
-                outputs,
-                (rows.as_mut_slice(), scratch),
-                settings,
-                Criterion::Gini,
-                &mut rng,
-            ))
+            Some(grow(x, binned, target, outputs, (rows.as_mut_slice(), scratch), settings, Criterion::Gini, &mut rng))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
@@ -362,7 +417,7 @@ pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree 
     let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
     let mut rows: Vec<usize> = (0..x.rows).collect();
     let buffers = (rows.as_mut_slice(), &mut Vec::new());
-    grow(x, binned.as_ref(), target, outputs, buffers, forest, settings.criterion, &mut SplitMix64::new(0))
+    grow(Some(x), binned.as_ref(), target, outputs, buffers, forest, settings.criterion, &mut SplitMix64::new(0))
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -391,10 +446,10 @@ fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
 
 /// Grows one tree on `rows` (a bootstrap sample may hold a row more than once), with `scratch` for its splits.
 /// The rows of a node are a stretch of one buffer, split in place, children in the order of the rows; a node's
-/// value is computed once it is a leaf.
+/// value is computed once it is a leaf. Without the matrix `x`, every node splits on the bins.
 #[allow(clippy::too_many_arguments)]
 fn grow(
-    x: &Matrix,
+    x: Option<&Matrix>,
     binned: Option<&Binned>,
     target: Target<'_>,
     outputs: usize,
@@ -407,8 +462,9 @@ fn grow(
     let mut nodes: Vec<TreeNode> = vec![placeholder.clone()];
     // Work list of (node index, its rows' stretch, depth).
     let mut work = vec![(0usize, 0usize, rows.len(), 0usize)];
-    let mut features: Vec<usize> = (0..x.cols).collect();
-    let tries = s.max_features.count(x.cols);
+    let cols = x.map_or_else(|| binned.map_or(0, |b| b.edges.len()), |x| x.cols);
+    let mut features: Vec<usize> = (0..cols).collect();
+    let tries = s.max_features.count(cols).min(cols);
     let mut pairs: Vec<(f64, usize)> = Vec::new();
     while let Some((at, begin, end, depth)) = work.pop() {
         let node_rows = &rows[begin..end];
@@ -418,17 +474,18 @@ fn grow(
         }
         // Partial Fisher–Yates: the first `tries` entries are a random subset.
         for i in 0..tries {
-            let j = i + rng.below(x.cols - i);
+            let j = i + rng.below(cols - i);
             features.swap(i, j);
         }
         // (score, feature, threshold, last bin on the left when the split was found on bins).
         let mut best: Option<(f64, usize, f64, Option<usize>)> = None;
         for &f in &features[..tries] {
-            let found = match binned {
-                Some(binned) if node_rows.len() > BINNED_NODE_ROWS => binned
+            let found = match (binned, x) {
+                (Some(binned), x) if x.is_none() || node_rows.len() > BINNED_NODE_ROWS => binned
                     .best_split(f, target, outputs, criterion, node_rows, s.min_samples_leaf.max(1))
                     .map(|(score, threshold, bin)| (score, threshold, Some(bin))),
-                _ => {
+                (_, None) => None,
+                (_, Some(x)) => {
                     pairs.clear();
                     pairs.extend(node_rows.iter().map(|&r| (x.get(r, f), r)));
                     pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
@@ -448,14 +505,19 @@ fn grow(
         };
         // A value is at most the threshold exactly when its bin is at most the split's last bin on the left.
         let node_rows = &mut rows[begin..end];
-        let middle = begin
-            + match (bin, binned) {
-                (Some(bin), Some(binned)) => {
-                    let codes = &binned.codes[feature * binned.rows..(feature + 1) * binned.rows];
-                    split_in_place(node_rows, scratch, |r| usize::from(codes[r]) <= bin)
-                }
-                _ => split_in_place(node_rows, scratch, |r| x.get(r, feature) <= threshold),
-            };
+        let left = match (bin, binned, x) {
+            (Some(bin), Some(binned), _) => {
+                let codes = &binned.codes[feature * binned.rows..(feature + 1) * binned.rows];
+                split_in_place(node_rows, scratch, |r| usize::from(codes[r]) <= bin)
+            }
+            (_, _, Some(x)) => split_in_place(node_rows, scratch, |r| x.get(r, feature) <= threshold),
+            // A split with neither bins nor a matrix to read is never found; the node stays a leaf.
+            (_, _, None) => {
+                nodes[at].value = leaf_value(target, outputs, node_rows);
+                continue;
+            }
+        };
+        let middle = begin + left;
         let li = nodes.len();
         nodes.push(placeholder.clone());
         nodes.push(placeholder.clone());
@@ -683,5 +745,46 @@ mod binned_tests {
         let exact = best_split(target, 2, Criterion::Gini, &pairs, 1).expect("a split");
         let on_bins = binned.best_split(0, target, 2, Criterion::Gini, &rows, 1).expect("a split");
         assert!((exact.1 - on_bins.1).abs() < 0.05 && on_bins.0 <= exact.0 + 1e-9, "{exact:?} vs {on_bins:?}");
+    }
+
+    #[test]
+    fn a_forest_on_streamed_bins_is_the_same_for_any_batches_and_learns_the_pattern() {
+        let (x, y) = table(20_000, 4);
+        let sample: Vec<Vec<f64>> =
+            (0..x.cols).map(|j| (0..x.rows).step_by(2).map(|i| x.get(i, j)).collect()).collect();
+        let settings = ForestSettings {
+            trees: 8,
+            max_depth: 6,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            seed: 5,
+        };
+        let target = Target::Classes { y: &y, classes: 2 };
+        let grown = |batch: usize| {
+            let mut bins = StreamBins::new(sample.clone(), x.rows);
+            for first in (0..x.rows).step_by(batch) {
+                let rows = batch.min(x.rows - first);
+                let part =
+                    Matrix { rows, cols: x.cols, data: x.data[first * x.cols..(first + rows) * x.cols].to_vec() };
+                bins.fill(&part, first);
+            }
+            fit_bins(&bins, target, settings, &|_| true).expect("grows")
+        };
+        let forest = grown(20_000);
+        assert_eq!(forest, grown(3_001), "batches of another size");
+        let mut p = [0.0; 2];
+        let right = (0..x.rows)
+            .filter(|&i| {
+                forest.predict_row(x.row(i), &mut p);
+                usize::from(p[1] > 0.5) == y[i]
+            })
+            .count();
+        assert!(right as f64 / x.rows as f64 > 0.97, "{right} of {} right", x.rows);
+        // Every split is a bin edge of its feature.
+        let edges: Vec<Vec<f64>> = sample.into_iter().map(edges_of).collect();
+        for node in forest.trees.iter().flat_map(|t| &t.nodes).filter(|n| n.feature != u32::MAX) {
+            assert!(edges[node.feature as usize].contains(&node.threshold));
+        }
     }
 }

@@ -153,37 +153,15 @@ pub(super) fn fit_boosted_batches(
     ctx: &NodeContext<'_>,
 ) -> Result<BoostedTrees, NodeError> {
     let settings = settings(params)?;
-    let cols = batches.features.len();
-    let rows = if let Some(classes) = batches.classes {
-        classes.rows
-    } else {
-        let mut rows = 0;
-        batches.each(ctx, |x, _| {
-            rows += x.rows;
-            Ok(())
-        })?;
-        rows
-    };
+    let rows = batches.rows(ctx)?;
     if rows == 0 {
         return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
     }
-    let stride = boosting::bin_sample_stride(rows);
-    let mut sample: Vec<Vec<f64>> = vec![Vec::new(); cols];
-    let mut take_sample = |x: &Matrix, first_row: usize| {
-        for i in (0..x.rows).filter(|i| (first_row + i).is_multiple_of(stride)) {
-            for (j, column) in sample.iter_mut().enumerate() {
-                column.push(x.get(i, j));
-            }
-        }
-    };
-    let mut bins = boosting::BinnedRows::with_capacity(rows, cols);
+    let sample = batches.sample_columns(ctx, boosting::bin_sample_stride(rows))?;
+    let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
+    drop(sample);
+    let mut bins = boosting::BinnedRows::with_capacity(rows, batches.features.len());
     let fitted = if let Some(classes) = batches.classes {
-        batches.each_labelled(ctx, |x, _, first_row| {
-            take_sample(x, first_row);
-            Ok(())
-        })?;
-        let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
-        drop(sample);
         let mut y = Vec::with_capacity(rows);
         batches.each_labelled(ctx, |x, labels, _| {
             bins.append(&boosting::binned(&thresholds, x));
@@ -193,14 +171,6 @@ pub(super) fn fit_boosted_batches(
         let target = BoostTarget::Classes { y: &y, classes: classes.names.len() };
         boosting::fit_binned(bins, &thresholds, target, settings, &keep_going(ctx, settings.rounds))
     } else {
-        let mut first_row = 0;
-        batches.each(ctx, |x, _| {
-            take_sample(x, first_row);
-            first_row += x.rows;
-            Ok(())
-        })?;
-        let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
-        drop(sample);
         let mut y = Vec::with_capacity(rows);
         batches.each(ctx, |x, values| {
             bins.append(&boosting::binned(&thresholds, x));

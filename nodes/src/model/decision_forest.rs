@@ -7,7 +7,7 @@ use pipewright_engine::{
     Category, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Task, Value,
 };
 
-use super::{FittedState, Labels, Learn, Prediction, TrainingSet, learner_output, probabilities};
+use super::{FittedState, Labels, Learn, Prediction, TrainingBatches, TrainingSet, learner_output, probabilities};
 use crate::algo::forest::{self, Forest, ForestSettings, MaxFeatures, Target};
 use crate::frame::Matrix;
 
@@ -95,6 +95,54 @@ pub(super) fn fit_forest(
     }
 }
 
+/// Grows a forest over passes of a streamed table: the rows counted (a classifier's from its classes' pass), bin
+/// edges found on every k-th row (the sample boosting bins on), then every row read into one byte a feature with
+/// its label; every node of every tree splits on those bins.
+pub(super) fn fit_forest_batches(
+    params: &Params,
+    batches: &TrainingBatches<'_>,
+    classify: bool,
+    ctx: &NodeContext<'_>,
+) -> Result<Forest, NodeError> {
+    let settings = forest_settings(params)?;
+    let rows = batches.rows(ctx)?;
+    if rows == 0 {
+        return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
+    }
+    let sample = batches.sample_columns(ctx, crate::algo::boosting::bin_sample_stride(rows))?;
+    let mut bins = forest::StreamBins::new(sample, rows);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let keep_going = |_| {
+        let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ctx.report_progress(finished as f32 / settings.trees as f32, "growing trees");
+        !ctx.cancel.is_cancelled()
+    };
+    let forest = match batches.classes {
+        Some(classes) if classify => {
+            let mut y = Vec::with_capacity(rows);
+            batches.each_labelled(ctx, |x, labels, first_row| {
+                bins.fill(x, first_row);
+                y.extend_from_slice(labels);
+                Ok(())
+            })?;
+            forest::fit_bins(&bins, Target::Classes { y: &y, classes: classes.names.len() }, settings, &keep_going)
+        }
+        None if !classify => {
+            let (mut y, mut first_row) = (Vec::with_capacity(rows), 0);
+            batches.each(ctx, |x, values| {
+                bins.fill(x, first_row);
+                first_row += x.rows;
+                y.extend_from_slice(values);
+                Ok(())
+            })?;
+            forest::fit_bins(&bins, Target::Values(&y), settings, &keep_going)
+        }
+        _ if classify => return Err(NodeError::data("a decision forest classifier needs a class label")),
+        _ => return Err(NodeError::data("a regression forest needs a numeric label")),
+    };
+    forest.ok_or(NodeError::Cancelled)
+}
+
 impl NodeKind for DecisionForest {
     fn spec(&self) -> NodeSpec {
         forest_params(
@@ -102,7 +150,7 @@ impl NodeKind for DecisionForest {
                 DecisionForest::ID,
                 "Decision Forest",
                 Category::Model,
-                "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning. On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature, as histogram forests do; smaller tables and nodes split exactly, as scikit-learn's RandomForestClassifier.",
+                "Classifies with an ensemble of decision trees grown on bootstrap samples (a random forest). Accurate, handles non-linear patterns, little tuning. On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature, as histogram forests do; smaller tables and nodes split exactly, as scikit-learn's RandomForestClassifier. A table streamed from a file larger than the memory budget is read into such bins (edges found on about 200,000 sampled rows) and every node splits on them.",
             ),
             "sqrt",
         )
@@ -122,6 +170,19 @@ impl Learn for DecisionForest {
             return Err(NodeError::data("a decision forest classifier needs a class label"));
         };
         fit_forest(params, Target::Classes { y, classes: classes.len() }, &data.x, ctx)
+    }
+
+    const STREAMS: bool = true;
+
+    const MANY_PASSES: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        fit_forest_batches(params, batches, true, ctx)
     }
 
     fn predict(&self, forest: &Forest, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

@@ -23,7 +23,7 @@ impl NodeKind for DecisionForestRegression {
                 DecisionForestRegression::ID,
                 "Decision Forest Regression",
                 Category::Model,
-                "Predicts a number as the average of many regression trees grown on bootstrap samples (a random forest). On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature; smaller tables and nodes split exactly, as scikit-learn's RandomForestRegressor.",
+                "Predicts a number as the average of many regression trees grown on bootstrap samples (a random forest). On tables of more than 4,096 rows, nodes of more than 256 rows choose their split among 256 quantile bins of each feature; smaller tables and nodes split exactly, as scikit-learn's RandomForestRegressor. A table streamed from a file larger than the memory budget is read into such bins (edges found on about 200,000 sampled rows) and every node splits on them.",
             ),
             "all",
         )
@@ -43,6 +43,19 @@ impl Learn for DecisionForestRegression {
             return Err(NodeError::data("a regression forest needs a numeric label"));
         };
         fit_forest(params, Target::Values(y), &data.x, ctx)
+    }
+
+    const STREAMS: bool = true;
+
+    const MANY_PASSES: bool = true;
+
+    fn fit_batches(
+        &self,
+        params: &Params,
+        batches: &super::TrainingBatches<'_>,
+        ctx: &NodeContext<'_>,
+    ) -> Result<Self::State, NodeError> {
+        super::decision_forest::fit_forest_batches(params, batches, false, ctx)
     }
 
     fn predict(&self, forest: &Forest, _model: &Model, x: &Matrix) -> Result<Prediction, NodeError> {

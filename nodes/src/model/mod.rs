@@ -143,6 +143,34 @@ impl<'a> TrainingBatches<'a> {
         crate::frame::feature_matrix(batch, self.features)
     }
 
+    /// The rows of the table: a classifier's from its classes' pass, else counted in a pass of their own.
+    pub fn rows(&self, ctx: &NodeContext<'_>) -> Result<usize, NodeError> {
+        if let Some(classes) = self.classes {
+            return Ok(classes.rows);
+        }
+        let mut rows = 0;
+        self.pass(ctx, |batch, _| {
+            rows += batch.height();
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// The features of every `stride`-th row (by its place in the table, so any batching gives the same sample),
+    /// column by column, in one pass: what bin edges are found on.
+    pub fn sample_columns(&self, ctx: &NodeContext<'_>, stride: usize) -> Result<Vec<Vec<f64>>, NodeError> {
+        let mut sample = vec![Vec::new(); self.features.len()];
+        self.each_rows(ctx, |x, first_row| {
+            for i in (0..x.rows).filter(|i| (first_row + i).is_multiple_of(stride)) {
+                for (j, column) in sample.iter_mut().enumerate() {
+                    column.push(x.get(i, j));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(sample)
+    }
+
     /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in
     /// the table, in row order (Stop ends it between batches).
     pub fn each_rows(
