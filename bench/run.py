@@ -484,7 +484,7 @@ def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok,
     memory_cap = max(total_memory() - (2 << 30), 1 << 30) if workload == "W8" else None
     pw_runs = {d: [] for d in devices}
     ref_runs = {e: [] for e in engines}
-    for r in range(repeat):
+    def run_pipewright(r: int) -> None:
         for d in devices:
             child = pipewright_run(pw, flow, extra, d, args.timeout)
             s = pw_summary(child)
@@ -492,12 +492,21 @@ def bench_workload(workload, args, pw, python, paths, devices, notes, polars_ok,
             # Pipewright's notes on stderr (for example that --device gpu got a software adapter).
             notes.extend(f"{workload} --device {d}: {l.strip()}" for l in child.stderr.splitlines() if l.strip().startswith("note:"))
             log(f"  {workload} pipewright --device {d} #{r + 1}: {child.wall:.2f}s {fmt(child.peak_mib, 0)} MiB" + ("" if s["ok"] else f" FAILED: {s['error']}"))
+
+    def run_reference(r: int) -> None:
         for e in engines:
             child = run_child(reference_cmd(python, workload, paths, e), args.timeout, memory_cap=memory_cap)
             res = child.json_line() if child.rc == 0 else None
             ref_runs[e].append({"ok": res is not None, "wall_seconds": child.wall, "peak_mib": child.peak_mib, "result": res, "error": None if res else child.error_text()})
             label = f"reference{'/' + e if e else ''}"
             log(f"  {workload} {label} #{r + 1}: " + (f"{res['seconds']:.2f}s (wall {child.wall:.2f}s) {fmt(child.peak_mib, 0)} MiB" if res else f"FAILED: {child.error_text()}"))
+
+    # The sides take turns going first: a process that runs right after another finds the file in the page cache
+    # and memory the kernel has just handed back, so neither side always runs on the other's warm-up.
+    for r in range(repeat):
+        first, second = (run_pipewright, run_reference) if r % 2 == 0 else (run_reference, run_pipewright)
+        first(r)
+        second(r)
     extra_q = {}
     if kind(workload) == "W5":
         extra_q["pw_nulls"] = w5_null_count(pw, paths["cls_parquet" if workload == "W5P" else "cls"], args.timeout, notes)

@@ -1,6 +1,7 @@
-//! Tables that do not fit the memory budget stay on disk: a block output larger than the budget is written to a
-//! Parquet file (the spill) and handed on as a stream read back a slice of rows at a time, and a fit that takes
-//! many passes over a streamed table reads its columns from a spill instead of parsing the source again.
+//! Tables that do not fit the memory budget stay on disk: a block output larger than the budget is written to an
+//! Arrow IPC file (the spill: uncompressed columns, so a pass reads it back at the speed of copying memory when
+//! the system caches it) and handed on as a stream read back a batch at a time, and a fit that takes many passes
+//! over a streamed table reads its columns from a spill instead of parsing the source again.
 //!
 //! A spill lives in the project's `.pipewright/spill/` (the system's temporary folder when the run has no
 //! project cache), is written under a temporary name and renamed whole, and is deleted when the last stream
@@ -8,11 +9,14 @@
 //! run that spills.
 
 use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use polars::prelude::*;
+use polars_arrow::io::ipc::read::{FileReader, read_file_metadata};
+use polars_arrow::io::ipc::write::{FileWriter, WriteOptions};
 
 use crate::error::NodeError;
 use crate::stream::{BatchSource, Batches, TableStream};
@@ -44,7 +48,7 @@ impl SpillDir {
     }
 
     /// The same folder, with batches of about an eighth of `memory_budget` (1 to 64 MiB), so that a few of them
-    /// in flight stay well inside it and a large spill is read in few, large row groups.
+    /// in flight stay well inside it and a large spill is written and read in few, large batches.
     #[must_use]
     pub fn with_budget(mut self, memory_budget: u64) -> Self {
         self.batch_bytes = usize::try_from(memory_budget / 8).unwrap_or(usize::MAX).clamp(1 << 20, 64 << 20);
@@ -85,7 +89,7 @@ impl SpillDir {
         }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let safe: String = what.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        Ok(self.dir.join(format!("{}-{n}-{safe}.parquet", std::process::id())))
+        Ok(self.dir.join(format!("{}-{n}-{safe}.arrow", std::process::id())))
     }
 
     /// Writes `table` to a spill and returns it as a stream with the same roles and marks.
@@ -140,7 +144,7 @@ impl SpillDir {
     /// A spill to write a batch at a time, named for messages by `what`.
     fn writer(&self, what: &str) -> Result<SpillWriter, NodeError> {
         let path = self.next_path(what)?;
-        let tmp = path.with_extension("parquet.tmp");
+        let tmp = path.with_extension("arrow.tmp");
         let file = File::create(&tmp).map_err(|e| self.failed(what, &e.to_string()))?;
         Ok(SpillWriter {
             dir: self.clone(),
@@ -149,7 +153,7 @@ impl SpillDir {
             tmp,
             file: Some(file),
             writer: None,
-            columns: 0,
+            rows: 0,
             finished: false,
         })
     }
@@ -163,9 +167,9 @@ struct SpillWriter {
     path: PathBuf,
     tmp: PathBuf,
     file: Option<File>,
-    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
-    /// Columns of the batches written.
-    columns: usize,
+    writer: Option<FileWriter<BufWriter<File>>>,
+    /// Rows written.
+    rows: usize,
     finished: bool,
 }
 
@@ -177,33 +181,46 @@ impl SpillWriter {
     fn push(&mut self, batch: &DataFrame) -> Result<(), NodeError> {
         if self.writer.is_none() {
             let Some(file) = self.file.take() else { return Ok(()) };
-            let writer = ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Lz4Raw)
-                .batched(batch.schema())
-                .map_err(|e| self.disk(&e))?;
+            let schema = batch.schema().to_arrow(CompatLevel::newest());
+            let writer = FileWriter::try_new(
+                BufWriter::with_capacity(1 << 20, file),
+                Arc::new(schema),
+                None,
+                WriteOptions { compression: None },
+            )
+            .map_err(|e| self.disk(&e))?;
             self.writer = Some(writer);
-            self.columns = batch.width();
         }
         let mut batch = batch.clone();
         batch.rechunk_mut();
-        let written = self.writer.as_mut().map(|w| w.write_batch(&batch));
-        written.transpose().map_err(|e| self.disk(&e)).map(drop)
+        let written = self.writer.as_mut().map_or(Ok(()), |writer| {
+            batch.iter_chunks(CompatLevel::newest(), true).try_for_each(|chunk| writer.write(&chunk, None))
+        });
+        written.map_err(|e| self.disk(&e))?;
+        self.rows += batch.height();
+        Ok(())
     }
 
-    fn finish(mut self) -> Result<ParquetBatches, NodeError> {
-        match self.writer.take() {
-            Some(writer) => writer.finish().map(drop).map_err(|e| self.disk(&e))?,
-            // No batch at all: an empty file with no columns.
-            None => {
-                if let Some(file) = self.file.take() {
-                    ParquetWriter::new(file).finish(&mut DataFrame::default()).map(drop).map_err(|e| self.disk(&e))?;
-                }
-            }
+    fn finish(mut self) -> Result<IpcBatches, NodeError> {
+        let writer = match self.writer.take() {
+            Some(writer) => Some(writer),
+            // No batch at all: a file with no columns.
+            None => match self.file.take() {
+                Some(file) => Some(
+                    FileWriter::try_new(BufWriter::new(file), Arc::default(), None, WriteOptions { compression: None })
+                        .map_err(|e| self.disk(&e))?,
+                ),
+                None => None,
+            },
+        };
+        if let Some(mut writer) = writer {
+            writer.finish().map_err(|e| self.disk(&e))?;
+            writer.into_inner().flush().map_err(|e| self.disk(&e))?;
         }
         std::fs::rename(&self.tmp, &self.path).map_err(|e| self.disk(&e))?;
         self.finished = true;
         let file = Arc::new(SpillFile { path: self.path.clone() });
-        Ok(ParquetBatches::open(&self.path, self.dir.batch_bytes)?.holding(file, &self.dir, self.columns))
+        Ok(IpcBatches { path: self.path.clone(), rows: self.rows, file })
     }
 }
 
@@ -230,7 +247,7 @@ struct Reread {
     /// Passes read to the end.
     complete: usize,
     /// The spill, once written.
-    spilled: Option<Arc<ParquetBatches>>,
+    spilled: Option<Arc<IpcBatches>>,
 }
 
 impl SpillOnReread {
@@ -248,8 +265,7 @@ impl BatchSource for SpillOnReread {
             (state.complete, state.spilled.clone())
         };
         if let Some(spilled) = spilled {
-            let batches: Vec<usize> = (0..spilled.rows).step_by(spilled.batch_rows).collect();
-            return Ok(Box::new(batches.into_iter().map(move |start| spilled.read(start))));
+            return spilled.read();
         }
         let mut writer = if complete >= 1 {
             Some(self.spill.writer(&format!("a copy of {}", self.inner.describe()))?)
@@ -316,55 +332,36 @@ fn remove_orphans(dir: &Path) {
     }
 }
 
-/// A Parquet file read in slices of rows.
+/// A spill read back: its record batches in the order written.
 #[derive(Debug)]
-pub struct ParquetBatches {
+pub struct IpcBatches {
     path: PathBuf,
     rows: usize,
-    batch_rows: usize,
-    /// The spill it reads, kept as long as the source is.
-    spill: Option<Arc<SpillFile>>,
+    /// Deleted when the last reader is gone.
+    file: Arc<SpillFile>,
 }
 
-impl ParquetBatches {
-    /// `path`, in slices of about `batch_bytes` of decoded data.
-    pub fn open(path: &Path, batch_bytes: usize) -> Result<Self, NodeError> {
-        let unreadable = |e: &dyn std::fmt::Display| {
-            NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display()))
-        };
-        let file = File::open(path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", path.display())))?;
-        let mut reader = ParquetReader::new(file);
-        let rows = reader.num_rows().map_err(|e| unreadable(&e))?;
-        let columns = reader.schema().map_err(|e| unreadable(&e))?.len().max(1);
-        // Decoded, a cell takes about 8 bytes (numbers) to a few dozen (text).
-        let batch_rows = (batch_bytes / (columns * 16)).clamp(1024, 1 << 20);
-        Ok(Self { path: path.to_path_buf(), rows, batch_rows, spill: None })
-    }
-
-    /// The source of a spill: kept as long as the source is, read in the spill folder's batches.
-    fn holding(mut self, spill: Arc<SpillFile>, dir: &SpillDir, columns: usize) -> Self {
-        self.batch_rows = dir.batch_rows(columns);
-        self.spill = Some(spill);
-        self
+impl IpcBatches {
+    /// Every batch, from the start, owning what it reads.
+    fn read(&self) -> Result<Batches<'static>, NodeError> {
+        let path = self.path.clone();
+        let unreadable =
+            move |e: &dyn std::fmt::Display| NodeError::Io(format!("cannot read the spill {}: {e}", path.display()));
+        let mut file = File::open(&self.path).map_err(|e| unreadable(&e))?;
+        let metadata = read_file_metadata(&mut file).map_err(|e| unreadable(&e))?;
+        let reader = FileReader::new(file, metadata, None, None);
+        // The reader holds the file open; the spill stays until this pass is done.
+        let keep = Arc::clone(&self.file);
+        Ok(Box::new(reader.map(move |batch| {
+            let _ = &keep;
+            batch.map(DataFrame::from).map_err(|e| unreadable(&e))
+        })))
     }
 }
 
-impl ParquetBatches {
-    /// The batch that starts at row `start`.
-    fn read(&self, start: usize) -> Result<DataFrame, NodeError> {
-        let file =
-            File::open(&self.path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", self.path.display())))?;
-        ParquetReader::new(file)
-            .with_slice(Some((start, self.batch_rows.min(self.rows - start))))
-            .finish()
-            .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", self.path.display())))
-    }
-}
-
-impl BatchSource for ParquetBatches {
+impl BatchSource for IpcBatches {
     fn batches(&self) -> Result<Batches<'_>, NodeError> {
-        let starts = (0..self.rows).step_by(self.batch_rows);
-        Ok(Box::new(starts.map(move |start| self.read(start))))
+        self.read()
     }
 
     fn rows_hint(&self) -> Option<usize> {
@@ -372,10 +369,7 @@ impl BatchSource for ParquetBatches {
     }
 
     fn describe(&self) -> String {
-        if self.spill.is_some() {
-            return "a spill on disk".into();
-        }
-        self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        "a spill on disk".into()
     }
 }
 
@@ -422,16 +416,16 @@ mod tests {
         let Ok(full) = File::create("/dev/full") else { return };
         let dir = tempfile::tempdir().expect("tempdir");
         let spill = SpillDir::new(dir.path().join("spill"));
-        let tmp = dir.path().join("partial.parquet.tmp");
+        let tmp = dir.path().join("partial.arrow.tmp");
         std::fs::write(&tmp, b"partial").expect("writes");
         let mut writer = SpillWriter {
             dir: spill.clone(),
             what: "block x's output".into(),
-            path: dir.path().join("whole.parquet"),
+            path: dir.path().join("whole.arrow"),
             tmp: tmp.clone(),
             file: Some(full),
             writer: None,
-            columns: 0,
+            rows: 0,
             finished: false,
         };
         let failed = writer.push(&table(50_000).frame).and_then(|()| writer.finish().map(drop)).expect_err("full");

@@ -253,11 +253,7 @@ pub fn numeric_feature_columns(table: &Table) -> Vec<String> {
 /// The named columns as a fit reads them, in place where they can be ([`f64_values`]); text columns and missing
 /// values are errors that say what to do.
 pub fn feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
-    use rayon::prelude::*;
-    // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
-    // Read in parallel, reported in column order: the first unusable column is the one named, every time.
-    let columns: Vec<Result<F64Values, NodeError>> = features.par_iter().map(|name| f64_values(frame, name)).collect();
-    let columns: Vec<F64Values> = columns.into_iter().collect::<Result<_, _>>()?;
+    let columns = checked_feature_values(frame, features)?;
     for (name, values) in features.iter().zip(&columns) {
         let values = values.as_slice();
         let missing = values.iter().filter(|x| x.is_nan()).count();
@@ -271,11 +267,30 @@ pub fn feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64V
     Ok(columns)
 }
 
+/// [`feature_values`] of columns already checked (a later pass over the same rows): text columns are still
+/// errors, missing and infinite values are not looked for again.
+pub fn checked_feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
+    use rayon::prelude::*;
+    // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
+    // Read in parallel, reported in column order: the first unusable column is the one named, every time.
+    let columns: Vec<Result<F64Values, NodeError>> = features.par_iter().map(|name| f64_values(frame, name)).collect();
+    columns.into_iter().collect()
+}
+
 /// Reads the named columns into a matrix; text columns and missing values are errors that say what to do.
 pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    Ok(row_major(frame.height(), &feature_values(frame, features)?))
+}
+
+/// [`feature_matrix`] of columns already checked ([`checked_feature_values`]).
+pub fn checked_feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    Ok(row_major(frame.height(), &checked_feature_values(frame, features)?))
+}
+
+/// Columns as a row-major matrix.
+fn row_major(rows: usize, columns: &[F64Values]) -> Matrix {
     use rayon::prelude::*;
-    let (rows, cols) = (frame.height(), features.len());
-    let columns = feature_values(frame, features)?;
+    let cols = columns.len();
     let slices: Vec<&[f64]> = columns.iter().map(F64Values::as_slice).collect();
     let mut m = Matrix::zeros(rows, cols);
     // Row blocks in parallel, each written row after row from the columns.
@@ -288,7 +303,7 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
             }
         }
     });
-    Ok(m)
+    m
 }
 
 /// Refuses infinite values in a column read for fitting (a feature, or a label), naming the column: a model fitted

@@ -29,19 +29,22 @@ impl CsvSource {
 /// Where the last complete record of `bytes` ends: after its last line end outside quotes (so a quoted field
 /// holding a line break is never cut); 0 when there is none.
 fn record_end(bytes: &[u8], quote: Option<u8>) -> usize {
+    // Without a quote character in the block, the last line end; otherwise only quotes and line ends are visited.
+    let Some(quote) = quote.filter(|&q| memchr::memchr(q, bytes).is_some()) else {
+        return memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+    };
     let mut quoted = false;
     let mut end = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if Some(b) == quote {
+    for i in memchr::memchr2_iter(quote, b'\n', bytes) {
+        if bytes[i] == quote {
             quoted = !quoted;
-        } else if b == b'\n' && !quoted {
+        } else if !quoted {
             end = i + 1;
         }
     }
     end
 }
 
-/// Reads up to `want` more bytes into `buffer`; whether the file ended.
 fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, NodeError> {
     super::fast_csv::fill(file, buffer, want).ok_or_else(|| NodeError::Io(format!("cannot read {}", path.display())))
 }
@@ -67,8 +70,7 @@ impl CsvBatches<'_> {
         let least_lines = if self.schema.is_none() { self.source.settings.infer_rows } else { 1 };
         loop {
             let cut = record_end(&self.buffer, self.source.settings.quote);
-            #[allow(clippy::naive_bytecount, reason = "a block's line count, once per block")]
-            let lines = self.buffer[..cut].iter().filter(|&&b| b == b'\n').count();
+            let lines = memchr::memchr_iter(b'\n', &self.buffer[..cut]).count();
             if self.ended || (cut > 0 && lines >= least_lines && self.buffer.len() >= self.source.block_bytes / 2) {
                 break;
             }
@@ -79,8 +81,7 @@ impl CsvBatches<'_> {
         if block.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        #[allow(clippy::naive_bytecount, reason = "a block's line count, once per block")]
-        let lines = block.iter().filter(|&&b| b == b'\n').count();
+        let lines = memchr::memchr_iter(b'\n', &block).count();
         let first_line = self.line;
         self.line += lines;
         let mut bytes = self.header.clone();
@@ -205,7 +206,53 @@ impl BatchSource for CsvSource {
 }
 
 /// A Parquet file read in slices of rows.
-pub use pipewright_engine::spill::ParquetBatches as ParquetSource;
+#[derive(Debug)]
+pub struct ParquetSource {
+    path: PathBuf,
+    rows: usize,
+    batch_rows: usize,
+}
+
+impl ParquetSource {
+    /// `path`, in slices of about `batch_bytes` of decoded data.
+    pub fn open(path: &Path, batch_bytes: usize) -> Result<Self, NodeError> {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            NodeError::data(format!("{} is not a readable Parquet file: {e}", path.display()))
+        };
+        let file = File::open(path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", path.display())))?;
+        let mut reader = ParquetReader::new(file);
+        let rows = reader.num_rows().map_err(|e| unreadable(&e))?;
+        let columns = reader.schema().map_err(|e| unreadable(&e))?.len().max(1);
+        // Decoded, a cell takes about 8 bytes (numbers) to a few dozen (text).
+        let batch_rows = (batch_bytes / (columns * 16)).clamp(1024, 1 << 20);
+        Ok(Self { path: path.to_path_buf(), rows, batch_rows })
+    }
+
+    /// The batch that starts at row `start`.
+    fn read(&self, start: usize) -> Result<DataFrame, NodeError> {
+        let file =
+            File::open(&self.path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", self.path.display())))?;
+        ParquetReader::new(file)
+            .with_slice(Some((start, self.batch_rows.min(self.rows - start))))
+            .finish()
+            .map_err(|e| NodeError::data(format!("{} is not a readable Parquet file: {e}", self.path.display())))
+    }
+}
+
+impl BatchSource for ParquetSource {
+    fn batches(&self) -> Result<Batches<'_>, NodeError> {
+        let starts = (0..self.rows).step_by(self.batch_rows);
+        Ok(Box::new(starts.map(move |start| self.read(start))))
+    }
+
+    fn rows_hint(&self) -> Option<usize> {
+        Some(self.rows)
+    }
+
+    fn describe(&self) -> String {
+        self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
@@ -227,6 +274,18 @@ mod tests {
         }
         std::fs::write(&path, text).expect("writes");
         path
+    }
+
+    #[test]
+    fn a_record_ends_at_the_last_line_end_outside_quotes() {
+        let quoted = b"a,b\n1,\"x\ny\"\n2,\"z\n";
+        // The last line end is inside the open quote of row 2: the records end after row 1.
+        assert_eq!(record_end(quoted, Some(b'"')), b"a,b\n1,\"x\ny\"\n".len());
+        // Without quoting, every line end ends a record.
+        assert_eq!(record_end(quoted, None), quoted.len());
+        assert_eq!(record_end(b"a,b\n1,2\n3,4", Some(b'"')), b"a,b\n1,2\n".len());
+        assert_eq!(record_end(b"no line end", Some(b'"')), 0);
+        assert_eq!(record_end(b"\"a\nb\"", Some(b'"')), 0);
     }
 
     #[test]

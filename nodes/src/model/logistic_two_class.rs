@@ -81,9 +81,15 @@ impl BatchedLoss<'_> {
         let (blocks, rows) = (self.blocks, self.rows);
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
-        self.batches.each_labelled(self.ctx, |x, y, first_row| {
-            let part = loss_part(LogisticData { x: x.view(), y, blocks }, theta, first_row, rows, curvature)?;
-            add_part(&mut total, &mut hessian, part);
+        // Each batch's columns read in place, a block of rows at a time in parallel, as in memory.
+        self.batches.each_labelled_columns(self.ctx, |columns, y, first_row| {
+            let parts = columns.map_blocks(|x, block| {
+                let y = &y[block.clone()];
+                loss_part(LogisticData { x, y, blocks }, theta, first_row + block.start, rows, curvature)
+            });
+            for part in parts {
+                add_part(&mut total, &mut hessian, part?);
+            }
             Ok(())
         })?;
         Ok((total, hessian))

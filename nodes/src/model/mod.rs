@@ -79,6 +79,9 @@ pub struct TrainingBatches<'a> {
     pub classes: Option<&'a StreamClasses>,
     /// Passes made so far, for progress.
     passes: std::sync::atomic::AtomicUsize,
+    /// Whether a pass has read every row's features to the end: the features have no missing or infinite value,
+    /// and later passes (over the same rows) do not look again.
+    features_checked: std::sync::atomic::AtomicBool,
 }
 
 /// What a first pass over a streamed table finds of a class label.
@@ -109,6 +112,42 @@ pub fn training_stream(
     ctx.spill.stream(&narrowed, batches, &format!("the training columns of block \"{}\"", ctx.node_id))
 }
 
+/// Each row's class index from a label column: an integer label is matched as a number, without making text
+/// of it on every pass; any other label by its text.
+struct ClassIndex<'c> {
+    text: std::collections::HashMap<&'c str, usize>,
+    /// The classes as integers, when every class is one written plainly ("3", not "03").
+    integers: Option<Vec<i64>>,
+}
+
+impl<'c> ClassIndex<'c> {
+    fn new(names: &'c [String]) -> Self {
+        let integers =
+            names.iter().map(|n| n.parse::<i64>().ok().filter(|v| v.to_string() == *n)).collect::<Option<Vec<_>>>();
+        Self { text: names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect(), integers }
+    }
+
+    /// The class index of every row of `batch`'s column `label`; a missing label (or one not among the
+    /// classes) is an error.
+    fn of(&self, batch: &polars::prelude::DataFrame, label: &str) -> Result<Vec<usize>, NodeError> {
+        use polars::prelude::DataType;
+        let missing = || {
+            NodeError::data(format!("label \"{label}\" has missing values: remove those rows with Clean Missing Data"))
+        };
+        let column = batch.column(label).ok();
+        if let (Some(integers), Some(column)) = (&self.integers, column.filter(|c| c.dtype().is_integer())) {
+            let values = column.cast(&DataType::Int64)?;
+            return values
+                .i64()?
+                .iter()
+                .map(|v| v.and_then(|v| integers.iter().position(|&c| c == v)).ok_or_else(missing))
+                .collect();
+        }
+        let text = crate::frame::text_column(batch, label)?;
+        text.str()?.iter().map(|v| v.and_then(|c| self.text.get(c).copied()).ok_or_else(missing)).collect()
+    }
+}
+
 impl<'a> TrainingBatches<'a> {
     /// The training rows of `stream` for `learner`.
     pub fn new(
@@ -118,7 +157,15 @@ impl<'a> TrainingBatches<'a> {
         learner: &'a str,
         classes: Option<&'a StreamClasses>,
     ) -> Self {
-        Self { stream, features, label, learner, classes, passes: std::sync::atomic::AtomicUsize::new(0) }
+        Self {
+            stream,
+            features,
+            label,
+            learner,
+            classes,
+            passes: std::sync::atomic::AtomicUsize::new(0),
+            features_checked: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// One pass: `f` with each batch and its first row's place in the table, in row order, with the pass's
@@ -140,7 +187,32 @@ impl<'a> TrainingBatches<'a> {
 
     /// A batch's features in the model's order.
     fn features_of(&self, batch: &polars::prelude::DataFrame) -> Result<Matrix, NodeError> {
+        if self.features_checked.load(std::sync::atomic::Ordering::Relaxed) {
+            return crate::frame::checked_feature_matrix(batch, self.features);
+        }
         crate::frame::feature_matrix(batch, self.features)
+    }
+
+    /// A batch's feature columns in the model's order, in place where they are f64 without missing cells.
+    fn feature_columns_of(
+        &self,
+        batch: &polars::prelude::DataFrame,
+    ) -> Result<Vec<crate::frame::F64Values>, NodeError> {
+        if self.features_checked.load(std::sync::atomic::Ordering::Relaxed) {
+            return crate::frame::checked_feature_values(batch, self.features);
+        }
+        crate::frame::feature_values(batch, self.features)
+    }
+
+    /// A pass that reads every batch's features ([`Self::features_of`]): the first that ends checks them.
+    fn feature_pass(
+        &self,
+        ctx: &NodeContext<'_>,
+        f: impl FnMut(&polars::prelude::DataFrame, usize) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        self.pass(ctx, f)?;
+        self.features_checked.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// The rows of the table: a classifier's from its classes' pass, else counted in a pass of their own.
@@ -178,7 +250,7 @@ impl<'a> TrainingBatches<'a> {
         ctx: &NodeContext<'_>,
         mut f: impl FnMut(&Matrix, usize) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        self.pass(ctx, |batch, first_row| f(&self.features_of(batch)?, first_row))
+        self.feature_pass(ctx, |batch, first_row| f(&self.features_of(batch)?, first_row))
     }
 
     /// One pass for a classifier: `f` with each batch's features, each row's class index and the batch's first
@@ -191,23 +263,35 @@ impl<'a> TrainingBatches<'a> {
         let Some(classes) = self.classes else {
             return Err(NodeError::data(format!("{} needs a class label", self.learner)));
         };
-        let index: std::collections::HashMap<&str, usize> =
-            classes.names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        self.pass(ctx, |batch, first_row| {
-            let text = crate::frame::text_column(batch, self.label)?;
-            let y = text
-                .str()?
-                .iter()
-                .map(|v| {
-                    v.and_then(|c| index.get(c).copied()).ok_or_else(|| {
-                        NodeError::data(format!(
-                            "label \"{}\" has missing values: remove those rows with Clean Missing Data",
-                            self.label
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<usize>, NodeError>>()?;
+        let index = ClassIndex::new(&classes.names);
+        self.feature_pass(ctx, |batch, first_row| {
+            let y = index.of(batch, self.label)?;
             f(&self.features_of(batch)?, &y, first_row)
+        })
+    }
+
+    /// [`Self::each_labelled`] for a learner that reads columns: `f` with each batch's feature columns (in place,
+    /// no row-major copy of the batch; no label in them), each row's class index and the batch's first row's place
+    /// in the table.
+    pub fn each_labelled_columns(
+        &self,
+        ctx: &NodeContext<'_>,
+        mut f: impl FnMut(&TrainingColumns<'_>, &[usize], usize) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let Some(classes) = self.classes else {
+            return Err(NodeError::data(format!("{} needs a class label", self.learner)));
+        };
+        let index = ClassIndex::new(&classes.names);
+        let none = Labels::None;
+        self.feature_pass(ctx, |batch, first_row| {
+            let y = index.of(batch, self.label)?;
+            let values = self.feature_columns_of(batch)?;
+            let columns = TrainingColumns {
+                columns: values.iter().map(crate::frame::F64Values::as_slice).collect(),
+                rows: batch.height(),
+                labels: &none,
+            };
+            f(&columns, &y, first_row)
         })
     }
 
@@ -218,7 +302,7 @@ impl<'a> TrainingBatches<'a> {
         mut f: impl FnMut(&Matrix, &[f64]) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
         let label = self.label;
-        self.pass(ctx, |batch, _| {
+        self.feature_pass(ctx, |batch, _| {
             crate::frame::require_finite_label(batch, label)?;
             let values = crate::frame::numeric_values(batch, label).map_err(|_| {
                 NodeError::data(format!(
@@ -607,6 +691,29 @@ pub(crate) fn probabilities(x: &Matrix, classes: usize, row_fn: impl Fn(&[f64], 
 mod tests {
     use super::*;
     use pipewright_engine::rng::SplitMix64;
+
+    #[test]
+    fn class_indices_of_integer_and_text_labels_follow_the_class_order() {
+        use polars::prelude::{Column, DataFrame};
+        let names: Vec<String> = ["1", "0"].iter().map(|s| (*s).to_owned()).collect();
+        let ints = DataFrame::new(4, vec![Column::new("y".into(), [0_i64, 1, 1, 0])]).expect("frame");
+        assert_eq!(ClassIndex::new(&names).of(&ints, "y").expect("indexes"), vec![1, 0, 0, 1]);
+        let small = DataFrame::new(2, vec![Column::new("y".into(), [1_i8, 0])]).expect("frame");
+        assert_eq!(ClassIndex::new(&names).of(&small, "y").expect("indexes"), vec![0, 1]);
+        // Text classes, and classes that are not plainly written integers, go by the label's text.
+        let text = DataFrame::new(2, vec![Column::new("y".into(), ["b", "a"])]).expect("frame");
+        let letters: Vec<String> = vec!["a".into(), "b".into()];
+        assert_eq!(ClassIndex::new(&letters).of(&text, "y").expect("indexes"), vec![1, 0]);
+        let padded: Vec<String> = vec!["01".into(), "1".into()];
+        assert!(ClassIndex::new(&padded).integers.is_none());
+        // A missing label, or one that is not a class, names the label.
+        let holes = DataFrame::new(2, vec![Column::new("y".into(), [Some(1_i64), None])]).expect("frame");
+        let unknown = DataFrame::new(1, vec![Column::new("y".into(), [7_i64])]).expect("frame");
+        for frame in [holes, unknown] {
+            let error = ClassIndex::new(&names).of(&frame, "y").expect_err("refused").to_string();
+            assert!(error.contains("label \"y\" has missing values"), "{error}");
+        }
+    }
 
     #[test]
     fn moments_read_from_columns_equal_those_of_the_matrix() {
