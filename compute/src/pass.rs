@@ -13,7 +13,6 @@
 use rayon::prelude::*;
 
 use crate::MatrixRef;
-use crate::crossprod::{self, CrossB};
 pub use crate::stats::Partial as ColumnPartial;
 use crate::stats::{ColumnStats, Partial};
 
@@ -175,9 +174,15 @@ impl Pass for CrossMoments {
             x.extend(chunk.x.row(i).iter().zip(&m.x_mean).map(|(v, mean)| v - mean));
         }
         let y: Vec<f64> = chunk.y.iter().map(|v| v - m.y_mean).collect();
-        let x = MatrixRef::new(rows, p, &x);
-        m.xx = crossprod::cpu(x, 0, CrossB::Same, 0, None);
-        m.xy = crossprod::cpu(x, 0, CrossB::Rows { data: &y, cols: 1 }, 0, None);
+        // XᵀX and Xᵀy through faer's matrix product, on this thread (the chunks run in parallel).
+        let x = faer::MatRef::from_row_major_slice(&x, rows, p);
+        let yv = faer::MatRef::from_column_major_slice(&y, rows, 1);
+        let mut xx = faer::Mat::<f64>::zeros(p, p);
+        let mut xy = faer::Mat::<f64>::zeros(p, 1);
+        faer::linalg::matmul::matmul(xx.as_mut(), faer::Accum::Replace, x.transpose(), x, 1.0, faer::Par::Seq);
+        faer::linalg::matmul::matmul(xy.as_mut(), faer::Accum::Replace, x.transpose(), yv, 1.0, faer::Par::Seq);
+        m.xx = (0..p * p).map(|k| xx[(k / p, k % p)]).collect();
+        m.xy = (0..p).map(|c| xy[(c, 0)]).collect();
         m.yy = y.iter().map(|v| v * v).sum();
         m
     }
@@ -600,6 +605,7 @@ mod tests {
 #[cfg(test)]
 mod timing {
     use super::*;
+    use crate::crossprod::{self, CrossB};
 
     /// Times the normal equations as the [`CrossMoments`] pass against one Gram product over the whole matrix
     /// (`cargo test --workspace --lib -- --ignored --nocapture normal_equations_timing`); prints, asserts nothing.
