@@ -118,13 +118,16 @@ struct ClassIndex<'c> {
     text: std::collections::HashMap<&'c str, usize>,
     /// The classes as integers, when every class is one written plainly ("3", not "03").
     integers: Option<Vec<i64>>,
+    /// The same, looked up by value (for many classes).
+    integer_index: std::collections::HashMap<i64, usize>,
 }
 
 impl<'c> ClassIndex<'c> {
     fn new(names: &'c [String]) -> Self {
         let integers =
             names.iter().map(|n| n.parse::<i64>().ok().filter(|v| v.to_string() == *n)).collect::<Option<Vec<_>>>();
-        Self { text: names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect(), integers }
+        let integer_index = integers.iter().flatten().enumerate().map(|(i, &v)| (v, i)).collect();
+        Self { text: names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect(), integers, integer_index }
     }
 
     /// The class index of every row of `batch`'s column `label`; a missing label (or one not among the
@@ -136,12 +139,16 @@ impl<'c> ClassIndex<'c> {
         };
         let column = batch.column(label).ok();
         if let (Some(integers), Some(column)) = (&self.integers, column.filter(|c| c.dtype().is_integer())) {
+            // A few classes are found faster by a scan than by hashing.
+            let find = |v: i64| {
+                if integers.len() <= 16 {
+                    integers.iter().position(|&c| c == v)
+                } else {
+                    self.integer_index.get(&v).copied()
+                }
+            };
             let values = column.cast(&DataType::Int64)?;
-            return values
-                .i64()?
-                .iter()
-                .map(|v| v.and_then(|v| integers.iter().position(|&c| c == v)).ok_or_else(missing))
-                .collect();
+            return values.i64()?.iter().map(|v| v.and_then(find).ok_or_else(missing)).collect();
         }
         let text = crate::frame::text_column(batch, label)?;
         text.str()?.iter().map(|v| v.and_then(|c| self.text.get(c).copied()).ok_or_else(missing)).collect()
@@ -704,6 +711,9 @@ mod tests {
         let text = DataFrame::new(2, vec![Column::new("y".into(), ["b", "a"])]).expect("frame");
         let letters: Vec<String> = vec!["a".into(), "b".into()];
         assert_eq!(ClassIndex::new(&letters).of(&text, "y").expect("indexes"), vec![1, 0]);
+        let many: Vec<String> = (0..40).rev().map(|c| c.to_string()).collect();
+        let wide = DataFrame::new(3, vec![Column::new("y".into(), [0_i32, 39, 7])]).expect("frame");
+        assert_eq!(ClassIndex::new(&many).of(&wide, "y").expect("indexes"), vec![39, 0, 32]);
         let padded: Vec<String> = vec!["01".into(), "1".into()];
         assert!(ClassIndex::new(&padded).integers.is_none());
         // A missing label, or one that is not a class, names the label.
