@@ -669,3 +669,34 @@ fn a_block_output_larger_than_the_budget_is_spilled_and_read_back_as_a_stream() 
     assert!(spill_dir.is_dir(), "the run spilled into the project");
     assert_eq!(std::fs::read_dir(&spill_dir).expect("lists").count(), 0, "no spill is left behind");
 }
+
+#[test]
+fn a_streamed_fit_refuses_missing_features_found_only_in_the_last_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 200,000 rows, about 5 MB: the last five have no "x". Streamed under a 4 MiB budget, the missing cells are in
+    // the last batch of every pass; the first pass that reads the features must find them.
+    let rows = 200_000;
+    let mut text = String::from("x,label\n");
+    for i in 0..rows {
+        let x = if i >= rows - 5 { String::new() } else { format!("{:.3}", f64::from(i % 1000) / 10.0) };
+        let _ = writeln!(text, "{x},{}", u8::from(i % 1000 >= 500));
+    }
+    std::fs::write(dir.path().join("data.csv"), text).expect("writes the data");
+    write_workflow(
+        dir.path(),
+        vec![
+            node("import", "data.import_data", serde_json::json!({ "path": "data.csv" })),
+            node("logistic", "model.logistic_regression_two_class", serde_json::json!({})),
+            node("train", "train.train_model", serde_json::json!({ "label_column": "label" })),
+        ],
+        vec![wire("import", "data", "train", "data"), wire("logistic", "learner", "train", "learner")],
+    );
+    for extra in [&[][..], &["--memory-budget", "4M"][..]] {
+        let (ok, stderr, _) = run(dir.path(), extra);
+        assert!(!ok, "the fit fails ({extra:?})");
+        assert!(
+            stderr.contains("column \"x\" has 5 missing values") && stderr.contains("Clean Missing Data"),
+            "{extra:?}: {stderr}"
+        );
+    }
+}

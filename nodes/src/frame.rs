@@ -253,7 +253,7 @@ pub fn numeric_feature_columns(table: &Table) -> Vec<String> {
 /// The named columns as a fit reads them, in place where they can be ([`f64_values`]); text columns and missing
 /// values are errors that say what to do.
 pub fn feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
-    let columns = checked_feature_values(frame, features)?;
+    let columns = feature_values_unchecked(frame, features)?;
     for (name, values) in features.iter().zip(&columns) {
         let values = values.as_slice();
         let missing = values.iter().filter(|x| x.is_nan()).count();
@@ -267,9 +267,9 @@ pub fn feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64V
     Ok(columns)
 }
 
-/// [`feature_values`] of columns already checked (a later pass over the same rows): text columns are still
-/// errors, missing and infinite values are not looked for again.
-pub fn checked_feature_values(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
+/// [`feature_values`] without looking for missing and infinite values, for a later pass over rows that an earlier
+/// pass checked: text columns are still errors.
+pub fn feature_values_unchecked(frame: &DataFrame, features: &[String]) -> Result<Vec<F64Values>, NodeError> {
     use rayon::prelude::*;
     // f64 columns without nulls are read in place; others are converted once (missing cells as NaN).
     // Read in parallel, reported in column order: the first unusable column is the one named, every time.
@@ -282,9 +282,9 @@ pub fn feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, 
     Ok(row_major(frame.height(), &feature_values(frame, features)?))
 }
 
-/// [`feature_matrix`] of columns already checked ([`checked_feature_values`]).
-pub fn checked_feature_matrix(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
-    Ok(row_major(frame.height(), &checked_feature_values(frame, features)?))
+/// [`feature_matrix`] without looking for missing and infinite values ([`feature_values_unchecked`]).
+pub fn feature_matrix_unchecked(frame: &DataFrame, features: &[String]) -> Result<Matrix, NodeError> {
+    Ok(row_major(frame.height(), &feature_values_unchecked(frame, features)?))
 }
 
 /// Columns as a row-major matrix.

@@ -45,6 +45,7 @@ fn record_end(bytes: &[u8], quote: Option<u8>) -> usize {
     end
 }
 
+/// Reads up to `want` more bytes into `buffer`; whether the file ended.
 fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, NodeError> {
     super::fast_csv::fill(file, buffer, want).ok_or_else(|| NodeError::Io(format!("cannot read {}", path.display())))
 }

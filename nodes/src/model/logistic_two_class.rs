@@ -82,15 +82,9 @@ impl BatchedLoss<'_> {
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
         // Each batch's columns read in place, a block of rows at a time in parallel, as in memory.
-        self.batches.each_labelled_columns(self.ctx, |columns, y, first_row| {
-            let parts = columns.map_blocks(|x, block| {
-                let y = &y[block.clone()];
-                loss_part(LogisticData { x, y, blocks }, theta, first_row + block.start, rows, curvature)
-            });
-            for part in parts {
-                add_part(&mut total, &mut hessian, part?);
-            }
-            Ok(())
+        self.batches.each_labelled_columns(self.ctx, |data, y, first_row| {
+            let batch = ColumnLoss { data, y, blocks };
+            batch.add_sums(theta, curvature, first_row, rows, &mut total, &mut hessian)
         })?;
         Ok((total, hessian))
     }
@@ -132,8 +126,8 @@ fn add_part(total: &mut Evaluation, hessian: &mut Option<Vec<f64>>, (part, part_
     }
 }
 
-/// The log loss of a table's rows read from its columns on the CPU, a block of rows at a time in parallel
-/// ([`TrainingColumns::map_blocks`]).
+/// The log loss of rows read from their columns (a table's, or a streamed batch's) on the CPU, a block of rows at a
+/// time in parallel ([`TrainingColumns::map_blocks`]).
 struct ColumnLoss<'a> {
     data: &'a TrainingColumns<'a>,
     y: &'a [usize],
@@ -142,16 +136,32 @@ struct ColumnLoss<'a> {
 
 impl ColumnLoss<'_> {
     fn sums(&self, theta: &[f64], curvature: bool) -> Result<Part, NodeError> {
-        let (total_rows, blocks) = (self.data.rows, self.blocks);
-        let parts = self.data.map_blocks(|x, rows| {
-            loss_part(LogisticData { x, y: &self.y[rows.clone()], blocks }, theta, rows.start, total_rows, curvature)
-        });
         let mut total = Evaluation { loss: 0.0, gradient: vec![0.0; theta.len()], hessian: Vec::new() };
         let mut hessian = curvature.then(|| vec![0.0; theta.len() * theta.len()]);
-        for part in parts {
-            add_part(&mut total, &mut hessian, part?);
-        }
+        self.add_sums(theta, curvature, 0, self.data.rows, &mut total, &mut hessian)?;
         Ok((total, hessian))
+    }
+
+    /// Adds the loss, gradient and (when `curvature`) Hessian of these rows to the totals, a block of rows at a time
+    /// in parallel, added in row order; the rows start at row `first_row` of a table of `total_rows`.
+    fn add_sums(
+        &self,
+        theta: &[f64],
+        curvature: bool,
+        first_row: usize,
+        total_rows: usize,
+        total: &mut Evaluation,
+        hessian: &mut Option<Vec<f64>>,
+    ) -> Result<(), NodeError> {
+        let blocks = self.blocks;
+        let parts = self.data.map_blocks(|x, rows| {
+            let y = &self.y[rows.clone()];
+            loss_part(LogisticData { x, y, blocks }, theta, first_row + rows.start, total_rows, curvature)
+        });
+        for part in parts {
+            add_part(total, hessian, part?);
+        }
+        Ok(())
     }
 }
 

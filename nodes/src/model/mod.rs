@@ -195,7 +195,7 @@ impl<'a> TrainingBatches<'a> {
     /// A batch's features in the model's order.
     fn features_of(&self, batch: &polars::prelude::DataFrame) -> Result<Matrix, NodeError> {
         if self.features_checked.load(std::sync::atomic::Ordering::Relaxed) {
-            return crate::frame::checked_feature_matrix(batch, self.features);
+            return crate::frame::feature_matrix_unchecked(batch, self.features);
         }
         crate::frame::feature_matrix(batch, self.features)
     }
@@ -206,7 +206,7 @@ impl<'a> TrainingBatches<'a> {
         batch: &polars::prelude::DataFrame,
     ) -> Result<Vec<crate::frame::F64Values>, NodeError> {
         if self.features_checked.load(std::sync::atomic::Ordering::Relaxed) {
-            return crate::frame::checked_feature_values(batch, self.features);
+            return crate::frame::feature_values_unchecked(batch, self.features);
         }
         crate::frame::feature_values(batch, self.features)
     }
