@@ -10,7 +10,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use pipewright_deploy::cluster::{
-    self, Bundle, DataMode, Engine, ExportOptions, JobState, Resources, Runner, SubmitOptions, Target, Update,
+    self, Bundle, DataMode, Engine, ExportOptions, FanOutOptions, JobState, Resources, Runner, SubmitOptions, Target,
+    Update,
 };
 use pipewright_engine::find_workflow;
 
@@ -68,6 +69,39 @@ pub struct ExportArgs {
     /// Replace the bundle in a folder that already holds one.
     #[arg(long)]
     force: bool,
+    /// Spread the independent work (a sweep's settings × folds, cross-validation folds, permutation importance's
+    /// features) over an indexed task set — a Slurm job array, a Kubernetes Indexed Job, Ray tasks — and a
+    /// combine step. What feeds those blocks runs here first.
+    #[arg(long)]
+    fan_out: bool,
+    /// With --fan-out: tasks running at once (0: as many as the cluster runs).
+    #[arg(long, default_value_t = 0, requires = "fan_out")]
+    at_once: u32,
+    /// With --fan-out: retries of a failing task before the run fails.
+    #[arg(long, default_value_t = 2, requires = "fan_out")]
+    retries: u32,
+    /// With --fan-out: the most tasks; more units are dealt several to a task.
+    #[arg(long, default_value_t = cluster::tasks::DEFAULT_MAX_TASKS, requires = "fan_out")]
+    max_tasks: usize,
+}
+
+#[derive(Args)]
+pub struct TaskArgs {
+    /// The bundle folder (written by `pipewright export --fan-out`).
+    bundle: PathBuf,
+    /// The task's index; when not given, the array task id Slurm sets or the completion index Kubernetes sets.
+    #[arg(long)]
+    index: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct CombineArgs {
+    /// The bundle folder (written by `pipewright export --fan-out`).
+    bundle: PathBuf,
+    /// Wait this long for tasks still running (such as 2h; engines with no job dependencies start the combine
+    /// beside the tasks); without it a missing result fails at once.
+    #[arg(long, value_parser = parse_minutes)]
+    wait: Option<u32>,
 }
 
 #[derive(Args)]
@@ -195,13 +229,35 @@ pub fn export(args: &ExportArgs) -> ExitCode {
         runner,
         job_name: args.name.clone(),
         overwrite: args.force,
+        fan_out: args.fan_out.then_some(FanOutOptions {
+            at_once: args.at_once,
+            retries: args.retries,
+            max_tasks: args.max_tasks.max(1),
+        }),
     };
+    if args.fan_out {
+        eprintln!("Running what feeds the blocks that fan out, to store it in the bundle…");
+    }
     match cluster::export(&flow, &pipewright_nodes::catalog(), &options, &args.output) {
         Ok(bundle) => {
             let m = &bundle.manifest;
             println!("Exported {} for {} to {}", m.workflow_name, m.target.title(), bundle.dir.display());
             for file in &m.engine_files {
                 println!("  {file}");
+            }
+            match &m.fan_out {
+                Some(f) => println!(
+                    "  task set: {} tasks for {} units of {}; {} retries each{}",
+                    f.tasks,
+                    f.units,
+                    f.blocks.join(", "),
+                    f.retries,
+                    if f.at_once > 0 { format!(", {} at once", f.at_once) } else { String::new() }
+                ),
+                None if args.fan_out => {
+                    println!("  note: no block of this workflow fans out; it runs as one job");
+                }
+                None => {}
             }
             for d in &m.data {
                 println!(
@@ -333,6 +389,80 @@ pub fn submit(args: &SubmitArgs) -> ExitCode {
         bar.finish_and_clear();
     }
     finished(&submission)
+}
+
+/// `pipewright task BUNDLE --index I`: one index of the task set.
+pub fn task(args: &TaskArgs) -> ExitCode {
+    let index = args.index.or_else(|| {
+        ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().and_then(|v| v.trim().parse().ok()))
+    });
+    let Some(index) = index else {
+        eprintln!("error: which task? --index I (or $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX)");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let bundle = match Bundle::read(&args.bundle) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    match cluster::tasks::run_task(&bundle, &pipewright_nodes::catalog(), index) {
+        Ok(done) => {
+            eprintln!(
+                "{}: done in {:.2} s ({} unit(s) computed, {} already there)",
+                done.task.describe(),
+                done.duration.as_secs_f64(),
+                done.computed,
+                done.task.units.len() - done.computed
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_NODE_FAILED)
+        }
+    }
+}
+
+/// `pipewright combine BUNDLE`: the task set's results joined, then the workflow run with them into the bundle's
+/// results folder, as `run.sh` does.
+pub fn combine(args: &CombineArgs) -> ExitCode {
+    let bundle = match Bundle::read(&args.bundle) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let wait = args.wait.map(|m| Duration::from_secs(u64::from(m) * 60));
+    let list = match cluster::TaskList::required(&bundle) {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    match cluster::tasks::combine(&bundle, &pipewright_nodes::catalog(), wait) {
+        Ok(combined) => {
+            for (node, units, places) in &combined.blocks {
+                eprintln!("combined block \"{node}\": {units} units, computed on {}", places.join(", "));
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_NODE_FAILED);
+        }
+    }
+    let run = crate::run_cmd::RunArgs::for_bundle(
+        bundle.dir.join(cluster::WORKFLOW_FILE),
+        bundle.results_dir(),
+        bundle.dir.join(cluster::tasks::CACHE_DIR),
+        list.device,
+    );
+    crate::run_cmd::run(&run)
 }
 
 /// Prints the metrics and how the job ended; the exit code.

@@ -102,6 +102,10 @@ enum Command {
     Export(cluster_cmd::ExportArgs),
     /// Submit a job bundle, follow it to its end and record its results in the run history.
     Submit(cluster_cmd::SubmitArgs),
+    /// Compute one index of a fanned-out job bundle's task set (what each cluster task runs).
+    Task(cluster_cmd::TaskArgs),
+    /// Join a fanned-out job bundle's task results and run the rest of its workflow (the cluster's combine step).
+    Combine(cluster_cmd::CombineArgs),
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -137,6 +141,8 @@ fn main() -> ExitCode {
         Some(Command::Package(args)) => package_cmd::package(&args),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
+        Some(Command::Task(args)) => cluster_cmd::task(&args),
+        Some(Command::Combine(args)) => cluster_cmd::combine(&args),
         None => designer(&cli),
     }
 }

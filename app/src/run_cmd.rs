@@ -51,6 +51,29 @@ pub struct RunArgs {
     /// file larger than half of it is streamed through the blocks that work row by row, a batch at a time.
     #[arg(long, value_name = "SIZE", value_parser = crate::cluster_cmd::parse_memory)]
     memory_budget: Option<u64>,
+    /// Use this folder as the on-disk cache instead of the project's (a job bundle's shared cache), with no
+    /// size budget.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// A cluster job's run of a bundle's workflow: its results into `results`, not recorded (`pipewright
+    /// submit` records it), with the bundle's shared cache.
+    pub fn for_bundle(flow: PathBuf, results: PathBuf, cache_dir: PathBuf, device: Device) -> Self {
+        Self {
+            flow,
+            set: Vec::new(),
+            device,
+            json: false,
+            to: None,
+            no_cache: false,
+            no_record: true,
+            results: Some(results),
+            memory_budget: None,
+            cache_dir: Some(cache_dir),
+        }
+    }
 }
 
 /// Loads a workflow, printing the error and returning the exit code on failure.
@@ -258,7 +281,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
         base_dir,
         target: args.to.clone(),
         device: args.device,
-        disk_cache: (!args.no_cache).then(|| DiskCache::for_project(&project)),
+        disk_cache: match &args.cache_dir {
+            Some(dir) => Some(DiskCache::shared(dir.clone())),
+            None => (!args.no_cache).then(|| DiskCache::for_project(&project)),
+        },
         // Nothing reads a table once its consumers have run: a headless run holds only what is still needed.
         release_intermediate: true,
         memory_budget: args.memory_budget.map(|mib| mib * 1024 * 1024),

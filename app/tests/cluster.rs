@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value as Json, json};
 
-use pipewright_e2e::cluster::{Slurm, available};
+use pipewright_e2e::cluster::{Slurm, available, sweep_project};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
@@ -253,6 +253,84 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("exported for Slurm"), "{}", text(&out));
+
+    a_sweep_fans_out_as_a_job_array_and_a_combine_job(&slurm, work.path());
+}
+
+/// Exports the sweep with fan-out for `target`, a CPU job, a task per five units.
+fn export_sweep(flow: &Path, bundle: &Path, target: &str, extra: &[&str]) {
+    let args = ["--target", target, "--fan-out", "--max-tasks", "25", "--gpus", "0", "--cpus", "1", "--memory", "1G"];
+    let out = export(flow, bundle, &[&args[..], &["--time", "10m", "--runner-path", binary()], extra].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("task set: 25 tasks for 125 units"), "{}", text(&out));
+}
+
+/// The sweep (24 settings × 5 folds, and a 5-fold cross-validation) as a job array of 25 tasks, two at once,
+/// and a combine job after it: the recorded run equals a local run. A task whose runner is killed (SIGKILL)
+/// is run again; a task that cannot read its input fails the run, naming the task, what it computed and the
+/// file.
+fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path) {
+    let dir = work.join("sweep");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let flow = sweep_project(&dir);
+    let local = local_metrics(&flow);
+    let bundle = work.join("sweep-bundle");
+    export_sweep(&flow, &bundle, "slurm", &["--at-once", "2", "--retries", "1"]);
+    let flaky = dir.join("flaky-runner.sh");
+    std::fs::write(
+        &flaky,
+        format!(
+            "#!/bin/sh\n# The runner, killed the first time it runs task 5.\n\
+             if [ \"$1\" = task ] && [ \"$4\" = 5 ] && [ ! -e {marker} ]; then touch {marker}; kill -9 $$; fi\n\
+             exec {binary} \"$@\"\n",
+            marker = dir.join("killed-once").display(),
+            binary = binary()
+        ),
+    )
+    .expect("wrapper");
+    let status = Command::new("chmod").arg("+x").arg(&flaky).status().expect("chmod");
+    assert!(status.success());
+    let flaky = flaky.to_string_lossy().into_owned();
+    let out = pipewright(
+        &["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3"],
+        &[("SLURM_CONF", &slurm.conf), ("PIPEWRIGHT", &flaky)],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("combined block \"tune\": 120 units"), "{said}");
+    let (run, status) = last_run(&dir);
+    assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", local.clone()));
+    let logs: String = std::fs::read_dir(bundle.join("results"))
+        .expect("results")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("task-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("task 5: attempt 1 failed (exit 137); trying again"), "{logs}");
+    assert_eq!(logs.matches("pipewright task ").count(), 25, "{logs}");
+
+    // The same bundle through slurmrestd: the array and its combine described in JSON.
+    let out = submit_slurm(slurm, &bundle, &["--rest", &slurm.rest, "--token", &slurm.token, "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (run, status) = last_run(&dir);
+    assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", local));
+
+    // The sweep's training rows gone from the shared cache: every try of the tasks fails, the combine never
+    // starts, and the run says which tasks and why.
+    let list: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("tasks/tasks.json")).expect("list")).expect("json");
+    let fingerprint = list["blocks"][0]["inputs"][1]["fingerprint"].as_str().expect("fingerprint").to_owned();
+    let input = bundle.join("tasks/cache").join(&fingerprint);
+    std::fs::remove_dir_all(&input).expect("remove the input");
+    let out = submit_slurm(slurm, &bundle, &["--quiet"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("did not succeed, so the combine cannot run"), "{said}");
+    assert!(said.contains("task 0 (setting 1 × fold 1 to setting 1 × fold 5 of block \"tune\") failed"), "{said}");
+    assert!(said.contains(&format!("cannot be read from {}", input.display())), "{said}");
+    assert_eq!(last_run(&dir).1, "failed");
+    let queue = Command::new("squeue").args(["-h"]).env("SLURM_CONF", &slurm.conf).output().expect("squeue");
+    assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "nothing is left waiting");
 }
 
 /// A Ray head on loopback, stopped when dropped: every Ray process that was not running before it started.
@@ -288,18 +366,39 @@ impl RayHead {
         let dir = tempfile::Builder::new().prefix("pwray").tempdir_in("/tmp").expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let gcs = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        // Jobs find Ray's Python first on the PATH, as on a Ray cluster's nodes.
+        let path =
+            format!("{}:{}", ray.parent().expect("venv bin").display(), std::env::var("PATH").unwrap_or_default());
+        let free = || TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port().to_string();
+        // The head runs drivers only; the two worker nodes have a CPU and a (declared) GPU each.
         let out = Command::new(&ray)
             .args(["start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1"])
             .arg(format!("--dashboard-port={port}"))
             .arg(format!("--port={gcs}"))
             .arg(format!("--temp-dir={}", dir.path().display()))
-            .args(["--num-cpus=2", "--num-gpus=1", "--disable-usage-stats"])
+            .args(["--num-cpus=0", "--num-gpus=0", "--disable-usage-stats"])
             .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             .env("RAY_USAGE_STATS_ENABLED", "0")
+            .env("PATH", &path)
             .output()
             .expect("ray start");
         let head = Self { dir, url: format!("http://127.0.0.1:{port}"), before };
         assert!(out.status.success(), "Ray did not start: {}", text(&out));
+        for _ in 0..2 {
+            let out = Command::new(&ray)
+                .args(["start", &format!("--address=127.0.0.1:{gcs}"), "--node-ip-address=127.0.0.1"])
+                .args(["--num-cpus=1", "--num-gpus=1", "--disable-usage-stats"])
+                .arg(format!("--dashboard-agent-listen-port={}", free()))
+                .arg(format!("--dashboard-agent-grpc-port={}", free()))
+                .arg(format!("--metrics-export-port={}", free()))
+                .arg(format!("--runtime-env-agent-port={}", free()))
+                .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+                .env("RAY_USAGE_STATS_ENABLED", "0")
+                .env("PATH", &path)
+                .output()
+                .expect("ray start a worker node");
+            assert!(out.status.success(), "a Ray worker node did not start: {}", text(&out));
+        }
         Some(head)
     }
 }
@@ -334,7 +433,7 @@ impl Drop for RayHead {
 }
 
 #[test]
-fn a_workflow_exported_for_ray_runs_on_a_real_head_and_its_recorded_metrics_equal_a_local_run() {
+fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_metrics_equal_a_local_run() {
     let Some(head) = RayHead::start() else { return };
     let (_keep, flow) = project();
     let project = flow.parent().expect("project").to_path_buf();
@@ -370,6 +469,24 @@ fn a_workflow_exported_for_ray_runs_on_a_real_head_and_its_recorded_metrics_equa
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("node \"data\" failed"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
+
+    // The sweep as Ray tasks over the two worker nodes, joined by a combine task: the recorded run equals a
+    // local run.
+    let dir = work.path().join("sweep");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let sweep = sweep_project(&dir);
+    let sweep_local = local_metrics(&sweep);
+    let sweep_bundle = work.path().join("sweep-bundle");
+    export_sweep(&sweep, &sweep_bundle, "ray", &["--retries", "1"]);
+    let out = pipewright(&["submit", &sweep_bundle.to_string_lossy(), "--ray", &head.url, "--poll", "0.5"], &[]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("25 tasks, 25 at once") && said.contains("(25 of 25)"), "{said}");
+    let nodes: std::collections::BTreeSet<&str> =
+        said.lines().filter_map(|l| l.split(" done on node ").nth(1)).filter_map(|r| r.split(' ').next()).collect();
+    assert_eq!(nodes.len(), 2, "the tasks ran on both worker nodes: {said}");
+    let (run, status) = last_run(&dir);
+    assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", sweep_local));
 
     // An unreachable head.
     let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);
@@ -416,6 +533,50 @@ fn kubernetes_job_manifests_pass_the_strict_schema_check_and_an_unreachable_clus
         assert!(check.status.success(), "{}", text(&check));
         assert!(text(&check).contains("passed for resource job/titanic"), "{}", text(&check));
     }
+    // The sweep fanned out: an Indexed Job of 25 completions, two at once, each index retried once by
+    // Kubernetes, and a combine Job that waits for their results.
+    let sweep = sweep_project(work.path());
+    let fanned = work.path().join("fanned");
+    let out = export(
+        &sweep,
+        &fanned,
+        &[
+            "--target",
+            "kubernetes",
+            "--fan-out",
+            "--max-tasks",
+            "25",
+            "--at-once",
+            "2",
+            "--retries",
+            "1",
+            "--gpus",
+            "0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let tasks = std::fs::read_to_string(fanned.join("kubernetes/tasks.yaml")).expect("tasks manifest");
+    for field in [
+        "completionMode: \"Indexed\"",
+        "completions: 25",
+        "parallelism: 2",
+        "backoffLimitPerIndex: 1",
+        "/bundle/task.sh",
+    ] {
+        assert!(tasks.contains(field), "{field} in\n{tasks}");
+    }
+    assert!(!tasks.contains("backoffLimit: "), "{tasks}");
+    let combine = std::fs::read_to_string(fanned.join("kubernetes/combine.yaml")).expect("combine manifest");
+    assert!(combine.contains("/bundle/combine.sh") && combine.contains("--wait"), "{combine}");
+    for manifest in ["kubernetes/tasks.yaml", "kubernetes/combine.yaml"] {
+        let check = Command::new(&validate)
+            .args(["--strict", "-k", "1.32.0"])
+            .arg(fanned.join(manifest))
+            .output()
+            .expect("validate");
+        assert!(check.status.success(), "{manifest}: {}", text(&check));
+    }
+
     // The schema check does catch a misspelled field (so its pass above means something).
     let broken = work.path().join("broken.yaml");
     let yaml = std::fs::read_to_string(work.path().join("gpu/kubernetes/job.yaml")).expect("manifest");

@@ -473,6 +473,13 @@ pub trait NodeKind: Send + Sync {
 
     /// Runs the node: one value per output port, in order.
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError>;
+
+    /// How the block's work splits into independent units a cluster can run at once (a sweep's settings ×
+    /// folds); `None` for a block that runs as one piece. A block that has one runs through it locally too
+    /// ([`crate::fan_out::run_here`]).
+    fn fan_out(&self) -> Option<&dyn crate::fan_out::FanOut> {
+        None
+    }
 }
 
 /// A kind registered by reference (a registry keeping it for its other capabilities) is the same kind.
@@ -487,6 +494,10 @@ impl<K: NodeKind + ?Sized> NodeKind for &'static K {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         (**self).run(ctx)
+    }
+
+    fn fan_out(&self) -> Option<&dyn crate::fan_out::FanOut> {
+        (**self).fan_out()
     }
 }
 

@@ -266,7 +266,7 @@ impl<'a> Wires<'a> {
 }
 
 /// Per node index, where each of its input ports reads from: (upstream node index, output index).
-fn input_sources(workflow: &Workflow, catalog: &Catalog, plan: &Plan) -> Vec<Vec<Option<(usize, usize)>>> {
+pub fn input_sources(workflow: &Workflow, catalog: &Catalog, plan: &Plan) -> Vec<Vec<Option<(usize, usize)>>> {
     let wires = Wires::of(workflow);
     let index: HashMap<&str, usize> = workflow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut sources = vec![Vec::new(); workflow.nodes.len()];

@@ -8,6 +8,7 @@ mod empty;
 mod error;
 mod events;
 mod executor;
+pub mod fan_out;
 pub mod metric;
 pub mod params;
 mod project;
@@ -23,7 +24,7 @@ mod value;
 mod workflow;
 mod write_targets;
 
-pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs};
+pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs, read_values, write_values};
 pub use catalog::{
     CancelToken, Catalog, Device, DeviceRecord, Entry, Inputs, NodeContext, NodeKind, Provenance, Rows, SchemaEnv,
     ValueLoader,
@@ -33,8 +34,9 @@ pub use error::{FileError, NodeError};
 pub use events::{Done, Event};
 pub use executor::{
     NodeOutcome, NodeStatus, Plan, RunError, RunOptions, RunReport, Session, ancestors, canonical_json,
-    default_memory_budget, plan, plan_on, run,
+    default_memory_budget, input_sources, plan, plan_on, run,
 };
+pub use fan_out::{FanOut, Unit, UnitResult};
 pub use metric::{Better, METRICS, MetricInfo, metric_label};
 pub use params::{ParamProblem, Params};
 pub use project::{find_workflow, project_dir_from, project_dir_of};

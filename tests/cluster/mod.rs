@@ -92,3 +92,50 @@ impl Drop for Slurm {
             .output();
     }
 }
+
+/// A workflow whose work fans out: Titanic prepared and split, a decision tree tuned over 24 random settings ×
+/// 5 folds, a logistic regression cross-validated over 5 folds, the tuned model's permutation importance, and
+/// the tuned model scored and evaluated on the held-out rows. Written into `dir` as `sweep.flow.json`.
+pub fn sweep_project(dir: &std::path::Path) -> std::path::PathBuf {
+    let node =
+        |id: &str, kind: &str, params: serde_json::Value| serde_json::json!({"id": id, "kind": kind, "params": params});
+    let wire = |from: &str, out: &str, to: &str, input: &str| serde_json::json!({"from": {"node": from, "port": out}, "to": {"node": to, "port": input}});
+    let flow = serde_json::json!({
+        "format": "pipewright.workflow",
+        "version": 1,
+        "name": "Titanic sweep",
+        "seed": 7,
+        "nodes": [
+            node("data", "data.sample_dataset", serde_json::json!({"dataset": "titanic"})),
+            node("select", "transform.select_columns", serde_json::json!({"columns": ["survived", "pclass", "sex", "age", "sibsp", "parch", "fare"]})),
+            node("clean", "transform.clean_missing_data", serde_json::json!({"mode": "median"})),
+            node("indicators", "transform.convert_to_indicator_values", serde_json::json!({})),
+            node("split", "transform.split_data", serde_json::json!({"fraction": 0.7, "seed": 3, "stratify_column": "survived"})),
+            node("tree", "model.decision_tree", serde_json::json!({})),
+            node("tune", "train.tune_model_hyperparameters", serde_json::json!({"label_column": "survived", "mode": "random_sweep", "runs": 24, "folds": 5, "seed": 11})),
+            node("logistic", "model.logistic_regression_two_class", serde_json::json!({})),
+            node("cv", "train.cross_validate_model", serde_json::json!({"label_column": "survived", "folds": 5, "seed": 5})),
+            node("importance", "evaluate.permutation_feature_importance", serde_json::json!({"repeats": 3, "seed": 9})),
+            node("score", "train.score_model", serde_json::json!({})),
+            node("evaluate", "evaluate.evaluate_model", serde_json::json!({})),
+        ],
+        "edges": [
+            wire("data", "data", "select", "data"),
+            wire("select", "data", "clean", "data"),
+            wire("clean", "data", "indicators", "data"),
+            wire("indicators", "data", "split", "data"),
+            wire("tree", "learner", "tune", "learner"),
+            wire("split", "first", "tune", "data"),
+            wire("logistic", "learner", "cv", "learner"),
+            wire("split", "first", "cv", "data"),
+            wire("tune", "model", "importance", "model"),
+            wire("split", "second", "importance", "data"),
+            wire("tune", "model", "score", "model"),
+            wire("split", "second", "score", "data"),
+            wire("score", "data", "evaluate", "scored"),
+        ],
+    });
+    let path = dir.join("sweep.flow.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write the workflow");
+    path
+}

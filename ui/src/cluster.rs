@@ -305,6 +305,7 @@ impl ClusterJob {
             runner,
             job_name: None,
             overwrite: self.overwrite,
+            fan_out: None,
         };
         let out = PathBuf::from(self.out_dir.trim());
         self.exported = Some(cluster::export(flow, catalog, &options, &out).map_err(|e| e.to_string()));

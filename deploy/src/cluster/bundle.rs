@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use pipewright_engine::{Catalog, ParamKind, UtcTime, Workflow, validate_in, write_atomic};
+use pipewright_engine::{Catalog, Device, ParamKind, UtcTime, Workflow, validate_in, write_atomic};
 
+use super::tasks::{self, FanOutOptions};
 use super::{BUNDLE_FORMAT, BUNDLE_VERSION, CONTAINERFILE, ClusterError, DataMode, Resources, Runner, Target};
 use super::{kubernetes, ray, slurm};
 
@@ -19,6 +20,10 @@ pub const RESULTS_DIR: &str = "results";
 pub const ARTIFACTS_DIR: &str = "results/artifacts";
 /// The bundled runner, inside the bundle.
 pub const BUNDLED_RUNNER: &str = "bin/pipewright";
+/// Runs one index of a fanned-out bundle's task set: `task.sh INDEX`.
+pub const TASK_SCRIPT: &str = "task.sh";
+/// Joins a fanned-out bundle's task results and runs the rest of its workflow.
+pub const COMBINE_SCRIPT: &str = "combine.sh";
 
 /// How to export.
 #[derive(Debug, Clone)]
@@ -35,6 +40,9 @@ pub struct ExportOptions {
     pub job_name: Option<String>,
     /// Replace the files of an existing bundle in the output folder.
     pub overwrite: bool,
+    /// Spread the workflow's independent work over an indexed task set and a combine step; `None` runs it as
+    /// one job.
+    pub fan_out: Option<FanOutOptions>,
 }
 
 /// A file the workflow reads, as the bundle has it.
@@ -102,6 +110,24 @@ pub struct BundleManifest {
     pub runner_bundled: bool,
     /// The engine files, relative to the bundle.
     pub engine_files: Vec<String>,
+    /// The task set, when the workflow fans out (`tasks/tasks.json` has the whole list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out: Option<FanOutSummary>,
+}
+
+/// A bundle's task set, in brief.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanOutSummary {
+    /// Indices of the task set.
+    pub tasks: usize,
+    /// Units spread over them.
+    pub units: usize,
+    /// The blocks that fan out, with their units: `tune (120)`.
+    pub blocks: Vec<String>,
+    /// Tasks at once; 0: as many as the engine will.
+    pub at_once: u32,
+    /// Retries of a failing task.
+    pub retries: u32,
 }
 
 /// An exported bundle: its folder and manifest.
@@ -213,8 +239,23 @@ pub fn export(
         runner,
         runner_bundled,
         engine_files: Vec::new(),
+        fan_out: None,
     };
     write_executable(&out.join("run.sh"), &run_script(&manifest))?;
+    if let Some(fan_out) = options.fan_out {
+        let device = if options.resources.gpus > 0 { Device::Auto } else { Device::Cpu };
+        if let Some(list) = tasks::prepare(&out, catalog, device, fan_out, &|_| {})? {
+            manifest.fan_out = Some(FanOutSummary {
+                tasks: list.tasks.len(),
+                units: list.tasks.iter().map(|t| t.units.len()).sum(),
+                blocks: list.blocks.iter().map(|b| format!("{} ({})", b.node, b.units)).collect(),
+                at_once: list.at_once,
+                retries: list.retries,
+            });
+            write_executable(&out.join(TASK_SCRIPT), &task_script(&manifest, list.retries))?;
+            write_executable(&out.join(COMBINE_SCRIPT), &combine_script(&manifest))?;
+        }
+    }
     let files = match options.target {
         Target::Slurm => slurm::files(&manifest),
         Target::Ray => ray::files(&manifest),
@@ -268,7 +309,7 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ClusterError> {
                 out.display()
             )));
         }
-        for name in ["data", "bin", "slurm", "ray", "kubernetes", RESULTS_DIR] {
+        for name in ["data", "bin", "slurm", "ray", "kubernetes", "tasks", RESULTS_DIR] {
             let path = out.join(name);
             if path.is_dir() {
                 std::fs::remove_dir_all(&path).map_err(|e| ClusterError::io(&path, e))?;
@@ -391,6 +432,67 @@ exec "$RUNNER" run {WORKFLOW_FILE} --results {RESULTS_DIR} --no-cache --no-recor
     )
 }
 
+/// The lines of a script that find the runner (`$PIPEWRIGHT` overrides the bundle's).
+fn runner_lines(manifest: &BundleManifest) -> String {
+    format!(
+        r#"RUNNER="${{PIPEWRIGHT:-{runner}}}"
+if [ ! -x "$RUNNER" ] && ! command -v "$RUNNER" >/dev/null 2>&1; then
+  echo "error: the Pipewright runner '$RUNNER' is not here; set PIPEWRIGHT to its path" >&2
+  exit 127
+fi
+"#,
+        runner = manifest.runner
+    )
+}
+
+/// `task.sh INDEX`: one index of the task set, a failed attempt retried (`PIPEWRIGHT_TASK_RETRIES` times; engines
+/// that retry themselves set it to 0).
+fn task_script(manifest: &BundleManifest, retries: u32) -> String {
+    format!(
+        r#"#!/bin/sh
+# Runs one index of this bundle's task set: task.sh INDEX (or $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX).
+# Its units' results go to tasks/results/; a failed attempt is retried PIPEWRIGHT_TASK_RETRIES times ({retries}
+# unless set; engines that retry a task themselves set 0), then its error stays in tasks/errors/INDEX.txt.
+set -u
+cd "$(dirname "$0")"
+{runner}index="${{1:-${{SLURM_ARRAY_TASK_ID:-${{JOB_COMPLETION_INDEX:-}}}}}}"
+if [ -z "$index" ]; then
+  echo "error: which task? task.sh INDEX" >&2
+  exit 2
+fi
+retries="${{PIPEWRIGHT_TASK_RETRIES:-{retries}}}"
+attempt=0
+while :; do
+  "$RUNNER" task . --index "$index" && exit 0
+  status=$?
+  attempt=$((attempt + 1))
+  if [ "$attempt" -gt "$retries" ]; then
+    echo "error: task $index failed after $attempt attempt(s) (exit $status)" >&2
+    exit "$status"
+  fi
+  echo "task $index: attempt $attempt failed (exit $status); trying again" >&2
+done
+"#,
+        runner = runner_lines(manifest)
+    )
+}
+
+/// `combine.sh`: the task set's results joined, then the workflow run with them; results as `run.sh` writes.
+fn combine_script(manifest: &BundleManifest) -> String {
+    format!(
+        r#"#!/bin/sh
+# Joins the task set's results (tasks/results/) into the fanned-out blocks' outputs and runs the workflow with
+# them: results/result.json, results/outputs/, results/artifacts/, as run.sh writes them. Extra arguments go to
+# `pipewright combine` (such as --wait 2h where the engine starts the combine beside the tasks).
+set -u
+cd "$(dirname "$0")"
+{runner}mkdir -p {ARTIFACTS_DIR}
+exec "$RUNNER" combine . "$@"
+"#,
+        runner = runner_lines(manifest)
+    )
+}
+
 fn readme(manifest: &BundleManifest) -> String {
     let r = &manifest.resources;
     let data = if manifest.data.is_empty() {
@@ -427,7 +529,7 @@ fn readme(manifest: &BundleManifest) -> String {
          - `Containerfile`: the recipe of a container image with the headless runner, the Vulkan loader and the \
          NVIDIA ICD\n\
          - `bundle.json`: what this bundle holds\n\n\
-         {runner}\n\n## Data\n{data}\n\n## Run it\n{how}\n\
+         {runner}\n\n## Data\n{data}\n\n{fan_out}## Run it\n{how}\n\
          ## Results\n\
          `results/result.json` holds every block's status and time and the metrics; `results/outputs/` the trained \
          models, transforms, reports and small tables; `results/artifacts/` the files the workflow writes (model \
@@ -441,17 +543,46 @@ fn readme(manifest: &BundleManifest) -> String {
         cpus = r.cpus,
         mem = r.memory_mib,
         time = r.time_limit_minutes,
+        fan_out = fan_out_section(manifest),
         engine_files = manifest.engine_files_preview().iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "),
+    )
+}
+
+/// The README's account of the task set.
+fn fan_out_section(manifest: &BundleManifest) -> String {
+    let Some(f) = &manifest.fan_out else { return String::new() };
+    let at_once = if f.at_once == 0 {
+        "as many at once as the cluster runs".to_owned()
+    } else {
+        format!("at most {} at once", f.at_once)
+    };
+    format!(
+        "## Fan-out\n\
+         The workflow's independent work is a task set of {tasks} tasks ({units} units of the blocks {blocks}), \
+         {at_once}, a failing task retried {retries} time(s). `tasks/tasks.json` lists what each index computes and \
+         the fingerprints of its inputs, which were computed at export into `tasks/cache/`. `task.sh INDEX` runs one \
+         index (its results go to `tasks/results/`), `combine.sh` joins them and runs the rest of the workflow; \
+         `run.sh` still runs everything in one process.\n\n",
+        tasks = f.tasks,
+        units = f.units,
+        blocks = f.blocks.join(", "),
+        retries = f.retries,
     )
 }
 
 impl BundleManifest {
     /// The engine files this bundle's target has.
     fn engine_files_preview(&self) -> Vec<&'static str> {
-        match self.target {
-            Target::Slurm => vec!["slurm/job.sbatch"],
-            Target::Ray => vec!["ray/entrypoint.py", "ray/runtime_env.json", "ray/job.json"],
-            Target::Kubernetes => vec!["kubernetes/job.yaml"],
+        match (self.target, self.fan_out.is_some()) {
+            (Target::Slurm, false) => vec!["slurm/job.sbatch"],
+            (Target::Slurm, true) => {
+                vec!["slurm/job.sbatch", slurm::TASKS_SCRIPT, slurm::COMBINE_SCRIPT, slurm::SUBMIT_SCRIPT]
+            }
+            (Target::Ray, _) => vec!["ray/entrypoint.py", "ray/runtime_env.json", "ray/job.json"],
+            (Target::Kubernetes, false) => vec!["kubernetes/job.yaml"],
+            (Target::Kubernetes, true) => {
+                vec!["kubernetes/job.yaml", kubernetes::TASKS_MANIFEST, kubernetes::COMBINE_MANIFEST]
+            }
         }
     }
 }

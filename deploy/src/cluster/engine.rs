@@ -13,6 +13,7 @@ use super::kubernetes::Kubectl;
 use super::ray::Ray;
 use super::results::{JobResults, RESULT_MARKER, collect};
 use super::slurm::{self, Rest};
+use super::tasks::{self, TaskList};
 use super::{Bundle, ClusterError, Target};
 
 /// Where a bundle goes.
@@ -222,6 +223,16 @@ pub fn submit(
     let project = options.project.clone().unwrap_or_else(|| bundle.manifest.project.clone());
     // Results of an earlier submission must not pass for this one's.
     clear_results(&bundle.results_dir())?;
+    let task_list = TaskList::of(bundle)?;
+    if task_list.is_some() {
+        for dir in [tasks::RESULTS_DIR, tasks::ERRORS_DIR] {
+            let path = bundle.dir.join(dir);
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(|e| ClusterError::io(&path, e))?;
+            }
+            std::fs::create_dir_all(&path).map_err(|e| ClusterError::io(&path, e))?;
+        }
+    }
     let record = Record::begin(bundle, &workflow, &project);
     let run = match &record {
         Ok(r) => {
@@ -267,6 +278,13 @@ pub fn submit(
         }
     } else if let (JobState::Failed(why), Some(failure)) = (&state, results.failure()) {
         state = JobState::Failed(format!("{why}; {failure}"));
+    }
+    // A fanned-out run that failed names the tasks that left no result and why.
+    if let (JobState::Failed(why), Some(list)) = (&state, &task_list) {
+        let failures = list.failures(&bundle.dir);
+        if !failures.is_empty() && results.result.is_none() {
+            state = JobState::Failed(format!("{why}; {}", tasks::summarize(&failures)));
+        }
     }
     if let Ok(r) = &record {
         r.end(engine, Some(&job), &state, &results, on_update);

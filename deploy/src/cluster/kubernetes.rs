@@ -13,6 +13,10 @@ use super::{Bundle, ClusterError, yaml};
 
 /// The Job manifest, relative to the bundle.
 pub const MANIFEST: &str = "kubernetes/job.yaml";
+/// A fanned-out bundle's Indexed Job: one completion index per task.
+pub const TASKS_MANIFEST: &str = "kubernetes/tasks.yaml";
+/// A fanned-out bundle's combine Job: waits for every index's result, joins them, runs the workflow.
+pub const COMBINE_MANIFEST: &str = "kubernetes/combine.yaml";
 /// Where the bundle is mounted in the job's container.
 pub const MOUNT: &str = "/bundle";
 /// Where the container image has the runner.
@@ -51,8 +55,21 @@ pub struct Job {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSpec {
-    /// Retries of a failed pod.
-    pub backoff_limit: u32,
+    /// Retries of a failed pod (left out for an Indexed Job that counts retries per index).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_limit: Option<u32>,
+    /// Indexed Job: how many indices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completions: Option<usize>,
+    /// Indexed Job: pods running at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<usize>,
+    /// `Indexed`: each pod gets its index in `JOB_COMPLETION_INDEX`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_mode: Option<&'static str>,
+    /// Indexed Job: retries of each index before it counts as failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_limit_per_index: Option<u32>,
     /// The wall-time limit in seconds.
     pub active_deadline_seconds: u64,
     /// How long the finished Job (and its pod's log) is kept.
@@ -204,7 +221,11 @@ pub fn job_manifest(manifest: &BundleManifest) -> Job {
             labels: labels.clone(),
         },
         spec: JobSpec {
-            backoff_limit: r.backoff_limit,
+            backoff_limit: Some(r.backoff_limit),
+            completions: None,
+            parallelism: None,
+            completion_mode: None,
+            backoff_limit_per_index: None,
             active_deadline_seconds: u64::from(r.time_limit_minutes.max(1)) * 60,
             ttl_seconds_after_finished: 86_400,
             template: PodTemplateSpec {
@@ -239,7 +260,71 @@ pub fn job_manifest(manifest: &BundleManifest) -> Job {
     }
 }
 
+/// A fanned-out bundle's Indexed Job (`NAME-tasks`): one completion index per task, each retried by Kubernetes
+/// (`backoffLimitPerIndex`), running `task.sh` with the index Kubernetes gives.
+pub fn tasks_manifest(manifest: &BundleManifest, tasks: usize, at_once: u32, retries: u32) -> Job {
+    let mut job = job_manifest(manifest);
+    job.metadata.name = Some(format!("{}-tasks", manifest.job_name));
+    job.spec.backoff_limit = None;
+    job.spec.completions = Some(tasks);
+    job.spec.parallelism = Some(if at_once == 0 { tasks } else { (at_once as usize).min(tasks) });
+    job.spec.completion_mode = Some("Indexed");
+    job.spec.backoff_limit_per_index = Some(retries);
+    let container = &mut job.spec.template.spec.containers[0];
+    container.command = vec!["sh".into(), format!("{MOUNT}/task.sh")];
+    // Kubernetes retries the index: the script does not.
+    container.env.push(EnvVar { name: "PIPEWRIGHT_TASK_RETRIES".into(), value: "0".into() });
+    job
+}
+
+/// A fanned-out bundle's combine Job (named as the bundle's job): it starts beside the Indexed Job (Kubernetes
+/// has no dependencies between Jobs), waits for every index's result up to the time limit, then joins them and
+/// runs the workflow.
+pub fn combine_manifest(manifest: &BundleManifest) -> Job {
+    let mut job = job_manifest(manifest);
+    let wait = format!("{}m", manifest.resources.time_limit_minutes.max(1));
+    job.spec.template.spec.containers[0].command =
+        vec!["sh".into(), format!("{MOUNT}/combine.sh"), "--wait".into(), wait];
+    job
+}
+
+/// A Job as YAML, after a comment.
+fn job_yaml(job: &Job, comment: &str) -> Result<String, ClusterError> {
+    let value = serde_json::to_value(job)
+        .map_err(|e| ClusterError::Bundle(format!("the Job manifest could not be written: {e}")))?;
+    Ok(format!("{comment}\n{}", yaml::to_yaml(&value)))
+}
+
 pub(super) fn files(manifest: &BundleManifest) -> Result<Vec<(String, String)>, ClusterError> {
+    let mut files = Vec::new();
+    if let Some(fan_out) = &manifest.fan_out {
+        let copy = format!(
+            "Copy the bundle folder into the volume claim \"{}\" as \"{}/\"",
+            manifest.resources.volume_claim, manifest.job_name
+        );
+        files.push((
+            TASKS_MANIFEST.to_owned(),
+            job_yaml(
+                &tasks_manifest(manifest, fan_out.tasks, fan_out.at_once, fan_out.retries),
+                &format!(
+                    "# The task set of the Pipewright job \"{}\" as an Indexed Job. {copy}, then: kubectl create -f \
+                     {TASKS_MANIFEST} -f {COMBINE_MANIFEST}",
+                    manifest.job_name
+                ),
+            )?,
+        ));
+        files.push((
+            COMBINE_MANIFEST.to_owned(),
+            job_yaml(
+                &combine_manifest(manifest),
+                &format!(
+                    "# The combine of the Pipewright job \"{}\": waits for every index's result, then runs the \
+                     workflow. Created with {TASKS_MANIFEST}.",
+                    manifest.job_name
+                ),
+            )?,
+        ));
+    }
     let job = serde_json::to_value(job_manifest(manifest))
         .map_err(|e| ClusterError::Bundle(format!("the Job manifest could not be written: {e}")))?;
     let text = format!(
@@ -250,7 +335,8 @@ pub(super) fn files(manifest: &BundleManifest) -> Result<Vec<(String, String)>, 
         manifest.job_name,
         yaml::to_yaml(&job)
     );
-    Ok(vec![(MANIFEST.to_owned(), text)])
+    files.insert(0, (MANIFEST.to_owned(), text));
+    Ok(files)
 }
 
 pub(super) fn readme_section(manifest: &BundleManifest) -> String {
@@ -335,7 +421,12 @@ impl Kubectl {
 impl JobApi for Kubectl {
     /// Creates the Job (named after the bundle's job); returns `NAMESPACE/NAME`.
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        let path = bundle.dir.join(MANIFEST);
+        if bundle.manifest.fan_out.is_some() {
+            let tasks = bundle.dir.join(TASKS_MANIFEST);
+            self.run(&["create", "-f", &tasks.to_string_lossy()])?;
+        }
+        let manifest = if bundle.manifest.fan_out.is_some() { COMBINE_MANIFEST } else { MANIFEST };
+        let path = bundle.dir.join(manifest);
         let out = self.run(&["create", "-f", &path.to_string_lossy(), "-o", "jsonpath={.metadata.name}"]).map_err(
             |e| match e {
                 ClusterError::Engine(m) if m.contains("AlreadyExists") || m.contains("already exists") => {
@@ -379,9 +470,20 @@ impl JobApi for Kubectl {
         self.run(&["logs", &format!("job/{name}"), "-n", namespace]).unwrap_or_default()
     }
 
-    /// Deletes the Job and its pod.
+    /// Deletes the Job and its pod (and a fanned-out job's Indexed Job).
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
         let (namespace, name) = split(id);
+        let tasks = format!("{name}-tasks");
+        let _ = self.run(&[
+            "delete",
+            "job",
+            &tasks,
+            "-n",
+            namespace,
+            "--wait=false",
+            "--cascade=background",
+            "--ignore-not-found",
+        ]);
         self.run(&["delete", "job", name, "-n", namespace, "--wait=false", "--cascade=background"]).map(|_| ())
     }
 }

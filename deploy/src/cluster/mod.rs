@@ -16,6 +16,7 @@ mod kubernetes;
 mod ray;
 mod results;
 mod slurm;
+pub mod tasks;
 mod yaml;
 
 use std::fmt;
@@ -24,10 +25,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use bundle::{Bundle, BundleManifest, DataEntry, ExportOptions, OutputEntry, export};
+pub use bundle::{Bundle, BundleManifest, DataEntry, ExportOptions, FanOutSummary, OutputEntry, WORKFLOW_FILE, export};
 pub use engine::{Engine, JobState, Submission, SubmitOptions, Update, submit};
-pub use kubernetes::{IMAGE_RUNNER, job_manifest};
+pub use kubernetes::{IMAGE_RUNNER, combine_manifest, job_manifest, tasks_manifest};
 pub use results::{JobResults, RESULT_FILE, RESULT_MARKER, ResultsWriter};
+pub use tasks::{FanOutOptions, TaskList};
 
 /// The format name in `bundle.json`.
 pub const BUNDLE_FORMAT: &str = "pipewright-job-bundle";

@@ -33,6 +33,10 @@ if __name__ == "__main__":
     sys.exit(subprocess.call(["sh", os.path.join(BUNDLE, "run.sh")], cwd=BUNDLE))
 "#;
 
+/// A fanned-out bundle's entrypoint: a driver that runs each index of the task set as a Ray task with the
+/// bundle's resources, then the combine as one more.
+const DRIVER_SCRIPT: &str = include_str!("ray_driver.py");
+
 fn runtime_env(manifest: &BundleManifest) -> Json {
     json!({
         "working_dir": ".",
@@ -62,9 +66,23 @@ fn job(manifest: &BundleManifest, entrypoint: &str, runtime_env: &Json) -> Json 
 
 pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
     let env = runtime_env(manifest);
-    let body = job(manifest, &format!("python3 {ENTRYPOINT}"), &env);
+    let mut body = job(manifest, &format!("python3 {ENTRYPOINT}"), &env);
+    let entrypoint = match &manifest.fan_out {
+        None => ENTRYPOINT_SCRIPT.to_owned(),
+        Some(fan_out) => {
+            // The driver only waits: the tasks and the combine ask for the resources.
+            body["entrypoint_num_cpus"] = json!(0);
+            body["entrypoint_num_gpus"] = json!(0);
+            let r = &manifest.resources;
+            DRIVER_SCRIPT
+                .replace("__CPUS__", &r.cpus.to_string())
+                .replace("__GPUS__", &r.gpus.to_string())
+                .replace("__RETRIES__", &fan_out.retries.to_string())
+                .replace("__AT_ONCE__", &fan_out.at_once.to_string())
+        }
+    };
     vec![
-        (ENTRYPOINT.to_owned(), ENTRYPOINT_SCRIPT.to_owned()),
+        (ENTRYPOINT.to_owned(), entrypoint),
         (RUNTIME_ENV.to_owned(), serde_json::to_string_pretty(&env).unwrap_or_default() + "\n"),
         (JOB.to_owned(), serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"),
     ]

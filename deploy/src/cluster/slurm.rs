@@ -17,6 +17,12 @@ pub const REST_API: &str = "v0.0.38";
 
 /// The sbatch script, relative to the bundle.
 pub const SCRIPT: &str = "slurm/job.sbatch";
+/// A fanned-out bundle's job array: one array index per task.
+pub const TASKS_SCRIPT: &str = "slurm/tasks.sbatch";
+/// A fanned-out bundle's combine job, started when every array index has succeeded.
+pub const COMBINE_SCRIPT: &str = "slurm/combine.sbatch";
+/// Submits the array and the combine with its dependency, by hand.
+pub const SUBMIT_SCRIPT: &str = "slurm/submit.sh";
 
 /// `--time` as Slurm writes it: `D-HH:MM:SS` or `HH:MM:SS`.
 fn time_limit(minutes: u32) -> String {
@@ -24,10 +30,11 @@ fn time_limit(minutes: u32) -> String {
     if days > 0 { format!("{days}-{hours:02}:{minutes:02}:00") } else { format!("{hours:02}:{minutes:02}:00") }
 }
 
-pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
+/// The `#SBATCH` lines of the resources every job of the bundle asks for, with its name and log file.
+fn header(manifest: &BundleManifest, name: &str, output: &str) -> String {
     let r = &manifest.resources;
     let mut script = String::from("#!/bin/bash\n");
-    let _ = writeln!(script, "#SBATCH --job-name={}", manifest.job_name);
+    let _ = writeln!(script, "#SBATCH --job-name={name}");
     if r.gpus > 0 {
         let _ = writeln!(script, "#SBATCH --gres=gpu:{}", r.gpus);
     }
@@ -39,24 +46,78 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
     if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
         let _ = writeln!(script, "#SBATCH --partition={partition}");
     }
-    let _ = writeln!(script, "#SBATCH --output={RESULTS_DIR}/job-%j.log");
+    let _ = writeln!(script, "#SBATCH --output={RESULTS_DIR}/{output}");
+    script
+}
+
+/// The lines every job script runs before its work: the thread pools sized to the CPUs Slurm gave.
+const PREAMBLE: &str = "set -u\n\
+    # The CPU cores Slurm gave the job, for the runner's thread pools.\n\
+    if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then\n\
+      export RAYON_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\" POLARS_MAX_THREADS=\"$SLURM_CPUS_PER_TASK\"\n\
+    fi\n";
+
+pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
+    let mut script = header(manifest, &manifest.job_name, "job-%j.log");
     script.push_str(
         "#\n# Submit from the bundle folder (its path must be readable on the compute nodes):\n\
          #   cd BUNDLE && sbatch slurm/job.sbatch\n\
-         # The job runs in the folder it was submitted from and writes results/.\n\
-         set -u\n\
-         # The CPU cores Slurm gave the job, for the runner's thread pools.\n\
-         if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then\n\
-           export RAYON_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\" POLARS_MAX_THREADS=\"$SLURM_CPUS_PER_TASK\"\n\
-         fi\n\
-         echo \"pipewright job $SLURM_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
+         # The job runs in the folder it was submitted from and writes results/.\n",
+    );
+    script.push_str(PREAMBLE);
+    script.push_str(
+        "echo \"pipewright job $SLURM_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
          exec sh ./run.sh\n",
     );
-    vec![(SCRIPT.to_owned(), script)]
+    let mut files = vec![(SCRIPT.to_owned(), script)];
+    let Some(fan_out) = &manifest.fan_out else { return files };
+
+    let mut tasks = header(manifest, &format!("{}-tasks", manifest.job_name), "task-%A_%a.log");
+    let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
+    let _ = writeln!(tasks, "#SBATCH --array=0-{}{at_once}", fan_out.tasks.saturating_sub(1));
+    tasks.push_str(
+        "#\n# One index of the task set per array index (tasks/tasks.json says what each computes). Submit with\n\
+         # slurm/submit.sh, which starts slurm/combine.sbatch once every index has succeeded.\n",
+    );
+    tasks.push_str(PREAMBLE);
+    tasks.push_str(
+        "echo \"pipewright task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
+         exec sh ./task.sh \"$SLURM_ARRAY_TASK_ID\"\n",
+    );
+    let mut combine = header(manifest, &format!("{}-combine", manifest.job_name), "job-%j.log");
+    combine
+        .push_str("#\n# Joins the task set's results and runs the rest of the workflow; started by slurm/submit.sh.\n");
+    combine.push_str(PREAMBLE);
+    combine.push_str(
+        "echo \"pipewright job $SLURM_JOB_ID (combine) on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
+         exec sh ./combine.sh\n",
+    );
+    let submit = format!(
+        "#!/bin/sh\n\
+         # Submits the task set as a job array and the combine job to start when every index has succeeded.\n\
+         # Run from anywhere; the bundle's folder must be readable on the compute nodes.\n\
+         set -eu\n\
+         cd \"$(dirname \"$0\")/..\"\n\
+         array=$(sbatch --parsable --chdir \"$PWD\" {TASKS_SCRIPT} | cut -d';' -f1)\n\
+         combine=$(sbatch --parsable --chdir \"$PWD\" --dependency=afterok:$array {COMBINE_SCRIPT} | cut -d';' -f1)\n\
+         echo \"task set: job array $array; combine: job $combine\"\n"
+    );
+    files.push((TASKS_SCRIPT.to_owned(), tasks));
+    files.push((COMBINE_SCRIPT.to_owned(), combine));
+    files.push((SUBMIT_SCRIPT.to_owned(), submit));
+    files
 }
 
 pub(super) fn readme_section(manifest: &BundleManifest) -> String {
-    let _ = manifest;
+    if manifest.fan_out.is_some() {
+        return format!(
+            "Copy the bundle to a folder the compute nodes can read, then either\n\n\
+             ```sh\nsh BUNDLE/{SUBMIT_SCRIPT}   # the job array {TASKS_SCRIPT}, then {COMBINE_SCRIPT} (afterok)\n```\n\n\
+             or let Pipewright submit both, follow them and record the results in the project's run history:\n\n\
+             ```sh\npipewright submit BUNDLE --slurm\n```\n\n\
+             `sbatch {SCRIPT}` still runs the whole workflow as one job.\n"
+        );
+    }
     format!(
         "Copy the bundle to a folder the compute nodes can read, then either\n\n\
          ```sh\ncd BUNDLE && sbatch {SCRIPT}\n```\n\n\
@@ -94,26 +155,51 @@ pub(super) struct Tools;
 
 impl JobApi for Tools {
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        submit_cli(bundle)
+        if bundle.manifest.fan_out.is_none() {
+            return sbatch(bundle, SCRIPT, None);
+        }
+        let array = sbatch(bundle, TASKS_SCRIPT, None)?;
+        match sbatch(bundle, COMBINE_SCRIPT, Some(&format!("afterok:{array}"))) {
+            Ok(combine) => Ok(format!("{array}+{combine}")),
+            Err(e) => {
+                let _ = tool("scancel", &[&array], None);
+                Err(e)
+            }
+        }
     }
 
     fn state(&self, id: &str) -> Result<JobState, ClusterError> {
-        state_cli(id)
+        let Some((array, combine)) = id.split_once('+') else {
+            return job_fields(id).map(|f| f.map_or_else(|| state_of("", "", ""), |(s, r, e)| state_of(&s, &r, &e)));
+        };
+        let Some((state, reason, exit)) = job_fields(combine)? else { return Ok(state_of("", "", "")) };
+        Ok(combine_state(array, &state, &reason, &exit, || {
+            tool("scontrol", &["show", "job", "--oneliner", array], None)
+                .is_ok_and(|out| out.lines().any(|l| !l.contains("JobState=PENDING")))
+        }))
     }
 
     fn logs(&self, bundle: &Bundle, id: &str) -> String {
-        log(bundle, id)
+        log(bundle, id.split_once('+').map_or(id, |(_, combine)| combine))
     }
 
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
-        tool("scancel", &[id], None).map(|_| ())
+        let ids: Vec<&str> = id.split('+').collect();
+        tool("scancel", &ids, None).map(|_| ())
     }
 }
 
-/// Submits with `sbatch` from the bundle folder; returns the job id.
-fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
+/// Submits a script of the bundle with `sbatch` from the bundle folder, after `dependency` if given; returns
+/// the job id.
+fn sbatch(bundle: &Bundle, script: &str, dependency: Option<&str>) -> Result<String, ClusterError> {
     let dir = bundle.dir.to_string_lossy().into_owned();
-    let out = tool("sbatch", &["--parsable", "--chdir", &dir, SCRIPT], Some(&bundle.dir))?;
+    let mut args = vec!["--parsable", "--chdir", &dir];
+    let dependency = dependency.map(|d| format!("--dependency={d}"));
+    if let Some(d) = &dependency {
+        args.push(d);
+    }
+    args.push(script);
+    let out = tool("sbatch", &args, Some(&bundle.dir))?;
     // `--parsable` prints `ID` or `ID;CLUSTER`.
     let id = out.trim().split(';').next().unwrap_or("").to_owned();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -122,18 +208,21 @@ fn submit_cli(bundle: &Bundle) -> Result<String, ClusterError> {
     Ok(id)
 }
 
-/// A job's state from `scontrol show job`.
-fn state_cli(id: &str) -> Result<JobState, ClusterError> {
+/// A job's state, reason and exit code from `scontrol show job`; `None` for a job Slurm no longer knows.
+fn job_fields(id: &str) -> Result<Option<(String, String, String)>, ClusterError> {
     let out = match tool("scontrol", &["show", "job", "--oneliner", id], None) {
         Ok(out) => out,
         // Finished jobs are forgotten after the cluster's MinJobAge.
-        Err(ClusterError::Engine(e)) if e.contains("Invalid job id") => return Ok(state_of("", "", "")),
+        Err(ClusterError::Engine(e)) if e.contains("Invalid job id") => return Ok(None),
         Err(e) => return Err(e),
     };
     let field = |name: &str| {
-        out.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).unwrap_or("")
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .unwrap_or("")
+            .to_owned()
     };
-    Ok(state_of(field("JobState"), field("Reason"), field("ExitCode")))
+    Ok(Some((field("JobState"), field("Reason"), field("ExitCode"))))
 }
 
 /// The state of a job Slurm no longer knows (finished longer ago than its `MinJobAge`).
@@ -231,13 +320,21 @@ impl Rest {
     }
 }
 
-impl JobApi for Rest {
-    /// Submits the bundle's script with its resources; returns the job id.
-    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        let path = bundle.dir.join(SCRIPT);
+impl Rest {
+    /// Submits one script of the bundle with the bundle's resources (an array of task indices, after a
+    /// dependency, when given); returns the job id.
+    fn submit_script(
+        &self,
+        bundle: &Bundle,
+        script: &str,
+        array: Option<String>,
+        dependency: Option<String>,
+    ) -> Result<String, ClusterError> {
+        let path = bundle.dir.join(script);
         let script = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
         let r = &bundle.manifest.resources;
         let dir = bundle.dir.display().to_string();
+        let output = if array.is_some() { "task-%A_%a.log" } else { "job-%j.log" };
         let mut job = json!({
             "name": bundle.manifest.job_name,
             "nodes": 1,
@@ -246,7 +343,7 @@ impl JobApi for Rest {
             "memory_per_node": r.memory_mib,
             "time_limit": r.time_limit_minutes,
             "current_working_directory": dir,
-            "standard_output": format!("{dir}/{RESULTS_DIR}/job-%j.log"),
+            "standard_output": format!("{dir}/{RESULTS_DIR}/{output}"),
             "environment": {
                 "PATH": std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
                 "HOME": std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
@@ -259,6 +356,12 @@ impl JobApi for Rest {
         if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
             job["partition"] = json!(partition);
         }
+        if let Some(array) = array {
+            job["array"] = json!(array);
+        }
+        if let Some(dependency) = dependency {
+            job["dependency"] = json!(dependency);
+        }
         let answer = self.call("POST", "/job/submit", Some(&json!({"script": script, "job": job})))?;
         match &answer["job_id"] {
             Json::Number(n) => Ok(n.to_string()),
@@ -266,7 +369,8 @@ impl JobApi for Rest {
         }
     }
 
-    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+    /// A job's state, reason and exit code.
+    fn fields(&self, id: &str) -> Result<(String, String, String), ClusterError> {
         let answer = self.call("GET", &format!("/job/{id}"), None)?;
         let job = &answer["jobs"][0];
         let exit = match &job["exit_code"] {
@@ -274,15 +378,61 @@ impl JobApi for Rest {
             _ => String::new(),
         };
         let exit = if exit == "0" { String::new() } else { exit };
-        Ok(state_of(job["job_state"].as_str().unwrap_or(""), job["state_reason"].as_str().unwrap_or(""), &exit))
+        let text = |name: &str| job[name].as_str().unwrap_or("").to_owned();
+        Ok((text("job_state"), text("state_reason"), exit))
+    }
+}
+
+impl JobApi for Rest {
+    /// Submits the bundle's script (a fanned-out bundle's job array, then its combine after it) with its
+    /// resources; returns the job id.
+    fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
+        let Some(fan_out) = &bundle.manifest.fan_out else { return self.submit_script(bundle, SCRIPT, None, None) };
+        let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
+        let range = format!("0-{}{at_once}", fan_out.tasks.saturating_sub(1));
+        let array = self.submit_script(bundle, TASKS_SCRIPT, Some(range), None)?;
+        match self.submit_script(bundle, COMBINE_SCRIPT, None, Some(format!("afterok:{array}"))) {
+            Ok(combine) => Ok(format!("{array}+{combine}")),
+            Err(e) => {
+                let _ = self.cancel(&array);
+                Err(e)
+            }
+        }
+    }
+
+    fn state(&self, id: &str) -> Result<JobState, ClusterError> {
+        let Some((array, combine)) = id.split_once('+') else {
+            let (state, reason, exit) = self.fields(id)?;
+            return Ok(state_of(&state, &reason, &exit));
+        };
+        let (state, reason, exit) = self.fields(combine)?;
+        Ok(combine_state(array, &state, &reason, &exit, || {
+            self.fields(array).is_ok_and(|(state, _, _)| state != "PENDING")
+        }))
     }
 
     fn logs(&self, bundle: &Bundle, id: &str) -> String {
-        log(bundle, id)
+        log(bundle, id.split_once('+').map_or(id, |(_, combine)| combine))
     }
 
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
-        self.call("DELETE", &format!("/job/{id}"), None).map(|_| ())
+        for job in id.split('+') {
+            self.call("DELETE", &format!("/job/{job}"), None)?;
+        }
+        Ok(())
+    }
+}
+
+/// The state of a fanned-out run from its combine job's: waiting on the array is queued until a task has
+/// started, then running; a dependency that can never be met (a task failed) fails the run.
+fn combine_state(array: &str, state: &str, reason: &str, exit: &str, array_started: impl Fn() -> bool) -> JobState {
+    match (state, reason) {
+        ("PENDING", "DependencyNeverSatisfied") => {
+            JobState::Failed(format!("a task of job array {array} did not succeed, so the combine cannot run"))
+        }
+        ("PENDING", "Dependency") if array_started() => JobState::Running,
+        ("PENDING", "Dependency") => JobState::Queued,
+        _ => state_of(state, reason, exit),
     }
 }
 

@@ -199,6 +199,31 @@ struct Manifest {
     outputs: Vec<Stored>,
 }
 
+/// Writes `values` as a folder in the cache's format (a manifest and a file per table) at `dir`, under a
+/// temporary name renamed at the end, replacing an earlier folder there: readers never see half of it.
+pub fn write_values(dir: &Path, values: &[Value]) -> std::io::Result<()> {
+    let files = encode(values)?;
+    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
+    fs::create_dir_all(parent)?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    for (file, bytes) in &files {
+        fs::write(tmp.join(file), bytes)?;
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::rename(&tmp, dir)
+}
+
+/// The values of a folder written by [`write_values`] (or a disk-cache entry's folder); `None` if anything in
+/// it is missing or unreadable.
+pub fn read_values(dir: &Path) -> Option<Vec<Value>> {
+    decode(&fs::read(dir.join(MANIFEST)).ok()?, |name| Some(Source::File(File::open(dir.join(name)).ok()?)))
+}
+
 /// Where a table's file is read from.
 enum Source<'a> {
     Bytes(&'a [u8]),
@@ -279,6 +304,14 @@ impl DiskCache {
     pub fn new(dir: impl Into<PathBuf>, budget_bytes: u64) -> Self {
         let dir = dir.into();
         Self { packed: packed::Packed::new(&dir), dir, budget_bytes, index: Arc::default() }
+    }
+
+    /// A cache whose every entry is a folder written under a temporary name and renamed, with no database:
+    /// safe for several processes on several machines sharing it over a network file system (a job bundle's
+    /// cache, which its tasks read and write). No budget: nothing is evicted.
+    pub fn shared(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self { packed: packed::Packed::none(&dir), dir, budget_bytes: u64::MAX, index: Arc::default() }
     }
 
     /// The project's cache: `<project>/.pipewright/cache`.

@@ -49,6 +49,12 @@ impl Packed {
         Self { path: dir.join(DATABASE), state: Arc::new(Mutex::new(State::Unopened)) }
     }
 
+    /// No database: every entry is a folder (a cache shared by the nodes of a cluster over a network file
+    /// system, where a database's locks cannot be trusted).
+    pub fn none(dir: &Path) -> Self {
+        Self { path: dir.join(DATABASE), state: Arc::new(Mutex::new(State::Unusable)) }
+    }
+
     /// Runs `f` on the database; `create`: open (creating) it if it is not there yet. `None` when there is no
     /// usable database or `f` failed.
     fn with<T>(&self, create: bool, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use polars::prelude::{DataFrame, IdxCa, IdxSize, NamedFrom};
 use serde_json::{Value as Json, json};
 
-use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::rng::{SplitMix64, keyed_u64};
 use pipewright_engine::metric::rankable_choices;
 use pipewright_engine::spec::int;
 use pipewright_engine::{
-    Category, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+    Category, FanOut, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Unit,
+    UnitResult, Value,
 };
 
 use super::{EvaluateOptions, evaluate_scored};
@@ -60,6 +61,26 @@ impl NodeKind for PermutationFeatureImportance {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        pipewright_engine::fan_out::run_here(self, ctx)
+    }
+
+    fn fan_out(&self) -> Option<&dyn FanOut> {
+        Some(self)
+    }
+}
+
+/// A permutation importance read from the block's inputs and parameters: the same in every unit.
+struct Importance {
+    model: Arc<pipewright_engine::Model>,
+    table: Arc<Table>,
+    metric: String,
+    info: &'static MetricInfo,
+    repeats: usize,
+    seed: u64,
+}
+
+impl Importance {
+    fn of(ctx: &NodeContext<'_>) -> Result<Self, NodeError> {
         let model = ctx.model("model")?;
         let table = ctx.table("data")?;
         if model.task == Task::Clustering {
@@ -81,19 +102,72 @@ impl NodeKind for PermutationFeatureImportance {
         }
         .to_owned();
         let info = MetricInfo::of(&metric).ok_or_else(|| NodeError::param("metric", format!("unknown metric \"{metric}\"")))?;
-        let baseline = measure(&model, &table, &metric)?;
-        let repeats = ctx.params.count("repeats")?;
-        let mut rng = SplitMix64::new(ctx.params.seed("seed")?);
-        let mut rows: Vec<(String, f64, f64)> = Vec::with_capacity(model.features.len());
-        for (f, feature) in model.features.iter().enumerate() {
-            ctx.check_cancelled()?;
-            ctx.report_progress(f as f32 / model.features.len() as f32, feature);
-            let drops: Vec<f64> = (0..repeats)
-                .map(|_| Ok(info.loss(baseline, measure(&model, &shuffled(&table, feature, &mut rng)?, &metric)?)))
-                .collect::<Result<_, NodeError>>()?;
-            let mean = drops.iter().sum::<f64>() / repeats as f64;
+        Ok(Self { model, table, metric, info, repeats: ctx.params.count("repeats")?, seed: ctx.params.seed("seed")? })
+    }
+}
+
+impl FanOut for PermutationFeatureImportance {
+    /// The baseline (unit 0), then one unit per feature: `{"feature": i}`.
+    fn units(&self, ctx: &NodeContext<'_>) -> Result<Vec<Unit>, NodeError> {
+        let importance = Importance::of(ctx)?;
+        let mut units = vec![Unit { label: "the unshuffled score".into(), spec: json!({"baseline": true}) }];
+        units.extend(
+            importance
+                .model
+                .features
+                .iter()
+                .enumerate()
+                .map(|(i, name)| Unit { label: format!("feature \"{name}\""), spec: json!({"feature": i}) }),
+        );
+        Ok(units)
+    }
+
+    /// The unshuffled metric, or one feature's metric after each of its shuffles. Each feature's shuffles are
+    /// drawn from its own seed (the block's seed and the feature's position), so a feature measured alone
+    /// shuffles as it does among the others.
+    fn run_unit(&self, ctx: &NodeContext<'_>, unit: &Json) -> Result<UnitResult, NodeError> {
+        let importance = Importance::of(ctx)?;
+        if unit["baseline"] == json!(true) {
+            return Ok(UnitResult::data(json!({"metric": measure(&importance.model, &importance.table, &importance.metric)?})));
+        }
+        let index = unit["feature"].as_u64().and_then(|i| usize::try_from(i).ok());
+        let Some((index, feature)) = index.and_then(|i| importance.model.features.get(i).map(|f| (i, f))) else {
+            return Err(NodeError::data(format!("a unit of the importance names no feature of the model: {unit}")));
+        };
+        let mut rng = SplitMix64::new(keyed_u64(importance.seed, &[index as u64]));
+        let metrics = (0..importance.repeats)
+            .map(|_| {
+                ctx.check_cancelled()?;
+                measure(&importance.model, &shuffled(&importance.table, feature, &mut rng)?, &importance.metric)
+            })
+            .collect::<Result<Vec<f64>, NodeError>>()?;
+        Ok(UnitResult::data(json!({"metrics": metrics})))
+    }
+
+    /// Each feature's drops from the baseline: their mean and standard deviation, most important first.
+    fn combine(&self, ctx: &NodeContext<'_>, results: Vec<UnitResult>) -> Result<Vec<Value>, NodeError> {
+        let importance = Importance::of(ctx)?;
+        let features = &importance.model.features;
+        if results.len() != features.len() + 1 {
+            return Err(NodeError::data(format!(
+                "{} features and the baseline but {} results came back",
+                features.len(),
+                results.len()
+            )));
+        }
+        let number = |v: &Json| v.as_f64().ok_or_else(|| NodeError::data(format!("a metric came back as {v}")));
+        let baseline = number(&results[0].data["metric"])?;
+        let mut rows: Vec<(String, f64, f64)> = Vec::with_capacity(features.len());
+        for (feature, result) in features.iter().zip(&results[1..]) {
+            let metrics = result.data["metrics"].as_array().map_or(&[][..], Vec::as_slice);
+            if metrics.len() != importance.repeats {
+                return Err(NodeError::data(format!("feature \"{feature}\": {} of {} repeats came back", metrics.len(), importance.repeats)));
+            }
+            let drops =
+                metrics.iter().map(|m| Ok(importance.info.loss(baseline, number(m)?))).collect::<Result<Vec<f64>, NodeError>>()?;
+            let mean = drops.iter().sum::<f64>() / importance.repeats as f64;
             // Population standard deviation, as scikit-learn's `importances_std`.
-            let std = (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / repeats as f64).sqrt();
+            let std = (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / importance.repeats as f64).sqrt();
             rows.push((feature.clone(), mean, std));
         }
         rows.sort_by(|a, b| match (a.1.is_nan(), b.1.is_nan()) {
@@ -109,7 +183,7 @@ impl NodeKind for PermutationFeatureImportance {
             ],
         )?;
         let mut out = Table::new(frame);
-        out.attributes.insert("importance.metric".into(), json!(metric));
+        out.attributes.insert("importance.metric".into(), json!(importance.metric));
         out.attributes.insert("importance.baseline".into(), json!(baseline));
         Ok(vec![Value::Table(Arc::new(out))])
     }

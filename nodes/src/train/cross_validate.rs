@@ -8,8 +8,8 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::rng::SplitMix64;
 use pipewright_engine::spec::int;
 use pipewright_engine::{
-    Category, Evaluation, Metric, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Report, Role, Table,
-    Task, Value,
+    Category, Evaluation, FanOut, Learner, Metric, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType,
+    Report, Role, Table, Task, Unit, UnitResult, Value,
 };
 
 use super::{score, train};
@@ -132,6 +132,25 @@ impl NodeKind for CrossValidateModel {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        pipewright_engine::fan_out::run_here(self, ctx)
+    }
+
+    fn fan_out(&self) -> Option<&dyn FanOut> {
+        Some(self)
+    }
+}
+
+/// A cross-validation's plan, read from the block's inputs and parameters: the same in every unit.
+struct Plan {
+    learner: Arc<Learner>,
+    table: Arc<Table>,
+    label: String,
+    folds: usize,
+    fold_of: Vec<usize>,
+}
+
+impl Plan {
+    fn of(ctx: &NodeContext<'_>) -> Result<Self, NodeError> {
         let learner = ctx.learner("learner")?;
         let table = ctx.table("data")?;
         if learner.tasks == [Task::Clustering] {
@@ -174,32 +193,69 @@ impl NodeKind for CrossValidateModel {
             let strata = (classification && ctx.params.bool("stratified")?).then_some(labels);
             assign_folds(n, folds, ctx.params.seed("seed")?, strata.as_deref())
         };
+        Ok(Self { learner, table, label, folds, fold_of })
+    }
+
+    /// The input rows held out in `fold`.
+    fn held_out(&self, fold: usize) -> Vec<usize> {
+        (0..self.fold_of.len()).filter(|&i| self.fold_of[i] == fold).collect()
+    }
+}
+
+impl FanOut for CrossValidateModel {
+    /// One unit per fold: `{"fold": f}`.
+    fn units(&self, ctx: &NodeContext<'_>) -> Result<Vec<Unit>, NodeError> {
+        let folds = Plan::of(ctx)?.folds;
+        Ok((0..folds).map(|f| Unit { label: format!("fold {} of {folds}", f + 1), spec: json!({"fold": f}) }).collect())
+    }
+
+    /// The fold's evaluation (its data) and its held-out rows scored (its value).
+    fn run_unit(&self, ctx: &NodeContext<'_>, unit: &Json) -> Result<UnitResult, NodeError> {
+        let folds = Plan::of(ctx)?;
+        let fold = unit["fold"]
+            .as_u64()
+            .and_then(|f| usize::try_from(f).ok())
+            .filter(|&f| f < folds.folds)
+            .ok_or_else(|| NodeError::data(format!("a unit of the cross-validation names no fold of {}: {unit}", folds.folds)))?;
+        let held_out = folds.held_out(fold);
+        let training: Vec<usize> = (0..folds.fold_of.len()).filter(|&i| folds.fold_of[i] != fold).collect();
+        let model = train(&folds.learner, &take_rows(&folds.table, &training)?, Some(&folds.label), ctx)?;
+        let scored = score(&model, &take_rows(&folds.table, &held_out)?)?;
         let options = EvaluateOptions {
             positive_class: ctx.params.optional_text("positive_class"),
             silhouette_sample: 2000,
             seed: 0,
         };
-        let mut evaluations = Vec::with_capacity(folds);
-        let mut scored_parts: Vec<(Vec<usize>, Table)> = Vec::with_capacity(folds);
-        for fold in 0..folds {
-            ctx.check_cancelled()?;
-            ctx.report_progress(fold as f32 / folds as f32, &format!("fold {} of {folds}", fold + 1));
-            let held_out: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
-            let training: Vec<usize> = (0..n).filter(|&i| fold_of[i] != fold).collect();
-            let in_fold = |e: NodeError| NodeError::data(format!("fold {}: {e}", fold + 1));
-            let model = train(&learner, &take_rows(&table, &training)?, Some(&label), ctx).map_err(in_fold)?;
-            let scored = score(&model, &take_rows(&table, &held_out)?).map_err(in_fold)?;
-            let mut evaluation = evaluate_scored(&scored, &format!("fold {}", fold + 1), &options).map_err(in_fold)?;
-            evaluation.curves.retain(|c| c.name == "roc" || c.name == "residuals");
+        let mut evaluation = evaluate_scored(&scored, &format!("fold {}", fold + 1), &options)?;
+        evaluation.curves.retain(|c| c.name == "roc" || c.name == "residuals");
+        let data = serde_json::to_value(&evaluation).map_err(|e| NodeError::data(format!("fold {}: {e}", fold + 1)))?;
+        Ok(UnitResult { data, values: vec![Value::Table(Arc::new(scored))] })
+    }
+
+    /// Every row scored by the model that did not see it, in input order; each fold's metrics, their mean and
+    /// standard deviation.
+    fn combine(&self, ctx: &NodeContext<'_>, results: Vec<UnitResult>) -> Result<Vec<Value>, NodeError> {
+        let folds = Plan::of(ctx)?;
+        if results.len() != folds.folds {
+            return Err(NodeError::data(format!("{} folds but {} results came back", folds.folds, results.len())));
+        }
+        let mut evaluations = Vec::with_capacity(folds.folds);
+        let mut scored_parts: Vec<(Vec<usize>, Table)> = Vec::with_capacity(folds.folds);
+        for (fold, result) in results.into_iter().enumerate() {
+            let evaluation: Evaluation = serde_json::from_value(result.data)
+                .map_err(|e| NodeError::data(format!("fold {}: its evaluation is not readable: {e}", fold + 1)))?;
+            let Some(Value::Table(scored)) = result.values.into_iter().next() else {
+                return Err(NodeError::data(format!("fold {}: its scored rows did not come back", fold + 1)));
+            };
             evaluations.push(evaluation);
-            scored_parts.push((held_out, scored));
+            scored_parts.push((folds.held_out(fold), Arc::unwrap_or_clone(scored)));
         }
         let mean = mean_evaluation(&evaluations).ok_or_else(|| NodeError::data("no fold was evaluated"))?;
         let std = std_evaluation(&evaluations, &mean);
         let mut report = vec![mean, std];
         report.extend(evaluations);
         Ok(vec![
-            Value::Table(Arc::new(stack_in_row_order(&scored_parts, &fold_of)?)),
+            Value::Table(Arc::new(stack_in_row_order(&scored_parts, &folds.fold_of)?)),
             Value::Report(Arc::new(Report { evaluations: report })),
         ])
     }

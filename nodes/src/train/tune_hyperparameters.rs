@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use polars::prelude::{Column, DataFrame};
-use rayon::prelude::*;
 use serde_json::{Value as Json, json};
 
 use pipewright_engine::rng::SplitMix64;
 use pipewright_engine::metric::rankable_choices;
 use pipewright_engine::spec::{TuneRange, choice, int};
 use pipewright_engine::{
-    Better, Category, Learner, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Task, Value,
+    Better, Category, FanOut, Learner, MetricInfo, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table,
+    Task, Unit, UnitResult, Value,
 };
 
 use super::cross_validate::assign_folds;
@@ -87,87 +87,26 @@ fn cartesian(axes: &[(&str, Vec<Json>)]) -> Vec<BTreeMap<String, Json>> {
 }
 
 /// How each candidate is measured.
-enum Measure<'a> {
-    /// Trained on the data, measured on this table.
-    Validation(&'a Table),
-    /// Cross-validated on the data with these folds.
+enum Measure {
+    /// Trained on the data, measured on the validation table.
+    Validation(Arc<Table>),
+    /// Cross-validated on the data: each row's fold, and the number of folds.
     Folds(Vec<usize>, usize),
 }
 
-struct Search<'a> {
-    learner: &'a Learner,
-    data: &'a Table,
-    label: &'a str,
-    metric: &'a str,
-    measure: Measure<'a>,
+/// Everything a sweep is made of, read from the block's inputs and parameters: the same in every unit.
+struct Search {
+    learner: Arc<Learner>,
+    data: Arc<Table>,
+    label: String,
+    metric: String,
+    tunable: Vec<(&'static str, TuneRange)>,
+    candidates: Vec<BTreeMap<String, Json>>,
+    measure: Measure,
 }
 
-impl Search<'_> {
-    fn candidate(&self, overrides: &BTreeMap<String, Json>) -> Learner {
-        let mut learner = self.learner.clone();
-        learner.params.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        learner
-    }
-
-    fn metric_of(&self, scored: &Table) -> Result<f64, NodeError> {
-        let options = EvaluateOptions { positive_class: None, silhouette_sample: 2000, seed: 0 };
-        let evaluation = evaluate_scored(scored, "candidate", &options)?;
-        evaluation.metric(self.metric).ok_or_else(|| {
-            let known: Vec<&str> = evaluation.metrics.iter().map(|m| m.name.as_str()).collect();
-            NodeError::param(
-                "metric",
-                format!("no metric \"{}\" for this learner; it has: {}", self.metric, known.join(", ")),
-            )
-        })
-    }
-
-    /// The candidate's metric (mean over folds when cross-validating).
-    fn score(&self, overrides: &BTreeMap<String, Json>, ctx: &NodeContext<'_>) -> Result<f64, NodeError> {
-        ctx.check_cancelled()?;
-        let learner = self.candidate(overrides);
-        match &self.measure {
-            Measure::Validation(validation) => {
-                let model = train(&learner, self.data, Some(self.label), ctx)?;
-                self.metric_of(&score(&model, validation)?)
-            }
-            Measure::Folds(fold_of, folds) => {
-                let mut total = 0.0;
-                for fold in 0..*folds {
-                    let held_out: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == fold).collect();
-                    let training: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != fold).collect();
-                    let model = train(&learner, &take_rows(self.data, &training)?, Some(self.label), ctx)?;
-                    total += self.metric_of(&score(&model, &take_rows(self.data, &held_out)?)?)?;
-                }
-                Ok(total / *folds as f64)
-            }
-        }
-    }
-}
-
-impl NodeKind for TuneModelHyperparameters {
-    fn spec(&self) -> NodeSpec {
-        NodeSpec::new(
-            Self::ID,
-            "Tune Model Hyperparameters",
-            Category::Train,
-            "Trains the learner with many settings of its tunable parameters (the entire grid, or a random sweep over their ranges), measures each on a validation table or by cross-validation, ranks them by the chosen metric, and outputs the best model trained on all the data with the table of every setting tried. Candidates are evaluated in parallel.",
-        )
-        .uses_device()
-        .input("learner", PortType::Learner, "An untrained classification or regression model")
-        .input("data", PortType::Table, "Training data")
-        .optional_input("validation", PortType::Table, "Data to measure each candidate on. Not connected: cross-validation on the training data.")
-        .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")
-        .param("mode", "Sweep", choice(&["entire_grid", "random_sweep"]), json!("random_sweep"), "entire_grid: every combination of grid values; random_sweep: settings drawn at random from the ranges.")
-        .param("grid_points", "Grid points per parameter", int(2, 20), json!(3), "Entire grid: values per numeric parameter (evenly spread, on a log scale where the range says so).")
-        .param("runs", "Random sweep runs", int(1, 1000), json!(10), "Random sweep: how many settings to try.")
-        .param("folds", "Cross-validation folds", int(2, 20), json!(3), "When no validation table is connected.")
-        .param("metric", "Metric", ParamKind::Choice { choices: rankable_choices() }, json!("auto"), "What ranks the settings. auto: accuracy for classification, R² for regression.")
-        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the random sweep and the folds. Empty: derived from the workflow seed.")
-        .output("model", PortType::Model, "The best setting, trained on all the training data")
-        .output("sweep", PortType::Table, "Every setting tried with its metric, best first")
-    }
-
-    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+impl Search {
+    fn of(ctx: &NodeContext<'_>) -> Result<Self, NodeError> {
         let learner = ctx.learner("learner")?;
         let data = ctx.table("data")?;
         let validation = ctx.optional_table("validation")?;
@@ -226,7 +165,7 @@ impl NodeKind for TuneModelHyperparameters {
                 })
                 .collect()
         };
-        let measure = if let Some(v) = validation.as_deref() {
+        let measure = if let Some(v) = validation {
             Measure::Validation(v)
         } else {
             let folds = ctx.params.count("folds")?;
@@ -242,25 +181,156 @@ impl NodeKind for TuneModelHyperparameters {
             }
             Measure::Folds(assign_folds(data.height(), folds, rng.next_u64(), strata.as_deref()), folds)
         };
-        let search = Search { learner: &learner, data: &data, label: &label, metric: &metric, measure };
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<f64, NodeError>> = candidates
-            .par_iter()
-            .map(|c| {
-                let result = search.score(c, ctx);
-                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                ctx.report_progress(
-                    finished as f32 / candidates.len() as f32,
-                    &format!("{finished} of {} settings", candidates.len()),
-                );
-                result
+        Ok(Self { learner, data, label, metric, tunable: spec.tunable.clone(), candidates, measure })
+    }
+
+    fn candidate(&self, overrides: &BTreeMap<String, Json>) -> Learner {
+        let mut learner = (*self.learner).clone();
+        learner.params.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        learner
+    }
+
+    fn metric_of(&self, scored: &Table) -> Result<f64, NodeError> {
+        let options = EvaluateOptions { positive_class: None, silhouette_sample: 2000, seed: 0 };
+        let evaluation = evaluate_scored(scored, "candidate", &options)?;
+        evaluation.metric(&self.metric).ok_or_else(|| {
+            let known: Vec<&str> = evaluation.metrics.iter().map(|m| m.name.as_str()).collect();
+            NodeError::param(
+                "metric",
+                format!("no metric \"{}\" for this learner; it has: {}", self.metric, known.join(", ")),
+            )
+        })
+    }
+
+    /// The folds each setting is measured on (one "fold", the validation table, without cross-validation).
+    fn folds(&self) -> usize {
+        match &self.measure {
+            Measure::Validation(_) => 1,
+            Measure::Folds(_, folds) => *folds,
+        }
+    }
+
+    /// A setting's metric on one fold (or on the validation table).
+    fn measure(&self, setting: usize, fold: usize, ctx: &NodeContext<'_>) -> Result<f64, NodeError> {
+        let overrides = self
+            .candidates
+            .get(setting)
+            .ok_or_else(|| NodeError::data(format!("the sweep has no setting {}", setting + 1)))?;
+        let learner = self.candidate(overrides);
+        match &self.measure {
+            Measure::Validation(validation) => {
+                let model = train(&learner, &self.data, Some(&self.label), ctx)?;
+                self.metric_of(&score(&model, validation)?)
+            }
+            Measure::Folds(fold_of, _) => {
+                let held_out: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == fold).collect();
+                let training: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != fold).collect();
+                let model = train(&learner, &take_rows(&self.data, &training)?, Some(&self.label), ctx)?;
+                self.metric_of(&score(&model, &take_rows(&self.data, &held_out)?)?)
+            }
+        }
+    }
+}
+
+impl FanOut for TuneModelHyperparameters {
+    /// One unit per setting and fold: `{"setting": i, "fold": f}`.
+    fn units(&self, ctx: &NodeContext<'_>) -> Result<Vec<Unit>, NodeError> {
+        let search = Search::of(ctx)?;
+        let folds = search.folds();
+        Ok((0..search.candidates.len())
+            .flat_map(|setting| {
+                (0..folds).map(move |fold| Unit {
+                    label: if folds == 1 {
+                        format!("setting {}", setting + 1)
+                    } else {
+                        format!("setting {} × fold {}", setting + 1, fold + 1)
+                    },
+                    spec: json!({"setting": setting, "fold": fold}),
+                })
+            })
+            .collect())
+    }
+
+    /// The metric, or the error that kept the setting from being measured (part of the sweep's table).
+    fn run_unit(&self, ctx: &NodeContext<'_>, unit: &Json) -> Result<UnitResult, NodeError> {
+        let index = |name: &str| {
+            unit[name].as_u64().and_then(|v| usize::try_from(v).ok()).ok_or_else(|| {
+                NodeError::data(format!("a unit of the sweep needs a \"{name}\" number; it has {unit}"))
+            })
+        };
+        let (setting, fold) = (index("setting")?, index("fold")?);
+        let search = Search::of(ctx)?;
+        ctx.check_cancelled()?;
+        Ok(UnitResult::data(match search.measure(setting, fold, ctx) {
+            Ok(value) => json!({"metric": value}),
+            Err(NodeError::Cancelled) => return Err(NodeError::Cancelled),
+            Err(e) => json!({"error": e.to_string()}),
+        }))
+    }
+
+    /// Each setting's mean over its folds (summed in fold order), ranked; the best trained on all the data.
+    fn combine(&self, ctx: &NodeContext<'_>, results: Vec<UnitResult>) -> Result<Vec<Value>, NodeError> {
+        let search = Search::of(ctx)?;
+        let folds = search.folds();
+        if results.len() != search.candidates.len() * folds {
+            return Err(NodeError::data(format!(
+                "the sweep has {} settings × {folds} folds but {} results came back",
+                search.candidates.len(),
+                results.len()
+            )));
+        }
+        let measured: Vec<Result<f64, NodeError>> = results
+            .chunks(folds)
+            .map(|setting| {
+                let mut total = 0.0;
+                for fold in setting {
+                    match (fold.data["metric"].as_f64(), fold.data["error"].as_str()) {
+                        (Some(value), _) => total += value,
+                        (None, Some(error)) => return Err(NodeError::data(error)),
+                        (None, None) => return Err(NodeError::data("the metric is undefined")),
+                    }
+                }
+                Ok(total / folds as f64)
             })
             .collect();
         ctx.check_cancelled()?;
-        let scored = rank(candidates, results, &metric)?;
+        let scored = rank(search.candidates.clone(), measured, &search.metric)?;
         let best = search.candidate(&scored[0].0);
-        let model = train(&best, &data, Some(&label), ctx)?;
-        Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(sweep_table(&spec.tunable, &scored, &metric)?))])
+        let model = train(&best, &search.data, Some(&search.label), ctx)?;
+        let sweep = sweep_table(&search.tunable, &scored, &search.metric)?;
+        Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(sweep))])
+    }
+}
+
+impl NodeKind for TuneModelHyperparameters {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new(
+            Self::ID,
+            "Tune Model Hyperparameters",
+            Category::Train,
+            "Trains the learner with many settings of its tunable parameters (the entire grid, or a random sweep over their ranges), measures each on a validation table or by cross-validation, ranks them by the chosen metric, and outputs the best model trained on all the data with the table of every setting tried. Every setting × fold is evaluated in parallel, on this machine's cores or, exported with fan-out, as the tasks of a cluster job.",
+        )
+        .uses_device()
+        .input("learner", PortType::Learner, "An untrained classification or regression model")
+        .input("data", PortType::Table, "Training data")
+        .optional_input("validation", PortType::Table, "Data to measure each candidate on. Not connected: cross-validation on the training data.")
+        .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")
+        .param("mode", "Sweep", choice(&["entire_grid", "random_sweep"]), json!("random_sweep"), "entire_grid: every combination of grid values; random_sweep: settings drawn at random from the ranges.")
+        .param("grid_points", "Grid points per parameter", int(2, 20), json!(3), "Entire grid: values per numeric parameter (evenly spread, on a log scale where the range says so).")
+        .param("runs", "Random sweep runs", int(1, 1000), json!(10), "Random sweep: how many settings to try.")
+        .param("folds", "Cross-validation folds", int(2, 20), json!(3), "When no validation table is connected.")
+        .param("metric", "Metric", ParamKind::Choice { choices: rankable_choices() }, json!("auto"), "What ranks the settings. auto: accuracy for classification, R² for regression.")
+        .param("seed", "Random seed", ParamKind::Seed, Json::Null, "Seed of the random sweep and the folds. Empty: derived from the workflow seed.")
+        .output("model", PortType::Model, "The best setting, trained on all the training data")
+        .output("sweep", PortType::Table, "Every setting tried with its metric, best first")
+    }
+
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
+        pipewright_engine::fan_out::run_here(self, ctx)
+    }
+
+    fn fan_out(&self) -> Option<&dyn FanOut> {
+        Some(self)
     }
 }
 

@@ -1,0 +1,177 @@
+//! Fan-out without a cluster: a bundle exported with `--fan-out`, its tasks run by hand with `pipewright task`
+//! (as a Slurm array index, a Kubernetes completion index or a Ray task runs them) and joined with
+//! `pipewright combine`, gives exactly what a local run gives; missing and damaged pieces are named.
+//! The same bundles on real engines are in `cluster.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+use pipewright_e2e::cluster::sweep_project;
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_pipewright")
+}
+
+fn pipewright(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).output().expect("pipewright runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn read_json(path: &Path) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .expect("json")
+}
+
+/// A kept output's bytes from a results folder: `outputs/NODE.PORT.*`.
+fn output_bytes(results: &Path, node: &str, port: &str) -> Vec<u8> {
+    let prefix = format!("{node}.{port}.");
+    let file = std::fs::read_dir(results.join("outputs"))
+        .expect("outputs")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no output {prefix}* in {}", results.display()));
+    std::fs::read(file.path()).expect("output")
+}
+
+/// Exports the sweep for Slurm with fan-out and these extra arguments.
+fn export_fanned(flow: &Path, bundle: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["export", path(flow), "-o", path(bundle), "--target", "slurm", "--fan-out"];
+    args.extend_from_slice(&["--gpus", "0", "--cpus", "1", "--memory", "1G", "--runner-path", binary()]);
+    args.extend_from_slice(extra);
+    pipewright(&args)
+}
+
+/// Runs every task of the bundle, two at a time; returns each run's output.
+fn run_all_tasks(bundle: &Path, count: usize) -> Vec<Output> {
+    let bundle = bundle.to_path_buf();
+    let mut outputs = Vec::with_capacity(count);
+    for pair in (0..count).collect::<Vec<_>>().chunks(2) {
+        let handles: Vec<_> = pair
+            .iter()
+            .map(|&i| {
+                let bundle = bundle.clone();
+                std::thread::spawn(move || pipewright(&["task", path(&bundle), "--index", &i.to_string()]))
+            })
+            .collect();
+        outputs.extend(handles.into_iter().map(|h| h.join().expect("task thread")));
+    }
+    outputs
+}
+
+#[test]
+fn fanned_out_tasks_and_their_combine_give_exactly_what_a_local_run_gives() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = sweep_project(work.path());
+    let local = work.path().join("local");
+    let out = pipewright(&["run", path(&flow), "--no-record", "--no-cache", "--results", path(&local)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let local_result = read_json(&local.join("result.json"));
+
+    // The bundle: the sweep (24 settings × 5 folds) and the cross-validation (5 folds) as 125 tasks; the
+    // importance depends on the sweep's model, so it runs in the combine.
+    let bundle = work.path().join("bundle");
+    let out = export_fanned(&flow, &bundle, &["--at-once", "2", "--retries", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("task set: 125 tasks for 125 units of tune (120), cv (5); 1 retries each, 2 at once"),
+        "{}",
+        text(&out)
+    );
+    let list = read_json(&bundle.join("tasks/tasks.json"));
+    assert_eq!(list["tasks"].as_array().map(Vec::len), Some(125));
+    assert_eq!(list["tasks"][7]["units"][0]["label"], "setting 2 × fold 3");
+    let inputs = list["blocks"][0]["inputs"].as_array().expect("inputs");
+    // The learner, the training rows, no validation table.
+    assert_eq!(inputs.iter().map(|i| i["node"].as_str()).collect::<Vec<_>>(), [Some("tree"), Some("split"), None]);
+    let split_fingerprint = inputs[1]["fingerprint"].as_str().expect("fingerprint").to_owned();
+    assert!(bundle.join("tasks/cache").join(&split_fingerprint).join("manifest.json").is_file());
+    let array = std::fs::read_to_string(bundle.join("slurm/tasks.sbatch")).expect("array script");
+    assert!(array.contains("#SBATCH --array=0-124%2") && array.contains("task.sh"), "{array}");
+    let submit = std::fs::read_to_string(bundle.join("slurm/submit.sh")).expect("submit script");
+    assert!(submit.contains("--dependency=afterok:$array"), "{submit}");
+    assert!(std::fs::read_to_string(bundle.join("README.md")).expect("readme").contains("## Fan-out"));
+
+    // An index outside the list, and a combine before any task ran: each named.
+    let out = pipewright(&["task", path(&bundle), "--index", "125"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("index 125 is not in the task list") && text(&out).contains("0 to 124"),
+        "{}",
+        text(&out)
+    );
+    let out = pipewright(&["combine", path(&bundle)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("125 of 125 tasks left no result"), "{}", text(&out));
+    assert!(text(&out).contains("task 7 (setting 2 × fold 3 of block \"tune\") left no result"), "{}", text(&out));
+
+    for (i, out) in run_all_tasks(&bundle, 125).iter().enumerate() {
+        assert!(out.status.success(), "task {i}: {}", text(out));
+    }
+    // A task run again (an engine's retry) finds its units done.
+    let out = pipewright(&["task", path(&bundle), "--index", "3"]);
+    assert!(out.status.success() && text(&out).contains("0 unit(s) computed, 1 already there"), "{}", text(&out));
+    let out = pipewright(&["combine", path(&bundle)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("combined block \"tune\": 120 units, computed on"), "{}", text(&out));
+    let results = bundle.join("results");
+    let combined = read_json(&results.join("result.json"));
+    assert_eq!(combined["success"], true, "{combined}");
+    assert_eq!(combined["metrics"], local_result["metrics"], "the fanned-out run's metrics are the local run's");
+    for (node, port) in
+        [("tune", "sweep"), ("tune", "model"), ("cv", "report"), ("cv", "scored"), ("importance", "importance")]
+    {
+        assert!(output_bytes(&results, node, port) == output_bytes(&local, node, port), "{node}.{port} differs");
+    }
+
+    // Dealt several units to a task: the same result.
+    let chunked = work.path().join("chunked");
+    let out = export_fanned(&flow, &chunked, &["--max-tasks", "7"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("task set: 7 tasks for 125 units"), "{}", text(&out));
+    for out in run_all_tasks(&chunked, 7) {
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = pipewright(&["combine", path(&chunked)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(read_json(&chunked.join("results/result.json"))["metrics"], local_result["metrics"]);
+
+    // A task whose input cannot be read fails naming the file; the combine names the task and why.
+    let damaged = bundle.join("tasks/cache").join(&split_fingerprint);
+    std::fs::remove_dir_all(bundle.join("tasks/results/tune/0")).expect("remove a result");
+    let kept = work.path().join("kept");
+    std::fs::rename(&damaged, &kept).expect("move the input away");
+    let out = pipewright(&["task", path(&bundle), "--index", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("cannot be read from {}", damaged.display())), "{}", text(&out));
+    let out = pipewright(&["combine", path(&bundle)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("1 of 125 tasks left no result")
+            && said.contains("task 0 (setting 1 × fold 1 of block \"tune\") failed: "),
+        "{said}"
+    );
+    assert!(said.contains("its input \"data\" from block \"split\" cannot be read"), "{said}");
+    std::fs::rename(&kept, &damaged).expect("restore");
+
+    // A workflow with nothing to fan out is exported as one job, saying so.
+    let plain = work.path().join("plain");
+    let titanic: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../projects/titanic-two-class/titanic.flow.json");
+    let out = export_fanned(&titanic, &plain, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no block of this workflow fans out"), "{}", text(&out));
+    assert!(!plain.join("tasks/tasks.json").exists() && !plain.join("slurm/tasks.sbatch").exists());
+    let out = pipewright(&["task", path(&plain), "--index", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("has no task list"), "{}", text(&out));
+}

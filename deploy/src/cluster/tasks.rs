@@ -1,0 +1,670 @@
+//! Fan-out: a workflow's independent work as an indexed task set and a combine step.
+//!
+//! At export, the blocks that split into independent units ([`pipewright_engine::FanOut`]: a sweep's settings
+//! × folds, a cross-validation's folds, a permutation importance's features) and that depend on no other such
+//! block are found. What feeds them runs once, here, into the bundle's shared cache (`tasks/cache/`, one folder
+//! per block output, keyed by its fingerprint: a hash of the block, its parameters and its inputs' data), and
+//! their units are dealt into tasks (`tasks/tasks.json`, the task list: each index's units with what they
+//! compute and the fingerprints of their inputs). On the cluster, `pipewright task BUNDLE --index I` computes
+//! task I's units and writes each result to `tasks/results/`; `pipewright combine BUNDLE` joins every block's
+//! unit results into its outputs, stores them in the shared cache, and runs the workflow, whose fanned blocks
+//! and everything upstream then come from the cache. The units and their combination are the block's own, the
+//! same code a local run goes through, so the cluster's results equal the desktop's.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use pipewright_engine::{
+    CancelToken, Catalog, Device, DeviceRecord, DiskCache, Event, FanOut, NodeContext, NodeError, NodeStatus, Plan,
+    Provenance, RunOptions, Session, Unit, UnitResult, Value, Workflow, default_memory_budget, input_sources,
+    read_values, write_atomic, write_values,
+};
+
+use super::bundle::WORKFLOW_FILE;
+use super::{Bundle, ClusterError};
+
+/// The task list, relative to the bundle.
+pub const TASK_LIST: &str = "tasks/tasks.json";
+/// The shared cache: the fanned blocks' inputs (written at export) and outputs (written by the combine).
+pub const CACHE_DIR: &str = "tasks/cache";
+/// Each unit's result: `tasks/results/NODE/UNIT/`.
+pub const RESULTS_DIR: &str = "tasks/results";
+/// Each failed task's last error: `tasks/errors/INDEX.txt`.
+pub const ERRORS_DIR: &str = "tasks/errors";
+/// The most tasks a task set has by default (Slurm's default `MaxArraySize` allows indices up to 1000);
+/// more units than that are dealt several to a task.
+pub const DEFAULT_MAX_TASKS: usize = 1000;
+
+/// How a workflow fans out: `tasks/tasks.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskList {
+    /// The device policy the fingerprints were computed under (the job runs under it too).
+    pub device: Device,
+    /// Tasks running at once (Slurm's `%M`, a Kubernetes Job's parallelism, the Ray driver's window); 0: all.
+    pub at_once: u32,
+    /// Retries of a failing task before the run fails.
+    pub retries: u32,
+    /// The blocks that fan out.
+    pub blocks: Vec<FannedBlock>,
+    /// The tasks: index `i` is `tasks[i]`.
+    pub tasks: Vec<TaskEntry>,
+}
+
+/// A block whose units are spread over the tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FannedBlock {
+    /// The block's id.
+    pub node: String,
+    /// Its title (or kind name), for messages.
+    pub title: String,
+    /// Its fingerprint: the combine stores its outputs under it.
+    pub fingerprint: String,
+    /// Its inputs in port order (`None`: an optional port left unconnected).
+    pub inputs: Vec<Option<InputRef>>,
+    /// How many units it has.
+    pub units: usize,
+}
+
+/// One input of a fanned block: which block's output, stored in the shared cache under which fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRef {
+    /// The input port.
+    pub port: String,
+    /// The block it comes from.
+    pub node: String,
+    /// Which of that block's outputs.
+    pub output: usize,
+    /// That block's fingerprint (its folder under `tasks/cache/`).
+    pub fingerprint: String,
+}
+
+/// One index of the task set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    /// Its index (Slurm's `SLURM_ARRAY_TASK_ID`, Kubernetes' `JOB_COMPLETION_INDEX`).
+    pub index: usize,
+    /// The units it computes, in order.
+    pub units: Vec<UnitRef>,
+}
+
+/// One unit of a fanned block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitRef {
+    /// The block.
+    pub node: String,
+    /// The unit's position among the block's units.
+    pub unit: usize,
+    /// What it computes, for people.
+    pub label: String,
+    /// What it computes, for the block.
+    pub spec: Json,
+}
+
+impl TaskEntry {
+    /// What the task computes, for people: `task 7 (setting 2 × fold 3 of block "tune")`.
+    pub fn describe(&self) -> String {
+        let what = match (self.units.first(), self.units.last()) {
+            (Some(first), Some(_)) if self.units.len() == 1 => format!("{} of block \"{}\"", first.label, first.node),
+            (Some(first), Some(last)) if first.node == last.node => {
+                format!("{} to {} of block \"{}\"", first.label, last.label, first.node)
+            }
+            (Some(_), Some(_)) => format!("{} units of several blocks", self.units.len()),
+            _ => "nothing".into(),
+        };
+        format!("task {} ({what})", self.index)
+    }
+}
+
+impl TaskList {
+    /// The task list of a bundle, if it fans out.
+    pub fn of(bundle: &Bundle) -> Result<Option<Self>, ClusterError> {
+        let path = bundle.dir.join(TASK_LIST);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ClusterError::Bundle(format!("{}: not a readable task list: {e}", path.display())))
+    }
+
+    /// The task list of a bundle that must fan out.
+    pub fn required(bundle: &Bundle) -> Result<Self, ClusterError> {
+        Self::of(bundle)?.ok_or_else(|| {
+            ClusterError::Bundle(format!(
+                "{}: this bundle has no task list (it was exported without --fan-out); run it with run.sh",
+                bundle.dir.display()
+            ))
+        })
+    }
+
+    /// Tasks whose units have not all left a result, each with what it computed and its last error (from
+    /// `tasks/errors/`, else the last line of its Slurm log): `task 3 (fold 4 of 5 of block "cv") failed: …`.
+    pub fn failures(&self, bundle_dir: &Path) -> Vec<String> {
+        let logs: Vec<PathBuf> = std::fs::read_dir(bundle_dir.join(super::bundle::RESULTS_DIR))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        self.tasks
+            .iter()
+            .filter(|task| task.units.iter().any(|u| !result_dir(bundle_dir, u).join("unit.json").is_file()))
+            .map(|task| {
+                let error = std::fs::read_to_string(error_file(bundle_dir, task.index)).unwrap_or_default();
+                let error = error.trim().to_owned();
+                let error = if error.is_empty() { last_log_line(&logs, task.index) } else { error };
+                if error.is_empty() {
+                    format!("{} left no result (it was killed, cancelled or never ran)", task.describe())
+                } else {
+                    format!("{} failed: {error}", task.describe())
+                }
+            })
+            .collect()
+    }
+}
+
+/// The failures in brief: the first few, and how many more.
+pub fn summarize(failures: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if failures.len() > SHOWN {
+        text.push_str(&format!("; and {} more task(s)", failures.len() - SHOWN));
+    }
+    text
+}
+
+/// The last line of task `index`'s log (`task-ARRAY_INDEX.log`) that says something, if there is one.
+fn last_log_line(logs: &[PathBuf], index: usize) -> String {
+    let suffix = format!("_{index}.log");
+    logs.iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("task-") && n.to_string_lossy().ends_with(&suffix))
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|text| text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned()))
+        .next_back()
+        .unwrap_or_default()
+}
+
+fn result_dir(bundle_dir: &Path, unit: &UnitRef) -> PathBuf {
+    bundle_dir.join(RESULTS_DIR).join(&unit.node).join(unit.unit.to_string())
+}
+
+fn error_file(bundle_dir: &Path, index: usize) -> PathBuf {
+    bundle_dir.join(ERRORS_DIR).join(format!("{index}.txt"))
+}
+
+/// How to fan out at export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanOutOptions {
+    /// Tasks running at once; 0: as many as the engine will.
+    pub at_once: u32,
+    /// Retries of a failing task.
+    pub retries: u32,
+    /// The most tasks (units are dealt several to a task beyond it).
+    pub max_tasks: usize,
+}
+
+impl Default for FanOutOptions {
+    fn default() -> Self {
+        Self { at_once: 0, retries: 2, max_tasks: DEFAULT_MAX_TASKS }
+    }
+}
+
+/// The bundle's workflow planned with its data hashed, under the task list's device policy, as the combine
+/// plans it on the cluster.
+fn planned(dir: &Path, catalog: &Catalog, device: Device) -> Result<(Workflow, Plan), ClusterError> {
+    let path = dir.join(WORKFLOW_FILE);
+    let workflow = Workflow::load(&path).map_err(|e| ClusterError::Bundle(format!("{}: {e}", path.display())))?;
+    let options = RunOptions {
+        base_dir: dir.to_path_buf(),
+        device,
+        disk_cache: Some(DiskCache::shared(dir.join(CACHE_DIR))),
+        ..RunOptions::default()
+    };
+    let plan = Session::plan(&workflow, catalog, &options)
+        .map_err(|e| ClusterError::Workflow(format!("{}: {e}", path.display())))?
+        .planned()
+        .clone();
+    Ok((workflow, plan))
+}
+
+/// Finds the blocks of the bundle in `dir` that fan out, runs what feeds them into the shared cache, and writes
+/// the task list. `None` when no block fans out (the bundle runs as one job). `say` reports progress.
+pub(super) fn prepare(
+    dir: &Path,
+    catalog: &Catalog,
+    device: Device,
+    options: FanOutOptions,
+    say: &dyn Fn(&str),
+) -> Result<Option<TaskList>, ClusterError> {
+    let (workflow, plan) = planned(dir, catalog, device)?;
+    let sources = input_sources(&workflow, catalog, &plan);
+    // A fan-out block downstream of another one needs that one's combined outputs: it runs in the combine.
+    let mut fanned: Vec<usize> = Vec::new();
+    let mut downstream: HashSet<usize> = HashSet::new();
+    for &i in &plan.order {
+        let feeds_from_fanned = sources[i].iter().flatten().any(|&(from, _)| downstream.contains(&from));
+        if feeds_from_fanned {
+            downstream.insert(i);
+            continue;
+        }
+        if catalog.get(&workflow.nodes[i].kind).is_some_and(|e| e.kind.fan_out().is_some()) {
+            fanned.push(i);
+            downstream.insert(i);
+        }
+    }
+    if fanned.is_empty() {
+        return Ok(None);
+    }
+    let cache = DiskCache::shared(dir.join(CACHE_DIR));
+    let feeding: Vec<usize> = {
+        let mut seen = HashSet::new();
+        fanned
+            .iter()
+            .flat_map(|&i| sources[i].iter().flatten().map(|&(from, _)| from))
+            .filter(|f| seen.insert(*f))
+            .collect()
+    };
+    for &from in &feeding {
+        let id = &workflow.nodes[from].id;
+        say(&format!("running what feeds the fanned-out blocks: up to \"{id}\""));
+        run_prefix(dir, &workflow, catalog, device, &cache, id)?;
+    }
+    let mut blocks = Vec::new();
+    let mut units: Vec<UnitRef> = Vec::new();
+    for &i in &fanned {
+        let node = &workflow.nodes[i];
+        let block = fanned_block(&workflow, catalog, &plan, &sources[i], i)?;
+        let inputs = load_inputs(dir, catalog, &cache, &block)?;
+        let found = with_context(dir, catalog, &workflow, &plan, i, inputs, device, |ctx, fan| fan.units(ctx))
+            .map_err(|e| ClusterError::Workflow(format!("node \"{}\" cannot be split into tasks: {e}", node.id)))?;
+        say(&format!("block \"{}\" ({}): {} units", node.id, block.title, found.len()));
+        units.extend(found.into_iter().enumerate().map(|(unit, Unit { label, spec })| UnitRef {
+            node: node.id.clone(),
+            unit,
+            label,
+            spec,
+        }));
+        blocks.push(FannedBlock { units: units.iter().filter(|u| u.node == node.id).count(), ..block });
+    }
+    if units.is_empty() {
+        return Ok(None);
+    }
+    let per_task = units.len().div_ceil(options.max_tasks.max(1));
+    let tasks: Vec<TaskEntry> =
+        units.chunks(per_task).enumerate().map(|(index, chunk)| TaskEntry { index, units: chunk.to_vec() }).collect();
+    let list = TaskList { device, at_once: options.at_once, retries: options.retries, blocks, tasks };
+    for sub in [RESULTS_DIR, ERRORS_DIR] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| ClusterError::io(dir.join(sub), e))?;
+    }
+    let text = serde_json::to_string_pretty(&list).unwrap_or_default() + "\n";
+    write_atomic(&dir.join(TASK_LIST), text.as_bytes())
+        .map_err(|e| ClusterError::io(dir.join(TASK_LIST), std::io::Error::other(e.to_string())))?;
+    Ok(Some(list))
+}
+
+/// Runs the workflow up to `target` with the shared cache, so its outputs (and its ancestors') are stored.
+fn run_prefix(
+    dir: &Path,
+    workflow: &Workflow,
+    catalog: &Catalog,
+    device: Device,
+    cache: &DiskCache,
+    target: &str,
+) -> Result<(), ClusterError> {
+    let options = RunOptions {
+        base_dir: dir.to_path_buf(),
+        target: Some(target.to_owned()),
+        device,
+        disk_cache: Some(cache.clone()),
+        release_intermediate: true,
+        ..RunOptions::default()
+    };
+    let report = pipewright_engine::run(workflow, catalog, &options, &|_: Event| {})
+        .map_err(|e| ClusterError::Workflow(e.to_string()))?;
+    if let Some(failed) = report.nodes.iter().find(|n| matches!(n.status, NodeStatus::Failed(_))) {
+        let NodeStatus::Failed(message) = &failed.status else { unreachable!() };
+        return Err(ClusterError::Workflow(format!("node \"{}\" failed: {message}", failed.node)));
+    }
+    Ok(())
+}
+
+/// The fanned block at node index `i`: its fingerprint and its inputs' fingerprints.
+fn fanned_block(
+    workflow: &Workflow,
+    catalog: &Catalog,
+    plan: &Plan,
+    sources: &[Option<(usize, usize)>],
+    i: usize,
+) -> Result<FannedBlock, ClusterError> {
+    let node = &workflow.nodes[i];
+    let entry = catalog
+        .get(&node.kind)
+        .ok_or_else(|| ClusterError::Workflow(format!("node \"{}\": unknown kind \"{}\"", node.id, node.kind)))?;
+    let inputs = entry
+        .spec
+        .inputs
+        .iter()
+        .zip(sources)
+        .map(|(port, source)| {
+            source.map(|(from, output)| InputRef {
+                port: port.name.to_owned(),
+                node: workflow.nodes[from].id.clone(),
+                output,
+                fingerprint: plan.fingerprints[from].clone(),
+            })
+        })
+        .collect();
+    Ok(FannedBlock {
+        node: node.id.clone(),
+        title: node.title.clone().unwrap_or_else(|| entry.spec.name.to_owned()),
+        fingerprint: plan.fingerprints[i].clone(),
+        inputs,
+        units: 0,
+    })
+}
+
+/// A fanned block's inputs, read from the shared cache.
+fn load_inputs(
+    dir: &Path,
+    catalog: &Catalog,
+    cache: &DiskCache,
+    block: &FannedBlock,
+) -> Result<Vec<Option<Value>>, ClusterError> {
+    block
+        .inputs
+        .iter()
+        .map(|input| {
+            let Some(input) = input else { return Ok(None) };
+            let folder = dir.join(CACHE_DIR).join(&input.fingerprint);
+            let value = cache
+                .get(&input.fingerprint)
+                .filter(|values| values.iter().all(|v| catalog.load(v).is_ok()))
+                .and_then(|values| values.into_iter().nth(input.output));
+            match value {
+                Some(value) => Ok(Some(value)),
+                None => Err(ClusterError::Bundle(format!(
+                    "block \"{}\": its input \"{}\" from block \"{}\" cannot be read from {} (a block's output larger \
+                     than the memory budget is streamed and cannot be shared; otherwise export the bundle again)",
+                    block.node,
+                    input.port,
+                    input.node,
+                    folder.display()
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// Calls `f` with the context block `i` runs in (its parameters as planned, `inputs`) and its fan-out.
+#[allow(clippy::too_many_arguments, reason = "the pieces of a block's context, each from a different place")]
+fn with_context<T>(
+    dir: &Path,
+    catalog: &Catalog,
+    workflow: &Workflow,
+    plan: &Plan,
+    i: usize,
+    inputs: Vec<Option<Value>>,
+    device: Device,
+    f: impl FnOnce(&NodeContext<'_>, &dyn FanOut) -> Result<T, NodeError>,
+) -> Result<T, NodeError> {
+    with_context_recorded(dir, catalog, workflow, plan, i, inputs, device, &DeviceRecord::default(), f)
+}
+
+#[allow(clippy::too_many_arguments, reason = "the pieces of a block's context, each from a different place")]
+fn with_context_recorded<T>(
+    dir: &Path,
+    catalog: &Catalog,
+    workflow: &Workflow,
+    plan: &Plan,
+    i: usize,
+    inputs: Vec<Option<Value>>,
+    device: Device,
+    device_used: &DeviceRecord,
+    f: impl FnOnce(&NodeContext<'_>, &dyn FanOut) -> Result<T, NodeError>,
+) -> Result<T, NodeError> {
+    let node = &workflow.nodes[i];
+    let entry = catalog.get(&node.kind).ok_or_else(|| NodeError::data(format!("unknown kind \"{}\"", node.kind)))?;
+    let fan = entry.kind.fan_out().ok_or_else(|| NodeError::data(format!("{} does not fan out", entry.spec.name)))?;
+    let memory_budget = default_memory_budget();
+    let spill = pipewright_engine::spill::SpillDir::beside(None).with_budget(memory_budget);
+    let provenance = Provenance { workflow: Some(dir.join(WORKFLOW_FILE)), run: None };
+    let cancel = CancelToken::new();
+    let ctx = NodeContext {
+        node_id: &node.id,
+        params: &plan.analysis.params[i],
+        inputs: inputs.into(),
+        base_dir: dir,
+        device,
+        device_used,
+        cancel: &cancel,
+        progress: &|_, _| {},
+        spec: &entry.spec,
+        provenance: &provenance,
+        memory_budget,
+        spill: &spill,
+    };
+    f(&ctx, fan)
+}
+
+/// What one task did.
+#[derive(Debug, Clone)]
+pub struct TaskDone {
+    /// The task.
+    pub task: TaskEntry,
+    /// Units computed now (the rest were already there from an earlier attempt).
+    pub computed: usize,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// Computes task `index` of the bundle in `dir`: each of its units whose result is not there yet, each result
+/// written (under a temporary name, renamed) to `tasks/results/NODE/UNIT/`. On failure the error, with the task
+/// named, is also written to `tasks/errors/INDEX.txt` for the combine and `pipewright submit` to report.
+pub fn run_task(bundle: &Bundle, catalog: &Catalog, index: usize) -> Result<TaskDone, ClusterError> {
+    let list = TaskList::required(bundle)?;
+    let Some(task) = list.tasks.get(index).cloned() else {
+        return Err(ClusterError::Bundle(format!(
+            "index {index} is not in the task list of {} (indices 0 to {})",
+            bundle.dir.display(),
+            list.tasks.len().saturating_sub(1)
+        )));
+    };
+    let errors = bundle.dir.join(ERRORS_DIR);
+    let _ = std::fs::create_dir_all(&errors);
+    let outcome = compute_task(bundle, catalog, &list, &task);
+    match &outcome {
+        Ok(_) => {
+            let _ = std::fs::remove_file(error_file(&bundle.dir, index));
+        }
+        Err(e) => {
+            let _ = std::fs::write(error_file(&bundle.dir, index), format!("{e}\n"));
+        }
+    }
+    outcome
+}
+
+fn compute_task(
+    bundle: &Bundle,
+    catalog: &Catalog,
+    list: &TaskList,
+    task: &TaskEntry,
+) -> Result<TaskDone, ClusterError> {
+    let started = Instant::now();
+    let dir = &bundle.dir;
+    let (workflow, plan) = planned_without_hashing(dir, catalog, list.device)?;
+    let cache = DiskCache::shared(dir.join(CACHE_DIR));
+    let mut computed = 0;
+    let mut inputs_of: BTreeMap<String, Vec<Option<Value>>> = BTreeMap::new();
+    for unit in &task.units {
+        let folder = result_dir(dir, unit);
+        if folder.join("unit.json").is_file() {
+            continue;
+        }
+        let block = list.blocks.iter().find(|b| b.node == unit.node).ok_or_else(|| {
+            ClusterError::Bundle(format!(
+                "{}: the task list names block \"{}\" but lists no such block",
+                task.describe(),
+                unit.node
+            ))
+        })?;
+        let i = workflow.nodes.iter().position(|n| n.id == unit.node).ok_or_else(|| {
+            ClusterError::Bundle(format!("{}: the bundle's workflow has no block \"{}\"", task.describe(), unit.node))
+        })?;
+        if !inputs_of.contains_key(&unit.node) {
+            let inputs = load_inputs(dir, catalog, &cache, block).map_err(|e| in_task(task, &e.to_string()))?;
+            inputs_of.insert(unit.node.clone(), inputs);
+        }
+        let inputs = inputs_of[&unit.node].clone();
+        let unit_started = Instant::now();
+        let device_used = DeviceRecord::default();
+        let result =
+            with_context_recorded(dir, catalog, &workflow, &plan, i, inputs, list.device, &device_used, |ctx, fan| {
+                fan.run_unit(ctx, &unit.spec)
+            })
+            .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
+        let record = json!({
+            "node": unit.node,
+            "unit": unit.unit,
+            "label": unit.label,
+            "task": task.index,
+            "data": result.data,
+            "seconds": unit_started.elapsed().as_secs_f64(),
+            "host": host_name(),
+            "device": device_used.get().unwrap_or_else(|| "cpu".into()),
+        });
+        write_unit(&folder, &result.values, &record)?;
+        computed += 1;
+    }
+    Ok(TaskDone { task: task.clone(), computed, duration: started.elapsed() })
+}
+
+fn in_task(task: &TaskEntry, message: &str) -> ClusterError {
+    ClusterError::Workflow(format!("{}: {message}", task.describe()))
+}
+
+/// The workflow planned for its parameters only (a task reads its inputs by the task list's fingerprints, so
+/// it does not hash the data again).
+fn planned_without_hashing(dir: &Path, catalog: &Catalog, device: Device) -> Result<(Workflow, Plan), ClusterError> {
+    let path = dir.join(WORKFLOW_FILE);
+    let workflow = Workflow::load(&path).map_err(|e| ClusterError::Bundle(format!("{}: {e}", path.display())))?;
+    let options = RunOptions { base_dir: dir.to_path_buf(), device, ..RunOptions::default() };
+    let plan = Session::plan(&workflow, catalog, &options)
+        .map_err(|e| ClusterError::Workflow(format!("{}: {e}", path.display())))?
+        .planned()
+        .clone();
+    Ok((workflow, plan))
+}
+
+/// Writes a unit's values and its record (`unit.json`, last: its presence says the result is whole).
+fn write_unit(folder: &Path, values: &[Value], record: &Json) -> Result<(), ClusterError> {
+    let tmp = folder.with_extension(format!("{}.partial", std::process::id()));
+    write_values(&tmp, values).map_err(|e| ClusterError::io(&tmp, e))?;
+    let text = serde_json::to_string_pretty(record).unwrap_or_default() + "\n";
+    std::fs::write(tmp.join("unit.json"), text).map_err(|e| ClusterError::io(tmp.join("unit.json"), e))?;
+    if folder.exists() {
+        std::fs::remove_dir_all(folder).map_err(|e| ClusterError::io(folder, e))?;
+    }
+    std::fs::rename(&tmp, folder).map_err(|e| ClusterError::io(folder, e))
+}
+
+/// A unit's result as the task wrote it.
+fn read_unit(folder: &Path) -> Option<(UnitResult, Json)> {
+    let record: Json = serde_json::from_str(&std::fs::read_to_string(folder.join("unit.json")).ok()?).ok()?;
+    let values = read_values(folder)?;
+    Some((UnitResult { data: record["data"].clone(), values }, record))
+}
+
+/// This machine's name, for the unit records.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// What the combine found.
+#[derive(Debug, Clone)]
+pub struct Combined {
+    /// Per fanned block: its id, units, and the hosts and devices its units ran on.
+    pub blocks: Vec<(String, usize, Vec<String>)>,
+}
+
+/// Joins every fanned block's unit results into its outputs and stores them in the shared cache, so the
+/// workflow's run finds them there. `wait`: keep looking for missing results this long (an engine without
+/// dependencies between jobs starts the combine beside the tasks). A missing result fails it, naming the task
+/// and what it computed.
+pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Result<Combined, ClusterError> {
+    let list = TaskList::required(bundle)?;
+    let dir = &bundle.dir;
+    let deadline = wait.map(|w| Instant::now() + w);
+    loop {
+        let failures = list.failures(dir);
+        if failures.is_empty() {
+            break;
+        }
+        if deadline.is_none_or(|d| Instant::now() >= d) {
+            let mut shown: Vec<String> = failures.iter().take(20).cloned().collect();
+            if failures.len() > 20 {
+                shown.push(format!("and {} more", failures.len() - 20));
+            }
+            return Err(ClusterError::Workflow(format!(
+                "{} of {} tasks left no result:\n  {}",
+                failures.len(),
+                list.tasks.len(),
+                shown.join("\n  ")
+            )));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let (workflow, plan) = planned(dir, catalog, list.device)?;
+    let cache = DiskCache::shared(dir.join(CACHE_DIR));
+    let mut combined = Vec::new();
+    for block in &list.blocks {
+        let i =
+            workflow.nodes.iter().position(|n| n.id == block.node).ok_or_else(|| {
+                ClusterError::Bundle(format!("the bundle's workflow has no block \"{}\"", block.node))
+            })?;
+        if plan.fingerprints[i] != block.fingerprint {
+            return Err(ClusterError::Bundle(format!(
+                "block \"{}\" is not what the tasks computed: the bundle's workflow or data changed after export; \
+                 export it again",
+                block.node
+            )));
+        }
+        let mut results = Vec::with_capacity(block.units);
+        let mut hosts: Vec<String> = Vec::new();
+        for unit in
+            list.tasks.iter().flat_map(|t| t.units.iter().map(move |u| (t, u))).filter(|(_, u)| u.node == block.node)
+        {
+            let (task, unit) = unit;
+            let (result, record) = read_unit(&result_dir(dir, unit)).ok_or_else(|| {
+                ClusterError::Workflow(format!(
+                    "{}: the result of {} cannot be read from {}",
+                    task.describe(),
+                    unit.label,
+                    result_dir(dir, unit).display()
+                ))
+            })?;
+            let place =
+                format!("{} ({})", record["host"].as_str().unwrap_or("?"), record["device"].as_str().unwrap_or("cpu"));
+            if !hosts.contains(&place) {
+                hosts.push(place);
+            }
+            results.push(result);
+        }
+        let inputs = load_inputs(dir, catalog, &cache, block)?;
+        let outputs =
+            with_context(dir, catalog, &workflow, &plan, i, inputs, list.device, |ctx, fan| fan.combine(ctx, results))
+                .map_err(|e| {
+                    ClusterError::Workflow(format!("node \"{}\" failed to combine its tasks' results: {e}", block.node))
+                })?;
+        cache.put(&block.fingerprint, &outputs).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
+        combined.push((block.node.clone(), block.units, hosts));
+    }
+    Ok(Combined { blocks: combined })
+}
