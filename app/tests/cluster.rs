@@ -370,14 +370,15 @@ impl RayHead {
         let path =
             format!("{}:{}", ray.parent().expect("venv bin").display(), std::env::var("PATH").unwrap_or_default());
         let free = || TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port().to_string();
-        // The head runs drivers only; the two worker nodes have a CPU and a (declared) GPU each.
+        // The head runs drivers only; the two worker nodes have a CPU and a (declared) GPU each. Every node
+        // names 127.0.0.1; the variable lets Ray form a cluster of several nodes on one machine.
         let out = Command::new(&ray)
             .args(["start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1"])
             .arg(format!("--dashboard-port={port}"))
             .arg(format!("--port={gcs}"))
             .arg(format!("--temp-dir={}", dir.path().display()))
             .args(["--num-cpus=0", "--num-gpus=0", "--disable-usage-stats"])
-            .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
             .env("RAY_USAGE_STATS_ENABLED", "0")
             .env("PATH", &path)
             .output()
@@ -392,7 +393,7 @@ impl RayHead {
                 .arg(format!("--dashboard-agent-grpc-port={}", free()))
                 .arg(format!("--metrics-export-port={}", free()))
                 .arg(format!("--runtime-env-agent-port={}", free()))
-                .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+                .env("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
                 .env("RAY_USAGE_STATS_ENABLED", "0")
                 .env("PATH", &path)
                 .output()
