@@ -93,6 +93,27 @@ fn cluster_job(store: &pipewright_store::Store, run: i64) -> Option<serde_json::
     serde_json::from_slice(&store.read_artifact(&link.hash).ok()?).ok()
 }
 
+/// A fanned-out run's tasks: how many ended how, where they ran, and each one that did not finish.
+fn print_tasks(tasks: &[serde_json::Value]) {
+    let count = |state: &str| tasks.iter().filter(|t| t["state"] == state).count();
+    let seconds: f64 = tasks.iter().filter_map(|t| t["seconds"].as_f64()).sum();
+    let mut places: Vec<&str> =
+        tasks.iter().filter_map(|t| t["places"].as_array()).flatten().filter_map(|p| p.as_str()).collect();
+    places.sort_unstable();
+    places.dedup();
+    println!(
+        "  tasks: {} done, {} failed, {} without a result; {seconds:.1} s of compute on {}",
+        count("done"),
+        count("failed"),
+        count("waiting"),
+        if places.is_empty() { "no machine".to_owned() } else { places.join(", ") }
+    );
+    for task in tasks.iter().filter(|t| t["state"] != "done") {
+        let why = task["error"].as_str().unwrap_or("no result");
+        println!("    {}: {why}", task["what"].as_str().unwrap_or("?"));
+    }
+}
+
 /// `pipewright runs show RUN [--project DIR] [--json]`.
 pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
     let store = match open(project) {
@@ -126,6 +147,9 @@ pub fn show(project: &Path, run: i64, json: bool) -> ExitCode {
         println!("  job {id} on {}: {}", job["engine"].as_str().unwrap_or("?"), job["state"].as_str().unwrap_or("?"));
         if let Some(message) = job["message"].as_str() {
             println!("  {message}");
+        }
+        if let Some(tasks) = job["tasks"].as_array() {
+            print_tasks(tasks);
         }
     }
     for n in &nodes {

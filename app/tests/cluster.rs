@@ -307,6 +307,9 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
         .collect();
     assert!(logs.contains("task 5: attempt 1 failed (exit 137); trying again"), "{logs}");
+    // The run's history shows its tasks.
+    let shown = pipewright(&["runs", "--project", &dir.to_string_lossy(), "show", &run.to_string()], &[]);
+    assert!(text(&shown).contains("tasks: 25 done, 0 failed, 0 without a result;"), "{}", text(&shown));
     assert_eq!(logs.matches("pipewright task ").count(), 25, "{logs}");
 
     // The same bundle through slurmrestd: the array and its combine described in JSON.
@@ -328,7 +331,10 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     assert!(said.contains("did not succeed, so the combine cannot run"), "{said}");
     assert!(said.contains("task 0 (setting 1 × fold 1 to setting 1 × fold 5 of block \"tune\") failed"), "{said}");
     assert!(said.contains(&format!("cannot be read from {}", input.display())), "{said}");
-    assert_eq!(last_run(&dir).1, "failed");
+    let (run, status) = last_run(&dir);
+    assert_eq!(status, "failed");
+    let shown = pipewright(&["runs", "--project", &dir.to_string_lossy(), "show", &run.to_string()], &[]);
+    assert!(text(&shown).contains("tasks: 0 done, 25 failed, 0 without a result;"), "{}", text(&shown));
     let queue = Command::new("squeue").args(["-h"]).env("SLURM_CONF", &slurm.conf).output().expect("squeue");
     assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "nothing is left waiting");
 }

@@ -476,7 +476,8 @@ pub trait NodeKind: Send + Sync {
 
     /// How the block's work splits into independent units a cluster can run at once (a sweep's settings ×
     /// folds); `None` for a block that runs as one piece. A block that has one runs through it locally too
-    /// ([`crate::fan_out::run_here`]).
+    /// ([`crate::fan_out::run_here`]), unless its units are rows scored one by one (Batch Score), whose
+    /// partitions stacked are the table scored whole.
     fn fan_out(&self) -> Option<&dyn crate::fan_out::FanOut> {
         None
     }

@@ -1,13 +1,15 @@
 //! The "Export job…" window: the workflow as a job bundle for Slurm, Ray or Kubernetes, and its submission,
 //! followed on a worker thread (state, progress, the job's log) until its results are in the run history.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use egui::Ui;
 
 use pipewright_deploy::cluster::{
-    self, Bundle, DataMode, Engine, ExportOptions, JobState, Resources, Runner, SubmitOptions, Target, Update,
+    self, Bundle, DataMode, Engine, ExportOptions, FanOutOptions, JobState, Resources, Runner, SubmitOptions, Target,
+    TaskList, TaskProgress, TaskState, Update,
 };
 use pipewright_engine::{CancelToken, Catalog};
 
@@ -34,6 +36,8 @@ pub struct JobView {
 struct Following {
     view: Arc<Mutex<JobView>>,
     cancel: CancelToken,
+    /// A fanned-out bundle's folder and task list: each task's state is read from its files.
+    tasks: Option<(PathBuf, TaskList)>,
 }
 
 /// Which engine the window submits to.
@@ -43,6 +47,13 @@ enum Via {
     SlurmRest,
     Ray,
     Kubernetes,
+}
+
+/// The form's fan-out settings.
+struct FanOutForm {
+    on: bool,
+    at_once: u32,
+    retries: u32,
 }
 
 /// The "Export job…" window.
@@ -58,6 +69,7 @@ pub struct ClusterJob {
     runner_path: String,
     out_dir: String,
     overwrite: bool,
+    fan_out: FanOutForm,
     exported: Option<Result<Bundle, String>>,
     via: Via,
     slurm_rest: String,
@@ -81,6 +93,7 @@ impl Default for ClusterJob {
             runner_path: String::new(),
             out_dir: String::new(),
             overwrite: false,
+            fan_out: FanOutForm { on: false, at_once: 0, retries: FanOutOptions::default().retries },
             exported: None,
             via: Via::SlurmTools,
             slurm_rest: "http://127.0.0.1:6820".into(),
@@ -152,6 +165,18 @@ impl ClusterJob {
         path.clone_into(&mut self.runner_path);
     }
 
+    /// Spreads the workflow's independent work over a task set: at most `at_once` tasks at once (0: all),
+    /// each retried `retries` times.
+    pub fn set_fan_out(&mut self, fan_out: bool, at_once: u32, retries: u32) {
+        self.fan_out = FanOutForm { on: fan_out, at_once, retries };
+    }
+
+    /// Each task's state, when the followed job fans out.
+    pub fn task_states(&self) -> Option<Vec<TaskState>> {
+        let (dir, list) = self.following.as_ref()?.tasks.as_ref()?;
+        Some(list.states(dir))
+    }
+
     /// The exported bundle, if the last export worked.
     pub fn bundle(&self) -> Option<&Bundle> {
         self.exported.as_ref().and_then(|e| e.as_ref().ok())
@@ -220,6 +245,24 @@ impl ClusterJob {
                 self.out_dir = dir.display().to_string();
             }
         });
+        ui.checkbox(
+            &mut self.fan_out.on,
+            "Fan out: sweeps, folds, importances, scoring partitions and independent branches as a task set",
+        )
+        .on_hover_text(
+            "Each setting × fold, fold, feature, partition or training branch becomes one task the cluster runs at \
+             the same time as the others (a Slurm job array, a Kubernetes Indexed Job, Ray tasks); a combine step \
+             joins them. What feeds those blocks runs here first, when exporting.",
+        );
+        if self.fan_out.on {
+            ui.horizontal(|ui| {
+                ui.label("Tasks at once:");
+                ui.add(egui::DragValue::new(&mut self.fan_out.at_once).range(0..=100_000))
+                    .on_hover_text("0: as many as the cluster runs");
+                ui.label("Retries of a failing task:");
+                ui.add(egui::DragValue::new(&mut self.fan_out.retries).range(0..=20));
+            });
+        }
         ui.checkbox(&mut self.overwrite, "Replace the bundle already in that folder");
         if ui.button("Export bundle").clicked() {
             self.export(&flow, catalog);
@@ -236,6 +279,20 @@ impl ClusterJob {
                     (n, c) => format!("{n} data file(s), {c} copied, {} read from the cluster", n - c),
                 };
                 ui.label(format!("{data}; runner: {}", if m.runner_bundled { "bundled" } else { m.runner.as_str() }));
+                match &m.fan_out {
+                    Some(f) => {
+                        ui.label(format!(
+                            "Task set: {} tasks for {} units of {}",
+                            f.tasks,
+                            f.units,
+                            f.blocks.join(", ")
+                        ));
+                    }
+                    None if self.fan_out.on => {
+                        ui.label("Nothing in this workflow fans out: it runs as one job.");
+                    }
+                    None => {}
+                }
             }
             Some(Err(e)) => {
                 ui.colored_label(ui.visuals().error_fg_color, e);
@@ -305,7 +362,11 @@ impl ClusterJob {
             runner,
             job_name: None,
             overwrite: self.overwrite,
-            fan_out: None,
+            fan_out: self.fan_out.on.then_some(FanOutOptions {
+                at_once: self.fan_out.at_once,
+                retries: self.fan_out.retries,
+                ..FanOutOptions::default()
+            }),
         };
         let out = PathBuf::from(self.out_dir.trim());
         self.exported = Some(cluster::export(flow, catalog, &options, &out).map_err(|e| e.to_string()));
@@ -391,6 +452,9 @@ impl ClusterJob {
                 (None, None) => ui.label("Submitting…"),
             };
         });
+        if let Some(tasks) = self.task_states() {
+            tasks_ui(ui, &tasks);
+        }
         let (done, total) = view.progress;
         if total > 0 {
             ui.add(egui::ProgressBar::new(done as f32 / total as f32).text(format!("{done} / {total} blocks")));
@@ -418,6 +482,7 @@ impl ClusterJob {
 
     fn submit(&mut self) {
         let Some(bundle) = self.bundle().cloned() else { return };
+        let bundle_dir = bundle.dir.clone();
         let engine = self.engine();
         let view = Arc::new(Mutex::new(JobView::default()));
         let cancel = CancelToken::new();
@@ -458,8 +523,43 @@ impl ClusterJob {
         if let Err(e) = spawned {
             lock(&view).finished = Some(Err(format!("Cannot submit: no thread to follow the job on ({e})")));
         }
-        self.following = Some(Following { view, cancel });
+        let tasks = TaskList::of_dir(&bundle_dir).map(|list| (bundle_dir, list));
+        self.following = Some(Following { view, cancel, tasks });
     }
+}
+
+/// A fanned-out job's tasks: a bar of how many are done, and a square per task (green done, red failed, grey
+/// waiting or running) that names the task, where it ran and why it failed on hover.
+fn tasks_ui(ui: &mut Ui, tasks: &[TaskState]) {
+    let done = tasks.iter().filter(|t| t.state == TaskProgress::Done).count();
+    let failed = tasks.iter().filter(|t| t.state == TaskProgress::Failed).count();
+    let mut text = format!("{done} / {} tasks done", tasks.len());
+    if failed > 0 {
+        let _ = write!(text, ", {failed} failed");
+    }
+    ui.add(egui::ProgressBar::new(done as f32 / tasks.len().max(1) as f32).text(text));
+    let side = 10.0;
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing = egui::vec2(2.0, 2.0);
+        for task in tasks {
+            let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+            let colour = match task.state {
+                TaskProgress::Done => crate::theme::success(dark),
+                TaskProgress::Failed => crate::theme::error(dark),
+                TaskProgress::Waiting => ui.visuals().widgets.inactive.bg_fill,
+            };
+            ui.painter().rect_filled(rect, 2.0, colour);
+            let mut hover = format!("{}: {:?}", task.what, task.state).to_lowercase();
+            if !task.places.is_empty() {
+                let _ = write!(hover, "\non {} in {:.1} s", task.places.join(", "), task.seconds);
+            }
+            if let Some(error) = &task.error {
+                let _ = write!(hover, "\n{error}");
+            }
+            response.on_hover_text(hover);
+        }
+    });
 }
 
 /// `<workflow folder>/jobs/<name>-<target>`.

@@ -919,6 +919,81 @@ fn a_workflow_is_exported_as_a_cluster_job_and_a_submission_that_cannot_reach_it
     }
 }
 
+/// The workspace's pipewright binary, built by `cargo test --workspace` beside the tests.
+fn workspace_runner() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(Path::parent).map(|dir| dir.join("pipewright")))
+        .filter(|p| p.is_file())
+}
+
+#[test]
+fn a_job_exported_with_fan_out_shows_its_task_set_and_each_task_as_it_ends() {
+    let runner = workspace_runner();
+    if !pipewright_e2e::cluster::available(
+        "the pipewright binary",
+        runner.is_some(),
+        "cargo test --workspace builds it beside the tests",
+    ) {
+        return;
+    }
+    let runner = runner.expect("runner");
+    let config = tempfile::tempdir().expect("temp dir");
+    let project = tempfile::tempdir().expect("temp dir");
+    let flow = pipewright_e2e::cluster::sweep_project(project.path());
+    let mut harness = harness_for_file(config.path(), &flow);
+    harness.state_mut().open_export_job();
+    settle(&mut harness);
+    harness.get_by_label("Ray").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Fan out: sweeps, folds").click();
+    settle(&mut harness);
+    harness.get_by_label("Tasks at once:");
+    let cluster = &mut harness.state_mut().cluster;
+    cluster.set_resources(0, 1, 1.0);
+    cluster.set_runner_path(&runner.to_string_lossy());
+    cluster.set_ray_url("http://127.0.0.1:1");
+    harness.get_by_label("Export bundle").click();
+    settle(&mut harness);
+    harness.get_by_label("Task set: 125 tasks for 125 units of tune (120), cv (5)");
+    let bundle = harness.state().cluster.bundle().expect("exported").dir.clone();
+    assert!(bundle.join("tasks/tasks.json").is_file());
+
+    // Nothing listens at the Ray address: the submission fails, the tasks wait. Then half of them run (as a
+    // cluster's workers would): the squares turn green as their results land.
+    harness.get_by_label("▶ Submit").click();
+    let started = Instant::now();
+    while harness.state().cluster.job_view().is_none_or(|v| v.finished.is_none()) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the submission did not end");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    settle(&mut harness);
+    harness.get_by_label("0 / 125 tasks done");
+    for index in 0..60 {
+        let out = std::process::Command::new(&runner)
+            .args(["task", &bundle.to_string_lossy(), "--index", &index.to_string()])
+            .output()
+            .expect("task");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::write(
+        bundle.join("tasks/errors/61.txt"),
+        "task 61 (setting 13 × fold 2 of block \"tune\"): out of memory\n",
+    )
+    .expect("an error");
+    settle(&mut harness);
+    harness.get_by_label("60 / 125 tasks done, 1 failed");
+    let states = harness.state().cluster.task_states().expect("a task set");
+    assert_eq!(states[61].error.as_deref(), Some("task 61 (setting 13 × fold 2 of block \"tune\"): out of memory"));
+    assert!(states[0].places.iter().all(|p| p.ends_with("(cpu)")), "{:?}", states[0]);
+    harness.get_by_label_contains("Failed: the Ray dashboard at http://127.0.0.1:1 cannot be reached").scroll_to_me();
+    settle(&mut harness);
+    if can_render(&mut harness) {
+        harness.snapshot_options("export_job_fan_out", &SnapshotOptions::new().max_failed_pixels(4000));
+    }
+}
+
 #[test]
 fn a_job_submitted_from_the_designer_runs_on_slurm_shows_its_progress_and_lands_in_the_run_history() {
     let Some(slurm) = pipewright_e2e::cluster::Slurm::start() else { return };

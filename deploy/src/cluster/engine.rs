@@ -472,6 +472,7 @@ impl Record {
             "job": job,
             "state": state.word(),
             "message": match state { JobState::Failed(why) => Some(why.as_str()), _ => None },
+            "tasks": TaskList::of_dir(&self.bundle).map(|list| list.states(&self.bundle)),
         });
         let hash = store.put_artifact("job", job_record.to_string().as_bytes())?;
         store.link_artifact(run, "job", "record", &hash)?;

@@ -29,7 +29,7 @@ pub use bundle::{Bundle, BundleManifest, DataEntry, ExportOptions, FanOutSummary
 pub use engine::{Engine, JobState, Submission, SubmitOptions, Update, submit};
 pub use kubernetes::{IMAGE_RUNNER, combine_manifest, job_manifest, tasks_manifest};
 pub use results::{JobResults, RESULT_FILE, RESULT_MARKER, ResultsWriter};
-pub use tasks::{FanOutOptions, TaskList};
+pub use tasks::{FanOutOptions, TaskList, TaskProgress, TaskState};
 
 /// The format name in `bundle.json`.
 pub const BUNDLE_FORMAT: &str = "pipewright-job-bundle";

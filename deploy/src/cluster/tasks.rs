@@ -12,6 +12,7 @@
 //! same code a local run goes through, so the cluster's results equal the desktop's.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,8 @@ use serde_json::{Value as Json, json};
 
 use pipewright_engine::{
     CancelToken, Catalog, Device, DeviceRecord, DiskCache, Event, FanOut, NodeContext, NodeError, NodeStatus, Plan,
-    Provenance, RunOptions, Session, Unit, UnitResult, Value, Workflow, default_memory_budget, input_sources,
-    read_values, write_atomic, write_values,
+    PortType, Provenance, RunOptions, Session, Unit, UnitResult, Value, Workflow, ancestors, default_memory_budget,
+    input_sources, read_values, write_atomic, write_values,
 };
 
 use super::bundle::WORKFLOW_FILE;
@@ -52,6 +53,9 @@ pub struct TaskList {
     pub blocks: Vec<FannedBlock>,
     /// The tasks: index `i` is `tasks[i]`.
     pub tasks: Vec<TaskEntry>,
+    /// What did not fan out, and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// A block whose units are spread over the tasks.
@@ -67,6 +71,10 @@ pub struct FannedBlock {
     pub inputs: Vec<Option<InputRef>>,
     /// How many units it has.
     pub units: usize,
+    /// An independent branch: the task runs the workflow up to this block (a trainer) into the shared cache,
+    /// and the combine finds its outputs there.
+    #[serde(default)]
+    pub branch: bool,
 }
 
 /// One input of a fanned block: which block's output, stored in the shared cache under which fingerprint.
@@ -108,6 +116,9 @@ impl TaskEntry {
     /// What the task computes, for people: `task 7 (setting 2 × fold 3 of block "tune")`.
     pub fn describe(&self) -> String {
         let what = match (self.units.first(), self.units.last()) {
+            (Some(first), Some(_)) if self.units.len() == 1 && first.spec["branch"] == json!(true) => {
+                first.label.clone()
+            }
             (Some(first), Some(_)) if self.units.len() == 1 => format!("{} of block \"{}\"", first.label, first.node),
             (Some(first), Some(last)) if first.node == last.node => {
                 format!("{} to {} of block \"{}\"", first.label, last.label, first.node)
@@ -132,6 +143,11 @@ impl TaskList {
             .map_err(|e| ClusterError::Bundle(format!("{}: not a readable task list: {e}", path.display())))
     }
 
+    /// The task list in the bundle folder `dir`, if it is there and readable.
+    pub fn of_dir(dir: &Path) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(TASK_LIST)).ok()?).ok()
+    }
+
     /// The task list of a bundle that must fan out.
     pub fn required(bundle: &Bundle) -> Result<Self, ClusterError> {
         Self::of(bundle)?.ok_or_else(|| {
@@ -145,24 +161,95 @@ impl TaskList {
     /// Tasks whose units have not all left a result, each with what it computed and its last error (from
     /// `tasks/errors/`, else the last line of its Slurm log): `task 3 (fold 4 of 5 of block "cv") failed: …`.
     pub fn failures(&self, bundle_dir: &Path) -> Vec<String> {
+        self.states(bundle_dir)
+            .into_iter()
+            .filter(|t| t.state != TaskProgress::Done)
+            .map(|t| match t.error {
+                Some(error) => format!("{} failed: {error}", t.what),
+                None => format!("{} left no result (it was killed, cancelled or never ran)", t.what),
+            })
+            .collect()
+    }
+
+    /// Every task's state as the bundle's files tell it: done (every unit's result is there), failed (an error
+    /// or a log says why) or waiting (not started, running, or killed without a word).
+    pub fn states(&self, bundle_dir: &Path) -> Vec<TaskState> {
         let logs: Vec<PathBuf> = std::fs::read_dir(bundle_dir.join(super::bundle::RESULTS_DIR))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         self.tasks
             .iter()
-            .filter(|task| task.units.iter().any(|u| !result_dir(bundle_dir, u).join("unit.json").is_file()))
             .map(|task| {
-                let error = std::fs::read_to_string(error_file(bundle_dir, task.index)).unwrap_or_default();
-                let error = error.trim().to_owned();
-                let error = if error.is_empty() { last_log_line(&logs, task.index) } else { error };
-                if error.is_empty() {
-                    format!("{} left no result (it was killed, cancelled or never ran)", task.describe())
+                let records: Vec<Json> = task
+                    .units
+                    .iter()
+                    .filter_map(|u| std::fs::read_to_string(result_dir(bundle_dir, u).join("unit.json")).ok())
+                    .filter_map(|text| serde_json::from_str(&text).ok())
+                    .collect();
+                let mut places: Vec<String> = Vec::new();
+                for r in &records {
+                    let place =
+                        format!("{} ({})", r["host"].as_str().unwrap_or("?"), r["device"].as_str().unwrap_or("cpu"));
+                    if !places.contains(&place) {
+                        places.push(place);
+                    }
+                }
+                let done = records.len() == task.units.len();
+                let error = if done {
+                    None
                 } else {
-                    format!("{} failed: {error}", task.describe())
+                    let error = std::fs::read_to_string(error_file(bundle_dir, task.index)).unwrap_or_default();
+                    let error = error.trim().to_owned();
+                    Some(if error.is_empty() { last_log_line(&logs, task.index) } else { error })
+                        .filter(|e| !e.is_empty())
+                };
+                TaskState {
+                    index: task.index,
+                    what: task.describe(),
+                    state: if done {
+                        TaskProgress::Done
+                    } else if error.is_some() {
+                        TaskProgress::Failed
+                    } else {
+                        TaskProgress::Waiting
+                    },
+                    error,
+                    places,
+                    seconds: records.iter().filter_map(|r| r["seconds"].as_f64()).sum(),
                 }
             })
             .collect()
     }
+}
+
+/// How far a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskProgress {
+    /// Not started, running, or gone without a word.
+    Waiting,
+    /// Every unit's result is there.
+    Done,
+    /// It said why it failed (it may still be retried).
+    Failed,
+}
+
+/// One task's state, for the job view and the run's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    /// Its index.
+    pub index: usize,
+    /// What it computes: `task 7 (setting 2 × fold 3 of block "tune")`.
+    pub what: String,
+    /// How far it is.
+    pub state: TaskProgress,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The machines and devices its units ran on: `node7 (gpu: NVIDIA H100 …)`.
+    pub places: Vec<String>,
+    /// Compute seconds of its units.
+    pub seconds: f64,
 }
 
 /// The failures in brief: the first few, and how many more.
@@ -170,7 +257,7 @@ pub fn summarize(failures: &[String]) -> String {
     const SHOWN: usize = 3;
     let mut text = failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
     if failures.len() > SHOWN {
-        text.push_str(&format!("; and {} more task(s)", failures.len() - SHOWN));
+        let _ = write!(text, "; and {} more task(s)", failures.len() - SHOWN);
     }
     text
 }
@@ -257,7 +344,22 @@ pub(super) fn prepare(
             downstream.insert(i);
         }
     }
-    if fanned.is_empty() {
+    // Independent branches: the trainers outside the fanned blocks' reach, none feeding another, each one task.
+    let mut branches: Vec<usize> = Vec::new();
+    for &i in &plan.order {
+        let trains = catalog
+            .get(&workflow.nodes[i].kind)
+            .is_some_and(|e| e.kind.fan_out().is_none() && e.spec.inputs.iter().any(|p| p.ty == PortType::Learner));
+        let id = workflow.nodes[i].id.as_str();
+        let below_another = branches.iter().any(|&b| ancestors(&workflow, id).contains(&workflow.nodes[b].id));
+        if trains && !downstream.contains(&i) && !below_another {
+            branches.push(i);
+        }
+    }
+    if branches.len() < 2 {
+        branches.clear();
+    }
+    if fanned.is_empty() && branches.is_empty() {
         return Ok(None);
     }
     let cache = DiskCache::shared(dir.join(CACHE_DIR));
@@ -265,6 +367,7 @@ pub(super) fn prepare(
         let mut seen = HashSet::new();
         fanned
             .iter()
+            .chain(&branches)
             .flat_map(|&i| sources[i].iter().flatten().map(|&(from, _)| from))
             .filter(|f| seen.insert(*f))
             .collect()
@@ -276,20 +379,38 @@ pub(super) fn prepare(
     }
     let mut blocks = Vec::new();
     let mut units: Vec<UnitRef> = Vec::new();
+    let mut notes = Vec::new();
     for &i in &fanned {
         let node = &workflow.nodes[i];
         let block = fanned_block(&workflow, catalog, &plan, &sources[i], i)?;
-        let inputs = load_inputs(dir, catalog, &cache, &block)?;
+        let inputs = match load_inputs(dir, catalog, &cache, &block) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                notes.push(format!("block \"{}\" runs in the combine: {e}", node.id));
+                continue;
+            }
+        };
         let found = with_context(dir, catalog, &workflow, &plan, i, inputs, device, |ctx, fan| fan.units(ctx))
             .map_err(|e| ClusterError::Workflow(format!("node \"{}\" cannot be split into tasks: {e}", node.id)))?;
         say(&format!("block \"{}\" ({}): {} units", node.id, block.title, found.len()));
+        blocks.push(FannedBlock { units: found.len(), ..block });
         units.extend(found.into_iter().enumerate().map(|(unit, Unit { label, spec })| UnitRef {
             node: node.id.clone(),
             unit,
             label,
             spec,
         }));
-        blocks.push(FannedBlock { units: units.iter().filter(|u| u.node == node.id).count(), ..block });
+    }
+    for &i in &branches {
+        let node = &workflow.nodes[i];
+        let block = fanned_block(&workflow, catalog, &plan, &sources[i], i)?;
+        blocks.push(FannedBlock { units: 1, branch: true, ..block });
+        units.push(UnitRef {
+            node: node.id.clone(),
+            unit: 0,
+            label: format!("the branch up to block \"{}\"", node.id),
+            spec: json!({"branch": true}),
+        });
     }
     if units.is_empty() {
         return Ok(None);
@@ -297,7 +418,7 @@ pub(super) fn prepare(
     let per_task = units.len().div_ceil(options.max_tasks.max(1));
     let tasks: Vec<TaskEntry> =
         units.chunks(per_task).enumerate().map(|(index, chunk)| TaskEntry { index, units: chunk.to_vec() }).collect();
-    let list = TaskList { device, at_once: options.at_once, retries: options.retries, blocks, tasks };
+    let list = TaskList { device, at_once: options.at_once, retries: options.retries, blocks, tasks, notes };
     for sub in [RESULTS_DIR, ERRORS_DIR] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| ClusterError::io(dir.join(sub), e))?;
     }
@@ -365,6 +486,7 @@ fn fanned_block(
         fingerprint: plan.fingerprints[i].clone(),
         inputs,
         units: 0,
+        branch: false,
     })
 }
 
@@ -515,6 +637,24 @@ fn compute_task(
         let i = workflow.nodes.iter().position(|n| n.id == unit.node).ok_or_else(|| {
             ClusterError::Bundle(format!("{}: the bundle's workflow has no block \"{}\"", task.describe(), unit.node))
         })?;
+        if block.branch {
+            let unit_started = Instant::now();
+            run_prefix(dir, &workflow, catalog, list.device, &cache, &unit.node)
+                .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
+            let record = json!({
+                "node": unit.node,
+                "unit": unit.unit,
+                "label": unit.label,
+                "task": task.index,
+                "data": Json::Null,
+                "seconds": unit_started.elapsed().as_secs_f64(),
+                "host": host_name(),
+                "device": "see the block's result",
+            });
+            write_unit(&folder, &[], &record)?;
+            computed += 1;
+            continue;
+        }
         if !inputs_of.contains_key(&unit.node) {
             let inputs = load_inputs(dir, catalog, &cache, block).map_err(|e| in_task(task, &e.to_string()))?;
             inputs_of.insert(unit.node.clone(), inputs);
@@ -635,6 +775,11 @@ pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Re
                  export it again",
                 block.node
             )));
+        }
+        if block.branch {
+            // Its task ran it into the shared cache; the workflow's run finds it there.
+            combined.push((block.node.clone(), block.units, Vec::new()));
+            continue;
         }
         let mut results = Vec::with_capacity(block.units);
         let mut hosts: Vec<String> = Vec::new();
