@@ -257,9 +257,9 @@ fn a_workflow_exported_for_slurm_runs_there_and_its_recorded_metrics_equal_a_loc
     a_sweep_fans_out_as_a_job_array_and_a_combine_job(&slurm, work.path());
 }
 
-/// Exports the sweep with fan-out for `target`, a CPU job, a task per five units.
-fn export_sweep(flow: &Path, bundle: &Path, target: &str, extra: &[&str]) {
-    let args = ["--target", target, "--fan-out", "--max-tasks", "25", "--gpus", "0", "--cpus", "1", "--memory", "1G"];
+/// Exports the sweep with fan-out for `target` with `gpus` GPUs (one a task), a task per five units.
+fn export_sweep(flow: &Path, bundle: &Path, target: &str, gpus: &str, extra: &[&str]) {
+    let args = ["--target", target, "--fan-out", "--max-tasks", "25", "--gpus", gpus, "--cpus", "1", "--memory", "1G"];
     let out = export(flow, bundle, &[&args[..], &["--time", "10m", "--runner-path", binary()], extra].concat());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("task set: 25 tasks for 125 units"), "{}", text(&out));
@@ -275,7 +275,10 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     let flow = sweep_project(&dir);
     let local = local_metrics(&flow);
     let bundle = work.join("sweep-bundle");
-    export_sweep(&flow, &bundle, "slurm", &["--at-once", "2", "--retries", "1"]);
+    // The node's two (fake) GPUs: each task asks for one, so two run at once, each on its own.
+    export_sweep(&flow, &bundle, "slurm", "2", &["--at-once", "2", "--retries", "1"]);
+    let array = std::fs::read_to_string(bundle.join("slurm/tasks.sbatch")).expect("array script");
+    assert!(array.contains("#SBATCH --gres=gpu:1\n"), "{array}");
     let flaky = dir.join("flaky-runner.sh");
     std::fs::write(
         &flaky,
@@ -311,6 +314,7 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     let shown = pipewright(&["runs", "--project", &dir.to_string_lossy(), "show", &run.to_string()], &[]);
     assert!(text(&shown).contains("tasks: 25 done, 0 failed, 0 without a result;"), "{}", text(&shown));
     assert_eq!(logs.matches("pipewright task ").count(), 25, "{logs}");
+    assert!(logs.contains("with GPUs: 0") && logs.contains("with GPUs: 1"), "{logs}");
 
     // The same bundle through slurmrestd: the array and its combine described in JSON.
     let out = submit_slurm(slurm, &bundle, &["--rest", &slurm.rest, "--token", &slurm.token, "--quiet"]);
@@ -484,7 +488,7 @@ fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_m
     let sweep = sweep_project(&dir);
     let sweep_local = local_metrics(&sweep);
     let sweep_bundle = work.path().join("sweep-bundle");
-    export_sweep(&sweep, &sweep_bundle, "ray", &["--retries", "1"]);
+    export_sweep(&sweep, &sweep_bundle, "ray", "1", &["--retries", "1"]);
     let out = pipewright(&["submit", &sweep_bundle.to_string_lossy(), "--ray", &head.url, "--poll", "0.5"], &[]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
@@ -492,6 +496,7 @@ fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_m
     let nodes: std::collections::BTreeSet<&str> =
         said.lines().filter_map(|l| l.split(" done on node ").nth(1)).filter_map(|r| r.split(' ').next()).collect();
     assert_eq!(nodes.len(), 2, "the tasks ran on both worker nodes: {said}");
+    assert!(said.contains("done on node") && said.contains("with GPUs: 0 ("), "each task had its node's GPU: {said}");
     let (run, status) = last_run(&dir);
     assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", sweep_local));
 

@@ -264,3 +264,89 @@ fn a_workflow_with_nothing_to_fan_out_is_exported_as_one_job_saying_so() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("has no task list"), "{}", text(&out));
 }
+
+/// The sweep's data with Train Best Model in place of the sweep: every two-class learner with three settings,
+/// on three folds.
+fn contest_project(dir: &Path) -> PathBuf {
+    let flow = sweep_project(dir);
+    let mut workflow = read_json(&flow);
+    let nodes = workflow["nodes"].as_array_mut().expect("nodes");
+    nodes.retain(|n| {
+        ["data", "select", "clean", "indicators", "split", "score", "evaluate"]
+            .contains(&n["id"].as_str().unwrap_or(""))
+    });
+    nodes.push(serde_json::json!({"id": "best", "kind": "train.train_best_model",
+        "params": {"label_column": "survived", "trials": 3, "folds": 3, "seed": 4}}));
+    let edges = workflow["edges"].as_array_mut().expect("edges");
+    edges.retain(|e| {
+        let ends = [e["from"]["node"].as_str().unwrap_or(""), e["to"]["node"].as_str().unwrap_or("")];
+        !ends.iter().any(|n| ["tree", "tune", "logistic", "cv", "importance"].contains(n))
+    });
+    edges.push(serde_json::json!({"from": {"node": "split", "port": "first"}, "to": {"node": "best", "port": "data"}}));
+    edges
+        .push(serde_json::json!({"from": {"node": "best", "port": "model"}, "to": {"node": "score", "port": "model"}}));
+    let path = dir.join("contest.flow.json");
+    std::fs::write(&path, workflow.to_string()).expect("workflow");
+    path
+}
+
+/// A learner's place on a leaderboard: its name, the metric's mean and standard deviation.
+type Place = (String, Option<f64>, Option<f64>);
+
+/// A leaderboard from a results folder: the places by rank, and the metric's name.
+fn leaderboard(results: &Path) -> (Vec<Place>, String) {
+    let bytes = output_bytes(results, "best", "leaderboard");
+    let Some(pipewright_engine::Value::Table(table)) = pipewright_store::value_of_artifact("table", &bytes) else {
+        panic!("no leaderboard table")
+    };
+    let names: Vec<String> = table.frame.get_column_names().iter().map(ToString::to_string).collect();
+    let metric = names.iter().find_map(|n| n.strip_suffix("_mean")).expect("a mean column").to_owned();
+    let column = |name: &str| table.frame.column(name).expect("column").as_materialized_series().clone();
+    let learners = column("learner");
+    let (means, stds) = (column(&format!("{metric}_mean")), column(&format!("{metric}_std")));
+    let rows = (0..table.frame.height())
+        .map(|i| {
+            let text = learners.str().expect("text").get(i).unwrap_or("").to_owned();
+            (text, means.f64().expect("numbers").get(i), stds.f64().expect("numbers").get(i))
+        })
+        .collect();
+    (rows, metric)
+}
+
+#[test]
+fn train_best_model_ranks_every_learner_of_the_goal_and_fans_out_to_the_same_leaderboard() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = contest_project(work.path());
+    let local = work.path().join("local");
+    let out = pipewright(&["run", path(&flow), "--no-record", "--no-cache", "--results", path(&local)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (board, metric) = leaderboard(&local);
+    assert_eq!(metric, "accuracy");
+    // Every two-class learner took part, each measured, best first; a sensible winner on Titanic.
+    let names: Vec<&str> = board.iter().map(|r| r.0.as_str()).collect();
+    for learner in ["Two-Class Logistic Regression", "Two-Class Decision Forest", "Two-Class Boosted Decision Tree"] {
+        assert!(names.iter().any(|n| n.contains(learner.trim_start_matches("Two-Class "))), "{learner} in {names:?}");
+    }
+    assert!(board.len() >= 6, "{board:?}");
+    assert!(board.windows(2).all(|w| w[0].1.unwrap_or(f64::NAN) >= w[1].1.unwrap_or(f64::NEG_INFINITY)), "{board:?}");
+    let top = board[0].1.expect("the winner's mean");
+    assert!(top > 0.78 && top < 0.9, "{board:?}");
+    assert!(board[0].2.is_some_and(|s| s > 0.0 && s < 0.1), "{board:?}");
+    let local_result = read_json(&local.join("result.json"));
+
+    // Fanned out: one unit per learner × setting × fold; the same leaderboard and metrics.
+    let bundle = work.path().join("bundle");
+    let out = export_fanned(&flow, &bundle, &["--max-tasks", "12"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let units = board.len() * 3 * 3;
+    assert!(text(&out).contains(&format!("task set: 12 tasks for {units} units of best ({units})")), "{}", text(&out));
+    for out in run_all_tasks(&bundle, 12) {
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = pipewright(&["combine", path(&bundle)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let results = bundle.join("results");
+    assert_eq!(leaderboard(&results), (board, metric));
+    assert_eq!(read_json(&results.join("result.json"))["metrics"], local_result["metrics"]);
+    assert!(same_output(&results, &local, "best", "model"));
+}

@@ -31,6 +31,8 @@ pub struct AdapterInfo {
     pub max_workgroups_per_dimension: u32,
     /// Invocations per workgroup at most.
     pub max_invocations_per_workgroup: u32,
+    /// The PCI vendor id (0x10de NVIDIA, 0x1002 AMD, 0x8086 Intel).
+    pub vendor: u32,
 }
 
 impl AdapterInfo {
@@ -54,6 +56,7 @@ impl AdapterInfo {
             max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            vendor: info.vendor,
         }
     }
 
@@ -91,10 +94,46 @@ pub fn adapters() -> Vec<AdapterInfo> {
     found
 }
 
-/// The adapter `gpu` and hardware-only `auto` would use (the first of [`adapters`]), looked up once per process.
+/// The adapter `gpu` and hardware-only `auto` would use ([`chosen`] among [`adapters`]), looked up once per
+/// process.
 pub fn preferred_adapter() -> Option<&'static AdapterInfo> {
     static PREFERRED: OnceLock<Option<AdapterInfo>> = OnceLock::new();
-    PREFERRED.get_or_init(|| adapters().into_iter().next()).as_ref()
+    PREFERRED
+        .get_or_init(|| {
+            let found = adapters();
+            let i = chosen(&found, env_var("PIPEWRIGHT_GPU").as_deref(), env_var("CUDA_VISIBLE_DEVICES").as_deref());
+            found.into_iter().nth(i)
+        })
+        .as_ref()
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// NVIDIA's PCI vendor id.
+const NVIDIA: u32 = 0x10de;
+
+/// Which of `adapters` (in preference order) a process opens, so that the tasks a scheduler spreads over a
+/// node's GPUs each use their own:
+/// - `PIPEWRIGHT_GPU=K` (`pipewright_gpu`): the K-th hardware adapter;
+/// - else a task the scheduler gave GPUs (`CUDA_VISIBLE_DEVICES`, set by Slurm's `--gres`, Ray's `num_gpus`
+///   and Kubernetes' device plugin): where Vulkan still sees every NVIDIA GPU of the node (no device
+///   isolation), the NVIDIA adapter at the first index it names (Vulkan lists a node's NVIDIA GPUs in bus
+///   order, as `CUDA_DEVICE_ORDER=PCI_BUS_ID` numbers them); where it sees only the task's own, that one;
+/// - else the preferred adapter (the first).
+pub fn chosen(adapters: &[AdapterInfo], pipewright_gpu: Option<&str>, cuda_visible: Option<&str>) -> usize {
+    let hardware: Vec<usize> = (0..adapters.len()).filter(|&i| !adapters[i].software).collect();
+    if let Some(k) = pipewright_gpu.and_then(|v| v.trim().parse::<usize>().ok()) {
+        return hardware.get(k).copied().unwrap_or(0);
+    }
+    let first = cuda_visible.and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse::<usize>().ok());
+    let nvidia: Vec<usize> = hardware.iter().copied().filter(|&i| adapters[i].vendor == NVIDIA).collect();
+    match first {
+        Some(k) if nvidia.len() > k => nvidia[k],
+        Some(_) if !nvidia.is_empty() => nvidia[0],
+        _ => 0,
+    }
 }
 
 /// The process-wide GPU: its device, queue, pipelines and uploaded feature blocks.
@@ -129,7 +168,9 @@ impl Gpu {
         let instance = instance();
         let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
         adapters.sort_by_key(|a| AdapterInfo::of(a).rank());
-        let adapter = adapters.into_iter().next().ok_or_else(|| {
+        let infos: Vec<AdapterInfo> = adapters.iter().map(AdapterInfo::of).collect();
+        let index = chosen(&infos, env_var("PIPEWRIGHT_GPU").as_deref(), env_var("CUDA_VISIBLE_DEVICES").as_deref());
+        let adapter = adapters.into_iter().nth(index).ok_or_else(|| {
             "no Vulkan, Metal or DX12 adapter was found (on Linux without a GPU, install Mesa's lavapipe: \
              apt-get install mesa-vulkan-drivers libvulkan1)"
                 .to_string()
@@ -411,5 +452,49 @@ impl MatrixCache {
         while self.entries.len() > 1 && self.entries.iter().map(|(_, m)| m.bytes()).sum::<u64>() > Self::BUDGET_BYTES {
             self.entries.remove(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(name: &str, vendor: u32, software: bool) -> AdapterInfo {
+        AdapterInfo {
+            name: name.into(),
+            backend: "vulkan".into(),
+            device_type: if software { "cpu" } else { "discrete" }.into(),
+            driver: String::new(),
+            software,
+            max_buffer_bytes: 0,
+            max_storage_binding_bytes: 0,
+            max_workgroups_per_dimension: 0,
+            max_invocations_per_workgroup: 0,
+            vendor,
+        }
+    }
+
+    #[test]
+    fn each_task_opens_the_gpu_its_scheduler_gave_it() {
+        let node = [
+            adapter("NVIDIA H100 0", NVIDIA, false),
+            adapter("NVIDIA H100 1", NVIDIA, false),
+            adapter("NVIDIA H100 2", NVIDIA, false),
+            adapter("llvmpipe", 0x10005, true),
+        ];
+        let none = None;
+        let some = Some;
+        assert_eq!(chosen(&node, none, none), 0, "no scheduler: the preferred adapter");
+        assert_eq!(chosen(&node, none, some("2")), 2, "Slurm gave this task the third GPU");
+        assert_eq!(chosen(&node, none, some("1,2")), 1, "two GPUs: the first of them");
+        assert_eq!(chosen(&node, some("2"), some("0")), 2, "PIPEWRIGHT_GPU wins");
+        assert_eq!(chosen(&node, some("9"), none), 0, "an index past the GPUs: the preferred one");
+        // Device isolation: Vulkan sees only the task's GPU, which CUDA numbers 0 in the task but the
+        // scheduler called 5 on the node.
+        let isolated = [adapter("NVIDIA H100", NVIDIA, false), adapter("llvmpipe", 0x10005, true)];
+        assert_eq!(chosen(&isolated, none, some("5")), 0);
+        // No NVIDIA GPU: the variable says nothing about the others.
+        let amd = [adapter("AMD MI300", 0x1002, false), adapter("AMD MI300", 0x1002, false)];
+        assert_eq!(chosen(&amd, none, some("1")), 0);
     }
 }

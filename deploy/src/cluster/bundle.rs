@@ -571,6 +571,13 @@ fn fan_out_section(manifest: &BundleManifest) -> String {
 }
 
 impl BundleManifest {
+    /// GPUs each job or task asks for: a fanned-out bundle's tasks (and its combine) one each, since a task's
+    /// blocks use one device, so a node with `--gpus N` of them runs N tasks at once; a single job what was
+    /// exported.
+    pub fn gpus_per_task(&self) -> u32 {
+        if self.fan_out.is_some() { self.resources.gpus.min(1) } else { self.resources.gpus }
+    }
+
     /// The engine files this bundle's target has.
     fn engine_files_preview(&self) -> Vec<&'static str> {
         match (self.target, self.fan_out.is_some()) {

@@ -271,6 +271,7 @@ pub fn tasks_manifest(manifest: &BundleManifest, tasks: usize, at_once: u32, ret
     job.spec.completion_mode = Some("Indexed");
     job.spec.backoff_limit_per_index = Some(retries);
     let container = &mut job.spec.template.spec.containers[0];
+    one_gpu(container, manifest);
     container.command = vec!["sh".into(), format!("{MOUNT}/task.sh")];
     // Kubernetes retries the index: the script does not.
     container.env.push(EnvVar { name: "PIPEWRIGHT_TASK_RETRIES".into(), value: "0".into() });
@@ -283,9 +284,18 @@ pub fn tasks_manifest(manifest: &BundleManifest, tasks: usize, at_once: u32, ret
 pub fn combine_manifest(manifest: &BundleManifest) -> Job {
     let mut job = job_manifest(manifest);
     let wait = format!("{}m", manifest.resources.time_limit_minutes.max(1));
-    job.spec.template.spec.containers[0].command =
-        vec!["sh".into(), format!("{MOUNT}/combine.sh"), "--wait".into(), wait];
+    let container = &mut job.spec.template.spec.containers[0];
+    one_gpu(container, manifest);
+    container.command = vec!["sh".into(), format!("{MOUNT}/combine.sh"), "--wait".into(), wait];
     job
+}
+
+/// A fanned-out bundle's pods each ask for the GPUs a task uses (one, or none).
+fn one_gpu(container: &mut Container, manifest: &BundleManifest) {
+    let gpus = manifest.gpus_per_task();
+    if gpus > 0 {
+        container.resources.limits.insert("nvidia.com/gpu".into(), gpus.to_string());
+    }
 }
 
 /// A Job as YAML, after a comment.

@@ -76,7 +76,7 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
             let r = &manifest.resources;
             DRIVER_SCRIPT
                 .replace("__CPUS__", &r.cpus.to_string())
-                .replace("__GPUS__", &r.gpus.to_string())
+                .replace("__GPUS__", &manifest.gpus_per_task().to_string())
                 .replace("__RETRIES__", &fan_out.retries.to_string())
                 .replace("__AT_ONCE__", &fan_out.at_once.to_string())
         }

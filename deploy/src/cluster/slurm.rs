@@ -30,13 +30,13 @@ fn time_limit(minutes: u32) -> String {
     if days > 0 { format!("{days}-{hours:02}:{minutes:02}:00") } else { format!("{hours:02}:{minutes:02}:00") }
 }
 
-/// The `#SBATCH` lines of the resources every job of the bundle asks for, with its name and log file.
-fn header(manifest: &BundleManifest, name: &str, output: &str) -> String {
+/// The `#SBATCH` lines of the resources a job of the bundle asks for (`gpus` GPUs), with its name and log file.
+fn header(manifest: &BundleManifest, name: &str, output: &str, gpus: u32) -> String {
     let r = &manifest.resources;
     let mut script = String::from("#!/bin/bash\n");
     let _ = writeln!(script, "#SBATCH --job-name={name}");
-    if r.gpus > 0 {
-        let _ = writeln!(script, "#SBATCH --gres=gpu:{}", r.gpus);
+    if gpus > 0 {
+        let _ = writeln!(script, "#SBATCH --gres=gpu:{gpus}");
     }
     let _ = writeln!(script, "#SBATCH --nodes=1");
     let _ = writeln!(script, "#SBATCH --ntasks=1");
@@ -58,7 +58,7 @@ const PREAMBLE: &str = "set -u\n\
     fi\n";
 
 pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
-    let mut script = header(manifest, &manifest.job_name, "job-%j.log");
+    let mut script = header(manifest, &manifest.job_name, "job-%j.log", manifest.resources.gpus);
     script.push_str(
         "#\n# Submit from the bundle folder (its path must be readable on the compute nodes):\n\
          #   cd BUNDLE && sbatch slurm/job.sbatch\n\
@@ -72,7 +72,8 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
     let mut files = vec![(SCRIPT.to_owned(), script)];
     let Some(fan_out) = &manifest.fan_out else { return files };
 
-    let mut tasks = header(manifest, &format!("{}-tasks", manifest.job_name), "task-%A_%a.log");
+    let gpus = manifest.gpus_per_task();
+    let mut tasks = header(manifest, &format!("{}-tasks", manifest.job_name), "task-%A_%a.log", gpus);
     let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
     let _ = writeln!(tasks, "#SBATCH --array=0-{}{at_once}", fan_out.tasks.saturating_sub(1));
     tasks.push_str(
@@ -84,7 +85,7 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
         "echo \"pipewright task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
          exec sh ./task.sh \"$SLURM_ARRAY_TASK_ID\"\n",
     );
-    let mut combine = header(manifest, &format!("{}-combine", manifest.job_name), "job-%j.log");
+    let mut combine = header(manifest, &format!("{}-combine", manifest.job_name), "job-%j.log", gpus);
     combine
         .push_str("#\n# Joins the task set's results and runs the rest of the workflow; started by slurm/submit.sh.\n");
     combine.push_str(PREAMBLE);
@@ -330,6 +331,7 @@ impl Rest {
         array: Option<String>,
         dependency: Option<String>,
     ) -> Result<String, ClusterError> {
+        let script_name = script;
         let path = bundle.dir.join(script);
         let script = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
         let r = &bundle.manifest.resources;
@@ -350,8 +352,9 @@ impl Rest {
             },
         });
         // slurmrestd does not read the script's #SBATCH lines: the resources travel in the description.
-        if r.gpus > 0 {
-            job["gres"] = json!(format!("gpu:{}", r.gpus));
+        let gpus = if script_name == SCRIPT { r.gpus } else { bundle.manifest.gpus_per_task() };
+        if gpus > 0 {
+            job["gres"] = json!(format!("gpu:{gpus}"));
         }
         if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
             job["partition"] = json!(partition);

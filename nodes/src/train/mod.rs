@@ -4,6 +4,7 @@ blocks! {
     block train_model::TrainModel,
     block cross_validate::CrossValidateModel,
     block tune_hyperparameters::TuneModelHyperparameters,
+    block train_best_model::TrainBestModel,
     block train_clustering::TrainClusteringModel,
     block train_anomaly_detection::TrainAnomalyDetectionModel,
     block score_model::ScoreModel,
