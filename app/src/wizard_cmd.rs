@@ -16,6 +16,7 @@ use pipewright_wizard::{
 /// Arguments of `pipewright wizard`.
 #[derive(Args)]
 #[allow(clippy::doc_markdown, reason = "the field docs are the command's help text, read without Markdown")]
+#[allow(clippy::struct_excessive_bools, reason = "command-line flags, each read on its own")]
 pub struct WizardArgs {
     /// The data: a CSV, Parquet, JSON or SQLite file, or `sample:NAME` for a bundled dataset (iris, titanic, …).
     #[arg(long)]
@@ -39,6 +40,10 @@ pub struct WizardArgs {
     /// Use these blocks (kind ids, such as model.decision_forest) instead of the top-ranked ones.
     #[arg(long = "algorithm")]
     algorithms: Vec<String>,
+    /// Try them all: Train Best Model tries every learner of the goal, each with a search of its settings,
+    /// cross-validated; the winner is scored, evaluated and packaged.
+    #[arg(long, conflicts_with_all = ["algorithms", "compare"])]
+    try_all: bool,
     /// The workflow file to write.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -146,7 +151,14 @@ fn wizard_inner(args: &WizardArgs) -> Result<ExitCode, String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let choice = Choice { data: &source, label: label_name.as_deref(), goal: goal_rule, algorithms: &chosen };
+    let chosen = if args.try_all { Vec::new() } else { chosen };
+    let choice = Choice {
+        data: &source,
+        label: label_name.as_deref(),
+        goal: goal_rule,
+        algorithms: &chosen,
+        try_all: args.try_all,
+    };
     let workflow = generate(&profile, &choice).map_err(|e| e.to_string())?;
     workflow.save(&args.output).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     let notes = notes(&profile, label.as_ref(), goal);
@@ -237,7 +249,11 @@ fn print_text(
         "Wrote {} ({} blocks, {}). Run it: pipewright run {}",
         args.output.display(),
         workflow.nodes.len(),
-        chosen.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>().join(", "),
+        if args.try_all {
+            "every learner tried by train.train_best_model".to_owned()
+        } else {
+            chosen.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>().join(", ")
+        },
         args.output.display()
     );
 }

@@ -631,3 +631,39 @@ fn a_packaged_model_scores_files_in_batch_and_serves_until_interrupted() {
     let status = server.wait().expect("exits");
     assert!(status.success(), "a graceful stop exits 0: {status:?}");
 }
+
+#[test]
+fn the_wizard_tries_them_all_and_packages_the_winner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pipewright(&["wizard", "--data", "sample:titanic", "--try-all", "-o", "best.flow.json"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let flow: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("best.flow.json")).expect("written"))
+            .expect("json");
+    let kinds: Vec<&str> = flow["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["kind"].as_str()).collect();
+    for kind in
+        ["train.train_best_model", "train.score_model", "evaluate.evaluate_model", "deploy.export_model_package"]
+    {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"train.train_model"), "{kinds:?}");
+    assert!(text(&out).contains("every learner tried by train.train_best_model"), "{}", text(&out));
+    let run = pipewright(&["run", "best.flow.json", "--no-record", "--results", "results"], dir.path());
+    assert!(run.status.success(), "{}", text(&run));
+    let result: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results/result.json")).expect("result"))
+            .expect("json");
+    assert!(result["metrics"]["evaluate"]["scored"]["accuracy"].as_f64().is_some_and(|a| a > 0.75), "{result}");
+    assert!(dir.path().join("models/titanic-best.pwmodel").is_file(), "the winner is packaged");
+    let leaderboard = std::fs::read_dir(dir.path().join("results/outputs"))
+        .expect("outputs")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("best.leaderboard."));
+    assert!(leaderboard, "the leaderboard is kept");
+    // Trying them all ranks learners by a label: not for finding structure.
+    let out = pipewright(
+        &["wizard", "--data", "sample:iris", "--goal", "structure", "--try-all", "-o", "x.flow.json"],
+        dir.path(),
+    );
+    assert!(!out.status.success() && text(&out).contains("\"try them all\" ranks learners"), "{}", text(&out));
+}

@@ -100,7 +100,7 @@ pub fn sweep_project(dir: &std::path::Path) -> std::path::PathBuf {
     let node =
         |id: &str, kind: &str, params: serde_json::Value| serde_json::json!({"id": id, "kind": kind, "params": params});
     let wire = |from: &str, out: &str, to: &str, input: &str| serde_json::json!({"from": {"node": from, "port": out}, "to": {"node": to, "port": input}});
-    let flow = serde_json::json!({
+    let mut flow = serde_json::json!({
         "format": "pipewright.workflow",
         "version": 1,
         "name": "Titanic sweep",
@@ -135,6 +135,10 @@ pub fn sweep_project(dir: &std::path::Path) -> std::path::PathBuf {
             wire("score", "data", "evaluate", "scored"),
         ],
     });
+    // Laid out in rows of four, so the designer draws it the same way every time.
+    for (i, node) in flow["nodes"].as_array_mut().expect("nodes").iter_mut().enumerate() {
+        node["position"] = serde_json::json!([(i % 4) as f64 * 230.0, (i / 4) as f64 * 180.0]);
+    }
     let path = dir.join("sweep.flow.json");
     std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("write the workflow");
     path

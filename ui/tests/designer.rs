@@ -765,6 +765,35 @@ fn the_wizard_goes_from_a_sample_dataset_to_evaluation_metrics_in_six_clicks() {
 }
 
 #[test]
+fn the_wizard_tries_them_all_with_train_best_model_and_packages_the_winner() {
+    let config = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness(designer(config.path()));
+    harness.state_mut().open_wizard();
+    settle(&mut harness);
+    for _ in 0..4 {
+        harness.get_by_label("Next ›").click();
+        settle(&mut harness);
+    }
+    harness.get_by_label("Try them all: every learner, tuned and cross-validated").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("› Train Best Model: every learner, tuned and cross-validated; the winner scored");
+    harness.get_by_label_contains("› Export Model Package: the winner with its preparation");
+    let workflow = harness.state().wizard.workflow().expect("a workflow");
+    let kinds: Vec<&str> = workflow.nodes.iter().map(|n| n.kind.as_str()).collect();
+    assert!(kinds.contains(&"train.train_best_model") && kinds.contains(&"deploy.export_model_package"), "{kinds:?}");
+    assert!(!kinds.contains(&"train.train_model"), "{kinds:?}");
+    for (port, from) in [("model", "best"), ("transform", "clean"), ("report", "evaluate"), ("data", "data")] {
+        let edge = workflow.edge_into("package", port).unwrap_or_else(|| panic!("{port} of the package"));
+        assert_eq!(edge.from.node, from);
+    }
+    // Unticked, the ranked algorithms come back.
+    harness.get_by_label("Try them all: every learner, tuned and cross-validated").click();
+    settle(&mut harness);
+    let workflow = harness.state().wizard.workflow().expect("a workflow");
+    assert!(workflow.nodes.iter().any(|n| n.kind == "train.train_model"));
+}
+
+#[test]
 fn the_wizard_compares_the_top_three_on_a_chosen_dataset_and_label() {
     let config = tempfile::tempdir().expect("temp dir");
     let mut harness = harness(designer(config.path()));

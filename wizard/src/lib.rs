@@ -51,4 +51,9 @@ pub enum WizardError {
     /// Every column is the label or left out.
     #[error("no column can be a feature: every column is the label or left out")]
     NoFeatures,
+    /// "Try them all" on a goal without a label to rank learners by.
+    #[error(
+        "\"try them all\" ranks learners by how well they predict a label: it is for two-class, multiclass and value goals, not \"{0}\""
+    )]
+    TryAllNeedsPrediction(Goal),
 }

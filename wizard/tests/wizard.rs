@@ -292,7 +292,8 @@ fn imbalanced_classes_get_a_note_and_one_vs_one_moves_up() {
 fn generate_and_run(dataset: &str, label: Option<&str>, goal: Goal, rules: &[&AlgorithmRule]) -> RunReport {
     let (source, profile) = sample(dataset);
     let goals = Rules::bundled().expect("rules");
-    let choice = Choice { data: &source, label, goal: goals.goal(goal).expect("goal"), algorithms: rules };
+    let choice =
+        Choice { data: &source, label, goal: goals.goal(goal).expect("goal"), algorithms: rules, try_all: false };
     let workflow = generate(&profile, &choice).expect("generates");
     // Through the file format, as the user gets it.
     let workflow = Workflow::from_json(&workflow.to_json()).expect("reloads");
@@ -327,7 +328,13 @@ fn every_goal_generates_workflows_that_validate_and_run_with_every_algorithm() {
         let (source, profile) = sample("iris");
         let err = generate(
             &profile,
-            &Choice { data: &source, label: None, goal: rules.goal(goal).expect("goal"), algorithms: &[] },
+            &Choice {
+                data: &source,
+                label: None,
+                goal: rules.goal(goal).expect("goal"),
+                algorithms: &[],
+                try_all: false,
+            },
         )
         .expect_err("nothing to generate");
         assert!(err.to_string().contains("no blocks for it"), "{err}");
@@ -348,6 +355,7 @@ fn the_top_three_are_compared_side_by_side_with_the_steps_the_data_needs() {
             label: Some("survived"),
             goal: rules.goal(Goal::TwoClass).expect("goal"),
             algorithms: &chosen,
+            try_all: false,
         },
     )
     .expect("generates");
@@ -414,6 +422,7 @@ fn a_file_with_text_columns_and_missing_values_runs_without_edits() {
             label: Some("default"),
             goal: rules.goal(suggestion.goal).expect("goal"),
             algorithms: &chosen,
+            try_all: false,
         },
     )
     .expect("generates");

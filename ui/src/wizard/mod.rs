@@ -88,6 +88,8 @@ pub struct Wizard {
     suggestion: Option<Suggestion>,
     priorities: Priorities,
     compare: bool,
+    /// "Try them all": Train Best Model instead of the picked algorithms.
+    try_all: bool,
     ranked: Vec<Recommendation>,
     picked: Vec<String>,
     /// The workflow the current picks make and the notes on the data, worked out when they change.
@@ -111,6 +113,7 @@ impl Default for Wizard {
             suggestion: None,
             priorities: Priorities::default(),
             compare: false,
+            try_all: false,
             ranked: Vec::new(),
             picked: Vec::new(),
             preview: None,
@@ -149,6 +152,12 @@ impl Wizard {
     /// The recommendations as ranked for the current answers.
     pub fn ranked(&self) -> &[Recommendation] {
         &self.ranked
+    }
+
+    /// Chooses "Try them all" (Train Best Model over every learner of the goal) instead of the picked ones.
+    pub fn set_try_all(&mut self, try_all: bool) {
+        self.try_all = try_all;
+        self.refresh_preview();
     }
 
     /// The kinds of the algorithms that will be generated.
@@ -249,7 +258,7 @@ impl Wizard {
                     self.rules.as_ref().ok().and_then(|r| r.goal(self.goal)).is_some_and(|g| g.unavailable.is_none());
                 available && (self.label.is_some() || !self.goal.needs_label())
             }
-            Step::Recommendations => !self.picked.is_empty(),
+            Step::Recommendations => !self.picked.is_empty() || self.try_all,
         }
     }
 
@@ -271,7 +280,14 @@ impl Wizard {
             .collect();
         let goal =
             self.rules.as_ref().ok().and_then(|r| r.goal(self.goal)).ok_or("The cheat-sheet rules are unreadable.")?;
-        let choice = Choice { data: &loaded.source, label: self.label.as_deref(), goal, algorithms: &rules };
+        let rules = if self.try_all { Vec::new() } else { rules };
+        let choice = Choice {
+            data: &loaded.source,
+            label: self.label.as_deref(),
+            goal,
+            algorithms: &rules,
+            try_all: self.try_all,
+        };
         generate(&loaded.profile, &choice).map_err(|e| e.to_string())
     }
 

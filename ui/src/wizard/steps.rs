@@ -186,6 +186,21 @@ impl Wizard {
         {
             self.pick_top();
         }
+        let predicts = matches!(self.goal, Goal::TwoClass | Goal::Multiclass | Goal::Values);
+        if ui
+            .add_enabled(
+                predicts,
+                egui::Checkbox::new(&mut self.try_all, "Try them all: every learner, tuned and cross-validated"),
+            )
+            .on_hover_text(
+                "Train Best Model tries every learner of this goal with a search of its settings on the same folds, \
+                 ranks them on a leaderboard and packages the winner. On a cluster it fans out.",
+            )
+            .on_disabled_hover_text("For goals that predict a label")
+            .changed()
+        {
+            self.refresh_preview();
+        }
         ui.add_space(theme::SPACE_S);
         // Two columns of fixed width, so long notes wrap inside the window.
         let width = ui.available_width();
@@ -266,9 +281,15 @@ impl Wizard {
                 {
                     line(ui, node.title.clone().unwrap_or_else(|| name_of(&node.kind)));
                 }
-                for kind in &self.picked {
-                    let train = if self.goal == Goal::Structure { "train, assign clusters" } else { "train, score" };
-                    line(ui, format!("{}: {train}", name_of(kind)));
+                if self.try_all {
+                    line(ui, "Train Best Model: every learner, tuned and cross-validated; the winner scored".into());
+                    line(ui, "Export Model Package: the winner with its preparation".into());
+                } else {
+                    for kind in &self.picked {
+                        let train =
+                            if self.goal == Goal::Structure { "train, assign clusters" } else { "train, score" };
+                        line(ui, format!("{}: {train}", name_of(kind)));
+                    }
                 }
                 if let Some(evaluate) = workflow.node("evaluate") {
                     line(ui, evaluate.title.clone().unwrap_or_else(|| name_of(&evaluate.kind)));
