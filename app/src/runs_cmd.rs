@@ -87,10 +87,9 @@ pub fn list(project: &Path, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// A cluster run's job record (engine, job id, state, message), kept as its `job`/`record` artifact.
+/// A cluster run's job record (engine, job id, state, message, tasks).
 fn cluster_job(store: &pipewright_store::Store, run: i64) -> Option<serde_json::Value> {
-    let link = store.artifacts_of(run).ok()?.into_iter().find(|a| a.node == "job" && a.port == "record")?;
-    serde_json::from_slice(&store.read_artifact(&link.hash).ok()?).ok()
+    store.job_record(run).ok().flatten()
 }
 
 /// A fanned-out run's tasks: how many ended how, where they ran, and each one that did not finish.

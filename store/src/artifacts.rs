@@ -169,6 +169,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A cluster run's job record (engine, job id, state, message and, when it fanned out, each task's state),
+    /// kept as its `job`/`record` artifact; `None` for a run that did not come from a cluster.
+    pub fn job_record(&self, run: i64) -> Result<Option<serde_json::Value>, StoreError> {
+        let Some(link) = self.artifacts_of(run)?.into_iter().find(|a| a.node == "job" && a.port == "record") else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&self.read_artifact(&link.hash)?).ok())
+    }
+
     /// The kind of a stored artifact, if the store knows it.
     pub fn artifact_kind(&self, hash: &str) -> Result<Option<String>, StoreError> {
         Ok(self

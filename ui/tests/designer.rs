@@ -1021,6 +1021,10 @@ fn a_job_exported_with_fan_out_shows_its_task_set_and_each_task_as_it_ends() {
     if can_render(&mut harness) {
         harness.snapshot_options("export_job_fan_out", &SnapshotOptions::new().max_failed_pixels(4000));
     }
+    // The run history shows the cluster run with its tasks, as they stood when the submission ended.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::H);
+    settle(&mut harness);
+    harness.get_by_label("cluster · 125 tasks, 0 done");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 mod views;
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,8 @@ pub enum HistoryView {
 struct RunRow {
     record: RunRecord,
     headline: Option<(String, f64)>,
+    /// A fanned-out cluster run's tasks: a short line and the details on hover.
+    tasks: Option<(String, String)>,
 }
 
 /// The form that registers a trained model.
@@ -139,7 +142,10 @@ impl History {
         let loaded = store.runs().and_then(|runs| {
             let rows = runs
                 .into_iter()
-                .map(|record| Ok(RunRow { headline: store.headline(record.id)?, record }))
+                .map(|record| {
+                    let tasks = if record.source == "cluster" { tasks_of(store, record.id) } else { None };
+                    Ok(RunRow { headline: store.headline(record.id)?, tasks, record })
+                })
                 .collect::<Result<Vec<_>, pipewright_store::StoreError>>()?;
             let models = store.models()?;
             let histories = models
@@ -350,4 +356,34 @@ impl History {
 
 fn form_run(version: &ModelVersion) -> String {
     version.run.map_or_else(|| "—".to_owned(), |r| r.to_string())
+}
+
+/// A fanned-out cluster run's tasks from its job record: `25 tasks, 2 failed` and, for the hover, where they ran
+/// and why those that did not finish failed.
+fn tasks_of(store: &Store, run: i64) -> Option<(String, String)> {
+    let record = store.job_record(run).ok()??;
+    let tasks = record["tasks"].as_array()?;
+    let count = |state: &str| tasks.iter().filter(|t| t["state"] == state).count();
+    let (done, failed) = (count("done"), count("failed"));
+    let mut line = format!("{} tasks", tasks.len());
+    if done < tasks.len() {
+        let _ = write!(line, ", {done} done");
+    }
+    if failed > 0 {
+        let _ = write!(line, ", {failed} failed");
+    }
+    let mut places: Vec<&str> =
+        tasks.iter().filter_map(|t| t["places"].as_array()).flatten().filter_map(|p| p.as_str()).collect();
+    places.sort_unstable();
+    places.dedup();
+    let seconds: f64 = tasks.iter().filter_map(|t| t["seconds"].as_f64()).sum();
+    let mut details = format!("{done} of {} tasks done, {seconds:.1} s of compute", tasks.len());
+    if !places.is_empty() {
+        let _ = write!(details, " on {}", places.join(", "));
+    }
+    for task in tasks.iter().filter(|t| t["state"] != "done").take(10) {
+        let why = task["error"].as_str().unwrap_or("no result");
+        let _ = write!(details, "\n{}: {why}", task["what"].as_str().unwrap_or("?"));
+    }
+    Some((line, details))
 }

@@ -92,7 +92,14 @@ impl History {
                     ui.label(RichText::new(r.id.to_string()).monospace());
                     ui.colored_label(status_color(r.status, dark), r.status.as_str());
                     ui.label(&r.workflow_name).on_hover_text(&r.workflow_file);
-                    ui.label(&r.source);
+                    match &row.tasks {
+                        Some((line, details)) => {
+                            ui.label(format!("{} · {line}", r.source)).on_hover_text(details);
+                        }
+                        None => {
+                            ui.label(&r.source);
+                        }
+                    }
                     ui.label(&r.device);
                     ui.label(format_utc(r.started_at));
                     ui.label(duration_text(r));
