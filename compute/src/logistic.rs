@@ -39,7 +39,7 @@ pub struct LogisticData<'a> {
 }
 
 /// Loss, gradient and (when asked) Hessian at one point; `dim = blocks × (cols + 1)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// Summed log loss.
     pub loss: f64,

@@ -118,7 +118,7 @@ impl Pass for ColumnMoments {
 }
 
 /// The centred moments of features and label: what least squares, ridge, Lasso and Elastic Net fit from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Moments {
     /// Rows.
     pub n: f64,

@@ -143,6 +143,8 @@ impl Learn for ElasticNetRegression {
 
     const STREAMS: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

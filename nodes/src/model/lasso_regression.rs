@@ -39,6 +39,8 @@ impl Learn for LassoRegression {
 
     const STREAMS: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

@@ -150,6 +150,8 @@ impl Learn for LinearRegression {
 
     const STREAMS: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

@@ -45,6 +45,8 @@ impl Learn for MulticlassLogisticRegression {
 
     const MANY_PASSES: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

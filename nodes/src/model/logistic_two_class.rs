@@ -86,7 +86,11 @@ impl BatchedLoss<'_> {
             let batch = ColumnLoss { data, y, blocks };
             batch.add_sums(theta, curvature, first_row, rows, &mut total, &mut hessian)
         })?;
-        Ok((total, hessian))
+        // A data-parallel fit: every shard's sums.
+        self.batches.across_shards((total, hessian), |mut a, b| {
+            add_part(&mut a.0, &mut a.1, b);
+            a
+        })
     }
 }
 
@@ -286,6 +290,8 @@ impl Learn for TwoClassLogisticRegression {
     const STREAMS: bool = true;
 
     const MANY_PASSES: bool = true;
+
+    const DATA_PARALLEL: bool = true;
 
     fn fit_batches(
         &self,

@@ -82,6 +82,20 @@ pub struct TrainingBatches<'a> {
     /// Whether a pass has read every row's features to the end: the features have no missing or infinite value,
     /// and later passes (over the same rows) do not look again.
     features_checked: std::sync::atomic::AtomicBool,
+    /// In a data-parallel fit: how this shard's results reach the other shards', and where its rows start in the
+    /// whole table.
+    shard: Option<(&'a dyn Exchange, usize)>,
+}
+
+/// The ranks of a data-parallel fit: every rank fits the same learner the same way over its own shard of the
+/// rows, and after each pass they exchange what their rows summed to, so every rank continues from the sums of
+/// all the rows (and ends with the same model).
+pub trait Exchange: Send + Sync {
+    /// This process's rank, from 0.
+    fn rank(&self) -> usize;
+    /// Every rank's bytes in rank order, once every rank has given its own: one round, which every rank enters
+    /// in the same order.
+    fn all_gather(&self, mine: Vec<u8>) -> Result<Vec<Vec<u8>>, NodeError>;
 }
 
 /// What a first pass over a streamed table finds of a class label.
@@ -172,7 +186,36 @@ impl<'a> TrainingBatches<'a> {
             classes,
             passes: std::sync::atomic::AtomicUsize::new(0),
             features_checked: std::sync::atomic::AtomicBool::new(false),
+            shard: None,
         }
+    }
+
+    /// The same rows as one shard of a data-parallel fit: its first row is row `row_offset` of the whole table,
+    /// and each pass's result is merged with the other ranks' through `exchange`.
+    #[must_use]
+    pub fn sharded(mut self, exchange: &'a dyn Exchange, row_offset: usize) -> Self {
+        self.shard = Some((exchange, row_offset));
+        self
+    }
+
+    /// What a pass over all the rows gives: this shard's `local` result merged, in rank order, with every other
+    /// rank's (a data-parallel fit), or `local` itself (a fit over the whole table).
+    pub fn across_shards<T>(&self, local: T, merge: impl Fn(T, T) -> T) -> Result<T, NodeError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let Some((exchange, _)) = self.shard else { return Ok(local) };
+        let mine = serde_json::to_vec(&local).map_err(|e| NodeError::data(format!("a pass's sums: {e}")))?;
+        let mut merged: Option<T> = None;
+        for (rank, bytes) in exchange.all_gather(mine)?.into_iter().enumerate() {
+            let part: T = serde_json::from_slice(&bytes)
+                .map_err(|e| NodeError::data(format!("the sums of rank {rank} are not readable: {e}")))?;
+            merged = Some(match merged {
+                None => part,
+                Some(sum) => merge(sum, part),
+            });
+        }
+        merged.ok_or_else(|| NodeError::data("a data-parallel pass with no ranks"))
     }
 
     /// One pass: `f` with each batch and its first row's place in the table, in row order, with the pass's
@@ -183,7 +226,7 @@ impl<'a> TrainingBatches<'a> {
         mut f: impl FnMut(&polars::prelude::DataFrame, usize) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
         let pass = self.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let mut first_row = 0;
+        let mut first_row = self.shard.map_or(0, |(_, offset)| offset);
         for batch in ctx.read(self.stream, &format!("pass {pass}"))? {
             let batch = batch?;
             f(&batch, first_row)?;
@@ -336,6 +379,7 @@ impl<'a> TrainingBatches<'a> {
             total = pass.reduce(std::mem::replace(&mut total, pass.empty()), pass.map(&PassRows { x: x.view(), y }));
             Ok(())
         })?;
+        let total = self.across_shards(total, |a, b| pass.reduce(a, b))?;
         if total.n == 0.0 {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
@@ -442,6 +486,10 @@ pub(crate) trait Learn: Sync {
     /// are then read once into a spill, and the passes read the spill instead of parsing the source again.
     const MANY_PASSES: bool = false;
 
+    /// Whether every pass of [`Learn::fit_batches`] merges its sums across shards
+    /// ([`TrainingBatches::across_shards`]): it then trains data-parallel, each rank over its own rows.
+    const DATA_PARALLEL: bool = false;
+
     /// Whether [`Learn::fit_columns`] fits it on the CPU from the training table's columns as they are: the fit
     /// then holds no row-major copy of the table.
     const FITS_COLUMNS: bool = false;
@@ -504,6 +552,9 @@ pub trait Algorithm: Sync {
     /// Whether its fit over passes reads the rows many times.
     fn many_passes(&self) -> bool;
 
+    /// Whether it trains data-parallel: each rank over its own rows, the passes' sums merged across them.
+    fn data_parallel(&self) -> bool;
+
     /// Fits from passes over the batches of a streamed table.
     fn fit_batches(
         &self,
@@ -550,6 +601,10 @@ impl<L: Learn> Algorithm for L {
 
     fn many_passes(&self) -> bool {
         L::MANY_PASSES
+    }
+
+    fn data_parallel(&self) -> bool {
+        L::DATA_PARALLEL
     }
 
     fn fit_batches(

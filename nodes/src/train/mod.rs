@@ -13,7 +13,7 @@ blocks! {
 
 pub use score_model::{ANOMALY_SCORE, PROBABILITY_PREFIX, SCORED_LABELS, score};
 pub use train_anomaly_detection::train_anomaly_detection;
-pub use train_model::train;
+pub use train_model::{classes_of, train, train_shard};
 
 /// Name of the cluster index column written by clustering blocks.
 pub const ASSIGNMENTS: &str = "Assignments";

@@ -114,6 +114,56 @@ fn train_stream(
     })
 }
 
+/// One rank's part of a data-parallel fit: `learner` over `shard`, whose first row is row `row_offset` of the
+/// whole table; `classes` are the whole table's (its classes and rows, from a pass over every shard) for a
+/// classifier. Each pass's sums are merged with the other ranks' through `exchange`, so every rank returns the
+/// model a fit over the whole table gives (to rounding: sums are added in another order).
+#[allow(clippy::too_many_arguments, reason = "a shard, where it sits in the whole, and how the ranks meet")]
+pub fn train_shard(
+    learner: &Learner,
+    shard: &TableStream,
+    label: &str,
+    classes: Option<&StreamClasses>,
+    exchange: &dyn crate::model::Exchange,
+    row_offset: usize,
+    ctx: &NodeContext<'_>,
+) -> Result<Model, NodeError> {
+    let algo = algorithm_of(&learner.algorithm)?;
+    if !algo.data_parallel() {
+        return Err(NodeError::Input {
+            port: "learner".into(),
+            message: format!("{} does not train data-parallel (its fit is not sums over rows merged by pass)", learner.name),
+        });
+    }
+    let meta = shard.head(0)?;
+    let (label, features) = label_and_features(&meta, Some(label))?;
+    let params = Params::from_map(learner.params.clone());
+    let task = match classes {
+        _ if learner.tasks.contains(&Task::Regression) => Task::Regression,
+        Some(classes) => classification_task(learner, &label, classes.names.len())?,
+        None => return Err(NodeError::data(format!("{} needs the classes of label \"{label}\"", learner.name))),
+    };
+    let classes = classes.filter(|_| task != Task::Regression);
+    let batches = TrainingBatches::new(shard, &features, &label, &learner.name, classes).sharded(exchange, row_offset);
+    let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
+    Ok(Model {
+        algorithm: learner.algorithm.clone(),
+        name: learner.name.clone(),
+        task,
+        label: Some(label),
+        features,
+        classes: classes.map(|c| c.names.clone()).unwrap_or_default(),
+        state,
+        decoded,
+    })
+}
+
+/// The classes of `label` in a streamed table and its rows (a pass over it), as a data-parallel fit needs them
+/// for the whole table.
+pub fn classes_of(stream: &TableStream, label: &str, ctx: &NodeContext<'_>) -> Result<StreamClasses, NodeError> {
+    stream_classes(stream, label, ctx)
+}
+
 /// One pass over a streamed table: the classes of `label` (in the model's order) and the rows, or why the label
 /// cannot be learned.
 fn stream_classes(stream: &TableStream, label: &str, ctx: &NodeContext<'_>) -> Result<StreamClasses, NodeError> {
