@@ -95,6 +95,21 @@ pub struct TaskArgs {
 }
 
 #[derive(Args)]
+pub struct ShardFitArgs {
+    /// The fit's folder: fit.json (the learner, the label, the shards) and the shard files.
+    dir: PathBuf,
+    /// This process's rank; when not given, the process id Slurm gives a task of a step, or the launcher's rank.
+    #[arg(long)]
+    rank: Option<usize>,
+    /// How many ranks; when not given, the tasks of the Slurm step, or the launcher's world size.
+    #[arg(long)]
+    ranks: Option<usize>,
+    /// Seconds a rank waits for the others at a pass before giving up.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+}
+
+#[derive(Args)]
 pub struct CombineArgs {
     /// The bundle folder (written by `pipewright export --fan-out`).
     bundle: PathBuf,
@@ -463,6 +478,36 @@ pub fn combine(args: &CombineArgs) -> ExitCode {
         list.device,
     );
     crate::run_cmd::run(&run)
+}
+
+/// `pipewright shard-fit DIR`: one rank of a data-parallel fit.
+pub fn shard_fit(args: &ShardFitArgs) -> ExitCode {
+    let from_env =
+        |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().and_then(|v| v.trim().parse().ok()));
+    let (Some(rank), Some(ranks)) = (
+        args.rank.or_else(|| from_env(&["SLURM_PROCID", "RANK"])),
+        args.ranks.or_else(|| from_env(&["SLURM_NTASKS", "WORLD_SIZE"])),
+    ) else {
+        eprintln!("error: which rank of how many? --rank R --ranks N (or run it under srun)");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_secs(args.timeout_secs);
+    match cluster::data_parallel::fit_rank(&args.dir, rank, ranks, timeout) {
+        Ok(model) => {
+            let written = model.map(|_| format!(", the model written to {}", args.dir.join("model").display()));
+            eprintln!(
+                "rank {rank} of {ranks}: fitted in {:.2} s{}",
+                started.elapsed().as_secs_f64(),
+                written.unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_NODE_FAILED)
+        }
+    }
 }
 
 /// Prints the metrics and how the job ended; the exit code.

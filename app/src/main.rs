@@ -106,6 +106,8 @@ enum Command {
     Task(cluster_cmd::TaskArgs),
     /// Join a fanned-out job bundle's task results and run the rest of its workflow (the cluster's combine step).
     Combine(cluster_cmd::CombineArgs),
+    /// One rank of a data-parallel fit: fits over its shard, exchanging each pass's sums with the other ranks.
+    ShardFit(cluster_cmd::ShardFitArgs),
     /// List the GPU adapters the compute kernels can use, the preferred one first.
     Devices {
         /// Print the adapters as JSON.
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         Some(Command::Task(args)) => cluster_cmd::task(&args),
         Some(Command::Combine(args)) => cluster_cmd::combine(&args),
+        Some(Command::ShardFit(args)) => cluster_cmd::shard_fit(&args),
         None => designer(&cli),
     }
 }

@@ -11,6 +11,7 @@
 //! the files the workflow writes (model packages) and the job's log.
 
 mod bundle;
+pub mod data_parallel;
 mod engine;
 mod kubernetes;
 mod ray;

@@ -1,0 +1,195 @@
+//! Data-parallel training across processes: `pipewright shard-fit` ranks, each over its own shard of the rows,
+//! exchanging every pass's sums through files, end with the model one process fits over the whole table — as
+//! processes started here and as the tasks of a multi-task `srun` step on a real Slurm on loopback (one node
+//! with room for two tasks: this Debian build of slurmd serves one node name per host).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value as Json, json};
+
+use pipewright_e2e::cluster::Slurm;
+use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::{Model, Node, Params, Value};
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_pipewright")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// 4,000 rows of four features and a two-class label, as CSV lines (no header).
+fn rows() -> Vec<String> {
+    let mut rng = SplitMix64::new(5);
+    (0..4000)
+        .map(|_| {
+            let x: Vec<f64> = (0..4).map(|_| rng.next_normal()).collect();
+            let score = x[0] - 0.7 * x[1] + 0.4 * x[3] + 0.6 * rng.next_normal();
+            format!("{:.6},{:.6},{:.6},{:.6},{}", x[0], x[1], x[2], x[3], if score > 0.0 { "yes" } else { "no" })
+        })
+        .collect()
+}
+
+const HEADER: &str = "a,b,c,d,label";
+
+/// The learner Two-Class Logistic Regression builds with its defaults, as JSON.
+fn logistic() -> Json {
+    let catalog = pipewright_nodes::catalog();
+    let kind = "model.logistic_regression_two_class";
+    let entry = catalog.get(kind).expect("the learner block");
+    let node = Node {
+        id: "learner".into(),
+        kind: kind.into(),
+        title: None,
+        params: std::collections::BTreeMap::default(),
+        position: [0.0; 2],
+    };
+    let (params, _) = Params::resolve(&entry.spec, &node, 0);
+    let mut learner = json!({
+        "algorithm": kind,
+        "name": entry.spec.name,
+        "tasks": ["binary_classification"],
+        "params": params.values(),
+    });
+    learner["params"]["l2_weight"] = json!(0.5);
+    learner
+}
+
+/// A fit folder with `shards` shards of the rows, and the whole table as one CSV beside it.
+fn fit_folder(dir: &Path, shards: usize) -> PathBuf {
+    let rows = rows();
+    std::fs::write(dir.join("whole.csv"), format!("{HEADER}\n{}\n", rows.join("\n"))).expect("whole");
+    let fit = dir.join("fit");
+    std::fs::create_dir_all(&fit).expect("folder");
+    let per = rows.len().div_ceil(shards);
+    let mut listed = Vec::new();
+    for (k, chunk) in rows.chunks(per).enumerate() {
+        let file = format!("part-{k}.csv");
+        std::fs::write(fit.join(&file), format!("{HEADER}\n{}\n", chunk.join("\n"))).expect("shard");
+        listed.push(json!({"file": file, "rows": chunk.len(), "offset": k * per}));
+    }
+    let description = json!({
+        "learner": logistic(), "label": "label", "classes": ["no", "yes"], "rows": rows.len(), "shards": listed,
+    });
+    std::fs::write(fit.join("fit.json"), description.to_string()).expect("fit.json");
+    fit
+}
+
+/// The model one process trains over the whole table (`pipewright run`).
+fn one_process(dir: &Path) -> Model {
+    let mut learner = logistic();
+    let params = learner["params"].take();
+    let flow = json!({
+        "format": "pipewright.workflow", "version": 1, "name": "whole",
+        "nodes": [
+            {"id": "rows", "kind": "data.import_data", "params": {"path": "whole.csv"}},
+            {"id": "logistic", "kind": "model.logistic_regression_two_class", "params": params},
+            {"id": "train", "kind": "train.train_model", "params": {"label_column": "label"}},
+        ],
+        "edges": [
+            {"from": {"node": "logistic", "port": "learner"}, "to": {"node": "train", "port": "learner"}},
+            {"from": {"node": "rows", "port": "data"}, "to": {"node": "train", "port": "data"}},
+        ],
+    });
+    std::fs::write(dir.join("whole.flow.json"), flow.to_string()).expect("workflow");
+    let out = Command::new(binary())
+        .args(["run", "whole.flow.json", "--no-record", "--no-cache", "--results", "whole-results"])
+        .current_dir(dir)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let bytes = std::fs::read(dir.join("whole-results/outputs/train.model.model")).expect("the model");
+    match pipewright_store::value_of_artifact("model", &bytes) {
+        Some(Value::Model(model)) => (*model).clone(),
+        _ => panic!("no model"),
+    }
+}
+
+/// The model rank 0 wrote.
+fn sharded_model(fit: &Path) -> Model {
+    match pipewright_engine::read_values(&fit.join("model")).and_then(|v| v.into_iter().next()) {
+        Some(Value::Model(model)) => (*model).clone(),
+        _ => panic!("rank 0 wrote no model in {}", fit.display()),
+    }
+}
+
+fn numbers(model: &Model) -> Vec<f64> {
+    fn walk(value: &Json, out: &mut Vec<f64>) {
+        match value {
+            Json::Number(n) => out.extend(n.as_f64()),
+            Json::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Json::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&serde_json::to_value(&model.state).expect("state"), &mut out);
+    out
+}
+
+fn assert_same(sharded: &Model, whole: &Model) {
+    let (got, expected) = (numbers(sharded), numbers(whole));
+    assert_eq!(got.len(), expected.len());
+    assert!(expected.len() > 4, "{expected:?}");
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((g - e).abs() <= 1e-9 * e.abs().max(1.0), "{g} vs {e}: {got:?} vs {expected:?}");
+    }
+    assert_eq!((&sharded.features, &sharded.classes), (&whole.features, &whole.classes));
+}
+
+#[test]
+fn four_ranks_as_processes_fit_the_model_one_process_fits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fit = fit_folder(dir.path(), 4);
+    let ranks: Vec<_> = (0..4)
+        .map(|rank| {
+            Command::new(binary())
+                .args(["shard-fit", &fit.to_string_lossy(), "--rank", &rank.to_string(), "--ranks", "4"])
+                .spawn()
+                .expect("a rank")
+        })
+        .collect();
+    for (rank, child) in ranks.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("rank ends");
+        assert!(out.status.success(), "rank {rank}: {}", text(&out));
+    }
+    assert_same(&sharded_model(&fit), &one_process(dir.path()));
+
+    // A rank that never starts: the others give up at the first pass, naming it, rather than waiting for ever.
+    std::fs::remove_dir_all(fit.join("exchange")).expect("clean");
+    let out = Command::new(binary())
+        .args(["shard-fit", &fit.to_string_lossy(), "--rank", "0", "--ranks", "4", "--timeout-secs", "3"])
+        .output()
+        .expect("rank 0 alone");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("rank(s) 1, 2, 3 gave no sums within 3 s"), "{}", text(&out));
+    // Ranks that do not match the shards, and a shard that cannot be read, are named.
+    let out =
+        Command::new(binary()).args(["shard-fit", &fit.to_string_lossy(), "--rank", "0", "--ranks", "3"]).output();
+    let out = out.expect("runs");
+    assert!(text(&out).contains("has 4 shards but 3 ranks were started"), "{}", text(&out));
+    std::fs::write(fit.join("part-2.csv"), "not,a\nshard").expect("damage");
+    let out = Command::new(binary())
+        .args(["shard-fit", &fit.to_string_lossy(), "--rank", "2", "--ranks", "4", "--timeout-secs", "3"])
+        .output()
+        .expect("runs");
+    assert!(text(&out).contains(&format!("rank 2: its shard {}", fit.join("part-2.csv").display())), "{}", text(&out));
+}
+
+#[test]
+fn a_multi_task_srun_step_fits_the_model_one_process_fits() {
+    let Some(slurm) = Slurm::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fit = fit_folder(dir.path(), 2);
+    // Two tasks of one step on the node's two cores; each takes its rank and the rank count from Slurm.
+    let out = Command::new("srun")
+        .args(["--ntasks=2", "--cpus-per-task=1", "--time=5", binary(), "shard-fit", &fit.to_string_lossy()])
+        .env("SLURM_CONF", &slurm.conf)
+        .output()
+        .expect("srun");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("rank 1 of 2: fitted") && text(&out).contains("rank 0 of 2: fitted"), "{}", text(&out));
+    assert_same(&sharded_model(&fit), &one_process(dir.path()));
+}
