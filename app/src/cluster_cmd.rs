@@ -83,6 +83,11 @@ pub struct ExportArgs {
     /// With --fan-out: the most tasks; more units are dealt several to a task.
     #[arg(long, default_value_t = cluster::tasks::DEFAULT_MAX_TASKS, requires = "fan_out")]
     max_tasks: usize,
+    /// With --fan-out (Slurm): train each Train Model block whose learner fits over sums (linear, Lasso,
+    /// Elastic Net, Poisson, naive Bayes, logistic) data-parallel over this many shards of its rows, a rank
+    /// each, as one multi-task job.
+    #[arg(long, default_value_t = 0, requires = "fan_out")]
+    shards: usize,
 }
 
 #[derive(Args)]
@@ -107,6 +112,9 @@ pub struct ShardFitArgs {
     /// Seconds a rank waits for the others at a pass before giving up.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// The name of this run's exchange (every rank must give the same); default: the Slurm job's id, else "local".
+    #[arg(long)]
+    run: Option<String>,
 }
 
 #[derive(Args)]
@@ -248,6 +256,7 @@ pub fn export(args: &ExportArgs) -> ExitCode {
             at_once: args.at_once,
             retries: args.retries,
             max_tasks: args.max_tasks.max(1),
+            shards: args.shards,
         }),
     };
     if args.fan_out {
@@ -260,20 +269,7 @@ pub fn export(args: &ExportArgs) -> ExitCode {
             for file in &m.engine_files {
                 println!("  {file}");
             }
-            match &m.fan_out {
-                Some(f) => println!(
-                    "  task set: {} tasks for {} units of {}; {} retries each{}",
-                    f.tasks,
-                    f.units,
-                    f.blocks.join(", "),
-                    f.retries,
-                    if f.at_once > 0 { format!(", {} at once", f.at_once) } else { String::new() }
-                ),
-                None if args.fan_out => {
-                    println!("  note: no block of this workflow fans out; it runs as one job");
-                }
-                None => {}
-            }
+            print_fan_out(m.fan_out.as_ref(), args.fan_out);
             for d in &m.data {
                 println!(
                     "  data: {} ({}) {} {}",
@@ -300,6 +296,32 @@ pub fn export(args: &ExportArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_INVALID)
         }
+    }
+}
+
+/// What an export with `--fan-out` made of the workflow.
+fn print_fan_out(fan_out: Option<&cluster::FanOutSummary>, asked: bool) {
+    match fan_out {
+        Some(f) => {
+            if f.tasks > 0 {
+                println!(
+                    "  task set: {} tasks for {} units of {}; {} retries each{}",
+                    f.tasks,
+                    f.units,
+                    f.blocks.join(", "),
+                    f.retries,
+                    if f.at_once > 0 { format!(", {} at once", f.at_once) } else { String::new() }
+                );
+            }
+            for fit in &f.fits {
+                println!("  data-parallel: block {} over {} shards, a rank each", fit.node, fit.ranks);
+            }
+            for note in &f.notes {
+                println!("  note: {note}");
+            }
+        }
+        None if asked => println!("  note: no block of this workflow fans out; it runs as one job"),
+        None => {}
     }
 }
 
@@ -493,7 +515,8 @@ pub fn shard_fit(args: &ShardFitArgs) -> ExitCode {
     };
     let started = std::time::Instant::now();
     let timeout = Duration::from_secs(args.timeout_secs);
-    match cluster::data_parallel::fit_rank(&args.dir, rank, ranks, timeout) {
+    let run = args.run.clone().or_else(|| std::env::var("SLURM_JOB_ID").ok()).unwrap_or_else(|| "local".into());
+    match cluster::data_parallel::fit_rank(&args.dir, &run, rank, ranks, timeout) {
         Ok(model) => {
             let written = model.map(|_| format!(", the model written to {}", args.dir.join("model").display()));
             eprintln!(

@@ -192,4 +192,163 @@ fn a_multi_task_srun_step_fits_the_model_one_process_fits() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("rank 1 of 2: fitted") && text(&out).contains("rank 0 of 2: fitted"), "{}", text(&out));
     assert_same(&sharded_model(&fit), &one_process(dir.path()));
+    a_train_model_exported_data_parallel_runs_as_a_multi_task_slurm_job(&slurm);
+}
+
+/// The whole table split, a logistic regression trained on the first part, scored and evaluated on the second.
+fn training_project(dir: &Path) -> PathBuf {
+    let rows = rows();
+    std::fs::write(dir.join("whole.csv"), format!("{HEADER}\n{}\n", rows.join("\n"))).expect("whole");
+    let flow = json!({
+        "format": "pipewright.workflow", "version": 1, "name": "data-parallel", "seed": 3,
+        "nodes": [
+            {"id": "rows", "kind": "data.import_data", "params": {"path": "whole.csv"}},
+            {"id": "split", "kind": "transform.split_data", "params": {"fraction": 0.75, "seed": 1, "stratify_column": "label"}},
+            {"id": "logistic", "kind": "model.logistic_regression_two_class", "params": {"l2_weight": 0.5}},
+            {"id": "train", "kind": "train.train_model", "params": {"label_column": "label"}},
+            {"id": "score", "kind": "train.score_model", "params": {}},
+            {"id": "evaluate", "kind": "evaluate.evaluate_model", "params": {}},
+        ],
+        "edges": [
+            {"from": {"node": "rows", "port": "data"}, "to": {"node": "split", "port": "data"}},
+            {"from": {"node": "logistic", "port": "learner"}, "to": {"node": "train", "port": "learner"}},
+            {"from": {"node": "split", "port": "first"}, "to": {"node": "train", "port": "data"}},
+            {"from": {"node": "train", "port": "model"}, "to": {"node": "score", "port": "model"}},
+            {"from": {"node": "split", "port": "second"}, "to": {"node": "score", "port": "data"}},
+            {"from": {"node": "score", "port": "data"}, "to": {"node": "evaluate", "port": "scored"}},
+        ],
+    });
+    let path = dir.join("train.flow.json");
+    std::fs::write(&path, flow.to_string()).expect("workflow");
+    path
+}
+
+/// The metrics of a results folder's result.json, or of `run --json`, as (node/source/name, value).
+fn metrics(result: &Json) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for (node, sources) in result["metrics"].as_object().expect("metrics") {
+        for (source, values) in sources.as_object().expect("sources") {
+            for (name, value) in values.as_object().expect("values") {
+                out.push((format!("{node}/{source}/{name}"), value.as_f64().expect("number")));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn assert_close_metrics(got: &[(String, f64)], expected: &[(String, f64)]) {
+    assert_eq!(got.len(), expected.len(), "{got:?} vs {expected:?}");
+    assert!(expected.iter().any(|m| m.0.ends_with("roc_auc")), "{expected:?}");
+    for ((name, g), (_, e)) in got.iter().zip(expected) {
+        assert!((g - e).abs() <= 1e-9 * e.abs().max(1.0), "{name}: {g} vs {e}");
+    }
+}
+
+/// Exports the project for Slurm with its Train Model data-parallel over `shards` shards.
+fn export_sharded(flow: &Path, bundle: &Path, shards: usize) -> Output {
+    let shards = shards.to_string();
+    Command::new(binary())
+        .args(["export", &flow.to_string_lossy(), "-o", &bundle.to_string_lossy(), "--target", "slurm", "--fan-out"])
+        .args(["--shards", &shards, "--gpus", "0", "--cpus", "1", "--memory", "1G", "--time", "10m"])
+        .args(["--runner-path", binary()])
+        .output()
+        .expect("export")
+}
+
+fn local_metrics(dir: &Path, flow: &Path) -> Vec<(String, f64)> {
+    let out = Command::new(binary())
+        .args(["run", &flow.to_string_lossy(), "--json", "--no-record", "--no-cache"])
+        .current_dir(dir)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    metrics(&serde_json::from_slice(&out.stdout).expect("json"))
+}
+
+#[test]
+fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = training_project(dir.path());
+    let local = local_metrics(dir.path(), &flow);
+    let bundle = dir.path().join("bundle");
+    let out = export_sharded(&flow, &bundle, 4);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("data-parallel: block train over 4 shards, a rank each"), "{}", text(&out));
+    let job = std::fs::read_to_string(bundle.join("slurm/fit-train.sbatch")).expect("the fit's job");
+    assert!(
+        job.contains("#SBATCH --ntasks=4") && job.contains("srun \"$RUNNER\" shard-fit tasks/shards/train"),
+        "{job}"
+    );
+    assert!(!bundle.join("slurm/tasks.sbatch").exists(), "no array: nothing else fans out");
+    let submit = std::fs::read_to_string(bundle.join("slurm/submit.sh")).expect("submit.sh");
+    assert!(submit.contains("slurm/fit-train.sbatch") && submit.contains("--dependency=afterok$after"), "{submit}");
+    for k in 0..4 {
+        assert!(bundle.join(format!("tasks/shards/train/part-{k}.parquet")).is_file(), "shard {k}");
+    }
+    // The combine before the fit names what is missing.
+    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("block \"train\": its data-parallel fit left no model"), "{}", text(&out));
+    // The four ranks as srun would start them, then the combine.
+    let fit = bundle.join("tasks/shards/train");
+    let ranks: Vec<_> = (0..4)
+        .map(|rank| {
+            Command::new(binary())
+                .args(["shard-fit", &fit.to_string_lossy()])
+                .env("SLURM_PROCID", rank.to_string())
+                .env("SLURM_NTASKS", "4")
+                .spawn()
+                .expect("a rank")
+        })
+        .collect();
+    for child in ranks {
+        let out = child.wait_with_output().expect("rank ends");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
+            .expect("json");
+    let train = result["nodes"].as_array().expect("nodes").iter().find(|n| n["id"] == "train").expect("train");
+    assert_eq!(train["status"], "cached", "the combine found the ranks' model: {train}");
+    assert_close_metrics(&metrics(&result), &local);
+
+    // Data-parallel training is exported for Slurm only, for now; a learner that cannot is trained in one
+    // process, saying why.
+    let out = Command::new(binary())
+        .args(["export", &flow.to_string_lossy(), "-o", &dir.path().join("ray").to_string_lossy(), "--target", "ray"])
+        .args(["--fan-out", "--shards", "2", "--runner-path", binary()])
+        .output()
+        .expect("export");
+    assert!(!out.status.success() && text(&out).contains("exported for Slurm in this version"), "{}", text(&out));
+}
+
+/// A workflow exported with its Train Model data-parallel over two shards: the fit is a two-task Slurm job, the
+/// combine runs after it, and the recorded metrics are the local run's.
+fn a_train_model_exported_data_parallel_runs_as_a_multi_task_slurm_job(slurm: &Slurm) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = training_project(dir.path());
+    let local = local_metrics(dir.path(), &flow);
+    let bundle = dir.path().join("bundle");
+    let out = export_sharded(&flow, &bundle, 2);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = Command::new(binary())
+        .args(["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3"])
+        .env("SLURM_CONF", &slurm.conf)
+        .output()
+        .expect("submit");
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
+            .expect("json");
+    assert_close_metrics(&metrics(&result), &local);
+    let log: String = std::fs::read_dir(bundle.join("results"))
+        .expect("results")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("fit-train-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(log.contains("rank 0 of 2: fitted") && log.contains("rank 1 of 2: fitted"), "{log}");
 }

@@ -111,7 +111,7 @@ fn fanned_out_tasks_and_their_combine_give_exactly_what_a_local_run_gives() {
     let array = std::fs::read_to_string(bundle.join("slurm/tasks.sbatch")).expect("array script");
     assert!(array.contains("#SBATCH --array=0-124%2") && array.contains("task.sh"), "{array}");
     let submit = std::fs::read_to_string(bundle.join("slurm/submit.sh")).expect("submit script");
-    assert!(submit.contains("--dependency=afterok:$array"), "{submit}");
+    assert!(submit.contains("slurm/tasks.sbatch") && submit.contains("--dependency=afterok$after"), "{submit}");
     assert!(std::fs::read_to_string(bundle.join("README.md")).expect("readme").contains("## Fan-out"));
 
     // An index outside the list, and a combine before any task ran: each named.

@@ -242,7 +242,7 @@ pub struct PoissonNewton<'t> {
 pub const POISSON_MAX_ETA: f64 = 700.0;
 
 /// Sums of a [`PoissonNewton`] pass.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewtonSums {
     /// Rows.
     pub n: f64,

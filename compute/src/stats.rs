@@ -34,7 +34,8 @@ impl ColumnStats {
     }
 }
 
-/// The statistics of some of a column's cells, merged by Chan's formula.
+/// The statistics of some of a column's cells, merged by Chan's formula. It travels between the ranks of a
+/// data-parallel fit as `[n, mean, m2, min, max, missing]`, the extremes of no cells (infinite) as null.
 #[derive(Debug, Clone, Copy)]
 pub struct Partial {
     n: f64,
@@ -43,6 +44,21 @@ pub struct Partial {
     min: f64,
     max: f64,
     missing: f64,
+}
+
+impl serde::Serialize for Partial {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let finite = |v: f64| v.is_finite().then_some(v);
+        (self.n, self.mean, self.m2, finite(self.min), finite(self.max), self.missing).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Partial {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (n, mean, m2, min, max, missing): (f64, f64, f64, Option<f64>, Option<f64>, f64) =
+            serde::Deserialize::deserialize(deserializer)?;
+        Ok(Self { n, mean, m2, min: min.unwrap_or(f64::INFINITY), max: max.unwrap_or(f64::NEG_INFINITY), missing })
+    }
 }
 
 impl Partial {

@@ -45,11 +45,18 @@ fn table() -> DataFrame {
     let rows = 6000;
     let mut columns: Vec<Vec<f64>> = (0..5).map(|_| Vec::with_capacity(rows)).collect();
     let (mut label, mut target) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let (mut count, mut kind) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
     for _ in 0..rows {
         let x: Vec<f64> = (0..5).map(|_| rng.next_normal()).collect();
         let score = 0.8 * x[0] - 1.2 * x[1] + 0.3 * x[2] + 0.5 * rng.next_normal();
         label.push(if score > 0.2 { "yes" } else { "no" });
         target.push(2.0 * x[0] + x[3] - 0.5 * x[4] + 0.1 * rng.next_normal());
+        count.push((0.3 * x[0] - 0.2 * x[1] + 1.0 + 0.3 * rng.next_normal()).exp().round());
+        kind.push(match (x[2] + 0.3 * rng.next_normal(), x[4]) {
+            (a, _) if a > 0.5 => "high",
+            (_, b) if b > 0.0 => "mid",
+            _ => "low",
+        });
         for (c, v) in columns.iter_mut().zip(x) {
             c.push(v);
         }
@@ -58,6 +65,8 @@ fn table() -> DataFrame {
         columns.into_iter().enumerate().map(|(i, c)| Column::new(format!("f{i}").into(), c)).collect();
     all.push(Column::new("label".into(), label));
     all.push(Column::new("target".into(), target));
+    all.push(Column::new("count".into(), count));
+    all.push(Column::new("kind".into(), kind));
     DataFrame::new(rows, all).expect("frame")
 }
 
@@ -190,6 +199,20 @@ fn linear_and_elastic_net_fits_over_four_shards_equal_the_one_process_fits() {
     );
     let ranks = data_parallel(&frame, &net, "target", 3);
     assert_same_fit(&ranks, &one_process(&frame, &net, "target"), "elastic net");
+}
+
+#[test]
+fn poisson_naive_bayes_and_multiclass_logistic_fits_over_shards_equal_the_one_process_fits() {
+    let frame = table();
+    let poisson = learner("model.poisson_regression", &[]);
+    let ranks = data_parallel(&frame, &poisson, "count", 4);
+    assert_same_fit(&ranks, &one_process(&frame, &poisson, "count"), "Poisson regression");
+    let bayes = learner("model.naive_bayes", &[]);
+    let ranks = data_parallel(&frame, &bayes, "kind", 4);
+    assert_same_fit(&ranks, &one_process(&frame, &bayes, "kind"), "naive Bayes");
+    let multiclass = learner("model.logistic_regression_multiclass", &[]);
+    let ranks = data_parallel(&frame, &multiclass, "kind", 2);
+    assert_same_fit(&ranks, &one_process(&frame, &multiclass, "kind"), "multiclass logistic regression");
 }
 
 #[test]

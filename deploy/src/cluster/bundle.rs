@@ -128,6 +128,21 @@ pub struct FanOutSummary {
     pub at_once: u32,
     /// Retries of a failing task.
     pub retries: u32,
+    /// Train Model blocks trained data-parallel, with their ranks.
+    #[serde(default)]
+    pub fits: Vec<FitSummary>,
+    /// What did not fan out, and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A Train Model block trained data-parallel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FitSummary {
+    /// The block.
+    pub node: String,
+    /// Its ranks, one a shard.
+    pub ranks: usize,
 }
 
 /// An exported bundle: its folder and manifest.
@@ -243,6 +258,12 @@ pub fn export(
     };
     write_executable(&out.join("run.sh"), &run_script(&manifest))?;
     if let Some(fan_out) = options.fan_out {
+        if fan_out.shards >= 2 && options.target != Target::Slurm {
+            return Err(ClusterError::Bundle(format!(
+                "data-parallel training (--shards) is exported for Slurm in this version, not {}",
+                options.target.title()
+            )));
+        }
         let device = if options.resources.gpus > 0 { Device::Auto } else { Device::Cpu };
         if let Some(list) = tasks::prepare(&out, catalog, device, fan_out, &|_| {})? {
             manifest.fan_out = Some(FanOutSummary {
@@ -251,6 +272,8 @@ pub fn export(
                 blocks: list.blocks.iter().map(|b| format!("{} ({})", b.node, b.units)).collect(),
                 at_once: list.at_once,
                 retries: list.retries,
+                fits: list.fits.iter().map(|f| FitSummary { node: f.node.clone(), ranks: f.ranks }).collect(),
+                notes: list.notes.clone(),
             });
             write_executable(&out.join(TASK_SCRIPT), &task_script(&manifest, list.retries))?;
             write_executable(&out.join(COMBINE_SCRIPT), &combine_script(&manifest))?;
@@ -570,7 +593,28 @@ fn fan_out_section(manifest: &BundleManifest) -> String {
     )
 }
 
+/// A data-parallel fit as the engine files need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FitStep {
+    /// The Train Model block.
+    pub node: String,
+    /// Its fit's folder, relative to the bundle.
+    pub dir: String,
+    /// Ranks.
+    pub ranks: usize,
+}
+
 impl BundleManifest {
+    /// The bundle's data-parallel fits.
+    pub fn fit_steps(&self) -> Vec<FitStep> {
+        let Some(fan_out) = &self.fan_out else { return Vec::new() };
+        fan_out
+            .fits
+            .iter()
+            .map(|f| FitStep { node: f.node.clone(), dir: format!("tasks/shards/{}", f.node), ranks: f.ranks })
+            .collect()
+    }
+
     /// GPUs each job or task asks for: a fanned-out bundle's tasks (and its combine) one each, since a task's
     /// blocks use one device, so a node with `--gpus N` of them runs N tasks at once; a single job what was
     /// exported.

@@ -112,8 +112,16 @@ impl Exchange for FileExchange {
     }
 }
 
-/// Fits rank `rank` of `ranks` of the fit in `dir`; rank 0 writes the model to `dir/model/` and returns it.
-pub fn fit_rank(dir: &Path, rank: usize, ranks: usize, timeout: Duration) -> Result<Option<Model>, ClusterError> {
+/// Fits rank `rank` of `ranks` of the fit in `dir`, exchanging in `dir/exchange/RUN/` (`run` names this run's
+/// ranks: the Slurm job's id, so that a run never reads an earlier one's sums); rank 0 writes the model to
+/// `dir/model/` and returns it.
+pub fn fit_rank(
+    dir: &Path,
+    run: &str,
+    rank: usize,
+    ranks: usize,
+    timeout: Duration,
+) -> Result<Option<Model>, ClusterError> {
     let path = dir.join(FIT_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
     let fit: ShardedFit = serde_json::from_str(&text)
@@ -143,7 +151,7 @@ pub fn fit_rank(dir: &Path, rank: usize, ranks: usize, timeout: Duration) -> Res
     }
     let stream = TableStream::new(std::sync::Arc::new(FrameBatches::new(frame, BATCH_ROWS)));
     let classes = (!fit.classes.is_empty()).then(|| StreamClasses { names: fit.classes.clone(), rows: fit.rows });
-    let exchange = FileExchange::new(&dir.join("exchange"), rank, ranks, timeout);
+    let exchange = FileExchange::new(&dir.join("exchange").join(run), rank, ranks, timeout);
     let catalog = pipewright_nodes::catalog();
     let entry = catalog
         .get(pipewright_nodes::train::TrainModel::ID)

@@ -224,6 +224,17 @@ pub fn submit(
     // Results of an earlier submission must not pass for this one's.
     clear_results(&bundle.results_dir())?;
     let task_list = TaskList::of(bundle)?;
+    if let Some(list) = &task_list {
+        // A data-parallel fit's earlier exchange and model must not pass for this one's.
+        for fit in &list.fits {
+            for stale in ["exchange", super::data_parallel::MODEL_DIR] {
+                let path = bundle.dir.join(&fit.dir).join(stale);
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path).map_err(|e| ClusterError::io(&path, e))?;
+                }
+            }
+        }
+    }
     if task_list.is_some() {
         for dir in [tasks::RESULTS_DIR, tasks::ERRORS_DIR] {
             let path = bundle.dir.join(dir);

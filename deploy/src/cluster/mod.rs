@@ -26,7 +26,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use bundle::{Bundle, BundleManifest, DataEntry, ExportOptions, FanOutSummary, OutputEntry, WORKFLOW_FILE, export};
+pub use bundle::{
+    Bundle, BundleManifest, DataEntry, ExportOptions, FanOutSummary, FitSummary, OutputEntry, WORKFLOW_FILE, export,
+};
 pub use engine::{Engine, JobState, Submission, SubmitOptions, Update, submit};
 pub use kubernetes::{IMAGE_RUNNER, combine_manifest, job_manifest, tasks_manifest};
 pub use results::{JobResults, RESULT_FILE, RESULT_MARKER, ResultsWriter};

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value as Json, json};
 
-use super::bundle::{BundleManifest, RESULTS_DIR};
+use super::bundle::{BundleManifest, FitStep, RESULTS_DIR};
 use super::engine::{JobApi, JobState};
 use super::{Bundle, ClusterError};
 use crate::client;
@@ -71,20 +71,29 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
     );
     let mut files = vec![(SCRIPT.to_owned(), script)];
     let Some(fan_out) = &manifest.fan_out else { return files };
-
     let gpus = manifest.gpus_per_task();
-    let mut tasks = header(manifest, &format!("{}-tasks", manifest.job_name), "task-%A_%a.log", gpus);
-    let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
-    let _ = writeln!(tasks, "#SBATCH --array=0-{}{at_once}", fan_out.tasks.saturating_sub(1));
-    tasks.push_str(
-        "#\n# One index of the task set per array index (tasks/tasks.json says what each computes). Submit with\n\
-         # slurm/submit.sh, which starts slurm/combine.sbatch once every index has succeeded.\n",
-    );
-    tasks.push_str(PREAMBLE);
-    tasks.push_str(
-        "echo \"pipewright task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
-         exec sh ./task.sh \"$SLURM_ARRAY_TASK_ID\"\n",
-    );
+    let mut dependencies = Vec::new();
+    if fan_out.tasks > 0 {
+        let mut tasks = header(manifest, &format!("{}-tasks", manifest.job_name), "task-%A_%a.log", gpus);
+        let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
+        let _ = writeln!(tasks, "#SBATCH --array=0-{}{at_once}", fan_out.tasks.saturating_sub(1));
+        tasks.push_str(
+            "#\n# One index of the task set per array index (tasks/tasks.json says what each computes). Submit with\n\
+             # slurm/submit.sh, which starts slurm/combine.sbatch once every index has succeeded.\n",
+        );
+        tasks.push_str(PREAMBLE);
+        tasks.push_str(
+            "echo \"pipewright task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
+             exec sh ./task.sh \"$SLURM_ARRAY_TASK_ID\"\n",
+        );
+        files.push((TASKS_SCRIPT.to_owned(), tasks));
+        dependencies.push(("array", TASKS_SCRIPT.to_owned()));
+    }
+    for fit in &manifest.fit_steps() {
+        let name = fit_script(&fit.node);
+        files.push((name.clone(), fit_job(manifest, fit)));
+        dependencies.push(("fit", name));
+    }
     let mut combine = header(manifest, &format!("{}-combine", manifest.job_name), "job-%j.log", gpus);
     combine
         .push_str("#\n# Joins the task set's results and runs the rest of the workflow; started by slurm/submit.sh.\n");
@@ -93,20 +102,63 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
         "echo \"pipewright job $SLURM_JOB_ID (combine) on $(hostname) with GPUs: ${CUDA_VISIBLE_DEVICES:-none}\"\n\
          exec sh ./combine.sh\n",
     );
-    let submit = format!(
+    let mut submit = String::from(
         "#!/bin/sh\n\
-         # Submits the task set as a job array and the combine job to start when every index has succeeded.\n\
-         # Run from anywhere; the bundle's folder must be readable on the compute nodes.\n\
+         # Submits the task set (a job array, and a multi-task job per data-parallel fit) and the combine job to\n\
+         # start when every one has succeeded. Run from anywhere; the bundle's folder must be readable on the nodes.\n\
          set -eu\n\
          cd \"$(dirname \"$0\")/..\"\n\
-         array=$(sbatch --parsable --chdir \"$PWD\" {TASKS_SCRIPT} | cut -d';' -f1)\n\
-         combine=$(sbatch --parsable --chdir \"$PWD\" --dependency=afterok:$array {COMBINE_SCRIPT} | cut -d';' -f1)\n\
-         echo \"task set: job array $array; combine: job $combine\"\n"
+         after=\"\"\n",
     );
-    files.push((TASKS_SCRIPT.to_owned(), tasks));
+    for (_, script) in &dependencies {
+        let _ = writeln!(
+            submit,
+            "id=$(sbatch --parsable --chdir \"$PWD\" {script} | cut -d';' -f1)\nafter=\"$after:$id\"\necho \"{script}: job $id\""
+        );
+    }
+    let _ = writeln!(
+        submit,
+        "combine=$(sbatch --parsable --chdir \"$PWD\" --dependency=afterok$after {COMBINE_SCRIPT} | cut -d';' -f1)\n\
+         echo \"combine: job $combine\""
+    );
     files.push((COMBINE_SCRIPT.to_owned(), combine));
     files.push((SUBMIT_SCRIPT.to_owned(), submit));
     files
+}
+
+/// The sbatch script of a data-parallel fit of block `node`.
+pub fn fit_script(node: &str) -> String {
+    format!("slurm/fit-{node}.sbatch")
+}
+
+/// A data-parallel fit as one job of `ranks` tasks: `srun` starts `pipewright shard-fit` on each, which takes its
+/// rank and the rank count from Slurm.
+fn fit_job(manifest: &BundleManifest, fit: &FitStep) -> String {
+    let r = &manifest.resources;
+    let mut script = String::from("#!/bin/bash\n");
+    let _ = writeln!(script, "#SBATCH --job-name={}-fit-{}", manifest.job_name, fit.node);
+    let _ = writeln!(script, "#SBATCH --ntasks={}", fit.ranks);
+    let _ = writeln!(script, "#SBATCH --cpus-per-task={}", r.cpus);
+    let _ = writeln!(script, "#SBATCH --mem-per-cpu={}M", (r.memory_mib / u64::from(r.cpus.max(1))).max(64));
+    let _ = writeln!(script, "#SBATCH --time={}", time_limit(r.time_limit_minutes));
+    if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
+        let _ = writeln!(script, "#SBATCH --partition={partition}");
+    }
+    let _ = writeln!(script, "#SBATCH --output={RESULTS_DIR}/fit-{}-%j.log", fit.node);
+    let _ = writeln!(
+        script,
+        "#\n# Block \"{node}\" trained data-parallel: one rank a shard of its rows (tasks/shards/{node}/), each pass's sums\n\
+         # exchanged between the ranks; rank 0 writes the model for the combine.",
+        node = fit.node
+    );
+    script.push_str(PREAMBLE);
+    let _ = writeln!(
+        script,
+        "RUNNER=\"${{PIPEWRIGHT:-{runner}}}\"\nexec srun \"$RUNNER\" shard-fit {dir}",
+        runner = manifest.runner,
+        dir = fit.dir
+    );
+    script
 }
 
 pub(super) fn readme_section(manifest: &BundleManifest) -> String {
@@ -156,32 +208,48 @@ pub(super) struct Tools;
 
 impl JobApi for Tools {
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        if bundle.manifest.fan_out.is_none() {
-            return sbatch(bundle, SCRIPT, None);
+        let Some(fan_out) = &bundle.manifest.fan_out else { return sbatch(bundle, SCRIPT, None) };
+        let mut before = Vec::new();
+        let scripts = (fan_out.tasks > 0)
+            .then(|| TASKS_SCRIPT.to_owned())
+            .into_iter()
+            .chain(bundle.manifest.fit_steps().into_iter().map(|f| fit_script(&f.node)));
+        for script in scripts {
+            match sbatch(bundle, &script, None) {
+                Ok(id) => before.push(id),
+                Err(e) => {
+                    if !before.is_empty() {
+                        let _ = tool("scancel", &before.iter().map(String::as_str).collect::<Vec<_>>(), None);
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let array = sbatch(bundle, TASKS_SCRIPT, None)?;
-        match sbatch(bundle, COMBINE_SCRIPT, Some(&format!("afterok:{array}"))) {
-            Ok(combine) => Ok(format!("{array}+{combine}")),
+        let dependency = format!("afterok:{}", before.join(":"));
+        match sbatch(bundle, COMBINE_SCRIPT, Some(&dependency)) {
+            Ok(combine) => Ok(before.into_iter().chain([combine]).collect::<Vec<_>>().join("+")),
             Err(e) => {
-                let _ = tool("scancel", &[&array], None);
+                let _ = tool("scancel", &before.iter().map(String::as_str).collect::<Vec<_>>(), None);
                 Err(e)
             }
         }
     }
 
     fn state(&self, id: &str) -> Result<JobState, ClusterError> {
-        let Some((array, combine)) = id.split_once('+') else {
+        let Some((before, combine)) = id.rsplit_once('+') else {
             return job_fields(id).map(|f| f.map_or_else(|| state_of("", "", ""), |(s, r, e)| state_of(&s, &r, &e)));
         };
         let Some((state, reason, exit)) = job_fields(combine)? else { return Ok(state_of("", "", "")) };
-        Ok(combine_state(array, &state, &reason, &exit, || {
-            tool("scontrol", &["show", "job", "--oneliner", array], None)
-                .is_ok_and(|out| out.lines().any(|l| !l.contains("JobState=PENDING")))
+        Ok(combine_state(before, &state, &reason, &exit, || {
+            before.split('+').any(|job| {
+                tool("scontrol", &["show", "job", "--oneliner", job], None)
+                    .is_ok_and(|out| out.lines().any(|l| !l.contains("JobState=PENDING")))
+            })
         }))
     }
 
     fn logs(&self, bundle: &Bundle, id: &str) -> String {
-        log(bundle, id.split_once('+').map_or(id, |(_, combine)| combine))
+        log(bundle, id.rsplit_once('+').map_or(id, |(_, combine)| combine))
     }
 
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
@@ -391,6 +459,13 @@ impl JobApi for Rest {
     /// resources; returns the job id.
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
         let Some(fan_out) = &bundle.manifest.fan_out else { return self.submit_script(bundle, SCRIPT, None, None) };
+        if !bundle.manifest.fit_steps().is_empty() {
+            return Err(ClusterError::Engine(
+                "a bundle with data-parallel training is submitted with sbatch (--slurm without --rest) or \
+                 slurm/submit.sh in this version"
+                    .into(),
+            ));
+        }
         let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
         let range = format!("0-{}{at_once}", fan_out.tasks.saturating_sub(1));
         let array = self.submit_script(bundle, TASKS_SCRIPT, Some(range), None)?;
@@ -428,10 +503,11 @@ impl JobApi for Rest {
 
 /// The state of a fanned-out run from its combine job's: waiting on the array is queued until a task has
 /// started, then running; a dependency that can never be met (a task failed) fails the run.
-fn combine_state(array: &str, state: &str, reason: &str, exit: &str, array_started: impl Fn() -> bool) -> JobState {
+fn combine_state(before: &str, state: &str, reason: &str, exit: &str, array_started: impl Fn() -> bool) -> JobState {
     match (state, reason) {
         ("PENDING", "DependencyNeverSatisfied") => {
-            JobState::Failed(format!("a task of job array {array} did not succeed, so the combine cannot run"))
+            let jobs = before.replace('+', ", ");
+            JobState::Failed(format!("a task of job {jobs} did not succeed, so the combine cannot run"))
         }
         ("PENDING", "Dependency") if array_started() => JobState::Running,
         ("PENDING", "Dependency") => JobState::Queued,

@@ -56,6 +56,22 @@ pub struct TaskList {
     /// What did not fan out, and why.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Train Model blocks trained data-parallel: each a step of `ranks` ranks (`pipewright shard-fit`).
+    #[serde(default)]
+    pub fits: Vec<ParallelFit>,
+}
+
+/// A Train Model block trained data-parallel over shards of its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParallelFit {
+    /// The block.
+    pub node: String,
+    /// Its fingerprint: the combine stores the model the ranks fitted under it.
+    pub fingerprint: String,
+    /// The fit's folder, relative to the bundle (`tasks/shards/NODE`): fit.json, the shards, the exchange.
+    pub dir: String,
+    /// Ranks, one a shard.
+    pub ranks: usize,
 }
 
 /// A block whose units are spread over the tasks.
@@ -293,11 +309,14 @@ pub struct FanOutOptions {
     pub retries: u32,
     /// The most tasks (units are dealt several to a task beyond it).
     pub max_tasks: usize,
+    /// Shards of the rows a Train Model block whose learner trains data-parallel is fitted over, a rank each;
+    /// 0 or 1: none.
+    pub shards: usize,
 }
 
 impl Default for FanOutOptions {
     fn default() -> Self {
-        Self { at_once: 0, retries: 2, max_tasks: DEFAULT_MAX_TASKS }
+        Self { at_once: 0, retries: 2, max_tasks: DEFAULT_MAX_TASKS, shards: 0 }
     }
 }
 
@@ -319,17 +338,20 @@ fn planned(dir: &Path, catalog: &Catalog, device: Device) -> Result<(Workflow, P
     Ok((workflow, plan))
 }
 
-/// Finds the blocks of the bundle in `dir` that fan out, runs what feeds them into the shared cache, and writes
-/// the task list. `None` when no block fans out (the bundle runs as one job). `say` reports progress.
-pub(super) fn prepare(
-    dir: &Path,
+/// The blocks that fan out, the independent training branches and the data-parallel trainers of a workflow.
+struct Chosen {
+    fanned: Vec<usize>,
+    branches: Vec<usize>,
+    parallel: Vec<usize>,
+}
+
+fn choose(
+    workflow: &Workflow,
     catalog: &Catalog,
-    device: Device,
-    options: FanOutOptions,
-    say: &dyn Fn(&str),
-) -> Result<Option<TaskList>, ClusterError> {
-    let (workflow, plan) = planned(dir, catalog, device)?;
-    let sources = input_sources(&workflow, catalog, &plan);
+    plan: &Plan,
+    sources: &[Vec<Option<(usize, usize)>>],
+    shards: usize,
+) -> Chosen {
     // A fan-out block downstream of another one needs that one's combined outputs: it runs in the combine.
     let mut fanned: Vec<usize> = Vec::new();
     let mut downstream: HashSet<usize> = HashSet::new();
@@ -351,15 +373,41 @@ pub(super) fn prepare(
             .get(&workflow.nodes[i].kind)
             .is_some_and(|e| e.kind.fan_out().is_none() && e.spec.inputs.iter().any(|p| p.ty == PortType::Learner));
         let id = workflow.nodes[i].id.as_str();
-        let below_another = branches.iter().any(|&b| ancestors(&workflow, id).contains(&workflow.nodes[b].id));
+        let below_another = branches.iter().any(|&b| ancestors(workflow, id).contains(&workflow.nodes[b].id));
         if trains && !downstream.contains(&i) && !below_another {
             branches.push(i);
         }
     }
+    // Trainers whose learner fits over sums merged by pass are trained data-parallel when shards are asked for.
+    let parallel: Vec<usize> = if shards >= 2 {
+        branches
+            .iter()
+            .copied()
+            .filter(|&i| workflow.nodes[i].kind == pipewright_nodes::train::TrainModel::ID)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    branches.retain(|i| !parallel.contains(i));
     if branches.len() < 2 {
         branches.clear();
     }
-    if fanned.is_empty() && branches.is_empty() {
+    Chosen { fanned, branches, parallel }
+}
+
+/// Finds the blocks of the bundle in `dir` that fan out, runs what feeds them into the shared cache, and writes
+/// the task list. `None` when no block fans out (the bundle runs as one job). `say` reports progress.
+pub(super) fn prepare(
+    dir: &Path,
+    catalog: &Catalog,
+    device: Device,
+    options: FanOutOptions,
+    say: &dyn Fn(&str),
+) -> Result<Option<TaskList>, ClusterError> {
+    let (workflow, plan) = planned(dir, catalog, device)?;
+    let sources = input_sources(&workflow, catalog, &plan);
+    let Chosen { fanned, branches, parallel } = choose(&workflow, catalog, &plan, &sources, options.shards);
+    if fanned.is_empty() && branches.is_empty() && parallel.is_empty() {
         return Ok(None);
     }
     let cache = DiskCache::shared(dir.join(CACHE_DIR));
@@ -368,6 +416,7 @@ pub(super) fn prepare(
         fanned
             .iter()
             .chain(&branches)
+            .chain(&parallel)
             .flat_map(|&i| sources[i].iter().flatten().map(|&(from, _)| from))
             .filter(|f| seen.insert(*f))
             .collect()
@@ -412,13 +461,24 @@ pub(super) fn prepare(
             spec: json!({"branch": true}),
         });
     }
-    if units.is_empty() {
+    let mut fits = Vec::new();
+    for &i in &parallel {
+        let block = fanned_block(&workflow, catalog, &plan, &sources[i], i)?;
+        match write_shards(dir, catalog, &cache, &workflow, &plan, i, &block, options.shards)? {
+            Ok(fit) => {
+                say(&format!("block \"{}\": data-parallel over {} shards", block.node, fit.ranks));
+                fits.push(fit);
+            }
+            Err(why) => notes.push(format!("block \"{}\" trains in one process: {why}", block.node)),
+        }
+    }
+    if units.is_empty() && fits.is_empty() {
         return Ok(None);
     }
-    let per_task = units.len().div_ceil(options.max_tasks.max(1));
+    let per_task = units.len().div_ceil(options.max_tasks.max(1)).max(1);
     let tasks: Vec<TaskEntry> =
         units.chunks(per_task).enumerate().map(|(index, chunk)| TaskEntry { index, units: chunk.to_vec() }).collect();
-    let list = TaskList { device, at_once: options.at_once, retries: options.retries, blocks, tasks, notes };
+    let list = TaskList { device, at_once: options.at_once, retries: options.retries, blocks, tasks, notes, fits };
     for sub in [RESULTS_DIR, ERRORS_DIR] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| ClusterError::io(dir.join(sub), e))?;
     }
@@ -426,6 +486,71 @@ pub(super) fn prepare(
     write_atomic(&dir.join(TASK_LIST), text.as_bytes())
         .map_err(|e| ClusterError::io(dir.join(TASK_LIST), std::io::Error::other(e.to_string())))?;
     Ok(Some(list))
+}
+
+/// Writes the shards of Train Model block `i`'s rows (`tasks/shards/NODE/part-K.parquet`, consecutive rows) and
+/// its `fit.json`; `Ok(Err(why))` when its learner does not train data-parallel or its rows are not at hand.
+#[allow(clippy::too_many_arguments, reason = "the block, where its inputs are, and how many shards")]
+fn write_shards(
+    dir: &Path,
+    catalog: &Catalog,
+    cache: &DiskCache,
+    workflow: &Workflow,
+    plan: &Plan,
+    i: usize,
+    block: &FannedBlock,
+    shards: usize,
+) -> Result<Result<ParallelFit, String>, ClusterError> {
+    let inputs = match load_inputs(dir, catalog, cache, block) {
+        Ok(inputs) => inputs,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let (Some(Value::Learner(learner)), Some(Value::Table(table))) =
+        (inputs.first().cloned().flatten(), inputs.get(1).cloned().flatten())
+    else {
+        return Ok(Err("its learner or its rows are not at hand".into()));
+    };
+    if !pipewright_nodes::model::trains_data_parallel(&learner.algorithm) {
+        return Ok(Err(format!("{} does not train data-parallel", learner.name)));
+    }
+    let label = match plan.analysis.params[i].optional_text("label_column") {
+        Some(label) => label.to_owned(),
+        None => match table.label() {
+            Some(label) => label.to_owned(),
+            None => return Ok(Err("no label column is chosen".into())),
+        },
+    };
+    let rows = table.height();
+    if rows < shards {
+        return Ok(Err(format!("{rows} rows cannot make {shards} shards")));
+    }
+    let classes = if learner.tasks.contains(&pipewright_engine::Task::Regression) {
+        Vec::new()
+    } else {
+        let values = pipewright_nodes::frame::text_values(&table.frame, &label)
+            .map_err(|e| ClusterError::Workflow(e.to_string()))?;
+        pipewright_nodes::frame::sorted_classes(&values)
+    };
+    let node = &workflow.nodes[i].id;
+    let relative = format!("tasks/shards/{node}");
+    let folder = dir.join(&relative);
+    std::fs::create_dir_all(&folder).map_err(|e| ClusterError::io(&folder, e))?;
+    let per = rows.div_ceil(shards);
+    let mut listed = Vec::new();
+    for k in 0..shards {
+        let offset = k * per;
+        let count = per.min(rows.saturating_sub(offset));
+        let part = table.with_frame(table.frame.slice(i64::try_from(offset).unwrap_or(i64::MAX), count));
+        let file = format!("part-{k}.parquet");
+        pipewright_nodes::data::write_table(&part, &folder.join(&file), true, true)
+            .map_err(|e| ClusterError::Workflow(format!("node \"{node}\": shard {k}: {e}")))?;
+        listed.push(super::data_parallel::Shard { file, rows: count, offset });
+    }
+    let fit = super::data_parallel::ShardedFit { learner: (*learner).clone(), label, classes, rows, shards: listed };
+    let text = serde_json::to_string_pretty(&fit).unwrap_or_default() + "\n";
+    let path = folder.join(super::data_parallel::FIT_FILE);
+    write_atomic(&path, text.as_bytes()).map_err(|e| ClusterError::io(&path, std::io::Error::other(e.to_string())))?;
+    Ok(Ok(ParallelFit { node: node.clone(), fingerprint: plan.fingerprints[i].clone(), dir: relative, ranks: shards }))
 }
 
 /// Runs the workflow up to `target` with the shared cache, so its outputs (and its ancestors') are stored.
@@ -810,6 +935,21 @@ pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Re
                 })?;
         cache.put(&block.fingerprint, &outputs).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
         combined.push((block.node.clone(), block.units, hosts));
+    }
+    for fit in &list.fits {
+        let folder = dir.join(&fit.dir);
+        let model = read_values(&folder.join(super::data_parallel::MODEL_DIR))
+            .filter(|values| values.iter().all(|v| catalog.load(v).is_ok()))
+            .ok_or_else(|| {
+                ClusterError::Workflow(format!(
+                    "block \"{}\": its data-parallel fit left no model in {} (did its {} ranks run? see their log)",
+                    fit.node,
+                    folder.join(super::data_parallel::MODEL_DIR).display(),
+                    fit.ranks
+                ))
+            })?;
+        cache.put(&fit.fingerprint, &model).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
+        combined.push((fit.node.clone(), fit.ranks, vec![format!("{} ranks", fit.ranks)]));
     }
     Ok(Combined { blocks: combined })
 }

@@ -669,6 +669,11 @@ pub fn algorithm(id: &str) -> Option<&'static dyn Algorithm> {
 }
 
 /// The algorithm of a learner kind id, or an error saying this build lacks it.
+/// Whether the learner `algorithm` (a learner block's kind id) trains data-parallel ([`Learn::DATA_PARALLEL`]).
+pub fn trains_data_parallel(algorithm: &str) -> bool {
+    algorithm_of(algorithm).is_ok_and(Algorithm::data_parallel)
+}
+
 pub(crate) fn algorithm_of(id: &str) -> Result<&'static dyn Algorithm, NodeError> {
     algorithm(id).ok_or_else(|| {
         NodeError::data(format!("this Pipewright has no algorithm \"{id}\": was the workflow made by a newer version?"))

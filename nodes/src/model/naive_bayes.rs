@@ -124,6 +124,8 @@ impl Learn for NaiveBayes {
     const STREAMS: bool = true;
 
     /// One pass: each batch's class moments, merged in row order.
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,
@@ -140,6 +142,7 @@ impl Learn for NaiveBayes {
             total = moments.reduce(std::mem::replace(&mut total, moments.empty()), part);
             Ok(())
         })?;
+        let total = batches.across_shards(total, |a, b| moments.reduce(a, b))?;
         from_moments(&moments.finish(total), classes.rows, params.float("var_smoothing")?)
     }
 

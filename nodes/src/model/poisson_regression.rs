@@ -65,6 +65,8 @@ impl Learn for PoissonRegression {
 
     const MANY_PASSES: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     /// One pass for the label's mean (and its checks), then one per Newton step and per line-search trial.
     fn fit_batches(
         &self,
@@ -79,6 +81,8 @@ impl Learn for PoissonRegression {
             negative += y.iter().filter(|v| **v < 0.0).count();
             Ok(())
         })?;
+        let (sum, rows, negative) =
+            batches.across_shards((sum, rows, negative), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))?;
         if rows == 0 {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
@@ -91,7 +95,7 @@ impl Learn for PoissonRegression {
                 total = pass.reduce(std::mem::replace(&mut total, pass.empty()), pass.map(&chunk));
                 Ok(())
             })?;
-            Ok(total)
+            batches.across_shards(total, |a, b| pass.reduce(a, b))
         })
     }
 
