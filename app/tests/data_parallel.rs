@@ -277,7 +277,8 @@ fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() 
     assert!(text(&out).contains("data-parallel: block train over 4 shards, a rank each"), "{}", text(&out));
     let job = std::fs::read_to_string(bundle.join("slurm/fit-train.sbatch")).expect("the fit's job");
     assert!(
-        job.contains("#SBATCH --ntasks=4") && job.contains("srun \"$RUNNER\" shard-fit tasks/shards/train"),
+        job.contains("#SBATCH --ntasks=4")
+            && job.contains("srun --kill-on-bad-exit=1 \"$RUNNER\" shard-fit tasks/shards/train"),
         "{job}"
     );
     assert!(!bundle.join("slurm/tasks.sbatch").exists(), "no array: nothing else fans out");

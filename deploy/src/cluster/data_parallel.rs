@@ -13,10 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use pipewright_engine::spill::SpillDir;
 use pipewright_engine::{
-    CancelToken, Device, DeviceRecord, FrameBatches, Learner, Model, NodeContext, NodeError, Params, Provenance,
-    TableStream, Value, default_memory_budget, write_values,
+    Device, DeviceRecord, FrameBatches, Learner, Model, NodeError, Params, TableStream, Value, write_values,
 };
 use pipewright_nodes::model::{Exchange, StreamClasses};
 
@@ -156,34 +154,27 @@ pub fn fit_rank(
     let entry = catalog
         .get(pipewright_nodes::train::TrainModel::ID)
         .ok_or_else(|| ClusterError::Workflow("this Pipewright has no Train Model".into()))?;
-    let (params, cancel, device_used, provenance) =
-        (Params::default(), CancelToken::new(), DeviceRecord::default(), Provenance::default());
-    let memory_budget = default_memory_budget();
-    let spill = SpillDir::beside(None).with_budget(memory_budget);
-    let ctx = NodeContext {
+    let (params, device_used) = (Params::default(), DeviceRecord::default());
+    let block = super::tasks::Block {
+        dir,
         node_id: "train",
-        params: &params,
-        inputs: pipewright_engine::Inputs::default(),
-        base_dir: dir,
-        device: Device::Cpu,
-        device_used: &device_used,
-        cancel: &cancel,
-        progress: &|_, _| {},
         spec: &entry.spec,
-        provenance: &provenance,
-        memory_budget,
-        spill: &spill,
+        params: &params,
+        device: (Device::Cpu, &device_used),
     };
-    let model = pipewright_nodes::train::train_shard(
-        &fit.learner,
-        &stream,
-        &fit.label,
-        classes.as_ref(),
-        &exchange,
-        shard.offset,
-        &ctx,
-    )
-    .map_err(|e| ClusterError::Workflow(format!("rank {rank}: {e}")))?;
+    let model = block
+        .run(Vec::new(), |ctx| {
+            pipewright_nodes::train::train_shard(
+                &fit.learner,
+                &stream,
+                &fit.label,
+                classes.as_ref(),
+                &exchange,
+                shard.offset,
+                ctx,
+            )
+        })
+        .map_err(|e| ClusterError::Workflow(format!("rank {rank}: {e}")))?;
     if rank != 0 {
         return Ok(None);
     }

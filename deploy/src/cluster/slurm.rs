@@ -154,7 +154,7 @@ fn fit_job(manifest: &BundleManifest, fit: &FitStep) -> String {
     script.push_str(PREAMBLE);
     let _ = writeln!(
         script,
-        "RUNNER=\"${{PIPEWRIGHT:-{runner}}}\"\nexec srun \"$RUNNER\" shard-fit {dir}",
+        "RUNNER=\"${{PIPEWRIGHT:-{runner}}}\"\n# A rank that fails ends the step: the others would only wait for its sums.\nexec srun --kill-on-bad-exit=1 \"$RUNNER\" shard-fit {dir}",
         runner = manifest.runner,
         dir = fit.dir
     );

@@ -439,7 +439,10 @@ pub(super) fn prepare(
                 continue;
             }
         };
-        let found = with_context(dir, catalog, &workflow, &plan, i, inputs, device, |ctx, fan| fan.units(ctx))
+        let found =
+            with_context(dir, catalog, &workflow, &plan, i, inputs, (device, &DeviceRecord::default()), |ctx, fan| {
+                fan.units(ctx)
+            })
             .map_err(|e| ClusterError::Workflow(format!("node \"{}\" cannot be split into tasks: {e}", node.id)))?;
         say(&format!("block \"{}\" ({}): {} units", node.id, block.title, found.len()));
         blocks.push(FannedBlock { units: found.len(), ..block });
@@ -656,46 +659,54 @@ fn with_context<T>(
     plan: &Plan,
     i: usize,
     inputs: Vec<Option<Value>>,
-    device: Device,
-    f: impl FnOnce(&NodeContext<'_>, &dyn FanOut) -> Result<T, NodeError>,
-) -> Result<T, NodeError> {
-    with_context_recorded(dir, catalog, workflow, plan, i, inputs, device, &DeviceRecord::default(), f)
-}
-
-#[allow(clippy::too_many_arguments, reason = "the pieces of a block's context, each from a different place")]
-fn with_context_recorded<T>(
-    dir: &Path,
-    catalog: &Catalog,
-    workflow: &Workflow,
-    plan: &Plan,
-    i: usize,
-    inputs: Vec<Option<Value>>,
-    device: Device,
-    device_used: &DeviceRecord,
+    device: (Device, &DeviceRecord),
     f: impl FnOnce(&NodeContext<'_>, &dyn FanOut) -> Result<T, NodeError>,
 ) -> Result<T, NodeError> {
     let node = &workflow.nodes[i];
     let entry = catalog.get(&node.kind).ok_or_else(|| NodeError::data(format!("unknown kind \"{}\"", node.kind)))?;
     let fan = entry.kind.fan_out().ok_or_else(|| NodeError::data(format!("{} does not fan out", entry.spec.name)))?;
-    let memory_budget = default_memory_budget();
-    let spill = pipewright_engine::spill::SpillDir::beside(None).with_budget(memory_budget);
-    let provenance = Provenance { workflow: Some(dir.join(WORKFLOW_FILE)), run: None };
-    let cancel = CancelToken::new();
-    let ctx = NodeContext {
-        node_id: &node.id,
-        params: &plan.analysis.params[i],
-        inputs: inputs.into(),
-        base_dir: dir,
-        device,
-        device_used,
-        cancel: &cancel,
-        progress: &|_, _| {},
-        spec: &entry.spec,
-        provenance: &provenance,
-        memory_budget,
-        spill: &spill,
-    };
-    f(&ctx, fan)
+    let block = Block { dir, node_id: &node.id, spec: &entry.spec, params: &plan.analysis.params[i], device };
+    block.run(inputs, |ctx| f(ctx, fan))
+}
+
+/// A block run on its own, outside a workflow's run (a task's unit, a combine, a rank of a fit): what its
+/// context is made of.
+pub(super) struct Block<'a> {
+    /// The folder relative paths resolve against (the bundle).
+    pub dir: &'a Path,
+    /// The block's id.
+    pub node_id: &'a str,
+    /// Its kind's spec.
+    pub spec: &'a pipewright_engine::NodeSpec,
+    /// Its parameters.
+    pub params: &'a pipewright_engine::Params,
+    /// The device policy, and where the kernels' use is recorded.
+    pub device: (Device, &'a DeviceRecord),
+}
+
+impl Block<'_> {
+    /// Calls `f` with the block's context, given `inputs`.
+    pub(super) fn run<T>(&self, inputs: Vec<Option<Value>>, f: impl FnOnce(&NodeContext<'_>) -> T) -> T {
+        let memory_budget = default_memory_budget();
+        let spill = pipewright_engine::spill::SpillDir::beside(None).with_budget(memory_budget);
+        let provenance = Provenance { workflow: Some(self.dir.join(WORKFLOW_FILE)), run: None };
+        let cancel = CancelToken::new();
+        let ctx = NodeContext {
+            node_id: self.node_id,
+            params: self.params,
+            inputs: inputs.into(),
+            base_dir: self.dir,
+            device: self.device.0,
+            device_used: self.device.1,
+            cancel: &cancel,
+            progress: &|_, _| {},
+            spec: self.spec,
+            provenance: &provenance,
+            memory_budget,
+            spill: &spill,
+        };
+        f(&ctx)
+    }
 }
 
 /// What one task did.
@@ -788,7 +799,7 @@ fn compute_task(
         let unit_started = Instant::now();
         let device_used = DeviceRecord::default();
         let result =
-            with_context_recorded(dir, catalog, &workflow, &plan, i, inputs, list.device, &device_used, |ctx, fan| {
+            with_context(dir, catalog, &workflow, &plan, i, inputs, (list.device, &device_used), |ctx, fan| {
                 fan.run_unit(ctx, &unit.spec)
             })
             .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
@@ -928,11 +939,19 @@ pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Re
             results.push(result);
         }
         let inputs = load_inputs(dir, catalog, &cache, block)?;
-        let outputs =
-            with_context(dir, catalog, &workflow, &plan, i, inputs, list.device, |ctx, fan| fan.combine(ctx, results))
-                .map_err(|e| {
-                    ClusterError::Workflow(format!("node \"{}\" failed to combine its tasks' results: {e}", block.node))
-                })?;
+        let outputs = with_context(
+            dir,
+            catalog,
+            &workflow,
+            &plan,
+            i,
+            inputs,
+            (list.device, &DeviceRecord::default()),
+            |ctx, fan| fan.combine(ctx, results),
+        )
+        .map_err(|e| {
+            ClusterError::Workflow(format!("node \"{}\" failed to combine its tasks' results: {e}", block.node))
+        })?;
         cache.put(&block.fingerprint, &outputs).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
         combined.push((block.node.clone(), block.units, hosts));
     }

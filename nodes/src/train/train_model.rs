@@ -102,16 +102,13 @@ fn train_stream(
     let batches =
         TrainingBatches::new(stream, &features, &label, &learner.name, classes.as_ref());
     let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
-    Ok(Model {
-        algorithm: learner.algorithm.clone(),
-        name: learner.name.clone(),
-        task,
-        label: Some(label),
-        features,
-        classes: classes.map(|c| c.names).unwrap_or_default(),
-        state,
-        decoded,
-    })
+    Ok(model_of(learner, streamed_target(task, label, features, classes.map(|c| c.names)), state, decoded))
+}
+
+/// What a fit over passes learned: the label's classes without the rows' (which stayed in the batches).
+fn streamed_target(task: Task, label: String, features: Vec<String>, classes: Option<Vec<String>>) -> Target {
+    let labels = classes.map_or(Labels::None, |classes| Labels::Classes { y: Vec::new(), classes });
+    Target { labels, task, label, features }
 }
 
 /// One rank's part of a data-parallel fit: `learner` over `shard`, whose first row is row `row_offset` of the
@@ -146,16 +143,8 @@ pub fn train_shard(
     let classes = classes.filter(|_| task != Task::Regression);
     let batches = TrainingBatches::new(shard, &features, &label, &learner.name, classes).sharded(exchange, row_offset);
     let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
-    Ok(Model {
-        algorithm: learner.algorithm.clone(),
-        name: learner.name.clone(),
-        task,
-        label: Some(label),
-        features,
-        classes: classes.map(|c| c.names.clone()).unwrap_or_default(),
-        state,
-        decoded,
-    })
+    let target = streamed_target(task, label, features, classes.map(|c| c.names.clone()));
+    Ok(model_of(learner, target, state, decoded))
 }
 
 /// The classes of `label` in a streamed table and its rows (a pass over it), as a data-parallel fit needs them
