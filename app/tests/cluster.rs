@@ -468,7 +468,32 @@ fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_m
     // Ray gave the job the GPU the head declared.
     assert!(said.contains("with GPUs: 0"), "{said}");
     let (run, status) = last_run(&project);
-    assert_eq!((status.as_str(), recorded_metrics(&project, run)), ("succeeded", local));
+    assert_eq!((status.as_str(), recorded_metrics(&project, run)), ("succeeded", local.clone()));
+
+    // The Titanic model trained data-parallel: two ranks placed at once on the two workers, exchanging each
+    // pass's sums; the combine finds rank 0's model. The metrics are the local run's (to rounding).
+    let sharded = work.path().join("sharded");
+    let out = export(
+        &flow,
+        &sharded,
+        &["--target", "ray", "--fan-out", "--shards", "2", "--gpus", "0", "--cpus", "1", "--runner-path", binary()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("data-parallel: block train over 2 shards"), "{}", text(&out));
+    let out = pipewright(&["submit", &sharded.to_string_lossy(), "--ray", &head.url, "--poll", "0.5"], &[]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("fit of block \"train\": 2 ranks done on nodes "), "{said}");
+    let nodes = said.lines().find(|l| l.contains("2 ranks done on nodes")).map(|l| l.matches(',').count());
+    assert_eq!(nodes, Some(1), "the ranks were spread over both workers: {said}");
+    let (run, status) = last_run(&project);
+    assert_eq!(status, "succeeded");
+    let recorded = recorded_metrics(&project, run);
+    assert_eq!(recorded.len(), local.len());
+    for (got, expected) in recorded.iter().zip(&local) {
+        assert_eq!((&got.0, &got.1, &got.2), (&expected.0, &expected.1, &expected.2));
+        assert!((got.3 - expected.3).abs() <= 1e-9, "{got:?} vs {expected:?}");
+    }
 
     // A job that fails on the cluster: the block and its message come back, the run is failed.
     let data = project.join("data/passengers.csv");

@@ -316,14 +316,13 @@ fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() 
     assert_eq!(train["status"], "cached", "the combine found the ranks' model: {train}");
     assert_close_metrics(&metrics(&result), &local);
 
-    // Data-parallel training is exported for Slurm only, for now; a learner that cannot is trained in one
-    // process, saying why.
+    // Not for Kubernetes yet: said at export.
     let out = Command::new(binary())
-        .args(["export", &flow.to_string_lossy(), "-o", &dir.path().join("ray").to_string_lossy(), "--target", "ray"])
-        .args(["--fan-out", "--shards", "2", "--runner-path", binary()])
+        .args(["export", &flow.to_string_lossy(), "-o", &dir.path().join("k8s").to_string_lossy()])
+        .args(["--target", "kubernetes", "--fan-out", "--shards", "2"])
         .output()
         .expect("export");
-    assert!(!out.status.success() && text(&out).contains("exported for Slurm in this version"), "{}", text(&out));
+    assert!(!out.status.success() && text(&out).contains("not Kubernetes"), "{}", text(&out));
 }
 
 /// A workflow exported with its Train Model data-parallel over two shards: the fit is a two-task Slurm job, the

@@ -258,11 +258,11 @@ pub fn export(
     };
     write_executable(&out.join("run.sh"), &run_script(&manifest))?;
     if let Some(fan_out) = options.fan_out {
-        if fan_out.shards >= 2 && options.target != Target::Slurm {
-            return Err(ClusterError::Bundle(format!(
-                "data-parallel training (--shards) is exported for Slurm in this version, not {}",
-                options.target.title()
-            )));
+        if fan_out.shards >= 2 && options.target == Target::Kubernetes {
+            return Err(ClusterError::Bundle(
+                "data-parallel training (--shards) is exported for Slurm and Ray in this version, not Kubernetes"
+                    .into(),
+            ));
         }
         let device = if options.resources.gpus > 0 { Device::Auto } else { Device::Cpu };
         if let Some(list) = tasks::prepare(&out, catalog, device, fan_out, &|_| {})? {

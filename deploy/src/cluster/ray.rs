@@ -79,6 +79,7 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
                 .replace("__GPUS__", &manifest.gpus_per_task().to_string())
                 .replace("__RETRIES__", &fan_out.retries.to_string())
                 .replace("__AT_ONCE__", &fan_out.at_once.to_string())
+                .replace("__FITS__", &fits_json(manifest))
         }
     };
     vec![
@@ -86,6 +87,13 @@ pub(super) fn files(manifest: &BundleManifest) -> Vec<(String, String)> {
         (RUNTIME_ENV.to_owned(), serde_json::to_string_pretty(&env).unwrap_or_default() + "\n"),
         (JOB.to_owned(), serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"),
     ]
+}
+
+/// The data-parallel fits as the driver reads them (a Python literal that is also JSON).
+fn fits_json(manifest: &BundleManifest) -> String {
+    let fits: Vec<Json> =
+        manifest.fit_steps().into_iter().map(|f| json!({"node": f.node, "dir": f.dir, "ranks": f.ranks})).collect();
+    Json::Array(fits).to_string()
 }
 
 pub(super) fn readme_section(manifest: &BundleManifest) -> String {
