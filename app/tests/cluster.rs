@@ -532,6 +532,68 @@ fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_m
     assert_eq!(last_run(&project).1, "failed");
 }
 
+/// The sweep fanned out (an Indexed Job of 25 completions, two at once, each index retried once by Kubernetes,
+/// and a combine Job that waits for their results) and the Titanic model trained data-parallel (an Indexed Job
+/// of ranks): every manifest passes the strict schema check.
+fn fanned_out_manifests_pass_the_strict_schema_check(validate: &Path, flow: &Path, work: &Path) {
+    // The sweep fanned out: an Indexed Job of 25 completions, two at once, each index retried once by
+    // Kubernetes, and a combine Job that waits for their results.
+    let sweep = sweep_project(work);
+    let fanned = work.join("fanned");
+    let out = export(
+        &sweep,
+        &fanned,
+        &[
+            "--target",
+            "kubernetes",
+            "--fan-out",
+            "--max-tasks",
+            "25",
+            "--at-once",
+            "2",
+            "--retries",
+            "1",
+            "--gpus",
+            "0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let tasks = std::fs::read_to_string(fanned.join("kubernetes/tasks.yaml")).expect("tasks manifest");
+    for field in [
+        "completionMode: \"Indexed\"",
+        "completions: 25",
+        "parallelism: 2",
+        "backoffLimitPerIndex: 1",
+        "/bundle/task.sh",
+    ] {
+        assert!(tasks.contains(field), "{field} in\n{tasks}");
+    }
+    assert!(!tasks.contains("backoffLimit: "), "{tasks}");
+    let combine = std::fs::read_to_string(fanned.join("kubernetes/combine.yaml")).expect("combine manifest");
+    assert!(combine.contains("/bundle/combine.sh") && combine.contains("--wait"), "{combine}");
+    for manifest in ["kubernetes/tasks.yaml", "kubernetes/combine.yaml"] {
+        let check = Command::new(validate)
+            .args(["--strict", "-k", "1.32.0"])
+            .arg(fanned.join(manifest))
+            .output()
+            .expect("validate");
+        assert!(check.status.success(), "{manifest}: {}", text(&check));
+    }
+
+    // A Train Model trained data-parallel: its Indexed Job of ranks passes too.
+    let sharded = work.join("sharded");
+    let out = export(flow, &sharded, &["--target", "kubernetes", "--fan-out", "--shards", "2", "--gpus", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for manifest in ["kubernetes/fit-train.yaml", "kubernetes/combine.yaml"] {
+        let check = Command::new(validate)
+            .args(["--strict", "-k", "1.32.0"])
+            .arg(sharded.join(manifest))
+            .output()
+            .expect("validate");
+        assert!(check.status.success(), "{manifest}: {}", text(&check));
+    }
+}
+
 #[test]
 fn kubernetes_job_manifests_pass_the_strict_schema_check_and_an_unreachable_cluster_fails_clearly() {
     let validate = py_tool("kubernetes-validate");
@@ -570,49 +632,7 @@ fn kubernetes_job_manifests_pass_the_strict_schema_check_and_an_unreachable_clus
         assert!(check.status.success(), "{}", text(&check));
         assert!(text(&check).contains("passed for resource job/titanic"), "{}", text(&check));
     }
-    // The sweep fanned out: an Indexed Job of 25 completions, two at once, each index retried once by
-    // Kubernetes, and a combine Job that waits for their results.
-    let sweep = sweep_project(work.path());
-    let fanned = work.path().join("fanned");
-    let out = export(
-        &sweep,
-        &fanned,
-        &[
-            "--target",
-            "kubernetes",
-            "--fan-out",
-            "--max-tasks",
-            "25",
-            "--at-once",
-            "2",
-            "--retries",
-            "1",
-            "--gpus",
-            "0",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let tasks = std::fs::read_to_string(fanned.join("kubernetes/tasks.yaml")).expect("tasks manifest");
-    for field in [
-        "completionMode: \"Indexed\"",
-        "completions: 25",
-        "parallelism: 2",
-        "backoffLimitPerIndex: 1",
-        "/bundle/task.sh",
-    ] {
-        assert!(tasks.contains(field), "{field} in\n{tasks}");
-    }
-    assert!(!tasks.contains("backoffLimit: "), "{tasks}");
-    let combine = std::fs::read_to_string(fanned.join("kubernetes/combine.yaml")).expect("combine manifest");
-    assert!(combine.contains("/bundle/combine.sh") && combine.contains("--wait"), "{combine}");
-    for manifest in ["kubernetes/tasks.yaml", "kubernetes/combine.yaml"] {
-        let check = Command::new(&validate)
-            .args(["--strict", "-k", "1.32.0"])
-            .arg(fanned.join(manifest))
-            .output()
-            .expect("validate");
-        assert!(check.status.success(), "{manifest}: {}", text(&check));
-    }
+    fanned_out_manifests_pass_the_strict_schema_check(&validate, &flow, work.path());
 
     // The schema check does catch a misspelled field (so its pass above means something).
     let broken = work.path().join("broken.yaml");

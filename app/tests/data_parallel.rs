@@ -316,13 +316,22 @@ fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() 
     assert_eq!(train["status"], "cached", "the combine found the ranks' model: {train}");
     assert_close_metrics(&metrics(&result), &local);
 
-    // Not for Kubernetes yet: said at export.
+    // For Kubernetes: an Indexed Job whose two ranks run at once, each with its completion index as its rank.
     let out = Command::new(binary())
         .args(["export", &flow.to_string_lossy(), "-o", &dir.path().join("k8s").to_string_lossy()])
-        .args(["--target", "kubernetes", "--fan-out", "--shards", "2"])
+        .args(["--target", "kubernetes", "--fan-out", "--shards", "2", "--gpus", "0"])
         .output()
         .expect("export");
-    assert!(!out.status.success() && text(&out).contains("not Kubernetes"), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    let fit = std::fs::read_to_string(dir.path().join("k8s/kubernetes/fit-train.yaml")).expect("the fit's Job");
+    for field in [
+        "completions: 2",
+        "parallelism: 2",
+        "completionMode: \"Indexed\"",
+        "--rank \\\"$JOB_COMPLETION_INDEX\\\" --ranks 2",
+    ] {
+        assert!(fit.contains(field), "{field} in\n{fit}");
+    }
 }
 
 /// A workflow exported with its Train Model data-parallel over two shards: the fit is a two-task Slurm job, the

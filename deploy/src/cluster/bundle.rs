@@ -258,12 +258,6 @@ pub fn export(
     };
     write_executable(&out.join("run.sh"), &run_script(&manifest))?;
     if let Some(fan_out) = options.fan_out {
-        if fan_out.shards >= 2 && options.target == Target::Kubernetes {
-            return Err(ClusterError::Bundle(
-                "data-parallel training (--shards) is exported for Slurm and Ray in this version, not Kubernetes"
-                    .into(),
-            ));
-        }
         let device = if options.resources.gpus > 0 { Device::Auto } else { Device::Cpu };
         if let Some(list) = tasks::prepare(&out, catalog, device, fan_out, &|_| {})? {
             manifest.fan_out = Some(FanOutSummary {

@@ -290,6 +290,36 @@ pub fn combine_manifest(manifest: &BundleManifest) -> Job {
     job
 }
 
+/// The Indexed Job of a data-parallel fit (`NAME-fit-NODE`): `ranks` completions all running at once (the ranks
+/// wait for each other at every pass), each `pipewright shard-fit` with its completion index as its rank. A
+/// failed rank is not retried: the others already gave up on it.
+pub fn fit_manifest(manifest: &BundleManifest, fit: &super::bundle::FitStep) -> Job {
+    let mut job = job_manifest(manifest);
+    job.metadata.name = Some(format!("{}-fit-{}", manifest.job_name, fit.node));
+    job.spec.backoff_limit = None;
+    job.spec.completions = Some(fit.ranks);
+    job.spec.parallelism = Some(fit.ranks);
+    job.spec.completion_mode = Some("Indexed");
+    job.spec.backoff_limit_per_index = Some(0);
+    let container = &mut job.spec.template.spec.containers[0];
+    one_gpu(container, manifest);
+    container.command = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "exec \"$PIPEWRIGHT\" shard-fit {MOUNT}/{dir} --rank \"$JOB_COMPLETION_INDEX\" --ranks {ranks} --run k8s",
+            dir = fit.dir,
+            ranks = fit.ranks
+        ),
+    ];
+    job
+}
+
+/// The manifest file of a data-parallel fit of block `node`.
+pub fn fit_file(node: &str) -> String {
+    format!("kubernetes/fit-{node}.yaml")
+}
+
 /// A fanned-out bundle's pods each ask for the GPUs a task uses (one, or none).
 fn one_gpu(container: &mut Container, manifest: &BundleManifest) {
     let gpus = manifest.gpus_per_task();
@@ -312,6 +342,19 @@ pub(super) fn files(manifest: &BundleManifest) -> Result<Vec<(String, String)>, 
             "Copy the bundle folder into the volume claim \"{}\" as \"{}/\"",
             manifest.resources.volume_claim, manifest.job_name
         );
+        for fit in manifest.fit_steps() {
+            files.push((
+                fit_file(&fit.node),
+                job_yaml(
+                    &fit_manifest(manifest, &fit),
+                    &format!(
+                        "# Block \"{}\" of the Pipewright job \"{}\" trained data-parallel: {} ranks at once, one a shard. \
+                         Created with {COMBINE_MANIFEST}.",
+                        fit.node, manifest.job_name, fit.ranks
+                    ),
+                )?,
+            ));
+        }
         files.push((
             TASKS_MANIFEST.to_owned(),
             job_yaml(
@@ -431,9 +474,12 @@ impl Kubectl {
 impl JobApi for Kubectl {
     /// Creates the Job (named after the bundle's job); returns `NAMESPACE/NAME`.
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        if bundle.manifest.fan_out.is_some() {
-            let tasks = bundle.dir.join(TASKS_MANIFEST);
-            self.run(&["create", "-f", &tasks.to_string_lossy()])?;
+        if let Some(fan_out) = &bundle.manifest.fan_out {
+            let fits = bundle.manifest.fit_steps().into_iter().map(|f| fit_file(&f.node));
+            let tasks = (fan_out.tasks > 0).then(|| TASKS_MANIFEST.to_owned());
+            for file in tasks.into_iter().chain(fits) {
+                self.run(&["create", "-f", &bundle.dir.join(file).to_string_lossy()])?;
+            }
         }
         let manifest = if bundle.manifest.fan_out.is_some() { COMBINE_MANIFEST } else { MANIFEST };
         let path = bundle.dir.join(manifest);
@@ -483,11 +529,13 @@ impl JobApi for Kubectl {
     /// Deletes the Job and its pod (and a fanned-out job's Indexed Job).
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
         let (namespace, name) = split(id);
-        let tasks = format!("{name}-tasks");
+        // A fanned-out job's Indexed Jobs (its task set, its data-parallel fits) carry the bundle's label.
+        let selector = format!("pipewright/job={name}");
         let _ = self.run(&[
             "delete",
             "job",
-            &tasks,
+            "-l",
+            &selector,
             "-n",
             namespace,
             "--wait=false",

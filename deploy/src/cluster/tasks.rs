@@ -870,17 +870,20 @@ pub struct Combined {
     pub blocks: Vec<(String, usize, Vec<String>)>,
 }
 
-/// Joins every fanned block's unit results into its outputs and stores them in the shared cache, so the
-/// workflow's run finds them there. `wait`: keep looking for missing results this long (an engine without
-/// dependencies between jobs starts the combine beside the tasks). A missing result fails it, naming the task
-/// and what it computed.
-pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Result<Combined, ClusterError> {
-    let list = TaskList::required(bundle)?;
-    let dir = &bundle.dir;
+/// Waits (up to `wait`, or not at all) until every task has left its results and every data-parallel fit its
+/// model; names what is missing when it gives up.
+fn wait_for_results(list: &TaskList, dir: &Path, wait: Option<Duration>) -> Result<(), ClusterError> {
     let deadline = wait.map(|w| Instant::now() + w);
     loop {
-        let failures = list.failures(dir);
-        if failures.is_empty() {
+        let mut failures = list.failures(dir);
+        // Engines with no dependencies between jobs start the combine beside the data-parallel fits too.
+        failures.extend(
+            list.fits
+                .iter()
+                .filter(|f| !dir.join(&f.dir).join(super::data_parallel::MODEL_DIR).is_dir())
+                .map(|f| format!("block \"{}\": its data-parallel fit ({} ranks) left no model yet", f.node, f.ranks)),
+        );
+        if failures.is_empty() || (wait.is_none() && list.failures(dir).is_empty()) {
             break;
         }
         if deadline.is_none_or(|d| Instant::now() >= d) {
@@ -897,6 +900,17 @@ pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Re
         }
         std::thread::sleep(Duration::from_secs(2));
     }
+    Ok(())
+}
+
+/// Joins every fanned block's unit results into its outputs and stores them in the shared cache, so the
+/// workflow's run finds them there. `wait`: keep looking for missing results this long (an engine without
+/// dependencies between jobs starts the combine beside the tasks). A missing result fails it, naming the task
+/// and what it computed.
+pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Result<Combined, ClusterError> {
+    let list = TaskList::required(bundle)?;
+    let dir = &bundle.dir;
+    wait_for_results(&list, dir, wait)?;
     let (workflow, plan) = planned(dir, catalog, list.device)?;
     let cache = DiskCache::shared(dir.join(CACHE_DIR));
     let mut combined = Vec::new();
