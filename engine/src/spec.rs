@@ -216,6 +216,9 @@ pub struct NodeSpec {
     pub passes_rows_through: bool,
     /// What it writes outside the workflow, if anything.
     pub writes: Option<Writes>,
+    /// Whether it trains its learner over shards of its rows on several machines when the learner's fit allows it
+    /// (Train Model): exported with fan-out and shards, its fit becomes a data-parallel step.
+    pub trains_over_shards: bool,
     /// Whether its report holds the metrics of scored data (the engine's metric table names them): the
     /// designer opens it after a generated workflow runs, and a package takes its metrics from it.
     pub reports_metrics: bool,
@@ -240,6 +243,7 @@ impl NodeSpec {
             passes_rows_through: false,
             writes: None,
             reports_metrics: false,
+            trains_over_shards: false,
         }
     }
 
@@ -324,6 +328,13 @@ impl NodeSpec {
     /// Marks the block as computing with the compute kernels, so its cache key includes the device policy.
     pub fn uses_device(mut self) -> Self {
         self.uses_device = true;
+        self
+    }
+
+    /// Marks the block as one that trains its learner over shards of its rows when exported with shards.
+    #[must_use]
+    pub fn trains_over_shards(mut self) -> Self {
+        self.trains_over_shards = true;
         self
     }
 

@@ -383,7 +383,7 @@ fn choose(
         branches
             .iter()
             .copied()
-            .filter(|&i| workflow.nodes[i].kind == pipewright_nodes::train::TrainModel::ID)
+            .filter(|&i| catalog.get(&workflow.nodes[i].kind).is_some_and(|e| e.spec.trains_over_shards))
             .collect()
     } else {
         Vec::new()
@@ -773,36 +773,29 @@ fn compute_task(
         let i = workflow.nodes.iter().position(|n| n.id == unit.node).ok_or_else(|| {
             ClusterError::Bundle(format!("{}: the bundle's workflow has no block \"{}\"", task.describe(), unit.node))
         })?;
-        if block.branch {
-            let unit_started = Instant::now();
-            run_prefix(dir, &workflow, catalog, list.device, &cache, &unit.node)
-                .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
-            let record = json!({
-                "node": unit.node,
-                "unit": unit.unit,
-                "label": unit.label,
-                "task": task.index,
-                "data": Json::Null,
-                "seconds": unit_started.elapsed().as_secs_f64(),
-                "host": host_name(),
-                "device": "see the block's result",
-            });
-            write_unit(&folder, &[], &record)?;
-            computed += 1;
-            continue;
-        }
-        if !inputs_of.contains_key(&unit.node) {
-            let inputs = load_inputs(dir, catalog, &cache, block).map_err(|e| in_task(task, &e.to_string()))?;
-            inputs_of.insert(unit.node.clone(), inputs);
-        }
-        let inputs = inputs_of[&unit.node].clone();
         let unit_started = Instant::now();
         let device_used = DeviceRecord::default();
-        let result =
+        let result = if block.branch {
+            // A branch runs into the shared cache, where the combine finds its outputs.
+            run_prefix(dir, &workflow, catalog, list.device, &cache, &unit.node)
+                .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
+            UnitResult::default()
+        } else {
+            if !inputs_of.contains_key(&unit.node) {
+                let inputs = load_inputs(dir, catalog, &cache, block).map_err(|e| in_task(task, &e.to_string()))?;
+                inputs_of.insert(unit.node.clone(), inputs);
+            }
+            let inputs = inputs_of[&unit.node].clone();
             with_context(dir, catalog, &workflow, &plan, i, inputs, (list.device, &device_used), |ctx, fan| {
                 fan.run_unit(ctx, &unit.spec)
             })
-            .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?;
+            .map_err(|e| in_task(task, &format!("{}: {e}", unit.label)))?
+        };
+        let device = if block.branch {
+            "see the block's result".into()
+        } else {
+            device_used.get().unwrap_or_else(|| "cpu".into())
+        };
         let record = json!({
             "node": unit.node,
             "unit": unit.unit,
@@ -811,7 +804,7 @@ fn compute_task(
             "data": result.data,
             "seconds": unit_started.elapsed().as_secs_f64(),
             "host": host_name(),
-            "device": device_used.get().unwrap_or_else(|| "cpu".into()),
+            "device": device,
         });
         write_unit(&folder, &result.values, &record)?;
         computed += 1;

@@ -16,6 +16,7 @@ use pipewright_engine::{
 };
 
 use super::cross_validate::{assign_folds, check_class_counts};
+use super::tune_hyperparameters::random_value;
 use super::{score, train};
 use crate::evaluate::{EvaluateOptions, evaluate_scored};
 use crate::frame::{take_rows, text_values};
@@ -100,23 +101,7 @@ fn default_learner(ctx: &NodeContext<'_>, kind: &str, seed: u64) -> Result<Optio
 
 /// One setting drawn from a learner's ranges.
 fn draw(tunable: &[(&'static str, TuneRange)], rng: &mut SplitMix64) -> BTreeMap<String, Json> {
-    tunable
-        .iter()
-        .map(|(name, range)| {
-            let value = match range {
-                TuneRange::Int { min, max } => {
-                    let span = usize::try_from(max - min + 1).unwrap_or(1).max(1);
-                    json!(min + i64::try_from(rng.below(span)).unwrap_or(0))
-                }
-                TuneRange::Float { min, max, log: true } => {
-                    json!((min.ln() + rng.next_f64() * (max.ln() - min.ln())).exp())
-                }
-                TuneRange::Float { min, max, log: false } => json!(min + rng.next_f64() * (max - min)),
-                TuneRange::Choice { values } => values.get(rng.below(values.len().max(1))).cloned().unwrap_or(Json::Null),
-            };
-            ((*name).to_owned(), value)
-        })
-        .collect()
+    tunable.iter().map(|(name, range)| ((*name).to_owned(), random_value(range, rng))).collect()
 }
 
 impl Contest {

@@ -32,6 +32,7 @@ impl NodeKind for TrainModel {
             "Trains a classification or regression learner on a table. Every feature column is used; mark columns ignored with Edit Metadata to leave them out.",
         )
         .uses_device()
+        .trains_over_shards()
         .input("learner", PortType::Learner, "An untrained model")
         .input("data", PortType::Table, "Training data")
         .param("label_column", "Label column", ParamKind::Column { port: "data" }, Json::Null, "The column to predict. Empty: the column marked as label.")

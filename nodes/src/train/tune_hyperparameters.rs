@@ -56,7 +56,7 @@ fn grid_values(range: &TuneRange, points: usize) -> Vec<Json> {
 }
 
 /// One value drawn from a range.
-fn random_value(range: &TuneRange, rng: &mut SplitMix64) -> Json {
+pub(super) fn random_value(range: &TuneRange, rng: &mut SplitMix64) -> Json {
     match range {
         TuneRange::Int { min, max } => {
             let span = usize::try_from(max - min + 1).unwrap_or(1).max(1);
