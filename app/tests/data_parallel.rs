@@ -361,3 +361,67 @@ fn a_train_model_exported_data_parallel_runs_as_a_multi_task_slurm_job(slurm: &S
         .collect();
     assert!(log.contains("rank 0 of 2: fitted") && log.contains("rank 1 of 2: fitted"), "{log}");
 }
+
+/// A k-means clustering on three of the columns, its training rows with their clusters evaluated.
+fn clustering_project(dir: &Path) -> PathBuf {
+    let rows = rows();
+    std::fs::write(dir.join("whole.csv"), format!("{HEADER}\n{}\n", rows.join("\n"))).expect("whole");
+    let flow = json!({
+        "format": "pipewright.workflow", "version": 1, "name": "clusters", "seed": 3,
+        "nodes": [
+            {"id": "rows", "kind": "data.import_data", "params": {"path": "whole.csv"}},
+            {"id": "kmeans", "kind": "model.kmeans", "params": {"clusters": 3, "starts": 2}},
+            {"id": "cluster", "kind": "train.train_clustering_model", "params": {"columns": ["a", "b", "d"]}},
+            {"id": "evaluate", "kind": "evaluate.evaluate_model", "params": {}},
+        ],
+        "edges": [
+            {"from": {"node": "kmeans", "port": "learner"}, "to": {"node": "cluster", "port": "learner"}},
+            {"from": {"node": "rows", "port": "data"}, "to": {"node": "cluster", "port": "data"}},
+            {"from": {"node": "cluster", "port": "data"}, "to": {"node": "evaluate", "port": "scored"}},
+        ],
+    });
+    let path = dir.join("clusters.flow.json");
+    std::fs::write(&path, flow.to_string()).expect("workflow");
+    path
+}
+
+#[test]
+fn an_exported_k_means_clusters_over_shards_and_the_combine_assigns_the_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = clustering_project(dir.path());
+    let local = local_metrics(dir.path(), &flow);
+    assert!(!local.is_empty(), "the clustering is evaluated");
+    let bundle = dir.path().join("bundle");
+    let out = export_sharded(&flow, &bundle, 3);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("data-parallel: block cluster over 3 shards, a rank each"), "{}", text(&out));
+    // The shards hold the columns the clustering is on, and nothing else.
+    let shard = pipewright_nodes::data::read_file(&bundle.join("tasks/shards/cluster/part-0.parquet")).expect("shard");
+    let names: Vec<String> = shard.get_column_names().iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["a", "b", "d"]);
+    let fit = bundle.join("tasks/shards/cluster");
+    let ranks: Vec<_> = (0..3)
+        .map(|rank| {
+            Command::new(binary())
+                .args(["shard-fit", &fit.to_string_lossy(), "--rank", &rank.to_string(), "--ranks", "3"])
+                .spawn()
+                .expect("a rank")
+        })
+        .collect();
+    for child in ranks {
+        let out = child.wait_with_output().expect("rank ends");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Json =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
+            .expect("json");
+    let cluster = result["nodes"].as_array().expect("nodes").iter().find(|n| n["id"] == "cluster").expect("node");
+    assert_eq!(cluster["status"], "cached", "the combine found the ranks' model and assigned the rows: {cluster}");
+    let got = metrics(&result);
+    assert_eq!(got.len(), local.len(), "{got:?} vs {local:?}");
+    for ((name, g), (_, e)) in got.iter().zip(&local) {
+        assert!((g - e).abs() <= 1e-9 * e.abs().max(1.0), "{name}: {g} vs {e}");
+    }
+}

@@ -26,7 +26,7 @@ pub struct Assignment {
 }
 
 /// One Lloyd iteration's results for the given centres.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LloydStep {
     /// Inertia of the given centres.
     pub inertia: f64,

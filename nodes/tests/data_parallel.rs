@@ -118,10 +118,12 @@ fn with_ctx_of<T>(params: &Params, spec: &NodeSpec, f: impl FnOnce(&NodeContext<
 }
 
 /// The model every one of `ranks` ranks trains over its consecutive share of the rows (batches of 500 rows).
+/// A clustering learner's label is empty: the ranks cluster on the features.
 fn data_parallel(frame: &DataFrame, learner: &Learner, label: &str, ranks: usize) -> Vec<Model> {
-    let frame = &frame.select(["f0", "f1", "f2", "f3", "f4", label]).expect("columns");
+    let columns = ["f0", "f1", "f2", "f3", "f4", label];
+    let frame = &frame.select(columns.into_iter().filter(|c| !c.is_empty())).expect("columns");
     let whole = TableStream::new(Arc::new(FrameBatches::new(frame.clone(), 500)));
-    let classes = (!learner.tasks.contains(&Task::Regression))
+    let classes = (!learner.tasks.contains(&Task::Regression) && !label.is_empty())
         .then(|| with_ctx(|ctx| classes_of(&whole, label, ctx)).expect("classes"));
     let shared = InMemory { slots: Mutex::new(vec![Vec::new(); ranks]), barrier: Barrier::new(ranks) };
     let per = frame.height().div_ceil(ranks);
@@ -216,15 +218,52 @@ fn poisson_naive_bayes_and_multiclass_logistic_fits_over_shards_equal_the_one_pr
 }
 
 #[test]
+fn boosted_trees_over_shards_are_the_trees_of_the_one_process_fit() {
+    let frame = table();
+    let settings = [("trees", serde_json::json!(20)), ("max_leaves", serde_json::json!(15))];
+    let boosted = learner("model.boosted_decision_tree", &settings);
+    let ranks = data_parallel(&frame, &boosted, "label", 4);
+    assert_same_fit(&ranks, &one_process(&frame, &boosted, "label"), "two-class boosted trees");
+    let ranks = data_parallel(&frame, &boosted, "kind", 3);
+    assert_same_fit(&ranks, &one_process(&frame, &boosted, "kind"), "three-class boosted trees");
+    let regression = learner("model.boosted_decision_tree_regression", &settings);
+    let ranks = data_parallel(&frame, &regression, "target", 2);
+    assert_same_fit(&ranks, &one_process(&frame, &regression, "target"), "boosted regression trees");
+}
+
+#[test]
+fn a_forest_over_shards_is_the_forest_of_one_process_over_the_same_bins() {
+    let frame = table();
+    let settings = [("trees", serde_json::json!(8)), ("max_depth", serde_json::json!(10))];
+    for (kind, label) in [("model.decision_forest", "kind"), ("model.decision_forest_regression", "target")] {
+        let forest = learner(kind, &settings);
+        let whole = data_parallel(&frame, &forest, label, 1);
+        let ranks = data_parallel(&frame, &forest, label, 4);
+        assert_same_fit(&ranks, &whole[0], kind);
+    }
+}
+
+#[test]
+fn k_means_over_shards_finds_the_centres_of_the_one_process_fit() {
+    let frame = table();
+    let kmeans = learner("model.kmeans", &[("clusters", serde_json::json!(4)), ("starts", serde_json::json!(3))]);
+    let whole = data_parallel(&frame, &kmeans, "", 1);
+    let ranks = data_parallel(&frame, &kmeans, "", 4);
+    assert_same_fit(&ranks, &whole[0], "k-means");
+    assert_eq!(ranks[0].features, ["f0", "f1", "f2", "f3", "f4"]);
+    assert_eq!(ranks[0].task, Task::Clustering);
+}
+
+#[test]
 fn a_learner_whose_fit_is_not_merged_by_pass_is_refused_data_parallel() {
     let frame = table();
-    let forest = learner("model.decision_forest", &[]);
+    let network = learner("model.neural_network", &[]);
     let frame = frame.select(["f0", "f1", "f2", "f3", "f4", "label"]).expect("columns");
     let whole = TableStream::new(Arc::new(FrameBatches::new(frame, 500)));
     let classes = with_ctx(|ctx| classes_of(&whole, "label", ctx)).expect("classes");
     let shared = InMemory { slots: Mutex::new(vec![Vec::new()]), barrier: Barrier::new(1) };
     let exchange = Rank { shared: &shared, rank: 0 };
     let error =
-        with_ctx(|ctx| train_shard(&forest, &whole, "label", Some(&classes), &exchange, 0, ctx)).expect_err("refused");
+        with_ctx(|ctx| train_shard(&network, &whole, "label", Some(&classes), &exchange, 0, ctx)).expect_err("refused");
     assert!(error.to_string().contains("does not train data-parallel"), "{error}");
 }

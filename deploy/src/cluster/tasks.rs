@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -516,18 +517,28 @@ fn write_shards(
     if !pipewright_nodes::model::trains_data_parallel(&learner.algorithm) {
         return Ok(Err(format!("{} does not train data-parallel", learner.name)));
     }
-    let label = match plan.analysis.params[i].optional_text("label_column") {
-        Some(label) => label.to_owned(),
-        None => match table.label() {
-            Some(label) => label.to_owned(),
+    let params = &plan.analysis.params[i];
+    let clustering = learner.tasks == [pipewright_engine::Task::Clustering];
+    // A clustering's shards hold the columns it clusters on alone; a classifier's or a regression's every column.
+    let (label, table) = if clustering {
+        match pipewright_nodes::train::clustering_features(&table, params) {
+            Ok(features) => match table.frame.select(features) {
+                Ok(frame) => (String::new(), Arc::new(table.with_frame(frame))),
+                Err(e) => return Ok(Err(e.to_string())),
+            },
+            Err(e) => return Ok(Err(e.to_string())),
+        }
+    } else {
+        match params.optional_text("label_column").or_else(|| table.label()) {
+            Some(label) => (label.to_owned(), table),
             None => return Ok(Err("no label column is chosen".into())),
-        },
+        }
     };
     let rows = table.height();
     if rows < shards {
         return Ok(Err(format!("{rows} rows cannot make {shards} shards")));
     }
-    let classes = if learner.tasks.contains(&pipewright_engine::Task::Regression) {
+    let classes = if clustering || learner.tasks.contains(&pipewright_engine::Task::Regression) {
         Vec::new()
     } else {
         let values = pipewright_nodes::frame::text_values(&table.frame, &label)
@@ -554,6 +565,32 @@ fn write_shards(
     let path = folder.join(super::data_parallel::FIT_FILE);
     write_atomic(&path, text.as_bytes()).map_err(|e| ClusterError::io(&path, std::io::Error::other(e.to_string())))?;
     Ok(Ok(ParallelFit { node: node.clone(), fingerprint: plan.fingerprints[i].clone(), dir: relative, ranks: shards }))
+}
+
+/// The outputs of the trainer block of data-parallel fit `fit` from the model its ranks made (`values`, as
+/// rank 0 wrote them): its model, and a clustering's training rows with their clusters.
+fn fit_outputs(
+    dir: &Path,
+    catalog: &Catalog,
+    cache: &DiskCache,
+    (workflow, plan): (&Workflow, &Plan),
+    fit: &ParallelFit,
+    values: &[Value],
+) -> Result<Vec<Value>, ClusterError> {
+    let failed = |e: &dyn std::fmt::Display| ClusterError::Workflow(format!("block \"{}\": {e}", fit.node));
+    let Some(i) = workflow.nodes.iter().position(|n| n.id == fit.node) else {
+        return Err(failed(&"the bundle's workflow has no such block"));
+    };
+    let (Some(Value::Model(model)), true) = (values.first(), values.len() == 1) else {
+        return Err(failed(&"its data-parallel fit left something other than one model"));
+    };
+    let sources = input_sources(workflow, catalog, plan);
+    let block = fanned_block(workflow, catalog, plan, &sources[i], i)?;
+    let inputs = load_inputs(dir, catalog, cache, &block)?;
+    let Some(Value::Table(data)) = inputs.get(1).cloned().flatten() else {
+        return Err(failed(&"its training rows are not in the shared cache"));
+    };
+    pipewright_nodes::train::outputs_of_fit(&workflow.nodes[i].kind, (**model).clone(), &data).map_err(|e| failed(&e))
 }
 
 /// Runs the workflow up to `target` with the shared cache, so its outputs (and its ancestors') are stored.
@@ -974,7 +1011,8 @@ pub fn combine(bundle: &Bundle, catalog: &Catalog, wait: Option<Duration>) -> Re
                     fit.ranks
                 ))
             })?;
-        cache.put(&fit.fingerprint, &model).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
+        let outputs = fit_outputs(dir, catalog, &cache, (&workflow, &plan), fit, &model)?;
+        cache.put(&fit.fingerprint, &outputs).map_err(|e| ClusterError::io(dir.join(CACHE_DIR), e))?;
         combined.push((fit.node.clone(), fit.ranks, vec![format!("{} ranks", fit.ranks)]));
     }
     Ok(Combined { blocks: combined })

@@ -3,10 +3,16 @@
 //! the largest loss reduction is split next) up to a number of leaves, leaf values
 //! `-learning_rate × G / (H + λ)`. Log loss for classes (one tree per class and round beyond two
 //! classes), squared error for numbers.
+//!
+//! Data-parallel, each rank holds its shard's bins and every sum a split is chosen from (the root's sums, the
+//! histograms of the smaller child, the class counts of the baseline) is added across the ranks before it is used
+//! ([`SumAcross`]): every rank then makes the same choices and ends with the trees one process grows on the same
+//! bins.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use pipewright_engine::NodeError;
 use pipewright_engine::rng::SplitMix64;
 
 pub use super::bins::BinnedRows;
@@ -38,6 +44,10 @@ pub struct BoostingSettings {
     /// Seed of the feature draws.
     pub seed: u64,
 }
+
+/// How a data-parallel fit adds what its shard's rows sum to (numbers in a fixed order) to every other shard's,
+/// number by number, the same on every rank; `None` for a fit over the rows at hand alone.
+pub type SumAcross<'a> = Option<&'a (dyn Fn(Vec<f64>) -> Result<Vec<f64>, NodeError> + Sync)>;
 
 /// What is boosted.
 #[derive(Debug, Clone, Copy)]
@@ -371,6 +381,8 @@ struct Grower<'a> {
     packed: &'a Packed,
     thresholds: &'a [Vec<f64>],
     settings: BoostingSettings,
+    /// Where the other shards' sums come from, in a data-parallel fit.
+    across: SumAcross<'a>,
     /// Where each column's cells start in a leaf's histograms.
     offsets: Vec<u32>,
     /// Bins of a leaf's histograms.
@@ -386,14 +398,33 @@ struct Buffers {
 }
 
 impl<'a> Grower<'a> {
-    fn new(packed: &'a Packed, thresholds: &'a [Vec<f64>], settings: BoostingSettings) -> Self {
+    fn new(packed: &'a Packed, thresholds: &'a [Vec<f64>], settings: BoostingSettings, across: SumAcross<'a>) -> Self {
         let mut offsets = Vec::with_capacity(packed.cells.len());
         let mut size = 0usize;
         for &cells in &packed.cells {
             offsets.push(size as u32);
             size += cells;
         }
-        Self { packed, thresholds, settings, offsets, size }
+        Self { packed, thresholds, settings, across, offsets, size }
+    }
+
+    /// A leaf's sums over every shard's rows (its own in a fit over one table).
+    fn summed(&self, sums: Sums) -> Result<Sums, NodeError> {
+        let Some(across) = self.across else { return Ok(sums) };
+        match across(vec![sums.g, sums.h, sums.n as f64])?[..] {
+            [g, h, n] => Ok(Sums { g, h, n: n as usize }),
+            _ => Err(NodeError::data("a leaf's sums came back with the wrong length from the other ranks")),
+        }
+    }
+
+    /// A leaf's histograms over every shard's rows (its own in a fit over one table).
+    fn summed_histograms(&self, histograms: Histograms) -> Result<Histograms, NodeError> {
+        let Some(across) = self.across else { return Ok(histograms) };
+        let total = across(histograms.iter().flat_map(|b| [b.g, b.h, f64::from(b.n)]).collect())?;
+        if total.len() != histograms.len() * 3 {
+            return Err(NodeError::data("a leaf's histograms came back with the wrong length from the other ranks"));
+        }
+        Ok(total.chunks_exact(3).map(|c| Bin { g: c[0], h: c[1], n: c[2] as u32 }).collect())
     }
 
     /// Feature `f`'s histogram in a leaf with sums `sums`: the bins of its column, or for a feature sharing its
@@ -597,6 +628,34 @@ impl<'a> Grower<'a> {
         total_left
     }
 
+    /// The histograms of a split leaf's smaller and larger child (`small_n` and `large_n` rows over every shard, at
+    /// `depth`): the smaller's from its rows here, `small_rows` (summed across the shards), the larger's from the
+    /// parent's less those; empty for a child that cannot be split.
+    fn child_histograms(
+        &self,
+        mut parent_h: Histograms,
+        small_rows: &[u32],
+        (small_n, large_n): (usize, usize),
+        depth: usize,
+        gh: &[[f64; 2]],
+        pool: &mut Vec<Histograms>,
+    ) -> Result<(Histograms, Histograms), NodeError> {
+        let (mut small_h, mut large_h) = (Vec::new(), Vec::new());
+        if self.splittable(small_n, depth) || self.splittable(large_n, depth) {
+            small_h = self.summed_histograms(self.histograms(small_rows, gh, pool))?;
+            if self.splittable(large_n, depth) {
+                parent_h.iter_mut().zip(&small_h).for_each(|(a, b)| {
+                    a.g -= b.g;
+                    a.h -= b.h;
+                    a.n -= b.n;
+                });
+                large_h = std::mem::take(&mut parent_h);
+            }
+        }
+        give_back(pool, parent_h);
+        Ok((small_h, large_h))
+    }
+
     /// Grows one tree on the gradient pairs `gh` of class `c` (`gh[r]` for row `r`), and adds its leaf values to
     /// the raw scores `raw[r × k + c]`.
     fn grow(
@@ -606,7 +665,7 @@ impl<'a> Grower<'a> {
         (k, c): (usize, usize),
         buffers: &mut Buffers,
         rng: &mut SplitMix64,
-    ) -> Vec<BoostNode> {
+    ) -> Result<Vec<BoostNode>, NodeError> {
         let s = self.settings;
         let rows = self.packed.rows.rows;
         let p = self.thresholds.len();
@@ -629,8 +688,12 @@ impl<'a> Grower<'a> {
         order.extend(0..rows as u32);
         let leaf = BoostNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: 0.0 };
         let mut nodes = vec![leaf.clone()];
-        let root = Self::sums_of(order, gh);
-        let histograms = if self.splittable(rows, 0) { self.histograms(order, gh, pool) } else { Vec::new() };
+        let root = self.summed(Self::sums_of(order, gh))?;
+        let histograms = if self.splittable(root.n, 0) {
+            self.summed_histograms(self.histograms(order, gh, pool))?
+        } else {
+            Vec::new()
+        };
         let split = self.find_split(&histograms, root, 0, &draw(rng));
         let mut open = vec![Open { node: 0, begin: 0, end: rows, depth: 0, sums: root, split, histograms }];
         let mut leaves = 1;
@@ -669,22 +732,13 @@ impl<'a> Grower<'a> {
             // The smaller child's histograms from its rows, the larger's from the parent's less those.
             let depth = parent.depth + 1;
             let left_small = left_sums.n <= right_sums.n;
-            let (small_range, large_n) =
-                if left_small { (parent.begin..middle, right_sums.n) } else { (middle..parent.end, left_sums.n) };
-            let mut parent_h = parent.histograms;
-            let (mut small_h, mut large_h) = (Vec::new(), Vec::new());
-            if self.splittable(small_range.len(), depth) || self.splittable(large_n, depth) {
-                small_h = self.histograms(&order[small_range], gh, pool);
-                if self.splittable(large_n, depth) {
-                    parent_h.iter_mut().zip(&small_h).for_each(|(a, b)| {
-                        a.g -= b.g;
-                        a.h -= b.h;
-                        a.n -= b.n;
-                    });
-                    large_h = std::mem::take(&mut parent_h);
-                }
-            }
-            give_back(pool, parent_h);
+            let (small_range, small_n, large_n) = if left_small {
+                (parent.begin..middle, left_sums.n, right_sums.n)
+            } else {
+                (middle..parent.end, right_sums.n, left_sums.n)
+            };
+            let (small_h, large_h) =
+                self.child_histograms(parent.histograms, &order[small_range], (small_n, large_n), depth, gh, pool)?;
             let (left_h, right_h) = if left_small { (small_h, large_h) } else { (large_h, small_h) };
             for (index, begin, end, sums, histograms) in
                 [(li, parent.begin, middle, left_sums, left_h), (li + 1, middle, parent.end, right_sums, right_h)]
@@ -707,7 +761,7 @@ impl<'a> Grower<'a> {
             }
             give_back(pool, leaf.histograms);
         }
-        nodes
+        Ok(nodes)
     }
 }
 
@@ -778,7 +832,7 @@ pub fn fit(
         (0..x.cols).map(|j| (0..x.rows).step_by(stride).map(|i| x.get(i, j)).collect()).collect();
     let thresholds = thresholds_of(&sample, settings.max_bins);
     drop(sample);
-    fit_binned(binned(&thresholds, x), &thresholds, target, settings, keep_going)
+    fit_binned(binned(&thresholds, x), &thresholds, target, settings, keep_going, None).unwrap_or(None)
 }
 
 /// Fits a boosted ensemble on feature columns (each `rows` long), with no row-major copy of their values.
@@ -793,7 +847,8 @@ pub fn fit_columns(
     let sample: Vec<Vec<f64>> = columns.iter().map(|c| c[..rows].iter().step_by(stride).copied().collect()).collect();
     let thresholds = thresholds_of(&sample, settings.max_bins);
     drop(sample);
-    fit_binned(binned_columns(&thresholds, columns, rows), &thresholds, target, settings, keep_going)
+    fit_binned(binned_columns(&thresholds, columns, rows), &thresholds, target, settings, keep_going, None)
+        .unwrap_or(None)
 }
 
 /// The gradient and hessian of every row and output for the current raw scores: `gh[c][r]`.
@@ -849,16 +904,21 @@ fn gradients(target: BoostTarget<'_>, link: Link, raw: &[f64], gh: &mut [Vec<[f6
 }
 
 /// Fits a boosted ensemble on binned features, what a streamed table is read into. Features that are never off
-/// their most common bin on the same row are packed into one column first (see [`super::bins`]).
+/// their most common bin on the same row are packed into one column first (see [`super::bins`]); not in a
+/// data-parallel fit (`across`), where every rank's histograms must have the same layout (the trees are the
+/// same either way). `Ok(None)` when `keep_going` stops it.
 pub fn fit_binned(
     bins: BinnedRows,
     thresholds: &[Vec<f64>],
     target: BoostTarget<'_>,
     settings: BoostingSettings,
     keep_going: &dyn Fn(usize) -> bool,
-) -> Option<BoostedTrees> {
+    across: SumAcross<'_>,
+) -> Result<Option<BoostedTrees>, NodeError> {
     let feature_bins: Vec<usize> = thresholds.iter().map(|t| t.len() + 1).collect();
-    fit_packed(&Packed::pack(bins, &feature_bins), thresholds, target, settings, keep_going)
+    let packed =
+        if across.is_some() { Packed::unpacked(bins, &feature_bins) } else { Packed::pack(bins, &feature_bins) };
+    fit_packed(&packed, thresholds, target, settings, keep_going, across)
 }
 
 fn fit_packed(
@@ -867,30 +927,42 @@ fn fit_packed(
     target: BoostTarget<'_>,
     settings: BoostingSettings,
     keep_going: &dyn Fn(usize) -> bool,
-) -> Option<BoostedTrees> {
+    across: SumAcross<'_>,
+) -> Result<Option<BoostedTrees>, NodeError> {
     let n = match target {
         BoostTarget::Classes { y, .. } => y.len(),
         BoostTarget::Values(y) => y.len(),
     };
     debug_assert_eq!(n, packed.rows.rows);
-    let grower = Grower::new(packed, thresholds, settings);
+    let summed = |local: Vec<f64>| across.map_or(Ok(local.clone()), |f| f(local));
+    let grower = Grower::new(packed, thresholds, settings, across);
     let mut rng = SplitMix64::new(settings.seed);
     let (link, baseline) = match target {
-        BoostTarget::Classes { y, classes: 2 } => {
-            let p = (y.iter().filter(|&&c| c == 1).count() as f64 / n as f64).clamp(1e-15, 1.0 - 1e-15);
-            (Link::Logistic, vec![(p / (1.0 - p)).ln()])
-        }
         BoostTarget::Classes { y, classes } => {
-            let mut logs: Vec<f64> = (0..classes)
-                .map(|k| (y.iter().filter(|&&c| c == k).count() as f64 / n as f64).clamp(1e-15, 1.0).ln())
-                .collect();
-            let mean = logs.iter().sum::<f64>() / classes as f64;
-            for l in &mut logs {
-                *l -= mean;
+            // Rows of each class, then all rows: every shard's.
+            let mut counts = vec![0.0; classes + 1];
+            for &c in y {
+                counts[c] += 1.0;
             }
-            (Link::Softmax, logs)
+            counts[classes] = n as f64;
+            let counts = summed(counts)?;
+            let all = counts[classes];
+            if classes == 2 {
+                let p = (counts[1] / all).clamp(1e-15, 1.0 - 1e-15);
+                (Link::Logistic, vec![(p / (1.0 - p)).ln()])
+            } else {
+                let mut logs: Vec<f64> = counts[..classes].iter().map(|&c| (c / all).clamp(1e-15, 1.0).ln()).collect();
+                let mean = logs.iter().sum::<f64>() / classes as f64;
+                for l in &mut logs {
+                    *l -= mean;
+                }
+                (Link::Softmax, logs)
+            }
         }
-        BoostTarget::Values(y) => (Link::Identity, vec![y.iter().sum::<f64>() / n as f64]),
+        BoostTarget::Values(y) => {
+            let total = summed(vec![y.iter().sum::<f64>(), n as f64])?;
+            (Link::Identity, vec![total[0] / total[1]])
+        }
     };
     let k = baseline.len();
     let mut raw: Vec<f64> = (0..n).flat_map(|_| baseline.iter().copied()).collect();
@@ -899,19 +971,20 @@ fn fit_packed(
     let mut buffers = Buffers { order: Vec::with_capacity(n), scratch: vec![0; n], pool: Vec::new() };
     for round in 0..settings.rounds {
         if !keep_going(round) {
-            return None;
+            return Ok(None);
         }
         gradients(target, link, &raw, &mut gh);
         for (c, pairs) in gh.iter().enumerate() {
-            trees.push(grower.grow(pairs, &mut raw, (k, c), &mut buffers, &mut rng));
+            trees.push(grower.grow(pairs, &mut raw, (k, c), &mut buffers, &mut rng)?);
         }
     }
-    let training_loss = mean_loss(target, &raw, k);
-    Some(BoostedTrees { baseline, trees, link, training_loss })
+    let loss = summed(vec![total_loss(target, &raw, k), n as f64])?;
+    let training_loss = loss[0] / loss[1].max(1.0);
+    Ok(Some(BoostedTrees { baseline, trees, link, training_loss }))
 }
 
-/// Mean log loss or half squared error of raw scores.
-fn mean_loss(target: BoostTarget<'_>, raw: &[f64], k: usize) -> f64 {
+/// Total log loss or half squared error of raw scores.
+fn total_loss(target: BoostTarget<'_>, raw: &[f64], k: usize) -> f64 {
     let n = raw.len() / k.max(1);
     let total: f64 = match target {
         BoostTarget::Classes { y, .. } if k == 1 => {
@@ -926,7 +999,7 @@ fn mean_loss(target: BoostTarget<'_>, raw: &[f64], k: usize) -> f64 {
             .sum(),
         BoostTarget::Values(y) => (0..n).map(|i| 0.5 * (raw[i] - y[i]).powi(2)).sum(),
     };
-    total / n.max(1) as f64
+    total
 }
 
 #[cfg(test)]
@@ -1041,12 +1114,12 @@ mod tests {
         assert_eq!(packed.rows.cols, 4, "three numbers and one column for the five indicators");
         let plain = Packed::unpacked(binned(&thresholds, &x), &feature_bins);
         let target = BoostTarget::Classes { y: &y, classes: 2 };
-        let a = fit_packed(&packed, &thresholds, target, s, &|_| true).expect("fits");
-        let b = fit_packed(&plain, &thresholds, target, s, &|_| true).expect("fits");
+        let a = fit_packed(&packed, &thresholds, target, s, &|_| true, None).expect("fits").expect("fits");
+        let b = fit_packed(&plain, &thresholds, target, s, &|_| true, None).expect("fits").expect("fits");
         // Rows too many to copy column by column are partitioned from the rows themselves, to the same trees.
         let mut by_rows = packed.clone();
         by_rows.columns.clear();
-        assert_eq!(fit_packed(&by_rows, &thresholds, target, s, &|_| true).expect("fits"), a);
+        assert_eq!(fit_packed(&by_rows, &thresholds, target, s, &|_| true, None).expect("fits").expect("fits"), a);
         assert_eq!(a.trees.len(), b.trees.len());
         for (ta, tb) in a.trees.iter().zip(&b.trees) {
             assert_eq!(ta.len(), tb.len());

@@ -12,7 +12,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use pipewright_engine::rng::SplitMix64;
+use pipewright_engine::NodeError;
+use pipewright_engine::rng::{SplitMix64, keyed_u64};
 
 use crate::frame::Matrix;
 
@@ -198,86 +199,111 @@ impl Binned {
         rows: &[usize],
         min_leaf: usize,
     ) -> Option<(f64, f64, usize)> {
-        let edges = &self.edges[f];
-        let bins = edges.len() + 1;
+        let tally = self.tally(f, target, outputs, rows);
+        scan(&self.edges[f], &tally, target, outputs, criterion, rows.len(), min_leaf)
+    }
+
+    /// What the splits of `rows` on feature `f` are scored from: per bin, each class's rows (`bins × outputs`), or
+    /// the sum of the label and the rows (`bins × 2`). Counts and sums, so shards' tallies add up to the whole's.
+    fn tally(&self, f: usize, target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
+        let bins = self.edges[f].len() + 1;
         let codes = &self.codes[f * self.rows..(f + 1) * self.rows];
-        let n = rows.len();
-        let mut count = vec![0usize; bins];
-        let mut best: Option<(f64, f64, usize)> = None;
         match target {
             Target::Classes { y, .. } => {
                 let mut tally = vec![0u32; bins * outputs];
                 for &r in rows {
                     tally[usize::from(codes[r]) * outputs + y[r]] += 1;
                 }
-                let hist: Vec<f64> = tally.iter().map(|&c| f64::from(c)).collect();
-                for (c, h) in count.iter_mut().zip(tally.chunks_exact(outputs)) {
-                    *c = h.iter().map(|&v| v as usize).sum();
-                }
-                let mut right = vec![0.0f64; outputs];
-                for b in 0..bins {
-                    right.iter_mut().zip(&hist[b * outputs..(b + 1) * outputs]).for_each(|(r, h)| *r += h);
-                }
-                let entropy_score = |counts: &[f64], n: f64| counts.iter().map(|&c| x_ln_x(c)).sum::<f64>() - x_ln_x(n);
-                let sq = |counts: &[f64]| counts.iter().map(|c| c * c).sum::<f64>();
-                let parent = match criterion {
-                    Criterion::Gini => sq(&right) / n as f64,
-                    Criterion::Entropy => entropy_score(&right, n as f64),
-                };
-                let mut left = vec![0.0f64; outputs];
-                let mut nl = 0;
-                for b in 0..bins - 1 {
-                    if count[b] == 0 {
-                        continue;
-                    }
-                    nl += count[b];
-                    for (k, h) in hist[b * outputs..(b + 1) * outputs].iter().enumerate() {
-                        left[k] += h;
-                        right[k] -= h;
-                    }
-                    let nr = n - nl;
-                    if nl < min_leaf || nr < min_leaf {
-                        continue;
-                    }
-                    let score = match criterion {
-                        Criterion::Gini => sq(&left) / nl as f64 + sq(&right) / nr as f64,
-                        Criterion::Entropy => entropy_score(&left, nl as f64) + entropy_score(&right, nr as f64),
-                    };
-                    if score > parent + 1e-12 && best.is_none_or(|(s, _, _)| score > s) {
-                        best = Some((score, edges[b], b));
-                    }
-                }
+                tally.iter().map(|&c| f64::from(c)).collect()
             }
             Target::Values(y) => {
-                let mut sums = vec![0.0f64; bins];
+                let mut tally = vec![0.0f64; bins * 2];
                 for &r in rows {
                     let b = usize::from(codes[r]);
-                    sums[b] += y[r];
-                    count[b] += 1;
+                    tally[2 * b] += y[r];
+                    tally[2 * b + 1] += 1.0;
                 }
-                let total: f64 = sums.iter().sum();
-                let parent = total * total / n as f64;
-                let (mut left, mut nl) = (0.0, 0);
-                for b in 0..bins - 1 {
-                    if count[b] == 0 {
-                        continue;
-                    }
-                    left += sums[b];
-                    nl += count[b];
-                    let nr = n - nl;
-                    if nl < min_leaf || nr < min_leaf {
-                        continue;
-                    }
-                    let right = total - left;
-                    let score = left * left / nl as f64 + right * right / nr as f64;
-                    if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(s, _, _)| score > s) {
-                        best = Some((score, edges[b], b));
-                    }
+                tally
+            }
+        }
+    }
+}
+
+/// The best split of a node of `n` rows on a feature with bin edges `edges`, from its [`Binned::tally`]: its score
+/// (as [`best_split`] scores), threshold and the last bin that goes left.
+fn scan(
+    edges: &[f64],
+    tally: &[f64],
+    target: Target<'_>,
+    outputs: usize,
+    criterion: Criterion,
+    n: usize,
+    min_leaf: usize,
+) -> Option<(f64, f64, usize)> {
+    let bins = edges.len() + 1;
+    let mut best: Option<(f64, f64, usize)> = None;
+    match target {
+        Target::Classes { .. } => {
+            let hist = tally;
+            let count: Vec<usize> = hist.chunks_exact(outputs).map(|h| h.iter().map(|&v| v as usize).sum()).collect();
+            let mut right = vec![0.0f64; outputs];
+            for b in 0..bins {
+                right.iter_mut().zip(&hist[b * outputs..(b + 1) * outputs]).for_each(|(r, h)| *r += h);
+            }
+            let entropy_score = |counts: &[f64], n: f64| counts.iter().map(|&c| x_ln_x(c)).sum::<f64>() - x_ln_x(n);
+            let sq = |counts: &[f64]| counts.iter().map(|c| c * c).sum::<f64>();
+            let parent = match criterion {
+                Criterion::Gini => sq(&right) / n as f64,
+                Criterion::Entropy => entropy_score(&right, n as f64),
+            };
+            let mut left = vec![0.0f64; outputs];
+            let mut nl = 0;
+            for b in 0..bins - 1 {
+                if count[b] == 0 {
+                    continue;
+                }
+                nl += count[b];
+                for (k, h) in hist[b * outputs..(b + 1) * outputs].iter().enumerate() {
+                    left[k] += h;
+                    right[k] -= h;
+                }
+                let nr = n - nl;
+                if nl < min_leaf || nr < min_leaf {
+                    continue;
+                }
+                let score = match criterion {
+                    Criterion::Gini => sq(&left) / nl as f64 + sq(&right) / nr as f64,
+                    Criterion::Entropy => entropy_score(&left, nl as f64) + entropy_score(&right, nr as f64),
+                };
+                if score > parent + 1e-12 && best.is_none_or(|(s, _, _)| score > s) {
+                    best = Some((score, edges[b], b));
                 }
             }
         }
-        best
+        Target::Values(_) => {
+            let total: f64 = (0..bins).map(|b| tally[2 * b]).sum();
+            let parent = total * total / n as f64;
+            let (mut left, mut nl) = (0.0, 0);
+            for b in 0..bins - 1 {
+                let count = tally[2 * b + 1] as usize;
+                if count == 0 {
+                    continue;
+                }
+                left += tally[2 * b];
+                nl += count;
+                let nr = n - nl;
+                if nl < min_leaf || nr < min_leaf {
+                    continue;
+                }
+                let right = total - left;
+                let score = left * left / nl as f64 + right * right / nr as f64;
+                if score > parent + 1e-9 * parent.abs().max(1e-12) && best.is_none_or(|(s, _, _)| score > s) {
+                    best = Some((score, edges[b], b));
+                }
+            }
+        }
     }
+    best
 }
 
 /// The edges of one feature's bins: between its distinct values when it has at most 256, else between the value
@@ -343,6 +369,262 @@ pub fn fit_bins(
     grow_forest(None, &bins.binned, bins.binned.rows, target, settings, keep_going)
 }
 
+/// One shard of a data-parallel forest: where its rows sit in the whole table, and how its numbers reach every
+/// other shard's.
+pub struct Shard<'a> {
+    /// Rows of the whole table.
+    pub rows_in_table: usize,
+    /// Where the shard's first row is in the whole table.
+    pub offset: usize,
+    /// Every rank's numbers, in rank order, once every rank has given its own (the same on every rank).
+    pub gather: &'a (dyn Fn(Vec<f64>) -> Result<Vec<Vec<f64>>, NodeError> + Sync),
+}
+
+impl Shard<'_> {
+    /// `local` added, number by number in rank order, to every other shard's.
+    fn sum(&self, local: Vec<f64>) -> Result<Vec<f64>, NodeError> {
+        let len = local.len();
+        let mut total = vec![0.0; len];
+        for (rank, part) in (self.gather)(local)?.into_iter().enumerate() {
+            if part.len() != len {
+                return Err(NodeError::data(format!(
+                    "rank {rank} tallied {} numbers where {len} were expected",
+                    part.len()
+                )));
+            }
+            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+        }
+        Ok(total)
+    }
+}
+
+/// Grows a forest data-parallel: `bins` are this shard's rows (see [`StreamBins`], edges found on the whole table's
+/// sample), and every tree is grown level by level, one exchange of the level's nodes' sums and one of the tallies
+/// of their drawn features, so every rank makes the same splits. Each tree's bootstrap sample is drawn over the
+/// whole table, as [`fit_bins`] draws it, and each rank keeps its rows' draws: the forest is the one [`fit_bins`]
+/// grows on the whole table (to the rounding of a regression leaf's mean). `Ok(None)` when `keep_going` stops it.
+pub fn fit_bins_across(
+    bins: &StreamBins,
+    target: Target<'_>,
+    settings: ForestSettings,
+    keep_going: &(dyn Fn(usize) -> bool + Sync),
+    shard: &Shard<'_>,
+) -> Result<Option<Forest>, NodeError> {
+    let outputs = match target {
+        Target::Classes { classes, .. } => classes,
+        Target::Values(_) => 1,
+    };
+    let here = bins.binned.rows;
+    let (mut times, mut rows) = (Vec::new(), Vec::new());
+    let mut trees = Vec::with_capacity(settings.trees);
+    for t in 0..settings.trees {
+        if !keep_going(t) {
+            return Ok(None);
+        }
+        let seed = tree_seed(settings.seed, t);
+        rows.clear();
+        if settings.bootstrap {
+            draws(seed, shard.rows_in_table, &mut times);
+            let mine = &times[shard.offset..shard.offset + here];
+            rows.extend(mine.iter().enumerate().flat_map(|(r, &k)| std::iter::repeat_n(r, k as usize)));
+        } else {
+            rows.extend(0..here);
+        }
+        trees.push(grow_across(&bins.binned, target, outputs, &mut rows, settings, seed, shard)?);
+    }
+    Ok(Some(Forest { trees, outputs }))
+}
+
+/// A node of a tree grown level by level: its rows' stretch (this shard's), depth, path key, and, once split, its
+/// children.
+struct LevelNode {
+    begin: usize,
+    end: usize,
+    depth: usize,
+    key: u64,
+    children: Option<(usize, usize)>,
+}
+
+/// Grows one tree level by level over every shard's rows; `rows` are this shard's (bootstrap) rows.
+fn grow_across(
+    binned: &Binned,
+    target: Target<'_>,
+    outputs: usize,
+    rows: &mut [usize],
+    s: ForestSettings,
+    seed: u64,
+    shard: &Shard<'_>,
+) -> Result<Tree, NodeError> {
+    let cols = binned.edges.len();
+    let tries = s.max_features.count(cols).min(cols);
+    let placeholder = TreeNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: Vec::new() };
+    let mut nodes = vec![placeholder.clone()];
+    let mut grown = vec![LevelNode { begin: 0, end: rows.len(), depth: 0, key: 1, children: None }];
+    let (mut level, mut features, mut scratch) = (vec![0usize], Vec::new(), Vec::new());
+    let width = match target {
+        Target::Classes { .. } => outputs,
+        Target::Values(_) => 4,
+    };
+    while !level.is_empty() {
+        // Every node's sums over every shard: each class's rows, or the label's sum, rows, least and greatest.
+        let local: Vec<f64> =
+            level.iter().flat_map(|&i| node_sums(target, outputs, &rows[grown[i].begin..grown[i].end])).collect();
+        let parts = (shard.gather)(local)?;
+        let sums = merge_node_sums(target, width, level.len(), &parts)?;
+        // The nodes that split: their drawn features' tallies, every shard's added up, in one exchange.
+        let mut splitting = Vec::new();
+        for (k, &i) in level.iter().enumerate() {
+            let node = &grown[i];
+            let node_sums = &sums[k * width..(k + 1) * width];
+            let (n, pure) = n_and_purity(target, node_sums);
+            if node.depth >= s.max_depth || n < 2 * s.min_samples_leaf.max(1) || pure {
+                nodes[i].value = node_value(target, node_sums, n);
+                continue;
+            }
+            draw_features(&mut features, cols, tries, node_seed(seed, node.key));
+            splitting.push((i, n, features[..tries].to_vec(), node_sums.to_vec()));
+        }
+        let local: Vec<f64> = splitting
+            .iter()
+            .flat_map(|(i, _, drawn, _)| {
+                let node_rows = &rows[grown[*i].begin..grown[*i].end];
+                drawn.iter().flat_map(|&f| binned.tally(f, target, outputs, node_rows)).collect::<Vec<_>>()
+            })
+            .collect();
+        let tallies = shard.sum(local)?;
+        let mut next = Vec::new();
+        let mut at = 0;
+        for (i, n, drawn, node_sums) in splitting {
+            let mut best: Option<(f64, usize, f64, usize)> = None;
+            for f in drawn {
+                let len = (binned.edges[f].len() + 1) * if width == 4 { 2 } else { outputs };
+                let tally = &tallies[at..at + len];
+                at += len;
+                if let Some((score, threshold, bin)) =
+                    scan(&binned.edges[f], tally, target, outputs, Criterion::Gini, n, s.min_samples_leaf.max(1))
+                    && best.is_none_or(|(b, ..)| score > b + 1e-12)
+                {
+                    best = Some((score, f, threshold, bin));
+                }
+            }
+            let Some((_, feature, threshold, bin)) = best else {
+                nodes[i].value = node_value(target, &node_sums, n);
+                continue;
+            };
+            let LevelNode { begin, end, depth, key, .. } = grown[i];
+            let codes = &binned.codes[feature * binned.rows..(feature + 1) * binned.rows];
+            let middle = begin + split_in_place(&mut rows[begin..end], &mut scratch, |r| usize::from(codes[r]) <= bin);
+            let li = nodes.len();
+            nodes.push(placeholder.clone());
+            nodes.push(placeholder.clone());
+            nodes[i].feature = feature as u32;
+            nodes[i].threshold = threshold;
+            grown[i].children = Some((li, li + 1));
+            grown.push(LevelNode { begin, end: middle, depth: depth + 1, key: child_key(key, 0), children: None });
+            grown.push(LevelNode { begin: middle, end, depth: depth + 1, key: child_key(key, 1), children: None });
+            next.extend([li, li + 1]);
+        }
+        level = next;
+    }
+    Ok(depth_first(&nodes, &grown))
+}
+
+/// A node's sums over this shard's `rows`: each class's rows, or the label's sum, the rows, the least and the
+/// greatest label (infinite when there are none).
+fn node_sums(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
+    match target {
+        Target::Classes { y, .. } => {
+            let mut counts = vec![0.0; outputs];
+            for &r in rows {
+                counts[y[r]] += 1.0;
+            }
+            counts
+        }
+        Target::Values(y) => {
+            let (mut sum, mut least, mut most) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+            for &r in rows {
+                sum += y[r];
+                least = least.min(y[r]);
+                most = most.max(y[r]);
+            }
+            vec![sum, rows.len() as f64, least, most]
+        }
+    }
+}
+
+/// The level's nodes' sums over every shard, from every rank's [`node_sums`] (`width` numbers a node).
+fn merge_node_sums(target: Target<'_>, width: usize, nodes: usize, parts: &[Vec<f64>]) -> Result<Vec<f64>, NodeError> {
+    let mut total = vec![0.0; width * nodes];
+    if let Target::Values(_) = target {
+        for node in total.chunks_exact_mut(4) {
+            node[2] = f64::INFINITY;
+            node[3] = f64::NEG_INFINITY;
+        }
+    }
+    for (rank, part) in parts.iter().enumerate() {
+        if part.len() != total.len() {
+            return Err(NodeError::data(format!(
+                "rank {rank} sent the sums of {} numbers where {} were expected",
+                part.len(),
+                total.len()
+            )));
+        }
+        match target {
+            Target::Classes { .. } => total.iter_mut().zip(part).for_each(|(t, v)| *t += v),
+            Target::Values(_) => {
+                for (t, v) in total.chunks_exact_mut(4).zip(part.chunks_exact(4)) {
+                    t[0] += v[0];
+                    t[1] += v[1];
+                    t[2] = t[2].min(v[2]);
+                    t[3] = t[3].max(v[3]);
+                }
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// A node's rows, and whether every row has the same label, from its sums over every shard.
+fn n_and_purity(target: Target<'_>, sums: &[f64]) -> (usize, bool) {
+    match target {
+        Target::Classes { .. } => (sums.iter().sum::<f64>() as usize, sums.iter().filter(|&&c| c > 0.0).count() <= 1),
+        Target::Values(_) => (sums[1] as usize, sums[1] == 0.0 || sums[2] == sums[3]),
+    }
+}
+
+/// A leaf's value from its sums over every shard (as [`leaf_value`] computes it from its rows).
+fn node_value(target: Target<'_>, sums: &[f64], n: usize) -> Vec<f64> {
+    let n = n.max(1) as f64;
+    match target {
+        Target::Classes { .. } => sums.iter().map(|c| c / n).collect(),
+        Target::Values(_) => vec![sums[0] / n],
+    }
+}
+
+/// The nodes of a tree grown level by level numbered as [`grow`] numbers them growing depth first: the root, then
+/// for each node split, in the order [`grow`] splits them (the right child's subtree before the left's), its two
+/// children next to each other.
+fn depth_first(nodes: &[TreeNode], grown: &[LevelNode]) -> Tree {
+    let mut out = Vec::with_capacity(nodes.len());
+    let mut slot = vec![0usize; nodes.len()];
+    out.push(nodes[0].clone());
+    let mut work = vec![0usize];
+    while let Some(old) = work.pop() {
+        let Some((left, right)) = grown[old].children else { continue };
+        let li = out.len();
+        out.push(nodes[left].clone());
+        out.push(nodes[right].clone());
+        slot[left] = li;
+        slot[right] = li + 1;
+        let at = slot[old];
+        out[at].left = li as u32;
+        out[at].right = li as u32 + 1;
+        work.push(left);
+        work.push(right);
+    }
+    Tree { nodes: out }
+}
+
 /// Grows a forest; `keep_going` is asked before each tree and stops the fit when it says no.
 pub fn fit(
     x: &Matrix,
@@ -380,23 +662,57 @@ fn grow_forest(
             if !keep_going(t) {
                 return None;
             }
-            let mut rng = SplitMix64::new(settings.seed ^ (t as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+            let seed = tree_seed(settings.seed, t);
             rows.clear();
             if settings.bootstrap {
-                // The draws in the order of the rows, so that a node's rows are read front to back.
-                times.clear();
-                times.resize(rows_in_table, 0);
-                for _ in 0..rows_in_table {
-                    times[rng.below(rows_in_table)] += 1;
-                }
+                draws(seed, rows_in_table, times);
                 rows.extend(times.iter().enumerate().flat_map(|(r, &k)| std::iter::repeat_n(r, k as usize)));
             } else {
                 rows.extend(0..rows_in_table);
             }
-            Some(grow(x, binned, target, outputs, (rows.as_mut_slice(), scratch), settings, Criterion::Gini, &mut rng))
+            Some(grow(x, binned, target, outputs, (rows.as_mut_slice(), scratch), settings, Criterion::Gini, seed))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
+}
+
+/// The seed of tree `t` of a forest seeded `seed`: its bootstrap draws, and its nodes' (see [`node_seed`]).
+fn tree_seed(seed: u64, t: usize) -> u64 {
+    seed ^ (t as u64).wrapping_mul(0xA24B_AED4_963E_E407)
+}
+
+/// How often each of `rows` rows is drawn into a tree's bootstrap sample of `rows` draws: `times[r]`, in the order
+/// of the rows (so that a node's rows are read front to back).
+fn draws(seed: u64, rows: usize, times: &mut Vec<u32>) {
+    let mut rng = SplitMix64::new(seed);
+    times.clear();
+    times.resize(rows, 0);
+    for _ in 0..rows {
+        times[rng.below(rows)] += 1;
+    }
+}
+
+/// The seed of a node's feature draw, from its tree's seed and its path from the root (`key`: the root's is 1, a
+/// child's is [`child_key`]): the same whichever order the nodes are grown in, depth first or level by level.
+fn node_seed(tree: u64, key: u64) -> u64 {
+    keyed_u64(tree, &[key])
+}
+
+/// The path key of a node's left (`side` 0) or right (1) child.
+fn child_key(key: u64, side: u64) -> u64 {
+    keyed_u64(key, &[side])
+}
+
+/// The first `tries` of `features` (reset to `0..cols`) a random subset drawn with the node's seed (a partial
+/// Fisher–Yates shuffle), in the order drawn.
+fn draw_features(features: &mut Vec<usize>, cols: usize, tries: usize, seed: u64) {
+    let mut rng = SplitMix64::new(seed);
+    features.clear();
+    features.extend(0..cols);
+    for i in 0..tries {
+        let j = i + rng.below(cols - i);
+        features.swap(i, j);
+    }
 }
 
 /// Grows one tree on every row, trying every feature at each split (CART as in scikit-learn's
@@ -417,7 +733,7 @@ pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree 
     let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
     let mut rows: Vec<usize> = (0..x.rows).collect();
     let buffers = (rows.as_mut_slice(), &mut Vec::new());
-    grow(Some(x), binned.as_ref(), target, outputs, buffers, forest, settings.criterion, &mut SplitMix64::new(0))
+    grow(Some(x), binned.as_ref(), target, outputs, buffers, forest, settings.criterion, 0)
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -444,9 +760,10 @@ fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
     }
 }
 
-/// Grows one tree on `rows` (a bootstrap sample may hold a row more than once), with `scratch` for its splits.
-/// The rows of a node are a stretch of one buffer, split in place, children in the order of the rows; a node's
-/// value is computed once it is a leaf. Without the matrix `x`, every node splits on the bins.
+/// Grows one tree on `rows` (a bootstrap sample may hold a row more than once), with `scratch` for its splits,
+/// depth first. The rows of a node are a stretch of one buffer, split in place, children in the order of the rows;
+/// a node's value is computed once it is a leaf. Without the matrix `x`, every node splits on the bins. Each
+/// node draws its features from its own seed ([`node_seed`] of the tree's `seed`).
 #[allow(clippy::too_many_arguments)]
 fn grow(
     x: Option<&Matrix>,
@@ -456,27 +773,23 @@ fn grow(
     (rows, scratch): (&mut [usize], &mut Vec<usize>),
     s: ForestSettings,
     criterion: Criterion,
-    rng: &mut SplitMix64,
+    seed: u64,
 ) -> Tree {
     let placeholder = TreeNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: Vec::new() };
     let mut nodes: Vec<TreeNode> = vec![placeholder.clone()];
-    // Work list of (node index, its rows' stretch, depth).
-    let mut work = vec![(0usize, 0usize, rows.len(), 0usize)];
+    // Work list of (node index, its rows' stretch, depth, path key).
+    let mut work = vec![(0usize, 0usize, rows.len(), 0usize, 1u64)];
     let cols = x.map_or_else(|| binned.map_or(0, |b| b.edges.len()), |x| x.cols);
     let mut features: Vec<usize> = (0..cols).collect();
     let tries = s.max_features.count(cols).min(cols);
     let mut pairs: Vec<(f64, usize)> = Vec::new();
-    while let Some((at, begin, end, depth)) = work.pop() {
+    while let Some((at, begin, end, depth, key)) = work.pop() {
         let node_rows = &rows[begin..end];
         if depth >= s.max_depth || node_rows.len() < 2 * s.min_samples_leaf.max(1) || is_pure(target, node_rows) {
             nodes[at].value = leaf_value(target, outputs, node_rows);
             continue;
         }
-        // Partial Fisher–Yates: the first `tries` entries are a random subset.
-        for i in 0..tries {
-            let j = i + rng.below(cols - i);
-            features.swap(i, j);
-        }
+        draw_features(&mut features, cols, tries, node_seed(seed, key));
         // (score, feature, threshold, last bin on the left when the split was found on bins).
         let mut best: Option<(f64, usize, f64, Option<usize>)> = None;
         for &f in &features[..tries] {
@@ -526,8 +839,8 @@ fn grow(
         node.threshold = threshold;
         node.left = li as u32;
         node.right = li as u32 + 1;
-        work.push((li, begin, middle, depth + 1));
-        work.push((li + 1, middle, end, depth + 1));
+        work.push((li, begin, middle, depth + 1, child_key(key, 0)));
+        work.push((li + 1, middle, end, depth + 1, child_key(key, 1)));
     }
     Tree { nodes }
 }
@@ -785,6 +1098,96 @@ mod binned_tests {
         let edges: Vec<Vec<f64>> = sample.into_iter().map(edges_of).collect();
         for node in forest.trees.iter().flat_map(|t| &t.nodes).filter(|n| n.feature != u32::MAX) {
             assert!(edges[node.feature as usize].contains(&node.threshold));
+        }
+    }
+
+    /// Ranks meeting in memory: each round every rank leaves its numbers, all wait, all read every rank's.
+    struct Meeting {
+        slots: std::sync::Mutex<Vec<Vec<f64>>>,
+        barrier: std::sync::Barrier,
+    }
+
+    impl Meeting {
+        fn gather(&self, rank: usize, mine: Vec<f64>) -> Vec<Vec<f64>> {
+            self.slots.lock().expect("slots")[rank] = mine;
+            self.barrier.wait();
+            let all = self.slots.lock().expect("slots").clone();
+            self.barrier.wait();
+            all
+        }
+    }
+
+    /// The forest `ranks` shards grow data-parallel (each the same), with every shard's bins cut from `sample`.
+    fn across(
+        x: &Matrix,
+        target: Target<'_>,
+        sample: &[Vec<f64>],
+        settings: ForestSettings,
+        ranks: usize,
+    ) -> Vec<Forest> {
+        let meeting =
+            Meeting { slots: std::sync::Mutex::new(vec![Vec::new(); ranks]), barrier: std::sync::Barrier::new(ranks) };
+        let per = x.rows.div_ceil(ranks);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..ranks)
+                .map(|rank| {
+                    let meeting = &meeting;
+                    scope.spawn(move || {
+                        let (offset, rows) = (rank * per, per.min(x.rows - rank * per));
+                        let mut bins = StreamBins::new(sample.to_vec(), rows);
+                        let part = Matrix {
+                            rows,
+                            cols: x.cols,
+                            data: x.data[offset * x.cols..(offset + rows) * x.cols].to_vec(),
+                        };
+                        bins.fill(&part, 0);
+                        let local = match target {
+                            Target::Classes { y, classes } => Target::Classes { y: &y[offset..offset + rows], classes },
+                            Target::Values(y) => Target::Values(&y[offset..offset + rows]),
+                        };
+                        let gather = |mine: Vec<f64>| Ok(meeting.gather(rank, mine));
+                        let shard = Shard { rows_in_table: x.rows, offset, gather: &gather };
+                        fit_bins_across(&bins, local, settings, &|_| true, &shard).expect("no error").expect("grows")
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("rank")).collect()
+        })
+    }
+
+    #[test]
+    fn a_forest_grown_over_shards_is_the_forest_grown_on_the_whole_table() {
+        let (x, y) = table(9_000, 6);
+        let sample: Vec<Vec<f64>> = (0..x.cols).map(|j| (0..x.rows).map(|i| x.get(i, j)).collect()).collect();
+        let settings = ForestSettings {
+            trees: 6,
+            max_depth: 8,
+            min_samples_leaf: 2,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            seed: 11,
+        };
+        let mut whole = StreamBins::new(sample.clone(), x.rows);
+        whole.fill(&x, 0);
+        let target = Target::Classes { y: &y, classes: 2 };
+        let one = fit_bins(&whole, target, settings, &|_| true).expect("grows");
+        for forest in across(&x, target, &sample, settings, 3) {
+            assert_eq!(forest, one, "a classifier's forest: the same nodes, numbered the same, the same leaves");
+        }
+        // Regression, without bootstrap: the same splits; leaf means to the rounding of sums added in another order.
+        let values: Vec<f64> = (0..x.rows).map(|i| x.get(i, 0) * 2.0 + x.get(i, 1) + 0.1 * x.get(i, 2)).collect();
+        let settings = ForestSettings { bootstrap: false, max_features: MaxFeatures::All, ..settings };
+        let one = fit_bins(&whole, Target::Values(&values), settings, &|_| true).expect("grows");
+        for forest in across(&x, Target::Values(&values), &sample, settings, 4) {
+            for (a, b) in forest.trees.iter().zip(&one.trees) {
+                assert_eq!(a.nodes.len(), b.nodes.len());
+                for (m, n) in a.nodes.iter().zip(&b.nodes) {
+                    assert_eq!((m.feature, m.threshold, m.left, m.right), (n.feature, n.threshold, n.left, n.right));
+                    for (u, v) in m.value.iter().zip(&n.value) {
+                        assert!((u - v).abs() <= 1e-9 * v.abs().max(1.0), "{u} vs {v}");
+                    }
+                }
+            }
         }
     }
 }

@@ -146,7 +146,9 @@ pub(super) fn fit_boosted_columns(
 
 /// Fits boosted trees over passes of a streamed table: the rows counted (a classifier's from its classes'
 /// pass), the bin edges found on every k-th row as in memory, then every row read into one byte a feature, the
-/// label beside it; the trees grow on those bins as on a table in memory's, to the same trees.
+/// label beside it; the trees grow on those bins as on a table in memory's, to the same trees. Data-parallel,
+/// the rows are the whole table's, the sample every shard's, and the sums the splits are chosen from are added
+/// across the shards.
 pub(super) fn fit_boosted_batches(
     params: &Params,
     batches: &TrainingBatches<'_>,
@@ -160,24 +162,28 @@ pub(super) fn fit_boosted_batches(
     let sample = batches.sample_columns(ctx, boosting::bin_sample_stride(rows))?;
     let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
     drop(sample);
-    let mut bins = boosting::BinnedRows::with_capacity(rows, batches.features.len());
+    let here = batches.shard_rows(ctx)?;
+    let mut bins = boosting::BinnedRows::with_capacity(here, batches.features.len());
+    let sum_across = |local: Vec<f64>| batches.sum_across(local);
+    let across: boosting::SumAcross<'_> = if batches.is_shard() { Some(&sum_across) } else { None };
+    let keep_going = keep_going(ctx, settings.rounds);
     let fitted = if let Some(classes) = batches.classes {
-        let mut y = Vec::with_capacity(rows);
+        let mut y = Vec::with_capacity(here);
         batches.each_labelled(ctx, |x, labels, _| {
             bins.append(&boosting::binned(&thresholds, x));
             y.extend_from_slice(labels);
             Ok(())
         })?;
         let target = BoostTarget::Classes { y: &y, classes: classes.names.len() };
-        boosting::fit_binned(bins, &thresholds, target, settings, &keep_going(ctx, settings.rounds))
+        boosting::fit_binned(bins, &thresholds, target, settings, &keep_going, across)?
     } else {
-        let mut y = Vec::with_capacity(rows);
+        let mut y = Vec::with_capacity(here);
         batches.each(ctx, |x, values| {
             bins.append(&boosting::binned(&thresholds, x));
             y.extend_from_slice(values);
             Ok(())
         })?;
-        boosting::fit_binned(bins, &thresholds, BoostTarget::Values(&y), settings, &keep_going(ctx, settings.rounds))
+        boosting::fit_binned(bins, &thresholds, BoostTarget::Values(&y), settings, &keep_going, across)?
     };
     fitted.ok_or(NodeError::Cancelled)
 }
@@ -229,6 +235,8 @@ impl Learn for BoostedDecisionTree {
     const STREAMS: bool = true;
 
     const MANY_PASSES: bool = true;
+
+    const DATA_PARALLEL: bool = true;
 
     fn fit_batches(
         &self,

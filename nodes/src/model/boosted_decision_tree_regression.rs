@@ -60,6 +60,8 @@ impl Learn for BoostedDecisionTreeRegression {
 
     const MANY_PASSES: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

@@ -97,7 +97,8 @@ pub(super) fn fit_forest(
 
 /// Grows a forest over passes of a streamed table: the rows counted (a classifier's from its classes' pass), bin
 /// edges found on every k-th row (the sample boosting bins on), then every row read into one byte a feature with
-/// its label; every node of every tree splits on those bins.
+/// its label; every node of every tree splits on those bins. Data-parallel, the edges come from every shard's
+/// sample and the trees grow level by level over every shard's tallies ([`forest::fit_bins_across`]).
 pub(super) fn fit_forest_batches(
     params: &Params,
     batches: &TrainingBatches<'_>,
@@ -110,35 +111,45 @@ pub(super) fn fit_forest_batches(
         return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
     }
     let sample = batches.sample_columns(ctx, crate::algo::boosting::bin_sample_stride(rows))?;
-    let mut bins = forest::StreamBins::new(sample, rows);
+    let here = batches.shard_rows(ctx)?;
+    let mut bins = forest::StreamBins::new(sample, here);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let keep_going = |_| {
         let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ctx.report_progress(finished as f32 / settings.trees as f32, "growing trees");
         !ctx.cancel.is_cancelled()
     };
-    let forest = match batches.classes {
+    let (mut y_classes, mut y_values, mut at) = (Vec::new(), Vec::new(), 0);
+    let target = match batches.classes {
         Some(classes) if classify => {
-            let mut y = Vec::with_capacity(rows);
-            batches.each_labelled(ctx, |x, labels, first_row| {
-                bins.fill(x, first_row);
-                y.extend_from_slice(labels);
+            y_classes.reserve(here);
+            batches.each_labelled(ctx, |x, labels, _| {
+                bins.fill(x, at);
+                at += x.rows;
+                y_classes.extend_from_slice(labels);
                 Ok(())
             })?;
-            forest::fit_bins(&bins, Target::Classes { y: &y, classes: classes.names.len() }, settings, &keep_going)
+            Target::Classes { y: &y_classes, classes: classes.names.len() }
         }
         None if !classify => {
-            let (mut y, mut first_row) = (Vec::with_capacity(rows), 0);
+            y_values.reserve(here);
             batches.each(ctx, |x, values| {
-                bins.fill(x, first_row);
-                first_row += x.rows;
-                y.extend_from_slice(values);
+                bins.fill(x, at);
+                at += x.rows;
+                y_values.extend_from_slice(values);
                 Ok(())
             })?;
-            forest::fit_bins(&bins, Target::Values(&y), settings, &keep_going)
+            Target::Values(&y_values)
         }
         _ if classify => return Err(NodeError::data("a decision forest classifier needs a class label")),
         _ => return Err(NodeError::data("a regression forest needs a numeric label")),
+    };
+    let forest = if batches.is_shard() {
+        let gather = |local: Vec<f64>| batches.gather_across(local);
+        let shard = forest::Shard { rows_in_table: rows, offset: batches.row_offset(), gather: &gather };
+        forest::fit_bins_across(&bins, target, settings, &keep_going, &shard)?
+    } else {
+        forest::fit_bins(&bins, target, settings, &keep_going)
     };
     forest.ok_or(NodeError::Cancelled)
 }
@@ -175,6 +186,8 @@ impl Learn for DecisionForest {
     const STREAMS: bool = true;
 
     const MANY_PASSES: bool = true;
+
+    const DATA_PARALLEL: bool = true;
 
     fn fit_batches(
         &self,

@@ -49,6 +49,8 @@ impl Learn for DecisionForestRegression {
 
     const MANY_PASSES: bool = true;
 
+    const DATA_PARALLEL: bool = true;
+
     fn fit_batches(
         &self,
         params: &Params,

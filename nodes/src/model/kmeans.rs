@@ -99,6 +99,7 @@ impl<'a> BatchedRows<'a> {
             total = moments.reduce(std::mem::replace(&mut total, moments.empty()), part);
             Ok(())
         })?;
+        let (rows, total) = batches.across_shards((rows, total), |a, b| (a.0 + b.0, moments.reduce(a.1, b.1)))?;
         if rows == 0 {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
@@ -129,6 +130,8 @@ impl LloydRows for BatchedRows<'_> {
             }
             Ok(())
         })?;
+        // Every shard's sampled rows in rank order: the whole table's sample.
+        let data = self.batches.gather_across(data)?.concat();
         Ok(Matrix { rows: data.len() / cols.max(1), cols, data })
     }
 
@@ -140,7 +143,7 @@ impl LloydRows for BatchedRows<'_> {
             total = lloyd.reduce(std::mem::replace(&mut total, lloyd.empty()), part);
             Ok(())
         })?;
-        Ok(total)
+        self.batches.across_shards(total, |a, b| lloyd.reduce(a, b))
     }
 }
 
@@ -167,6 +170,8 @@ impl Learn for KMeansClustering {
     const STREAMS: bool = true;
 
     const MANY_PASSES: bool = true;
+
+    const DATA_PARALLEL: bool = true;
 
     /// A pass for the row count and the columns' variances, one for the seeding sample, then one per Lloyd
     /// step, on the CPU.

@@ -218,6 +218,58 @@ impl<'a> TrainingBatches<'a> {
         merged.ok_or_else(|| NodeError::data("a data-parallel pass with no ranks"))
     }
 
+    /// Whether these rows are one shard of a data-parallel fit.
+    pub fn is_shard(&self) -> bool {
+        self.shard.is_some()
+    }
+
+    /// Where these rows start in the whole table: a shard's first row, or 0.
+    pub fn row_offset(&self) -> usize {
+        self.shard.map_or(0, |(_, offset)| offset)
+    }
+
+    /// Every rank's `local` numbers, in rank order (a data-parallel fit), or `local` alone: sent as they are, in
+    /// binary, for the large exchanges (histograms, samples).
+    pub fn gather_across(&self, local: Vec<f64>) -> Result<Vec<Vec<f64>>, NodeError> {
+        let Some((exchange, _)) = self.shard else { return Ok(vec![local]) };
+        let mine = local.iter().flat_map(|v| v.to_le_bytes()).collect();
+        exchange
+            .all_gather(mine)?
+            .into_iter()
+            .enumerate()
+            .map(|(rank, bytes)| {
+                if !bytes.len().is_multiple_of(8) {
+                    return Err(NodeError::data(format!(
+                        "the numbers of rank {rank} are cut short ({} bytes)",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect())
+            })
+            .collect()
+    }
+
+    /// `local` added, number by number and in rank order, to every other rank's (a data-parallel fit), or `local`
+    /// itself: what every rank's rows sum to.
+    pub fn sum_across(&self, local: Vec<f64>) -> Result<Vec<f64>, NodeError> {
+        if self.shard.is_none() {
+            return Ok(local);
+        }
+        let len = local.len();
+        let mut parts = self.gather_across(local)?.into_iter().enumerate();
+        let (_, mut total) = parts.next().ok_or_else(|| NodeError::data("a data-parallel pass with no ranks"))?;
+        for (rank, part) in parts {
+            if part.len() != len {
+                return Err(NodeError::data(format!(
+                    "rank {rank} summed {} numbers where this rank summed {len}: the ranks fit different things",
+                    part.len()
+                )));
+            }
+            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+        }
+        Ok(total)
+    }
+
     /// One pass: `f` with each batch and its first row's place in the table, in row order, with the pass's
     /// number in the progress shown (Stop ends it between batches).
     fn pass(
@@ -265,11 +317,26 @@ impl<'a> TrainingBatches<'a> {
         Ok(())
     }
 
-    /// The rows of the table: a classifier's from its classes' pass, else counted in a pass of their own.
+    /// The rows of the whole table (every shard's, in a data-parallel fit): a classifier's from its classes'
+    /// pass, else counted in a pass of their own.
     pub fn rows(&self, ctx: &NodeContext<'_>) -> Result<usize, NodeError> {
         if let Some(classes) = self.classes {
             return Ok(classes.rows);
         }
+        let rows = self.count(ctx)?;
+        Ok(self.sum_across(vec![rows as f64])?[0] as usize)
+    }
+
+    /// The rows at hand: this shard's in a data-parallel fit, else the whole table's.
+    pub fn shard_rows(&self, ctx: &NodeContext<'_>) -> Result<usize, NodeError> {
+        if self.shard.is_none() {
+            return self.rows(ctx);
+        }
+        self.count(ctx)
+    }
+
+    /// The rows of this stream, counted in a pass.
+    fn count(&self, ctx: &NodeContext<'_>) -> Result<usize, NodeError> {
         let mut rows = 0;
         self.pass(ctx, |batch, _| {
             rows += batch.height();
@@ -278,8 +345,8 @@ impl<'a> TrainingBatches<'a> {
         Ok(rows)
     }
 
-    /// The features of every `stride`-th row (by its place in the table, so any batching gives the same sample),
-    /// column by column, in one pass: what bin edges are found on.
+    /// The features of every `stride`-th row (by its place in the whole table, so any batching and any sharding
+    /// gives the same sample), column by column, in one pass: what bin edges are found on.
     pub fn sample_columns(&self, ctx: &NodeContext<'_>, stride: usize) -> Result<Vec<Vec<f64>>, NodeError> {
         let mut sample = vec![Vec::new(); self.features.len()];
         self.each_rows(ctx, |x, first_row| {
@@ -290,7 +357,19 @@ impl<'a> TrainingBatches<'a> {
             }
             Ok(())
         })?;
-        Ok(sample)
+        if self.shard.is_none() {
+            return Ok(sample);
+        }
+        // Every rank's sampled rows, in rank order: the shards are consecutive rows, so this is the whole table's.
+        let cols = sample.len();
+        let mut whole = vec![Vec::new(); cols];
+        for part in self.gather_across(sample.concat())? {
+            let rows = part.len() / cols.max(1);
+            for (j, column) in whole.iter_mut().enumerate() {
+                column.extend_from_slice(&part[j * rows..(j + 1) * rows]);
+            }
+        }
+        Ok(whole)
     }
 
     /// One pass for a clustering learner: `f` with each batch's features and the batch's first row's place in

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use pipewright_engine::{
     Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
-    Task, Value,
+    Table, Task, Value,
 };
 
 use super::assign_clusters::assign_table;
@@ -31,6 +31,7 @@ impl NodeKind for TrainClusteringModel {
             "Fits a clustering learner such as K-Means and assigns every training row to a cluster.",
         )
         .uses_device()
+        .trains_over_shards()
         .input("learner", PortType::Learner, "An untrained clustering model")
         .input("data", PortType::Table, "Training data")
         .param(
@@ -63,10 +64,7 @@ impl NodeKind for TrainClusteringModel {
         if let Rows::Stream(stream) = ctx.rows("data")?
             && algo.streams()
         {
-            let features = transform_columns(&stream.head(0)?, ctx.params.columns("columns"), numeric_feature_columns)?;
-            if features.is_empty() {
-                return Err(NodeError::data("no numeric feature columns to cluster on"));
-            }
+            let features = clustering_features(&stream.head(0)?, ctx.params)?;
             let training = training_stream(&stream, &features, None, algo.many_passes(), ctx)?;
             let batches = TrainingBatches::new(&training, &features, "", &learner.name, None);
             let (state, decoded) = algo.fit_batches(&params, &batches, ctx)?;
@@ -79,10 +77,7 @@ impl NodeKind for TrainClusteringModel {
         if table.height() == 0 {
             return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
         }
-        let features = transform_columns(&table, ctx.params.columns("columns"), numeric_feature_columns)?;
-        if features.is_empty() {
-            return Err(NodeError::data("no numeric feature columns to cluster on"));
-        }
+        let features = clustering_features(&table, ctx.params)?;
         let set = TrainingSet { x: feature_matrix(&table.frame, &features)?, labels: Labels::None };
         let (state, decoded) = algo.fit(&params, &set, ctx)?;
         let model = clustering_model(&learner, features, state, decoded);
@@ -91,8 +86,33 @@ impl NodeKind for TrainClusteringModel {
     }
 }
 
+/// The columns Train Clustering Model with parameters `params` clusters `table` on.
+pub fn clustering_features(table: &Table, params: &Params) -> Result<Vec<String>, NodeError> {
+    let features = transform_columns(table, params.columns("columns"), numeric_feature_columns)?;
+    if features.is_empty() {
+        return Err(NodeError::data("no numeric feature columns to cluster on"));
+    }
+    Ok(features)
+}
+
+/// The outputs of a trainer block of kind `kind` (one that trains over shards) from the model its data-parallel
+/// fit made and its training rows `data`: Train Model's is the model; Train Clustering Model's the model and the
+/// rows with their clusters.
+pub fn outputs_of_fit(kind: &str, model: Model, data: &Table) -> Result<Vec<Value>, NodeError> {
+    if kind != TrainClusteringModel::ID {
+        return Ok(vec![Value::Model(Arc::new(model))]);
+    }
+    let assigned = assign_table(&model, data, None)?;
+    Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
+}
+
 /// The trained model of a clustering learner.
-fn clustering_model(learner: &Learner, features: Vec<String>, state: pipewright_engine::StateJson, decoded: Decoded) -> Model {
+pub(crate) fn clustering_model(
+    learner: &Learner,
+    features: Vec<String>,
+    state: pipewright_engine::StateJson,
+    decoded: Decoded,
+) -> Model {
     Model {
         algorithm: learner.algorithm.clone(),
         name: learner.name.clone(),

@@ -114,8 +114,9 @@ fn streamed_target(task: Task, label: String, features: Vec<String>, classes: Op
 
 /// One rank's part of a data-parallel fit: `learner` over `shard`, whose first row is row `row_offset` of the
 /// whole table; `classes` are the whole table's (its classes and rows, from a pass over every shard) for a
-/// classifier. Each pass's sums are merged with the other ranks' through `exchange`, so every rank returns the
-/// model a fit over the whole table gives (to rounding: sums are added in another order).
+/// classifier. A clustering learner (no label: `label` is empty) clusters on every numeric feature column of the
+/// shard. Each pass's sums are merged with the other ranks' through `exchange`, so every rank returns the model a
+/// fit over the whole table gives (to rounding: sums are added in another order).
 #[allow(clippy::too_many_arguments, reason = "a shard, where it sits in the whole, and how the ranks meet")]
 pub fn train_shard(
     learner: &Learner,
@@ -134,6 +135,15 @@ pub fn train_shard(
         });
     }
     let meta = shard.head(0)?;
+    if learner.tasks == [Task::Clustering] {
+        let features = crate::frame::numeric_feature_columns(&meta);
+        if features.is_empty() {
+            return Err(NodeError::data("no numeric feature columns to cluster on"));
+        }
+        let batches = TrainingBatches::new(shard, &features, "", &learner.name, None).sharded(exchange, row_offset);
+        let (state, decoded) = algo.fit_batches(&Params::from_map(learner.params.clone()), &batches, ctx)?;
+        return Ok(super::train_clustering::clustering_model(learner, features, state, decoded));
+    }
     let (label, features) = label_and_features(&meta, Some(label))?;
     let params = Params::from_map(learner.params.clone());
     let task = match classes {
