@@ -78,6 +78,13 @@ impl Exchange for FileExchange {
 
     fn all_gather(&self, mine: Vec<u8>) -> Result<Vec<Vec<u8>>, NodeError> {
         let round = self.round.fetch_add(1, Ordering::SeqCst);
+        if let Some(old) = round.checked_sub(2) {
+            // Every rank has written round `round - 1`, so has read round `round - 2`: this rank's sums of it go
+            // (a fit of thousands of rounds leaves two on the shared file system, not all).
+            let old = self.dir.join(old.to_string());
+            let _ = std::fs::remove_file(old.join(format!("{}.json", self.rank)));
+            let _ = std::fs::remove_dir(old);
+        }
         let folder = self.dir.join(round.to_string());
         std::fs::create_dir_all(&folder).map_err(|e| NodeError::Io(format!("{}: {e}", folder.display())))?;
         let path = |rank: usize| folder.join(format!("{rank}.json"));
