@@ -322,6 +322,8 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     let (run, status) = last_run(&dir);
     assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", local));
 
+    one_task_cancelled_fails_the_run_by_its_index(slurm, &dir, &bundle);
+
     // The sweep's training rows gone from the shared cache: every try of the tasks fails, the combine never
     // starts, and the run says which tasks and why.
     let list: Json =
@@ -339,6 +341,98 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     assert_eq!(status, "failed");
     let shown = pipewright(&["runs", "--project", &dir.to_string_lossy(), "show", &run.to_string()], &[]);
     assert!(text(&shown).contains("tasks: 0 done, 25 failed, 0 without a result;"), "{}", text(&shown));
+    let queue = Command::new("squeue").args(["-h"]).env("SLURM_CONF", &slurm.conf).output().expect("squeue");
+    assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "nothing is left waiting");
+}
+
+/// A runner for the bundle's jobs that, asked to run task `index`, first touches `marker` and waits 5 minutes.
+fn runner_stalling_on(dir: &Path, index: usize, marker: &Path) -> String {
+    let path = dir.join(format!("stalling-on-{index}.sh"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n# The runner, stalling on task {index}.\n\
+             if [ \"$1\" = task ] && [ \"$4\" = {index} ]; then touch {marker}; sleep 300; fi\n\
+             exec {binary} \"$@\"\n",
+            marker = marker.display(),
+            binary = binary()
+        ),
+    )
+    .expect("wrapper");
+    let status = Command::new("chmod").arg("+x").arg(&path).status().expect("chmod");
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
+/// A runner for the bundle's jobs that, the first time it is asked to run task `index`, touches `marker` and
+/// waits 5 minutes.
+fn runner_stalling_once_on(dir: &Path, index: usize, marker: &Path) -> String {
+    let path = dir.join(format!("stalling-once-on-{index}.sh"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n# The runner, stalling the first time it runs task {index}.\n\
+             if [ \"$1\" = task ] && [ \"$4\" = {index} ] && [ ! -e {marker} ]; then touch {marker}; sleep 300; fi\n\
+             exec {binary} \"$@\"\n",
+            marker = marker.display(),
+            binary = binary()
+        ),
+    )
+    .expect("wrapper");
+    let status = Command::new("chmod").arg("+x").arg(&path).status().expect("chmod");
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
+/// The process id of the Ray raylet (the node) under which a process running `script` runs, if one does.
+fn raylet_running(script: &str) -> Option<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (name) state ppid …`: the name may hold spaces, so the fields after its closing parenthesis.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let all = processes();
+    let command = |pid: u32| all.iter().find(|(p, _)| *p == pid).map(|(_, c)| c.as_str());
+    let mut pid = all.iter().find(|(_, cmd)| cmd.contains(script))?.0;
+    while pid > 1 {
+        pid = parent(pid)?;
+        if command(pid).is_some_and(|c| c.contains("/raylet ") || c.contains("raylet/raylet")) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// One index of the job array cancelled while it runs (`scancel JOB_7`): the run fails in good time, naming task 7
+/// and what it computed, and nothing of the job is left waiting.
+fn one_task_cancelled_fails_the_run_by_its_index(slurm: &Slurm, dir: &Path, bundle: &Path) {
+    let marker = dir.join("task-7-started");
+    let stalling = runner_stalling_on(dir, 7, &marker);
+    let submit = Command::new(binary())
+        .args(["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3", "--quiet", "--timeout", "5m"])
+        .env("SLURM_CONF", &slurm.conf)
+        .env("PIPEWRIGHT", &stalling)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submit");
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed().as_secs() < 120, "task 7 never started");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let queue = Command::new("squeue").args(["-h", "-t", "R", "-o", "%i"]).env("SLURM_CONF", &slurm.conf).output();
+    let queue = String::from_utf8_lossy(&queue.expect("squeue").stdout).into_owned();
+    let task = queue.lines().map(str::trim).find(|id| id.ends_with("_7")).unwrap_or_else(|| panic!("{queue}"));
+    let cancelled = Command::new("scancel").arg(task).env("SLURM_CONF", &slurm.conf).status().expect("scancel");
+    assert!(cancelled.success());
+    let out = submit.wait_with_output().expect("submit ends");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("did not succeed, so the combine cannot run"), "{said}");
+    assert!(said.contains("task 7 (setting 8 × fold 1 to setting 8 × fold 5 of block \"tune\")"), "{said}");
+    let (_, status) = last_run(dir);
+    assert_eq!(status, "failed");
     let queue = Command::new("squeue").args(["-h"]).env("SLURM_CONF", &slurm.conf).output().expect("squeue");
     assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "nothing is left waiting");
 }
@@ -523,13 +617,90 @@ fn a_workflow_exported_for_ray_runs_on_a_head_and_two_workers_and_its_recorded_m
     assert_eq!(nodes.len(), 2, "the tasks ran on both worker nodes: {said}");
     assert!(said.contains("done on node") && said.contains("with GPUs: 0 ("), "each task had its node's GPU: {said}");
     let (run, status) = last_run(&dir);
-    assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", sweep_local));
+    assert_eq!((status.as_str(), recorded_metrics(&dir, run)), ("succeeded", sweep_local.clone()));
 
     // An unreachable head.
     let out = pipewright(&["submit", &bundle.to_string_lossy(), "--ray", "http://127.0.0.1:1"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("cannot be reached"), "{}", text(&out));
     assert_eq!(last_run(&project).1, "failed");
+
+    a_worker_node_stopped_mid_task_has_the_task_run_again_elsewhere(&head, &dir, &sweep, work.path(), &sweep_local);
+
+    losing_the_head_mid_run_fails_the_run_clearly(head, &dir, &sweep, work.path());
+}
+
+/// A worker node stopped (its raylet killed) while it runs a task of the sweep: Ray runs the task again on the
+/// other node, and the run ends as the local one.
+fn a_worker_node_stopped_mid_task_has_the_task_run_again_elsewhere(
+    head: &RayHead,
+    dir: &Path,
+    sweep: &Path,
+    work: &Path,
+    sweep_local: &[(String, String, String, f64)],
+) {
+    // A worker node stopped (its raylet killed) while it runs a task: Ray runs the task again on the other
+    // node, and the run ends as the local one.
+    let marker = dir.join("task-2-stalled-once");
+    let stalling = runner_stalling_once_on(dir, 2, &marker);
+    let lost_bundle = work.join("node-lost-bundle");
+    let args = ["--target", "ray", "--fan-out", "--max-tasks", "25", "--gpus", "1", "--cpus", "1", "--retries", "2"];
+    let out = export(sweep, &lost_bundle, &[&args[..], &["--runner-path", &stalling]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let submit = Command::new(binary())
+        .args(["submit", &lost_bundle.to_string_lossy(), "--ray", &head.url, "--poll", "0.5", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submit");
+    let started = std::time::Instant::now();
+    let raylet = loop {
+        assert!(started.elapsed().as_secs() < 180, "task 2 never started");
+        if let Some(raylet) = marker.exists().then(|| raylet_running(&stalling)).flatten() {
+            break raylet;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = Command::new("kill").arg("-9").arg(raylet.to_string()).output();
+    let out = submit.wait_with_output().expect("submit ends");
+    assert!(out.status.success(), "{}", text(&out));
+    let (run, status) = last_run(dir);
+    assert_eq!((status.as_str(), recorded_metrics(dir, run)), ("succeeded", sweep_local.to_vec()));
+    for (pid, _) in processes().into_iter().filter(|(_, cmd)| cmd.contains(&stalling)) {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).output();
+    }
+}
+
+/// The head lost while a fanned-out job runs (every Ray process killed): the run fails in good time, saying that
+/// contact with the job was lost.
+fn losing_the_head_mid_run_fails_the_run_clearly(head: RayHead, dir: &Path, sweep: &Path, work: &Path) {
+    let marker = dir.join("task-3-started");
+    let stalling = runner_stalling_on(dir, 3, &marker);
+    let stalled_bundle = work.join("stalled-bundle");
+    let args = ["--target", "ray", "--fan-out", "--max-tasks", "25", "--gpus", "1", "--cpus", "1"];
+    let out = export(sweep, &stalled_bundle, &[&args[..], &["--runner-path", &stalling]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let submit = Command::new(binary())
+        .args(["submit", &stalled_bundle.to_string_lossy(), "--ray", &head.url, "--poll", "0.5", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("submit");
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed().as_secs() < 180, "task 3 never started");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(head);
+    let out = submit.wait_with_output().expect("submit ends");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("lost contact with the job"), "{said}");
+    assert_eq!(last_run(dir).1, "failed");
+    // The stalled task's runner outlived its Ray worker: it goes too.
+    for (pid, _) in processes().into_iter().filter(|(_, cmd)| cmd.contains(&stalling)) {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).output();
+    }
 }
 
 /// The sweep fanned out (an Indexed Job of 25 completions, two at once, each index retried once by Kubernetes,

@@ -452,7 +452,8 @@ impl ClusterJob {
                 (None, None) => ui.label("Submitting…"),
             };
         });
-        if let Some(tasks) = self.task_states() {
+        // A job of data-parallel fits alone has no task set to show.
+        if let Some(tasks) = self.task_states().filter(|t| !t.is_empty()) {
             tasks_ui(ui, &tasks);
         }
         let (done, total) = view.progress;

@@ -389,22 +389,36 @@ impl Rest {
     }
 }
 
+/// One script of a bundle as slurmrestd is given it.
+enum Part {
+    /// The whole workflow as one job (`job.sbatch`).
+    Single,
+    /// The task set: a job array over these indices.
+    Array(String),
+    /// A data-parallel fit of a block: one job of this many tasks, its ranks.
+    Fit { node: String, ranks: usize },
+    /// The combine, after this dependency.
+    Combine(String),
+}
+
 impl Rest {
-    /// Submits one script of the bundle with the bundle's resources (an array of task indices, after a
-    /// dependency, when given); returns the job id.
-    fn submit_script(
-        &self,
-        bundle: &Bundle,
-        script: &str,
-        array: Option<String>,
-        dependency: Option<String>,
-    ) -> Result<String, ClusterError> {
-        let script_name = script;
-        let path = bundle.dir.join(script);
+    /// Submits one part of the bundle with the bundle's resources; returns the job id.
+    fn submit_script(&self, bundle: &Bundle, part: Part) -> Result<String, ClusterError> {
+        let script = match &part {
+            Part::Single => SCRIPT.to_owned(),
+            Part::Array(_) => TASKS_SCRIPT.to_owned(),
+            Part::Fit { node, .. } => fit_script(node),
+            Part::Combine(_) => COMBINE_SCRIPT.to_owned(),
+        };
+        let path = bundle.dir.join(&script);
         let script = std::fs::read_to_string(&path).map_err(|e| ClusterError::io(&path, e))?;
         let r = &bundle.manifest.resources;
         let dir = bundle.dir.display().to_string();
-        let output = if array.is_some() { "task-%A_%a.log" } else { "job-%j.log" };
+        let output = match &part {
+            Part::Array(_) => "task-%A_%a.log".to_owned(),
+            Part::Fit { node, .. } => format!("fit-{node}-%j.log"),
+            Part::Single | Part::Combine(_) => "job-%j.log".to_owned(),
+        };
         let mut job = json!({
             "name": bundle.manifest.job_name,
             "nodes": 1,
@@ -420,18 +434,30 @@ impl Rest {
             },
         });
         // slurmrestd does not read the script's #SBATCH lines: the resources travel in the description.
-        let gpus = if script_name == SCRIPT { r.gpus } else { bundle.manifest.gpus_per_task() };
+        let gpus = match part {
+            Part::Single => r.gpus,
+            Part::Fit { .. } => 0,
+            Part::Array(_) | Part::Combine(_) => bundle.manifest.gpus_per_task(),
+        };
         if gpus > 0 {
             job["gres"] = json!(format!("gpu:{gpus}"));
         }
         if let Some(partition) = r.partition.as_deref().filter(|p| !p.is_empty()) {
             job["partition"] = json!(partition);
         }
-        if let Some(array) = array {
-            job["array"] = json!(array);
-        }
-        if let Some(dependency) = dependency {
-            job["dependency"] = json!(dependency);
+        match part {
+            Part::Array(array) => job["array"] = json!(array),
+            Part::Combine(dependency) => job["dependency"] = json!(dependency),
+            Part::Fit { node, ranks } => {
+                // The ranks wherever Slurm has room for them, each with the memory a task is given.
+                let map = job.as_object_mut().expect("an object");
+                map.remove("nodes");
+                map.remove("memory_per_node");
+                map.insert("name".into(), json!(format!("{}-fit-{node}", bundle.manifest.job_name)));
+                map.insert("tasks".into(), json!(ranks));
+                map.insert("memory_per_cpu".into(), json!((r.memory_mib / u64::from(r.cpus.max(1))).max(64)));
+            }
+            Part::Single => {}
         }
         let answer = self.call("POST", "/job/submit", Some(&json!({"script": script, "job": job})))?;
         match &answer["job_id"] {
@@ -458,43 +484,48 @@ impl JobApi for Rest {
     /// Submits the bundle's script (a fanned-out bundle's job array, then its combine after it) with its
     /// resources; returns the job id.
     fn submit(&self, bundle: &Bundle) -> Result<String, ClusterError> {
-        let Some(fan_out) = &bundle.manifest.fan_out else { return self.submit_script(bundle, SCRIPT, None, None) };
-        if !bundle.manifest.fit_steps().is_empty() {
-            return Err(ClusterError::Engine(
-                "a bundle with data-parallel training is submitted with sbatch (--slurm without --rest) or \
-                 slurm/submit.sh in this version"
-                    .into(),
-            ));
-        }
+        let Some(fan_out) = &bundle.manifest.fan_out else { return self.submit_script(bundle, Part::Single) };
         let at_once = if fan_out.at_once > 0 { format!("%{}", fan_out.at_once) } else { String::new() };
-        let range = format!("0-{}{at_once}", fan_out.tasks.saturating_sub(1));
-        let array = self.submit_script(bundle, TASKS_SCRIPT, Some(range), None)?;
-        match self.submit_script(bundle, COMBINE_SCRIPT, None, Some(format!("afterok:{array}"))) {
-            Ok(combine) => Ok(format!("{array}+{combine}")),
+        let parts = (fan_out.tasks > 0)
+            .then(|| Part::Array(format!("0-{}{at_once}", fan_out.tasks.saturating_sub(1))))
+            .into_iter()
+            .chain(bundle.manifest.fit_steps().into_iter().map(|f| Part::Fit { node: f.node, ranks: f.ranks }));
+        let mut before: Vec<String> = Vec::new();
+        for part in parts {
+            match self.submit_script(bundle, part) {
+                Ok(id) => before.push(id),
+                Err(e) => {
+                    let _ = self.cancel(&before.join("+"));
+                    return Err(e);
+                }
+            }
+        }
+        match self.submit_script(bundle, Part::Combine(format!("afterok:{}", before.join(":")))) {
+            Ok(combine) => Ok(before.into_iter().chain([combine]).collect::<Vec<_>>().join("+")),
             Err(e) => {
-                let _ = self.cancel(&array);
+                let _ = self.cancel(&before.join("+"));
                 Err(e)
             }
         }
     }
 
     fn state(&self, id: &str) -> Result<JobState, ClusterError> {
-        let Some((array, combine)) = id.split_once('+') else {
+        let Some((before, combine)) = id.rsplit_once('+') else {
             let (state, reason, exit) = self.fields(id)?;
             return Ok(state_of(&state, &reason, &exit));
         };
         let (state, reason, exit) = self.fields(combine)?;
-        Ok(combine_state(array, &state, &reason, &exit, || {
-            self.fields(array).is_ok_and(|(state, _, _)| state != "PENDING")
+        Ok(combine_state(before, &state, &reason, &exit, || {
+            before.split('+').any(|job| self.fields(job).is_ok_and(|(state, _, _)| state != "PENDING"))
         }))
     }
 
     fn logs(&self, bundle: &Bundle, id: &str) -> String {
-        log(bundle, id.split_once('+').map_or(id, |(_, combine)| combine))
+        log(bundle, id.rsplit_once('+').map_or(id, |(_, combine)| combine))
     }
 
     fn cancel(&self, id: &str) -> Result<(), ClusterError> {
-        for job in id.split('+') {
+        for job in id.split('+').filter(|j| !j.is_empty()) {
             self.call("DELETE", &format!("/job/{job}"), None)?;
         }
         Ok(())

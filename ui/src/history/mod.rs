@@ -362,7 +362,8 @@ fn form_run(version: &ModelVersion) -> String {
 /// and why those that did not finish failed.
 fn tasks_of(store: &Store, run: i64) -> Option<(String, String)> {
     let record = store.job_record(run).ok()??;
-    let tasks = record["tasks"].as_array()?;
+    // A job of data-parallel fits alone has no task set to show.
+    let tasks = record["tasks"].as_array().filter(|t| !t.is_empty())?;
     let count = |state: &str| tasks.iter().filter(|t| t["state"] == state).count();
     let (done, failed) = (count("done"), count("failed"));
     let mut line = format!("{} tasks", tasks.len());
