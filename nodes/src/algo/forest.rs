@@ -380,24 +380,6 @@ pub struct Shard<'a> {
     pub gather: &'a (dyn Fn(Vec<f64>) -> Result<Vec<Vec<f64>>, NodeError> + Sync),
 }
 
-impl Shard<'_> {
-    /// `local` added, number by number in rank order, to every other shard's.
-    fn sum(&self, local: Vec<f64>) -> Result<Vec<f64>, NodeError> {
-        let len = local.len();
-        let mut total = vec![0.0; len];
-        for (rank, part) in (self.gather)(local)?.into_iter().enumerate() {
-            if part.len() != len {
-                return Err(NodeError::data(format!(
-                    "rank {rank} tallied {} numbers where {len} were expected",
-                    part.len()
-                )));
-            }
-            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
-        }
-        Ok(total)
-    }
-}
-
 /// Grows a forest data-parallel: `bins` are this shard's rows (see [`StreamBins`], edges found on the whole table's
 /// sample), and every tree is grown level by level, one exchange of the level's nodes' sums and one of the tallies
 /// of their drawn features, so every rank makes the same splits. Each tree's bootstrap sample is drawn over the
@@ -481,27 +463,30 @@ fn grow_across(
                 nodes[i].value = node_value(target, node_sums, n);
                 continue;
             }
+            if n <= GATHERED_NODE_ROWS {
+                // Small: its rows come to every rank, which grows its subtree as one process would.
+                splitting.push((i, n, (0..cols).collect(), node_sums.to_vec(), true));
+                continue;
+            }
             draw_features(&mut features, cols, tries, node_seed(seed, node.key));
-            splitting.push((i, n, features[..tries].to_vec(), node_sums.to_vec()));
+            splitting.push((i, n, features[..tries].to_vec(), node_sums.to_vec(), false));
         }
-        let local: Vec<f64> = splitting
-            .iter()
-            .flat_map(|(i, _, drawn, _)| {
-                let node_rows = &rows[grown[*i].begin..grown[*i].end];
-                drawn.iter().flat_map(|&f| binned.tally(f, target, outputs, node_rows)).collect::<Vec<_>>()
-            })
-            .collect();
-        let tallies = shard.sum(local)?;
+        let tallies = level_tallies(binned, target, outputs, rows, &grown, &splitting, shard)?;
         let mut next = Vec::new();
-        let mut at = 0;
-        for (i, n, drawn, node_sums) in splitting {
+        for ((i, n, drawn, node_sums, _), tallies) in splitting.into_iter().zip(tallies) {
+            let tallies = match tallies {
+                NodeTallies::Tallies(tallies) => tallies,
+                NodeTallies::Rows(gathered) => {
+                    let start = (grown[i].key, grown[i].depth);
+                    let subtree = grow_gathered(binned, target, outputs, &gathered, s, seed, start);
+                    graft(&mut nodes, &mut grown, i, subtree);
+                    continue;
+                }
+            };
             let mut best: Option<(f64, usize, f64, usize)> = None;
-            for f in drawn {
-                let len = (binned.edges[f].len() + 1) * if width == 4 { 2 } else { outputs };
-                let tally = &tallies[at..at + len];
-                at += len;
+            for (f, tally) in drawn.into_iter().zip(tallies) {
                 if let Some((score, threshold, bin)) =
-                    scan(&binned.edges[f], tally, target, outputs, Criterion::Gini, n, s.min_samples_leaf.max(1))
+                    scan(&binned.edges[f], &tally, target, outputs, Criterion::Gini, n, s.min_samples_leaf.max(1))
                     && best.is_none_or(|(b, ..)| score > b + 1e-12)
                 {
                     best = Some((score, f, threshold, bin));
@@ -527,6 +512,173 @@ fn grow_across(
         level = next;
     }
     Ok(depth_first(&nodes, &grown))
+}
+
+/// A node that splits at this level: its index, rows over every shard, drawn features, sums, and whether it is
+/// small enough that its rows (every feature) come to every rank to grow its subtree there.
+type Splitting = (usize, usize, Vec<usize>, Vec<f64>, bool);
+
+/// Nodes of at most this many rows (over every shard) are grown where the rows are gathered: one exchange of their
+/// rows instead of two for each of their levels.
+const GATHERED_NODE_ROWS: usize = 4096;
+
+/// What a level's exchange brings a splitting node: its drawn features' tallies over every shard, or (a small node)
+/// its rows from every shard in row order, each row's bins of every feature and its label.
+enum NodeTallies {
+    Tallies(Vec<Vec<f64>>),
+    Rows(Vec<f64>),
+}
+
+/// The subtree one process grows from a node whose rows are `gathered` (each its bins of every feature, then its
+/// label, in row order): the node of path key `key` at `depth`.
+fn grow_gathered(
+    binned: &Binned,
+    target: Target<'_>,
+    outputs: usize,
+    gathered: &[f64],
+    s: ForestSettings,
+    seed: u64,
+    start: (u64, usize),
+) -> Tree {
+    let cols = binned.edges.len();
+    let rows = gathered.len() / (cols + 1);
+    let mut codes = vec![0u8; cols * rows];
+    for (r, row) in gathered.chunks_exact(cols + 1).enumerate() {
+        for (f, &bin) in row[..cols].iter().enumerate() {
+            codes[f * rows + r] = bin as u8;
+        }
+    }
+    let here = Binned { edges: binned.edges.clone(), codes, rows };
+    let labels: Vec<f64> = gathered.chunks_exact(cols + 1).map(|row| row[cols]).collect();
+    let classes: Vec<usize>;
+    let target = match target {
+        Target::Classes { classes: count, .. } => {
+            classes = labels.iter().map(|&c| c as usize).collect();
+            Target::Classes { y: &classes, classes: count }
+        }
+        Target::Values(_) => Target::Values(&labels),
+    };
+    let mut order: Vec<usize> = (0..rows).collect();
+    grow(None, Some(&here), target, outputs, (&mut order, &mut Vec::new()), s, Criterion::Gini, seed, start)
+}
+
+/// Puts `subtree` in place of node `at` of a tree grown level by level: its root becomes the node, the rest
+/// follow, each with its children.
+fn graft(nodes: &mut Vec<TreeNode>, grown: &mut Vec<LevelNode>, at: usize, subtree: Tree) {
+    let base = nodes.len();
+    let place = |k: u32| if k == 0 { at } else { base + k as usize - 1 };
+    for (k, node) in subtree.nodes.into_iter().enumerate() {
+        let children = (node.feature != u32::MAX).then(|| (place(node.left), place(node.right)));
+        if k == 0 {
+            nodes[at] = node;
+            grown[at].children = children;
+        } else {
+            nodes.push(node);
+            grown.push(LevelNode { begin: 0, end: 0, depth: 0, key: 0, children });
+        }
+    }
+}
+
+/// Every splitting node's tallies of its drawn features ([`Binned::tally`]) over every shard, in one exchange. A
+/// node's tallies travel as they are, to be added up, when they are the smaller; a small node's rows travel instead
+/// (each row's bins of the drawn features and its label), gathered in rank order, which is row order, and every
+/// rank tallies them as one process would: deep levels hold many nodes of few rows, whose tallies would be mostly
+/// empty bins.
+fn level_tallies(
+    binned: &Binned,
+    target: Target<'_>,
+    outputs: usize,
+    rows: &[usize],
+    grown: &[LevelNode],
+    splitting: &[Splitting],
+    shard: &Shard<'_>,
+) -> Result<Vec<NodeTallies>, NodeError> {
+    let per_bin = match target {
+        Target::Classes { .. } => outputs,
+        Target::Values(_) => 2,
+    };
+    let tally_len = |f: usize| (binned.edges[f].len() + 1) * per_bin;
+    let by_rows: Vec<bool> = splitting
+        .iter()
+        .map(|(_, n, drawn, _, whole)| *whole || n * (drawn.len() + 1) < drawn.iter().map(|&f| tally_len(f)).sum())
+        .collect();
+    let label = |r: usize| match target {
+        Target::Classes { y, .. } => y[r] as f64,
+        Target::Values(y) => y[r],
+    };
+    // This rank's part: the tallies of the nodes that send them, the rows each small node has here, then those
+    // rows.
+    let (mut sums, mut counts, mut data) = (Vec::new(), Vec::new(), Vec::new());
+    for ((i, _, drawn, ..), &small) in splitting.iter().zip(&by_rows) {
+        let node_rows = &rows[grown[*i].begin..grown[*i].end];
+        if small {
+            counts.push(node_rows.len() as f64);
+            for &r in node_rows {
+                data.extend(drawn.iter().map(|&f| f64::from(binned.codes[f * binned.rows + r])));
+                data.push(label(r));
+            }
+        } else {
+            sums.extend(drawn.iter().flat_map(|&f| binned.tally(f, target, outputs, node_rows)));
+        }
+    }
+    let (sums_len, small_nodes) = (sums.len(), counts.len());
+    let parts = (shard.gather)([sums, counts, data].concat())?;
+    let mut total = vec![0.0; sums_len];
+    // Per small node, its rows' numbers from every rank, in rank order.
+    let mut gathered: Vec<Vec<f64>> = vec![Vec::new(); small_nodes];
+    for (rank, part) in parts.iter().enumerate() {
+        let short = || NodeError::data(format!("rank {rank} sent a level's tallies cut short"));
+        let (head, mut rest) = part.split_at_checked(sums_len + small_nodes).ok_or_else(short)?;
+        total.iter_mut().zip(&head[..sums_len]).for_each(|(t, v)| *t += v);
+        let small = splitting.iter().zip(&by_rows).filter(|(_, s)| **s).map(|(node, _)| node);
+        for ((k, (_, _, drawn, ..)), &count) in small.enumerate().zip(&head[sums_len..]) {
+            let (mine, after) = rest.split_at_checked(count as usize * (drawn.len() + 1)).ok_or_else(short)?;
+            gathered[k].extend_from_slice(mine);
+            rest = after;
+        }
+    }
+    let (mut at, mut small) = (0, gathered.into_iter());
+    let mut tallies = Vec::with_capacity(splitting.len());
+    for ((_, _, drawn, _, whole), &by_rows) in splitting.iter().zip(&by_rows) {
+        if *whole {
+            tallies.push(NodeTallies::Rows(small.next().unwrap_or_default()));
+        } else if by_rows {
+            let rows = small.next().unwrap_or_default();
+            let width = drawn.len() + 1;
+            tallies.push(NodeTallies::Tallies(
+                drawn
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &f)| {
+                        let mut tally = vec![0.0; tally_len(f)];
+                        for row in rows.chunks_exact(width) {
+                            let (bin, y) = (row[j] as usize, row[width - 1]);
+                            match target {
+                                Target::Classes { .. } => tally[bin * outputs + y as usize] += 1.0,
+                                Target::Values(_) => {
+                                    tally[2 * bin] += y;
+                                    tally[2 * bin + 1] += 1.0;
+                                }
+                            }
+                        }
+                        tally
+                    })
+                    .collect(),
+            ));
+        } else {
+            tallies.push(NodeTallies::Tallies(
+                drawn
+                    .iter()
+                    .map(|&f| {
+                        let tally = total[at..at + tally_len(f)].to_vec();
+                        at += tally_len(f);
+                        tally
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    Ok(tallies)
 }
 
 /// A node's sums over this shard's `rows`: each class's rows, or the label's sum, the rows, the least and the
@@ -670,7 +822,8 @@ fn grow_forest(
             } else {
                 rows.extend(0..rows_in_table);
             }
-            Some(grow(x, binned, target, outputs, (rows.as_mut_slice(), scratch), settings, Criterion::Gini, seed))
+            let buffers = (rows.as_mut_slice(), scratch);
+            Some(grow(x, binned, target, outputs, buffers, settings, Criterion::Gini, seed, (1, 0)))
         })
         .collect();
     trees.map(|trees| Forest { trees, outputs })
@@ -733,7 +886,7 @@ pub fn fit_tree(x: &Matrix, target: Target<'_>, settings: TreeSettings) -> Tree 
     let binned = (x.rows > BINNED_FROM_ROWS).then(|| Binned::new(x));
     let mut rows: Vec<usize> = (0..x.rows).collect();
     let buffers = (rows.as_mut_slice(), &mut Vec::new());
-    grow(Some(x), binned.as_ref(), target, outputs, buffers, forest, settings.criterion, 0)
+    grow(Some(x), binned.as_ref(), target, outputs, buffers, forest, settings.criterion, 0, (1, 0))
 }
 
 fn leaf_value(target: Target<'_>, outputs: usize, rows: &[usize]) -> Vec<f64> {
@@ -763,7 +916,8 @@ fn is_pure(target: Target<'_>, rows: &[usize]) -> bool {
 /// Grows one tree on `rows` (a bootstrap sample may hold a row more than once), with `scratch` for its splits,
 /// depth first. The rows of a node are a stretch of one buffer, split in place, children in the order of the rows;
 /// a node's value is computed once it is a leaf. Without the matrix `x`, every node splits on the bins. Each
-/// node draws its features from its own seed ([`node_seed`] of the tree's `seed`).
+/// node draws its features from its own seed ([`node_seed`] of the tree's `seed`). The root is the node of path key
+/// `key` at `depth` of its tree (1 and 0 for a whole tree).
 #[allow(clippy::too_many_arguments)]
 fn grow(
     x: Option<&Matrix>,
@@ -774,11 +928,12 @@ fn grow(
     s: ForestSettings,
     criterion: Criterion,
     seed: u64,
+    (key, depth): (u64, usize),
 ) -> Tree {
     let placeholder = TreeNode { feature: u32::MAX, threshold: 0.0, left: 0, right: 0, value: Vec::new() };
     let mut nodes: Vec<TreeNode> = vec![placeholder.clone()];
     // Work list of (node index, its rows' stretch, depth, path key).
-    let mut work = vec![(0usize, 0usize, rows.len(), 0usize, 1u64)];
+    let mut work = vec![(0usize, 0usize, rows.len(), depth, key)];
     let cols = x.map_or_else(|| binned.map_or(0, |b| b.edges.len()), |x| x.cols);
     let mut features: Vec<usize> = (0..cols).collect();
     let tries = s.max_features.count(cols).min(cols);
