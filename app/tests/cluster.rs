@@ -345,34 +345,16 @@ fn a_sweep_fans_out_as_a_job_array_and_a_combine_job(slurm: &Slurm, work: &Path)
     assert_eq!(String::from_utf8_lossy(&queue.stdout).trim(), "", "nothing is left waiting");
 }
 
-/// A runner for the bundle's jobs that, asked to run task `index`, first touches `marker` and waits 5 minutes.
-fn runner_stalling_on(dir: &Path, index: usize, marker: &Path) -> String {
-    let path = dir.join(format!("stalling-on-{index}.sh"));
+/// A runner for the bundle's jobs that, asked to run task `index` (the first time only, when `once`), first
+/// touches `marker` and waits 5 minutes.
+fn runner_stalling_on(dir: &Path, index: usize, marker: &Path, once: bool) -> String {
+    let path = dir.join(format!("stalling-on-{index}{}.sh", if once { "-once" } else { "" }));
+    let first_time = if once { format!(" && [ ! -e {} ]", marker.display()) } else { String::new() };
     std::fs::write(
         &path,
         format!(
             "#!/bin/sh\n# The runner, stalling on task {index}.\n\
-             if [ \"$1\" = task ] && [ \"$4\" = {index} ]; then touch {marker}; sleep 300; fi\n\
-             exec {binary} \"$@\"\n",
-            marker = marker.display(),
-            binary = binary()
-        ),
-    )
-    .expect("wrapper");
-    let status = Command::new("chmod").arg("+x").arg(&path).status().expect("chmod");
-    assert!(status.success());
-    path.to_string_lossy().into_owned()
-}
-
-/// A runner for the bundle's jobs that, the first time it is asked to run task `index`, touches `marker` and
-/// waits 5 minutes.
-fn runner_stalling_once_on(dir: &Path, index: usize, marker: &Path) -> String {
-    let path = dir.join(format!("stalling-once-on-{index}.sh"));
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\n# The runner, stalling the first time it runs task {index}.\n\
-             if [ \"$1\" = task ] && [ \"$4\" = {index} ] && [ ! -e {marker} ]; then touch {marker}; sleep 300; fi\n\
+             if [ \"$1\" = task ] && [ \"$4\" = {index} ]{first_time}; then touch {marker}; sleep 300; fi\n\
              exec {binary} \"$@\"\n",
             marker = marker.display(),
             binary = binary()
@@ -407,7 +389,7 @@ fn raylet_running(script: &str) -> Option<u32> {
 /// and what it computed, and nothing of the job is left waiting.
 fn one_task_cancelled_fails_the_run_by_its_index(slurm: &Slurm, dir: &Path, bundle: &Path) {
     let marker = dir.join("task-7-started");
-    let stalling = runner_stalling_on(dir, 7, &marker);
+    let stalling = runner_stalling_on(dir, 7, &marker, false);
     let submit = Command::new(binary())
         .args(["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3", "--quiet", "--timeout", "5m"])
         .env("SLURM_CONF", &slurm.conf)
@@ -642,7 +624,7 @@ fn a_worker_node_stopped_mid_task_has_the_task_run_again_elsewhere(
     // A worker node stopped (its raylet killed) while it runs a task: Ray runs the task again on the other
     // node, and the run ends as the local one.
     let marker = dir.join("task-2-stalled-once");
-    let stalling = runner_stalling_once_on(dir, 2, &marker);
+    let stalling = runner_stalling_on(dir, 2, &marker, true);
     let lost_bundle = work.join("node-lost-bundle");
     let args = ["--target", "ray", "--fan-out", "--max-tasks", "25", "--gpus", "1", "--cpus", "1", "--retries", "2"];
     let out = export(sweep, &lost_bundle, &[&args[..], &["--runner-path", &stalling]].concat());
@@ -675,7 +657,7 @@ fn a_worker_node_stopped_mid_task_has_the_task_run_again_elsewhere(
 /// contact with the job was lost.
 fn losing_the_head_mid_run_fails_the_run_clearly(head: RayHead, dir: &Path, sweep: &Path, work: &Path) {
     let marker = dir.join("task-3-started");
-    let stalling = runner_stalling_on(dir, 3, &marker);
+    let stalling = runner_stalling_on(dir, 3, &marker, false);
     let stalled_bundle = work.join("stalled-bundle");
     let args = ["--target", "ray", "--fan-out", "--max-tasks", "25", "--gpus", "1", "--cpus", "1"];
     let out = export(sweep, &stalled_bundle, &[&args[..], &["--runner-path", &stalling]].concat());

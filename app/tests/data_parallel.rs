@@ -266,6 +266,29 @@ fn local_metrics(dir: &Path, flow: &Path) -> Vec<(String, f64)> {
     metrics(&serde_json::from_slice(&out.stdout).expect("json"))
 }
 
+/// The `ranks` ranks of block `node`'s fit in `bundle`, started as `srun` starts them (rank and count from
+/// Slurm's variables), then the combine; the run's result.
+fn ranks_then_combine(bundle: &Path, node: &str, ranks: usize) -> Json {
+    let fit = bundle.join("tasks/shards").join(node);
+    let started: Vec<_> = (0..ranks)
+        .map(|rank| {
+            Command::new(binary())
+                .args(["shard-fit", &fit.to_string_lossy()])
+                .env("SLURM_PROCID", rank.to_string())
+                .env("SLURM_NTASKS", ranks.to_string())
+                .spawn()
+                .expect("a rank")
+        })
+        .collect();
+    for child in started {
+        let out = child.wait_with_output().expect("rank ends");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result")).expect("json")
+}
+
 #[test]
 fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -292,26 +315,7 @@ fn an_exported_train_model_trains_over_shards_and_the_combine_finds_its_model() 
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("block \"train\": its data-parallel fit left no model"), "{}", text(&out));
     // The four ranks as srun would start them, then the combine.
-    let fit = bundle.join("tasks/shards/train");
-    let ranks: Vec<_> = (0..4)
-        .map(|rank| {
-            Command::new(binary())
-                .args(["shard-fit", &fit.to_string_lossy()])
-                .env("SLURM_PROCID", rank.to_string())
-                .env("SLURM_NTASKS", "4")
-                .spawn()
-                .expect("a rank")
-        })
-        .collect();
-    for child in ranks {
-        let out = child.wait_with_output().expect("rank ends");
-        assert!(out.status.success(), "{}", text(&out));
-    }
-    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
-    assert!(out.status.success(), "{}", text(&out));
-    let result: Json =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
-            .expect("json");
+    let result = ranks_then_combine(&bundle, "train", 4);
     let train = result["nodes"].as_array().expect("nodes").iter().find(|n| n["id"] == "train").expect("train");
     assert_eq!(train["status"], "cached", "the combine found the ranks' model: {train}");
     assert_close_metrics(&metrics(&result), &local);
@@ -427,24 +431,7 @@ fn an_exported_k_means_clusters_over_shards_and_the_combine_assigns_the_rows() {
     let shard = pipewright_nodes::data::read_file(&bundle.join("tasks/shards/cluster/part-0.parquet")).expect("shard");
     let names: Vec<String> = shard.get_column_names().iter().map(ToString::to_string).collect();
     assert_eq!(names, ["a", "b", "d"]);
-    let fit = bundle.join("tasks/shards/cluster");
-    let ranks: Vec<_> = (0..3)
-        .map(|rank| {
-            Command::new(binary())
-                .args(["shard-fit", &fit.to_string_lossy(), "--rank", &rank.to_string(), "--ranks", "3"])
-                .spawn()
-                .expect("a rank")
-        })
-        .collect();
-    for child in ranks {
-        let out = child.wait_with_output().expect("rank ends");
-        assert!(out.status.success(), "{}", text(&out));
-    }
-    let out = Command::new(binary()).args(["combine", &bundle.to_string_lossy()]).output().expect("combine");
-    assert!(out.status.success(), "{}", text(&out));
-    let result: Json =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
-            .expect("json");
+    let result = ranks_then_combine(&bundle, "cluster", 3);
     let cluster = result["nodes"].as_array().expect("nodes").iter().find(|n| n["id"] == "cluster").expect("node");
     assert_eq!(cluster["status"], "cached", "the combine found the ranks' model and assigned the rows: {cluster}");
     let got = metrics(&result);

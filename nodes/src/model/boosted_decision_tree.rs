@@ -162,7 +162,7 @@ pub(super) fn fit_boosted_batches(
     let sample = batches.sample_columns(ctx, boosting::bin_sample_stride(rows))?;
     let thresholds = boosting::thresholds_of(&sample, settings.max_bins);
     drop(sample);
-    let here = batches.shard_rows(ctx)?;
+    let here = if batches.is_shard() { batches.shard_rows(ctx)? } else { rows };
     let mut bins = boosting::BinnedRows::with_capacity(here, batches.features.len());
     let sum_across = |local: Vec<f64>| batches.sum_across(local);
     let across: boosting::SumAcross<'_> = if batches.is_shard() { Some(&sum_across) } else { None };

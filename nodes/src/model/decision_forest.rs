@@ -111,7 +111,7 @@ pub(super) fn fit_forest_batches(
         return Err(NodeError::Input { port: "data".into(), message: "the training table has no rows".into() });
     }
     let sample = batches.sample_columns(ctx, crate::algo::boosting::bin_sample_stride(rows))?;
-    let here = batches.shard_rows(ctx)?;
+    let here = if batches.is_shard() { batches.shard_rows(ctx)? } else { rows };
     let mut bins = forest::StreamBins::new(sample, here);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let keep_going = |_| {
