@@ -347,51 +347,35 @@ fn a_train_model_exported_data_parallel_runs_as_a_multi_task_slurm_job(slurm: &S
     let bundle = dir.path().join("bundle");
     let out = export_sharded(&flow, &bundle, 2);
     assert!(out.status.success(), "{}", text(&out));
-    let out = Command::new(binary())
-        .args(["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3"])
-        .env("SLURM_CONF", &slurm.conf)
-        .output()
-        .expect("submit");
-    assert!(out.status.success(), "{}", text(&out));
-    let result: Json =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
-            .expect("json");
-    assert_close_metrics(&metrics(&result), &local);
-    let log: String = std::fs::read_dir(bundle.join("results"))
-        .expect("results")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("fit-train-"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
-    assert!(log.contains("rank 0 of 2: fitted") && log.contains("rank 1 of 2: fitted"), "{log}");
-
-    // The same bundle through slurmrestd: the fit's two tasks and the combine after them described in JSON. The
-    // earlier model and logs go first, so that what is found is this run's.
-    std::fs::remove_dir_all(bundle.join("tasks/shards/train/model")).expect("the earlier model");
-    for entry in std::fs::read_dir(bundle.join("results")).expect("results").flatten() {
-        if entry.file_name().to_string_lossy().starts_with("fit-train-") {
-            std::fs::remove_file(entry.path()).expect("an earlier log");
+    // Through sbatch, then the same bundle through slurmrestd (the fit's two tasks and the combine after them
+    // described in JSON); before the second, the first's model and logs go, so that what is found is its own.
+    let rest = ["--rest", slurm.rest.as_str(), "--token", slurm.token.as_str()];
+    for extra in [&[][..], &rest[..]] {
+        let out = Command::new(binary())
+            .args(["submit", &bundle.to_string_lossy(), "--slurm", "--poll", "0.3"])
+            .args(extra)
+            .env("SLURM_CONF", &slurm.conf)
+            .output()
+            .expect("submit");
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(bundle.join("tasks/shards/train/model").is_dir(), "rank 0 wrote the model");
+        let result: Json =
+            serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
+                .expect("json");
+        assert_close_metrics(&metrics(&result), &local);
+        let logs: Vec<PathBuf> = std::fs::read_dir(bundle.join("results"))
+            .expect("results")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("fit-train-"))
+            .map(|e| e.path())
+            .collect();
+        let log: String = logs.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
+        assert!(log.contains("rank 0 of 2: fitted") && log.contains("rank 1 of 2: fitted"), "{log}");
+        std::fs::remove_dir_all(bundle.join("tasks/shards/train/model")).expect("the model");
+        for path in &logs {
+            std::fs::remove_file(path).expect("a log");
         }
     }
-    let out = Command::new(binary())
-        .args(["submit", &bundle.to_string_lossy(), "--slurm", "--rest", &slurm.rest, "--token", &slurm.token])
-        .args(["--poll", "0.3"])
-        .env("SLURM_CONF", &slurm.conf)
-        .output()
-        .expect("submit");
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(bundle.join("tasks/shards/train/model").is_dir(), "rank 0 wrote the model again");
-    let result: Json =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("results/result.json")).expect("result"))
-            .expect("json");
-    assert_close_metrics(&metrics(&result), &local);
-    let log: String = std::fs::read_dir(bundle.join("results"))
-        .expect("results")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("fit-train-"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
-    assert!(log.contains("rank 0 of 2: fitted") && log.contains("rank 1 of 2: fitted"), "{log}");
 }
 
 /// A k-means clustering on three of the columns, its training rows with their clusters evaluated.
