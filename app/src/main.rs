@@ -98,6 +98,9 @@ enum Command {
     Score(deploy_cmd::ScoreArgs),
     /// Write a model package of the model a block trained in a recorded run, with the fitted transforms in front of it.
     Package(package_cmd::PackageArgs),
+    /// Write what serves a registered model as a container: the runner, the package, a Containerfile, and a
+    /// Kubernetes Deployment, Service and autoscaler.
+    ExportServing(package_cmd::ExportServingArgs),
     /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
     Export(cluster_cmd::ExportArgs),
     /// Submit a job bundle, follow it to its end and record its results in the run history.
@@ -141,6 +144,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => deploy_cmd::serve(&args),
         Some(Command::Score(args)) => deploy_cmd::score(&args),
         Some(Command::Package(args)) => package_cmd::package(&args),
+        Some(Command::ExportServing(args)) => package_cmd::export_serving(&args),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         Some(Command::Task(args)) => cluster_cmd::task(&args),

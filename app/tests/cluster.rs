@@ -813,3 +813,70 @@ fn kubernetes_job_manifests_pass_the_strict_schema_check_and_an_unreachable_clus
     assert!(said.contains("connection refused") || said.contains("kubectl` is not installed"), "{said}");
     assert_eq!(last_run(&project).1, "failed");
 }
+
+#[test]
+fn a_registered_model_exports_as_an_image_folder_whose_kubernetes_objects_pass_the_strict_schema_check() {
+    let validate = py_tool("kubernetes-validate");
+    if !available("kubernetes-validate", validate.is_some(), "pip install kubernetes-validate; .ci/run does") {
+        return;
+    }
+    let validate = validate.expect("tool");
+    let (_keep, flow) = project();
+    let project = flow.parent().expect("project").to_path_buf();
+    let dir = project.to_string_lossy().into_owned();
+    let out = pipewright(&["run", &flow.to_string_lossy(), "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = serde_json::from_slice::<Json>(&out.stdout).expect("json")["run"].as_i64().expect("recorded").to_string();
+    let out = pipewright(&["models", "--project", &dir, "register", &run, "train", "--name", "survival"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = pipewright(&["models", "--project", &dir, "stage", "survival", "1", "staging"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let work = tempfile::tempdir().expect("tempdir");
+    let serving = work.path().join("serving");
+    let export = |model: &str, extra: &[&str]| {
+        let out = serving.to_string_lossy().into_owned();
+        pipewright(&[&["export-serving", model, "-o", &out, "--project", &dir][..], extra].concat(), &[])
+    };
+
+    // What does not exist is named, with what does.
+    let out = export("nope", &[]);
+    assert!(!out.status.success() && text(&out).contains("the registry has survival"), "{}", text(&out));
+    let out = export("survival", &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("survival has no version production; its versions: 1 (staging)"), "{}", text(&out));
+    let out = export("survival@staging", &["--replicas", "3", "--max-replicas", "2"]);
+    assert!(!out.status.success() && text(&out).contains("replicas 3 to 2"), "{}", text(&out));
+
+    let out = export("survival@staging", &["--image", "registry.example/survival:1", "--max-replicas", "6"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("serving survival version 1 (staging)"), "{}", text(&out));
+    for file in ["model.pwmodel", "bin/pipewright", "Containerfile", "README.md"] {
+        assert!(serving.join(file).is_file(), "{file}");
+    }
+    let containerfile = std::fs::read_to_string(serving.join("Containerfile")).expect("Containerfile");
+    assert!(containerfile.contains("\"serve\", \"/srv/model.pwmodel\", \"--host\", \"0.0.0.0\""), "{containerfile}");
+    for (file, kind) in [("deployment", "deployment"), ("service", "service"), ("hpa", "horizontalpodautoscaler")] {
+        let manifest = serving.join(format!("kubernetes/{file}.yaml"));
+        let check =
+            Command::new(&validate).args(["--strict", "-k", "1.32.0"]).arg(&manifest).output().expect("validate");
+        assert!(check.status.success(), "{}", text(&check));
+        assert!(text(&check).contains(&format!("passed for resource {kind}/survival")), "{}", text(&check));
+    }
+    let deployment = std::fs::read_to_string(serving.join("kubernetes/deployment.yaml")).expect("deployment");
+    assert!(deployment.contains("image: \"registry.example/survival:1\"") && deployment.contains("path: \"/health\""));
+    let hpa = std::fs::read_to_string(serving.join("kubernetes/hpa.yaml")).expect("hpa");
+    assert!(hpa.contains("maxReplicas: 6") && hpa.contains("averageUtilization: 70"), "{hpa}");
+    // The folder's runner scores with the folder's package.
+    let rows = project.join("data/passengers.csv");
+    let scored = work.path().join("scored.csv");
+    let out = Command::new(serving.join("bin/pipewright"))
+        .args(["score", &serving.join("model.pwmodel").to_string_lossy(), &rows.to_string_lossy()])
+        .args(["-o", &scored.to_string_lossy()])
+        .output()
+        .expect("score");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read_to_string(&scored).expect("scored").lines().count() > 1000);
+    // A folder that holds something is not written into.
+    let out = export("survival@1", &[]);
+    assert!(!out.status.success() && text(&out).contains("is not an empty folder"), "{}", text(&out));
+}

@@ -17,8 +17,10 @@ pub mod cluster;
 mod metrics;
 mod openapi;
 mod server;
+mod serving;
 
 pub use assemble::{AssembleError, Assembled, RecordedRun, RunValues, assemble, output_by_port};
 pub use batch::{BatchSummary, score_file};
 pub use pipewright_nodes::deploy::{Field, FieldType, Package, PackageError, PackageInfo, Source};
 pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server};
+pub use serving::{ServingOptions, write_serving};

@@ -293,7 +293,7 @@ pub fn export(
 }
 
 /// A job name engines accept everywhere: lower-case letters, digits and dashes, at most 50 characters.
-fn job_name(text: &str) -> String {
+pub(crate) fn job_name(text: &str) -> String {
     let mut name: String = text
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })

@@ -26,6 +26,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use bundle::job_name;
+pub(crate) use yaml::to_yaml;
+
 pub use bundle::{
     Bundle, BundleManifest, DataEntry, ExportOptions, FanOutSummary, FitSummary, OutputEntry, WORKFLOW_FILE, export,
 };
