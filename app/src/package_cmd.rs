@@ -149,6 +149,7 @@ fn registered(store: &pipewright_store::Store, spec: &str) -> Result<pipewright_
     let versions: Vec<_> = store.models().map_err(|e| e.to_string())?.into_iter().filter(|v| v.name == name).collect();
     if versions.is_empty() {
         let mut names: Vec<String> = store.models().map_err(|e| e.to_string())?.into_iter().map(|v| v.name).collect();
+        names.sort();
         names.dedup();
         return Err(if names.is_empty() {
             format!("no model \"{name}\" is registered; the registry is empty (`pipewright models register`)")
