@@ -481,6 +481,33 @@ pub trait NodeKind: Send + Sync {
     fn fan_out(&self) -> Option<&dyn crate::fan_out::FanOut> {
         None
     }
+
+    /// For a block that trains over shards ([`NodeSpec::trains_over_shards`]): what its shards carry of its
+    /// training rows `data` for `learner`, or why it cannot train over shards.
+    fn sharded_training(
+        &self,
+        _learner: &Learner,
+        _data: &Table,
+        _params: &Params,
+    ) -> Result<ShardedTraining, NodeError> {
+        Err(NodeError::data("this block does not train over shards"))
+    }
+
+    /// A block that trains over shards: its outputs from the model its data-parallel fit made and its training
+    /// rows. The default: the model alone.
+    fn outputs_of_fit(&self, model: Model, _data: &Table) -> Result<Vec<Value>, NodeError> {
+        Ok(vec![Value::Model(Arc::new(model))])
+    }
+}
+
+/// What the shards of a block that trains over shards carry: its label (empty: none, a clustering) and the
+/// columns of its rows (empty: every one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardedTraining {
+    /// The label column, or empty.
+    pub label: String,
+    /// The columns the shards hold; empty for every column.
+    pub columns: Vec<String>,
 }
 
 /// A kind registered by reference (a registry keeping it for its other capabilities) is the same kind.
@@ -499,6 +526,14 @@ impl<K: NodeKind + ?Sized> NodeKind for &'static K {
 
     fn fan_out(&self) -> Option<&dyn crate::fan_out::FanOut> {
         (**self).fan_out()
+    }
+
+    fn sharded_training(&self, learner: &Learner, data: &Table, params: &Params) -> Result<ShardedTraining, NodeError> {
+        (**self).sharded_training(learner, data, params)
+    }
+
+    fn outputs_of_fit(&self, model: Model, data: &Table) -> Result<Vec<Value>, NodeError> {
+        (**self).outputs_of_fit(model, data)
     }
 }
 

@@ -27,7 +27,7 @@ mod write_targets;
 pub use cache::{DEFAULT_DISK_BUDGET_BYTES, DiskCache, MemoryCache, Outputs, read_values, write_values};
 pub use catalog::{
     CancelToken, Catalog, Device, DeviceRecord, Entry, Inputs, NodeContext, NodeKind, Provenance, Rows, SchemaEnv,
-    ValueLoader,
+    ShardedTraining, ValueLoader,
 };
 pub use empty::EMPTIED_BY_ATTRIBUTE;
 pub use error::{FileError, NodeError};

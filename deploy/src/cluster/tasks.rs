@@ -22,8 +22,8 @@ use serde_json::{Value as Json, json};
 
 use pipewright_engine::{
     CancelToken, Catalog, Device, DeviceRecord, DiskCache, Event, FanOut, NodeContext, NodeError, NodeStatus, Plan,
-    PortType, Provenance, RunOptions, Session, Unit, UnitResult, Value, Workflow, ancestors, default_memory_budget,
-    input_sources, read_values, write_atomic, write_values,
+    PortType, Provenance, RunOptions, Session, ShardedTraining, Unit, UnitResult, Value, Workflow, ancestors,
+    default_memory_budget, input_sources, read_values, write_atomic, write_values,
 };
 
 use super::bundle::WORKFLOW_FILE;
@@ -517,28 +517,27 @@ fn write_shards(
     if !pipewright_nodes::model::trains_data_parallel(&learner.algorithm) {
         return Ok(Err(format!("{} does not train data-parallel", learner.name)));
     }
-    let params = &plan.analysis.params[i];
-    let clustering = learner.tasks == [pipewright_engine::Task::Clustering];
-    // A clustering's shards hold the columns it clusters on alone; a classifier's or a regression's every column.
-    let (label, table) = if clustering {
-        match pipewright_nodes::train::clustering_features(&table, params) {
-            Ok(features) => match table.frame.select(features) {
-                Ok(frame) => (String::new(), Arc::new(table.with_frame(frame))),
-                Err(e) => return Ok(Err(e.to_string())),
-            },
+    let Some(entry) = catalog.get(&workflow.nodes[i].kind) else {
+        return Ok(Err(format!("this Pipewright has no block \"{}\"", workflow.nodes[i].kind)));
+    };
+    let ShardedTraining { label, columns } =
+        match entry.kind.sharded_training(&learner, &table, &plan.analysis.params[i]) {
+            Ok(training) => training,
             Err(e) => return Ok(Err(e.to_string())),
-        }
+        };
+    let table = if columns.is_empty() {
+        table
     } else {
-        match params.optional_text("label_column").or_else(|| table.label()) {
-            Some(label) => (label.to_owned(), table),
-            None => return Ok(Err("no label column is chosen".into())),
+        match table.frame.select(columns) {
+            Ok(frame) => Arc::new(table.with_frame(frame)),
+            Err(e) => return Ok(Err(e.to_string())),
         }
     };
     let rows = table.height();
     if rows < shards {
         return Ok(Err(format!("{rows} rows cannot make {shards} shards")));
     }
-    let classes = if clustering || learner.tasks.contains(&pipewright_engine::Task::Regression) {
+    let classes = if label.is_empty() || learner.tasks.contains(&pipewright_engine::Task::Regression) {
         Vec::new()
     } else {
         let values = pipewright_nodes::frame::text_values(&table.frame, &label)
@@ -590,7 +589,8 @@ fn fit_outputs(
     let Some(Value::Table(data)) = inputs.get(1).cloned().flatten() else {
         return Err(failed(&"its training rows are not in the shared cache"));
     };
-    pipewright_nodes::train::outputs_of_fit(&workflow.nodes[i].kind, (**model).clone(), &data).map_err(|e| failed(&e))
+    let entry = catalog.get(&workflow.nodes[i].kind).ok_or_else(|| failed(&"this Pipewright has no such block"))?;
+    entry.kind.outputs_of_fit((**model).clone(), &data).map_err(|e| failed(&e))
 }
 
 /// Runs the workflow up to `target` with the shared cache, so its outputs (and its ancestors') are stored.

@@ -13,7 +13,6 @@ blocks! {
 
 pub use score_model::{ANOMALY_SCORE, PROBABILITY_PREFIX, SCORED_LABELS, score};
 pub use train_anomaly_detection::train_anomaly_detection;
-pub use train_clustering::{clustering_features, outputs_of_fit};
 pub use train_model::{classes_of, train, train_shard};
 
 /// Name of the cluster index column written by clustering blocks.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use pipewright_engine::{
     Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
-    Table, Task, Value,
+    ShardedTraining, Table, Task, Value,
 };
 
 use super::assign_clusters::assign_table;
@@ -84,26 +84,26 @@ impl NodeKind for TrainClusteringModel {
         let assigned = assign_table(&model, &table, Some(ctx))?;
         Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
     }
+
+    /// Its shards hold the columns it clusters on, and no label.
+    fn sharded_training(&self, _learner: &Learner, data: &Table, params: &Params) -> Result<ShardedTraining, NodeError> {
+        Ok(ShardedTraining { label: String::new(), columns: clustering_features(data, params)? })
+    }
+
+    /// The model, and the training rows assigned to their clusters.
+    fn outputs_of_fit(&self, model: Model, data: &Table) -> Result<Vec<Value>, NodeError> {
+        let assigned = assign_table(&model, data, None)?;
+        Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
+    }
 }
 
 /// The columns Train Clustering Model with parameters `params` clusters `table` on.
-pub fn clustering_features(table: &Table, params: &Params) -> Result<Vec<String>, NodeError> {
+fn clustering_features(table: &Table, params: &Params) -> Result<Vec<String>, NodeError> {
     let features = transform_columns(table, params.columns("columns"), numeric_feature_columns)?;
     if features.is_empty() {
         return Err(NodeError::data("no numeric feature columns to cluster on"));
     }
     Ok(features)
-}
-
-/// The outputs of a trainer block of kind `kind` (one that trains over shards) from the model its data-parallel
-/// fit made and its training rows `data`: Train Model's is the model; Train Clustering Model's the model and the
-/// rows with their clusters.
-pub fn outputs_of_fit(kind: &str, model: Model, data: &Table) -> Result<Vec<Value>, NodeError> {
-    if kind != TrainClusteringModel::ID {
-        return Ok(vec![Value::Model(Arc::new(model))]);
-    }
-    let assigned = assign_table(&model, data, None)?;
-    Ok(vec![Value::Model(Arc::new(model)), Value::Table(Arc::new(assigned))])
 }
 
 /// The trained model of a clustering learner.

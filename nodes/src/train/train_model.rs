@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use pipewright_compute::Backend;
 use pipewright_engine::{
     Category, Decoded, Learner, Model, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, Params, PortType, Rows,
-    StateJson, Table, TableStream, Task, Value,
+    ShardedTraining, StateJson, Table, TableStream, Task, Value,
 };
 
 use crate::frame::{Matrix, distinct_texts, feature_columns, feature_matrix, numeric_values};
@@ -59,6 +59,12 @@ impl NodeKind for TrainModel {
             Prepared::Columns(target) => fit_columns(&learner, &table, target, ctx)?,
         };
         Ok(vec![Value::Model(Arc::new(model))])
+    }
+
+    /// Its shards hold every column; the label is the one chosen, or the one marked.
+    fn sharded_training(&self, _learner: &Learner, data: &Table, params: &Params) -> Result<ShardedTraining, NodeError> {
+        let (label, _) = label_and_features(data, params.optional_text("label_column"))?;
+        Ok(ShardedTraining { label, columns: Vec::new() })
     }
 }
 
