@@ -68,7 +68,7 @@ pub fn models(project: &Path, json: bool, what: &ModelsCommand) -> ExitCode {
     match what {
         ModelsCommand::List => list(&store, json),
         ModelsCommand::Register { run, node, name, notes } => {
-            match store.register_model(&Registration { name, run: *run, node, notes }) {
+            match store.register_model(&Registration { name, run: *run, node, notes, package: None }) {
                 Ok(v) if json => {
                     println!("{}", serde_json::to_string_pretty(&version_json(&v)).unwrap_or_default());
                     ExitCode::SUCCESS

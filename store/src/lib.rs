@@ -12,6 +12,7 @@ mod models;
 mod open;
 mod recorder;
 mod runs;
+mod traffic;
 
 pub use artifacts::{ArtifactLink, INLINE_ARTIFACT_BYTES, StagedArtifact, value_of_artifact};
 pub use error::StoreError;
@@ -23,3 +24,4 @@ pub use recorder::{RecordStart, Recorder, SMALL_TABLE_CELLS, artifact_of, experi
 pub use runs::{
     NodeArtifact, NodeMetric, NodeRecord, NodeResult, RunRecord, RunSource, RunStart, RunStatus, format_utc,
 };
+pub use traffic::{Rollback, Traffic};

@@ -79,6 +79,9 @@ pub struct ModelVersion {
     pub notes: String,
     /// Registration time, seconds since the Unix epoch.
     pub created_at: f64,
+    /// The artifact hash of its model package (the trained pipeline with its preprocessing), kept when it was
+    /// registered; `None` for versions registered before packages were kept.
+    pub package: Option<String>,
 }
 
 impl ModelVersion {
@@ -99,6 +102,8 @@ pub struct Registration<'a> {
     pub node: &'a str,
     /// Notes.
     pub notes: &'a str,
+    /// The model package's bytes, kept with the version so what is served is what was evaluated.
+    pub package: Option<&'a [u8]>,
 }
 
 /// A stage change, for the version's history.
@@ -110,7 +115,7 @@ pub struct StageChange {
     pub changed_at: f64,
 }
 
-const COLUMNS: &str = "id, name, version, run_id, node, artifact, metrics, stage, notes, created_at";
+const COLUMNS: &str = "id, name, version, run_id, node, artifact, metrics, stage, notes, created_at, package";
 
 fn version_of(r: &Row<'_>) -> rusqlite::Result<ModelVersion> {
     let metrics: String = r.get(6)?;
@@ -137,6 +142,7 @@ fn version_of(r: &Row<'_>) -> rusqlite::Result<ModelVersion> {
         stage: r.get::<_, String>(7)?.parse().unwrap_or_default(),
         notes: r.get(8)?,
         created_at: r.get(9)?,
+        package: r.get(10)?,
     })
 }
 
@@ -178,14 +184,18 @@ impl Store {
             .into_iter()
             .map(|(node, source, name, value)| json!({"node": node, "source": source, "name": name, "value": value}))
             .collect();
+        let package = registration.package.map(|bytes| self.stage_artifact(bytes.to_vec())).transpose()?;
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(package) = &package {
+            crate::artifacts::insert_artifact(&tx, "package", package)?;
+        }
         let version: i64 =
             tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?1", [name], |r| r.get(0))?;
         let now = crate::runs::now();
         tx.execute(
-            "INSERT INTO models (name, version, run_id, node, artifact, metrics, stage, notes, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'none', ?7, ?8)",
+            "INSERT INTO models (name, version, run_id, node, artifact, metrics, stage, notes, created_at, package)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'none', ?7, ?8, ?9)",
             params![
                 name,
                 version,
@@ -194,7 +204,8 @@ impl Store {
                 artifact.hash,
                 Json::Array(metrics).to_string(),
                 registration.notes,
-                now
+                now,
+                package.as_ref().map(|p| p.hash.as_str())
             ],
         )?;
         let id = tx.last_insert_rowid();

@@ -13,7 +13,7 @@ use crate::StoreError;
 const APPLICATION_ID: i64 = 0x5057_5354;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -104,6 +104,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE artifact_contents (
         hash TEXT PRIMARY KEY REFERENCES artifacts(hash),
         content BLOB NOT NULL
+    );
+    ",
+    // 3 → 4: a registered version keeps its model package (the trained pipeline with its preprocessing), so
+    // what is served is what was evaluated; how a model's requests are shared among its versions (A/B weights)
+    // and which version scores them in the shadow.
+    "
+    ALTER TABLE models ADD COLUMN package TEXT REFERENCES artifacts(hash);
+    CREATE TABLE model_traffic (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        weight REAL NOT NULL,
+        shadow INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
     );
     ",
 ];

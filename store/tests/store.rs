@@ -264,7 +264,8 @@ fn the_registry_versions_models_and_keeps_one_in_production() {
     store.link_artifact(run, "evaluate", "report", &report).expect("links");
     store.record_metric(run, "evaluate", "scored", "roc_auc", 0.83, None).expect("records");
 
-    let register = |node| store.register_model(&Registration { name: "churn", run, node, notes: "baseline" });
+    let register =
+        |node| store.register_model(&Registration { name: "churn", run, node, notes: "baseline", package: None });
     let v1 = register("train").expect("registers");
     assert_eq!((v1.name.as_str(), v1.version, v1.stage), ("churn", 1, Stage::None));
     assert_eq!(v1.artifact.as_deref(), Some(hash.as_str()));
@@ -273,7 +274,8 @@ fn the_registry_versions_models_and_keeps_one_in_production() {
     assert_eq!(v2.version, 2);
     let wrong = register("evaluate").expect_err("a report is not a model");
     assert!(wrong.to_string().contains("these did: train"), "{wrong}");
-    let missing = store.register_model(&Registration { name: "churn", run: 99, node: "train", notes: "" });
+    let missing =
+        store.register_model(&Registration { name: "churn", run: 99, node: "train", notes: "", package: None });
     assert!(missing.expect_err("no run 99").to_string().contains("no run 99"));
 
     assert!(store.set_stage("churn", 1, Stage::Production).expect("promotes").is_empty());
@@ -287,6 +289,59 @@ fn the_registry_versions_models_and_keeps_one_in_production() {
     assert!(store.set_stage("churn", 7, Stage::Staging).is_err(), "no version 7");
     assert_eq!("Production".parse::<Stage>(), Ok(Stage::Production));
     assert!("live".parse::<Stage>().is_err());
+}
+
+#[test]
+fn a_registered_version_keeps_its_package_and_production_rolls_back_to_the_version_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&store_path(dir.path())).expect("opens");
+    let run = store.begin_run(&start("flow")).expect("begins");
+    let hash = store.put_artifact("model", b"{}").expect("stores");
+    store.link_artifact(run, "train", "model", &hash).expect("links");
+    let big = vec![b'x'; INLINE_ARTIFACT_BYTES + 10];
+    let register = |package: &[u8]| {
+        store
+            .register_model(&Registration { name: "churn", run, node: "train", notes: "", package: Some(package) })
+            .expect("registers")
+    };
+    let v1 = register(b"package one");
+    let v2 = register(&big);
+    let v3 = register(b"package three");
+    assert_eq!(store.model_package(&v1).expect("reads").as_deref(), Some(&b"package one"[..]));
+    assert_eq!(store.model_package(&v2).expect("reads"), Some(big.clone()), "a large package is a file");
+    assert_eq!(store.artifact_kind(v3.package.as_deref().expect("kept")).expect("reads").as_deref(), Some("package"));
+
+    let refused = store.rollback("churn").expect_err("never in production");
+    assert!(refused.to_string().contains("never had a version in production"), "{refused}");
+    assert!(store.rollback("fraud").expect_err("unknown").to_string().contains("no model `fraud`"));
+    store.set_stage("churn", 1, Stage::Production).expect("promotes");
+    store.set_stage("churn", 2, Stage::Production).expect("promotes");
+    store.set_stage("churn", 3, Stage::Production).expect("promotes");
+    let back = store.rollback("churn").expect("rolls back");
+    assert_eq!((back.from, back.to), (Some(3), 2));
+    let production = |s: &Store| s.models().expect("lists").into_iter().find(|m| m.stage == Stage::Production);
+    assert_eq!(production(&store).map(|m| m.version), Some(2));
+    // Rolling back again returns to the version that was in production before 2: 3, the most recent other one.
+    assert_eq!(store.rollback("churn").expect("rolls back").to, 3);
+
+    store.set_split("churn", &[(2, 90.0), (3, 10.0)]).expect("splits");
+    store.set_shadow("churn", Some(1)).expect("shadows");
+    let traffic = store.traffic("churn").expect("reads");
+    assert_eq!(traffic.split, vec![(2, 90.0), (3, 10.0)]);
+    assert_eq!(traffic.shadow, Some(1));
+    for (split, says) in [
+        (vec![(2, 1.0), (9, 1.0)], "no version 9; its versions: 3, 2, 1"),
+        (vec![(2, 1.0), (3, -1.0)], "positive weight"),
+        (vec![(2, 1.0), (1, 1.0)], "in the shadow"),
+        (vec![(2, 1.0)], "two versions or more"),
+    ] {
+        let refused = store.set_split("churn", &split).expect_err("refused");
+        assert!(refused.to_string().contains(says), "{refused}");
+    }
+    assert!(store.set_shadow("churn", Some(2)).expect_err("in the split").to_string().contains("share"));
+    store.set_split("churn", &[]).expect("clears");
+    store.set_shadow("churn", None).expect("clears");
+    assert_eq!(store.traffic("churn").expect("reads"), pipewright_store::Traffic::default());
 }
 
 #[test]

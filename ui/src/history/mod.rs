@@ -221,7 +221,8 @@ impl History {
             form.error = Some("this project has no store yet: run the workflow first".into());
             return None;
         };
-        let registration = Registration { name: &form.name, run: form.run, node: &form.node, notes: &form.notes };
+        let registration =
+            Registration { name: &form.name, run: form.run, node: &form.node, notes: &form.notes, package: None };
         match store.register_model(&registration) {
             Ok(version) => {
                 self.register = None;
