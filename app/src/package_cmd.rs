@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use pipewright_deploy::{Assembled, RecordedRun, Source, assemble};
-use pipewright_engine::Workflow;
+use pipewright_deploy::ModelSpec;
 
 /// Arguments of `pipewright package`.
 #[derive(Args)]
@@ -62,7 +61,7 @@ pub fn package(args: &PackageArgs) -> ExitCode {
             }
         }
     };
-    let mut assembled = match assembled_from_run(&store, run, &args.node) {
+    let mut assembled = match pipewright_deploy::recorded_package(&store, run, &args.node) {
         Ok(assembled) => assembled,
         Err(e) => return fail(e),
     };
@@ -94,27 +93,6 @@ pub fn package(args: &PackageArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The package of the model block `node` trained in recorded run `run`, with notes on what it leaves out.
-fn assembled_from_run(store: &pipewright_store::Store, run: i64, node: &str) -> Result<Assembled, String> {
-    let snapshot = match store.snapshot_of(run) {
-        Ok(Some((snapshot, _))) => snapshot,
-        Ok(None) => return Err(format!("run {run} is not in the store: `pipewright runs` lists the runs")),
-        Err(e) => return Err(e.to_string()),
-    };
-    let workflow: Workflow =
-        serde_json::from_str(&snapshot).map_err(|e| format!("run {run}'s workflow is unreadable: {e}"))?;
-    let record = store.run(run).ok().flatten();
-    let values = RecordedRun::read(store, run).map_err(|e| e.to_string())?;
-    let source = Source {
-        workflow: record.map(|r| r.workflow_file).filter(|f| !f.is_empty()),
-        node: Some(node.to_owned()),
-        run: Some(run),
-    };
-    let catalog = pipewright_nodes::catalog();
-    assemble(&workflow, &catalog, &values, node, source)
-        .map_err(|e| format!("cannot package block \"{node}\" of run {run}: {e}"))
-}
-
 /// Arguments of `pipewright export-serving`.
 #[derive(Args)]
 pub struct ExportServingArgs {
@@ -143,52 +121,20 @@ pub struct ExportServingArgs {
     cpu_target: u32,
 }
 
-/// The registered version `spec` names (`NAME`, `NAME@STAGE`, `NAME@VERSION`), or why none is, naming what exists.
-fn registered(store: &pipewright_store::Store, spec: &str) -> Result<pipewright_store::ModelVersion, String> {
-    let (name, which) = spec.split_once('@').unwrap_or((spec, "production"));
-    let versions: Vec<_> = store.models().map_err(|e| e.to_string())?.into_iter().filter(|v| v.name == name).collect();
-    if versions.is_empty() {
-        let mut names: Vec<String> = store.models().map_err(|e| e.to_string())?.into_iter().map(|v| v.name).collect();
-        names.sort();
-        names.dedup();
-        return Err(if names.is_empty() {
-            format!("no model \"{name}\" is registered; the registry is empty (`pipewright models register`)")
-        } else {
-            format!("no model \"{name}\" is registered; the registry has {}", names.join(", "))
-        });
-    }
-    let listed =
-        || versions.iter().map(|v| format!("{} ({})", v.version, v.stage.as_str())).collect::<Vec<_>>().join(", ");
-    let found = if let Ok(number) = which.parse::<i64>() {
-        versions.iter().find(|v| v.version == number)
-    } else {
-        let stage: pipewright_store::Stage = which.parse()?;
-        versions.iter().filter(|v| v.stage == stage).max_by_key(|v| v.version)
-    };
-    found.cloned().ok_or_else(|| format!("{name} has no version {which}; its versions: {}", listed()))
-}
-
 /// Writes the folder a container image serving a registered model is built from, with its Kubernetes objects.
 pub fn export_serving(args: &ExportServingArgs) -> ExitCode {
     let store = match crate::runs_cmd::open(&args.project) {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let version = match registered(&store, &args.model) {
+    let version = match args.model.parse::<ModelSpec>().and_then(|spec| spec.resolve(&store)) {
         Ok(version) => version,
         Err(e) => return fail(e),
     };
-    let (Some(run), Some(node)) = (version.run, version.node.as_deref()) else {
-        return fail(format!(
-            "{} version {} has lost the run that trained it (was the run deleted?): register the model again",
-            version.name, version.version
-        ));
-    };
-    let mut assembled = match assembled_from_run(&store, run, node) {
-        Ok(assembled) => assembled,
+    let package = match pipewright_deploy::package_of(&store, &version) {
+        Ok(package) => package,
         Err(e) => return fail(e),
     };
-    assembled.package.manifest.name.clone_from(&version.name);
     if inside_store_folder(&args.output) {
         return fail(format!("{} is inside a project's .pipewright folder: write elsewhere", args.output.display()));
     }
@@ -205,11 +151,8 @@ pub fn export_serving(args: &ExportServingArgs) -> ExitCode {
         max_replicas: args.max_replicas,
         cpu_target: args.cpu_target,
     };
-    match pipewright_deploy::write_serving(&args.output, &assembled.package, &runner, &options) {
+    match pipewright_deploy::write_serving(&args.output, &package, &runner, &options) {
         Ok(files) => {
-            for note in &assembled.notes {
-                eprintln!("note: {note}");
-            }
             println!(
                 "wrote {} ({} files) serving {} version {} ({}) as image {}; see its README.md",
                 args.output.display(),

@@ -10,17 +10,25 @@
 //!
 //! The package format itself lives with the blocks that write and read it (`pipewright_nodes::deploy`).
 
+mod access_log;
 mod assemble;
 mod batch;
+mod capture;
 pub mod client;
 pub mod cluster;
 mod metrics;
 mod openapi;
+mod registry;
+mod routes;
 mod server;
 mod serving;
+mod tls;
 
 pub use assemble::{AssembleError, Assembled, RecordedRun, RunValues, assemble, output_by_port};
 pub use batch::{BatchSummary, score_file};
+pub use capture::{CaptureOptions, INPUT_PREFIX, folder_name};
 pub use pipewright_nodes::deploy::{Field, FieldType, Package, PackageError, PackageInfo, Source};
-pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server};
+pub use registry::{Follow, ModelSpec, listed, package_of, recorded_package, register, versions_of};
+pub use routes::RegistryOptions;
+pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server, TlsFiles};
 pub use serving::{ServingOptions, write_serving};

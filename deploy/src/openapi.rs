@@ -4,8 +4,9 @@ use serde_json::{Value as Json, json};
 
 use pipewright_nodes::deploy::Manifest;
 
-/// The `OpenAPI` document of an endpoint serving `manifest`; `secured` when it asks for a bearer token.
-pub(crate) fn document(manifest: &Manifest, secured: bool) -> Json {
+/// The `OpenAPI` document of an endpoint serving `manifest` at `score_path`; `secured` when it asks for a
+/// bearer token.
+pub(crate) fn document(manifest: &Manifest, secured: bool, score_path: &str) -> Json {
     let record = manifest.input_schema.clone();
     let prediction: serde_json::Map<String, Json> = manifest
         .outputs
@@ -43,7 +44,7 @@ pub(crate) fn document(manifest: &Manifest, secured: bool) -> Json {
             ),
         },
         "paths": {
-            "/score": {
+            "/score-path": {
                 "post": {
                     "summary": "Score records",
                     "description": "One record (an object of field values), a list of records, or {\"records\": [...]}; or CSV with a header row. Fields the model does not use are ignored.",
@@ -68,6 +69,8 @@ pub(crate) fn document(manifest: &Manifest, secured: bool) -> Json {
                                 "type": "object",
                                 "properties": {
                                     "model": { "type": "string" },
+                                    "version": { "type": "integer", "description": "The registered version that answered" },
+                                    "request_id": { "type": "string", "description": "The request's id: the X-Request-Id sent, or a new one" },
                                     "predictions": { "type": "array", "items": { "$ref": "#/components/schemas/Prediction" } }
                                 }
                             } } }
@@ -94,6 +97,11 @@ pub(crate) fn document(manifest: &Manifest, secured: bool) -> Json {
             }
         }
     });
+    if let Some(paths) = doc["paths"].as_object_mut()
+        && let Some(score) = paths.remove("/score-path")
+    {
+        paths.insert(score_path.to_owned(), score);
+    }
     if secured {
         doc["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
         doc["security"] = json!([{ "bearer": [] }]);

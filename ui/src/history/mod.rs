@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use egui::{RichText, Ui};
 
 use pipewright_engine::{Catalog, Workflow};
-use pipewright_store::{ModelVersion, Registration, RunRecord, RunStatus, Stage, Store, format_utc, store_path};
+use pipewright_store::{ModelVersion, RunRecord, RunStatus, Stage, Store, format_utc, store_path};
 
 use crate::app::AppCommand;
 use crate::compare::{Comparison, compare};
@@ -221,10 +221,8 @@ impl History {
             form.error = Some("this project has no store yet: run the workflow first".into());
             return None;
         };
-        let registration =
-            Registration { name: &form.name, run: form.run, node: &form.node, notes: &form.notes, package: None };
-        match store.register_model(&registration) {
-            Ok(version) => {
+        match pipewright_deploy::register(store, &form.name, form.run, &form.node, &form.notes) {
+            Ok((version, _)) => {
                 self.register = None;
                 self.reload();
                 Some(AppCommand::notify(
@@ -239,7 +237,7 @@ impl History {
                 ))
             }
             Err(e) => {
-                form.error = Some(e.to_string());
+                form.error = Some(e);
                 None
             }
         }
