@@ -4,6 +4,7 @@ mod catalog_cmd;
 mod cluster_cmd;
 mod deploy_cmd;
 mod models_cmd;
+mod monitor_cmd;
 mod package_cmd;
 mod run_cmd;
 mod runs_cmd;
@@ -101,6 +102,9 @@ enum Command {
     /// Write what serves a registered model as a container: the runner, the package, a Containerfile, and a
     /// Kubernetes Deployment, Service and autoscaler.
     ExportServing(package_cmd::ExportServingArgs),
+    /// Compare what a served model version saw (the capture store) with its training profile, window by window:
+    /// per-feature drift, data quality, dataset drift. Records the results and alerts in the project's store.
+    Monitor(monitor_cmd::MonitorArgs),
     /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
     Export(cluster_cmd::ExportArgs),
     /// Submit a job bundle, follow it to its end and record its results in the run history.
@@ -145,6 +149,7 @@ fn main() -> ExitCode {
         Some(Command::Score(args)) => deploy_cmd::score(&args),
         Some(Command::Package(args)) => package_cmd::package(&args),
         Some(Command::ExportServing(args)) => package_cmd::export_serving(&args),
+        Some(Command::Monitor(args)) => monitor_cmd::monitor(&args),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         Some(Command::Task(args)) => cluster_cmd::task(&args),

@@ -17,6 +17,7 @@ mod capture;
 pub mod client;
 pub mod cluster;
 mod metrics;
+pub mod monitor;
 mod openapi;
 mod registry;
 mod routes;

@@ -9,6 +9,7 @@
 mod artifacts;
 mod error;
 mod models;
+mod monitor;
 mod open;
 mod recorder;
 mod runs;
@@ -17,6 +18,7 @@ mod traffic;
 pub use artifacts::{ArtifactLink, INLINE_ARTIFACT_BYTES, StagedArtifact, value_of_artifact};
 pub use error::StoreError;
 pub use models::{ModelMetric, ModelVersion, Registration, Stage, StageChange};
+pub use monitor::{Alert, ColumnRecord, WindowRecord};
 #[doc(hidden)]
 pub use open::migration_steps;
 pub use open::{SCHEMA_VERSION, Store, store_path};

@@ -13,7 +13,7 @@ use crate::StoreError;
 const APPLICATION_ID: i64 = 0x5057_5354;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -117,6 +117,46 @@ const MIGRATIONS: &[&str] = &[
         weight REAL NOT NULL,
         shadow INTEGER NOT NULL,
         PRIMARY KEY (name, version)
+    );
+    ",
+    // 4 → 5: monitoring: each window of a served version's captured records compared with its training
+    // profile, per feature, and the alerts raised.
+    "
+    CREATE TABLE monitor_windows (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        records INTEGER NOT NULL,
+        refused INTEGER NOT NULL,
+        drift_share REAL NOT NULL,
+        dataset_drift INTEGER NOT NULL,
+        computed_at REAL NOT NULL,
+        UNIQUE (model, version, start)
+    );
+    CREATE TABLE monitor_columns (
+        window_id INTEGER NOT NULL REFERENCES monitor_windows(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        method TEXT,
+        statistic REAL,
+        threshold REAL,
+        drifted INTEGER NOT NULL,
+        psi REAL,
+        missing_rate REAL NOT NULL,
+        out_of_range REAL NOT NULL,
+        refused INTEGER NOT NULL
+    );
+    CREATE INDEX monitor_columns_by_window ON monitor_columns(window_id);
+    CREATE TABLE monitor_alerts (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        message TEXT NOT NULL,
+        raised_at REAL NOT NULL,
+        UNIQUE (model, version, start)
     );
     ",
 ];

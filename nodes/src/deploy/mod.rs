@@ -4,6 +4,7 @@
 
 pub mod fields;
 mod package;
+pub mod profile;
 
 blocks! {
     block export_package::ExportModelPackage,
@@ -16,3 +17,4 @@ pub use package::{
     EXTENSION, FORMAT, Manifest, OutputField, Package, PackageError, PackageInfo, PackageMetric, ScoreError, Source,
     VERSION, rfc3339,
 };
+pub use profile::{ColumnProfile, Distribution, Profile};

@@ -12,6 +12,7 @@ use serde_json::{Value as Json, json};
 use pipewright_engine::{Model, NodeError, Report, Role, Table, Task, Transform};
 
 use super::fields::{self, Field, FieldType, Problem};
+use super::profile::{self, ColumnProfile, Profile};
 use crate::train::{ANOMALY_SCORE, PROBABILITY_PREFIX, SCORED_LABELS};
 
 /// The `format` of every package.
@@ -96,6 +97,9 @@ pub struct Manifest {
     /// One record to try the endpoint with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<Json>,
+    /// What the training rows looked like, for monitoring; absent when the raw rows were not at hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// A model package: the manifest, the fitted steps in order, and the model.
@@ -197,8 +201,9 @@ impl Package {
             metrics,
             source: info.source.clone(),
             example,
+            profile: None,
         };
-        let package = Self { manifest, steps, model: model.clone() };
+        let mut package = Self { manifest, steps, model: model.clone() };
         // The package must score what it describes: its own example, or a record of plain values.
         let trial = package.manifest.example.clone().unwrap_or_else(|| package.plain_record());
         package.score_records(&[trial]).map_err(|e| {
@@ -206,7 +211,53 @@ impl Package {
                 "the package does not score a record of its own fields ({e}): check the transforms"
             ))
         })?;
+        if let Some(data) = info.data {
+            package.manifest.profile = Some(package.profile_of(data)?);
+        }
         Ok(package)
+    }
+
+    /// The training profile of raw rows: each input field, and the predictions with their scores on those rows
+    /// (left out when the rows cannot be scored as they are, such as rows missing a required value).
+    fn profile_of(&self, data: &Table) -> Result<Profile, NodeError> {
+        let features = profile::of_fields(&self.manifest.inputs, data)?;
+        let mut profile = Profile { rows: data.height() as u64, features, prediction: None, score: None };
+        let Ok(typed) = fields::from_table(&self.manifest.inputs, data) else { return Ok(profile) };
+        let Ok(scored) = self.score_typed(typed) else { return Ok(profile) };
+        let (prediction, score) = self.answers(&scored)?;
+        profile.prediction = Some(prediction);
+        profile.score = score;
+        Ok(profile)
+    }
+
+    /// The predictions and scores of scored rows, profiled.
+    fn answers(&self, scored: &Table) -> Result<(ColumnProfile, Option<ColumnProfile>), NodeError> {
+        let frame = &scored.frame;
+        let numbers = |name: &str| crate::frame::numeric_values(frame, name);
+        Ok(match self.model.task {
+            Task::BinaryClassification | Task::MulticlassClassification => {
+                let labels = crate::frame::text_values(frame, SCORED_LABELS)?;
+                let mut scores = vec![None; labels.len()];
+                for class in &self.model.classes {
+                    let p = numbers(&format!("{PROBABILITY_PREFIX}{class}"))?;
+                    for (i, label) in labels.iter().enumerate() {
+                        if label.as_deref() == Some(class.as_str()) {
+                            scores[i] = p[i];
+                        }
+                    }
+                }
+                (ColumnProfile::categorical("prediction", &labels), Some(ColumnProfile::numeric("score", &scores)))
+            }
+            Task::Regression => (ColumnProfile::numeric("prediction", &numbers(SCORED_LABELS)?), None),
+            Task::AnomalyDetection => (
+                ColumnProfile::numeric("prediction", &numbers(SCORED_LABELS)?),
+                Some(ColumnProfile::numeric("score", &numbers(ANOMALY_SCORE)?)),
+            ),
+            Task::Clustering => (
+                ColumnProfile::numeric("prediction", &numbers(crate::train::ASSIGNMENTS)?),
+                Some(ColumnProfile::numeric("score", &numbers(crate::train::DISTANCE)?)),
+            ),
+        })
     }
 
     /// A record with a plain value for every field: 0, the first category, empty text.

@@ -6,7 +6,10 @@
 //! The store is read when the window opens, after each recorded run of the designer, every few seconds while
 //! it is open (runs of `pipewright run` appear too) and on Refresh. Viewing never creates a store.
 
+mod serving;
 mod views;
+
+pub use serving::{Deployed, next_stage};
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -86,6 +89,12 @@ pub struct History {
     notes: HashMap<i64, String>,
     /// Each model version's stage changes as hover text, read with the models.
     stage_histories: HashMap<i64, String>,
+    /// How each model's requests are shared, read with the models.
+    traffic: std::collections::BTreeMap<String, pipewright_store::Traffic>,
+    /// The share of requests being set for a candidate version: (name, version, percent).
+    split_form: Option<(String, i64, f64)>,
+    /// The endpoint serving a registered model from this window.
+    deployed: Option<Deployed>,
 }
 
 impl History {
@@ -94,6 +103,7 @@ impl History {
         if self.project == project {
             return;
         }
+        self.stop_serving();
         *self = Self { open: self.open, view: self.view, project, ..Self::default() };
         if self.open {
             self.reload();
@@ -156,10 +166,11 @@ impl History {
                     Ok((m.id, text.collect::<Vec<_>>().join("\n")))
                 })
                 .collect::<Result<HashMap<_, _>, pipewright_store::StoreError>>()?;
-            Ok((rows, models, histories))
+            Ok((rows, models, histories, store.all_traffic()?))
         });
         match loaded {
-            Ok((runs, models, histories)) => {
+            Ok((runs, models, histories, traffic)) => {
+                self.traffic = traffic;
                 self.error = None;
                 self.checked.retain(|id| runs.iter().any(|r| r.record.id == *id));
                 // Only notes being edited (differing from the store) are kept.

@@ -15,6 +15,17 @@ use crate::output::charts::{self, Series};
 use crate::output::format::format_metric;
 use crate::theme;
 
+/// What a button in the Models view asks for.
+enum ModelAction {
+    Promote(String, i64),
+    Rollback(String),
+    Deploy(String),
+    /// The split form of a version, with the share shown.
+    OpenSplit(String, i64, f64),
+    Split(String, i64, f64),
+    Shadow(String, Option<i64>),
+}
+
 fn status_color(status: RunStatus, dark: bool) -> egui::Color32 {
     match status {
         RunStatus::Succeeded => theme::success(dark),
@@ -247,11 +258,24 @@ impl History {
             );
             return;
         }
+        self.deployed_ui(ui, queue);
         let mut stage_changes = Vec::new();
         let mut notes_saved = Vec::new();
+        let mut actions: Vec<ModelAction> = Vec::new();
         egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
             egui::Grid::new("history-models").striped(true).spacing([theme::SPACE_L, theme::SPACE_S]).show(ui, |ui| {
-                for heading in ["model", "version", "stage", "run", "block", "headline", "registered (UTC)", "notes"] {
+                for heading in [
+                    "model",
+                    "version",
+                    "stage",
+                    "traffic",
+                    "",
+                    "run",
+                    "block",
+                    "headline",
+                    "registered (UTC)",
+                    "notes",
+                ] {
                     ui.label(RichText::new(heading).color(weak));
                 }
                 ui.end_row();
@@ -271,6 +295,8 @@ impl History {
                     if stage != m.stage {
                         stage_changes.push((m.name.clone(), m.version, stage));
                     }
+                    ui.label(self.traffic_text(&m.name, m.version, m.stage));
+                    ui.horizontal(|ui| actions.extend(self.row_actions(ui, m)));
                     ui.label(m.run.map_or("—".into(), |r| r.to_string()));
                     ui.label(m.node.as_deref().unwrap_or("—"));
                     let headline = m
@@ -287,6 +313,23 @@ impl History {
                 }
             });
         });
+        for action in actions {
+            let command = match action {
+                ModelAction::Promote(name, version) => Some(self.promote(&name, version)),
+                ModelAction::Rollback(name) => Some(self.rollback(&name)),
+                ModelAction::Deploy(spec) => Some(self.deploy(&spec)),
+                ModelAction::OpenSplit(name, version, percent) => {
+                    self.split_form = Some((name, version, percent));
+                    None
+                }
+                ModelAction::Split(name, version, percent) => {
+                    self.split_form = None;
+                    Some(self.split(&name, version, percent))
+                }
+                ModelAction::Shadow(name, version) => Some(self.shadow(&name, version)),
+            };
+            queue.extend(command);
+        }
         for (name, version, stage) in stage_changes {
             queue.push(self.set_stage(&name, version, stage));
         }
@@ -300,6 +343,102 @@ impl History {
                 }
             }
             self.reload();
+        }
+    }
+
+    /// The share of requests a version gets, as the traffic column shows it.
+    fn traffic_text(&self, name: &str, version: i64, stage: Stage) -> String {
+        let traffic = self.traffic.get(name);
+        if traffic.and_then(|t| t.shadow) == Some(version) {
+            return "shadow".into();
+        }
+        let split = traffic.map(|t| t.split.as_slice()).unwrap_or_default();
+        let total: f64 = split.iter().map(|(_, w)| w).sum();
+        match split.iter().find(|(v, _)| *v == version) {
+            Some((_, weight)) => format!("{:.0}%", 100.0 * weight / total),
+            None if split.is_empty() && stage == Stage::Production => "100%".into(),
+            None => "—".into(),
+        }
+    }
+
+    /// A version's buttons: Promote, Roll back (production), Deploy, Split… and Shadow (candidates).
+    fn row_actions(&self, ui: &mut Ui, m: &pipewright_store::ModelVersion) -> Vec<ModelAction> {
+        let mut actions = Vec::new();
+        if let Some(next) = super::next_stage(m.stage) {
+            if ui.small_button("Promote").on_hover_text(format!("Move v{} to {}", m.version, next.as_str())).clicked() {
+                actions.push(ModelAction::Promote(m.name.clone(), m.version));
+            }
+        } else if ui
+            .small_button("Roll back")
+            .on_hover_text("Put back in production the version that was there before this one")
+            .clicked()
+        {
+            actions.push(ModelAction::Rollback(m.name.clone()));
+        }
+        let spec = if m.stage == Stage::Production { m.name.clone() } else { format!("{}@{}", m.name, m.version) };
+        let hover = if m.stage == Stage::Production {
+            "Serve this model on this machine, following its production version as it changes".to_owned()
+        } else {
+            format!("Serve version {} on this machine", m.version)
+        };
+        if ui.small_button("Deploy").on_hover_text(hover).clicked() {
+            actions.push(ModelAction::Deploy(spec));
+        }
+        let has_production = self.models.iter().any(|o| o.name == m.name && o.stage == Stage::Production);
+        if m.stage != Stage::Production && has_production {
+            let traffic = self.traffic.get(&m.name);
+            let form = self.split_form.as_ref().filter(|(n, v, _)| *n == m.name && *v == m.version);
+            if let Some((_, _, percent)) = form {
+                let mut percent = *percent;
+                ui.add(egui::Slider::new(&mut percent, 0.0..=50.0).suffix("%").integer());
+                actions.push(ModelAction::OpenSplit(m.name.clone(), m.version, percent));
+                if ui.small_button("Apply").clicked() {
+                    actions.push(ModelAction::Split(m.name.clone(), m.version, percent));
+                }
+            } else if ui.small_button("Split…").on_hover_text("Send a share of the requests to this version").clicked()
+            {
+                actions.push(ModelAction::OpenSplit(m.name.clone(), m.version, 10.0));
+            }
+            let shadowing = traffic.and_then(|t| t.shadow) == Some(m.version);
+            let label = if shadowing { "Stop shadow" } else { "Shadow" };
+            if ui
+                .small_button(label)
+                .on_hover_text(
+                    "Score every request with this version too, capturing its answers without returning them",
+                )
+                .clicked()
+            {
+                actions.push(ModelAction::Shadow(m.name.clone(), (!shadowing).then_some(m.version)));
+            }
+        }
+        actions
+    }
+
+    /// The endpoint this window runs, with its address and a Stop button.
+    fn deployed_ui(&mut self, ui: &mut Ui, queue: &mut Vec<AppCommand>) {
+        let dark = ui.visuals().dark_mode;
+        let Some(deployed) = self.deployed() else { return };
+        let served = deployed.server.describe();
+        let url = deployed.server.url();
+        let mut stop = false;
+        ui.horizontal(|ui| {
+            ui.colored_label(theme::success(dark), "●");
+            for model in served.as_array().into_iter().flatten() {
+                let name = model["name"].as_str().unwrap_or_default();
+                let version = model["version"].as_i64().unwrap_or_default();
+                let stage = model["stage"].as_str().unwrap_or("none");
+                let endpoint = format!("{url}/models/{name}/score");
+                ui.label(format!("Serving {name} v{version} ({stage}) at"));
+                if ui.link(&endpoint).on_hover_text("Copy the address").clicked() {
+                    ui.ctx().copy_text(endpoint.clone());
+                    queue.push(AppCommand::notify(format!("Copied {endpoint}"), false));
+                }
+            }
+            stop = ui.button("■ Stop").clicked();
+        });
+        ui.add_space(theme::SPACE_S);
+        if stop {
+            self.stop_serving();
         }
     }
 
