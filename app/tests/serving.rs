@@ -367,3 +367,112 @@ fn https_serves_from_pem_files_and_a_capture_store_that_cannot_be_written_does_n
     assert_eq!(answer.status, 200, "still serving after the capture failed");
     serving.stop();
 }
+
+/// The bundled Titanic rows as records of the served fields.
+fn titanic_records() -> Vec<Json> {
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(repo_root().join("assets/datasets/titanic.csv")))
+        .expect("csv")
+        .finish()
+        .expect("reads");
+    let numbers = ["pclass", "age", "sibsp", "parch", "fare"];
+    let mut records = vec![serde_json::Map::new(); frame.height()];
+    for name in ["pclass", "sex", "age", "sibsp", "parch", "fare", "embarked"] {
+        let column = frame.column(name).expect("column").as_materialized_series().clone();
+        for (i, record) in records.iter_mut().enumerate() {
+            let value = column.get(i).expect("cell");
+            let json = if value.is_null() {
+                Json::Null
+            } else if numbers.contains(&name) {
+                json!(value.extract::<f64>().expect("number"))
+            } else {
+                json!(value.get_str().map_or_else(|| value.to_string(), str::to_owned))
+            };
+            record.insert(name.to_owned(), json);
+        }
+    }
+    records.into_iter().map(Json::Object).collect()
+}
+
+#[test]
+fn monitoring_finds_the_drift_of_shifted_requests_and_records_an_alert() {
+    let (_keep, dir) = registered_project();
+    let project = dir.to_string_lossy().into_owned();
+    let none = pipewright(&["monitor", "--project", &project, "--model", "survival"], &dir);
+    assert!(!none.status.success() && text(&none).contains("holds nothing of survival version 1"), "{}", text(&none));
+
+    let serving =
+        Serving::start(&["serve", "--project", &project, "--model", "survival", "--port", "0", "--capture"], &dir);
+    let url = format!("{}/models/survival/score", serving.url);
+    let records = titanic_records();
+    // 400 passengers as they were (every third: the file is sorted by class), then 400 older, richer,
+    // first-class women.
+    let like_training: Vec<Json> = records.iter().step_by(3).take(400).cloned().collect();
+    let shifted: Vec<Json> = records
+        .iter()
+        .skip(1)
+        .step_by(3)
+        .take(400)
+        .map(|r| {
+            let mut r = r.clone();
+            r["age"] = json!(r["age"].as_f64().unwrap_or(30.0) + 25.0);
+            r["fare"] = json!(r["fare"].as_f64().unwrap_or(10.0) * 6.0 + 100.0);
+            r["pclass"] = json!(1.0);
+            r["sex"] = json!("female");
+            r
+        })
+        .collect();
+    for batch in [like_training, shifted] {
+        let answer = client::post_json(&url, None, &json!({ "records": batch })).expect("answers");
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let bad =
+        client::post_json(&url, None, &json!({"pclass": "first", "sex": "male", "embarked": "X"})).expect("answers");
+    assert_eq!(bad.status, 422);
+    serving.stop();
+
+    let out = pipewright(&["monitor", "--project", &project, "--model", "survival", "--window", "400", "--json"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let windows = report["windows"].as_array().expect("windows");
+    assert_eq!(windows.len(), 2, "{report}");
+    let drifted = |w: &Json| -> Vec<String> {
+        w["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter(|f| f["drift"]["drifted"] == true)
+            .map(|f| f["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(drifted(&windows[0]).is_empty(), "the training passengers do not drift: {:?}", windows[0]);
+    let moved = drifted(&windows[1]);
+    for feature in ["age", "fare", "pclass", "sex"] {
+        assert!(moved.contains(&feature.to_owned()), "{feature} drifted: {moved:?}");
+    }
+    assert_eq!(windows[1]["dataset_drift"], true);
+    let fare = windows[1]["features"].as_array().expect("features").iter().find(|f| f["name"] == "fare").expect("fare");
+    assert_eq!(fare["drift"]["method"], "wasserstein", "1,309 training rows: distances");
+    assert!(fare["out_of_range"].as_f64().expect("share") > 0.0);
+    assert_eq!(report["alerts"].as_array().expect("alerts").len(), 1, "{report}");
+    // The refused record's problems are counted where its time falls (the last window).
+    let refused: u64 = windows[1]["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .flat_map(|f| f["refused"].as_object().into_iter().flatten().map(|(_, n)| n.as_u64().unwrap_or(0)))
+        .sum();
+    assert!(refused >= 2, "type error and unseen category: {}", windows[1]);
+
+    // Recorded in the store; computing again replaces the windows and raises no second alert.
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
+    assert_eq!(store.monitor_windows("survival", 1).expect("reads").len(), 2);
+    drop(store);
+    let again = pipewright(&["monitor", "--project", &project, "--model", "survival", "--window", "400"], &dir);
+    assert!(text(&again).contains("dataset drift") && !text(&again).contains("ALERT"), "{}", text(&again));
+    let store = pipewright_store::Store::open(&pipewright_store::store_path(&dir)).expect("opens");
+    assert_eq!(store.monitor_windows("survival", 1).expect("reads").len(), 2);
+    assert_eq!(store.alerts("survival").expect("reads").len(), 1);
+}

@@ -203,7 +203,8 @@ fn column_report(
     }
 }
 
-/// Refused records per field and kind of problem, among `refused` rows of a window's time span.
+/// Refused requests, and refused records per field and kind of problem, among `refused` rows from `start`
+/// (inclusive) to `end` (exclusive).
 fn refusals(refused: Option<&DataFrame>, start: f64, end: f64) -> (usize, BTreeMap<String, BTreeMap<String, u64>>) {
     let mut by_field: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let Some(frame) = refused else { return (0, by_field) };
@@ -213,7 +214,7 @@ fn refusals(refused: Option<&DataFrame>, start: f64, end: f64) -> (usize, BTreeM
     let ids = pipewright_nodes::frame::text_values(frame, "request_id").unwrap_or_default();
     let mut requests = std::collections::BTreeSet::new();
     for (i, &t) in time.iter().enumerate() {
-        if t < start || t > end {
+        if t < start || t >= end {
             continue;
         }
         requests.insert(ids.get(i).cloned().flatten());
@@ -229,10 +230,15 @@ pub fn monitor(profile: &Profile, captured: &Captured, window: Window) -> Vec<Wi
     let frame = &captured.scored;
     let time = times(frame);
     let mut reports = Vec::new();
-    for (from, to) in windows(&time, window) {
+    let ranges = windows(&time, window);
+    for (k, &(from, to)) in ranges.iter().enumerate() {
         let part = frame.slice(i64::try_from(from).unwrap_or(i64::MAX), to - from);
         let (start, end) = (time[from], time[to - 1]);
-        let (refused, mut by_field) = refusals(captured.refused.as_ref(), start, end);
+        // Refused requests count in the window their time falls in: the first takes those before it, the
+        // last those after it.
+        let lower = if k == 0 { f64::NEG_INFINITY } else { start };
+        let upper = ranges.get(k + 1).map_or(f64::INFINITY, |&(next, _)| time[next]);
+        let (refused, mut by_field) = refusals(captured.refused.as_ref(), lower, upper);
         let features: Vec<ColumnReport> = profile
             .features
             .iter()
