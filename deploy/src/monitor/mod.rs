@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use pipewright_nodes::deploy::{ColumnProfile, Distribution, Profile};
@@ -188,10 +189,21 @@ fn column_report(
             (Current::numbers(values), missing, outside)
         }
         Distribution::Categorical { counts } => {
-            let values = pipewright_nodes::frame::text_values(frame, column).unwrap_or_default();
-            let missing = values.iter().filter(|v| v.is_none()).count();
-            let unseen = values.iter().flatten().filter(|v| !counts.iter().any(|(k, _)| k == *v)).count();
-            (Current::texts(values.iter().map(Option::as_deref)), missing, unseen)
+            // Counted straight from the column's text, without a string per record.
+            let text = pipewright_nodes::frame::text_column(frame, column).ok();
+            let cells = text.as_ref().and_then(|t| t.str().ok());
+            let mut seen: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+            let mut missing = if cells.is_none() { frame.height() } else { 0 };
+            for cell in cells.into_iter().flat_map(|c| c.iter()) {
+                match cell {
+                    Some(v) => *seen.entry(v).or_default() += 1,
+                    None => missing += 1,
+                }
+            }
+            let unseen =
+                seen.iter().filter(|(v, _)| !counts.iter().any(|(k, _)| k == *v)).map(|(_, n)| *n).sum::<u64>();
+            let current = Current::Texts(seen.into_iter().map(|(k, n)| (k.to_owned(), n)).collect());
+            (current, missing, usize::try_from(unseen).unwrap_or(usize::MAX))
         }
     };
     ColumnReport {
@@ -239,16 +251,17 @@ pub fn monitor(profile: &Profile, captured: &Captured, window: Window) -> Vec<Wi
         let lower = if k == 0 { f64::NEG_INFINITY } else { start };
         let upper = ranges.get(k + 1).map_or(f64::INFINITY, |&(next, _)| time[next]);
         let (refused, mut by_field) = refusals(captured.refused.as_ref(), lower, upper);
+        // Columns are independent: each is compared on a core of its own.
+        let refusals: Vec<BTreeMap<String, u64>> =
+            profile.features.iter().map(|f| by_field.remove(&f.name).unwrap_or_default()).collect();
         let features: Vec<ColumnReport> = profile
             .features
-            .iter()
-            .map(|f| {
-                let refused = by_field.remove(&f.name).unwrap_or_default();
-                column_report(f, &part, &format!("{INPUT_PREFIX}{}", f.name), refused)
-            })
+            .par_iter()
+            .zip(refusals)
+            .map(|(f, refused)| column_report(f, &part, &format!("{INPUT_PREFIX}{}", f.name), refused))
             .collect();
         let outputs: Vec<ColumnReport> = [&profile.prediction, &profile.score]
-            .into_iter()
+            .into_par_iter()
             .flatten()
             .filter(|p| part.column(&p.name).is_ok())
             .map(|p| column_report(p, &part, &p.name, BTreeMap::new()))
