@@ -196,7 +196,7 @@ fn announce(server: &Server, args: &ServeArgs, options: &ServeOptions) {
             );
         }
         println!("  GET {url}/models  /health  /metrics");
-        format!("{url}/models/{}/score", m.name)
+        format!("{url}{}", pipewright_deploy::score_path(&m.name))
     };
     if let Some(capture) = &options.capture {
         println!("Capturing {:.0}% of requests into {}", 100.0 * capture.sample, capture.dir.display());

@@ -366,6 +366,48 @@ fn https_serves_from_pem_files_and_a_capture_store_that_cannot_be_written_does_n
         https.request("POST", &url, &[("Content-Type", "application/json")], RECORD.as_bytes()).expect("https");
     assert_eq!(answer.status, 200, "still serving after the capture failed");
     serving.stop();
+
+    a_full_capture_store_drops_and_counts(&dir);
+}
+
+/// A capture store at its size limit drops records, counted as full; serving goes on.
+fn a_full_capture_store_drops_and_counts(dir: &Path) {
+    let project = dir.to_string_lossy().into_owned();
+    let full = dir.join("full-capture");
+    let serving = Serving::start(
+        &[
+            "serve",
+            "--project",
+            &project,
+            "--model",
+            "survival",
+            "--port",
+            "0",
+            "--capture-dir",
+            &full.to_string_lossy(),
+            "--capture-max-mb",
+            "0",
+            "--capture-roll-seconds",
+            "1",
+        ],
+        dir,
+    );
+    let url = format!("{}/models/survival/score", serving.url);
+    for _ in 0..5 {
+        assert_eq!(score(&url).status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client::get(&format!("{}/metrics", serving.url), None)
+        .expect("metrics")
+        .text()
+        .contains("pipewright_capture_dropped_total{reason=\"full\"} 5")
+    {
+        assert!(Instant::now() < deadline, "the full store's drops were never counted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(score(&url).status, 200);
+    serving.stop();
+    assert!(capture_files(&full).is_empty(), "nothing written past the limit");
 }
 
 /// The bundled Titanic rows as records of the served fields.

@@ -31,5 +31,5 @@ pub use capture::{CaptureOptions, INPUT_PREFIX, folder_name};
 pub use pipewright_nodes::deploy::{Field, FieldType, Package, PackageError, PackageInfo, Source};
 pub use registry::{Follow, ModelSpec, listed, package_of, recorded_package, register, versions_of};
 pub use routes::RegistryOptions;
-pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server, TlsFiles};
+pub use server::{DEFAULT_MAX_BODY_BYTES, ServeError, ServeOptions, Server, TlsFiles, score_path};
 pub use serving::{ServingOptions, write_serving};

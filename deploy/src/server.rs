@@ -298,6 +298,20 @@ impl Drop for Server {
     }
 }
 
+/// The path that scores with model `name`: `/models/NAME/score`, the name percent-encoded (a registered name
+/// may hold spaces or parentheses).
+pub fn score_path(name: &str) -> String {
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            let _ = std::fmt::Write::write_fmt(&mut encoded, format_args!("%{byte:02X}"));
+        }
+    }
+    format!("/models/{encoded}/score")
+}
+
 /// Binds the listening socket, naming the address and what to do when it cannot be used.
 fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
     let address = format!("{host}:{port}");

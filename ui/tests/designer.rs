@@ -669,6 +669,7 @@ fn runs_are_recorded_compared_opened_restored_and_their_models_registered() {
     harness.state_mut().history.set_stage(&models[0].name, 1, Stage::Production);
     assert_eq!(harness.state().history.models()[0].stage, Stage::Production);
     settle(&mut harness);
+    deploy_promote_and_roll_back(&mut harness, &models[0].name);
 
     // Open run 1 read-only: edits are refused and the workflow stays as it ran.
     harness.get_by_label("Runs (2)").click();
@@ -1227,4 +1228,64 @@ fn the_memory_budget_is_a_setting_chosen_from_the_run_menu_or_the_palette() {
     harness.get_by_label("Run").click();
     settle(&mut harness);
     harness.get_by_label_contains("Memory budget: 1 GiB");
+}
+
+/// The Models view's actions on a second version (the logistic model of run 2): Deploy serves the model
+/// from the registry, Promote twice puts version 2 in production and the endpoint follows, Roll back returns to
+/// version 1, Stop ends the endpoint.
+fn deploy_promote_and_roll_back(harness: &mut Harness<'_, Designer>, name: &str) {
+    use pipewright_store::Stage;
+    harness.state_mut().history.begin_register(2, "train_logistic", name);
+    let _ = harness.state_mut().history.submit_register();
+    harness.state_mut().history.show_view(pipewright_ui::HistoryView::Models);
+    settle(harness);
+    let stages =
+        |h: &Harness<'_, Designer>| h.state().history.models().iter().map(|m| (m.version, m.stage)).collect::<Vec<_>>();
+    assert_eq!(stages(harness), vec![(2, Stage::None), (1, Stage::Production)]);
+    // Rows: version 2 (Promote, Deploy, Split…, Shadow), then version 1 (Roll back, Deploy).
+    harness.get_all_by_label("Deploy").nth(1).expect("version 1's Deploy").click();
+    settle(harness);
+    harness.get_by_label_contains(&format!("{name} v1 (production) at"));
+    let url = {
+        let deployed = harness.state().history.deployed().expect("serving");
+        format!("{}{}", deployed.server.url(), pipewright_deploy::score_path(name))
+    };
+    let record = r#"{"pclass": 3, "sex": "male", "age": 22, "sibsp": 1, "parch": 0, "fare": 7.25, "embarked": "S"}"#;
+    let version = || {
+        let answer = pipewright_deploy::client::request(
+            "POST",
+            &url,
+            &[("Content-Type", "application/json")],
+            record.as_bytes(),
+        )
+        .expect("answers");
+        answer.json().expect("json")["version"].as_i64().expect("version")
+    };
+    assert_eq!(version(), 1);
+    harness.get_all_by_label("Promote").next().expect("version 2's Promote").click();
+    settle(harness);
+    harness.get_all_by_label("Promote").next().expect("version 2's Promote").click();
+    settle(harness);
+    assert_eq!(stages(harness), vec![(2, Stage::Production), (1, Stage::Staging)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while version() != 2 {
+        assert!(std::time::Instant::now() < deadline, "the designer's endpoint never followed the promotion");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    harness.get_by_label("Split…").click();
+    settle(harness);
+    if can_render(harness) {
+        harness.snapshot_options("models_registry", &SnapshotOptions::new().max_failed_pixels(3000));
+    }
+    harness.get_by_label("Roll back").click();
+    settle(harness);
+    assert_eq!(stages(harness), vec![(2, Stage::Staging), (1, Stage::Production)]);
+    while version() != 1 {
+        assert!(std::time::Instant::now() < deadline, "the designer's endpoint never followed the rollback");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    harness.get_by_label("■ Stop").click();
+    settle(harness);
+    assert!(harness.state().history.deployed().is_none());
+    assert!(pipewright_deploy::client::get(&url, None).is_err(), "the endpoint is gone");
 }

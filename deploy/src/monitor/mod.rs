@@ -194,7 +194,7 @@ fn column_report(
             let cells = text.as_ref().and_then(|t| t.str().ok());
             let mut seen: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
             let mut missing = if cells.is_none() { frame.height() } else { 0 };
-            for cell in cells.into_iter().flat_map(|c| c.iter()) {
+            for cell in cells.into_iter().flat_map(polars::prelude::ChunkedArray::iter) {
                 match cell {
                     Some(v) => *seen.entry(v).or_default() += 1,
                     None => missing += 1,

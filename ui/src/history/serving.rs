@@ -118,7 +118,11 @@ impl History {
             .or_else(|_| Server::serve_registry(&registry, &options(0)));
         match started {
             Ok(server) => {
-                let text = format!("Serving {spec} at {}/models/{}/score", server.url(), registry.models[0].name);
+                let text = format!(
+                    "Serving {spec} at {}{}",
+                    server.url(),
+                    pipewright_deploy::score_path(&registry.models[0].name)
+                );
                 self.deployed = Some(Deployed { spec: spec.to_owned(), server });
                 AppCommand::notify(text, false)
             }

@@ -422,13 +422,13 @@ impl History {
         let url = deployed.server.url();
         let mut stop = false;
         ui.horizontal(|ui| {
-            ui.colored_label(theme::success(dark), "●");
             for model in served.as_array().into_iter().flatten() {
                 let name = model["name"].as_str().unwrap_or_default();
                 let version = model["version"].as_i64().unwrap_or_default();
                 let stage = model["stage"].as_str().unwrap_or("none");
-                let endpoint = format!("{url}/models/{name}/score");
-                ui.label(format!("Serving {name} v{version} ({stage}) at"));
+                let endpoint = format!("{url}{}", pipewright_deploy::score_path(name));
+                ui.colored_label(theme::success(dark), "Serving");
+                ui.label(format!("{name} v{version} ({stage}) at"));
                 if ui.link(&endpoint).on_hover_text("Copy the address").clicked() {
                     ui.ctx().copy_text(endpoint.clone());
                     queue.push(AppCommand::notify(format!("Copied {endpoint}"), false));
