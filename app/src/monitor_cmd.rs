@@ -10,19 +10,19 @@ use clap::Args;
 use serde_json::json;
 
 use pipewright_deploy::ModelSpec;
-use pipewright_deploy::monitor::{self, ColumnReport, Window, WindowReport};
-use pipewright_store::{ColumnRecord, WindowRecord, format_utc};
+use pipewright_deploy::monitor::{self, Window, WindowReport};
+use pipewright_store::format_utc;
 
 /// Arguments of `pipewright monitor`.
 #[derive(Args)]
 #[allow(clippy::doc_markdown, reason = "the field docs are the command's help text, read without Markdown")]
 pub struct MonitorArgs {
     /// The project folder whose registry holds the model and whose capture store holds what it saw.
-    #[arg(long, default_value = ".")]
+    #[arg(long, default_value = ".", global = true)]
     project: PathBuf,
     /// The model: NAME (its production version), NAME@staging or NAME@VERSION.
-    #[arg(long)]
-    model: String,
+    #[arg(long, global = true)]
+    model: Option<String>,
     /// Windows of this many records (1000) or spans of time (30m, 12h, 1d, 7d; days start at midnight UTC).
     #[arg(long, default_value = "1d")]
     window: Window,
@@ -30,11 +30,33 @@ pub struct MonitorArgs {
     #[arg(long)]
     shadow: bool,
     /// The capture store; left out, the project's (.pipewright/capture).
-    #[arg(long)]
+    #[arg(long, global = true)]
     capture_dir: Option<PathBuf>,
     /// Print JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
+    /// `label FILE`: record the true labels of requests, joined to them by request id.
+    #[command(subcommand)]
+    what: Option<MonitorCommand>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum MonitorCommand {
+    /// Keep a file of true labels (CSV, Parquet, JSON): a request id column, the label, and for requests of
+    /// several records the record's place (from 0). Later monitoring joins them to the captured records.
+    Label {
+        /// The file.
+        file: PathBuf,
+        /// The request id column.
+        #[arg(long, default_value = "request_id")]
+        id_column: String,
+        /// The label column; left out, the model's label column (as it was trained), else `label`.
+        #[arg(long)]
+        label_column: Option<String>,
+        /// The record column, for requests of several records; left out, `record` when the file has it.
+        #[arg(long)]
+        record_column: Option<String>,
+    },
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -48,78 +70,74 @@ pub fn monitor(args: &MonitorArgs) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let version = match args.model.parse::<ModelSpec>().and_then(|spec| spec.resolve(&store)) {
-        Ok(version) => version,
-        Err(e) => return fail(e),
+    let Some(model) = &args.model else {
+        return fail("name the model: --model NAME (its production version), NAME@staging or NAME@VERSION");
     };
-    let package = match pipewright_deploy::package_of(&store, &version) {
-        Ok(package) => package,
+    let spec = match model.parse::<ModelSpec>() {
+        Ok(spec) => spec,
         Err(e) => return fail(e),
-    };
-    let Some(profile) = &package.manifest.profile else {
-        return fail(format!(
-            "{} version {} has no training profile: its run did not keep the raw rows it learned from (tables over \
-             100,000 cells are not recorded); register a model whose run keeps them",
-            version.name, version.version
-        ));
     };
     let dir = args
         .capture_dir
         .clone()
         .unwrap_or_else(|| pipewright_store::store_path(&args.project).with_file_name("capture"));
-    let started = std::time::Instant::now();
-    let captured = match monitor::read_capture(&dir, &version.name, version.version, args.shadow) {
-        Ok(captured) => captured,
+    if let Some(MonitorCommand::Label { file, id_column, label_column, record_column }) = &args.what {
+        return label(&store, &spec, &dir, file, id_column, label_column.as_deref(), record_column.as_deref());
+    }
+    let done = match monitor::run(&store, &dir, &spec, args.window, args.shadow) {
+        Ok(done) => done,
         Err(e) => return fail(e),
     };
-    let reports = monitor::monitor(profile, &captured, args.window);
-    let seconds = started.elapsed().as_secs_f64();
-    let records: Vec<WindowRecord> = reports.iter().map(|w| record(&version.name, version.version, w)).collect();
-    let alerts = match store.record_windows(&records) {
-        Ok(alerts) => alerts,
-        Err(e) => return fail(e),
-    };
+    let (name, number) = (&done.version.name, done.version.version);
     if args.json {
         let value = json!({
-            "model": version.name, "version": version.version, "shadow": args.shadow,
-            "reference_rows": profile.rows, "windows": reports,
-            "alerts": alerts.iter().map(|a| &a.message).collect::<Vec<_>>(), "seconds": seconds,
+            "model": name, "version": number, "shadow": args.shadow,
+            "reference_rows": done.reference_rows, "windows": done.windows,
+            "alerts": done.alerts.iter().map(|a| &a.message).collect::<Vec<_>>(), "seconds": done.seconds,
         });
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    print_windows(&version.name, version.version, profile.rows, &reports, seconds);
-    for alert in &alerts {
+    print_windows(name, number, done.reference_rows, &done.windows, done.seconds);
+    for alert in &done.alerts {
         println!("ALERT {}", alert.message);
     }
     ExitCode::SUCCESS
 }
 
-fn column_record(c: &ColumnReport) -> ColumnRecord {
-    ColumnRecord {
-        name: c.name.clone(),
-        method: c.drift.map(|d| format!("{:?}", d.method).to_lowercase()),
-        statistic: c.drift.map(|d| d.statistic),
-        threshold: c.drift.map(|d| d.threshold),
-        drifted: c.drift.is_some_and(|d| d.drifted),
-        psi: c.drift.map(|d| d.psi),
-        missing_rate: c.missing_rate,
-        out_of_range: c.out_of_range,
-        refused: i64::try_from(c.refused.values().sum::<u64>()).unwrap_or(i64::MAX),
-    }
-}
-
-fn record(model: &str, version: i64, w: &WindowReport) -> WindowRecord {
-    WindowRecord {
-        model: model.to_owned(),
-        version,
-        start: w.start,
-        end: w.end,
-        records: i64::try_from(w.records).unwrap_or(i64::MAX),
-        refused: i64::try_from(w.refused).unwrap_or(i64::MAX),
-        drift_share: w.drift_share,
-        dataset_drift: w.dataset_drift,
-        columns: w.features.iter().chain(&w.outputs).map(column_record).collect(),
+/// `monitor label FILE`: keeps the labels in the capture store.
+fn label(
+    store: &pipewright_store::Store,
+    spec: &ModelSpec,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    id_column: &str,
+    label_column: Option<&str>,
+    record_column: Option<&str>,
+) -> ExitCode {
+    let version = match spec.resolve(store) {
+        Ok(version) => version,
+        Err(e) => return fail(e),
+    };
+    let trained_on = pipewright_deploy::package_of(store, &version).ok().and_then(|p| p.manifest.label);
+    let label = label_column.map(str::to_owned).or(trained_on).unwrap_or_else(|| "label".into());
+    let record = record_column.map(str::to_owned).or_else(|| {
+        let has = pipewright_nodes::data::read_file(file).is_ok_and(|f| f.column("record").is_ok());
+        has.then(|| "record".to_owned())
+    });
+    let columns = monitor::labels::LabelColumns { id: id_column, record: record.as_deref(), label: &label };
+    match monitor::labels::import(dir, &version.name, file, &columns) {
+        Ok(done) => {
+            println!(
+                "Kept {} labels of {} requests for {} in {}",
+                done.labels,
+                done.requests,
+                version.name,
+                done.file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

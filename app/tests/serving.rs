@@ -410,7 +410,7 @@ fn a_full_capture_store_drops_and_counts(dir: &Path) {
     assert!(capture_files(&full).is_empty(), "nothing written past the limit");
 }
 
-/// The bundled Titanic rows as records of the served fields.
+/// The bundled Titanic rows as records of the served fields, with `survived`.
 fn titanic_records() -> Vec<Json> {
     let frame = CsvReadOptions::default()
         .with_has_header(true)
@@ -420,7 +420,7 @@ fn titanic_records() -> Vec<Json> {
         .expect("reads");
     let numbers = ["pclass", "age", "sibsp", "parch", "fare"];
     let mut records = vec![serde_json::Map::new(); frame.height()];
-    for name in ["pclass", "sex", "age", "sibsp", "parch", "fare", "embarked"] {
+    for name in ["pclass", "sex", "age", "sibsp", "parch", "fare", "embarked", "survived"] {
         let column = frame.column(name).expect("column").as_materialized_series().clone();
         for (i, record) in records.iter_mut().enumerate() {
             let value = column.get(i).expect("cell");
@@ -465,11 +465,26 @@ fn monitoring_finds_the_drift_of_shifted_requests_and_records_an_alert() {
             r
         })
         .collect();
-    for batch in [like_training, shifted] {
-        let answer = client::post_json(&url, None, &json!({ "records": batch })).expect("answers");
+    for (id, batch) in [("calm", &like_training), ("shifted", &shifted)] {
+        let body = serde_json::to_vec(&json!({ "records": batch })).expect("json");
+        let headers = [("Content-Type", "application/json"), ("X-Request-Id", id)];
+        let answer = client::request("POST", &url, &headers, &body).expect("answers");
         assert_eq!(answer.status, 200, "{}", answer.text());
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The truth arrives later, for the first request's passengers: one row per record.
+    let rows =
+        like_training.iter().enumerate().map(|(i, r)| format!("calm,{i},{}\n", r["survived"].as_str().expect("label")));
+    let labels: String = std::iter::once("request_id,record,survived\n".to_owned()).chain(rows).collect();
+    std::fs::write(dir.join("labels.csv"), labels).expect("writes");
+    let out = pipewright(&["monitor", "label", "labels.csv", "--model", "survival"], &dir);
+    assert!(text(&out).contains("Kept 400 labels of 1 requests for survival"), "{}", text(&out));
+    let out = pipewright(&["monitor", "label", "labels.csv", "--model", "survival", "--label-column", "truth"], &dir);
+    assert!(
+        !out.status.success() && text(&out).contains("no column \"truth\"; its columns: request_id, record, survived"),
+        "{}",
+        text(&out)
+    );
     let bad =
         client::post_json(&url, None, &json!({"pclass": "first", "sex": "male", "embarked": "X"})).expect("answers");
     assert_eq!(bad.status, 422);
@@ -499,6 +514,10 @@ fn monitoring_finds_the_drift_of_shifted_requests_and_records_an_alert() {
     assert_eq!(fare["drift"]["method"], "wasserstein", "1,309 training rows: distances");
     assert!(fare["out_of_range"].as_f64().expect("share") > 0.0);
     assert_eq!(report["alerts"].as_array().expect("alerts").len(), 1, "{report}");
+    assert_eq!((windows[0]["labelled"].as_u64(), windows[1]["labelled"].as_u64()), (Some(400), Some(0)));
+    let accuracy = windows[0]["metrics"]["accuracy"].as_f64().expect("accuracy");
+    let auc = windows[0]["metrics"]["roc_auc"].as_f64().expect("AUC");
+    assert!((0.7..0.95).contains(&accuracy) && (0.75..0.99).contains(&auc), "{accuracy} {auc}");
     // The refused record's problems are counted where its time falls (the last window).
     let refused: u64 = windows[1]["features"]
         .as_array()

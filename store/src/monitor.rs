@@ -50,6 +50,10 @@ pub struct WindowRecord {
     pub dataset_drift: bool,
     /// Each column.
     pub columns: Vec<ColumnRecord>,
+    /// Records with a true label.
+    pub labelled: i64,
+    /// The model's metrics on them, by name.
+    pub metrics: Vec<(String, f64)>,
 }
 
 /// An alert.
@@ -78,21 +82,31 @@ impl Store {
         let now = crate::runs::now();
         let mut raised = Vec::new();
         for w in windows {
-            tx.execute(
-                "DELETE FROM monitor_columns WHERE window_id IN
-                 (SELECT id FROM monitor_windows WHERE model = ?1 AND version = ?2 AND start = ?3)",
-                params![w.model, w.version, w.start],
-            )?;
+            for table in ["monitor_columns", "monitor_metrics"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE window_id IN
+                         (SELECT id FROM monitor_windows WHERE model = ?1 AND version = ?2 AND start = ?3)"
+                    ),
+                    params![w.model, w.version, w.start],
+                )?;
+            }
             tx.execute(
                 "DELETE FROM monitor_windows WHERE model = ?1 AND version = ?2 AND start = ?3",
                 params![w.model, w.version, w.start],
             )?;
             tx.execute(
-                "INSERT INTO monitor_windows (model, version, start, end, records, refused, drift_share, dataset_drift, computed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![w.model, w.version, w.start, w.end, w.records, w.refused, w.drift_share, w.dataset_drift, now],
+                "INSERT INTO monitor_windows (model, version, start, end, records, refused, drift_share, dataset_drift, labelled, computed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![w.model, w.version, w.start, w.end, w.records, w.refused, w.drift_share, w.dataset_drift, w.labelled, now],
             )?;
             let id = tx.last_insert_rowid();
+            for (name, value) in &w.metrics {
+                tx.execute(
+                    "INSERT INTO monitor_metrics (window_id, name, value) VALUES (?1, ?2, ?3)",
+                    params![id, name, value],
+                )?;
+            }
             for c in &w.columns {
                 tx.execute(
                     "INSERT INTO monitor_columns (window_id, name, method, statistic, threshold, drifted, psi, missing_rate, out_of_range, refused)
@@ -138,7 +152,7 @@ impl Store {
     pub fn monitor_windows(&self, model: &str, version: i64) -> Result<Vec<WindowRecord>, StoreError> {
         let conn = self.connection();
         let mut statement = conn.prepare(
-            "SELECT id, start, end, records, refused, drift_share, dataset_drift FROM monitor_windows
+            "SELECT id, start, end, records, refused, drift_share, dataset_drift, labelled FROM monitor_windows
              WHERE model = ?1 AND version = ?2 ORDER BY start",
         )?;
         let heads: Vec<(i64, WindowRecord)> = statement
@@ -155,6 +169,8 @@ impl Store {
                         drift_share: r.get(5)?,
                         dataset_drift: r.get(6)?,
                         columns: Vec::new(),
+                        labelled: r.get(7)?,
+                        metrics: Vec::new(),
                     },
                 ))
             })?
@@ -163,8 +179,11 @@ impl Store {
             "SELECT name, method, statistic, threshold, drifted, psi, missing_rate, out_of_range, refused
              FROM monitor_columns WHERE window_id = ?1 ORDER BY rowid",
         )?;
+        let mut metrics =
+            conn.prepare("SELECT name, value FROM monitor_metrics WHERE window_id = ?1 ORDER BY rowid")?;
         let mut windows = Vec::with_capacity(heads.len());
         for (id, mut w) in heads {
+            w.metrics = metrics.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             w.columns = columns
                 .query_map([id], |r| {
                     Ok(ColumnRecord {

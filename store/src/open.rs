@@ -120,7 +120,7 @@ const MIGRATIONS: &[&str] = &[
     );
     ",
     // 4 → 5: monitoring: each window of a served version's captured records compared with its training
-    // profile, per feature, and the alerts raised.
+    // profile, per feature, the model's metrics on the labelled records, and the alerts raised.
     "
     CREATE TABLE monitor_windows (
         id INTEGER PRIMARY KEY,
@@ -132,8 +132,14 @@ const MIGRATIONS: &[&str] = &[
         refused INTEGER NOT NULL,
         drift_share REAL NOT NULL,
         dataset_drift INTEGER NOT NULL,
+        labelled INTEGER NOT NULL,
         computed_at REAL NOT NULL,
         UNIQUE (model, version, start)
+    );
+    CREATE TABLE monitor_metrics (
+        window_id INTEGER NOT NULL REFERENCES monitor_windows(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value REAL NOT NULL
     );
     CREATE TABLE monitor_columns (
         window_id INTEGER NOT NULL REFERENCES monitor_windows(id) ON DELETE CASCADE,

@@ -1288,4 +1288,17 @@ fn deploy_promote_and_roll_back(harness: &mut Harness<'_, Designer>, name: &str)
     settle(harness);
     assert!(harness.state().history.deployed().is_none());
     assert!(pipewright_deploy::client::get(&url, None).is_err(), "the endpoint is gone");
+
+    // The endpoint captured its requests: the Monitor view compares them with version 1's training profile.
+    harness.get_by_label("Monitor").click();
+    settle(harness);
+    harness.get_by_label("Compute").click();
+    settle(harness);
+    harness.get_by_label_contains("Version 1: 1 window(s)");
+    harness.get_by_label("fare").click();
+    settle(harness);
+    harness.get_by_label_contains("fare: wasserstein by window");
+    if can_render(harness) {
+        harness.snapshot_options("monitor_view", &SnapshotOptions::new().max_failed_pixels(3000));
+    }
 }

@@ -5,6 +5,7 @@
 //! a missing value or an unseen category), and dataset drift when at least half of the features drift.
 
 pub mod drift;
+pub mod labels;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,20 @@ pub struct WindowReport {
     pub drift_share: f64,
     /// Whether at least half of the features drifted.
     pub dataset_drift: bool,
+    /// Records with a true label.
+    pub labelled: usize,
+    /// The model's metrics on them.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// What the true labels are compared with: the model's task and classes, and the labels by request.
+pub struct Truth<'a> {
+    /// The task.
+    pub task: pipewright_engine::Task,
+    /// The classes, in the model's order (the last is the positive one of two).
+    pub classes: &'a [String],
+    /// The labels.
+    pub labels: &'a labels::Labels,
 }
 
 /// The capture store's records of one model version.
@@ -237,8 +252,8 @@ fn refusals(refused: Option<&DataFrame>, start: f64, end: f64) -> (usize, BTreeM
     (requests.len(), by_field)
 }
 
-/// Compares each window of `captured` with `profile`.
-pub fn monitor(profile: &Profile, captured: &Captured, window: Window) -> Vec<WindowReport> {
+/// Compares each window of `captured` with `profile`, and with the true labels when there are some.
+pub fn monitor(profile: &Profile, captured: &Captured, window: Window, truth: Option<&Truth<'_>>) -> Vec<WindowReport> {
     let frame = &captured.scored;
     let time = times(frame);
     let mut reports = Vec::new();
@@ -266,6 +281,8 @@ pub fn monitor(profile: &Profile, captured: &Captured, window: Window) -> Vec<Wi
             .filter(|p| part.column(&p.name).is_ok())
             .map(|p| column_report(p, &part, &p.name, BTreeMap::new()))
             .collect();
+        let (labelled, metrics) =
+            truth.map_or_else(Default::default, |t| labels::metrics(t.task, t.classes, &part, t.labels));
         let tested = features.iter().filter(|f| f.drift.is_some()).count();
         let drifted = features.iter().filter(|f| f.drift.is_some_and(|d| d.drifted)).count();
         let drift_share = if tested == 0 { 0.0 } else { drifted as f64 / tested as f64 };
@@ -278,9 +295,84 @@ pub fn monitor(profile: &Profile, captured: &Captured, window: Window) -> Vec<Wi
             outputs,
             drift_share,
             dataset_drift: tested > 0 && drift_share >= DATASET_DRIFT_SHARE,
+            labelled,
+            metrics,
         });
     }
     reports
+}
+
+/// What one monitoring pass computed and recorded.
+pub struct Monitored {
+    /// The version monitored.
+    pub version: pipewright_store::ModelVersion,
+    /// Its training rows.
+    pub reference_rows: u64,
+    /// The windows.
+    pub windows: Vec<WindowReport>,
+    /// The alerts raised now.
+    pub alerts: Vec<pipewright_store::Alert>,
+    /// How long it took, reading the capture included.
+    pub seconds: f64,
+}
+
+/// The store's record of a window.
+pub fn to_record(model: &str, version: i64, w: &WindowReport) -> pipewright_store::WindowRecord {
+    let wide = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let column = |c: &ColumnReport| pipewright_store::ColumnRecord {
+        name: c.name.clone(),
+        method: c.drift.map(|d| format!("{:?}", d.method).to_lowercase()),
+        statistic: c.drift.map(|d| d.statistic),
+        threshold: c.drift.map(|d| d.threshold),
+        drifted: c.drift.is_some_and(|d| d.drifted),
+        psi: c.drift.map(|d| d.psi),
+        missing_rate: c.missing_rate,
+        out_of_range: c.out_of_range,
+        refused: i64::try_from(c.refused.values().sum::<u64>()).unwrap_or(i64::MAX),
+    };
+    pipewright_store::WindowRecord {
+        model: model.to_owned(),
+        version,
+        start: w.start,
+        end: w.end,
+        records: wide(w.records),
+        refused: wide(w.refused),
+        drift_share: w.drift_share,
+        dataset_drift: w.dataset_drift,
+        columns: w.features.iter().chain(&w.outputs).map(column).collect(),
+        labelled: wide(w.labelled),
+        metrics: w.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    }
+}
+
+/// Monitors the version `spec` names: reads its captured records (its answers, or with `shadow` its scores in
+/// the shadow) and the labels from the capture store in `capture`, compares each window with the training
+/// profile its package carries, and records the windows and alerts in `store`.
+pub fn run(
+    store: &pipewright_store::Store,
+    capture: &Path,
+    spec: &crate::ModelSpec,
+    window: Window,
+    shadow: bool,
+) -> Result<Monitored, String> {
+    let version = spec.resolve(store)?;
+    let package = crate::package_of(store, &version)?;
+    let Some(profile) = &package.manifest.profile else {
+        return Err(format!(
+            "{} version {} has no training profile: its run did not keep the raw rows it learned from (tables \
+             over 100,000 cells are not recorded); register a model whose run keeps them",
+            version.name, version.version
+        ));
+    };
+    let started = std::time::Instant::now();
+    let captured = read_capture(capture, &version.name, version.version, shadow)?;
+    let labels = labels::read(capture, &version.name)?;
+    let truth = Truth { task: package.manifest.task, classes: &package.manifest.classes, labels: &labels };
+    let windows = monitor(profile, &captured, window, (!labels.is_empty()).then_some(&truth));
+    let seconds = started.elapsed().as_secs_f64();
+    let records: Vec<_> = windows.iter().map(|w| to_record(&version.name, version.version, w)).collect();
+    let alerts = store.record_windows(&records).map_err(|e| e.to_string())?;
+    Ok(Monitored { reference_rows: profile.rows, version, windows, alerts, seconds })
 }
 
 #[cfg(test)]

@@ -87,6 +87,11 @@ impl Designer {
             (HistoryView::Runs, "runs", "Every recorded run of this project, newest first"),
             (HistoryView::Compare, "compare runs", "The ticked runs side by side: parameters and metrics"),
             (HistoryView::Models, "model registry", "The project's registered models, their versions and stages"),
+            (
+                HistoryView::Monitor,
+                "model monitoring",
+                "Drift and data quality of what served models saw, window by window",
+            ),
         ] {
             entries.push(PaletteEntry::named(AppCommand::ShowHistory(view), format!("Project history: {name}"), help));
         }

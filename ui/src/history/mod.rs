@@ -6,6 +6,7 @@
 //! The store is read when the window opens, after each recorded run of the designer, every few seconds while
 //! it is open (runs of `pipewright run` appear too) and on Refresh. Viewing never creates a store.
 
+mod monitor;
 mod serving;
 mod views;
 
@@ -38,6 +39,8 @@ pub enum HistoryView {
     Compare,
     /// The model registry.
     Models,
+    /// What served models saw against their training.
+    Monitor,
 }
 
 /// A run as the list shows it.
@@ -95,6 +98,8 @@ pub struct History {
     split_form: Option<(String, i64, f64)>,
     /// The endpoint serving a registered model from this window.
     deployed: Option<Deployed>,
+    /// The Monitor view.
+    monitor: monitor::MonitorView,
 }
 
 impl History {
@@ -333,6 +338,7 @@ impl History {
                 (HistoryView::Runs, format!("Runs ({})", self.runs.len())),
                 (HistoryView::Compare, format!("Compare ({})", self.checked.len())),
                 (HistoryView::Models, format!("Models ({})", self.models.len())),
+                (HistoryView::Monitor, "Monitor".to_owned()),
             ] {
                 if ui.selectable_label(self.view == view, label).clicked() {
                     self.view = view;
@@ -360,6 +366,7 @@ impl History {
             HistoryView::Runs => self.runs_ui(ui, queue),
             HistoryView::Compare => self.compare_ui(ui, catalog),
             HistoryView::Models => self.models_ui(ui, queue),
+            HistoryView::Monitor => self.monitor_ui(ui, queue),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The Models view's deployment actions: promote a version a stage, roll production back, share requests
 //! between production and a candidate (A/B) or score them in the shadow, and serve a model from the registry
-//! on this machine — the same endpoint as `pipewright serve --project --model`, following the registry live.
+//! on this machine — the same endpoint as `pipewright serve --project --model --capture`, following the
+//! registry live and capturing its requests for the Monitor view.
 
 use std::time::Duration;
 
-use pipewright_deploy::{ModelSpec, RegistryOptions, ServeOptions, Server};
+use pipewright_deploy::{CaptureOptions, ModelSpec, RegistryOptions, ServeOptions, Server};
 use pipewright_store::Stage;
 
 use super::History;
@@ -112,8 +113,14 @@ impl History {
             Err(e) => return AppCommand::notify(e, true),
         };
         self.stop_serving();
+        // Requests are captured into the project, for the Monitor view.
+        let capture = CaptureOptions {
+            roll_after: Duration::from_secs(10),
+            ..CaptureOptions::new(pipewright_store::store_path(&project).with_file_name("capture"))
+        };
         let registry = RegistryOptions { project, models: vec![parsed], poll: POLL };
-        let options = |port| ServeOptions { port, quiet: true, ..ServeOptions::default() };
+        let options =
+            |port| ServeOptions { port, quiet: true, capture: Some(capture.clone()), ..ServeOptions::default() };
         let started = Server::serve_registry(&registry, &options(PORT))
             .or_else(|_| Server::serve_registry(&registry, &options(0)));
         match started {
