@@ -5,7 +5,7 @@
 //! threshold, and the model's real metrics once labels arrived.
 
 use egui::{RichText, Ui};
-use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
+use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, Points};
 
 use pipewright_deploy::ModelSpec;
 use pipewright_deploy::monitor::Window;
@@ -196,6 +196,12 @@ fn statistic_chart(ui: &mut Ui, column: &str, windows: &[WindowRecord]) {
     Plot::new(("monitor-chart", column)).height(180.0).legend(Legend::default()).x_axis_label("window").show(
         ui,
         |plot| {
+            // Markers too: a single window is a point, not a line.
+            plot.points(
+                Points::new(column.to_owned(), PlotPoints::from(points.clone()))
+                    .radius(3.5)
+                    .color(theme::series_color(0)),
+            );
             plot.line(Line::new(column.to_owned(), PlotPoints::from(points)).color(theme::series_color(0)));
             if let Some(t) = threshold {
                 plot.hline(HLine::new("threshold", t).color(theme::series_color(1)));
