@@ -1,5 +1,6 @@
 //! `pipewright`: the designer (no arguments) and the headless runner (`run`, `validate`, `nodes`, `serve`, `score`, `export`, `submit`…).
 
+mod agent;
 mod catalog_cmd;
 mod cluster_cmd;
 mod deploy_cmd;
@@ -8,6 +9,7 @@ mod monitor_cmd;
 mod package_cmd;
 mod run_cmd;
 mod runs_cmd;
+mod schedule_cmd;
 mod wizard_cmd;
 
 use std::path::PathBuf;
@@ -105,6 +107,20 @@ enum Command {
     /// Compare what a served model version saw (the capture store) with its training profile, window by window:
     /// per-feature drift, data quality, dataset drift. Records the results and alerts in the project's store.
     Monitor(monitor_cmd::MonitorArgs),
+    /// Schedules the agent runs: `schedule add NAME --cron EXPR --score MODEL … | --retrain FLOW … | --monitor`,
+    /// `list`, `remove`, `run`, `history`, `export --cronjob|--scrontab`.
+    Schedule {
+        /// The project folder.
+        #[arg(long, default_value = ".", global = true)]
+        project: PathBuf,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        what: schedule_cmd::ScheduleCommand,
+    },
+    /// Run a project's schedules as they come due (and retrainings on drift alerts), until stopped.
+    Agent(agent::AgentArgs),
     /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
     Export(cluster_cmd::ExportArgs),
     /// Submit a job bundle, follow it to its end and record its results in the run history.
@@ -150,6 +166,8 @@ fn main() -> ExitCode {
         Some(Command::Package(args)) => package_cmd::package(&args),
         Some(Command::ExportServing(args)) => package_cmd::export_serving(&args),
         Some(Command::Monitor(args)) => monitor_cmd::monitor(&args),
+        Some(Command::Schedule { project, json, what }) => schedule_cmd::schedule(&project, json, &what),
+        Some(Command::Agent(args)) => agent::agent(&args),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         Some(Command::Task(args)) => cluster_cmd::task(&args),

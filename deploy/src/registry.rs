@@ -125,6 +125,11 @@ pub fn register(
     node: &str,
     notes: &str,
 ) -> Result<(ModelVersion, Vec<String>), String> {
+    // The store's checks first: a run that is not recorded, a block that trained no model.
+    store.trained_model(run, node).map_err(|e| e.to_string())?;
+    if name.trim().is_empty() {
+        return Err("a model needs a name".into());
+    }
     let mut assembled = recorded_package(store, run, node)?;
     name.trim().clone_into(&mut assembled.package.manifest.name);
     let bytes = assembled.package.to_bytes().map_err(|e| e.to_string())?;

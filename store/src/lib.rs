@@ -13,6 +13,7 @@ mod monitor;
 mod open;
 mod recorder;
 mod runs;
+mod schedules;
 mod traffic;
 
 pub use artifacts::{ArtifactLink, INLINE_ARTIFACT_BYTES, StagedArtifact, value_of_artifact};
@@ -26,4 +27,5 @@ pub use recorder::{RecordStart, Recorder, SMALL_TABLE_CELLS, artifact_of, experi
 pub use runs::{
     NodeArtifact, NodeMetric, NodeRecord, NodeResult, RunRecord, RunSource, RunStart, RunStatus, format_utc,
 };
+pub use schedules::{Schedule, ScheduleRun};
 pub use traffic::{Rollback, Traffic};

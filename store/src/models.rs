@@ -155,30 +155,7 @@ impl Store {
             return Err(StoreError::Invalid("a model needs a name".into()));
         }
         let run = registration.run;
-        if self.run(run)?.is_none() {
-            return Err(StoreError::Invalid(format!("no run {run} in this project: `pipewright runs` lists them")));
-        }
-        let artifact =
-            self.artifacts_of(run)?.into_iter().find(|a| a.node == registration.node && a.kind == "model").ok_or_else(
-                || {
-                    let trained: Vec<String> = self
-                        .artifacts_of(run)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|a| a.kind == "model")
-                        .map(|a| a.node)
-                        .collect();
-                    StoreError::Invalid(if trained.is_empty() {
-                        format!("run {run} recorded no trained model: run a workflow with a Train Model block first")
-                    } else {
-                        format!(
-                            "node `{}` of run {run} produced no trained model; these did: {}",
-                            registration.node,
-                            trained.join(", ")
-                        )
-                    })
-                },
-            )?;
+        let artifact = self.trained_model(run, registration.node)?;
         let metrics: Vec<Json> = self
             .model_metrics(run, registration.node)?
             .into_iter()
@@ -216,6 +193,24 @@ impl Store {
         let registered = tx.query_row(&format!("SELECT {COLUMNS} FROM models WHERE id = ?1"), [id], version_of)?;
         tx.commit()?;
         Ok(registered)
+    }
+
+    /// The trained model `node` produced in `run`, or why there is none: the run is not recorded, or the node
+    /// trained no model (naming those that did).
+    pub fn trained_model(&self, run: i64, node: &str) -> Result<crate::ArtifactLink, StoreError> {
+        if self.run(run)?.is_none() {
+            return Err(StoreError::Invalid(format!("no run {run} in this project: `pipewright runs` lists them")));
+        }
+        let artifacts = self.artifacts_of(run)?;
+        if let Some(model) = artifacts.iter().find(|a| a.node == node && a.kind == "model") {
+            return Ok(model.clone());
+        }
+        let trained: Vec<&str> = artifacts.iter().filter(|a| a.kind == "model").map(|a| a.node.as_str()).collect();
+        Err(StoreError::Invalid(if trained.is_empty() {
+            format!("run {run} recorded no trained model: run a workflow with a Train Model block first")
+        } else {
+            format!("node `{node}` of run {run} produced no trained model; these did: {}", trained.join(", "))
+        }))
     }
 
     /// The metrics of `run` that evaluated the model of `node`: those whose evaluated input has the node

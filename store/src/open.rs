@@ -13,7 +13,7 @@ use crate::StoreError;
 const APPLICATION_ID: i64 = 0x5057_5354;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Schema steps: entry `i` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -164,6 +164,29 @@ const MIGRATIONS: &[&str] = &[
         raised_at REAL NOT NULL,
         UNIQUE (model, version, start)
     );
+    ",
+    // 5 → 6: schedules the agent runs (batch scoring, retraining, monitoring) and the history of their runs.
+    "
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL
+    );
+    CREATE TABLE schedule_runs (
+        id INTEGER PRIMARY KEY,
+        schedule TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        run_id INTEGER
+    );
+    CREATE INDEX schedule_runs_by_schedule ON schedule_runs(schedule, started_at);
     ",
 ];
 

@@ -59,7 +59,12 @@ pub fn write_batches(
             let mut writer = None;
             let mut file = Some(file);
             for batch in batches {
-                let batch = batch?;
+                // The batched writer walks the columns' chunks side by side: columns added one by one (scores
+                // beside the rows read) may be chunked differently.
+                let mut batch = batch?;
+                if batch.should_rechunk() {
+                    batch.rechunk_mut();
+                }
                 if writer.is_none() {
                     let file = file.take().ok_or_else(|| io("write", &"the file was already handed on"))?;
                     writer = Some(ParquetWriter::new(file).batched(batch.schema()).map_err(|e| io("write", &e))?);
