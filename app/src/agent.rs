@@ -110,9 +110,12 @@ fn text(spec: &Json, key: &str) -> String {
 
 /// Retrains: runs the workflow (as `pipewright run`, recorded in its project), registers the model as a
 /// staging version, and promotes it when the rule holds. Production is untouched unless promotion succeeds.
-fn retrain(store: &Store, schedule: &Schedule) -> Outcome {
+fn retrain(store: &Store, project: &Path, schedule: &Schedule) -> Outcome {
     let (flow, node, model) =
         (text(&schedule.spec, "flow"), text(&schedule.spec, "node"), text(&schedule.spec, "model"));
+    if let Err(e) = records_here(Path::new(&flow), project) {
+        return Outcome::failed(format!("{e}; production is unchanged"));
+    }
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return Outcome::failed(format!("cannot find this runner: {e}")),
@@ -196,6 +199,23 @@ fn retrain(store: &Store, schedule: &Schedule) -> Outcome {
             run: Some(run),
         },
         Err(e) => Outcome { succeeded: false, message: format!("{registered}; not promoted: {e}"), run: Some(run) },
+    }
+}
+
+/// Whether a workflow records its runs in `project`'s store (it lies in the project), so the run a retraining
+/// registers is this project's.
+pub fn records_here(flow: &Path, project: &Path) -> Result<(), String> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let recorded_in = canonical(&pipewright_engine::project_dir_of(flow));
+    if recorded_in == canonical(project) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} records its runs in {}, not in this project ({}): keep the workflow inside the project",
+            flow.display(),
+            recorded_in.display(),
+            canonical(project).display()
+        ))
     }
 }
 
@@ -311,7 +331,7 @@ pub fn run_schedule(store: &Store, project: &Path, schedule: &Schedule, trigger:
     let id = store.begin_schedule_run(&schedule.name, trigger).ok();
     let outcome = match schedule.kind.as_str() {
         "score" => score(store, schedule),
-        "retrain" => retrain(store, schedule),
+        "retrain" => retrain(store, project, schedule),
         "monitor" => monitor(store, project, schedule),
         other => Outcome::failed(format!("unknown schedule kind `{other}`")),
     };

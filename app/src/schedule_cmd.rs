@@ -182,20 +182,21 @@ fn add(store: &Store, project: &Path, args: &AddArgs) -> ExitCode {
             _ => Err("--score needs --input (a file, a folder or sqlite:DB#TABLE) and --output (a folder)".into()),
         }
     } else if let Some(flow) = &args.retrain {
-        let rule = args.promote_if.as_deref().map(crate::agent::Rule::parse).transpose();
-        match (args.node.as_deref(), model_arg(args.model.as_deref(), "--retrain"), rule) {
-            (None, ..) => Err("--retrain needs --node: the Train Model block whose model is registered".into()),
-            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-            (Some(node), Ok(model), Ok(_)) if !flow.exists() => {
-                let _ = (node, model);
-                Err(format!("{} does not exist", flow.display()))
+        let checked = || -> Result<Json, String> {
+            let node = args
+                .node
+                .as_deref()
+                .ok_or("--retrain needs --node: the Train Model block whose model is registered")?;
+            let model = model_arg(args.model.as_deref(), "--retrain")?;
+            args.promote_if.as_deref().map(crate::agent::Rule::parse).transpose()?;
+            if !flow.exists() {
+                return Err(format!("{} does not exist", flow.display()));
             }
-            (Some(node), Ok(model), Ok(_)) => Ok((
-                "retrain",
-                json!({"flow": absolute(flow), "node": node, "model": model.name, "promote_if": args.promote_if,
-                       "on_drift": args.on_drift}),
-            )),
-        }
+            crate::agent::records_here(flow, project)?;
+            Ok(json!({"flow": absolute(flow), "node": node, "model": model.name, "promote_if": args.promote_if,
+                      "on_drift": args.on_drift}))
+        };
+        checked().map(|spec| ("retrain", spec))
     } else if args.monitor {
         let window = args.window.parse::<pipewright_deploy::monitor::Window>().map(|_| ());
         model_arg(args.model.as_deref(), "--monitor")

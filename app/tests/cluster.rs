@@ -843,7 +843,7 @@ fn a_registered_model_exports_as_an_image_folder_whose_kubernetes_objects_pass_t
     assert!(!out.status.success() && text(&out).contains("the registry has survival"), "{}", text(&out));
     let out = export("survival", &[]);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("survival has no version production; its versions: 1 (staging)"), "{}", text(&out));
+    assert!(text(&out).contains("survival has no version in production; its versions: 1 (staging)"), "{}", text(&out));
     let out = export("survival@staging", &["--replicas", "3", "--max-replicas", "2"]);
     assert!(!out.status.success() && text(&out).contains("replicas 3 to 2"), "{}", text(&out));
 

@@ -76,6 +76,29 @@ fn retraining_promotes_only_when_its_rule_holds_and_a_failed_one_leaves_producti
     );
     assert!(text(&bad).contains("promotion rule `roc_auc == production`"), "{}", text(&bad));
 
+    // A workflow outside the project records its runs elsewhere: refused.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let far = elsewhere.path().join("titanic.flow.json");
+    std::fs::copy(dir.join("titanic.flow.json"), &far).expect("copy");
+    let far = far.to_string_lossy().into_owned();
+    let out = pipewright(
+        &[
+            "schedule",
+            "add",
+            "far",
+            "--cron",
+            "@daily",
+            "--retrain",
+            &far,
+            "--node",
+            "train_logistic",
+            "--model",
+            "survival",
+        ],
+        &dir,
+    );
+    assert!(!out.status.success() && text(&out).contains("records its runs in"), "{}", text(&out));
+
     let add = |name: &str, rule: &str| {
         let out = pipewright(
             &[
