@@ -197,7 +197,7 @@ mod tests {
         let p = ColumnProfile::numeric("x", &small);
         assert_eq!((p.count, p.missing), (9, 1));
         let Distribution::Numeric { mean, std, min, max, points, exact, distinct } = &p.values else { panic!() };
-        assert!((mean - 41.0 / 9.0).abs() < 1e-12 && *min == 0.0 && *max == 9.0 && *exact);
+        assert!((mean - 42.0 / 9.0).abs() < 1e-12 && *min == 0.0 && *max == 9.0 && *exact);
         assert_eq!(points.len(), 9);
         assert_eq!(distinct.len(), 9);
         assert!(*std > 2.8 && *std < 3.0);
