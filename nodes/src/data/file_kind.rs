@@ -29,11 +29,14 @@ pub(super) fn describe(head: &[u8]) -> Option<&'static str> {
         (b"\x1F\x8B", "a gzip-compressed file: decompress it first (gunzip, or 7-Zip) and import the file inside"),
         (
             b"PK\x03\x04",
-            "a ZIP archive (an Excel .xlsx workbook is one): unpack it, or save the sheet as CSV, and import that",
+            "a ZIP archive (an Excel .xlsx or OpenDocument .ods workbook is one): for a workbook, set the format to excel (or name it .xlsx or .ods); else unpack it and import the file inside",
         ),
         (b"SQLite format 3\0", "a SQLite database: set the format to sqlite and give a query"),
         (b"PAR1", "a Parquet file: set the format to parquet (or auto with a .parquet name)"),
-        (b"\xD0\xCF\x11\xE0", "an old Excel (.xls) or Office file: save the sheet as CSV and import that"),
+        (
+            b"\xD0\xCF\x11\xE0",
+            "an old Excel (.xls) or Office file: for a workbook, set the format to excel (or name it .xls)",
+        ),
         (b"%PDF", "a PDF document, not a data file"),
     ];
     if let Some((_, what)) = MAGIC.iter().find(|(magic, _)| head.starts_with(magic)) {

@@ -56,6 +56,11 @@ fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(Data
         return read_sqlite(path, params.text("query")?, peek_bytes.map(|_| PEEK_ROWS))
             .map(|frame| (frame, Vec::new()));
     }
+    if format == "excel" {
+        let (sheet, range, header) = (params.text("sheet")?, params.text("range")?, params.bool("has_header")?);
+        return super::excel_reading::read_workbook(path, sheet, range, header, peek_bytes.map(|_| PEEK_ROWS))
+            .map(|frame| (frame, Vec::new()));
+    }
     // A file that is not text at all (UTF-16, compressed, binary) is named for what it is, before any parser
     // quotes a piece of it back.
     if let Some(problem) = super::file_kind::not_text(path) {
@@ -122,6 +127,7 @@ fn format_of<'p>(path: &Path, params: &'p Params) -> Result<&'p str, NodeError> 
                 "json" => "json",
                 "ndjson" | "jsonl" => "ndjson",
                 "db" | "sqlite" | "sqlite3" => "sqlite",
+                "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => "excel",
                 _ => "csv",
             }
         }
@@ -229,8 +235,10 @@ fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new(Self::ID, "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, or the result of a SQL query on a SQLite database. Column types are inferred; malformed rows are reported with their line and column.")
-            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3"], read: true }, "The file, relative to the workflow file.")
-            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
+            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3", "xlsx", "xlsm", "xlsb", "xls", "ods"], read: true }, "The file, relative to the workflow file.")
+            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite", "excel"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, .xlsx, .xlsm, .xlsb, .xls and .ods a workbook, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
+            .param("sheet", "Sheet", ParamKind::Text, json!(""), "excel: the sheet to read; empty: the first. A name that is not there is refused, listing the sheets.")
+            .param("range", "Cell range", ParamKind::Text, json!(""), "excel: the cells to read, as A1:D200, or B3: from B3 to the end of the used area; empty: the whole used area. Its first row names the columns when the header setting is on. Whole numbers make integer columns, numbers float columns, true/false boolean columns, dates ISO 8601 text; mixed columns are text; empty cells and formula errors are missing.")
             .param("query", "SQL query", ParamKind::Text, json!(""), "sqlite: the query whose result is the table, for example SELECT * FROM flights WHERE year = 2024. The database is opened read-only. INTEGER values make integer columns, INTEGER mixed with REAL float columns, anything else text (BLOBs as hex); NULL is a missing value.")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")

@@ -1,6 +1,7 @@
 //! Data blocks: where tables come from.
 
 mod csv_reading;
+mod excel_reading;
 mod fast_csv;
 mod file_kind;
 mod json_reading;
@@ -15,6 +16,7 @@ blocks! {
 }
 
 pub use csv_reading::{CsvSettings, read_csv_bytes};
+pub use excel_reading::read_workbook;
 pub use export_data::{EXPORTED_TO_ATTRIBUTE, write_table};
 pub use import_data::read_file;
 pub use json_reading::read_json_bytes;
