@@ -162,22 +162,11 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The civil date of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 impl Cron {
     fn day_matches(&self, days: i64) -> bool {
-        let (_, month, day) = civil_from_days(days);
+        let date = pipewright_engine::UtcTime::from_unix(days * 86_400);
+        let small = |v: i64| u32::try_from(v).unwrap_or(0);
+        let (month, day) = (small(date.month), small(date.day));
         if !self.month.has(month) {
             return false;
         }
