@@ -3,6 +3,7 @@
 mod agent;
 mod catalog_cmd;
 mod cluster_cmd;
+mod connection_cmd;
 mod deploy_cmd;
 mod models_cmd;
 mod monitor_cmd;
@@ -119,6 +120,12 @@ enum Command {
         #[command(subcommand)]
         what: schedule_cmd::ScheduleCommand,
     },
+    /// Named database connections for Import Data and Export Data: `connection add NAME` (reads the connection
+    /// string from standard input), `list`, `remove NAME`. Kept in the user's settings, never in a workflow.
+    Connection {
+        #[command(subcommand)]
+        what: connection_cmd::ConnectionCommand,
+    },
     /// Run a project's schedules as they come due (and retrainings on drift alerts), until stopped.
     Agent(agent::AgentArgs),
     /// Export a workflow as a job bundle for a cluster: Slurm, Ray or Kubernetes.
@@ -168,6 +175,7 @@ fn main() -> ExitCode {
         Some(Command::Monitor(args)) => monitor_cmd::monitor(&args),
         Some(Command::Schedule { project, json, what }) => schedule_cmd::schedule(&project, json, &what),
         Some(Command::Agent(args)) => agent::agent(&args),
+        Some(Command::Connection { what }) => connection_cmd::connection(&what),
         Some(Command::Export(args)) => cluster_cmd::export(&args),
         Some(Command::Submit(args)) => cluster_cmd::submit(&args),
         Some(Command::Task(args)) => cluster_cmd::task(&args),

@@ -325,6 +325,34 @@ impl NodeContext<'_> {
         self.base_dir.join(path)
     }
 
+    /// A file a block reads, on this machine: a local path resolved against the workflow's folder, or, for an
+    /// `http(s)://` or `s3://` address, the up-to-date copy in the project's download cache (downloaded with
+    /// progress when the server says it changed; Stop ends the download).
+    pub fn local_file(&self, path: &str) -> Result<PathBuf, NodeError> {
+        if !crate::remote::is_remote(path) {
+            return Ok(self.resolve_path(path));
+        }
+        let started = std::time::Instant::now();
+        let mut progress = |received: u64, total: Option<u64>| {
+            if self.cancel.is_cancelled() {
+                return Err("stopped".to_owned());
+            }
+            let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+            let (fraction, message) = match total {
+                Some(total) if total > 0 => {
+                    (received as f32 / total as f32, format!("downloading {}: {} of {}", path, mb(received), mb(total)))
+                }
+                _ => (0.0, format!("downloading {}: {}", path, mb(received))),
+            };
+            if started.elapsed().as_millis() > 200 {
+                self.report_progress(fraction, &message);
+            }
+            Ok(())
+        };
+        crate::remote::fetch(path, self.base_dir, &mut progress)
+            .map_err(|e| if self.cancel.is_cancelled() { NodeError::Cancelled } else { NodeError::Io(e) })
+    }
+
     /// Returns `Err(Cancelled)` when the run was stopped; call it between chunks of long work.
     pub fn check_cancelled(&self) -> Result<(), NodeError> {
         if self.cancel.is_cancelled() { Err(NodeError::Cancelled) } else { Ok(()) }

@@ -217,6 +217,10 @@ fn plan_with(
             if let ParamKind::FilePath { read: true, .. } = p.kind
                 && let Some(path) = analysis.params[i].optional_text(p.name)
             {
+                if crate::remote::is_remote(path) {
+                    field(remote_stamp(path).as_bytes());
+                    continue;
+                }
                 let path = base_dir.join(path);
                 if hash_files {
                     field(&file_hash(&path));
@@ -226,9 +230,23 @@ fn plan_with(
                 }
             }
         }
+        if spec.live_when.is_some() && spec.uncached(&analysis.params[i]) {
+            // A live source may answer differently on every run: so may everything after it.
+            field(format!("live:{:?}", std::time::SystemTime::now()).as_bytes());
+        }
         fingerprints[i] = hasher.finalize().to_hex().to_string();
     }
     Ok(Plan { order, fingerprints, analysis })
+}
+
+/// What a remote file enters a fingerprint as: its address and version (`ETag`, `Last-Modified`), or, when the
+/// server does not tell its version (or cannot be asked), a value of this moment, so the block runs again and
+/// fetches it (or says why it cannot).
+fn remote_stamp(url: &str) -> String {
+    match crate::remote::validators(url) {
+        Ok(v) if v.identify() => format!("{url}:{:?}:{:?}", v.etag, v.last_modified),
+        _ => format!("{url}:unknown:{:?}", std::time::SystemTime::now()),
+    }
 }
 
 /// A node and every node it depends on.
@@ -492,7 +510,9 @@ fn execute(
                     };
                     let outcome = run_node(workflow, catalog, options, plan, &sources[next], next, shared, on_event);
                     on_event(Event::NodeDone(crate::events::Done(Arc::new(outcome.clone()))));
-                    let side_effect = catalog.get(&workflow.nodes[next].kind).is_some_and(|e| e.spec.side_effect);
+                    let side_effect = catalog
+                        .get(&workflow.nodes[next].kind)
+                        .is_some_and(|e| e.spec.uncached(&plan.analysis.params[next]));
                     if let (Some(to_disk), NodeStatus::Finished, false) = (&to_disk, &outcome.status, side_effect) {
                         let _ = to_disk.send((outcome.fingerprint.clone(), outcome.outputs.clone()));
                     }
@@ -634,7 +654,7 @@ fn run_node(
     };
     let started = Instant::now();
     // Blocks with side effects (Export Data) run every time: their effect is the point.
-    let cacheable = catalog.get(&node.kind).is_none_or(|e| !e.spec.side_effect);
+    let cacheable = catalog.get(&node.kind).is_none_or(|e| !e.spec.uncached(&plan.analysis.params[i]));
     let memory_cache = options.memory_cache.as_ref().filter(|_| cacheable);
     let disk_cache = options.disk_cache.as_ref().filter(|_| cacheable);
     if let Some(outputs) = memory_cache.and_then(|c| c.get(&fingerprint)) {

@@ -4,6 +4,7 @@
 
 mod cache;
 mod catalog;
+pub mod connections;
 mod empty;
 mod error;
 mod events;
@@ -12,6 +13,7 @@ pub mod fan_out;
 pub mod metric;
 pub mod params;
 mod project;
+pub mod remote;
 mod result;
 pub mod rng;
 mod schema;

@@ -219,6 +219,9 @@ pub struct NodeSpec {
     /// Whether it trains its learner over shards of its rows on several machines when the learner's fit allows it
     /// (Train Model): exported with fan-out and shards, its fit becomes a data-parallel step.
     pub trains_over_shards: bool,
+    /// A parameter and the value of it that makes the block read a live service (Import Data from a database):
+    /// its results then depend on more than the workflow and its files, so it runs every time and is not cached.
+    pub live_when: Option<(&'static str, &'static str)>,
     /// Whether its report holds the metrics of scored data (the engine's metric table names them): the
     /// designer opens it after a generated workflow runs, and a package takes its metrics from it.
     pub reports_metrics: bool,
@@ -244,7 +247,21 @@ impl NodeSpec {
             writes: None,
             reports_metrics: false,
             trains_over_shards: false,
+            live_when: None,
         }
+    }
+
+    /// Marks the block as reading a live service when `param` is `value`: it then runs every time, uncached.
+    #[must_use]
+    pub fn live_when(mut self, param: &'static str, value: &'static str) -> Self {
+        self.live_when = Some((param, value));
+        self
+    }
+
+    /// Whether, with these parameters, the block runs every time and its results are not kept: it has side
+    /// effects, or it reads a live service.
+    pub fn uncached(&self, params: &crate::Params) -> bool {
+        self.side_effect || self.live_when.is_some_and(|(name, value)| params.optional_text(name) == Some(value))
     }
 
     /// Marks the block as passing rows through with their values unchanged (it drops rows or columns, or

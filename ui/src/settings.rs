@@ -81,14 +81,7 @@ impl Settings {
 /// The folder for settings and recovery files: `$PIPEWRIGHT_CONFIG_DIR`, else `$XDG_CONFIG_HOME/pipewright`,
 /// else `~/.config/pipewright`.
 pub fn default_config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PIPEWRIGHT_CONFIG_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME") {
-        return PathBuf::from(dir).join("pipewright");
-    }
-    std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from(".pipewright"), |h| PathBuf::from(h).join(".config/pipewright"))
+    pipewright_engine::connections::config_dir()
 }
 
 /// Unsaved work of one open document, written by autosave.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use polars::prelude::{CsvWriter, DataFrame, ParquetWriter, SerWriter};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use pipewright_engine::spec::choice;
 use pipewright_engine::{
@@ -123,12 +123,14 @@ impl NodeKind for ExportData {
             Self::ID,
             "Export Data",
             Category::Data,
-            "Writes the table to a CSV or Parquet file, relative to the workflow file. The file is written to a temporary file first and then renamed, so it is never left half-written. The table passes through unchanged, so later blocks can follow.",
+            "Writes the table to a CSV or Parquet file (relative to the workflow file, at an http(s) URL or in S3), or to a PostgreSQL table. A local file is written to a temporary file first and then renamed, so it is never left half-written. The table passes through unchanged, so later blocks can follow.",
         )
         .input("data", PortType::Table, "The table to write")
-        .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "parquet"], read: false }, "The file to write, relative to the workflow file; missing folders are created.")
-        .param("format", "Format", choice(&["auto", "csv", "parquet"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, anything else CSV).")
-        .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a file that exists.")
+        .param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "parquet"], read: false }, Json::Null, "The file to write, relative to the workflow file (missing folders are created); or an http(s):// URL (uploaded with PUT) or s3://bucket/key (credentials as for Import Data).")
+        .param("format", "Format", choice(&["auto", "csv", "parquet", "postgres"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, anything else CSV). postgres: a table on a PostgreSQL server, through the connection named below (no file).")
+        .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a file (or a PostgreSQL table) that exists.")
+        .param("connection", "Connection", ParamKind::Text, json!("DATABASE_URL"), "postgres: the connection's name: an environment variable holding the connection string, or a connection saved with `pipewright connection add NAME`; never written into the workflow.")
+        .param("table", "Table", ParamKind::Text, json!(""), "postgres: the table (or schema.table) to create. Integer columns become BIGINT, numbers DOUBLE PRECISION, booleans BOOLEAN, anything else TEXT; the table is replaced (or created) and filled in one transaction.")
         .output("data", PortType::Table, "The same table, unchanged")
         .writes(Writes::File)
     }
@@ -138,24 +140,72 @@ impl NodeKind for ExportData {
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let relative = ctx.params.column("path")?;
-        let path = ctx.resolve_path(relative);
-        let (parquet, overwrite) = (is_parquet(ctx.params, relative)?, ctx.params.bool("overwrite")?);
-        let table = match ctx.rows("data")? {
-            Rows::Table(table) => table,
+        let overwrite = ctx.params.bool("overwrite")?;
+        if ctx.params.text("format")? == "postgres" {
+            let (connection, name) = (ctx.params.text("connection")?, ctx.params.text("table")?);
+            let table = match ctx.rows("data")? {
+                Rows::Table(table) => table,
+                Rows::Stream(stream) => Arc::new(ctx.collect(&stream)?),
+            };
+            ctx.report_progress(0.0, &format!("writing {} rows to PostgreSQL", table.frame.height()));
+            super::postgres::write(connection, name, &table.frame, overwrite)?;
+            let mut out = (*table).clone();
+            out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(format!("postgres:{connection}/{name}")));
+            return Ok(vec![Value::Table(Arc::new(out))]);
+        }
+        let relative = ctx
+            .params
+            .optional_text("path")
+            .ok_or_else(|| NodeError::param("path", "choose the file to write (or set the format to postgres)"))?;
+        let parquet = is_parquet(ctx.params, relative)?;
+        let remote = pipewright_engine::remote::is_remote(relative);
+        if remote && !overwrite && pipewright_engine::remote::exists(relative).map_err(NodeError::Io)? {
+            return Err(NodeError::param("path", format!("{relative} exists: switch on overwrite or choose another address")));
+        }
+        // A remote file is written here first, then uploaded whole.
+        let path = if remote {
+            let extension = if parquet { "parquet" } else { "csv" };
+            std::env::temp_dir().join(format!("pipewright-upload-{}-{}.{extension}", std::process::id(), ctx.node_id))
+        } else {
+            ctx.resolve_path(relative)
+        };
+        let written = match ctx.rows("data")? {
+            Rows::Table(table) => write_table(&table, &path, parquet, overwrite || remote).map(|()| Value::Table(table)),
             // Streamed: written a batch at a time, with the rows so far as progress; Stop ends it between batches.
             Rows::Stream(stream) => {
                 let mut on_batch = |_rows: usize| ctx.check_cancelled();
-                write_batches(ctx.read(&stream, "writing")?, &path, parquet, overwrite, &mut on_batch)?;
-                let mut out = (*stream).clone();
-                out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
-                return Ok(vec![Value::Stream(Arc::new(out))]);
+                let written =
+                    write_batches(ctx.read(&stream, "writing")?, &path, parquet, overwrite || remote, &mut on_batch);
+                written.map(|_| Value::Stream(stream))
             }
         };
-        write_table(&table, &path, parquet, overwrite)?;
-        let mut out = (*table).clone();
-        out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(path.display().to_string()));
-        Ok(vec![Value::Table(Arc::new(out))])
+        let written = written.and_then(|value| {
+            if remote {
+                ctx.report_progress(0.0, &format!("uploading to {relative}"));
+                let bytes = std::fs::read(&path).map_err(|e| NodeError::Io(format!("cannot read {}: {e}", path.display())))?;
+                let kind = if parquet { "application/vnd.apache.parquet" } else { "text/csv" };
+                pipewright_engine::remote::upload(relative, &bytes, kind).map_err(NodeError::Io)?;
+            }
+            Ok(value)
+        });
+        if remote {
+            // Best effort: the local copy was only the upload's source.
+            let _ = std::fs::remove_file(&path);
+        }
+        let where_to = if remote { relative.to_owned() } else { path.display().to_string() };
+        Ok(vec![match written? {
+            Value::Stream(stream) => {
+                let mut out = (*stream).clone();
+                out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(where_to));
+                Value::Stream(Arc::new(out))
+            }
+            Value::Table(table) => {
+                let mut out = (*table).clone();
+                out.attributes.insert(EXPORTED_TO_ATTRIBUTE.into(), json!(where_to));
+                Value::Table(Arc::new(out))
+            }
+            other => other,
+        }])
     }
 }
 

@@ -1,4 +1,5 @@
-//! Import Data: a table from a CSV, Parquet, JSON or NDJSON file, or a query on a `SQLite` database.
+//! Import Data: a table from a CSV, Parquet, JSON or NDJSON file, a workbook, a query on a `SQLite` database or
+//! on `PostgreSQL`; files may be local or at `http(s)://` and `s3://` addresses.
 
 use std::fs::File;
 use std::io::Read;
@@ -6,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use pipewright_engine::spec::{choice, int};
 use pipewright_engine::{
@@ -234,12 +235,15 @@ fn csv_settings(params: &Params) -> Result<CsvSettings, NodeError> {
 
 impl NodeKind for ImportData {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new(Self::ID, "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, or the result of a SQL query on a SQLite database. Column types are inferred; malformed rows are reported with their line and column.")
-            .required_param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3", "xlsx", "xlsm", "xlsb", "xls", "ods"], read: true }, "The file, relative to the workflow file.")
-            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite", "excel"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, .xlsx, .xlsm, .xlsb, .xls and .ods a workbook, anything else CSV). JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
+        NodeSpec::new(Self::ID, "Import Data", Category::Data, "Reads a table from a CSV, Parquet, JSON (an array of objects) or NDJSON (one object per line) file, a workbook (Excel or OpenDocument), or the result of a SQL query on a SQLite database or a PostgreSQL server. The file may be on this machine, at an http(s) URL or in S3 (s3://bucket/key). Column types are inferred; malformed rows are reported with their line and column.")
+            .param("path", "File", ParamKind::FilePath { extensions: vec!["csv", "tsv", "txt", "parquet", "json", "ndjson", "jsonl", "db", "sqlite", "sqlite3", "xlsx", "xlsm", "xlsb", "xls", "ods"], read: true }, Json::Null, "The file, relative to the workflow file; or an http:// or https:// URL, or s3://bucket/key (credentials, region and an S3-compatible endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL or the AWS profile). A remote file is downloaded into the project's cache and fetched again only when its ETag or Last-Modified changes.")
+            .param("format", "Format", choice(&["auto", "csv", "parquet", "json", "ndjson", "sqlite", "excel", "postgres"]), json!("auto"), "auto: by the file extension (.parquet is Parquet, .json JSON, .ndjson and .jsonl NDJSON, .db, .sqlite and .sqlite3 a SQLite database, .xlsx, .xlsm, .xlsb, .xls and .ods a workbook, anything else CSV). postgres: a PostgreSQL query or table through the connection named below (no file); it is read again on every run. JSON keys become columns; values that are all integers, numbers or booleans get that type, anything else is text.")
             .param("sheet", "Sheet", ParamKind::Text, json!(""), "excel: the sheet to read; empty: the first. A name that is not there is refused, listing the sheets.")
             .param("range", "Cell range", ParamKind::Text, json!(""), "excel: the cells to read, as A1:D200, or B3: from B3 to the end of the used area; empty: the whole used area. Its first row names the columns when the header setting is on. Whole numbers make integer columns, numbers float columns, true/false boolean columns, dates ISO 8601 text; mixed columns are text; empty cells and formula errors are missing.")
-            .param("query", "SQL query", ParamKind::Text, json!(""), "sqlite: the query whose result is the table, for example SELECT * FROM flights WHERE year = 2024. The database is opened read-only. INTEGER values make integer columns, INTEGER mixed with REAL float columns, anything else text (BLOBs as hex); NULL is a missing value.")
+            .param("query", "SQL query", ParamKind::Text, json!(""), "sqlite and postgres: the query whose result is the table, for example SELECT * FROM flights WHERE year = 2024. SQLite: the database is opened read-only; INTEGER values make integer columns, INTEGER mixed with REAL float columns, anything else text (BLOBs as hex). PostgreSQL: the query runs in a read-only transaction; integer types make integer columns, real and numeric float columns, dates and times ISO 8601 text, other types must be cast in the query. NULL is a missing value.")
+            .param("connection", "Connection", ParamKind::Text, json!("DATABASE_URL"), "postgres: the connection's name: an environment variable holding the connection string (postgresql://user:password@host:5432/database), or a connection saved with `pipewright connection add NAME`. The connection string, and its password, is never written into the workflow or the run history.")
+            .param("table", "Table", ParamKind::Text, json!(""), "postgres: a table (or schema.table) to read whole, when no query is given.")
+            .live_when("format", "postgres")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")
             .param("quote", "Quote character", choice(&["double", "single", "none"]), json!("double"), "Fields enclosed in this character may contain the delimiter.")
@@ -250,16 +254,37 @@ impl NodeKind for ImportData {
     }
 
     fn output_schemas(&self, _inputs: &[Option<Schema>], params: &Params, env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
+        // A database is not asked while the workflow is edited: its columns are known once a run has read it.
+        if params.optional_text("format") == Some("postgres") {
+            return vec![None];
+        }
         // Peek at the start of the file so column parameters downstream can be checked and offered.
+        // A remote file is peeked at in its downloaded copy, once a run has fetched it: no network here.
         let schema = env
             .base_dir
             .zip(params.optional_text("path"))
-            .and_then(|(dir, path)| read(&dir.join(path), params, Some(PEEK_BYTES)).ok());
+            .and_then(|(dir, path)| {
+                if pipewright_engine::remote::is_remote(path) {
+                    pipewright_engine::remote::cached(path, dir)
+                } else {
+                    Some(dir.join(path))
+                }
+            })
+            .and_then(|path| read(&path, params, Some(PEEK_BYTES)).ok());
         vec![schema.map(|(frame, notes)| with_notes(frame, &notes).schema())]
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
-        let path = ctx.resolve_path(ctx.params.column("path")?);
+        if ctx.params.text("format")? == "postgres" {
+            let (query, table) = (ctx.params.text("query")?, ctx.params.text("table")?);
+            ctx.report_progress(0.0, "querying PostgreSQL");
+            let frame = super::postgres::read(ctx.params.text("connection")?, query, table, None)?;
+            return Ok(vec![Value::Table(Arc::new(Table::new(frame)))]);
+        }
+        let path = ctx.params.optional_text("path").ok_or_else(|| {
+            NodeError::param("path", "choose the file to read (or set the format to postgres to read a database)")
+        })?;
+        let path = ctx.local_file(path)?;
         if let Some(stream) = stream_of(&path, ctx.params, ctx.memory_budget, ctx.spill)? {
             return Ok(vec![Value::Stream(Arc::new(stream))]);
         }

@@ -5,6 +5,7 @@ mod excel_reading;
 mod fast_csv;
 mod file_kind;
 mod json_reading;
+mod postgres;
 mod sqlite_reading;
 mod stream_source;
 
