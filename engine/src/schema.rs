@@ -13,7 +13,9 @@ pub enum ColumnType {
     Bool,
     /// Strings or categories.
     Text,
-    /// Dates, lists and anything else.
+    /// Dates, or dates with times.
+    Date,
+    /// Lists and anything else.
     Other,
 }
 
@@ -27,6 +29,7 @@ impl ColumnType {
             match dtype {
                 D::Boolean => Self::Bool,
                 D::String | D::Categorical(..) | D::Enum(..) => Self::Text,
+                D::Date | D::Datetime(..) => Self::Date,
                 _ => Self::Other,
             }
         }

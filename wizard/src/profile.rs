@@ -28,7 +28,9 @@ pub enum ColumnKind {
     Bool,
     /// Text (categories or free text).
     Text,
-    /// Dates and anything else.
+    /// Dates, or dates with times.
+    Date,
+    /// Lists and anything else.
     Other,
 }
 
@@ -40,6 +42,7 @@ impl ColumnKind {
             Self::Numeric { integer: false } => "numbers",
             Self::Bool => "true/false",
             Self::Text => "text",
+            Self::Date => "dates",
             Self::Other => "other",
         }
     }
@@ -164,6 +167,7 @@ fn kind_of(column: &Column) -> ColumnKind {
         ColumnType::Numeric => ColumnKind::Numeric { integer: column.dtype().is_integer() },
         ColumnType::Bool => ColumnKind::Bool,
         ColumnType::Text => ColumnKind::Text,
+        ColumnType::Date => ColumnKind::Date,
         ColumnType::Other => ColumnKind::Other,
     }
 }
@@ -217,7 +221,10 @@ fn leave_out(column: &ColumnProfile, rows: usize) -> Option<String> {
     let present = rows - column.missing;
     match column.kind {
         _ if present == 0 => Some("every cell is missing".into()),
-        ColumnKind::Other => Some("neither numbers nor text (dates and lists are not used as features)".into()),
+        ColumnKind::Date => {
+            Some("dates and times are not features themselves: Extract Date Parts makes features of them (year, month, weekday…)".into())
+        }
+        ColumnKind::Other => Some("neither numbers nor text (lists are not used as features)".into()),
         _ if column.distinct == 1 && rows > 1 => {
             Some("the same value in every row, so it cannot tell rows apart".into())
         }
@@ -273,7 +280,7 @@ impl Profile {
                 let distinct = column.drop_nulls().n_unique().unwrap_or(0);
                 let range = matches!(kind, ColumnKind::Numeric { .. }).then(|| range_of(column)).flatten();
                 if distinct <= MAX_CLASSES
-                    && kind != ColumnKind::Other
+                    && !matches!(kind, ColumnKind::Other | ColumnKind::Date)
                     && let Some(counts) = class_counts(column, MAX_CLASSES)
                 {
                     classes.insert(column.name().to_string(), counts);
@@ -332,7 +339,8 @@ impl Profile {
         if let Some(marked) = &self.marked_label {
             push(marked, "marked as the label by the dataset".into());
         }
-        let usable = |c: &&ColumnProfile| c.leave_out.is_none() && c.kind != ColumnKind::Other;
+        let usable =
+            |c: &&ColumnProfile| c.leave_out.is_none() && !matches!(c.kind, ColumnKind::Other | ColumnKind::Date);
         for column in self.columns.iter().filter(usable) {
             if LABEL_NAMES.contains(&column.name.to_lowercase().as_str()) {
                 push(&column.name, "named like a label".into());

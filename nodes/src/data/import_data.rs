@@ -40,6 +40,16 @@ const PEEK_ROWS: usize = 1000;
 /// Reads the file as the parameters say; `peek_bytes` limits a CSV read to whole lines within that many bytes.
 /// Returns the frame and notes on columns renamed to keep names unique.
 fn read(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(DataFrame, Vec<String>), NodeError> {
+    let (frame, notes) = read_raw(path, params, peek_bytes)?;
+    // Parquet columns carry their types; text read from anything else may hold dates.
+    if format_of(path, params)? == "parquet" {
+        return Ok((frame, notes));
+    }
+    Ok((super::dates::recognise(frame, params.text("date_format")?)?, notes))
+}
+
+/// Reads the file as [`read`] does, leaving dates as text.
+fn read_raw(path: &Path, params: &Params, peek_bytes: Option<usize>) -> Result<(DataFrame, Vec<String>), NodeError> {
     let format = format_of(path, params)?;
     let open_error = |e: std::io::Error| NodeError::Io(format!("cannot read {}: {e}", path.display()));
     if format == "parquet" {
@@ -244,6 +254,7 @@ impl NodeKind for ImportData {
             .param("connection", "Connection", ParamKind::Text, json!("DATABASE_URL"), "postgres: the connection's name: an environment variable holding the connection string (postgresql://user:password@host:5432/database), or a connection saved with `pipewright connection add NAME`. The connection string, and its password, is never written into the workflow or the run history.")
             .param("table", "Table", ParamKind::Text, json!(""), "postgres: a table (or schema.table) to read whole, when no query is given.")
             .live_when("format", "postgres")
+            .param("date_format", "Date format", ParamKind::Text, json!("auto"), "How dates in text are read. auto: ISO 8601 (2026-01-02, 2026-01-02T08:15:00, with a fraction and Z or an offset, converted to UTC); a pattern such as %d/%m/%Y or %m/%d/%y %I:%M %p (%Y %y %m %d %b %B %H %I %p %M %S %f); none: dates stay text. A text column whose first value is a date becomes a Date column (a Datetime column when values have times); a later value that is not a date is refused, naming its row.")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")
             .param("quote", "Quote character", choice(&["double", "single", "none"]), json!("double"), "Fields enclosed in this character may contain the delimiter.")
@@ -279,6 +290,7 @@ impl NodeKind for ImportData {
             let (query, table) = (ctx.params.text("query")?, ctx.params.text("table")?);
             ctx.report_progress(0.0, "querying PostgreSQL");
             let frame = super::postgres::read(ctx.params.text("connection")?, query, table, None)?;
+            let frame = super::dates::recognise(frame, ctx.params.text("date_format")?)?;
             return Ok(vec![Value::Table(Arc::new(Table::new(frame)))]);
         }
         let path = ctx.params.optional_text("path").ok_or_else(|| {

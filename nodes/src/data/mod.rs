@@ -1,6 +1,7 @@
 //! Data blocks: where tables come from.
 
 mod csv_reading;
+pub mod dates;
 mod excel_reading;
 mod fast_csv;
 mod file_kind;

@@ -28,6 +28,9 @@ blocks! {
     block filter_rows::FilterRows,
     block group_by::GroupBy,
     block smote::Smote,
+    block sort_rows::SortRows,
+    block split_by_time::SplitDataByTime,
+    block date_parts::ExtractDateParts,
 }
 
 pub use filter_rows::WARNING_ATTRIBUTE;

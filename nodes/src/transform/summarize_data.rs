@@ -80,6 +80,7 @@ fn summarize(table: &Table) -> Result<DataFrame, NodeError> {
             ColumnType::Numeric => "numeric",
             ColumnType::Bool => "bool",
             ColumnType::Text => "text",
+            ColumnType::Date => "date",
             ColumnType::Other => "other",
         });
     }

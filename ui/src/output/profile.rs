@@ -87,7 +87,7 @@ fn profile_column(table: &Table, column: &Column) -> ColumnProfile {
         ColumnType::Bool => Shape::Booleans,
         ColumnType::Numeric if table.categorical.contains(column.name().as_str()) => Shape::Categories,
         ColumnType::Numeric => Shape::Histogram,
-        ColumnType::Text | ColumnType::Other => {
+        ColumnType::Text | ColumnType::Date | ColumnType::Other => {
             return texts(column, |values| text_profile(empty.clone(), values)).unwrap_or(empty);
         }
     };

@@ -82,6 +82,7 @@ fn column_width(table: &Table, column: &Column) -> f32 {
         ColumnType::Numeric => 96.0,
         ColumnType::Bool => 64.0,
         ColumnType::Text => 150.0,
+        ColumnType::Date => 170.0,
         ColumnType::Other => 130.0,
     };
     let name = column.name().chars().count() as f32 * CHAR_WIDTH;
