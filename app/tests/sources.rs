@@ -269,9 +269,9 @@ fn postgres_tables_in_and_out_with_the_password_kept_out_of_every_file() {
     assert_eq!(lines[0], "id,carrier,delay,distance,on_time,day,departed,note,seats,ref");
     assert_eq!(
         lines[1],
-        "1,AA,12.5,1200.5,false,2026-01-02,2026-01-02T08:15:00,first,180,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        "1,AA,12.5,1200.5,false,2026-01-02,2026-01-02T08:15:00.000000,first,180,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
     );
-    assert_eq!(lines[2], "2,BA,-3.25,800.0,true,2026-01-03,2026-01-03T17:40:30.5,,150,");
+    assert_eq!(lines[2], "2,BA,-3.25,800.0,true,2026-01-03,2026-01-03T17:40:30.500000,,150,");
     assert_eq!(lines.len(), 4, "{csv}");
     // Written back as a table: the same rows, typed.
     let copied = server

@@ -356,6 +356,10 @@ fn rewrite_files(
             if original.trim().is_empty() {
                 continue;
             }
+            // A remote file written (an http(s) URL, an S3 key) is written there by the job itself.
+            if !read && pipewright_engine::remote::is_remote(&original) {
+                continue;
+            }
             let source = base.join(&original);
             let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let path = if !read {
