@@ -180,3 +180,51 @@ fn formats_given_and_dates_that_do_not_parse() {
     let out = run(&flow);
     assert!(text(&out).contains("the table has no Date or Datetime column"), "{}", text(&out));
 }
+
+#[test]
+fn a_package_replays_date_parts_on_dates_sent_as_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".pipewright")).expect("project");
+    // y = 2 × weekday + day of the month, for 60 days from 2026-01-01.
+    let mut csv = String::from("day,y\n");
+    let first = pipewright_nodes::data::dates::parse_iso("2026-01-01").expect("parses").days;
+    for d in 0..60 {
+        let t = pipewright_engine::UtcTime::from_unix(i64::from(first + d) * 86_400);
+        let weekday = (i64::from(first + d) + 3).rem_euclid(7);
+        let _ = writeln!(csv, "{:04}-{:02}-{:02},{}", t.year, t.month, t.day, 2 * weekday + t.day);
+    }
+    std::fs::write(dir.path().join("days.csv"), csv).expect("writes");
+    let only = json!({"columns": ["day"], "weekday": true, "day": true, "year": false, "month": false, "hour": false,
+        "day_of_year": false, "is_weekend": false, "elapsed_days": false, "keep": false});
+    let nodes = [
+        json!({"id": "read", "kind": "data.import_data", "params": {"path": "days.csv"}, "position": [0.0, 0.0]}),
+        json!({"id": "parts", "kind": "transform.extract_date_parts", "params": only, "position": [220.0, 0.0]}),
+        json!({"id": "ols", "kind": "model.linear_regression", "params": {}, "position": [220.0, 150.0]}),
+        json!({"id": "train", "kind": "train.train_model", "params": {"label_column": "y"}, "position": [440.0, 0.0]}),
+    ];
+    let edge = |from: &str, from_port: &str, to: &str, to_port: &str| json!({"from": {"node": from, "port": from_port}, "to": {"node": to, "port": to_port}});
+    let edges = [
+        edge("read", "data", "parts", "data"),
+        edge("parts", "data", "train", "data"),
+        edge("ols", "learner", "train", "learner"),
+    ];
+    let flow = json!({"format": "pipewright.workflow", "version": 1, "name": "days", "seed": 0, "nodes": nodes, "edges": edges});
+    let path = dir.path().join("days.flow.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&flow).expect("json")).expect("writes");
+    let out = run(&path);
+    assert!(out.status.success(), "{}", text(&out));
+    let pipewright = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pipewright")).args(args).current_dir(dir.path()).output().expect("runs")
+    };
+    let packaged = pipewright(&["package", "train", "-o", "days.pwmodel"]);
+    assert!(packaged.status.success(), "{}", text(&packaged));
+    // 2026-03-07 is a Saturday (weekday 5): 2 × 5 + 7 = 17.
+    std::fs::write(dir.path().join("new.csv"), "day\n2026-03-07\n").expect("writes");
+    let scored = pipewright(&["score", "days.pwmodel", "new.csv", "-o", "scored.csv"]);
+    assert!(scored.status.success(), "{}", text(&scored));
+    let frame = pipewright_nodes::data::read_file(&dir.path().join("scored.csv")).expect("csv");
+    let score = frame.column("Scored Labels").unwrap_or_else(|_| panic!("a score column in {frame}"));
+    let value =
+        score.cast(&polars::prelude::DataType::Float64).expect("numbers").f64().expect("f64").get(0).expect("a value");
+    assert!((value - 17.0).abs() < 1e-6, "{value} in {frame}");
+}

@@ -41,9 +41,16 @@ impl Params {
         for p in &spec.params {
             let given = node.params.get(p.name).cloned().unwrap_or(Json::Null);
             let value = if given.is_null() { p.default.clone() } else { given };
-            match check(p, &value) {
-                Ok(()) => {}
-                Err(message) => problems.push(ParamProblem { param: p.name.to_owned(), message }),
+            // Not required while another parameter has the value that makes it unneeded.
+            let exempt = p.unless.is_some_and(|(other, wanted)| {
+                let given = node.params.get(other).filter(|v| !v.is_null());
+                let other = given.or_else(|| spec.param_spec(other).map(|s| &s.default));
+                other.and_then(Json::as_str) == Some(wanted)
+            });
+            let checked =
+                if exempt && (value.is_null() || value.as_str() == Some("")) { Ok(()) } else { check(p, &value) };
+            if let Err(message) = checked {
+                problems.push(ParamProblem { param: p.name.to_owned(), message });
             }
             let value = if matches!(p.kind, ParamKind::Seed) && value.is_null() {
                 Json::from(derive_seed(workflow_seed, &node.id))
@@ -207,5 +214,14 @@ mod tests {
         assert!(problems[1].message.contains("between 1 and 10"));
         assert!(problems[3].message.contains("not one of: a, b"));
         assert!(problems[4].message.contains("required"));
+    }
+
+    #[test]
+    fn a_parameter_required_unless_another_has_a_value() {
+        let spec = spec().required_unless("label", "mode", "b");
+        let (_, problems) = Params::resolve(&spec, &node(&json!({})), 0);
+        assert_eq!(problems.iter().map(|p| p.param.as_str()).collect::<Vec<_>>(), ["label"]);
+        let (_, problems) = Params::resolve(&spec, &node(&json!({"mode": "b"})), 0);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 }

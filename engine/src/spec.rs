@@ -152,6 +152,9 @@ pub struct ParamSpec {
     pub help: &'static str,
     /// Whether a value must be given (column and file parameters without a sensible default).
     pub required: bool,
+    /// Another parameter and a value of it that make this one not required (Import Data's file when it reads a
+    /// database).
+    pub unless: Option<(&'static str, &'static str)>,
 }
 
 /// The search range of a tunable parameter, which hyperparameter tuning samples from.
@@ -320,7 +323,7 @@ impl NodeSpec {
         if matches!(kind, ParamKind::Seed) {
             self.stochastic = true;
         }
-        self.params.push(ParamSpec { name, label, kind, default, help, required: false });
+        self.params.push(ParamSpec { name, label, kind, default, help, required: false, unless: None });
         self
     }
 
@@ -332,7 +335,17 @@ impl NodeSpec {
         kind: ParamKind,
         help: &'static str,
     ) -> Self {
-        self.params.push(ParamSpec { name, label, kind, default: Json::Null, help, required: true });
+        self.params.push(ParamSpec { name, label, kind, default: Json::Null, help, required: true, unless: None });
+        self
+    }
+
+    /// Makes the parameter `name` required unless the parameter `other` is `value`.
+    #[must_use]
+    pub fn required_unless(mut self, name: &'static str, other: &'static str, value: &'static str) -> Self {
+        if let Some(p) = self.params.iter_mut().find(|p| p.name == name) {
+            p.required = true;
+            p.unless = Some((other, value));
+        }
         self
     }
 

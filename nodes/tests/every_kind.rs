@@ -39,6 +39,8 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
         "transform.remove_duplicate_rows" => json!({"columns": ["diagnosis"]}),
         "transform.group_by" => json!({"keys": ["diagnosis"], "columns": ["mean_radius"]}),
         "transform.smote" => json!({"label_column": "diagnosis", "neighbours": 5}),
+        "transform.sort" => json!({"columns": ["mean_radius"]}),
+        "transform.split_by_time" => json!({"column": "day"}),
         "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
         "deploy.export_model_package" => json!({"path": dir.join("exported.pwmodel").to_string_lossy()}),
         // Written before the loop by Export Model Package.
@@ -95,6 +97,12 @@ fn learner_workflow(kind: &str, tasks: &[Task]) -> Workflow {
 fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::path::Path) -> Workflow {
     let mut w = Workflow::new(kind);
     w.nodes.push(node("data", "data.sample_dataset", json!({"dataset": "breast_cancer"})));
+    // Date blocks take a table with dates, which no bundled dataset has.
+    if matches!(kind, "transform.extract_date_parts" | "transform.split_by_time") {
+        let csv = dir.join("dated.csv");
+        std::fs::write(&csv, "day,value\n2026-01-01,1\n2026-02-01,2\n2026-03-01,3\n").expect("writes");
+        w.nodes[0] = node("data", "data.import_data", json!({"path": csv.to_string_lossy()}));
+    }
     w.nodes.push(node("block", kind, required_params(kind, dir)));
     let clustering = kind == "train.train_clustering_model" || kind == "train.assign_data_to_clusters";
     let anomaly = kind == "train.train_anomaly_detection_model";

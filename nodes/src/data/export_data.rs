@@ -131,6 +131,7 @@ impl NodeKind for ExportData {
         .param("overwrite", "Overwrite an existing file", ParamKind::Bool, json!(true), "Off: the block fails instead of replacing a file (or a PostgreSQL table) that exists.")
         .param("connection", "Connection", ParamKind::Text, json!("DATABASE_URL"), "postgres: the connection's name: an environment variable holding the connection string, or a connection saved with `pipewright connection add NAME`; never written into the workflow.")
         .param("table", "Table", ParamKind::Text, json!(""), "postgres: the table (or schema.table) to create. Integer columns become BIGINT, numbers DOUBLE PRECISION, booleans BOOLEAN, anything else TEXT; the table is replaced (or created) and filled in one transaction.")
+        .required_unless("path", "format", "postgres")
         .output("data", PortType::Table, "The same table, unchanged")
         .writes(Writes::File)
     }

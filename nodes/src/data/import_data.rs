@@ -254,6 +254,7 @@ impl NodeKind for ImportData {
             .param("connection", "Connection", ParamKind::Text, json!("DATABASE_URL"), "postgres: the connection's name: an environment variable holding the connection string (postgresql://user:password@host:5432/database), or a connection saved with `pipewright connection add NAME`. The connection string, and its password, is never written into the workflow or the run history.")
             .param("table", "Table", ParamKind::Text, json!(""), "postgres: a table (or schema.table) to read whole, when no query is given.")
             .live_when("format", "postgres")
+            .required_unless("path", "format", "postgres")
             .param("date_format", "Date format", ParamKind::Text, json!("auto"), "How dates in text are read. auto: ISO 8601 (2026-01-02, 2026-01-02T08:15:00, with a fraction and Z or an offset, converted to UTC); a pattern such as %d/%m/%Y or %m/%d/%y %I:%M %p (%Y %y %m %d %b %B %H %I %p %M %S %f); none: dates stay text. A text column whose first value is a date becomes a Date column (a Datetime column when values have times); a later value that is not a date is refused, naming its row.")
             .param("delimiter", "Delimiter", choice(&["comma", "semicolon", "tab", "pipe", "space"]), json!("comma"), "CSV field separator.")
             .param("has_header", "First row is a header", ParamKind::Bool, json!(true), "Off: columns are named column_1, column_2, ….")

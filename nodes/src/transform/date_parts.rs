@@ -1,8 +1,9 @@
 //! Extract Date Parts: numbers a learner can use, from Date and Datetime columns.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use pipewright_engine::{
@@ -11,6 +12,7 @@ use pipewright_engine::{
 };
 
 use super::split_by_time::moments;
+use super::{ColumnUse, MissingCells, Reads, Replay, TransformState};
 use crate::data::dates::parse_iso;
 
 /// Adds year, month, day, weekday, hour, day of year, weekend and elapsed-day columns.
@@ -57,34 +59,104 @@ fn part(name: &str, micros: i64, reference: i64) -> f64 {
     }
 }
 
+/// The fitted step: which columns, which parts, from when elapsed days count, and whether the dates stay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
+    columns: Vec<String>,
+    parts: Vec<String>,
+    /// Microseconds since 1970-01-01 UTC.
+    reference: i64,
+    keep: bool,
+}
+
+impl TransformState for State {
+    fn check(&self) -> Result<(), String> {
+        match self.parts.iter().find(|p| !PARTS.iter().any(|(name, _)| name == p)) {
+            Some(unknown) => Err(format!("unknown date part \"{unknown}\"")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A column's moments: a Date or Datetime column's, or ISO 8601 text's (what a package's caller sends).
+fn moments_of(column: &Column) -> Result<Vec<Option<i64>>, NodeError> {
+    let Ok(texts) = column.str() else { return moments(column) };
+    texts
+        .iter()
+        .enumerate()
+        .map(|(row, value)| match value.filter(|t| !t.trim().is_empty()) {
+            None => Ok(None),
+            Some(text) => parse_iso(text).map(|m| Some(m.micros())).ok_or_else(|| {
+                NodeError::data(format!(
+                    "column \"{}\", row {}: \"{text}\" is not an ISO 8601 date (YYYY-MM-DD, with a time: YYYY-MM-DDTHH:MM:SS)",
+                    column.name(),
+                    row + 1
+                ))
+            }),
+        })
+        .collect()
+}
+
 /// The table with the chosen parts of each date column added after it.
-fn extract(table: &Table, columns: &[String], parts: &[&str], reference: i64, keep: bool) -> Result<Table, NodeError> {
+fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
     let mut out: Vec<Column> = Vec::new();
     for column in table.frame.columns() {
         let name = column.name().to_string();
-        if !columns.contains(&name) {
+        if !state.columns.contains(&name) {
             out.push(column.clone());
             continue;
         }
-        let times = moments(column)?;
-        if keep {
+        let times = moments_of(column)?;
+        if state.keep {
             out.push(column.clone());
         }
-        for &p in parts {
-            let values: Vec<Option<f64>> = times.iter().map(|t| t.map(|t| part(p, t, reference))).collect();
+        for p in &state.parts {
+            let values: Vec<Option<f64>> = times.iter().map(|t| t.map(|t| part(p, t, state.reference))).collect();
             let new = format!("{name}_{p}");
-            out.push(match p {
+            out.push(match p.as_str() {
                 "elapsed_days" => Column::new(new.into(), values),
                 "is_weekend" => Column::new(new.into(), values.iter().map(|v| v.map(|x| x > 0.5)).collect::<Vec<_>>()),
                 _ => Column::new(new.into(), values.iter().map(|v| v.map(|x| x as i32)).collect::<Vec<_>>()),
             });
         }
     }
+    if let Some(missing) = state.columns.iter().find(|c| table.frame.column(c).is_err()) {
+        return Err(NodeError::data(format!("no column \"{missing}\" to take the date parts of")));
+    }
     let mut seen = std::collections::HashSet::new();
     if let Some(twice) = out.iter().map(|c| c.name().to_string()).find(|n| !seen.insert(n.clone())) {
         return Err(NodeError::data(format!("the table already has a column \"{twice}\": rename it first (Edit Metadata)")));
     }
     Ok(table.with_frame(DataFrame::new(table.frame.height(), out)?))
+}
+
+impl Replay for ExtractDateParts {
+    type State = State;
+
+    fn apply(&self, state: &State, table: &Table) -> Result<Table, NodeError> {
+        replay(state, table)
+    }
+
+    fn column_uses(&self, state: &State) -> Vec<ColumnUse> {
+        state
+            .columns
+            .iter()
+            .map(|c| {
+                let mut outputs: Vec<String> = state.parts.iter().map(|p| format!("{c}_{p}")).collect();
+                if state.keep {
+                    outputs.push(c.clone());
+                }
+                // A package's caller sends the date as ISO 8601 text; a missing one stays missing in every part.
+                ColumnUse { column: c.clone(), reads: Reads::Text, missing: MissingCells::PassedOn, outputs }
+            })
+            .collect()
+    }
+
+    fn restricted(&self, state: &State, keep: &BTreeSet<String>) -> Option<State> {
+        let mut state = state.clone();
+        state.columns.retain(|c| keep.contains(c));
+        Some(state)
+    }
 }
 
 impl NodeKind for ExtractDateParts {
@@ -103,10 +175,11 @@ impl NodeKind for ExtractDateParts {
         spec.param("reference", "Reference date", ParamKind::Text, json!("1970-01-01"), "Elapsed days count from this date (or date and time, UTC), as 2020-01-01.")
             .param("keep", "Keep the date columns", ParamKind::Bool, json!(true), "Off: the date columns are replaced by their parts.")
             .output("data", PortType::Table, "The table with the parts added")
+            .output("transform", PortType::Transform, "The same extraction, to apply to other data (and replayed by model packages, which take the dates as ISO 8601 text)")
     }
 
     fn output_schemas(&self, inputs: &[Option<Schema>], params: &Params, _env: &SchemaEnv<'_>) -> Vec<Option<Schema>> {
-        let Some(schema) = inputs.first().cloned().flatten() else { return vec![None] };
+        let Some(schema) = inputs.first().cloned().flatten() else { return vec![None, None] };
         let chosen = params.columns("columns");
         let parts: Vec<&str> = PARTS.iter().map(|(p, _)| *p).filter(|p| params.bool(p).unwrap_or(false)).collect();
         let keep = params.bool("keep").unwrap_or(true);
@@ -126,16 +199,19 @@ impl NodeKind for ExtractDateParts {
                 columns.insert(at, info);
             }
         }
-        vec![Some(Schema { columns })]
+        vec![Some(Schema { columns }), None]
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let table = ctx.table("data")?;
-        Ok(vec![Value::Table(Arc::new(run_on(&table, ctx.params)?))])
+        let state = fit(&table, ctx.params)?;
+        let out = replay(&state, &table)?;
+        super::fitted_outputs(Self::ID, "Extract Date Parts", state, out)
     }
 }
 
-fn run_on(table: &Table, params: &Params) -> Result<Table, NodeError> {
+/// The state the parameters ask for on this table.
+fn fit(table: &Table, params: &Params) -> Result<State, NodeError> {
     let dates: Vec<String> = table
         .frame
         .columns()
@@ -165,7 +241,8 @@ fn run_on(table: &Table, params: &Params) -> Result<Table, NodeError> {
             return Err(NodeError::param("columns", format!("no column \"{name}\" in the table")));
         }
     }
-    extract(table, &columns, &parts, reference, params.bool("keep")?)
+    let parts = parts.into_iter().map(str::to_owned).collect();
+    Ok(State { columns, parts, reference, keep: params.bool("keep")? })
 }
 
 #[cfg(test)]
@@ -192,10 +269,22 @@ mod tests {
         let moments = [parse_iso("2026-01-03"), None];
         let frame = DataFrame::new(2, vec![moment_column("day", &moments), Column::new("x".into(), [1, 2])]).expect("frame");
         let table = Table::new(frame);
-        let out = extract(&table, &["day".into()], &["year", "weekday", "hour", "is_weekend"], 0, false).expect("extracts");
+        let state = State {
+            columns: vec!["day".into()],
+            parts: ["year", "weekday", "hour", "is_weekend"].map(String::from).to_vec(),
+            reference: 0,
+            keep: false,
+        };
+        let out = replay(&state, &table).expect("extracts");
         let names: Vec<String> = out.frame.get_column_names().iter().map(ToString::to_string).collect();
         assert_eq!(names, ["day_year", "day_weekday", "day_hour", "day_is_weekend", "x"]);
         assert_eq!(out.frame.column("day_weekday").expect("weekday").i32().expect("i32").get(0), Some(5));
         assert_eq!(out.frame.column("day_is_weekend").expect("weekend").bool().expect("bool").get(1), None);
+        // What a package's caller sends: the same day as text.
+        let sent = Table::new(df!("day" => ["2026-01-03"], "x" => [1]).expect("frame"));
+        let replayed = replay(&state, &sent).expect("replays");
+        assert_eq!(replayed.frame.column("day_weekday").expect("weekday").i32().expect("i32").get(0), Some(5));
+        let err = replay(&state, &Table::new(df!("day" => ["03/01/2026"]).expect("frame"))).expect_err("refused");
+        assert!(err.to_string().contains("row 1: \"03/01/2026\" is not an ISO 8601 date"), "{err}");
     }
 }

@@ -30,7 +30,7 @@ blocks! {
     block smote::Smote,
     block sort_rows::SortRows,
     block split_by_time::SplitDataByTime,
-    block date_parts::ExtractDateParts,
+    transform date_parts::ExtractDateParts,
 }
 
 pub use filter_rows::WARNING_ATTRIBUTE;
