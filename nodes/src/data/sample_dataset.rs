@@ -21,6 +21,8 @@ const DATASETS: &[(&str, &str, &str)] = &[
     ("diabetes", "progression", include_str!("../../../assets/datasets/diabetes.csv")),
     ("penguins", "species", include_str!("../../../assets/datasets/penguins.csv")),
     ("titanic", "survived", include_str!("../../../assets/datasets/titanic.csv")),
+    ("sms_spam", "label", include_str!("../../../assets/datasets/sms_spam.csv")),
+    ("elnino", "temperature", include_str!("../../../assets/datasets/elnino.csv")),
 ];
 
 /// Emits one of the bundled datasets with its label column marked.
@@ -34,7 +36,15 @@ impl SampleDataset {
 fn load(name: &str) -> Result<Table, NodeError> {
     static CACHE: OnceLock<BTreeMap<&'static str, Result<DataFrame, NodeError>>> = OnceLock::new();
     let frames = CACHE.get_or_init(|| {
-        DATASETS.iter().map(|(n, _, text)| (*n, read_csv_bytes(text.as_bytes(), &CsvSettings::default()))).collect()
+        DATASETS
+            .iter()
+            .map(|(n, _, text)| {
+                // Dates read as Import Data reads them (the monthly series' months).
+                let frame = read_csv_bytes(text.as_bytes(), &CsvSettings::default())
+                    .and_then(|frame| super::dates::recognise(frame, "auto"));
+                (*n, frame)
+            })
+            .collect()
     });
     let (_, label, _) = DATASETS
         .iter()
@@ -57,7 +67,7 @@ impl NodeKind for SampleDataset {
             Self::ID,
             "Sample Dataset",
             Category::Data,
-            "A small, well-known table bundled with Pipewright: iris, wine, breast cancer, diabetes, penguins (with missing values and text columns) and titanic (mixed types). The label column is marked.",
+            "A small, well-known table bundled with Pipewright: iris, wine, breast cancer, diabetes, penguins (with missing values and text columns), titanic (mixed types), sms_spam (5,574 text messages labelled spam or ham) and elnino (a monthly sea-surface temperature series, 1950–2010). The label column (the series' value) is marked.",
         )
         .param("dataset", "Dataset", choice(&dataset_names()), json!("iris"), "Which table. Sources and licences are listed in the documentation.")
         .output("data", PortType::Table, "The dataset, label column marked")
@@ -85,6 +95,8 @@ mod tests {
             ("diabetes", 442, 11),
             ("penguins", 344, 8),
             ("titanic", 1309, 11),
+            ("sms_spam", 5574, 2),
+            ("elnino", 732, 2),
         ];
         for (name, rows, cols) in expected {
             let table = load(name).expect(name);
@@ -92,5 +104,7 @@ mod tests {
             assert!(table.label().is_some_and(|l| table.frame.column(l).is_ok()), "{name}");
         }
         assert_eq!(load("penguins").expect("penguins").frame.column("sex").expect("sex").null_count(), 11);
+        let months = load("elnino").expect("elnino");
+        assert_eq!(months.frame.column("month").expect("month").dtype(), &polars::prelude::DataType::Date);
     }
 }

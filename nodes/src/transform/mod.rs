@@ -31,6 +31,7 @@ blocks! {
     block sort_rows::SortRows,
     block split_by_time::SplitDataByTime,
     transform date_parts::ExtractDateParts,
+    transform ngrams::ExtractNGramFeatures,
 }
 
 pub use filter_rows::WARNING_ATTRIBUTE;
