@@ -28,6 +28,10 @@ pub fn resolve(name: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err("name the connection: an environment variable holding the connection string (such as DATABASE_URL) or a connection saved with `pipewright connection add NAME`".into());
     }
+    // A connection string typed where its name belongs: said without quoting it back (it may hold a password).
+    if name.contains("://") || name.contains('=') || name.contains(char::is_whitespace) {
+        return Err("the Connection parameter holds a connection string, not a name: put the string in an environment variable or save it with `pipewright connection add NAME`, name that here, and remove the string from the workflow".into());
+    }
     if let Ok(value) = std::env::var(name)
         && !value.trim().is_empty()
     {
@@ -127,5 +131,7 @@ mod tests {
         );
         assert_eq!(redact("x s3cret y", "host=db user=ana password=s3cret dbname=sales"), "x ••• y");
         assert_eq!(redact("nothing here", "host=db"), "nothing here");
+        let typed = resolve("postgresql://ana:s3cret@db/sales").expect_err("refused");
+        assert!(typed.contains("holds a connection string") && !typed.contains("s3cret"), "{typed}");
     }
 }

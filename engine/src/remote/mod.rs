@@ -23,6 +23,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a version check made while planning a run may take.
 const QUICK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Downloads started by this process, which name their partial files.
+static DOWNLOADS_STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The folder of the download cache inside the project store.
 const DOWNLOADS: &str = "downloads";
 
@@ -125,7 +128,9 @@ pub fn fetch(
     let io =
         |what: &str, e: &dyn std::fmt::Display| format!("cannot {what} the download cache ({}): {e}", folder.display());
     std::fs::create_dir_all(&folder).map_err(|e| io("create", &e))?;
-    let partial = folder.join(format!(".partial.{}", std::process::id()));
+    // One name per download: two blocks of a run may fetch the same file at once.
+    let n = DOWNLOADS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = folder.join(format!(".partial.{}.{n}", std::process::id()));
     let received = (|| {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|e| io("write into", &e))?);
         let mut buffer = vec![0; 1 << 20];
