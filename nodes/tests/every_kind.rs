@@ -41,7 +41,7 @@ fn required_params(kind: &str, dir: &std::path::Path) -> Json {
         "transform.smote" => json!({"label_column": "diagnosis", "neighbours": 5}),
         "transform.sort" => json!({"columns": ["mean_radius"]}),
         "transform.split_by_time" => json!({"column": "day"}),
-        "transform.extract_ngram_features" => json!({"column": "message"}),
+        "transform.extract_ngram_features" | "transform.feature_hashing" => json!({"column": "message"}),
         "transform.apply_sql_transformation" => json!({"query": "SELECT * FROM t1 LIMIT 10"}),
         "deploy.export_model_package" => json!({"path": dir.join("exported.pwmodel").to_string_lossy()}),
         // Written before the loop by Export Model Package.
@@ -105,7 +105,7 @@ fn block_workflow(kind: &str, spec: &pipewright_engine::NodeSpec, dir: &std::pat
         w.nodes[0] = node("data", "data.import_data", json!({"path": csv.to_string_lossy()}));
     }
     // Text blocks take the bundled text messages.
-    if kind == "transform.extract_ngram_features" {
+    if matches!(kind, "transform.extract_ngram_features" | "transform.feature_hashing") {
         w.nodes[0] = node("data", "data.sample_dataset", json!({"dataset": "sms_spam"}));
     }
     w.nodes.push(node("block", kind, required_params(kind, dir)));

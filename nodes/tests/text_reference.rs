@@ -1,7 +1,8 @@
 //! Extract N-Gram Features against scikit-learn's `CountVectorizer` and `TfidfVectorizer` on the bundled SMS
 //! messages (5,574 rows, unigrams and bigrams in at least 3 rows): the same vocabulary, and for a sample of rows
-//! the same counts exactly and the same TF-IDF weights to 1e-12. scikit-learn runs from the Python environment
-//! `.ci/run` prepares (`PIPEWRIGHT_PY_VENV`).
+//! the same counts exactly and the same TF-IDF weights to 1e-12; Feature Hashing against `HashingVectorizer`
+//! (1,024 columns, unigrams and bigrams) to 1e-12. scikit-learn runs from the Python environment `.ci/run`
+//! prepares (`PIPEWRIGHT_PY_VENV`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,14 +27,18 @@ fn node(id: &str, kind: &str, params: &Json) -> Node {
 
 /// The n-gram table of the SMS messages with one weighting.
 fn ngram_table(weighting: &str) -> pipewright_engine::Table {
+    block_on_messages(
+        "transform.extract_ngram_features",
+        &json!({"column": "message", "weighting": weighting, "min_n": 1, "max_n": 2, "min_df": 3, "max_terms": 100_000}),
+    )
+}
+
+/// The output table of a block run on the SMS messages.
+fn block_on_messages(kind: &str, params: &Json) -> pipewright_engine::Table {
     let catalog = pipewright_nodes::catalog();
     let mut w = Workflow::new("text");
     w.nodes.push(node("data", "data.sample_dataset", &json!({"dataset": "sms_spam"})));
-    w.nodes.push(node(
-        "ngrams",
-        "transform.extract_ngram_features",
-        &json!({"column": "message", "weighting": weighting, "min_n": 1, "max_n": 2, "min_df": 3, "max_terms": 100_000}),
-    ));
+    w.nodes.push(node("ngrams", kind, params));
     w.edges.push(pipewright_engine::Edge {
         from: pipewright_engine::PortRef { node: "data".into(), port: "data".into() },
         to: pipewright_engine::PortRef { node: "ngrams".into(), port: "data".into() },
@@ -98,6 +103,48 @@ fn ngram_features_equal_scikit_learns() {
                     "{weighting}, row {row}, \"{gram}\": ours {got}, scikit-learn {want}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn hashed_features_equal_scikit_learns() {
+    let Some(python) = venv_python() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "scikit-learn is missing under CI=true: .ci/run installs it"
+        );
+        eprintln!("skipped: no Python environment with scikit-learn (.ci/run makes one)");
+        return;
+    };
+    let rows = [0_usize, 2, 5, 15, 100, 1000, 2500, 4000, 5573];
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/datasets/sms_spam.csv");
+    let mut command = Command::new(python);
+    command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/hashing_check.py"))
+        .arg(&csv)
+        .args(["10", "1", "2"]);
+    command.args(rows.iter().map(ToString::to_string));
+    let out = command.output().expect("the reference runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let table = block_on_messages(
+        "transform.feature_hashing",
+        &json!({"column": "message", "bits": 10, "min_n": 1, "max_n": 2}),
+    );
+    for &row in &rows {
+        let expected = &reference[row.to_string()];
+        for j in 0..1024 {
+            let got = table
+                .frame
+                .column(&format!("message_hash_{j}"))
+                .expect("column")
+                .f64()
+                .expect("f64")
+                .get(row)
+                .expect("value");
+            let want = expected.get(j.to_string()).and_then(Json::as_f64).unwrap_or(0.0);
+            assert!((got - want).abs() <= 1e-12, "row {row}, column {j}: ours {got}, scikit-learn {want}");
         }
     }
 }

@@ -32,6 +32,7 @@ blocks! {
     block split_by_time::SplitDataByTime,
     transform date_parts::ExtractDateParts,
     transform ngrams::ExtractNGramFeatures,
+    transform feature_hashing::FeatureHashing,
 }
 
 pub use filter_rows::WARNING_ATTRIBUTE;
