@@ -11,10 +11,10 @@ use serde_json::json;
 
 use pipewright_engine::spec::int;
 use pipewright_engine::{
-    Category, ColumnType, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Value,
+    Category, NodeContext, NodeError, NodeKind, NodeSpec, ParamKind, PortType, Table, Value,
 };
 
-use super::ngrams::ngrams;
+use super::ngrams::{ngrams, text_settings, unit_length, with_text_columns};
 use super::{ColumnUse, MissingCells, Reads, Replay, TransformState};
 
 /// Hashes a text column's n-grams into columns.
@@ -108,33 +108,11 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             cells[j] += sign;
         }
         if state.normalize {
-            let norm = cells.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                for x in cells.iter_mut() {
-                    *x /= norm;
-                }
-            }
+            unit_length(cells);
         }
     }
-    let mut columns: Vec<Column> = Vec::with_capacity(table.frame.width() + width);
-    for column in table.frame.columns() {
-        if column.name().as_str() != state.column {
-            columns.push(column.clone());
-            continue;
-        }
-        if state.keep {
-            columns.push(column.clone());
-        }
-        for j in 0..width {
-            let column_values: Vec<f64> = (0..height).map(|row| values[row * width + j]).collect();
-            columns.push(Column::new(output_name(&state.column, j).into(), column_values));
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(twice) = columns.iter().map(|c| c.name().to_string()).find(|n| !seen.insert(n.clone())) {
-        return Err(NodeError::data(format!("the table already has a column \"{twice}\": rename it first (Edit Metadata)")));
-    }
-    Ok(table.with_frame(DataFrame::new(height, columns)?))
+    let names: Vec<String> = (0..width).map(|j| output_name(&state.column, j)).collect();
+    with_text_columns(table, &state.column, state.keep, &names, &values)
 }
 
 fn output_name(column: &str, j: usize) -> String {
@@ -183,20 +161,9 @@ impl NodeKind for FeatureHashing {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let table = ctx.table("data")?;
-        let column = ctx.params.column("column")?;
-        let source = table
-            .frame
-            .column(column)
-            .map_err(|_| NodeError::param("column", format!("no column \"{column}\" in the table")))?;
-        if ColumnType::of(source.dtype()) != ColumnType::Text {
-            return Err(NodeError::param("column", format!("column \"{column}\" holds {}, not text", source.dtype())));
-        }
-        let (min_n, max_n) = (ctx.params.count("min_n")?, ctx.params.count("max_n")?);
-        if min_n > max_n {
-            return Err(NodeError::param("max_n", format!("the longest n-gram ({max_n}) is shorter than the shortest ({min_n})")));
-        }
+        let (column, min_n, max_n) = text_settings(ctx, &table)?;
         let state = State {
-            column: column.to_owned(),
+            column,
             bits: u32::try_from(ctx.params.count("bits")?).unwrap_or(10),
             min_n,
             max_n,

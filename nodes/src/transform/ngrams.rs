@@ -124,26 +124,45 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
             for (cell, w) in cells.iter_mut().zip(idf) {
                 *cell *= w;
             }
-            let norm = cells.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                for x in cells.iter_mut() {
-                    *x /= norm;
-                }
-            }
+            unit_length(cells);
         }
     }
+    let names: Vec<String> = state.vocabulary.iter().map(|g| format!("{}_{g}", state.column)).collect();
+    with_text_columns(table, &state.column, state.keep, &names, &values)
+}
+
+/// Scales a row to unit length (L2); a row of zeros stays as it is.
+pub(super) fn unit_length(cells: &mut [f64]) {
+    let norm = cells.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        for x in cells.iter_mut() {
+            *x /= norm;
+        }
+    }
+}
+
+/// The table with the text column `column` replaced (or followed, when kept) by the columns `names`, whose
+/// values are `values`, row after row.
+pub(super) fn with_text_columns(
+    table: &Table,
+    column: &str,
+    keep: bool,
+    names: &[String],
+    values: &[f64],
+) -> Result<Table, NodeError> {
+    let (height, width) = (table.frame.height(), names.len());
     let mut columns: Vec<Column> = Vec::with_capacity(table.frame.width() + width);
-    for column in table.frame.columns() {
-        if column.name().as_str() != state.column {
-            columns.push(column.clone());
+    for existing in table.frame.columns() {
+        if existing.name().as_str() != column {
+            columns.push(existing.clone());
             continue;
         }
-        if state.keep {
-            columns.push(column.clone());
+        if keep {
+            columns.push(existing.clone());
         }
-        for (j, gram) in state.vocabulary.iter().enumerate() {
+        for (j, name) in names.iter().enumerate() {
             let column_values: Vec<f64> = (0..height).map(|row| values[row * width + j]).collect();
-            columns.push(Column::new(format!("{}_{gram}", state.column).into(), column_values));
+            columns.push(Column::new(name.as_str().into(), column_values));
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -151,6 +170,23 @@ fn replay(state: &State, table: &Table) -> Result<Table, NodeError> {
         return Err(NodeError::data(format!("the table already has a column \"{twice}\": rename it first (Edit Metadata)")));
     }
     Ok(table.with_frame(DataFrame::new(height, columns)?))
+}
+
+/// The text column and n-gram range a text block's parameters name, checked.
+pub(super) fn text_settings(ctx: &NodeContext<'_>, table: &Table) -> Result<(String, usize, usize), NodeError> {
+    let column = ctx.params.column("column")?;
+    let source = table
+        .frame
+        .column(column)
+        .map_err(|_| NodeError::param("column", format!("no column \"{column}\" in the table")))?;
+    if ColumnType::of(source.dtype()) != ColumnType::Text {
+        return Err(NodeError::param("column", format!("column \"{column}\" holds {}, not text", source.dtype())));
+    }
+    let (min_n, max_n) = (ctx.params.count("min_n")?, ctx.params.count("max_n")?);
+    if min_n > max_n {
+        return Err(NodeError::param("max_n", format!("the longest n-gram ({max_n}) is shorter than the shortest ({min_n})")));
+    }
+    Ok((column.to_owned(), min_n, max_n))
 }
 
 impl Replay for ExtractNGramFeatures {
@@ -197,21 +233,14 @@ impl NodeKind for ExtractNGramFeatures {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<Vec<Value>, NodeError> {
         let table = ctx.table("data")?;
-        let column = ctx.params.column("column")?;
-        let source = table.frame.column(column).map_err(|_| NodeError::param("column", format!("no column \"{column}\" in the table")))?;
-        if ColumnType::of(source.dtype()) != ColumnType::Text {
-            return Err(NodeError::param("column", format!("column \"{column}\" holds {}, not text", source.dtype())));
-        }
-        let (min_n, max_n) = (ctx.params.count("min_n")?, ctx.params.count("max_n")?);
-        if min_n > max_n {
-            return Err(NodeError::param("max_n", format!("the longest n-gram ({max_n}) is shorter than the shortest ({min_n})")));
-        }
+        let (column, min_n, max_n) = text_settings(ctx, &table)?;
+        let source = table.frame.column(&column)?;
         let texts = source.str()?;
         let texts: Vec<Option<&str>> = texts.iter().collect();
         let tfidf = ctx.params.text("weighting")? == "tfidf";
         let (vocabulary, idf) = fit(&texts, min_n, max_n, ctx.params.count("min_df")?, ctx.params.count("max_terms")?, tfidf)
             .map_err(|e| NodeError::param("min_df", e))?;
-        let state = State { column: column.to_owned(), vocabulary, idf, min_n, max_n, keep: ctx.params.bool("keep")? };
+        let state = State { column, vocabulary, idf, min_n, max_n, keep: ctx.params.bool("keep")? };
         let out = replay(&state, &table)?;
         super::fitted_outputs(Self::ID, "Extract N-Gram Features", state, out)
     }
